@@ -1,0 +1,75 @@
+// CPU reference forward pass of a Llama-family model with a KV cache, built from ops.ts.
+// Slow and plain on purpose: it is the twin the GPU runner and quantized paths are checked against.
+import { kvDim, type LlamaModel } from './model.ts';
+import { addInPlace, attention, embed, matmul, rmsnorm, rope, siluMul } from './ops.ts';
+import { NibbleError } from './errors.ts';
+
+export class CpuForward {
+  private readonly kCache: Float32Array[]; // per layer (seqLen, kvDim)
+  private readonly vCache: Float32Array[]; // per layer (seqLen, kvDim)
+
+  constructor(readonly model: LlamaModel) {
+    const c = model.config;
+    this.kCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.seqLen * kvDim(c)));
+    this.vCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.seqLen * kvDim(c)));
+  }
+
+  /**
+   * Runs tokens (M) at positions pos..pos+M-1, fills the KV cache, and returns the logits
+   * (vocab) of the last position. `residuals`, when given, receives a copy of the residual
+   * stream (M, dim) after each block (for SQNR drift metrics).
+   */
+  forward(tokens: readonly number[], pos: number, residuals?: Float32Array[]): Float32Array {
+    const c = this.model.config;
+    const w = this.model.weights;
+    const M = tokens.length;
+    if (M < 1 || pos < 0 || pos + M > c.seqLen) {
+      throw new NibbleError('bad-argument', `forward: positions ${pos}..${pos + M - 1} are outside the context of ${c.seqLen}`);
+    }
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new NibbleError('bad-argument', `forward: token ${t} is outside the vocabulary of ${c.vocabSize}`);
+    }
+    const { dim, hiddenDim: hd, headSize: hs, nHeads, nKvHeads } = c;
+    const qd = nHeads * hs;
+    const kvd = kvDim(c);
+    const x = new Float32Array(M * dim); // residual stream (M, dim)
+    const xb = new Float32Array(M * dim); // normed input (M, dim)
+    const q = new Float32Array(M * qd); // (M, qd)
+    const k = new Float32Array(M * kvd); // (M, kvd)
+    const v = new Float32Array(M * kvd);
+    const att = new Float32Array(M * qd);
+    const proj = new Float32Array(M * dim);
+    const h1 = new Float32Array(M * hd); // (M, hidden)
+    const h3 = new Float32Array(M * hd);
+    embed(x, w.tokEmb.data, tokens, dim);
+
+    for (let l = 0; l < c.nLayers; l++) {
+      const lw = w.layers[l];
+      rmsnorm(xb, x, lw.rmsAtt.data, M, dim, c.normEps);
+      matmul(q, xb, lw.wq.data, M, dim, qd);
+      matmul(k, xb, lw.wk.data, M, dim, kvd);
+      matmul(v, xb, lw.wv.data, M, dim, kvd);
+      rope(q, M, nHeads, hs, pos, c.ropeTheta, c.ropeStyle);
+      rope(k, M, nKvHeads, hs, pos, c.ropeTheta, c.ropeStyle);
+      this.kCache[l].set(k, pos * kvd);
+      this.vCache[l].set(v, pos * kvd);
+      attention(att, q, this.kCache[l], this.vCache[l], M, pos, nHeads, nKvHeads, hs);
+      matmul(proj, att, lw.wo.data, M, qd, dim);
+      addInPlace(x, proj, M * dim);
+
+      rmsnorm(xb, x, lw.rmsFfn.data, M, dim, c.normEps);
+      matmul(h1, xb, lw.w1.data, M, dim, hd);
+      matmul(h3, xb, lw.w3.data, M, dim, hd);
+      siluMul(h1, h1, h3, M * hd);
+      matmul(proj, h1, lw.w2.data, M, hd, dim);
+      addInPlace(x, proj, M * dim);
+      residuals?.push(x.slice());
+    }
+    const last = x.subarray((M - 1) * dim, M * dim);
+    const xn = new Float32Array(dim);
+    rmsnorm(xn, last, w.rmsFinal.data, 1, dim, c.normEps);
+    const logits = new Float32Array(c.vocabSize);
+    matmul(logits, xn, w.wcls.data, 1, dim, c.vocabSize);
+    return logits;
+  }
+}

@@ -1,0 +1,21 @@
+// The CPU backend: the core reference forward pass behind the ModelRunner interface.
+import { CpuForward } from '../core/forward.ts';
+import type { LlamaModel } from '../core/model.ts';
+import { argmax } from '../core/ops.ts';
+import type { ModelRunner, RunnerCounters, StepResult } from './runner.ts';
+
+export function createCpuRunner(model: LlamaModel): ModelRunner {
+  const fwd = new CpuForward(model);
+  const counters: RunnerCounters = { submits: 0, dispatches: 0, forwards: 0 };
+  return {
+    backend: 'cpu',
+    config: model.config,
+    counters,
+    async step(tokens, pos, want): Promise<StepResult> {
+      counters.forwards++;
+      const logits = fwd.forward(tokens, pos);
+      return want === 'argmax' ? { kind: 'argmax', token: argmax(logits) } : { kind: 'logits', logits };
+    },
+    dispose() {},
+  };
+}

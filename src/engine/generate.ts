@@ -1,0 +1,110 @@
+// Autoregressive generation over any ModelRunner, following llama2.c's loop: the prompt
+// (with BOS) is prefilled in one pass, then one token per step until maxTokens, BOS/EOS,
+// the end of the context, or cancellation.
+import { NibbleError } from '../core/errors.ts';
+import { Sampler } from '../core/sampler.ts';
+import { BOS, EOS, TextStream, type Tokenizer } from '../core/tokenizer.ts';
+import type { ModelRunner } from './runner.ts';
+
+export interface GenerateOptions {
+  maxTokens: number; // tokens to generate (the prompt does not count)
+  temperature: number; // 0 = greedy (argmax on the GPU)
+  topP: number;
+  seed: number;
+  signal?: AbortSignal;
+}
+
+export interface TokenEvent {
+  token: number;
+  text: string; // decoded piece; UTF-8 safe (may be '' while a multi-byte character is incomplete)
+  index: number; // 0-based among generated tokens
+  tokensPerSecond: number; // decode rate so far
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: number[]; // generated ids
+  promptTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  stoppedBy: 'length' | 'eos' | 'cancelled' | 'context';
+}
+
+const now = (): number => globalThis.performance.now();
+
+/** Lets queued messages (a Stop request) run between tokens. */
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+export async function generate(
+  runner: ModelRunner,
+  tokenizer: Tokenizer,
+  prompt: string,
+  opts: GenerateOptions,
+  onToken?: (ev: TokenEvent) => void,
+): Promise<GenerateResult> {
+  const { seqLen } = runner.config;
+  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new NibbleError('bad-argument', `maxTokens must be a whole number ≥ 0, got ${opts.maxTokens}`);
+  if (!(opts.temperature >= 0)) throw new NibbleError('bad-argument', `temperature must be ≥ 0, got ${opts.temperature}`);
+  const promptIds = tokenizer.encode(prompt, { bos: true, eos: false });
+  if (promptIds.length >= seqLen) {
+    throw new NibbleError('bad-argument', `the prompt is ${promptIds.length} tokens; the model's context holds ${seqLen}`);
+  }
+  const sampler = new Sampler({ temperature: opts.temperature, topP: opts.topP, seed: opts.seed });
+  const want = sampler.greedy ? 'argmax' : 'logits';
+  const stream = new TextStream(tokenizer);
+  const generated: number[] = [];
+  let text = '';
+  let stoppedBy: GenerateResult['stoppedBy'] = 'length';
+
+  const t0 = now();
+  let prefillMs = 0;
+  let tDecode = t0;
+  let prev = promptIds[promptIds.length - 1];
+  let pos = 0;
+  let feed: readonly number[] = promptIds; // the first step is the whole prompt (prefill)
+  while (generated.length < opts.maxTokens) {
+    if (opts.signal?.aborted) {
+      stoppedBy = 'cancelled';
+      break;
+    }
+    if (pos + feed.length > seqLen) {
+      stoppedBy = 'context';
+      break;
+    }
+    const r = await runner.step(feed, pos, want);
+    const next = r.kind === 'argmax' ? r.token : sampler.sample(r.logits);
+    if (pos === 0) {
+      prefillMs = now() - t0;
+      tDecode = now();
+    }
+    pos += feed.length;
+    if (next === BOS || next === EOS) {
+      stoppedBy = 'eos';
+      break;
+    }
+    const piece = stream.push(prev, next);
+    text += piece;
+    generated.push(next);
+    const elapsed = (now() - tDecode) / 1000;
+    onToken?.({ token: next, text: piece, index: generated.length - 1, tokensPerSecond: generated.length > 1 && elapsed > 0 ? (generated.length - 1) / elapsed : 0 });
+    prev = next;
+    feed = [next];
+    await yieldToEventLoop();
+  }
+  text += stream.flush();
+  const decodeMs = generated.length > 0 ? now() - tDecode : 0;
+  const decodeSteps = Math.max(0, generated.length - 1); // the first token came from the prefill
+  return {
+    text,
+    tokens: generated,
+    promptTokens: promptIds.length,
+    prefillMs,
+    decodeMs,
+    prefillTokensPerSecond: prefillMs > 0 ? (promptIds.length / prefillMs) * 1000 : 0,
+    decodeTokensPerSecond: decodeMs > 0 ? (decodeSteps / decodeMs) * 1000 : 0,
+    stoppedBy,
+  };
+}

@@ -1,0 +1,21 @@
+// Golden: greedy decoding from BOS with an empty prompt, 200 steps, must print exactly what
+// llama2.c's run.c prints for stories260K (test/fixtures/golden-stories260K.txt).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseLlama2c } from '../../src/core/llama2c.ts';
+import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
+import { generate } from '../../src/engine/generate.ts';
+
+const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
+
+describe('golden generation on the CPU backend', () => {
+  it('reproduces llama2.c run.c -t 0 -n 200 byte for byte', async () => {
+    const model = parseLlama2c(read('public/models/stories260K.bin'));
+    const tok = Tokenizer.fromLlama2c(read('public/models/tok512.bin'), model.config.vocabSize);
+    const golden = readFileSync(new URL('../fixtures/golden-stories260K.txt', import.meta.url), 'utf8');
+    const res = await generate(createCpuRunner(model), tok, '', { maxTokens: 200, temperature: 0, topP: 1, seed: 1 });
+    expect(res.tokens.length).toBe(200);
+    expect(res.text).toBe(golden.replace(/\n$/, ''));
+  });
+});
