@@ -1,0 +1,158 @@
+// The engine protocol: a closed union of requests (each with a `kind` and a caller-chosen `id`)
+// and the replies the engine sends back. Every message is structured-clone safe (plain data,
+// ArrayBuffers) so it crosses a Worker boundary unchanged; the in-thread transport clones too,
+// so tests exercise exactly what a Worker would see.
+//
+// Reply rules (per request id): zero or more `progress` replies, then exactly one `response`
+// or one `error`. An `error` with id null is unsolicited (e.g. the GPU device was lost).
+import type { NibbleErrorCode } from '../core/errors.ts';
+import type { LlamaConfig } from '../core/model.ts';
+import type { Backend } from '../engine/runner.ts';
+
+export type { Backend };
+
+/** Error codes on the wire: every NibbleError code plus two the host adds itself. */
+export type ErrorCode =
+  | NibbleErrorCode
+  | 'fetch-failed' // a model URL could not be read (network, HTTP status)
+  | 'internal'; // anything that was not a NibbleError: a bug, reported with its message
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Where model + tokenizer bytes come from. Byte sources transfer their buffers to the engine. */
+export type ModelSource =
+  | { kind: 'url'; name: string; modelUrl: string; tokenizerUrl: string }
+  | { kind: 'bytes'; name: string; model: ArrayBuffer; tokenizer: ArrayBuffer };
+
+/** 'auto' = WebGPU when an adapter is available, else CPU; 'cpu' forces the CPU twin. */
+export type BackendPreference = 'auto' | 'cpu';
+
+export interface SamplingSettings {
+  temperature: number; // 0 = greedy
+  topP: number; // (0, 1]; 1 = plain sampling
+  maxTokens: number; // tokens to generate, >= 1
+  seed: number; // uint32
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
+export interface GpuSummary {
+  adapter: AdapterSummary;
+  features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  /** The limits that decide what fits: bytes for sizes, counts for the rest. */
+  limits: Record<string, number>;
+}
+
+export interface EngineInfo {
+  /** Backend of the loaded model, or the one the next load will use when none is loaded. */
+  backend: Backend;
+  /** Set when a WebGPU device is held. */
+  gpu: GpuSummary | null;
+  /** Why WebGPU is not used (no navigator.gpu, no adapter, device lost, forced CPU); null when it is. */
+  gpuUnavailable: string | null;
+  model: ModelInfo | null;
+}
+
+export interface ModelInfo {
+  name: string;
+  config: LlamaConfig;
+  params: number; // weight count, shared classifier counted once
+  modelBytes: number;
+  tokenizerBytes: number;
+  backend: Backend;
+  loadMs: number; // bytes in hand → runner ready (excludes fetch)
+  fetchMs: number; // 0 for byte sources
+}
+
+/** One streamed token (mirrors engine TokenEvent). */
+export interface TokenProgress {
+  token: number;
+  text: string; // decoded piece, UTF-8 safe
+  index: number; // 0-based among generated tokens
+  tokensPerSecond: number;
+}
+
+export interface GenerationSummary {
+  text: string;
+  tokens: number[];
+  promptTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  stoppedBy: 'length' | 'eos' | 'cancelled' | 'context';
+  backend: Backend;
+}
+
+export type Request =
+  | { kind: 'get-info'; id: number }
+  | { kind: 'load'; id: number; source: ModelSource; backend: BackendPreference }
+  | { kind: 'generate'; id: number; prompt: string; settings: SamplingSettings }
+  /** Stops generation `target`; answered at once with `{ cancelled }` (false if it was not running). */
+  | { kind: 'cancel'; id: number; target: number };
+
+export type RequestKind = Request['kind'];
+
+/** Result type of each request kind. */
+export interface ResultMap {
+  'get-info': EngineInfo;
+  load: { model: ModelInfo; engine: EngineInfo };
+  generate: GenerationSummary;
+  cancel: { cancelled: boolean };
+}
+
+export type Reply =
+  | { [K in RequestKind]: { kind: 'response'; id: number; request: K; result: ResultMap[K] } }[RequestKind]
+  | { kind: 'progress'; id: number; token: TokenProgress }
+  | { kind: 'error'; id: number | null; error: WireError };
+
+/** Messages that do not answer a request (id null). */
+export type EngineEvent = { kind: 'error'; error: WireError };
+
+/**
+ * What the store talks to. The worker-backed client and the in-thread client implement it the
+ * same way (one `EngineClient` class over two transports), so callers cannot tell them apart.
+ */
+export interface Engine {
+  getInfo(): Promise<EngineInfo>;
+  load(source: ModelSource, backend?: BackendPreference): Promise<{ model: ModelInfo; engine: EngineInfo }>;
+  /** Resolves with stoppedBy 'cancelled' when `signal` aborts mid-run (never rejects for that). */
+  generate(
+    prompt: string,
+    settings: SamplingSettings,
+    opts?: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal },
+  ): Promise<GenerationSummary>;
+  /** Unsolicited events (device lost); returns an unsubscribe function. */
+  onEvent(listener: (e: EngineEvent) => void): () => void;
+  dispose(): void;
+}
+
+/** Thrown by the client for an `error` reply; keeps the wire code. */
+export class EngineError extends Error {
+  readonly code: ErrorCode;
+  constructor(e: WireError) {
+    super(e.message);
+    this.name = 'EngineError';
+    this.code = e.code;
+  }
+}
+
+/** Any thrown value → a wire error; NibbleError/EngineError codes survive, the rest is 'internal'. */
+export function toWireError(e: unknown): WireError {
+  if (typeof e === 'object' && e !== null && 'code' in e && 'message' in e) {
+    const name = (e as { name?: unknown }).name;
+    if (name === 'NibbleError' || name === 'EngineError') {
+      return { code: (e as { code: ErrorCode }).code, message: String((e as { message: unknown }).message) };
+    }
+  }
+  if (e instanceof Error) return { code: 'internal', message: e.message || e.name };
+  return { code: 'internal', message: String(e) };
+}
