@@ -1,0 +1,248 @@
+// The engine host: answers protocol requests with the real engine. It runs inside the Web
+// Worker (engine.worker.ts) and, unchanged, in Node tests and the in-thread transport.
+//
+// Invariants:
+// - one model at a time; a load that fails leaves the previous model loaded and usable;
+// - at most one generation at a time; a load first cancels it and waits for it to end;
+// - the GPU context is requested once and reused; when its device is lost, the loss is posted
+//   as an unsolicited error (id null), a WebGPU model is dropped, and the next load asks again.
+import { isNibbleError, NibbleError } from '../core/errors.ts';
+import { parseLlama2c } from '../core/llama2c.ts';
+import type { LlamaModel } from '../core/model.ts';
+import { Tokenizer } from '../core/tokenizer.ts';
+import { createCpuRunner } from '../engine/cpu-runner.ts';
+import { generate } from '../engine/generate.ts';
+import type { ModelRunner } from '../engine/runner.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { summarizeGpu } from './gpu-summary.ts';
+import {
+  EngineError,
+  toWireError,
+  type BackendPreference,
+  type EngineInfo,
+  type GpuSummary,
+  type ModelInfo,
+  type ModelSource,
+  type Reply,
+  type Request,
+  type SamplingSettings,
+} from './protocol.ts';
+
+export interface HostDeps {
+  /** navigator.gpu where the host runs; undefined → CPU only. */
+  gpu?: GPU;
+  /** Reads a URL into bytes; defaults to fetch(), which throws EngineError 'fetch-failed'. */
+  fetchBytes?: (url: string) => Promise<Uint8Array>;
+}
+
+export type Post = (reply: Reply, transfer?: Transferable[]) => void;
+
+export interface EngineHost {
+  /** Handles one request; every outcome, errors included, is posted (never rejects). */
+  handle(req: Request): Promise<void>;
+  dispose(): void;
+}
+
+type GpuState =
+  | { status: 'untried' }
+  | { status: 'pending'; ready: Promise<void> }
+  | { status: 'ready'; ctx: GpuContext; summary: GpuSummary }
+  | { status: 'unavailable'; reason: string };
+
+interface Loaded {
+  runner: ModelRunner;
+  tokenizer: Tokenizer;
+  info: ModelInfo;
+}
+
+const now = (): number => globalThis.performance.now();
+
+async function defaultFetchBytes(url: string): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new EngineError({ code: 'fetch-failed', message: `could not fetch ${url}: ${(e as Error).message}` });
+  }
+  if (!res.ok) throw new EngineError({ code: 'fetch-failed', message: `could not fetch ${url}: HTTP ${res.status} ${res.statusText}` });
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** Weight count of a model; a shared classifier is counted once. */
+export function countParams(model: LlamaModel): number {
+  const w = model.weights;
+  let n = w.tokEmb.data.length + w.rmsFinal.data.length;
+  for (const l of w.layers) {
+    for (const t of [l.rmsAtt, l.wq, l.wk, l.wv, l.wo, l.rmsFfn, l.w1, l.w2, l.w3]) n += t.data.length;
+  }
+  if (w.wcls !== w.tokEmb) n += w.wcls.data.length;
+  return n;
+}
+
+function checkSettings(s: SamplingSettings): void {
+  const bad = (what: string) => {
+    throw new NibbleError('bad-argument', what);
+  };
+  if (!Number.isFinite(s.temperature) || s.temperature < 0) bad(`temperature must be ≥ 0, got ${s.temperature}`);
+  if (!Number.isFinite(s.topP) || s.topP <= 0 || s.topP > 1) bad(`top-p must be in (0, 1], got ${s.topP}`);
+  if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1) bad(`max tokens must be a whole number ≥ 1, got ${s.maxTokens}`);
+  if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) bad(`seed must be a whole number in 0..4294967295, got ${s.seed}`);
+}
+
+export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
+  const fetchBytes = deps.fetchBytes ?? defaultFetchBytes;
+  let gpu: GpuState = deps.gpu
+    ? { status: 'untried' }
+    : { status: 'unavailable', reason: 'navigator.gpu is missing: this browser has no WebGPU' };
+  let loaded: Loaded | null = null;
+  let preference: BackendPreference = 'auto';
+  let running: { id: number; ctrl: AbortController; done: Promise<void> } | null = null;
+  let loadChain: Promise<unknown> = Promise.resolve();
+  let disposed = false;
+
+  /** Requests the GPU context once; afterwards `gpu` is 'ready' or 'unavailable'. */
+  async function ensureGpu(): Promise<void> {
+    if (gpu.status === 'pending') return gpu.ready;
+    if (gpu.status !== 'untried' || !deps.gpu) return;
+    const navGpu = deps.gpu;
+    const ready = (async () => {
+      try {
+        const { requestGpuContext } = await import('../gpu/device.ts');
+        const ctx = await requestGpuContext(navGpu);
+        gpu = { status: 'ready', ctx, summary: summarizeGpu(ctx) };
+        void ctx.lost.then((err) => onDeviceLost(ctx, err));
+      } catch (e) {
+        if (!isNibbleError(e)) throw e;
+        gpu = { status: 'unavailable', reason: e.message };
+      }
+    })();
+    gpu = { status: 'pending', ready };
+    try {
+      await ready;
+    } catch (e) {
+      gpu = { status: 'unavailable', reason: toWireError(e).message };
+      throw e;
+    }
+  }
+
+  function onDeviceLost(ctx: GpuContext, err: unknown): void {
+    if (disposed || gpu.status !== 'ready' || gpu.ctx !== ctx) return;
+    const wire = toWireError(err);
+    gpu = { status: 'untried' }; // the next load asks for a fresh device
+    if (loaded?.runner.backend === 'webgpu') {
+      running?.ctrl.abort();
+      loaded = null; // its buffers died with the device; dispose() would touch a lost device
+    }
+    post({ kind: 'error', id: null, error: { code: 'device-lost', message: wire.message } });
+  }
+
+  function engineInfo(): EngineInfo {
+    const gpuUnavailable =
+      gpu.status === 'unavailable' ? gpu.reason : preference === 'cpu' ? 'the CPU backend was chosen in settings' : null;
+    const backend = loaded?.runner.backend ?? (preference === 'auto' && gpu.status === 'ready' ? 'webgpu' : 'cpu');
+    return { backend, gpu: gpu.status === 'ready' ? gpu.summary : null, gpuUnavailable, model: loaded?.info ?? null };
+  }
+
+  async function load(source: ModelSource, pref: BackendPreference): Promise<{ model: ModelInfo; engine: EngineInfo }> {
+    const tFetch = now();
+    const [modelBytes, tokBytes] =
+      source.kind === 'url'
+        ? await Promise.all([fetchBytes(source.modelUrl), fetchBytes(source.tokenizerUrl)])
+        : [new Uint8Array(source.model), new Uint8Array(source.tokenizer)];
+    const fetchMs = source.kind === 'url' ? now() - tFetch : 0;
+    const t0 = now();
+    const model = parseLlama2c(modelBytes);
+    const tokenizer = Tokenizer.fromLlama2c(tokBytes, model.config.vocabSize);
+    if (pref === 'auto') await ensureGpu();
+    let runner: ModelRunner;
+    if (pref === 'auto' && gpu.status === 'ready') {
+      const { createGpuRunner } = await import('../engine/gpu-runner.ts');
+      runner = await createGpuRunner(gpu.ctx, model);
+    } else {
+      runner = createCpuRunner(model);
+    }
+    // The new model is valid: retire the old one (after its generation, if any, has ended).
+    if (running) {
+      running.ctrl.abort();
+      await running.done;
+    }
+    loaded?.runner.dispose();
+    preference = pref;
+    const info: ModelInfo = {
+      name: source.name,
+      config: model.config,
+      params: countParams(model),
+      modelBytes: modelBytes.byteLength,
+      tokenizerBytes: tokBytes.byteLength,
+      backend: runner.backend,
+      loadMs: now() - t0,
+      fetchMs,
+    };
+    loaded = { runner, tokenizer, info };
+    return { model: info, engine: engineInfo() };
+  }
+
+  async function runGeneration(id: number, prompt: string, settings: SamplingSettings): Promise<void> {
+    if (!loaded) throw new NibbleError('bad-argument', 'no model is loaded yet');
+    if (running) throw new NibbleError('bad-argument', `generation ${running.id} is still running; stop it first`);
+    checkSettings(settings);
+    const { runner, tokenizer } = loaded;
+    const ctrl = new AbortController();
+    let finish!: () => void;
+    running = { id, ctrl, done: new Promise<void>((r) => (finish = r)) };
+    try {
+      const res = await generate(runner, tokenizer, prompt, { ...settings, signal: ctrl.signal }, (ev) =>
+        post({ kind: 'progress', id, token: { token: ev.token, text: ev.text, index: ev.index, tokensPerSecond: ev.tokensPerSecond } }),
+      );
+      post({ kind: 'response', id, request: 'generate', result: { ...res, backend: runner.backend } });
+    } finally {
+      running = null;
+      finish();
+    }
+  }
+
+  async function handle(req: Request): Promise<void> {
+    try {
+      switch (req.kind) {
+        case 'get-info':
+          await ensureGpu();
+          post({ kind: 'response', id: req.id, request: 'get-info', result: engineInfo() });
+          return;
+        case 'load': {
+          // Loads run one after another, in the order they arrived.
+          const job = loadChain.then(() => load(req.source, req.backend));
+          loadChain = job.catch(() => undefined);
+          post({ kind: 'response', id: req.id, request: 'load', result: await job });
+          return;
+        }
+        case 'generate':
+          await runGeneration(req.id, req.prompt, req.settings);
+          return;
+        case 'cancel': {
+          const hit = running !== null && running.id === req.target;
+          if (hit) running!.ctrl.abort();
+          post({ kind: 'response', id: req.id, request: 'cancel', result: { cancelled: hit } });
+          return;
+        }
+        default: {
+          const unknown: { kind?: unknown; id?: unknown } = req;
+          throw new NibbleError('bad-argument', `unknown request kind ${String(unknown.kind)}`);
+        }
+      }
+    } catch (e) {
+      const id = typeof (req as { id?: unknown }).id === 'number' ? req.id : null;
+      post({ kind: 'error', id, error: toWireError(e) });
+    }
+  }
+
+  return {
+    handle,
+    dispose() {
+      disposed = true;
+      running?.ctrl.abort();
+      loaded?.runner.dispose();
+      loaded = null;
+      if (gpu.status === 'ready') gpu.ctx.device.destroy();
+    },
+  };
+}
