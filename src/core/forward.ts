@@ -4,7 +4,15 @@ import { kvDim, type LlamaModel } from './model.ts';
 import { addInPlace, attention, embed, matmul, rmsnorm, rope, siluMul } from './ops.ts';
 import { NibbleError } from './errors.ts';
 
+/** Where a linear's input is observed: q/k/v share 'attn', w1/w3 share 'ffn'. */
+export type LinearInputSite = 'attn' | 'wo' | 'ffn' | 'w2';
+/** Receives each linear input (M, K) during a forward pass (calibration capture). */
+export type CaptureHook = (layer: number, site: LinearInputSite, x: Float32Array, M: number, K: number) => void;
+
 export class CpuForward {
+  /** When set, called with every linear's input; used to gather GPTQ / SmoothQuant statistics. */
+  capture?: CaptureHook;
+
   private readonly kCache: Float32Array[]; // per layer (seqLen, kvDim)
   private readonly vCache: Float32Array[]; // per layer (seqLen, kvDim)
 
@@ -20,6 +28,28 @@ export class CpuForward {
    * stream (M, dim) after each block (for SQNR drift metrics).
    */
   forward(tokens: readonly number[], pos: number, residuals?: Float32Array[]): Float32Array {
+    const x = this.blocks(tokens, pos, residuals);
+    const dim = this.model.config.dim;
+    return this.classify(x.subarray((tokens.length - 1) * dim), 1);
+  }
+
+  /** As forward, but returns the logits of every position: (M, vocab). */
+  forwardAll(tokens: readonly number[], pos: number, residuals?: Float32Array[]): Float32Array {
+    return this.classify(this.blocks(tokens, pos, residuals), tokens.length);
+  }
+
+  /** Final RMSNorm and classifier over M rows of the residual stream (M, dim) → (M, vocab). */
+  private classify(x: Float32Array, M: number): Float32Array {
+    const c = this.model.config;
+    const xn = new Float32Array(M * c.dim);
+    rmsnorm(xn, x, this.model.weights.rmsFinal.data, M, c.dim, c.normEps);
+    const logits = new Float32Array(M * c.vocabSize);
+    matmul(logits, xn, this.model.weights.wcls.data, M, c.dim, c.vocabSize);
+    return logits;
+  }
+
+  /** Embedding and all blocks; returns the residual stream (M, dim). */
+  private blocks(tokens: readonly number[], pos: number, residuals?: Float32Array[]): Float32Array {
     const c = this.model.config;
     const w = this.model.weights;
     const M = tokens.length;
@@ -46,6 +76,7 @@ export class CpuForward {
     for (let l = 0; l < c.nLayers; l++) {
       const lw = w.layers[l];
       rmsnorm(xb, x, lw.rmsAtt.data, M, dim, c.normEps);
+      this.capture?.(l, 'attn', xb, M, dim);
       matmul(q, xb, lw.wq.data, M, dim, qd);
       matmul(k, xb, lw.wk.data, M, dim, kvd);
       matmul(v, xb, lw.wv.data, M, dim, kvd);
@@ -54,22 +85,20 @@ export class CpuForward {
       this.kCache[l].set(k, pos * kvd);
       this.vCache[l].set(v, pos * kvd);
       attention(att, q, this.kCache[l], this.vCache[l], M, pos, nHeads, nKvHeads, hs);
+      this.capture?.(l, 'wo', att, M, qd);
       matmul(proj, att, lw.wo.data, M, qd, dim);
       addInPlace(x, proj, M * dim);
 
       rmsnorm(xb, x, lw.rmsFfn.data, M, dim, c.normEps);
+      this.capture?.(l, 'ffn', xb, M, dim);
       matmul(h1, xb, lw.w1.data, M, dim, hd);
       matmul(h3, xb, lw.w3.data, M, dim, hd);
       siluMul(h1, h1, h3, M * hd);
+      this.capture?.(l, 'w2', h1, M, hd);
       matmul(proj, h1, lw.w2.data, M, hd, dim);
       addInPlace(x, proj, M * dim);
       residuals?.push(x.slice());
     }
-    const last = x.subarray((M - 1) * dim, M * dim);
-    const xn = new Float32Array(dim);
-    rmsnorm(xn, last, w.rmsFinal.data, 1, dim, c.normEps);
-    const logits = new Float32Array(c.vocabSize);
-    matmul(logits, xn, w.wcls.data, 1, dim, c.vocabSize);
-    return logits;
+    return x;
   }
 }

@@ -1,4 +1,4 @@
-// GpuContext → the plain, clonable summary the UI shows (adapter, features, key limits).
+// GpuContext → the plain, clonable summary the UI shows (adapter, features, kernels, key limits).
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuSummary } from './protocol.ts';
 
@@ -9,22 +9,23 @@ export const KEY_LIMITS = [
   'maxStorageBuffersPerShaderStage',
   'maxComputeWorkgroupStorageSize',
   'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
 export function summarizeGpu(ctx: GpuContext): GpuSummary {
+  // ctx.limits are the device's (granted) limits, not the adapter's maxima.
+  const granted = ctx.limits as unknown as Record<string, number | undefined>;
   const limits: Record<string, number> = {};
-  // Read from the device: these are the limits actually granted, not the adapter's maxima.
-  const granted = ctx.device.limits as unknown as Record<string, number | undefined>;
   for (const k of KEY_LIMITS) {
     const v = granted[k];
     if (typeof v === 'number') limits[k] = v;
   }
-  const a = ctx.adapterInfo;
+  const { vendor, architecture, device, description } = ctx.adapterInfo;
   return {
-    adapter: { vendor: a.vendor ?? '', architecture: a.architecture ?? '', device: a.device ?? '', description: a.description ?? '' },
-    features: { shaderF16: ctx.features.shaderF16, subgroups: ctx.features.subgroups, timestampQuery: ctx.features.timestampQuery },
+    adapter: { vendor, architecture, device, description },
+    features: { shaderF16: ctx.caps.shaderF16, subgroups: ctx.caps.subgroups, timestampQuery: ctx.caps.timestampQuery },
+    subgroupSizes: ctx.caps.subgroupMaxSize > 0 ? [ctx.caps.subgroupMinSize, ctx.caps.subgroupMaxSize] : null,
+    kernels: ctx.kernels.label,
     limits,
   };
 }

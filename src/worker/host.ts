@@ -242,7 +242,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
       running?.ctrl.abort();
       loaded?.runner.dispose();
       loaded = null;
-      if (gpu.status === 'ready') gpu.ctx.device.destroy();
+      if (gpu.status === 'ready') gpu.ctx.destroy();
     },
   };
 }

@@ -46,7 +46,10 @@ export interface AdapterSummary {
 
 export interface GpuSummary {
   adapter: AdapterSummary;
+  /** What the adapter offers (the device requests only what the chosen kernels use). */
   features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  subgroupSizes: [min: number, max: number] | null; // null when the adapter does not say
+  kernels: string; // the kernel variants in use, e.g. "f32, subgroup reductions"
   /** The limits that decide what fits: bytes for sizes, counts for the rest. */
   limits: Record<string, number>;
 }
@@ -145,12 +148,15 @@ export class EngineError extends Error {
   }
 }
 
-/** Any thrown value → a wire error; NibbleError/EngineError codes survive, the rest is 'internal'. */
+/**
+ * Any thrown value → a wire error. NibbleError/EngineError codes and plain wire errors (already
+ * `{ code, message }` data) survive; anything else is 'internal'.
+ */
 export function toWireError(e: unknown): WireError {
-  if (typeof e === 'object' && e !== null && 'code' in e && 'message' in e) {
+  if (typeof e === 'object' && e !== null && typeof (e as WireError).code === 'string' && 'message' in e) {
     const name = (e as { name?: unknown }).name;
-    if (name === 'NibbleError' || name === 'EngineError') {
-      return { code: (e as { code: ErrorCode }).code, message: String((e as { message: unknown }).message) };
+    if (name === 'NibbleError' || name === 'EngineError' || !(e instanceof Error)) {
+      return { code: (e as WireError).code, message: String((e as WireError).message) };
     }
   }
   if (e instanceof Error) return { code: 'internal', message: e.message || e.name };

@@ -1,0 +1,42 @@
+// embed_f32 — token embedding lookup: out[m, :] = table[tokens[tok_off + m], :].
+//
+// Bindings (group 0):
+//   0 uniform  Params {M, dim, vocab, tok_off}
+//   1 read     tokens: array<u32>   token ids; row m reads tokens[tok_off + m]
+//   2 read     table:  array<f32>   (vocab, dim) row-major
+//   3 rw       out:    array<f32>   (M, dim)
+// Dispatch: ceil(M * dim / 64) workgroups of 64 threads, one output value per thread, laid
+// out on an (x, y) grid (linear id = y * num_workgroups.x + x) so any count fits the
+// per-dimension limit. An id >= vocab writes zeros; the wrapper rejects such ids first.
+
+struct Params {
+  M: u32,
+  dim: u32,
+  vocab: u32,
+  tok_off: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> tokens: array<u32>;
+@group(0) @binding(2) var<storage, read> table: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= p.M * p.dim) {
+    return;
+  }
+  let m = i / p.dim;
+  let d = i % p.dim;
+  let tok = tokens[p.tok_off + m];
+  if (tok >= p.vocab) {
+    out[i] = 0.0;
+    return;
+  }
+  out[i] = table[tok * p.dim + d];
+}

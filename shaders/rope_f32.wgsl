@@ -1,0 +1,82 @@
+// rope_f32 — rotary position embedding for q and k of M rows, and the KV-cache write.
+// Row m is at position pos0 + m. Pair i of a head (i < hs/2) turns by the angle in
+// cs[pos, i] = (cos, sin) of pos · theta^(-2i/hs), precomputed on the CPU in f64 (GPU sin/cos
+// are only accurate near [-π, π]):
+//   style 0 (interleaved, llama2.c): pair (2i, 2i + 1);  style 1 (half, HF): pair (i, i + hs/2)
+//   (v0, v1) → (v0·cos − v1·sin, v0·sin + v1·cos)
+// q heads are rotated in place in qkv; k heads are rotated into kcache row pos0 + m, and the
+// same two v values are copied (unrotated) into vcache row pos0 + m.
+//
+// Bindings (group 0):
+//   0 uniform  Params {M, pos0, n_heads, n_kv, hs, stride, k_off, v_off, style}
+//   1 rw       qkv:    array<f32>        (M, stride); row m holds q at 0 (n_heads·hs),
+//                                        k at k_off (n_kv·hs), v at v_off (n_kv·hs)
+//   2 rw       kcache: array<f32>        (seqLen, n_kv·hs)
+//   3 rw       vcache: array<f32>        (seqLen, n_kv·hs)
+//   4 read     cs:     array<vec2<f32>>  (seqLen, hs/2) (cos, sin)
+// Dispatch: ceil(M · (n_heads + n_kv) · hs/2 / 64) workgroups of 64 threads on an (x, y)
+// grid; one thread per (row, head, pair), q heads first, then k heads.
+
+struct Params {
+  M: u32,
+  pos0: u32,
+  n_heads: u32,
+  n_kv: u32,
+  hs: u32,
+  stride: u32,
+  k_off: u32,
+  v_off: u32,
+  style: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read_write> kcache: array<f32>;
+@group(0) @binding(3) var<storage, read_write> vcache: array<f32>;
+@group(0) @binding(4) var<storage, read> cs: array<vec2<f32>>;
+
+@compute @workgroup_size(64)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let half = p.hs / 2u;
+  let per_row = (p.n_heads + p.n_kv) * half;
+  let t = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (t >= p.M * per_row) {
+    return;
+  }
+  let m = t / per_row;
+  let head = (t % per_row) / half; // 0 .. n_heads + n_kv - 1
+  let i = t % half;
+  let pos = p.pos0 + m;
+
+  // Offsets of the pair within its head.
+  var i0 = i;
+  var i1 = i + half;
+  if (p.style == 0u) {
+    i0 = 2u * i;
+    i1 = 2u * i + 1u;
+  }
+  let c = cs[pos * half + i];
+
+  if (head < p.n_heads) {
+    let base = m * p.stride + head * p.hs;
+    let v0 = qkv[base + i0];
+    let v1 = qkv[base + i1];
+    qkv[base + i0] = v0 * c.x - v1 * c.y;
+    qkv[base + i1] = v0 * c.y + v1 * c.x;
+    return;
+  }
+
+  let kh = head - p.n_heads;
+  let src = m * p.stride + kh * p.hs;
+  let dst = pos * p.n_kv * p.hs + kh * p.hs;
+  let k0 = qkv[src + p.k_off + i0];
+  let k1 = qkv[src + p.k_off + i1];
+  kcache[dst + i0] = k0 * c.x - k1 * c.y;
+  kcache[dst + i1] = k0 * c.y + k1 * c.x;
+  vcache[dst + i0] = qkv[src + p.v_off + i0];
+  vcache[dst + i1] = qkv[src + p.v_off + i1];
+}

@@ -1,0 +1,34 @@
+// silu_mul_f32 — SwiGLU gate: out[m, j] = silu(gu[m, j]) * gu[m, H + j], silu(g) = g / (1 + e^-g).
+//
+// Bindings (group 0):
+//   0 uniform  Params {M, H}
+//   1 read     gu:  array<f32>   (M, 2H): each row is [gate (H) | up (H)], the output of the
+//                                fused w1/w3 matmul
+//   2 rw       out: array<f32>   (M, H)
+// Dispatch: ceil(M * H / 64) workgroups of 64 threads on an (x, y) grid, one value each.
+
+struct Params {
+  M: u32,
+  H: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> gu: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= p.M * p.H) {
+    return;
+  }
+  let m = i / p.H;
+  let j = i % p.H;
+  let g = gu[m * 2u * p.H + j];
+  let u = gu[m * 2u * p.H + p.H + j];
+  out[i] = g / (1.0 + exp(-g)) * u;
+}

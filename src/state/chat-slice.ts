@@ -1,0 +1,82 @@
+// Chat slice: turns (prompt → streamed continuation), live decode rate, sampling settings.
+import { toWireError, type SamplingSettings } from '../worker/protocol.ts';
+import type { ChatSlice, ChatTurn, Slice } from './types.ts';
+
+export const DEFAULT_SAMPLING: SamplingSettings = { temperature: 0.8, topP: 0.9, maxTokens: 256, seed: 42 };
+
+export const SAMPLING_LIMITS = {
+  temperature: { min: 0, max: 2 },
+  topP: { min: 0.01, max: 1 }, // top-p 0 would keep no token
+  maxTokens: { min: 1, max: 4096 }, // the model's context (seqLen) stops it earlier
+  seed: { min: 0, max: 0xffffffff },
+} as const;
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+/** Valid settings from a patch: each finite field clamped to SAMPLING_LIMITS, integers rounded. */
+export function applySamplingPatch(cur: SamplingSettings, patch: Partial<SamplingSettings>): SamplingSettings {
+  const next = { ...cur };
+  for (const key of Object.keys(SAMPLING_LIMITS) as (keyof SamplingSettings)[]) {
+    const v = patch[key];
+    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    const { min, max } = SAMPLING_LIMITS[key];
+    const integer = key === 'maxTokens' || key === 'seed';
+    next[key] = clamp(integer ? Math.round(v) : v, min, max);
+  }
+  return next;
+}
+
+export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
+  let nextTurnId = 1;
+  let ctrl: AbortController | null = null;
+  const randomSeed = ctx.randomSeed ?? (() => Math.floor(Math.random() * 0x100000000));
+
+  const updateTurn = (id: number, f: (t: ChatTurn) => Partial<ChatTurn>) =>
+    set((s) => ({ chat: { ...s.chat, turns: s.chat.turns.map((t) => (t.id === id ? { ...t, ...f(t) } : t)) } }));
+
+  return {
+    chat: { turns: [], streaming: null, sampling: DEFAULT_SAMPLING },
+
+    async send(prompt) {
+      const s = get();
+      if (s.model.status !== 'ready' || s.chat.streaming) return;
+      if (s.settings.randomSeed) s.setSampling({ seed: randomSeed() });
+      const settings = get().chat.sampling;
+      const id = nextTurnId++;
+      const turn: ChatTurn = { id, prompt, text: '', tokens: 0, status: 'streaming', settings, result: null, error: null };
+      set((st) => ({ chat: { ...st.chat, turns: [...st.chat.turns, turn], streaming: { turnId: id, tokensPerSecond: 0 } } }));
+      const mine = new AbortController();
+      ctrl = mine;
+      try {
+        const result = await ctx.engine.generate(prompt, settings, {
+          signal: mine.signal,
+          onToken: (t) => {
+            updateTurn(id, (cur) => ({ text: cur.text + t.text, tokens: t.index + 1 }));
+            set((st) => ({ chat: { ...st.chat, streaming: { turnId: id, tokensPerSecond: t.tokensPerSecond } } }));
+          },
+        });
+        // The summary's text is authoritative (it includes any bytes flushed at the end).
+        updateTurn(id, () => ({ text: result.text, tokens: result.tokens.length, result, status: result.stoppedBy === 'cancelled' ? 'stopped' : 'done' }));
+      } catch (e) {
+        updateTurn(id, () => ({ status: 'error', error: toWireError(e) }));
+        get().showError('Generating', e);
+      } finally {
+        if (ctrl === mine) ctrl = null;
+        set((st) => ({ chat: { ...st.chat, streaming: st.chat.streaming?.turnId === id ? null : st.chat.streaming } }));
+      }
+    },
+
+    stop() {
+      ctrl?.abort();
+    },
+
+    setSampling(patch) {
+      set((s) => ({ chat: { ...s.chat, sampling: applySamplingPatch(s.chat.sampling, patch) } }));
+    },
+
+    clearChat() {
+      if (get().chat.streaming) return; // the running turn would lose its target
+      set((s) => ({ chat: { ...s.chat, turns: [] } }));
+    },
+  };
+};

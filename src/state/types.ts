@@ -1,0 +1,109 @@
+// The app state: one zustand store made of slices. Each slice owns one top-level key (plain,
+// serializable data) plus its actions; actions reach the engine only through `Engine`.
+import type { StateCreator } from 'zustand/vanilla';
+import type {
+  BackendPreference,
+  Engine,
+  EngineInfo,
+  GenerationSummary,
+  ModelInfo,
+  ModelSource,
+  SamplingSettings,
+  WireError,
+} from '../worker/protocol.ts';
+
+export type ModelStatus = 'idle' | 'loading' | 'ready' | 'error';
+
+export interface ModelState {
+  status: ModelStatus; // 'ready' ⇔ info !== null and no load in flight
+  info: ModelInfo | null; // the loaded model (kept while a newer load runs or after it fails)
+  engine: EngineInfo | null; // backend, GPU summary or why WebGPU is unavailable
+  loading: string | null; // name of the model being loaded
+  error: WireError | null; // last load failure, cleared by the next successful load
+}
+
+export interface ModelSlice {
+  model: ModelState;
+  loadDefaultModel(): Promise<void>;
+  /** Loads a user's llama2.c checkpoint + tokenizer (Files from the picker, or any Blob). */
+  loadModelFiles(model: Blob, tokenizer: Blob, name?: string): Promise<void>;
+  refreshEngineInfo(): Promise<void>;
+}
+
+export type TurnStatus = 'streaming' | 'done' | 'stopped' | 'error';
+
+/** One prompt and the model's continuation. */
+export interface ChatTurn {
+  id: number;
+  prompt: string;
+  text: string; // grows token by token while streaming
+  tokens: number; // generated so far
+  status: TurnStatus;
+  settings: SamplingSettings; // exactly what was sent (seed included), to reproduce the turn
+  result: GenerationSummary | null; // set when it ends normally or is stopped
+  error: WireError | null;
+}
+
+export interface ChatState {
+  turns: ChatTurn[];
+  /** The turn being generated and its live decode rate; null when idle. */
+  streaming: { turnId: number; tokensPerSecond: number } | null;
+  sampling: SamplingSettings;
+}
+
+export interface ChatSlice {
+  chat: ChatState;
+  /** Starts a generation for `prompt` (empty = from BOS); no-op unless a model is ready and none runs. */
+  send(prompt: string): Promise<void>;
+  stop(): void;
+  /** Merges a patch, clamping each field to its valid range; non-finite values are ignored. */
+  setSampling(patch: Partial<SamplingSettings>): void;
+  clearChat(): void;
+}
+
+export type Tab = 'chat' | 'quantize';
+
+export interface SettingsState {
+  tab: Tab;
+  backend: BackendPreference; // applied by reloading the current model
+  randomSeed: boolean; // draw a fresh seed for every send (shown in the seed field)
+}
+
+export interface SettingsSlice {
+  settings: SettingsState;
+  setTab(tab: Tab): void;
+  setBackendPreference(b: BackendPreference): Promise<void>;
+  setRandomSeed(on: boolean): void;
+}
+
+/** The banner: the latest typed error from any action or from the engine itself. */
+export interface ErrorSlice {
+  error: (WireError & { context: string }) | null;
+  showError(context: string, e: unknown): void;
+  dismissError(): void;
+}
+
+export type AppState = ModelSlice & ChatSlice & SettingsSlice & ErrorSlice;
+
+/** What slices share besides the store: the engine and how to find the embedded model. */
+export interface StoreDeps {
+  engine: Engine;
+  defaultSource: Extract<ModelSource, { kind: 'url' }>;
+  /** Seeds for random-seed mode; injectable for tests. */
+  randomSeed?: () => number;
+}
+
+/** The source a reload (e.g. after a backend switch) uses: the embedded URL or the user's Blobs. */
+export type ReloadSource = { kind: 'default' } | { kind: 'files'; model: Blob; tokenizer: Blob; name: string };
+
+export interface SliceContext extends StoreDeps {
+  lastSource: ReloadSource | null;
+}
+
+export type Slice<T> = (ctx: SliceContext) => StateCreator<AppState, [], [], T>;
+
+export type SetState = (fn: (s: AppState) => Partial<AppState>) => void;
+export type GetState = () => AppState;
+
+// Engine data shapes the UI renders; re-exported so the UI depends on the store alone.
+export type { BackendPreference, EngineInfo, GenerationSummary, GpuSummary, ModelInfo, SamplingSettings, WireError } from '../worker/protocol.ts';

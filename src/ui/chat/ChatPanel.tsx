@@ -1,0 +1,133 @@
+// The chat: each turn is a prompt (highlighted) followed by the model's streamed continuation.
+// The latest continuation carries data-testid="chat-output" and data-status (streaming/done/…).
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useApp } from '../../state/react.tsx';
+import type { ChatTurn, GenerationSummary } from '../../state/types.ts';
+import { formatMs, formatRate } from '../shared/format.ts';
+
+const STOP_REASON: Record<GenerationSummary['stoppedBy'], string> = {
+  length: 'max tokens reached',
+  eos: 'end of text',
+  cancelled: 'stopped',
+  context: 'context full',
+};
+
+function TurnStats({ turn }: { turn: ChatTurn }) {
+  const r = turn.result;
+  const s = turn.settings;
+  const sampling = s.temperature === 0 ? 'greedy' : `T ${s.temperature} · top-p ${s.topP} · seed ${s.seed}`;
+  if (turn.status === 'error') return <div className="turn-stats error-text">failed: {turn.error?.message}</div>;
+  if (!r) return <div className="turn-stats">{sampling}</div>;
+  return (
+    <div className="turn-stats">
+      <span>{r.tokens.length} tokens</span>
+      <span>{formatRate(r.decodeTokensPerSecond)} tok/s</span>
+      <span title="prompt tokens (with BOS) processed in one pass">
+        prefill {r.promptTokens} tok in {formatMs(r.prefillMs)}
+      </span>
+      <span>{r.backend === 'webgpu' ? 'WebGPU' : 'CPU'}</span>
+      <span>{sampling}</span>
+      <span className={r.stoppedBy === 'cancelled' ? 'warn-text' : undefined}>{STOP_REASON[r.stoppedBy]}</span>
+    </div>
+  );
+}
+
+function Turn({ turn, latest }: { turn: ChatTurn; latest: boolean }) {
+  return (
+    <article className="turn" data-testid="chat-turn">
+      <p className="story">
+        {turn.prompt ? <mark className="prompt">{turn.prompt}</mark> : <span className="bos" title="generation started from the BOS token">BOS</span>}
+        <span data-testid={latest ? 'chat-output' : undefined} data-status={turn.status} className="completion">
+          {turn.text}
+        </span>
+        {turn.status === 'streaming' && <span className="caret" aria-hidden />}
+      </p>
+      <TurnStats turn={turn} />
+    </article>
+  );
+}
+
+function LiveRate() {
+  const streaming = useApp((s) => s.chat.streaming);
+  const tokens = useApp((s) => (s.chat.streaming ? (s.chat.turns.find((t) => t.id === s.chat.streaming!.turnId)?.tokens ?? 0) : 0));
+  const modelStatus = useApp((s) => s.model.status);
+  let text = modelStatus === 'ready' ? 'Ready' : modelStatus === 'loading' ? 'Loading model…' : 'No model loaded';
+  if (streaming) text = `Generating · ${tokens} tokens · ${streaming.tokensPerSecond > 0 ? `${formatRate(streaming.tokensPerSecond)} tok/s` : 'prefill…'}`;
+  return (
+    <div className={streaming ? 'live-rate active' : 'live-rate'} data-testid="tokens-per-second" aria-live="polite">
+      {text}
+    </div>
+  );
+}
+
+export function ChatPanel() {
+  const turns = useApp((s) => s.chat.turns);
+  const streaming = useApp((s) => s.chat.streaming !== null);
+  const ready = useApp((s) => s.model.status === 'ready');
+  const send = useApp((s) => s.send);
+  const stop = useApp((s) => s.stop);
+  const clear = useApp((s) => s.clearChat);
+  const [prompt, setPrompt] = useState('');
+  const scroller = useRef<HTMLDivElement>(null);
+
+  // Follow the stream unless the reader scrolled up.
+  const last = turns[turns.length - 1];
+  useEffect(() => {
+    const el = scroller.current;
+    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
+  }, [last?.text, turns.length]);
+
+  const submit = (e?: FormEvent) => {
+    e?.preventDefault();
+    if (!ready || streaming) return;
+    void send(prompt);
+  };
+  const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey) submit(e);
+  };
+
+  return (
+    <section className="card chat" aria-label="Chat">
+      <div className="card-head">
+        <h2>Story</h2>
+        <button type="button" className="link-button" onClick={clear} disabled={streaming || turns.length === 0}>
+          Clear
+        </button>
+      </div>
+      <div className="transcript" ref={scroller}>
+        {turns.length === 0 ? (
+          <div className="empty">
+            <p>The model writes short children's stories.</p>
+            <p>
+              Type the start of one, or leave the box empty to let it begin from scratch, then press <b>Generate</b>.
+            </p>
+          </div>
+        ) : (
+          turns.map((t, i) => <Turn key={t.id} turn={t} latest={i === turns.length - 1} />)
+        )}
+      </div>
+      <form className="composer" onSubmit={submit}>
+        <textarea
+          data-testid="chat-input"
+          value={prompt}
+          onChange={(e) => setPrompt(e.target.value)}
+          onKeyDown={onKey}
+          rows={2}
+          placeholder="Once upon a time…  (Enter to generate, Shift+Enter for a new line)"
+          aria-label="Prompt"
+        />
+        <div className="composer-bar">
+          <LiveRate />
+          <div className="composer-buttons">
+            <button type="button" className="button secondary" data-testid="stop" onClick={stop} disabled={!streaming}>
+              Stop
+            </button>
+            <button type="submit" className="button primary" data-testid="chat-send" disabled={!ready || streaming}>
+              Generate
+            </button>
+          </div>
+        </div>
+      </form>
+    </section>
+  );
+}

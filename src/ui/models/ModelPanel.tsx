@@ -1,0 +1,97 @@
+// The loaded model (shape, size, backend, load time), the backend choice, and a picker for the
+// user's own llama2.c checkpoint + tokenizer. Bad files end in the error banner.
+import { useState, type FormEvent } from 'react';
+import { useApp } from '../../state/react.tsx';
+import type { BackendPreference } from '../../state/types.ts';
+import { formatBytes, formatCount, formatMs } from '../shared/format.ts';
+
+function ModelFacts() {
+  const info = useApp((s) => s.model.info);
+  const loading = useApp((s) => s.model.loading);
+  if (!info) return <p className="muted">{loading ? `Loading ${loading}…` : 'No model loaded.'}</p>;
+  const c = info.config;
+  const heads = c.nKvHeads === c.nHeads ? `${c.nHeads} heads` : `${c.nHeads} heads (${c.nKvHeads} kv)`;
+  return (
+    <dl className="facts" data-testid="model-info">
+      <dt>Name</dt>
+      <dd className="strong">{info.name}</dd>
+      <dt>Parameters</dt>
+      <dd>{formatCount(info.params)} (f32)</dd>
+      <dt>Shape</dt>
+      <dd>
+        dim {c.dim} · {c.nLayers} layers · {heads} · ffn {c.hiddenDim}
+      </dd>
+      <dt>Vocab · context</dt>
+      <dd>
+        {c.vocabSize} tokens · {c.seqLen} positions
+      </dd>
+      <dt>Files</dt>
+      <dd>
+        {formatBytes(info.modelBytes)} + {formatBytes(info.tokenizerBytes)} tokenizer
+      </dd>
+      <dt>Ready in</dt>
+      <dd data-testid="load-time">
+        {formatMs(info.loadMs + info.fetchMs)}
+        {info.fetchMs > 0 && <span className="muted"> (fetch {formatMs(info.fetchMs)})</span>}
+      </dd>
+    </dl>
+  );
+}
+
+function FilePicker() {
+  const load = useApp((s) => s.loadModelFiles);
+  const busy = useApp((s) => s.model.status === 'loading' || s.chat.streaming !== null);
+  const [model, setModel] = useState<File | null>(null);
+  const [tokenizer, setTokenizer] = useState<File | null>(null);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (model && tokenizer) void load(model, tokenizer);
+  };
+  return (
+    <form className="file-picker" onSubmit={submit}>
+      <div className="subhead">Load your own llama2.c model</div>
+      <label className="file">
+        <span>Checkpoint (.bin)</span>
+        <input type="file" accept=".bin,application/octet-stream" data-testid="model-file" onChange={(e) => setModel(e.target.files?.[0] ?? null)} />
+      </label>
+      <label className="file">
+        <span>Tokenizer (.bin)</span>
+        <input type="file" accept=".bin,application/octet-stream" data-testid="tokenizer-file" onChange={(e) => setTokenizer(e.target.files?.[0] ?? null)} />
+      </label>
+      <button type="submit" className="button secondary full" data-testid="load-files" disabled={!model || !tokenizer || busy}>
+        Load files
+      </button>
+    </form>
+  );
+}
+
+export function ModelPanel() {
+  const backend = useApp((s) => s.settings.backend);
+  const setBackend = useApp((s) => s.setBackendPreference);
+  const info = useApp((s) => s.model.info);
+  const loadDefault = useApp((s) => s.loadDefaultModel);
+  const defaultName = useApp((s) => s.model.engine?.model?.name);
+  const busy = useApp((s) => s.model.status === 'loading');
+  return (
+    <section className="card" aria-labelledby="model-title">
+      <div className="card-head">
+        <h2 id="model-title">Model</h2>
+        {info && <span className={`badge ${info.backend}`}>{info.backend === 'webgpu' ? 'WebGPU' : 'CPU'}</span>}
+      </div>
+      <ModelFacts />
+      <div className="field inline">
+        <label htmlFor="backend-select">Backend</label>
+        <select id="backend-select" data-testid="backend-select" value={backend} disabled={busy} onChange={(e) => void setBackend(e.target.value as BackendPreference)}>
+          <option value="auto">WebGPU when available</option>
+          <option value="cpu">CPU (reference)</option>
+        </select>
+      </div>
+      <FilePicker />
+      {info && defaultName !== undefined && info.name !== 'stories260K' && (
+        <button type="button" className="link-button" onClick={() => void loadDefault()} disabled={busy}>
+          Back to the embedded stories260K
+        </button>
+      )}
+    </section>
+  );
+}
