@@ -15,6 +15,8 @@ export class Tokenizer {
   private readonly pieces: Uint8Array[]; // (vocab) raw bytes of each token
   private readonly scores: Float32Array; // (vocab) merge priority
   private readonly lookup: Map<string, number>; // byte string → lowest id with it
+  private readonly pairCache = new Map<number, number>(); // a·vocab + b → merged id or −1
+  private readonly utf8 = new TextEncoder();
 
   private constructor(pieces: Uint8Array[], scores: Float32Array, maxTokenLength: number) {
     this.pieces = pieces;
@@ -67,7 +69,7 @@ export class Tokenizer {
       const space = this.lookup.get(' ');
       if (space !== undefined) tokens.push(space);
       for (const cp of text) {
-        const utf8 = new TextEncoder().encode(cp);
+        const utf8 = this.utf8.encode(cp);
         const id = this.lookup.get(bin(utf8));
         if (id !== undefined) tokens.push(id);
         else for (const b of utf8) tokens.push(b + BYTE_FALLBACK_OFFSET);
@@ -78,23 +80,46 @@ export class Tokenizer {
     return tokens;
   }
 
-  /** Repeatedly merges the adjacent pair whose concatenation is a token with the highest score. */
+  /** Token id of the concatenation of tokens a and b, or −1 (memoized: merges repeat a lot). */
+  private pairId(a: number, b: number): number {
+    const key = a * this.vocabSize + b;
+    let id = this.pairCache.get(key);
+    if (id === undefined) {
+      id = this.lookup.get(bin(this.pieces[a]) + bin(this.pieces[b])) ?? -1;
+      this.pairCache.set(key, id);
+    }
+    return id;
+  }
+
+  /**
+   * Repeatedly merges the adjacent pair whose concatenation is a token with the highest score
+   * (first such pair on ties, as run.c), until no pair merges. Pair scores are kept in an array
+   * and only the two neighbours of a merge are recomputed.
+   */
   private mergePairs(tokens: number[]): void {
+    const score: number[] = []; // score[i]: merge score of (tokens[i], tokens[i+1]), or -Infinity
+    const merged: number[] = [];
+    const rescore = (i: number) => {
+      const id = this.pairId(tokens[i], tokens[i + 1]);
+      merged[i] = id;
+      score[i] = id >= 0 ? this.scores[id] : -Infinity;
+    };
+    for (let i = 0; i < tokens.length - 1; i++) rescore(i);
     for (;;) {
+      let best = -1;
       let bestScore = -1e10;
-      let bestId = -1;
-      let bestIdx = -1;
-      for (let i = 0; i < tokens.length - 1; i++) {
-        const merged = bin(this.pieces[tokens[i]]) + bin(this.pieces[tokens[i + 1]]);
-        const id = this.lookup.get(merged);
-        if (id !== undefined && this.scores[id] > bestScore) {
-          bestScore = this.scores[id];
-          bestId = id;
-          bestIdx = i;
+      for (let i = 0; i < score.length; i++) {
+        if (score[i] > bestScore) {
+          bestScore = score[i];
+          best = i;
         }
       }
-      if (bestIdx < 0) return;
-      tokens.splice(bestIdx, 2, bestId);
+      if (best < 0) return;
+      tokens.splice(best, 2, merged[best]);
+      score.splice(best, 1);
+      merged.splice(best, 1);
+      if (best < tokens.length - 1) rescore(best);
+      if (best > 0) rescore(best - 1);
     }
   }
 

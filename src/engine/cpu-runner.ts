@@ -16,6 +16,11 @@ export function createCpuRunner(model: LlamaModel): ModelRunner {
       const logits = fwd.forward(tokens, pos);
       return want === 'argmax' ? { kind: 'argmax', token: argmax(logits) } : { kind: 'logits', logits };
     },
+    async logitsAll(tokens, opts) {
+      counters.forwards++;
+      const residuals: Float32Array[] | undefined = opts?.residuals ? [] : undefined;
+      return { logits: fwd.forwardAll(tokens, 0, residuals), residuals };
+    },
     dispose() {},
   };
 }

@@ -23,6 +23,11 @@ export interface ModelRunner {
    * choice from the last position. Requires pos + tokens.length <= config.seqLen.
    */
   step(tokens: readonly number[], pos: number, want: 'argmax' | 'logits'): Promise<StepResult>;
+  /**
+   * Evaluation pass: runs `tokens` from position 0 and returns the logits of every position
+   * (M, vocab), plus the residual stream after each block (nLayers × (M, dim)) when asked.
+   */
+  logitsAll(tokens: readonly number[], opts?: { residuals?: boolean }): Promise<{ logits: Float32Array; residuals?: Float32Array[] }>;
   /** Frees GPU buffers; the runner is unusable afterwards. */
   dispose(): void;
 }

@@ -2,7 +2,7 @@
 import { toWireError, type ModelSource } from '../worker/protocol.ts';
 import type { GetState, ModelSlice, ModelState, ReloadSource, SetState, Slice, SliceContext } from './types.ts';
 
-const initialModel: ModelState = { status: 'idle', info: null, engine: null, loading: null, error: null };
+const initialModel: ModelState = { status: 'idle', info: null, engine: null, source: null, loading: null, error: null };
 
 /**
  * Loads `source` with the current backend preference. On success it becomes the reload source;
@@ -19,7 +19,7 @@ export async function loadInto(ctx: SliceContext, set: SetState, get: GetState, 
     }
     const { model, engine } = await ctx.engine.load(wire, get().settings.backend);
     ctx.lastSource = source;
-    set(() => ({ model: { status: 'ready', info: model, engine, loading: null, error: null } }));
+    set(() => ({ model: { status: 'ready', info: model, engine, source: source.kind, loading: null, error: null } }));
   } catch (e) {
     set((s) => ({ model: { ...s.model, status: s.model.info ? 'ready' : 'error', loading: null, error: toWireError(e) } }));
     get().showError(`Loading ${name}`, e);

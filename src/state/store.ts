@@ -24,7 +24,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
     const s = store.getState();
     if (ev.error.code === 'device-lost' && s.model.info?.backend === 'webgpu') {
       // The engine dropped the model with its device; a reload asks for a new device.
-      store.setState({ model: { ...s.model, status: 'error', info: null, error: ev.error } });
+      store.setState({ model: { ...s.model, status: 'error', info: null, source: null, error: ev.error } });
       void s.refreshEngineInfo();
     }
     store.getState().showError(ev.error.code === 'device-lost' ? 'WebGPU device lost' : 'Engine', ev.error);

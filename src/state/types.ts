@@ -18,6 +18,7 @@ export interface ModelState {
   status: ModelStatus; // 'ready' ⇔ info !== null and no load in flight
   info: ModelInfo | null; // the loaded model (kept while a newer load runs or after it fails)
   engine: EngineInfo | null; // backend, GPU summary or why WebGPU is unavailable
+  source: 'default' | 'files' | null; // where the loaded model came from
   loading: string | null; // name of the model being loaded
   error: WireError | null; // last load failure, cleared by the next successful load
 }

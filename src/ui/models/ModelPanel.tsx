@@ -70,7 +70,7 @@ export function ModelPanel() {
   const setBackend = useApp((s) => s.setBackendPreference);
   const info = useApp((s) => s.model.info);
   const loadDefault = useApp((s) => s.loadDefaultModel);
-  const defaultName = useApp((s) => s.model.engine?.model?.name);
+  const custom = useApp((s) => s.model.source === 'files');
   const busy = useApp((s) => s.model.status === 'loading');
   return (
     <section className="card" aria-labelledby="model-title">
@@ -87,7 +87,7 @@ export function ModelPanel() {
         </select>
       </div>
       <FilePicker />
-      {info && defaultName !== undefined && info.name !== 'stories260K' && (
+      {custom && (
         <button type="button" className="link-button" onClick={() => void loadDefault()} disabled={busy}>
           Back to the embedded stories260K
         </button>

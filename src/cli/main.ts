@@ -1,0 +1,181 @@
+// nibble CLI. `main(argv, io)` returns the exit code (0 ok, 2 NibbleError or bad arguments,
+// 1 anything unexpected) and never exits the process itself. stdout carries only generated
+// text (streamed); statistics, notes and errors go to stderr.
+import { readFile } from 'node:fs/promises';
+import { isNibbleError, NibbleError } from '../core/errors.ts';
+import { parseLlama2c } from '../core/llama2c.ts';
+import { Tokenizer } from '../core/tokenizer.ts';
+import { createCpuRunner } from '../engine/cpu-runner.ts';
+import { generate } from '../engine/generate.ts';
+import type { ModelRunner } from '../engine/runner.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { numberOption, parseArgs } from './args.ts';
+
+export interface CliIo {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  /** Reads a file; tests may inject one. Defaults to fs.readFile. */
+  readFile?: (path: string) => Promise<Uint8Array>;
+  /** Opens the WebGPU device; defaults to Dawn (src/cli/dawn.ts). */
+  openGpu?: () => Promise<GpuContext>;
+}
+
+export const USAGE = `nibble — run small Llama models with WebGPU (Dawn) or on the CPU
+
+Usage:
+  nibble generate --model FILE --tokenizer FILE [options]
+  nibble bench [--json]
+  nibble --help
+
+generate: writes only the generated text to stdout (streamed, then a newline);
+statistics (tokens/s, backend, adapter, seed) go to stderr.
+  --model FILE         llama2.c checkpoint (.bin)
+  --tokenizer FILE     llama2.c tokenizer (.bin) for that model
+  --prompt TEXT        start of the text (default: empty, generation starts from BOS)
+  --steps N            tokens to generate (default 256)
+  --temperature F      0 = greedy (default 0.8)
+  --top-p F            nucleus sampling mass in (0, 1] (default 0.9)
+  --seed N             sampling seed 0..4294967295 (default: from the clock; printed)
+  --backend B          auto | webgpu | cpu (default auto: WebGPU, else CPU with a note)
+
+bench: runs the decode benchmark (see src/cli/bench.ts); --json prints JSON.
+
+Exit codes: 0 success, 2 invalid input (arguments, model or tokenizer files), 1 internal error.
+`;
+
+const GENERATE_SPEC = {
+  model: { kind: 'string' },
+  tokenizer: { kind: 'string' },
+  prompt: { kind: 'string' },
+  steps: { kind: 'string' },
+  temperature: { kind: 'string' },
+  'top-p': { kind: 'string' },
+  seed: { kind: 'string' },
+  backend: { kind: 'string' },
+  help: { kind: 'flag' },
+  h: { kind: 'flag' },
+} as const;
+
+const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr });
+
+async function readInput(io: CliIo, flag: string, path: string | undefined): Promise<Uint8Array> {
+  if (!path) throw new NibbleError('bad-argument', `--${flag} FILE is required`);
+  try {
+    return io.readFile ? await io.readFile(path) : new Uint8Array(await readFile(path));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new NibbleError('bad-argument', `cannot read --${flag} ${path}: ${why}`);
+  }
+}
+
+async function openDawn(): Promise<GpuContext> {
+  const { createNodeGpuContext } = await import('./dawn.ts');
+  return createNodeGpuContext();
+}
+
+async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, GENERATE_SPEC);
+  if (args.flags.has('help') || args.flags.has('h')) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
+  const steps = numberOption(args, 'steps', 256, { min: 1, max: 1 << 20, integer: true });
+  const temperature = numberOption(args, 'temperature', 0.8, { min: 0, max: 100 });
+  const topP = numberOption(args, 'top-p', 0.9, { min: 0, max: 1 });
+  if (topP === 0) throw new NibbleError('bad-argument', '--top-p must be greater than 0');
+  const seed = numberOption(args, 'seed', Date.now() % 0x100000000, { min: 0, max: 0xffffffff, integer: true });
+  const backend = args.values.backend ?? 'auto';
+  if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
+    throw new NibbleError('bad-argument', `--backend must be auto, webgpu or cpu, got "${backend}"`);
+  }
+
+  const [modelBytes, tokBytes] = await Promise.all([readInput(io, 'model', args.values.model), readInput(io, 'tokenizer', args.values.tokenizer)]);
+  const model = parseLlama2c(modelBytes);
+  const tokenizer = Tokenizer.fromLlama2c(tokBytes, model.config.vocabSize);
+
+  let ctx: GpuContext | null = null;
+  let runner: ModelRunner;
+  if (backend !== 'cpu') {
+    try {
+      ctx = await (io.openGpu ?? openDawn)();
+    } catch (e) {
+      if (backend === 'webgpu' || !isNibbleError(e) || e.code !== 'no-webgpu') throw e;
+      io.stderr.write(`nibble: WebGPU unavailable (${e.message}); using the CPU backend\n`);
+    }
+  }
+  try {
+    if (ctx) {
+      const { createGpuRunner } = await import('../engine/gpu-runner.ts');
+      runner = await createGpuRunner(ctx, model);
+    } else {
+      runner = createCpuRunner(model);
+    }
+    try {
+      const res = await generate(runner, tokenizer, args.values.prompt ?? '', { maxTokens: steps, temperature, topP, seed }, (ev) =>
+        io.stdout.write(ev.text),
+      );
+      io.stdout.write('\n');
+      const r = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+      io.stderr.write(
+        `nibble: ${res.tokens.length} tokens, ${r(res.decodeTokensPerSecond)} tok/s decode, ` +
+          `prefill ${res.promptTokens} tokens in ${res.prefillMs.toFixed(1)} ms, stopped by ${res.stoppedBy}\n`,
+      );
+      const device = ctx ? `webgpu on ${describe(ctx)}` : 'cpu';
+      io.stderr.write(`nibble: backend ${device}; seed ${seed}, temperature ${temperature}, top-p ${topP}\n`);
+    } finally {
+      runner.dispose();
+    }
+  } finally {
+    ctx?.destroy();
+  }
+  return 0;
+}
+
+function describe(ctx: GpuContext): string {
+  const a = ctx.adapterInfo;
+  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+  const detail = a.description || a.device;
+  return `${name}${detail ? ` (${detail})` : ''}, kernels ${ctx.kernels.label}`;
+}
+
+async function runBenchCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, { json: { kind: 'flag' }, help: { kind: 'flag' }, h: { kind: 'flag' } });
+  if (args.flags.has('help') || args.flags.has('h')) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
+  const { runBench } = await import('./bench.ts');
+  return runBench({ json: args.flags.has('json'), stdout: io.stdout, stderr: io.stderr });
+}
+
+export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+        io.stderr.write(USAGE);
+        return 2;
+      case '--help':
+      case '-h':
+      case 'help':
+        io.stdout.write(USAGE);
+        return 0;
+      case 'generate':
+        return await runGenerate(rest, io);
+      case 'bench':
+        return await runBenchCommand(rest, io);
+      default:
+        throw new NibbleError('bad-argument', `unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (isNibbleError(e)) {
+      io.stderr.write(`nibble: error [${e.code}]: ${e.message}\n`);
+      if (e.code === 'bad-argument') io.stderr.write('Run `nibble --help` for usage.\n');
+      return 2;
+    }
+    io.stderr.write(`nibble: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}
