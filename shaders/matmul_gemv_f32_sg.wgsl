@@ -120,7 +120,7 @@ fn main(
   }
   workgroupBarrier();
 
-  if (lid < ROWS) {
+  if (lid < ROWS && n0 + lid < p.N) {
     var v = 0.0;
     for (var j = 0u; j < n_sg; j++) {
       v += part[lid * MAX_SUBGROUPS + j];

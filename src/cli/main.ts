@@ -8,7 +8,7 @@ import { Tokenizer } from '../core/tokenizer.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import { generate } from '../engine/generate.ts';
 import type { ModelRunner } from '../engine/runner.ts';
-import type { GpuContext } from '../gpu/device.ts';
+import { describeAdapter, type GpuContext } from '../gpu/device.ts';
 import { numberOption, parseArgs } from './args.ts';
 
 export interface CliIo {
@@ -132,12 +132,7 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
   return 0;
 }
 
-function describe(ctx: GpuContext): string {
-  const a = ctx.adapterInfo;
-  const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter';
-  const detail = a.description || a.device;
-  return `${name}${detail ? ` (${detail})` : ''}, kernels ${ctx.kernels.label}`;
-}
+const describe = (ctx: GpuContext): string => `${describeAdapter(ctx.adapterInfo)}, kernels ${ctx.kernels.label}`;
 
 async function runBenchCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { json: { kind: 'flag' }, help: { kind: 'flag' }, h: { kind: 'flag' } });

@@ -9,6 +9,7 @@ import * as k from '../../src/gpu/kernels.ts';
 import type { GpuWeight } from '../../src/gpu/weights.ts';
 import { expectClose, gpuContext, randomF32, read, rng, run, upload, zeros } from './setup-device.ts';
 
+const TAIL = -777; // fills buffer space past the output
 const tol = (K: number) => ({ atol: 1e-5 * Math.sqrt(K), rtol: 1e-4 });
 
 let sg: GpuContext; // subgroup reductions (SwiftShader offers subgroups, size 4)
@@ -46,9 +47,11 @@ describe.each([
     const x = randomF32(rand, K);
     const want = new Float32Array(N);
     ops.matmul(want, x, w, 1, K, N);
-    const out = zeros(ctx, N);
+    const out = upload(ctx, new Float32Array(N + 5).fill(TAIL)); // values past N must stay
     await run(ctx, (rec) => k.matmul(rec, { x: upload(ctx, x), w: weight(ctx, w, N, K), out, M: 1 }));
-    expectClose(await read(ctx, out, N), want, tol(K), `gemv N=${N} K=${K}`);
+    const got = await read(ctx, out, N + 5);
+    expectClose(got.subarray(0, N), want, tol(K), `gemv N=${N} K=${K}`);
+    expect([...got.subarray(N)]).toEqual(new Array(5).fill(TAIL));
   });
 
   it.each(SHAPES)('N=%i K=%i RMSNorm prologue, x at an offset, accumulate', async (N, K) => {
@@ -101,9 +104,11 @@ describe('GEMM (M > 1, tiled)', () => {
     const x = randomF32(rand, M * K);
     const want = new Float32Array(M * N);
     ops.matmul(want, x, w, M, K, N);
-    const out = zeros(ctx, M * N);
+    const out = upload(ctx, new Float32Array(M * N + 5).fill(TAIL));
     await run(ctx, (rec) => k.matmul(rec, { x: upload(ctx, x), w: weight(ctx, w, N, K), out, M }));
-    expectClose(await read(ctx, out, M * N), want, tol(K), `gemm M=${M} N=${N} K=${K}`);
+    const got = await read(ctx, out, M * N + 5);
+    expectClose(got.subarray(0, M * N), want, tol(K), `gemm M=${M} N=${N} K=${K}`);
+    expect([...got.subarray(M * N)]).toEqual(new Array(5).fill(TAIL));
   });
 
   it('accumulates into out (residual add)', async () => {

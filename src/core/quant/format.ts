@@ -22,7 +22,7 @@
 //   ŵ[e] = CODE[q[e]] · absmax[⌊e / group⌋]   (CODE = NF4_CODE or FP4_CODE, nf4.ts).
 
 import { NibbleError } from '../errors.ts';
-import { numel, type Tensor } from '../tensor.ts';
+import { numel, type F32Tensor } from '../tensor.ts';
 import { DYNAMIC_MAP } from './nf4.ts';
 import { unpackF16Pairs, unpackU8, type PackBits } from './packing.ts';
 import type { Granularity } from './uniform.ts';
@@ -68,7 +68,10 @@ export interface CodebookQuantTensor {
 
 export type QuantTensor = UniformQuantTensor | CodebookQuantTensor;
 
-export const isQuantTensor = (t: Tensor): t is QuantTensor => t.format !== 'f32';
+/** Any weight: what `Tensor` in tensor.ts becomes once QuantTensor joins its union. */
+export type AnyTensor = F32Tensor | QuantTensor;
+
+export const isQuantTensor = (t: AnyTensor): t is QuantTensor => t.format !== 'f32';
 
 /** Number of (scale, zero) groups per row of a uniform tensor, or of absmax blocks of a codebook one. */
 export function scaleCount(t: QuantTensor): number {
@@ -106,7 +109,7 @@ export function unpackZeros(t: UniformQuantTensor): Uint8Array {
 }
 
 /** Bytes the tensor's buffers occupy (what a GPU upload or a saved variant costs). */
-export function weightBytes(t: Tensor): number {
+export function weightBytes(t: AnyTensor): number {
   if (t.format === 'f32') return t.data.byteLength;
   const b = t.buffers;
   let n = b.data.byteLength + b.scales.byteLength;
@@ -117,4 +120,4 @@ export function weightBytes(t: Tensor): number {
 }
 
 /** Storage bits per weight, scales, zeros and padding included. */
-export const bitsPerWeight = (t: Tensor): number => (8 * weightBytes(t)) / numel(t.shape);
+export const bitsPerWeight = (t: AnyTensor): number => (8 * weightBytes(t)) / numel(t.shape);
