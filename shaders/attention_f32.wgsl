@@ -12,9 +12,13 @@
 //   4 rw       out:    array<f32>   (M, n_heads·hs)
 // Dispatch: (n_heads, M) workgroups of WG = 64 threads; one workgroup per (head, query).
 // Keys are taken in chunks of WG, one key per thread, with an online (running-max) softmax:
-// per chunk, max and sum are tree reductions, and the running sum and the output
-// accumulators are rescaled by exp(old max − new max). Works for any length; no ±inf is
-// ever formed. Thread t accumulates output dims t, t + WG, ... (hs <= MAX_HS, even).
+// thread j scores key c0 + j into workgroup memory; after a barrier every thread reads the
+// chunk's max and (after the second barrier) its exp-sum serially — same order, so the same
+// value in every thread — and the running sum and output accumulators are rescaled by
+// exp(old max − new max). Three barriers per chunk, any length, no ±inf ever formed.
+// Weighted sum of v: thread t works on dim t % hs for keys ≡ t / hs (mod G), G = WG / hs
+// key lanes per dim (threads past G·hs idle); when hs > WG, G = 1 and thread t covers dims
+// t, t + WG, ... (hs <= MAX_HS, even). The G partial sums are added once at the end.
 
 struct Params {
   M: u32,
@@ -29,7 +33,7 @@ struct Params {
 const WG = 64u;
 const MAX_HS = 256u;
 const NACC = MAX_HS / WG; // output dims per thread
-const LOWEST = -3.0e38; // score of a padding key; never exponentiated
+const LOWEST = -3.0e38; // initial running max; never exponentiated
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -38,36 +42,9 @@ const LOWEST = -3.0e38; // score of a padding key; never exponentiated
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> qs: array<f32, MAX_HS>; // this head's query
+var<workgroup> scores: array<f32, WG>; // q·k_t · scale of the chunk's keys
 var<workgroup> probs: array<f32, WG>; // exp(score − running max) of the chunk's keys
-var<workgroup> red: array<f32, WG>;
-
-fn reduce_max(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red[lid] = max(red[lid], red[lid + s]);
-    }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red[lid] += red[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+var<workgroup> part: array<f32, MAX_HS>; // (G, hs) partial outputs of the key lanes
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -83,26 +60,39 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
   workgroupBarrier();
 
+  let lanes = max(1u, WG / hs); // G
+  let g = lid / hs; // this thread's key lane (0 when hs > WG)
+  let i0 = lid % hs; // this thread's first dim
+
   var run_max = LOWEST;
   var run_sum = 0.0;
   var acc: array<f32, NACC>;
   for (var c0 = 0u; c0 < len; c0 += WG) {
-    let t = c0 + lid;
-    var s = LOWEST;
-    if (t < len) {
+    let n_keys = min(WG, len - c0); // >= 1
+    if (lid < n_keys) {
+      let k_row = (c0 + lid) * kv_dim + ko;
       var d = 0.0;
       for (var i = 0u; i < hs; i++) {
-        d += qs[i] * kcache[t * kv_dim + ko + i];
+        d += qs[i] * kcache[k_row + i];
       }
-      s = d * p.scale;
+      scores[lid] = d * p.scale;
     }
-    let new_max = max(run_max, reduce_max(lid, s)); // finite: key c0 < len is valid
-    var e = 0.0;
-    if (t < len) {
-      e = exp(s - new_max);
+    workgroupBarrier();
+
+    var chunk_max = scores[0];
+    for (var j = 1u; j < n_keys; j++) {
+      chunk_max = max(chunk_max, scores[j]);
     }
-    probs[lid] = e;
-    let chunk_sum = reduce_sum(lid, e); // its barriers also publish probs
+    let new_max = max(run_max, chunk_max);
+    if (lid < n_keys) {
+      probs[lid] = exp(scores[lid] - new_max);
+    }
+    workgroupBarrier();
+
+    var chunk_sum = 0.0;
+    for (var j = 0u; j < n_keys; j++) {
+      chunk_sum += probs[j];
+    }
     var corr = 0.0; // first chunk: nothing accumulated yet
     if (c0 > 0u) {
       corr = exp(run_max - new_max);
@@ -110,24 +100,36 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     run_sum = run_sum * corr + chunk_sum;
     run_max = new_max;
 
-    let n_keys = min(WG, len - c0);
     for (var j = 0u; j < NACC; j++) {
-      let i = lid + j * WG;
-      if (i < hs) {
+      let i = i0 + j * WG;
+      if (g < lanes && i < hs) {
         var a = acc[j] * corr;
-        for (var tt = 0u; tt < n_keys; tt++) {
-          a += probs[tt] * vcache[(c0 + tt) * kv_dim + ko + i];
+        for (var t = g; t < n_keys; t += lanes) {
+          a += probs[t] * vcache[(c0 + t) * kv_dim + ko + i];
         }
         acc[j] = a;
       }
     }
-    workgroupBarrier(); // probs is rewritten by the next chunk
+    workgroupBarrier(); // scores and probs are rewritten by the next chunk
   }
 
   for (var j = 0u; j < NACC; j++) {
-    let i = lid + j * WG;
-    if (i < hs) {
-      out[(m * p.n_heads + h) * hs + i] = acc[j] / run_sum;
+    let i = i0 + j * WG;
+    if (g < lanes && i < hs) {
+      part[g * hs + i] = acc[j];
+    }
+  }
+  workgroupBarrier();
+  if (g == 0u) {
+    for (var j = 0u; j < NACC; j++) {
+      let i = i0 + j * WG;
+      if (i < hs) {
+        var total = 0.0;
+        for (var gg = 0u; gg < lanes; gg++) {
+          total += part[gg * hs + i];
+        }
+        out[(m * p.n_heads + h) * hs + i] = total / run_sum;
+      }
     }
   }
 }

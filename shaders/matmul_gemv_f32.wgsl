@@ -14,7 +14,8 @@
 //   2 read     x:   array<f32>   x_off + K values (x_off + 2K for PROLOGUE 2)
 //   3 read     g:   array<f32>   (K) RMSNorm weight for PROLOGUE 1; any small buffer otherwise
 //   4 rw       out: array<f32>   (N); must not alias x
-// Dispatch: ceil(N / ROWS) workgroups of WG threads on an (x, y) grid; WG a power of two.
+// Dispatch: ceil(N / ROWS) workgroups of WG threads on an (x, y) grid; WG a power of two
+// >= 32 (src/gpu/kernels.ts picks about K/4, between 32 and 128).
 // Workgroup j owns rows j*ROWS .. j*ROWS + ROWS - 1. Thread t walks k = t, t + WG, ...: each
 // x̂[k] it computes is used for all ROWS rows (x is read once per workgroup, not per row),
 // and the WG threads of one row read W coalesced. A tree reduction sums the ROWS partials.
@@ -26,7 +27,7 @@ struct Params {
   eps: f32,
 }
 
-const ROWS = 4u;
+const ROWS = 8u;
 override WG: u32 = 128u;
 override PROLOGUE: u32 = 0u;
 override ACCUMULATE: bool = false;

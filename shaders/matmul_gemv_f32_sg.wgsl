@@ -4,9 +4,11 @@
 // only the two reductions differ: subgroupAdd inside each subgroup, then one partial per
 // subgroup through workgroup memory, summed by one thread per row.
 // Subgroup size is read from @builtin(subgroup_size), never assumed (SwiftShader: 4,
-// NVIDIA: 32). Assumes a subgroup is a contiguous run of local_invocation_index (true on
-// Vulkan, D3D12 and Metal compute; the GPU tests check it) and subgroup_size >= 4 (WGSL's
-// minimum), which sizes `part`.
+// NVIDIA: 32). Assumes a subgroup is a contiguous run of local_invocation_index (the usual
+// compute layout on Vulkan, D3D12 and Metal, but not a WGSL guarantee: the GPU tests check it
+// on the test device; disableSubgroups is the way out) and subgroup_size >= 4 (WGSL's
+// minimum), which sizes `part`. A subgroup may be wider than the workgroup (WG = 32 on
+// 64-wide hardware): then the workgroup is one subgroup.
 //
 // Bindings (group 0):
 //   0 uniform  Params {K, N, x_off, eps}
@@ -14,7 +16,8 @@
 //   2 read     x:   array<f32>   x_off + K values (x_off + 2K for PROLOGUE 2)
 //   3 read     g:   array<f32>   (K) RMSNorm weight for PROLOGUE 1; any small buffer otherwise
 //   4 rw       out: array<f32>   (N); must not alias x
-// Dispatch: ceil(N / ROWS) workgroups of WG threads on an (x, y) grid; WG a power of two.
+// Dispatch: ceil(N / ROWS) workgroups of WG threads on an (x, y) grid; WG a power of two
+// >= 32 (src/gpu/kernels.ts picks about K/4, between 32 and 128).
 
 enable subgroups;
 
@@ -25,7 +28,7 @@ struct Params {
   eps: f32,
 }
 
-const ROWS = 4u;
+const ROWS = 8u;
 override WG: u32 = 128u;
 override PROLOGUE: u32 = 0u;
 override ACCUMULATE: bool = false;
@@ -49,7 +52,7 @@ fn workgroup_sum(lid: u32, lane: u32, sg_size: u32, v: f32) -> f32 {
   workgroupBarrier();
   if (lid == 0u) {
     var t = 0.0;
-    for (var j = 0u; j < WG / sg_size; j++) {
+    for (var j = 0u; j < (WG + sg_size - 1u) / sg_size; j++) {
       t += part[j];
     }
     total = t;
@@ -111,7 +114,7 @@ fn main(
     }
   }
 
-  let n_sg = WG / sg_size;
+  let n_sg = (WG + sg_size - 1u) / sg_size; // 1 when one subgroup spans the workgroup
   for (var r = 0u; r < ROWS; r++) {
     let s = subgroupAdd(acc[r]);
     if (lane == 0u) {

@@ -1,7 +1,8 @@
 // CPU reference forward pass of a Llama-family model with a KV cache, built from ops.ts.
 // Slow and plain on purpose: it is the twin the GPU runner and quantized paths are checked against.
 import { kvDim, type LlamaModel } from './model.ts';
-import { addInPlace, attention, embed, matmul, rmsnorm, rope, siluMul } from './ops.ts';
+import { addInPlace, attention, embed, rmsnorm, rope, siluMul } from './ops.ts';
+import { f32Values, linear } from './linear.ts';
 import { NibbleError } from './errors.ts';
 
 /** Where a linear's input is observed: q/k/v share 'attn', w1/w3 share 'ffn'. */
@@ -42,16 +43,25 @@ export class CpuForward {
   private classify(x: Float32Array, M: number): Float32Array {
     const c = this.model.config;
     const xn = new Float32Array(M * c.dim);
-    rmsnorm(xn, x, this.model.weights.rmsFinal.data, M, c.dim, c.normEps);
+    rmsnorm(xn, x, f32Values(this.model.weights.rmsFinal), M, c.dim, c.normEps);
     const logits = new Float32Array(M * c.vocabSize);
-    matmul(logits, xn, this.model.weights.wcls.data, M, c.dim, c.vocabSize);
+    linear(logits, xn, this.model.weights.wcls, M, c.dim, c.vocabSize);
     return logits;
   }
 
   /** Embedding and all blocks; returns the residual stream (M, dim). */
   private blocks(tokens: readonly number[], pos: number, residuals?: Float32Array[]): Float32Array {
+    const x = this.embed(tokens, pos);
+    for (let l = 0; l < this.model.config.nLayers; l++) {
+      this.block(l, x, tokens.length, pos);
+      residuals?.push(x.slice());
+    }
+    return x;
+  }
+
+  /** Token embeddings (M, dim) after checking tokens and positions. */
+  embed(tokens: readonly number[], pos: number): Float32Array {
     const c = this.model.config;
-    const w = this.model.weights;
     const M = tokens.length;
     if (M < 1 || pos < 0 || pos + M > c.seqLen) {
       throw new NibbleError('bad-argument', `forward: positions ${pos}..${pos + M - 1} are outside the context of ${c.seqLen}`);
@@ -59,10 +69,21 @@ export class CpuForward {
     for (const t of tokens) {
       if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new NibbleError('bad-argument', `forward: token ${t} is outside the vocabulary of ${c.vocabSize}`);
     }
+    const x = new Float32Array(M * c.dim);
+    embed(x, f32Values(this.model.weights.tokEmb), tokens, c.dim);
+    return x;
+  }
+
+  /**
+   * Block l on the residual stream x (M, dim) at positions pos..pos+M-1, in place; writes the
+   * block's keys/values into the KV cache. Used alone by the layer-by-layer quantize pipeline.
+   */
+  block(l: number, x: Float32Array, M: number, pos: number): void {
+    const c = this.model.config;
+    const lw = this.model.weights.layers[l];
     const { dim, hiddenDim: hd, headSize: hs, nHeads, nKvHeads } = c;
     const qd = nHeads * hs;
     const kvd = kvDim(c);
-    const x = new Float32Array(M * dim); // residual stream (M, dim)
     const xb = new Float32Array(M * dim); // normed input (M, dim)
     const q = new Float32Array(M * qd); // (M, qd)
     const k = new Float32Array(M * kvd); // (M, kvd)
@@ -71,34 +92,28 @@ export class CpuForward {
     const proj = new Float32Array(M * dim);
     const h1 = new Float32Array(M * hd); // (M, hidden)
     const h3 = new Float32Array(M * hd);
-    embed(x, w.tokEmb.data, tokens, dim);
 
-    for (let l = 0; l < c.nLayers; l++) {
-      const lw = w.layers[l];
-      rmsnorm(xb, x, lw.rmsAtt.data, M, dim, c.normEps);
-      this.capture?.(l, 'attn', xb, M, dim);
-      matmul(q, xb, lw.wq.data, M, dim, qd);
-      matmul(k, xb, lw.wk.data, M, dim, kvd);
-      matmul(v, xb, lw.wv.data, M, dim, kvd);
-      rope(q, M, nHeads, hs, pos, c.ropeTheta, c.ropeStyle);
-      rope(k, M, nKvHeads, hs, pos, c.ropeTheta, c.ropeStyle);
-      this.kCache[l].set(k, pos * kvd);
-      this.vCache[l].set(v, pos * kvd);
-      attention(att, q, this.kCache[l], this.vCache[l], M, pos, nHeads, nKvHeads, hs);
-      this.capture?.(l, 'wo', att, M, qd);
-      matmul(proj, att, lw.wo.data, M, qd, dim);
-      addInPlace(x, proj, M * dim);
+    rmsnorm(xb, x, f32Values(lw.rmsAtt), M, dim, c.normEps);
+    this.capture?.(l, 'attn', xb, M, dim);
+    linear(q, xb, lw.wq, M, dim, qd);
+    linear(k, xb, lw.wk, M, dim, kvd);
+    linear(v, xb, lw.wv, M, dim, kvd);
+    rope(q, M, nHeads, hs, pos, c.ropeTheta, c.ropeStyle);
+    rope(k, M, nKvHeads, hs, pos, c.ropeTheta, c.ropeStyle);
+    this.kCache[l].set(k, pos * kvd);
+    this.vCache[l].set(v, pos * kvd);
+    attention(att, q, this.kCache[l], this.vCache[l], M, pos, nHeads, nKvHeads, hs);
+    this.capture?.(l, 'wo', att, M, qd);
+    linear(proj, att, lw.wo, M, qd, dim);
+    addInPlace(x, proj, M * dim);
 
-      rmsnorm(xb, x, lw.rmsFfn.data, M, dim, c.normEps);
-      this.capture?.(l, 'ffn', xb, M, dim);
-      matmul(h1, xb, lw.w1.data, M, dim, hd);
-      matmul(h3, xb, lw.w3.data, M, dim, hd);
-      siluMul(h1, h1, h3, M * hd);
-      this.capture?.(l, 'w2', h1, M, hd);
-      matmul(proj, h1, lw.w2.data, M, hd, dim);
-      addInPlace(x, proj, M * dim);
-      residuals?.push(x.slice());
-    }
-    return x;
+    rmsnorm(xb, x, f32Values(lw.rmsFfn), M, dim, c.normEps);
+    this.capture?.(l, 'ffn', xb, M, dim);
+    linear(h1, xb, lw.w1, M, dim, hd);
+    linear(h3, xb, lw.w3, M, dim, hd);
+    siluMul(h1, h1, h3, M * hd);
+    this.capture?.(l, 'w2', h1, M, hd);
+    linear(proj, h1, lw.w2, M, hd, dim);
+    addInPlace(x, proj, M * dim);
   }
 }

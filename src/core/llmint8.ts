@@ -60,3 +60,38 @@ export function matmulInt8Mixed(out: Float32Array, x: Float32Array, w: Int8Rows,
   }
   return outl;
 }
+
+/**
+ * LLM.int8 / W8A8 weight: per-row absmax int8, codes as two's-complement bytes packed 4 per u32
+ * (rows padded to whole words, byte j of a row at word j >> 2, bits 8·(j & 3) — the layout
+ * WGSL's dot4I8Packed reads). threshold: outlier feature threshold; Infinity = plain W8A8
+ * (SmoothQuant), serialized as null.
+ */
+export interface Int8RowsTensor {
+  format: 'llmint8';
+  shape: [number, number]; // [out, in]
+  threshold: number;
+  buffers: {
+    data: Uint32Array; // (out, ⌈in / 4⌉)
+    scales: Float32Array; // (out) w ≈ q · scale
+  };
+}
+
+export function packInt8Rows(w: Int8Rows, N: number, K: number, threshold: number): Int8RowsTensor {
+  const wpr = Math.ceil(K / 4);
+  const data = new Uint32Array(N * wpr);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) data[n * wpr + (k >> 2)] |= (w.q[n * K + k] & 0xff) << (8 * (k & 3));
+  }
+  return { format: 'llmint8', shape: [N, K], threshold, buffers: { data, scales: w.scale.slice() } };
+}
+
+export function unpackInt8Rows(t: Int8RowsTensor): Int8Rows {
+  const [N, K] = t.shape;
+  const wpr = Math.ceil(K / 4);
+  const q = new Int8Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) q[n * K + k] = ((t.buffers.data[n * wpr + (k >> 2)] >>> (8 * (k & 3))) << 24) >> 24;
+  }
+  return { q, scale: t.buffers.scales };
+}

@@ -2,6 +2,7 @@
 // Shapes are in elements; every buffer is checked to be large enough for what the kernel
 // will touch, so a wrong size fails here with a message instead of reading garbage.
 import { NibbleError } from '../core/errors.ts';
+import type { Constants } from './pipelines.ts';
 import type { Recorder } from './recorder.ts';
 import type { GpuWeight } from './weights.ts';
 
@@ -57,6 +58,24 @@ export function rmsnorm(
 /** What the GEMV computes from x before the matmul (decode only; prefill runs separate kernels). */
 export type Prologue = { kind: 'rmsnorm'; weight: GPUBuffer; eps: number } | { kind: 'swiglu' };
 
+const GEMV_ROWS = 8; // rows per GEMV workgroup: ROWS in matmul_gemv_f32*.wgsl
+const PROLOGUE_ID = { none: 0, rmsnorm: 1, swiglu: 2 } as const;
+
+/**
+ * Threads per GEMV workgroup (the WG override): about K/4 so that each thread has a few
+ * k values and none idles (K = 64 → 32), between 32 and 128.
+ */
+export const gemvWorkgroupSize = (K: number): number => Math.min(128, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(K / 4)))));
+
+/** Override constants of the M = 1 kernel for K, a prologue and an epilogue (also used to warm pipelines). */
+export const gemvConstants = (K: number, prologue: Prologue['kind'] | 'none', accumulate: boolean): Constants => ({
+  WG: gemvWorkgroupSize(K),
+  PROLOGUE: PROLOGUE_ID[prologue],
+  ACCUMULATE: accumulate ? 1 : 0,
+});
+/** Override constants of the M > 1 kernel. */
+export const gemmConstants = (accumulate: boolean): Constants => ({ ACCUMULATE: accumulate ? 1 : 0 });
+
 export interface MatmulArgs {
   x: GPUBuffer; // (M, K) at element offset xOff; (M, 2K) = [gate | up] for the swiglu prologue
   w: GpuWeight; // (N, K)
@@ -80,26 +99,25 @@ export function matmul(rec: Recorder, a: MatmulArgs): void {
   holds('matmul x', a.x, xOff + a.M * xCols);
   holds('matmul out', a.out, a.M * N);
   if (a.prologue?.kind === 'rmsnorm') holds('matmul norm weight', a.prologue.weight, K);
-  const accumulate = a.accumulate ? 1 : 0;
+  const accumulate = a.accumulate ?? false;
 
   switch (a.w.format) {
     case 'f32': {
       holds('matmul w', a.w.data, N * K);
       if (a.M === 1) {
-        const prologue = a.prologue?.kind === 'rmsnorm' ? 1 : a.prologue?.kind === 'swiglu' ? 2 : 0;
         const g = a.prologue?.kind === 'rmsnorm' ? a.prologue.weight : a.w.data; // unused unless rmsnorm
         rec.dispatch(rec.ctx.kernels.gemv, {
-          constants: { WG: 128, PROLOGUE: prologue, ACCUMULATE: accumulate },
+          constants: gemvConstants(K, a.prologue?.kind ?? 'none', accumulate),
           buffers: [a.w.data, a.x, g, a.out],
           params: { K, N, x_off: xOff, eps: a.prologue?.kind === 'rmsnorm' ? a.prologue.eps : 0 },
-          workgroups: rec.grid(Math.ceil(N / 4)), // ROWS = 4 rows per workgroup
+          workgroups: rec.grid(Math.ceil(N / GEMV_ROWS)),
         });
       } else {
         const tiles = [Math.ceil(N / 32), Math.ceil(a.M / 32)] as const;
         const max = rec.ctx.limits.maxComputeWorkgroupsPerDimension;
         if (tiles[0] > max || tiles[1] > max) fail(`matmul: (${a.M}, ${N}) output needs too many tiles`);
         rec.dispatch('matmul_gemm_f32', {
-          constants: { ACCUMULATE: accumulate },
+          constants: gemmConstants(accumulate),
           buffers: [a.x, a.w.data, a.out],
           params: { M: a.M, N, K },
           workgroups: tiles,

@@ -101,10 +101,16 @@ export class Recorder {
     this.counters.submits++;
   }
 
-  dispose(): void {
+  /** Drops whatever was recorded since the last submit (after an error mid-recording). */
+  discard(): void {
     this.pass?.end();
     this.pass = null;
     this.encoder = null;
+    this.used = 0;
+  }
+
+  dispose(): void {
+    this.discard();
     for (const p of this.pages) p.buffer.destroy();
     this.pages.length = 0;
     this.bindGroups.clear();

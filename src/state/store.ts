@@ -1,5 +1,5 @@
-// The app store: the slices combined, plus the bridge from unsolicited engine events (device
-// lost, worker crash) into state. Framework-free (zustand/vanilla); React binds in react.tsx.
+// The app store: the slices combined, plus the bridge from unsolicited engine events (model
+// moved to WebGPU, device lost, WebGPU runner failed, worker crash) into state. Framework-free (zustand/vanilla); React binds in react.tsx.
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { createChatSlice } from './chat-slice.ts';
 import { createModelSlice } from './model-slice.ts';
@@ -22,6 +22,11 @@ export function createAppStore(deps: StoreDeps): AppStore {
 
   const unsubscribe = deps.engine.onEvent((ev) => {
     const s = store.getState();
+    if (ev.kind === 'model-updated') {
+      // Always the model the engine holds now (a load in flight replaces it when it lands).
+      store.setState({ model: { ...s.model, info: ev.model, engine: ev.engine } });
+      return;
+    }
     if (ev.error.code === 'device-lost' && s.model.info?.backend === 'webgpu') {
       // The engine dropped the model with its device; a reload asks for a new device.
       store.setState({ model: { ...s.model, status: 'error', info: null, source: null, error: ev.error } });

@@ -18,8 +18,11 @@ import {
 /** A message pipe to an engine host. Replies arrive asynchronously, in the order posted. */
 export interface Transport {
   send(req: Request, transfer: Transferable[]): void;
-  /** Registers the single reply handler. */
-  listen(onReply: (r: Reply) => void): void;
+  /**
+   * Registers the single reply handler, and the handler for a failure of the host itself
+   * (e.g. the worker script did not load): no pending request will be answered after it.
+   */
+  listen(onReply: (r: Reply) => void, onFatal: (message: string) => void): void;
   close(): void;
 }
 
@@ -38,7 +41,14 @@ export class EngineClient implements Engine {
   private closed = false;
 
   constructor(private readonly transport: Transport) {
-    transport.listen((r) => this.onReply(r));
+    transport.listen(
+      (r) => this.onReply(r),
+      (message) => {
+        const error = { code: 'internal' as const, message };
+        this.failAll(error);
+        for (const l of this.listeners) l({ kind: 'error', error });
+      },
+    );
   }
 
   getInfo() {
@@ -82,8 +92,7 @@ export class EngineClient implements Engine {
     this.transport.close();
   }
 
-  /** Rejects all pending requests, e.g. when the worker itself crashed. */
-  failAll(error: { code: 'internal'; message: string }): void {
+  private failAll(error: { code: 'internal'; message: string }): void {
     for (const p of this.pending.values()) p.reject(new EngineError(error));
     this.pending.clear();
   }
@@ -110,6 +119,9 @@ export class EngineClient implements Engine {
   private onReply(r: Reply): void {
     const p = r.id === null ? undefined : this.pending.get(r.id);
     switch (r.kind) {
+      case 'event':
+        for (const l of this.listeners) l(r.event);
+        return;
       case 'progress':
         p?.onProgress?.(r.token);
         return;
@@ -134,14 +146,15 @@ export class EngineClient implements Engine {
 export function workerTransport(worker: Worker): Transport {
   return {
     send: (req, transfer) => worker.postMessage(req, transfer),
-    listen(onReply) {
+    listen(onReply, onFatal) {
       worker.onmessage = (e: MessageEvent<Reply>) => onReply(e.data);
+      // The host answers every request itself, so an uncaught worker error means the worker
+      // is broken (typically its script failed to load): treat it as fatal.
       worker.onerror = (e: ErrorEvent) => {
         e.preventDefault();
-        onReply({ kind: 'error', id: null, error: { code: 'internal', message: `engine worker failed: ${e.message || 'script error'}` } });
+        onFatal(`the engine worker failed: ${e.message || 'its script could not be loaded'}`);
       };
-      worker.onmessageerror = () =>
-        onReply({ kind: 'error', id: null, error: { code: 'internal', message: 'engine worker sent a message that could not be read' } });
+      worker.onmessageerror = () => onFatal('the engine worker sent a message that could not be read');
     },
     close: () => worker.terminate(),
   };

@@ -3,6 +3,9 @@
 //
 // Invariants:
 // - one model at a time; a load that fails leaves the previous model loaded and usable;
+// - a model is usable as soon as it parses (CPU runner); the adapter request and the WebGPU
+//   runner are finished in the background and the runner is swapped in between generations,
+//   announced by a `model-updated` event;
 // - at most one generation at a time; a load first cancels it and waits for it to end;
 // - the GPU context is requested once and reused; when its device is lost, the loss is posted
 //   as an unsolicited error (id null), a WebGPU model is dropped, and the next load asks again.
@@ -50,9 +53,12 @@ type GpuState =
   | { status: 'unavailable'; reason: string };
 
 interface Loaded {
-  runner: ModelRunner;
+  seq: number; // which load produced it
+  runner: ModelRunner; // CPU first; the WebGPU runner replaces it when built
   tokenizer: Tokenizer;
   info: ModelInfo;
+  upgrading: boolean; // a WebGPU runner is being built for it
+  gpuFailure: string | null; // why its WebGPU runner could not be built
 }
 
 const now = (): number => globalThis.performance.now();
@@ -98,6 +104,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   let preference: BackendPreference = 'auto';
   let running: { id: number; ctrl: AbortController; done: Promise<void> } | null = null;
   let loadChain: Promise<unknown> = Promise.resolve();
+  let loadSeq = 0;
   let disposed = false;
 
   /** Requests the GPU context once; afterwards `gpu` is 'ready' or 'unavailable'. */
@@ -137,30 +144,35 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   }
 
   function engineInfo(): EngineInfo {
-    const gpuUnavailable =
-      gpu.status === 'unavailable' ? gpu.reason : preference === 'cpu' ? 'the CPU backend was chosen in settings' : null;
+    const gpuUnavailable = gpu.status === 'unavailable' ? gpu.reason : (loaded?.gpuFailure ?? null);
     const backend = loaded?.runner.backend ?? (preference === 'auto' && gpu.status === 'ready' ? 'webgpu' : 'cpu');
-    return { backend, gpu: gpu.status === 'ready' ? gpu.summary : null, gpuUnavailable, model: loaded?.info ?? null };
+    return {
+      backend,
+      gpu: gpu.status === 'ready' ? gpu.summary : null,
+      gpuChecking: gpu.status === 'pending',
+      gpuUnavailable,
+      upgrading: loaded?.upgrading ?? false,
+      model: loaded?.info ?? null,
+    };
   }
 
+  /**
+   * Makes a model usable as soon as its bytes parse, on the CPU. The adapter request overlaps
+   * the fetch; the WebGPU runner is built afterwards in the background (see afterLoad).
+   */
   async function load(source: ModelSource, pref: BackendPreference): Promise<{ model: ModelInfo; engine: EngineInfo }> {
+    const seq = ++loadSeq; console.log('TT load-start', performance.timeOrigin + performance.now());
+    const gpuReady = ensureGpu(); // also with 'cpu': the GPU panel still describes the adapter
+    gpuReady.catch(() => undefined); // afterLoad awaits it; a failed fetch must not leave it unhandled
     const tFetch = now();
     const [modelBytes, tokBytes] =
       source.kind === 'url'
         ? await Promise.all([fetchBytes(source.modelUrl), fetchBytes(source.tokenizerUrl)])
         : [new Uint8Array(source.model), new Uint8Array(source.tokenizer)];
     const fetchMs = source.kind === 'url' ? now() - tFetch : 0;
-    const t0 = now();
+    const t0 = now(); console.log('TT fetched', performance.timeOrigin + performance.now());
     const model = parseLlama2c(modelBytes);
     const tokenizer = Tokenizer.fromLlama2c(tokBytes, model.config.vocabSize);
-    if (pref === 'auto') await ensureGpu();
-    let runner: ModelRunner;
-    if (pref === 'auto' && gpu.status === 'ready') {
-      const { createGpuRunner } = await import('../engine/gpu-runner.ts');
-      runner = await createGpuRunner(gpu.ctx, model);
-    } else {
-      runner = createCpuRunner(model);
-    }
     // The new model is valid: retire the old one (after its generation, if any, has ended).
     if (running) {
       running.ctrl.abort();
@@ -168,18 +180,58 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     }
     loaded?.runner.dispose();
     preference = pref;
+    const gpuPending = gpu.status === 'pending';
+    const gpuPossible = gpuPending || gpu.status === 'ready';
     const info: ModelInfo = {
       name: source.name,
       config: model.config,
       params: countParams(model),
       modelBytes: modelBytes.byteLength,
       tokenizerBytes: tokBytes.byteLength,
-      backend: runner.backend,
+      backend: 'cpu',
       loadMs: now() - t0,
       fetchMs,
+      gpuMs: null,
     };
-    loaded = { runner, tokenizer, info };
-    return { model: info, engine: engineInfo() };
+    loaded = { seq, runner: createCpuRunner(model), tokenizer, info, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null };
+    const result = { model: info, engine: engineInfo() }; console.log('TT parsed', performance.timeOrigin + performance.now());
+    if (loaded.upgrading || gpuPending) void afterLoad(seq, model, t0, gpuReady);
+    return result;
+  }
+
+  /**
+   * Finishes load `seq` in the background: waits for the adapter and, with the 'auto'
+   * preference, builds the WebGPU runner and swaps it in once no generation is running. A newer
+   * load makes it obsolete. Ends with a `model-updated` event (after an error event on failure).
+   */
+  async function afterLoad(seq: number, model: LlamaModel, t0: number, gpuReady: Promise<void>): Promise<void> {
+    const current = () => !disposed && loaded !== null && loaded.seq === seq;
+    let runner: ModelRunner | null = null;
+    try {
+      await gpuReady;
+      if (!current()) return;
+      if (loaded!.upgrading) {
+        if (gpu.status !== 'ready') throw new NibbleError('no-webgpu', gpu.status === 'unavailable' ? gpu.reason : 'the GPU device went away');
+        const { createGpuRunner } = await import('../engine/gpu-runner.ts');
+        runner = await createGpuRunner(gpu.ctx, model);
+        while (current() && running) await running.done; // the turn in flight finishes on the CPU
+        if (!current()) return;
+        loaded!.runner.dispose();
+        loaded = { ...loaded!, runner, upgrading: false, info: { ...loaded!.info, backend: 'webgpu', gpuMs: now() - t0 } };
+        runner = null;
+      }
+    } catch (e) {
+      if (!current()) return;
+      const wire = toWireError(e);
+      if (wire.code !== 'no-webgpu') {
+        loaded = { ...loaded!, gpuFailure: `WebGPU could not run this model (${wire.code}): ${wire.message}` };
+        post({ kind: 'error', id: null, error: { code: wire.code, message: `${loaded.gpuFailure}. It keeps running on the CPU.` } });
+      }
+    } finally {
+      runner?.dispose(); // built for a model that is no longer loaded
+    }
+    loaded = { ...loaded!, upgrading: false };
+    post({ kind: 'event', id: null, event: { kind: 'model-updated', model: loaded.info, engine: engineInfo() } });
   }
 
   async function runGeneration(id: number, prompt: string, settings: SamplingSettings): Promise<void> {

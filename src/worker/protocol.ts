@@ -4,7 +4,8 @@
 // so tests exercise exactly what a Worker would see.
 //
 // Reply rules (per request id): zero or more `progress` replies, then exactly one `response`
-// or one `error`. An `error` with id null is unsolicited (e.g. the GPU device was lost).
+// or one `error`. Replies with id null are unsolicited: an `error` (the GPU device was lost,
+// the WebGPU runner failed) or an `event` (the loaded model moved to the WebGPU backend).
 import type { NibbleErrorCode } from '../core/errors.ts';
 import type { LlamaConfig } from '../core/model.ts';
 import type { Backend } from '../engine/runner.ts';
@@ -59,8 +60,15 @@ export interface EngineInfo {
   backend: Backend;
   /** Set when a WebGPU device is held. */
   gpu: GpuSummary | null;
-  /** Why WebGPU is not used (no navigator.gpu, no adapter, device lost, forced CPU); null when it is. */
+  /** True while the adapter and device are being requested. */
+  gpuChecking: boolean;
+  /** Why WebGPU cannot be used (no navigator.gpu, no adapter, this model's runner failed); else null. */
   gpuUnavailable: string | null;
+  /**
+   * True while the loaded model runs on the CPU and its WebGPU runner is being prepared
+   * (device request, kernel compilation). A `model-updated` event follows either way.
+   */
+  upgrading: boolean;
   model: ModelInfo | null;
 }
 
@@ -71,8 +79,9 @@ export interface ModelInfo {
   modelBytes: number;
   tokenizerBytes: number;
   backend: Backend;
-  loadMs: number; // bytes in hand → runner ready (excludes fetch)
+  loadMs: number; // bytes in hand → first usable runner (excludes fetch)
   fetchMs: number; // 0 for byte sources
+  gpuMs: number | null; // bytes in hand → WebGPU runner ready; null until then (or never)
 }
 
 /** One streamed token (mirrors engine TokenEvent). */
@@ -112,13 +121,21 @@ export interface ResultMap {
   cancel: { cancelled: boolean };
 }
 
+/** The loaded model changed backend (WebGPU runner ready, or it failed and the CPU stays). */
+export interface ModelUpdated {
+  kind: 'model-updated';
+  model: ModelInfo;
+  engine: EngineInfo;
+}
+
 export type Reply =
   | { [K in RequestKind]: { kind: 'response'; id: number; request: K; result: ResultMap[K] } }[RequestKind]
   | { kind: 'progress'; id: number; token: TokenProgress }
-  | { kind: 'error'; id: number | null; error: WireError };
+  | { kind: 'error'; id: number | null; error: WireError }
+  | { kind: 'event'; id: null; event: ModelUpdated };
 
-/** Messages that do not answer a request (id null). */
-export type EngineEvent = { kind: 'error'; error: WireError };
+/** Messages that do not answer a request (id null): engine failures and model updates. */
+export type EngineEvent = { kind: 'error'; error: WireError } | ModelUpdated;
 
 /**
  * What the store talks to. The worker-backed client and the in-thread client implement it the

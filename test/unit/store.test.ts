@@ -34,7 +34,7 @@ function fakeEngine() {
   const calls: string[] = [];
   const listeners = new Set<(e: EngineEvent) => void>();
   const info = { name: 'fake', backend: 'webgpu' } as ModelInfo;
-  const engineInfo: EngineInfo = { backend: 'webgpu', gpu: null, gpuUnavailable: null, model: info };
+  const engineInfo: EngineInfo = { backend: 'webgpu', gpu: null, gpuChecking: false, gpuUnavailable: null, upgrading: false, model: info };
   const engine: Engine = {
     async getInfo() {
       calls.push('get-info');
@@ -194,6 +194,18 @@ describe('store logic with a scripted engine', () => {
     expect(calls).toContain('get-info');
     store.dispose();
     expect(calls[calls.length - 1]).toBe('dispose');
+  });
+
+  it('applies model-updated events (the model moved to WebGPU) without touching the banner', async () => {
+    const { engine, emit } = fakeEngine();
+    const store = createAppStore({ engine, defaultSource: DEFAULT_SOURCE });
+    await store.getState().loadDefaultModel();
+    const cpuInfo = { ...store.getState().model.info!, backend: 'cpu' as const };
+    store.setState((s) => ({ model: { ...s.model, info: cpuInfo } }));
+    const engineInfo: EngineInfo = { backend: 'webgpu', gpu: null, gpuChecking: false, gpuUnavailable: null, upgrading: false, model: null };
+    emit({ kind: 'model-updated', model: { ...cpuInfo, backend: 'webgpu', gpuMs: 12 }, engine: engineInfo });
+    expect(store.getState().model).toMatchObject({ status: 'ready', info: { backend: 'webgpu', gpuMs: 12 }, engine: engineInfo });
+    expect(store.getState().error).toBeNull();
   });
 
   it('marks a turn as failed and shows the engine error when generation throws', async () => {

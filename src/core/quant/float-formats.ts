@@ -180,7 +180,8 @@ export function truncateFraction(x: Float32Array, k: number): Float32Array {
  * bit (23 − k) minus one plus the kept lsb, then masks. A carry out of the fraction increments the
  * exponent (1.9999999 with k = 0 → 2); the largest finite values round up to ±∞ as IEEE does.
  * Subnormals round the same way (their ulp is the same bit). k = 7 is bf16 and k = 10 is tf32
- * rounding of the value.
+ * rounding of the value. At k = 0 the "even" neighbour of a tie is the one whose exponent field
+ * is even (the same bit rule: 1.5 → 2, 3 → 2, 6 → 8).
  */
 export function roundFraction(x: Float32Array, k: number): Float32Array {
   checkK(k);

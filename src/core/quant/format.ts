@@ -5,6 +5,8 @@
 //   buffers.scales (out, nGroups), nGroups = ⌈in / group⌉, row-major, flat:
 //                  scaleType 'f32' → Float32Array; 'f16' → Uint32Array of fp16 pairs
 //                  (index i in word i >> 1, half i & 1: WGSL unpack2x16float(word)[i & 1]).
+//                  f16 scales are ≥ 2^-24; below 2^-14 they are fp16 subnormals, which a device
+//                  may flush to 0 when unpacking (not seen for real weights: scales ~1e-3).
 //   buffers.zeros  asym only: Uint32Array, zero points as bytes (out, nGroups) flat, packU8 layout
 //                  (byte i in word i >> 2 at bits 8·(i & 3)). sym: absent, zero = 2^(bits−1).
 //   buffers.gIdx   optional Uint32Array (in): group of each input column (GPTQ act-order); absent
@@ -26,6 +28,7 @@ import { numel, type F32Tensor } from '../tensor.ts';
 import { DYNAMIC_MAP } from './nf4.ts';
 import { unpackF16Pairs, unpackU8, type PackBits } from './packing.ts';
 import type { Granularity } from './uniform.ts';
+import type { Int8RowsTensor } from '../llmint8.ts';
 
 export type UniformFormat = 'q8' | 'q4' | 'q3' | 'q2';
 export type CodebookFormat = 'nf4' | 'fp4';
@@ -69,9 +72,9 @@ export interface CodebookQuantTensor {
 export type QuantTensor = UniformQuantTensor | CodebookQuantTensor;
 
 /** Any weight: what `Tensor` in tensor.ts becomes once QuantTensor joins its union. */
-export type AnyTensor = F32Tensor | QuantTensor;
+export type AnyTensor = F32Tensor | QuantTensor | Int8RowsTensor;
 
-export const isQuantTensor = (t: AnyTensor): t is QuantTensor => t.format !== 'f32';
+export const isQuantTensor = (t: AnyTensor): t is QuantTensor => t.format !== 'f32' && t.format !== 'llmint8';
 
 /** Number of (scale, zero) groups per row of a uniform tensor, or of absmax blocks of a codebook one. */
 export function scaleCount(t: QuantTensor): number {

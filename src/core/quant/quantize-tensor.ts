@@ -3,12 +3,12 @@
 import { NibbleError } from '../errors.ts';
 import { f32Tensor, numel, type F32Tensor } from '../tensor.ts';
 import {
-  UNIFORM_BITS, isCodebookFormat, isUniformFormat, unpackScales, unpackZeros,
+  UNIFORM_BITS, isCodebookFormat, isUniformFormat, uniformFormatForBits, unpackScales, unpackZeros,
   type CodebookQuantTensor, type QuantFormat, type QuantTensor, type UniformQuantTensor,
 } from './format.ts';
 import { dequantize4bit, doubleQuantize, quantize4bit } from './nf4.ts';
 import { packF16Pairs, packNibblesHighFirst, packRows, packU8, unpackNibblesHighFirst, unpackRows } from './packing.ts';
-import { dequantizeMatrix, quantizeMatrix, requireWholeGroups, type Granularity } from './uniform.ts';
+import { dequantizeMatrix, quantizeMatrix, requireWholeGroups, type Granularity, type UniformQuantized } from './uniform.ts';
 
 export interface QuantizeOptions {
   format: QuantFormat;
@@ -36,23 +36,37 @@ function quantizeUniform(t: F32Tensor, opts: QuantizeOptions): UniformQuantTenso
   const format = opts.format as UniformQuantTensor['format'];
   if (t.shape.length !== 2) throw new NibbleError('bad-argument', `${format}: expects a matrix [out, in], got shape [${t.shape}]`);
   const [rows, cols] = t.shape;
-  const bits = UNIFORM_BITS[format];
   const granularity = opts.granularity ?? (opts.group !== undefined ? 'group' : 'row');
   if (granularity === 'group' && opts.strictGroups) requireWholeGroups(opts.group ?? NaN, cols);
-  const sym = opts.sym ?? false;
   const scaleType = opts.scaleType ?? 'f32';
-  const q = quantizeMatrix(t.data, rows, cols, { bits, sym, granularity, group: opts.group, f16Scales: scaleType === 'f16' });
+  const bits = UNIFORM_BITS[format];
+  const q = quantizeMatrix(t.data, rows, cols, { bits, sym: opts.sym ?? false, granularity, group: opts.group, f16Scales: scaleType === 'f16' });
+  return packUniform(q, scaleType);
+}
+
+/**
+ * Packs unpacked uniform codes (from quantizeMatrix, or from GPTQ) into a UniformQuantTensor.
+ * With 'f16' the scales should already be fp16 values (f16Scales), else they are rounded here.
+ * gIdx (in): group of each input column, for act-order GPTQ without static groups.
+ */
+export function packUniform(q: UniformQuantized, scaleType: 'f32' | 'f16' = 'f32', gIdx?: Uint32Array): UniformQuantTensor {
+  const format = uniformFormatForBits(q.bits);
+  if (!format) throw new NibbleError('unsupported', `no packed format for ${q.bits}-bit codes (q8, q4, q3, q2 only)`);
+  if (gIdx && (gIdx.length !== q.cols || gIdx.some((g) => g >= q.nGroups))) {
+    throw new NibbleError('bad-argument', `gIdx: needs ${q.cols} group indices below ${q.nGroups}`);
+  }
   return {
     format,
-    shape: [rows, cols],
-    granularity,
+    shape: [q.rows, q.cols],
+    granularity: q.granularity,
     group: q.group,
-    sym,
+    sym: q.sym,
     scaleType,
     buffers: {
-      data: packRows(q.codes, rows, cols, bits),
+      data: packRows(q.codes, q.rows, q.cols, q.bits),
       scales: scaleType === 'f16' ? packF16Pairs(q.scales) : q.scales,
-      ...(sym ? {} : { zeros: packU8(q.zeros) }),
+      ...(q.sym ? {} : { zeros: packU8(q.zeros) }),
+      ...(gIdx ? { gIdx } : {}),
     },
   };
 }

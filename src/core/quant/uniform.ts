@@ -93,7 +93,8 @@ export function fitParams(x: ArrayLike<number>, start: number, end: number, bits
   for (let i = start; i < end; i++) {
     const v = x[i];
     if (v < xmin) xmin = v;
-    if (v > xmax) xmax = v;
+    else if (v > xmax) xmax = v;
+    else if (v !== v) xmin = NaN; // NaN: rejected by paramsFromRange
   }
   return paramsFromRange(xmin, xmax, bits, sym, f16Scales);
 }
@@ -112,7 +113,7 @@ export function paramsFromRange(xmin: number, xmax: number, bits: number, sym: b
   }
   let scale = f32(f32(xmax - xmin) / mq);
   if (f16Scales) scale = f16Scale(scale);
-  const zero = sym ? (mq + 1) / 2 : clamp(roundHalfEven(f32(-xmin / scale)), 0, mq);
+  const zero = sym ? (mq + 1) / 2 : clamp(roundHalfEven(f32(-xmin / scale)), 0, mq) + 0; // + 0: no −0
   return { scale, zero };
 }
 

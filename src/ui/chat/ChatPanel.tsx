@@ -81,6 +81,7 @@ export function ChatPanel() {
     e?.preventDefault();
     if (!ready || streaming) return;
     void send(prompt);
+    setPrompt('');
   };
   const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.key === 'Enter' && !e.shiftKey) submit(e);

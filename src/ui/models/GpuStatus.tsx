@@ -56,12 +56,21 @@ function Adapter({ gpu }: { gpu: GpuSummary }) {
 export function GpuStatus() {
   const engine = useApp((s) => s.model.engine);
   const backend = useApp((s) => s.model.info?.backend ?? s.model.engine?.backend ?? null);
+  const forcedCpu = useApp((s) => s.settings.backend === 'cpu');
   let body;
-  if (!engine) body = <p className="muted">Checking for WebGPU…</p>;
+  if (!engine || (!engine.gpu && engine.gpuChecking)) body = <p className="muted">Checking for WebGPU…</p>;
   else if (engine.gpu) {
+    let note = null;
+    if (backend === 'cpu' && engine.upgrading) note = 'Compiling the WebGPU kernels… the chat runs on the CPU backend meanwhile.';
+    else if (backend === 'cpu' && engine.gpuUnavailable) note = `The chat runs on the CPU backend. ${engine.gpuUnavailable}`;
+    else if (backend === 'cpu' && forcedCpu) note = 'The chat runs on the CPU backend, as chosen in the Model panel.';
     body = (
       <>
-        {backend === 'cpu' && <p className="note">A GPU is available, but the model runs on the CPU backend ({engine.gpuUnavailable ?? 'by choice'}).</p>}
+        {note && (
+          <p className="note" data-testid="gpu-note">
+            {note}
+          </p>
+        )}
         <Adapter gpu={engine.gpu} />
       </>
     );
@@ -77,7 +86,7 @@ export function GpuStatus() {
     <section className="card" aria-labelledby="gpu-title" data-testid="gpu-status" data-backend={backend ?? ''} data-webgpu={engine ? String(engine.gpu !== null) : ''}>
       <div className="card-head">
         <h2 id="gpu-title">GPU</h2>
-        {engine && <span className={`badge ${engine.gpu ? 'webgpu' : 'cpu'}`}>{engine.gpu ? 'WebGPU' : 'no WebGPU'}</span>}
+        {engine && (engine.gpu || !engine.gpuChecking) && <span className={`badge ${engine.gpu ? 'webgpu' : 'cpu'}`}>{engine.gpu ? 'WebGPU' : 'no WebGPU'}</span>}
       </div>
       {body}
     </section>

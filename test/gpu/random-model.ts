@@ -1,0 +1,51 @@
+// A small random Llama model built in code, for comparing the GPU runner with the CPU one.
+import type { LayerWeights, LlamaConfig, LlamaModel } from '../../src/core/model.ts';
+import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
+import { randomF32, rng } from './setup-device.ts';
+
+export interface RandomModelSpec {
+  dim: number;
+  hiddenDim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  vocabSize: number;
+  seqLen: number;
+  ropeStyle: LlamaConfig['ropeStyle'];
+  sharedClassifier: boolean;
+  seed: number;
+}
+
+export function randomModel(s: RandomModelSpec): LlamaModel {
+  const rand = rng(s.seed);
+  const hs = s.dim / s.nHeads;
+  const kvd = s.nKvHeads * hs;
+  // Linear weights scaled by 1/sqrt(fan_in) keep activations O(1) through the layers.
+  const linear = (out: number, inp: number): F32Tensor => f32Tensor([out, inp], randomF32(rand, out * inp, Math.sqrt(3 / inp)));
+  const norm = (n: number): F32Tensor => f32Tensor([n], randomF32(rand, n, 0.2).map((v) => 1 + v));
+  const layers: LayerWeights[] = Array.from({ length: s.nLayers }, () => ({
+    rmsAtt: norm(s.dim),
+    wq: linear(s.dim, s.dim),
+    wk: linear(kvd, s.dim),
+    wv: linear(kvd, s.dim),
+    wo: linear(s.dim, s.dim),
+    rmsFfn: norm(s.dim),
+    w1: linear(s.hiddenDim, s.dim),
+    w2: linear(s.dim, s.hiddenDim),
+    w3: linear(s.hiddenDim, s.dim),
+  }));
+  const tokEmb = f32Tensor([s.vocabSize, s.dim], randomF32(rand, s.vocabSize * s.dim));
+  return {
+    config: {
+      dim: s.dim, hiddenDim: s.hiddenDim, nLayers: s.nLayers, nHeads: s.nHeads, nKvHeads: s.nKvHeads,
+      vocabSize: s.vocabSize, seqLen: s.seqLen, headSize: hs, normEps: 1e-5, ropeTheta: 10000,
+      ropeStyle: s.ropeStyle, sharedClassifier: s.sharedClassifier,
+    },
+    weights: {
+      tokEmb,
+      layers,
+      rmsFinal: norm(s.dim),
+      wcls: s.sharedClassifier ? tokEmb : linear(s.vocabSize, s.dim),
+    },
+  };
+}

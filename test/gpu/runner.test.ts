@@ -1,0 +1,148 @@
+// The GPU runner vs the CPU runner (src/core/forward.ts, built from ops.ts) on small random
+// models: prefill of 9 tokens, then decode steps; logits within tolerance, argmax equal.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isNibbleError } from '../../src/core/errors.ts';
+import type { LlamaModel } from '../../src/core/model.ts';
+import { argmax } from '../../src/core/ops.ts';
+import type { GpuContext } from '../../src/gpu/device.ts';
+import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
+import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
+import type { ModelRunner, StepResult } from '../../src/engine/runner.ts';
+import { randomModel, type RandomModelSpec } from './random-model.ts';
+import { expectClose, gpuContext } from './setup-device.ts';
+
+// Logits are O(1); f32 GPU vs f64-accumulating CPU through 2 layers differ by ~1e-6.
+const LOGIT_TOL = { atol: 2e-5, rtol: 1e-4 };
+
+const BASE: RandomModelSpec = {
+  dim: 48, hiddenDim: 100, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 64,
+  ropeStyle: 'interleaved', sharedClassifier: true, seed: 1,
+};
+
+let sg: GpuContext;
+let wg: GpuContext;
+const runners: ModelRunner[] = [];
+beforeAll(async () => {
+  sg = await gpuContext();
+  wg = await gpuContext({ disableSubgroups: true });
+});
+afterAll(() => runners.forEach((r) => r.dispose()));
+
+async function gpuRunner(ctx: GpuContext, model: LlamaModel, prefillChunk?: number): Promise<ModelRunner> {
+  const r = await createGpuRunner(ctx, model, { prefillChunk });
+  runners.push(r);
+  return r;
+}
+
+const logitsOf = (r: StepResult): Float32Array => {
+  if (r.kind !== 'logits') throw new Error('expected logits');
+  return r.logits;
+};
+
+/** Prefill `prompt`, then greedy-decode `steps` tokens on both runners, comparing every step. */
+async function compare(gpu: ModelRunner, cpu: ModelRunner, prompt: number[], steps: number): Promise<void> {
+  let feed = prompt;
+  let pos = 0;
+  for (let s = 0; s <= steps; s++) {
+    const want = logitsOf(await cpu.step(feed, pos, 'logits'));
+    const got = logitsOf(await gpu.step(feed, pos, 'logits'));
+    expectClose(got, want, LOGIT_TOL, `step ${s} (pos ${pos}, ${feed.length} tokens)`);
+    pos += feed.length;
+    feed = [argmax(want)];
+  }
+}
+
+const prompt9 = [1, 5, 17, 33, 2, 96, 40, 40, 7];
+
+describe.each([
+  ['interleaved', true],
+  ['interleaved', false],
+  ['half', true],
+  ['half', false],
+] as const)('rope %s, shared classifier %s', (ropeStyle, sharedClassifier) => {
+  const spec = { ...BASE, ropeStyle, sharedClassifier, seed: ropeStyle === 'half' ? 11 : 3 };
+
+  it('prefill 9 tokens then 6 decode steps: logits match the CPU runner', async () => {
+    const model = randomModel(spec);
+    await compare(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 6);
+  });
+
+  it('argmax on the GPU equals argmax of the CPU logits, step by step', async () => {
+    const model = randomModel(spec);
+    const gpu = await gpuRunner(sg, model);
+    const cpu = createCpuRunner(model);
+    let feed = prompt9;
+    let pos = 0;
+    for (let s = 0; s < 8; s++) {
+      const want = argmax(logitsOf(await cpu.step(feed, pos, 'logits')));
+      const got = await gpu.step(feed, pos, 'argmax');
+      expect(got).toEqual({ kind: 'argmax', token: want });
+      pos += feed.length;
+      feed = [want];
+    }
+  });
+});
+
+describe('runner paths', () => {
+  it('workgroup-reduction kernels (subgroups disabled) give the same logits', async () => {
+    const model = randomModel({ ...BASE, seed: 5 });
+    await compare(await gpuRunner(wg, model), createCpuRunner(model), prompt9, 4);
+  });
+
+  it('chunked prefill (chunk 4 → 9 tokens in 3 passes, one submit) matches', async () => {
+    const model = randomModel({ ...BASE, seed: 6, ropeStyle: 'half' });
+    const gpu = await gpuRunner(sg, model, 4);
+    const submits = gpu.counters.submits;
+    await compare(gpu, createCpuRunner(model), prompt9, 2);
+    expect(gpu.counters.submits - submits).toBe(3); // prefill + 2 decode steps
+  });
+
+  it('a full-context prefill (64 tokens) and the last position', async () => {
+    const model = randomModel({ ...BASE, seed: 7 });
+    const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 3) % 97);
+    const gpu = await gpuRunner(sg, model, 16);
+    const cpu = createCpuRunner(model);
+    expectClose(logitsOf(await gpu.step(tokens, 0, 'logits')), logitsOf(await cpu.step(tokens, 0, 'logits')), LOGIT_TOL, '64-token prefill');
+  });
+
+  it('logitsAll: every position and each block residual match the CPU runner', async () => {
+    const model = randomModel({ ...BASE, seed: 8, sharedClassifier: false });
+    const tokens = Array.from({ length: 21 }, (_, i) => (i * 13 + 1) % 97);
+    const gpu = await gpuRunner(sg, model, 8); // 3 chunks
+    const want = await createCpuRunner(model).logitsAll(tokens, { residuals: true });
+    const got = await gpu.logitsAll(tokens, { residuals: true });
+    expectClose(got.logits, want.logits, LOGIT_TOL, 'logitsAll');
+    expect(got.residuals?.length).toBe(BASE.nLayers);
+    got.residuals?.forEach((r, l) => expectClose(r, want.residuals![l], { atol: 1e-5, rtol: 1e-4 }, `residual after block ${l}`));
+  });
+
+  it('counts one submit per step and 6·nLayers + 3 dispatches per decode token', async () => {
+    const model = randomModel({ ...BASE, seed: 9, nLayers: 3 });
+    const gpu = await gpuRunner(sg, model);
+    await gpu.step(prompt9, 0, 'argmax');
+    const before = { ...gpu.counters };
+    await gpu.step([4], 9, 'argmax');
+    await gpu.step([5], 10, 'argmax');
+    expect(gpu.counters.submits - before.submits).toBe(2);
+    expect(gpu.counters.forwards - before.forwards).toBe(2);
+    expect((gpu.counters.dispatches - before.dispatches) / 2).toBe(6 * 3 + 3);
+    // 'logits' skips the argmax dispatch
+    const d = gpu.counters.dispatches;
+    await gpu.step([6], 11, 'logits');
+    expect(gpu.counters.dispatches - d).toBe(6 * 3 + 2);
+  });
+
+  it('rejects positions past the context, bad tokens and overlapping steps with bad-argument', async () => {
+    const model = randomModel({ ...BASE, seed: 10 });
+    const gpu = await gpuRunner(sg, model);
+    const code = async (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (isNibbleError(e) ? e.code : String(e)));
+    expect(await code(gpu.step([1, 2], 63, 'argmax'))).toBe('bad-argument');
+    expect(await code(gpu.step([97], 0, 'argmax'))).toBe('bad-argument');
+    expect(await code(gpu.step([], 0, 'argmax'))).toBe('bad-argument');
+    expect(await code(gpu.step([1], -1, 'argmax'))).toBe('bad-argument');
+    const first = gpu.step([1], 0, 'argmax');
+    expect(await code(gpu.step([1], 1, 'argmax'))).toBe('bad-argument');
+    await first;
+    expect(await code(gpu.step([1], 63, 'argmax'))).toBe('ok'); // the last position is fine
+  });
+});
