@@ -1,16 +1,36 @@
-// Composition root. `./boot.ts` comes first on purpose: it creates the engine worker and the
-// store and starts loading the embedded model before React is evaluated (see boot.ts).
-import { store } from './boot.ts';
-import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
-import { StoreProvider } from './state/react.tsx';
-import { App } from './ui/app/App.tsx';
-import './ui/app.css';
+// Composition root. Order matters for time-to-ready: the engine worker is created and the
+// embedded model requested first; React and the UI arrive as a separate chunk meanwhile.
+import { createAppStore } from './state/store.ts';
+import { spawnEngineWorker } from './worker/client.ts';
 
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <StoreProvider store={store}>
-      <App />
-    </StoreProvider>
-  </StrictMode>,
-);
+// Absolute URLs: the worker resolves relative ones against its own script, not the page.
+const asset = (path: string) => new URL(`${import.meta.env.BASE_URL}${path}`, window.location.href).href;
+
+const store = createAppStore({
+  engine: spawnEngineWorker(),
+  defaultSource: { kind: 'url', name: 'stories260K', modelUrl: asset('models/stories260K.bin'), tokenizerUrl: asset('models/tok512.bin') },
+});
+void store.getState().loadDefaultModel();
+
+// User Timing marks (devtools, e2e): when the first model became usable, and when it first ran
+// on WebGPU; startTime is milliseconds since navigation start.
+const stopMarking = store.subscribe((s) => {
+  const mark = (name: string) => performance.getEntriesByName(name).length === 0 && performance.mark(name);
+  if (s.model.status === 'ready') mark('nibble:model-ready');
+  if (s.model.info?.backend === 'webgpu') {
+    mark('nibble:model-webgpu');
+    stopMarking();
+  }
+});
+
+// Nothing fails silently: a stray rejection lands in the error banner too.
+window.addEventListener('unhandledrejection', (e) => {
+  e.preventDefault();
+  store.getState().showError('Unexpected', e.reason);
+});
+
+import('./ui/mount.tsx')
+  .then(({ mount }) => mount(document.getElementById('root')!, store))
+  .catch((e: unknown) => {
+    document.getElementById('root')!.textContent = `nibble could not start its interface: ${(e as Error).message}. Reload the page.`;
+  });

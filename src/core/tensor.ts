@@ -1,5 +1,7 @@
-// A weight is a tensor with a format tag. Quantized formats (q8, q4, ...) join this union later;
-// kernels are chosen by `format`, so the runner never needs to know who produced a weight.
+import type { AnyTensor } from './quant/format.ts';
+
+// A weight is a tensor with a format tag: f32, or a quantized format (src/core/quant/format.ts,
+// src/core/llmint8.ts); kernels are chosen by `format`, so the runner never needs to know who produced a weight.
 
 export interface F32Tensor {
   format: 'f32';
@@ -7,7 +9,7 @@ export interface F32Tensor {
   data: Float32Array;
 }
 
-export type Tensor = F32Tensor;
+export type Tensor = AnyTensor;
 export type TensorFormat = Tensor['format'];
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

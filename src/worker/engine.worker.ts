@@ -5,7 +5,6 @@ import { createEngineHost } from './host.ts';
 import type { Request } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
-console.log('TT worker-eval', performance.timeOrigin, performance.timeOrigin + performance.now());
 
 const host = createEngineHost({ gpu: self.navigator.gpu ?? undefined }, (reply, transfer) =>
   self.postMessage(reply, transfer ?? []),

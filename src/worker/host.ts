@@ -12,6 +12,7 @@
 import { isNibbleError, NibbleError } from '../core/errors.ts';
 import { parseLlama2c } from '../core/llama2c.ts';
 import type { LlamaModel } from '../core/model.ts';
+import { numel } from '../core/tensor.ts';
 import { Tokenizer } from '../core/tokenizer.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import { generate } from '../engine/generate.ts';
@@ -74,14 +75,14 @@ async function defaultFetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-/** Weight count of a model; a shared classifier is counted once. */
+/** Weight count of a model (by shape, whatever the format); a shared classifier is counted once. */
 export function countParams(model: LlamaModel): number {
   const w = model.weights;
-  let n = w.tokEmb.data.length + w.rmsFinal.data.length;
+  let n = numel(w.tokEmb.shape) + numel(w.rmsFinal.shape);
   for (const l of w.layers) {
-    for (const t of [l.rmsAtt, l.wq, l.wk, l.wv, l.wo, l.rmsFfn, l.w1, l.w2, l.w3]) n += t.data.length;
+    for (const t of [l.rmsAtt, l.wq, l.wk, l.wv, l.wo, l.rmsFfn, l.w1, l.w2, l.w3]) n += numel(t.shape);
   }
-  if (w.wcls !== w.tokEmb) n += w.wcls.data.length;
+  if (w.wcls !== w.tokEmb) n += numel(w.wcls.shape);
   return n;
 }
 
@@ -161,7 +162,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
    * the fetch; the WebGPU runner is built afterwards in the background (see afterLoad).
    */
   async function load(source: ModelSource, pref: BackendPreference): Promise<{ model: ModelInfo; engine: EngineInfo }> {
-    const seq = ++loadSeq; console.log('TT load-start', performance.timeOrigin + performance.now());
+    const seq = ++loadSeq;
     const gpuReady = ensureGpu(); // also with 'cpu': the GPU panel still describes the adapter
     gpuReady.catch(() => undefined); // afterLoad awaits it; a failed fetch must not leave it unhandled
     const tFetch = now();
@@ -170,7 +171,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
         ? await Promise.all([fetchBytes(source.modelUrl), fetchBytes(source.tokenizerUrl)])
         : [new Uint8Array(source.model), new Uint8Array(source.tokenizer)];
     const fetchMs = source.kind === 'url' ? now() - tFetch : 0;
-    const t0 = now(); console.log('TT fetched', performance.timeOrigin + performance.now());
+    const t0 = now();
     const model = parseLlama2c(modelBytes);
     const tokenizer = Tokenizer.fromLlama2c(tokBytes, model.config.vocabSize);
     // The new model is valid: retire the old one (after its generation, if any, has ended).
@@ -194,7 +195,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
       gpuMs: null,
     };
     loaded = { seq, runner: createCpuRunner(model), tokenizer, info, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null };
-    const result = { model: info, engine: engineInfo() }; console.log('TT parsed', performance.timeOrigin + performance.now());
+    const result = { model: info, engine: engineInfo() };
     if (loaded.upgrading || gpuPending) void afterLoad(seq, model, t0, gpuReady);
     return result;
   }

@@ -2,9 +2,13 @@
 // models: prefill of 9 tokens, then decode steps; logits within tolerance, argmax equal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNibbleError } from '../../src/core/errors.ts';
-import type { LlamaModel } from '../../src/core/model.ts';
+import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
+import { quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';
+import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/llmint8.ts';
+import type { F32Tensor } from '../../src/core/tensor.ts';
 import { argmax } from '../../src/core/ops.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
+import { createNodeGpuContext } from '../../src/cli/dawn.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
 import type { ModelRunner, StepResult } from '../../src/engine/runner.ts';
@@ -144,5 +148,39 @@ describe('runner paths', () => {
     expect(await code(gpu.step([1], 1, 'argmax'))).toBe('bad-argument');
     await first;
     expect(await code(gpu.step([1], 63, 'argmax'))).toBe('ok'); // the last position is fine
+  });
+
+  it('rejects steps with device-lost once the device is gone', async () => {
+    const own = await createNodeGpuContext({ disableSubgroups: true });
+    const gpu = await createGpuRunner(own, randomModel({ ...BASE, seed: 12 }));
+    expect((await gpu.step([1, 2], 0, 'argmax')).kind).toBe('argmax');
+    own.destroy();
+    await own.lost;
+    const err = await gpu.step([3], 2, 'argmax').catch((e: unknown) => e);
+    expect(isNibbleError(err) && err.code).toBe('device-lost');
+  });
+
+  // Quantized formats have no packed GPU kernel yet: they are decoded to f32 at upload with
+  // the CPU twin's decoder, so the GPU must match the CPU backend computing with ŵ.
+  it.each([
+    ['q8 per row', { format: 'q8' }],
+    ['q4 group 16, f16 scales', { format: 'q4', group: 16, scaleType: 'f16' }],
+    ['nf4', { format: 'nf4' }],
+  ] as [string, QuantizeOptions][])('quantized linears (%s) match the CPU backend', async (_name, q) => {
+    const model = randomModel({ ...BASE, seed: 13, sharedClassifier: false });
+    for (const l of model.weights.layers) {
+      for (const n of LINEAR_NAMES) l[n] = quantizeTensor(l[n] as F32Tensor, q);
+    }
+    model.weights.wcls = quantizeTensor(model.weights.wcls as F32Tensor, q);
+    await compare(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 3);
+  });
+
+  it('rejects LLM.int8 weights with unsupported (no GPU kernel for the mixed matmul)', async () => {
+    const model = randomModel({ ...BASE, seed: 14 });
+    const wq = model.weights.layers[0].wq as F32Tensor;
+    const [N, K] = wq.shape;
+    model.weights.layers[0].wq = packInt8Rows(quantizeRowsInt8(wq.data, N, K), N, K, 6);
+    const err = await createGpuRunner(sg, model).catch((e: unknown) => e);
+    expect(isNibbleError(err) && err.code).toBe('unsupported');
   });
 });

@@ -6,6 +6,7 @@ import { CpuForward } from '../../src/core/forward.ts';
 import { GPTQ_DEFAULTS, HessianAccumulator, fitUniformRows, gptqQuantize, type GptqOptions } from '../../src/core/gptq.ts';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
 import { Tokenizer } from '../../src/core/tokenizer.ts';
+import type { F32Tensor } from '../../src/core/tensor.ts';
 import { roundHalfEven } from '../../src/core/quant/rounding.ts';
 import { readProjectFile, seededRandom, stories260K, tok512 } from './helpers.ts';
 
@@ -70,7 +71,7 @@ function rtn(W: Float32Array, rows: number, cols: number, bits: number, group: n
   return out;
 }
 
-const w2 = model.weights.layers[2].w2; // (64, 172)
+const w2 = model.weights.layers[2].w2 as F32Tensor; // (64, 172)
 const [rows, cols] = w2.shape;
 const acc = captureHessian('w2', 2);
 const opts = (o: Partial<GptqOptions>): GptqOptions => ({ ...GPTQ_DEFAULTS, ...o });

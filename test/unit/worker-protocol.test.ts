@@ -160,6 +160,19 @@ describe('engine host (request by request)', () => {
   });
 });
 
+describe('EngineClient over a failing transport', () => {
+  it('rejects pending requests and emits an internal error when the host dies', async () => {
+    let fatal!: (message: string) => void;
+    const client = new EngineClient({ send() {}, listen: (_r, f) => (fatal = f), close() {} });
+    const events: unknown[] = [];
+    client.onEvent((e) => events.push(e));
+    const info = client.getInfo();
+    fatal('the engine worker failed: SyntaxError');
+    await expect(info).rejects.toMatchObject({ name: 'EngineError', code: 'internal', message: 'the engine worker failed: SyntaxError' });
+    expect(events).toEqual([{ kind: 'error', error: { code: 'internal', message: 'the engine worker failed: SyntaxError' } }]);
+  });
+});
+
 describe('EngineClient over the in-thread transport', () => {
   it('transfers the bytes, streams tokens and resolves with the summary', async () => {
     const client = new EngineClient(inThreadTransport({}));

@@ -136,6 +136,15 @@ describe('engine host with a WebGPU device', () => {
     expect(h.last()).toMatchObject({ kind: 'response', result: { backend: 'cpu' } });
   });
 
+  it('with the CPU preference, still tells the UI about the adapter once it is known', async () => {
+    const h = makeHost();
+    await h.send({ kind: 'load', source: source(), backend: 'cpu' });
+    expect(h.last()).toMatchObject({ result: { model: { backend: 'cpu' }, engine: { upgrading: false, gpuChecking: true, gpu: null } } });
+    await h.settle();
+    expect(h.events()).toMatchObject([{ kind: 'event', event: { model: { backend: 'cpu' }, engine: { gpuChecking: false, gpu: { adapter: { vendor: 'test' } } } } }]);
+    expect(fake.built).toBe(0);
+  });
+
   it('reports device loss and drops the WebGPU model', async () => {
     const h = makeHost();
     await h.send({ kind: 'load', source: source(), backend: 'auto' });

@@ -33,6 +33,7 @@ function ModelFacts() {
       <dd data-testid="load-time">
         {formatMs(info.loadMs + info.fetchMs)}
         {info.fetchMs > 0 && <span className="muted"> (fetch {formatMs(info.fetchMs)})</span>}
+        {info.gpuMs === null && info.backend === 'cpu' && ' on the CPU'}
         {info.gpuMs !== null && <span className="muted"> · WebGPU after {formatMs(info.gpuMs + info.fetchMs)}</span>}
       </dd>
     </dl>
