@@ -15,7 +15,7 @@ const MAX_HEADS = 1024;
 const MAX_VOCAB = 1 << 20;
 const MAX_SEQ = 1 << 16;
 
-interface Header {
+export interface Llama2cHeader {
   dim: number;
   hiddenDim: number;
   nLayers: number;
@@ -32,7 +32,7 @@ function checkRange(name: string, v: number, lo: number, hi: number): void {
   }
 }
 
-function validateHeader(h: Header): LlamaConfig {
+export function validateHeader(h: Llama2cHeader): LlamaConfig {
   checkRange('dim', h.dim, 1, MAX_DIM);
   checkRange('hidden_dim', h.hiddenDim, 1, 8 * MAX_DIM);
   checkRange('n_layers', h.nLayers, 1, MAX_LAYERS);
@@ -93,7 +93,7 @@ export function parseLlama2c(bytes: Uint8Array): LlamaModel {
   const i32 = (o: number) => view.getInt32(o, true);
   const magic = view.getUint32(0, true);
 
-  let header: Header;
+  let header: Llama2cHeader;
   let legacy: boolean;
   let bodyStart: number;
   if (magic === MAGIC_AK42) {

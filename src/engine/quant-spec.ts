@@ -38,10 +38,12 @@ export function validateSpec(spec: QuantSpec, inputWidths: readonly number[]): v
   if (spec.method === 'rtn' || spec.method === 'gptq') {
     if (!Number.isInteger(spec.bits) || spec.bits < 2 || spec.bits > 8) throw bad(`--bits must be a whole number from 2 to 8, got ${spec.bits}`);
     if (!Number.isInteger(spec.group) || spec.group < 0) throw bad(`--group must be 0 (per row) or a positive whole number, got ${spec.group}`);
-    if (spec.group > 0) {
-      for (const K of inputWidths) {
-        if (K % spec.group !== 0 && spec.group < K) throw bad(`--group ${spec.group} does not divide the input width ${K} of every linear (widths: ${[...new Set(inputWidths)].join(', ')}); use a divisor or --group 0`);
-      }
+    // A group must tile every row exactly, or be a multiple of 32 codes (whole packed words for
+    // every bit width), in which case a row's last group may be shorter (ragged).
+    if (spec.group > 0 && spec.group % 32 !== 0) {
+      const widths = [...new Set(inputWidths)];
+      const bad_ = widths.filter((K) => K % spec.group !== 0 && spec.group < K);
+      if (bad_.length) throw bad(`--group ${spec.group} does not divide the input width ${bad_.join(', ')} (linear widths: ${widths.join(', ')}) and is not a multiple of 32; use a divisor, a multiple of 32, or --group 0 (per row)`);
     }
   }
   if (spec.method === 'gptq') {

@@ -95,6 +95,7 @@ export function matmul(rec: Recorder, a: MatmulArgs): void {
   const xOff = a.xOff ?? 0;
   positive('matmul', ['M', a.M], ['N', N], ['K', K]);
   if (a.M > 1 && (a.prologue || xOff)) fail('matmul: a prologue or x offset needs M = 1 (decode)');
+  if (a.x === a.out) fail('matmul: x and out must be different buffers');
   const xCols = a.prologue?.kind === 'swiglu' ? 2 * K : K;
   holds('matmul x', a.x, xOff + a.M * xCols);
   holds('matmul out', a.out, a.M * N);

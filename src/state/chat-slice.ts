@@ -1,5 +1,5 @@
 // Chat slice: turns (prompt → streamed continuation), live decode rate, sampling settings.
-import { toWireError, type SamplingSettings } from '../worker/protocol.ts';
+import { toWireError, type SamplingSettings, type TokenProgress } from '../worker/protocol.ts';
 import type { ChatSlice, ChatTurn, Slice } from './types.ts';
 
 export const DEFAULT_SAMPLING: SamplingSettings = { temperature: 0.8, topP: 0.9, maxTokens: 256, seed: 42 };
@@ -30,6 +30,7 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
   let nextTurnId = 1;
   let ctrl: AbortController | null = null;
   const randomSeed = ctx.randomSeed ?? (() => Math.floor(Math.random() * 0x100000000));
+  const flushMs = ctx.streamFlushMs ?? 16;
 
   const updateTurn = (id: number, f: (t: ChatTurn) => Partial<ChatTurn>) =>
     set((s) => ({ chat: { ...s.chat, turns: s.chat.turns.map((t) => (t.id === id ? { ...t, ...f(t) } : t)) } }));
@@ -47,17 +48,37 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
       set((st) => ({ chat: { ...st.chat, turns: [...st.chat.turns, turn], streaming: { turnId: id, tokensPerSecond: 0 } } }));
       const mine = new AbortController();
       ctrl = mine;
+      // Tokens are applied to the state at most once per `flushMs` (one render per frame, not per
+      // token: at hundreds of tokens/s, per-token renders would compete with the engine for CPU).
+      let pending = '';
+      let last: TokenProgress | null = null;
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const flush = () => {
+        timer = null;
+        if (!last) return;
+        const [text, t] = [pending, last];
+        pending = '';
+        last = null;
+        updateTurn(id, (cur) => ({ text: cur.text + text, tokens: t.index + 1 }));
+        set((st) => ({ chat: { ...st.chat, streaming: { turnId: id, tokensPerSecond: t.tokensPerSecond } } }));
+      };
       try {
         const result = await ctx.engine.generate(prompt, settings, {
           signal: mine.signal,
           onToken: (t) => {
-            updateTurn(id, (cur) => ({ text: cur.text + t.text, tokens: t.index + 1 }));
-            set((st) => ({ chat: { ...st.chat, streaming: { turnId: id, tokensPerSecond: t.tokensPerSecond } } }));
+            pending += t.text;
+            last = t;
+            if (flushMs <= 0) flush();
+            else timer ??= setTimeout(flush, flushMs);
           },
         });
+        if (timer) clearTimeout(timer);
+        flush();
         // The summary's text is authoritative (it includes any bytes flushed at the end).
         updateTurn(id, () => ({ text: result.text, tokens: result.tokens.length, result, status: result.stoppedBy === 'cancelled' ? 'stopped' : 'done' }));
       } catch (e) {
+        if (timer) clearTimeout(timer);
+        flush();
         updateTurn(id, () => ({ status: 'error', error: toWireError(e) }));
         get().showError('Generating', e);
       } finally {

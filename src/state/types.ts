@@ -92,6 +92,8 @@ export interface StoreDeps {
   defaultSource: Extract<ModelSource, { kind: 'url' }>;
   /** Seeds for random-seed mode; injectable for tests. */
   randomSeed?: () => number;
+  /** Streamed tokens reach the state at most this often (ms; default 16, 0 = every token). */
+  streamFlushMs?: number;
 }
 
 /** The source a reload (e.g. after a backend switch) uses: the embedded URL or the user's Blobs. */

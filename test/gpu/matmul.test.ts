@@ -136,6 +136,8 @@ describe('matmul wrapper validation', () => {
       expect(() => k.matmul(rec, { x: zeros(ctx, 8), w, out: zeros(ctx, 7), M: 1 })).toThrow(/matmul out/);
       expect(() => k.matmul(rec, { x: zeros(ctx, 16), w, out: zeros(ctx, 16), M: 2, prologue: { kind: 'swiglu' } })).toThrow(/M = 1/);
       expect(() => k.matmul(rec, { x: zeros(ctx, 8), w, out: zeros(ctx, 8), M: 0 })).toThrow(/positive/);
+      const both = zeros(ctx, 8);
+      expect(() => k.matmul(rec, { x: both, w, out: both, M: 1 })).toThrow(/different buffers/);
     });
   });
 });

@@ -20,7 +20,7 @@ const DEFAULT_SOURCE = { kind: 'url', name: 'stories260K', modelUrl: '/models/st
 
 function realStore(randomSeed?: () => number) {
   const engine = new EngineClient(inThreadTransport({ fetchBytes: async (u) => FILES[u] }));
-  return createAppStore({ engine, defaultSource: DEFAULT_SOURCE, randomSeed });
+  return createAppStore({ engine, defaultSource: DEFAULT_SOURCE, randomSeed, streamFlushMs: 0 });
 }
 
 async function referenceText(maxTokens: number) {
@@ -206,6 +206,27 @@ describe('store logic with a scripted engine', () => {
     emit({ kind: 'model-updated', model: { ...cpuInfo, backend: 'webgpu', gpuMs: 12 }, engine: engineInfo });
     expect(store.getState().model).toMatchObject({ status: 'ready', info: { backend: 'webgpu', gpuMs: 12 }, engine: engineInfo });
     expect(store.getState().error).toBeNull();
+  });
+
+  it('coalesces streamed tokens into at most one state update per flush interval', async () => {
+    const { engine } = fakeEngine();
+    engine.generate = async (_p, _s, opts) => {
+      const emit = (i: number) => opts?.onToken?.({ token: i, text: `t${i}`, index: i, tokensPerSecond: 50 });
+      [0, 1, 2].forEach(emit);
+      await new Promise((r) => setTimeout(r, 60));
+      [3, 4].forEach(emit);
+      return { text: 't0t1t2t3t4', tokens: [0, 1, 2, 3, 4], promptTokens: 1, prefillMs: 1, decodeMs: 1, prefillTokensPerSecond: 1, decodeTokensPerSecond: 50, stoppedBy: 'length', backend: 'cpu' };
+    };
+    const store = createAppStore({ engine, defaultSource: DEFAULT_SOURCE, streamFlushMs: 20 });
+    await store.getState().loadDefaultModel();
+    const texts: string[] = [];
+    store.subscribe((s) => {
+      const t = s.chat.turns[0];
+      if (t && texts[texts.length - 1] !== t.text) texts.push(t.text);
+    });
+    await store.getState().send('');
+    expect(texts).toEqual(['', 't0t1t2', 't0t1t2t3t4']);
+    expect(store.getState().chat.turns[0]).toMatchObject({ tokens: 5, status: 'done' });
   });
 
   it('marks a turn as failed and shows the engine error when generation throws', async () => {

@@ -1,6 +1,6 @@
 // The chat: each turn is a prompt (highlighted) followed by the model's streamed continuation.
 // The latest continuation carries data-testid="chat-output" and data-status (streaming/done/…).
-import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { memo, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useApp } from '../../state/react.tsx';
 import type { ChatTurn, GenerationSummary } from '../../state/types.ts';
 import { formatMs, formatRate } from '../shared/format.ts';
@@ -32,7 +32,8 @@ function TurnStats({ turn }: { turn: ChatTurn }) {
   );
 }
 
-function Turn({ turn, latest }: { turn: ChatTurn; latest: boolean }) {
+/** Memoized: while one turn streams, the finished ones above it do not re-render. */
+const Turn = memo(function Turn({ turn, latest }: { turn: ChatTurn; latest: boolean }) {
   return (
     <article className="turn" data-testid="chat-turn">
       <p className="story">
@@ -45,7 +46,7 @@ function Turn({ turn, latest }: { turn: ChatTurn; latest: boolean }) {
       <TurnStats turn={turn} />
     </article>
   );
-}
+});
 
 function LiveRate() {
   const streaming = useApp((s) => s.chat.streaming);
