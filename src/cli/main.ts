@@ -1,15 +1,13 @@
 // nibble CLI. `main(argv, io)` returns the exit code (0 ok, 2 NibbleError or bad arguments,
 // 1 anything unexpected) and never exits the process itself. stdout carries only generated
 // text (streamed); statistics, notes and errors go to stderr.
-import { readFile } from 'node:fs/promises';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
-import { parseLlama2c } from '../core/llama2c.ts';
-import { Tokenizer } from '../core/tokenizer.ts';
-import { createCpuRunner } from '../engine/cpu-runner.ts';
 import { generate } from '../engine/generate.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import { describeAdapter, type GpuContext } from '../gpu/device.ts';
 import { numberOption, parseArgs } from './args.ts';
+import { backendOption, createRunner, loadModel, openBackend } from './model-files.ts';
+import { QUANT_USAGE, runEval, runQuantize } from './quant-commands.ts';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -24,13 +22,15 @@ export const USAGE = `nibble — run small Llama models with WebGPU (Dawn) or on
 
 Usage:
   nibble generate --model FILE --tokenizer FILE [options]
+  nibble eval --model FILE [--tokenizer FILE] --text FILE --method M [options] [--json]
+  nibble quantize --model FILE [--tokenizer FILE] --method M [options] --out FILE
   nibble bench [--json]
   nibble --help
 
 generate: writes only the generated text to stdout (streamed, then a newline);
 statistics (tokens/s, backend, adapter, seed) go to stderr.
-  --model FILE         llama2.c checkpoint (.bin)
-  --tokenizer FILE     llama2.c tokenizer (.bin) for that model
+  --model FILE         llama2.c checkpoint (.bin) or a .nibble file from \`nibble quantize\`
+  --tokenizer FILE     llama2.c tokenizer (.bin) for that model (optional for .nibble files)
   --prompt TEXT        start of the text (default: empty, generation starts from BOS)
   --steps N            tokens to generate (default 256)
   --temperature F      0 = greedy (default 0.8)
@@ -41,6 +41,7 @@ statistics (tokens/s, backend, adapter, seed) go to stderr.
 bench: prefill and decode speed of stories260K on WebGPU (Dawn) and the CPU, with
 dispatches per token; --json prints the report as JSON on stdout.
 
+${QUANT_USAGE}
 Exit codes: 0 success, 2 invalid input (arguments, model or tokenizer files), 1 internal error.
 `;
 
@@ -59,21 +60,6 @@ const GENERATE_SPEC = {
 
 const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr });
 
-async function readInput(io: CliIo, flag: string, path: string | undefined): Promise<Uint8Array> {
-  if (!path) throw new NibbleError('bad-argument', `--${flag} FILE is required`);
-  try {
-    return io.readFile ? await io.readFile(path) : new Uint8Array(await readFile(path));
-  } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new NibbleError('bad-argument', `cannot read --${flag} ${path}: ${why}`);
-  }
-}
-
-async function openDawn(): Promise<GpuContext> {
-  const { createNodeGpuContext } = await import('./dawn.ts');
-  return createNodeGpuContext();
-}
-
 async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, GENERATE_SPEC);
   if (args.flags.has('help') || args.flags.has('h')) {
@@ -91,27 +77,11 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
     throw new NibbleError('bad-argument', `--backend must be auto, webgpu or cpu, got "${backend}"`);
   }
 
-  const [modelBytes, tokBytes] = await Promise.all([readInput(io, 'model', args.values.model), readInput(io, 'tokenizer', args.values.tokenizer)]);
-  const model = parseLlama2c(modelBytes);
-  const tokenizer = Tokenizer.fromLlama2c(tokBytes, model.config.vocabSize);
-
-  let ctx: GpuContext | null = null;
+  const { model, tokenizer, label } = await loadModel(io, args.values.model, args.values.tokenizer);
+  const ctx = await openBackend(io, backendOption(backend));
   let runner: ModelRunner;
-  if (backend !== 'cpu') {
-    try {
-      ctx = await (io.openGpu ?? openDawn)();
-    } catch (e) {
-      if (backend === 'webgpu' || !isNibbleError(e) || e.code !== 'no-webgpu') throw e;
-      io.stderr.write(`nibble: WebGPU unavailable (${e.message}); using the CPU backend\n`);
-    }
-  }
   try {
-    if (ctx) {
-      const { createGpuRunner } = await import('../engine/gpu-runner.ts');
-      runner = await createGpuRunner(ctx, model);
-    } else {
-      runner = createCpuRunner(model);
-    }
+    runner = await createRunner(ctx, model);
     try {
       const res = await generate(runner, tokenizer, args.values.prompt ?? '', { maxTokens: steps, temperature, topP, seed }, (ev) =>
         io.stdout.write(ev.text),
@@ -123,7 +93,7 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
           `prefill ${res.promptTokens} tokens in ${res.prefillMs.toFixed(1)} ms, stopped by ${res.stoppedBy}\n`,
       );
       const device = ctx ? `webgpu on ${describe(ctx)}` : 'cpu';
-      io.stderr.write(`nibble: backend ${device}; seed ${seed}, temperature ${temperature}, top-p ${topP}\n`);
+      io.stderr.write(`nibble: backend ${device}; ${label ? `variant ${label}; ` : ''}seed ${seed}, temperature ${temperature}, top-p ${topP}\n`);
     } finally {
       runner.dispose();
     }
@@ -163,6 +133,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         return await runGenerate(rest, io);
       case 'bench':
         return await runBenchCommand(rest, io);
+      case 'eval':
+        return await runEval(rest, io);
+      case 'quantize':
+        return await runQuantize(rest, io);
       default:
         throw new NibbleError('bad-argument', `unknown command "${command}"`);
     }

@@ -4,6 +4,7 @@
 import { NibbleError } from '../core/errors.ts';
 import { Sampler } from '../core/sampler.ts';
 import { BOS, EOS, TextStream, type Tokenizer } from '../core/tokenizer.ts';
+import { yieldToEventLoop } from '../core/yield.ts';
 import type { ModelRunner } from './runner.ts';
 
 export interface GenerateOptions {
@@ -33,10 +34,6 @@ export interface GenerateResult {
 }
 
 const now = (): number => globalThis.performance.now();
-
-/** Lets queued messages (a Stop request) run between tokens. */
-const yieldToEventLoop = (): Promise<void> =>
-  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 export async function generate(
   runner: ModelRunner,

@@ -14,6 +14,7 @@ import { weightBytes } from '../core/quant/format.ts';
 import { packUniform, quantizeTensor } from '../core/quant/quantize-tensor.ts';
 import * as uniformHelpers from '../core/quant/uniform.ts';
 import { accumulateAbsMax, foldSmoothing, smoothingScales } from '../core/smoothquant.ts';
+import { yieldToEventLoop } from '../core/yield.ts';
 import { f32Tensor, numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
 import { needsCalibration, specLabel, validateSpec, type QuantSpec } from './quant-spec.ts';
 
@@ -60,7 +61,7 @@ const TRUE_SEQUENTIAL: LinearName[][] = [['wq', 'wk', 'wv'], ['wo'], ['w1', 'w3'
 const SITES: LinearInputSite[] = ['attn', 'wo', 'ffn', 'w2'];
 const FLOAT_METHODS: Record<string, FloatFormat> = { fp16: 'fp16', bf16: 'bf16', tf32: 'tf32', 'fp8-e4m3': 'fp8e4m3', 'fp8-e5m2': 'fp8e5m2' };
 
-const tick = (): Promise<void> => new Promise((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)));
+const tick = yieldToEventLoop;
 
 function asF32(t: Tensor, what: string): F32Tensor {
   if (t.format !== 'f32') throw new NibbleError('unsupported', `${what} is already quantized (${t.format}); quantize from the fp32 model`);
@@ -161,7 +162,9 @@ export async function quantizeModel(model: LlamaModel, spec: QuantSpec, opts: Qu
     if (opts.signal?.aborted) throw new NibbleError('cancelled', 'quantization cancelled');
   };
 
-  if (spec.method === 'gptq') {
+  if (spec.method === 'fp32') {
+    // Nothing to do: evaluate or save the model as it is (which may be a loaded variant).
+  } else if (spec.method === 'gptq') {
     await quantizeGptq(out, spec, calib, layers, progress, check);
   } else {
     let stats: SiteStats | null = null;

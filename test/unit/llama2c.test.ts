@@ -3,6 +3,7 @@ import { NibbleError } from '../../src/core/errors.ts';
 import { CpuForward } from '../../src/core/forward.ts';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
 import type { LlamaModel } from '../../src/core/model.ts';
+import { f32Values } from '../../src/core/linear.ts';
 import { seededRandom, stories260K } from './helpers.ts';
 
 const file = stories260K();
@@ -14,9 +15,9 @@ function writeV1(m: LlamaModel): Uint8Array {
   const w = m.weights;
   const L = w.layers;
   const parts: Float32Array[] = [
-    ...L.map((l) => l.rmsAtt.data), ...L.map((l) => l.rmsFfn.data), w.rmsFinal.data, w.tokEmb.data,
-    ...L.map((l) => l.wq.data), ...L.map((l) => l.wk.data), ...L.map((l) => l.wv.data), ...L.map((l) => l.wo.data),
-    ...L.map((l) => l.w1.data), ...L.map((l) => l.w2.data), ...L.map((l) => l.w3.data),
+    ...L.map((l) => f32Values(l.rmsAtt)), ...L.map((l) => f32Values(l.rmsFfn)), f32Values(w.rmsFinal), f32Values(w.tokEmb),
+    ...L.map((l) => f32Values(l.wq)), ...L.map((l) => f32Values(l.wk)), ...L.map((l) => f32Values(l.wv)), ...L.map((l) => f32Values(l.wo)),
+    ...L.map((l) => f32Values(l.w1)), ...L.map((l) => f32Values(l.w2)), ...L.map((l) => f32Values(l.w3)),
   ];
   const body = parts.reduce((n, p) => n + p.byteLength, 0);
   const out = new Uint8Array(256 + body);
@@ -49,13 +50,13 @@ describe('llama2.c checkpoint loader', () => {
     expect(model.weights.wcls).toBe(model.weights.tokEmb);
     expect(model.weights.layers[4].w2.shape).toEqual([64, 172]);
     // The first float after the 28-byte header is tok_emb[0][0].
-    expect(model.weights.tokEmb.data[0]).toBe(new DataView(file.buffer, file.byteOffset).getFloat32(28, true));
+    expect(f32Values(model.weights.tokEmb)[0]).toBe(new DataView(file.buffer, file.byteOffset).getFloat32(28, true));
   });
 
   it('loads a version-1 (ak42) checkpoint to the same weights and logits', () => {
     const v1 = parseLlama2c(writeV1(model));
     expect(v1.config).toEqual(model.config);
-    expect(v1.weights.layers[3].w3.data).toEqual(model.weights.layers[3].w3.data);
+    expect(v1.weights.layers[3].w3).toEqual(model.weights.layers[3].w3);
     const a = new CpuForward(model).forward([1, 403, 407], 0);
     const b = new CpuForward(v1).forward([1, 403, 407], 0);
     expect(b).toEqual(a);
@@ -69,7 +70,7 @@ describe('llama2.c checkpoint loader', () => {
     new DataView(f.buffer).setInt32(20, -512, true);
     const m = parseLlama2c(f);
     expect(m.config.sharedClassifier).toBe(false);
-    expect(m.weights.wcls.data).toEqual(wcls);
+    expect(f32Values(m.weights.wcls)).toEqual(wcls);
   });
 
   it('names expected vs actual bytes for a truncated checkpoint', () => {
@@ -124,7 +125,7 @@ describe('CPU forward pass', () => {
     const tokens = [1, 403, 407, 261, 378, 300, 42];
     const prefill = new CpuForward(model).forward(tokens, 0);
     const stepper = new CpuForward(model);
-    let last = new Float32Array();
+    let last: Float32Array = new Float32Array();
     tokens.forEach((t, pos) => (last = stepper.forward([t], pos)));
     for (let i = 0; i < prefill.length; i++) expect(prefill[i]).toBeCloseTo(last[i], 4);
   });

@@ -1,0 +1,171 @@
+// `nibble eval` and `nibble quantize`: the evaluation protocol (evaluation.md) and saving
+// quantized variants as .nibble files. Flags map one-to-one onto QuantSpec.
+import { writeFile } from 'node:fs/promises';
+import { NibbleError } from '../core/errors.ts';
+import { textWindows } from '../core/metrics.ts';
+import { LINEAR_NAMES } from '../core/model.ts';
+import { writeNibbleFile } from '../core/nibble-file.ts';
+import { evaluate, type EvalReport } from '../engine/evaluate.ts';
+import { DEFAULT_SPEC, QUANT_METHODS, needsCalibration, type QuantMethod, type QuantSpec } from '../engine/quant-spec.ts';
+import { quantizeModel, type QuantizeReport } from '../engine/quantize.ts';
+import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
+import type { CliIo } from './main.ts';
+import { backendOption, createRunner, loadModel, openBackend, readInput, type LoadedModel } from './model-files.ts';
+
+const QUANT_FLAGS = {
+  model: { kind: 'string' }, tokenizer: { kind: 'string' }, text: { kind: 'string' }, calib: { kind: 'string' }, seq: { kind: 'string' },
+  backend: { kind: 'string' }, method: { kind: 'string' }, bits: { kind: 'string' }, group: { kind: 'string' },
+  sym: { kind: 'flag' }, 'act-order': { kind: 'flag' }, 'static-groups': { kind: 'flag' }, damp: { kind: 'string' },
+  alpha: { kind: 'string' }, threshold: { kind: 'string' }, 'mantissa-bits': { kind: 'string' }, round: { kind: 'string' },
+  'double-quant': { kind: 'flag' }, 'f16-scales': { kind: 'flag' }, json: { kind: 'flag' }, help: { kind: 'flag' }, h: { kind: 'flag' },
+} as const;
+
+export const QUANT_USAGE = `
+eval: perplexity and drift (vs fp32) of a quantization on a text file.
+  nibble eval --model FILE [--tokenizer FILE] --text FILE [--calib FILE] [--seq 256]
+              [--backend webgpu|cpu] --method M [method options] [--json]
+quantize: quantize and save a .nibble file (loads back bit-exactly in generate, eval, the app).
+  nibble quantize --model FILE [--tokenizer FILE] [--calib FILE] --method M [options] --out FILE
+  --method M        ${QUANT_METHODS.join(' | ')}
+  --bits N          rtn / gptq: 2..8 (default 4)
+  --group N         rtn / gptq: inputs per group, 0 = per row (default 128); must divide every
+                    linear's input width or be a multiple of 32 (ragged last group)
+  --sym             symmetric grid (default asymmetric, with zero points)
+  --act-order       gptq: columns by decreasing Hessian diagonal
+  --static-groups   gptq: group grids fitted on the original weights
+  --damp F          gptq: dampening, fraction of mean diag(H) (default 0.01)
+  --alpha F         smoothquant: migration strength (default 0.5)
+  --threshold F     llmint8: outlier threshold (default 6.0)
+  --mantissa-bits N trunc: fraction bits kept, 0..23 (default 10)
+  --round MODE      trunc: truncate (default) | rne
+  --double-quant    nf4 / fp4: quantize the absmax values too
+  --f16-scales      rtn: store scales as fp16
+  --calib FILE      calibration text (required by gptq and smoothquant)
+`;
+
+export function specFromArgs(args: ParsedArgs): QuantSpec {
+  const method = (args.values.method ?? 'fp32') as QuantMethod;
+  if (!(QUANT_METHODS as readonly string[]).includes(method)) throw new NibbleError('bad-argument', `--method must be one of ${QUANT_METHODS.join(', ')}, got "${method}"`);
+  const round = args.values.round ?? 'truncate';
+  if (round !== 'truncate' && round !== 'rne') throw new NibbleError('bad-argument', `--round must be truncate or rne, got "${round}"`);
+  const codebook = method === 'nf4' || method === 'fp4';
+  return {
+    ...DEFAULT_SPEC,
+    method,
+    bits: numberOption(args, 'bits', DEFAULT_SPEC.bits, { min: 2, max: 8, integer: true }),
+    group: numberOption(args, 'group', codebook ? 64 : DEFAULT_SPEC.group, { min: codebook ? 1 : 0, max: 1 << 20, integer: true }),
+    sym: args.flags.has('sym'),
+    actOrder: args.flags.has('act-order'),
+    staticGroups: args.flags.has('static-groups'),
+    damp: numberOption(args, 'damp', DEFAULT_SPEC.damp, { min: 1e-9, max: 0.999 }),
+    alpha: numberOption(args, 'alpha', DEFAULT_SPEC.alpha, { min: 0, max: 1 }),
+    threshold: numberOption(args, 'threshold', DEFAULT_SPEC.threshold, { min: 1e-6, max: 1e9 }),
+    mantissaBits: numberOption(args, 'mantissa-bits', DEFAULT_SPEC.mantissaBits, { min: 0, max: 23, integer: true }),
+    truncMode: round,
+    doubleQuant: args.flags.has('double-quant'),
+    scaleType: args.flags.has('f16-scales') ? 'f16' : 'f32',
+  };
+}
+
+async function textFile(io: CliIo, flag: string, path: string | undefined): Promise<string> {
+  const bytes = await readInput(io, flag, path);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new NibbleError('bad-format', `--${flag} ${path} is not UTF-8 text`);
+  }
+}
+
+/** Shared by eval and quantize: load, check flags, read calibration windows, quantize. */
+async function prepare(args: ParsedArgs, io: CliIo, seq: number): Promise<{ loaded: LoadedModel; spec: QuantSpec; q: Awaited<ReturnType<typeof quantizeModel>> }> {
+  const spec = specFromArgs(args);
+  const loaded = await loadModel(io, args.values.model, args.values.tokenizer);
+  const c = loaded.model.config;
+  if (seq > c.seqLen) throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${c.seqLen}`);
+  if (needsCalibration(spec.method) && !args.values.calib) throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
+  const calibration = args.values.calib ? textWindows(loaded.tokenizer, await textFile(io, 'calib', args.values.calib), seq) : [];
+  if (args.values.calib && calibration.length === 0) throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
+  let lastLayer = -1;
+  const q = await quantizeModel(loaded.model, spec, {
+    calibration,
+    onProgress: (p) => {
+      if (p.layer !== lastLayer || p.linear) {
+        lastLayer = p.layer;
+        io.stderr.write(`nibble: ${p.stage} layer ${p.layer + 1}/${p.nLayers}${p.linear ? ` ${p.linear}` : ''}${p.gptqLoss !== undefined ? ` loss ${p.gptqLoss.toFixed(4)}` : ''}\n`);
+      }
+    },
+  });
+  return { loaded, spec, q };
+}
+
+function evalJson(r: EvalReport, q: QuantizeReport, backend: string): Record<string, unknown> {
+  return {
+    method: q.spec.method, label: q.label, backend,
+    ppl: r.ppl, tokens: r.tokens, windows: r.windows,
+    kl_mean: r.klMean, kl_p99: r.klP99, top1_agreement: r.top1Agreement,
+    weight_bytes: q.weightBytes, linear_bytes: q.linearBytes, bits_per_weight: q.bitsPerWeight, nominal_bits: q.nominalBits,
+    layers: r.layers.map((l, i) => {
+      const ql = q.layers[i];
+      return {
+        sqnr_db: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null,
+        ...(ql?.gptqLoss !== undefined ? { gptq_loss: ql.gptqLoss, gptq_loss_per_linear: Object.fromEntries(LINEAR_NAMES.map((n) => [n, ql.linears[n].gptqLoss])) } : {}),
+        ...(ql?.outlierDims ? { outlier_dims: ql.outlierDims } : {}),
+        weight_sqnr_db: ql ? Object.fromEntries(LINEAR_NAMES.map((n) => [n, ql.linears[n].sqnrDb])) : undefined,
+      };
+    }),
+    quantize_seconds: q.seconds,
+    seconds: r.seconds,
+  };
+}
+
+export async function runEval(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, QUANT_FLAGS);
+  if (args.flags.has('help') || args.flags.has('h')) return io.stdout.write(QUANT_USAGE), 0;
+  if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
+  const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
+  const backend = backendOption(args.values.backend);
+  const text = await textFile(io, 'text', args.values.text ?? (() => { throw new NibbleError('bad-argument', '--text FILE is required'); })());
+  const { loaded, q } = await prepare(args, io, seq);
+  const windows = textWindows(loaded.tokenizer, text, seq);
+  if (windows.length === 0) throw new NibbleError('bad-argument', `--text is shorter than one window of ${seq} tokens`);
+  const ctx = await openBackend(io, backend);
+  try {
+    const target = await createRunner(ctx, q.model);
+    const reference = q.report.spec.method === 'fp32' ? null : await createRunner(ctx, loaded.model);
+    try {
+      const r = await evaluate(target, windows, reference, (p) => io.stderr.write(`nibble: eval window ${p.window}/${p.windows} ppl ${p.pplSoFar.toFixed(3)}\r`));
+      io.stderr.write('\n');
+      const out = evalJson(r.klMean === null ? { ...r, klMean: 0, klP99: 0, top1Agreement: 1, layers: r.layers } : r, q.report, ctx ? 'webgpu' : 'cpu');
+      if (args.flags.has('json')) io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      else {
+        io.stdout.write(`${q.report.label}: ppl ${r.ppl.toFixed(4)} over ${r.tokens} tokens (${r.windows} windows of ${seq})\n`);
+        if (r.klMean !== null) io.stdout.write(`drift vs fp32: KL mean ${r.klMean.toFixed(5)}, p99 ${r.klP99!.toFixed(5)}, top-1 agreement ${(100 * r.top1Agreement!).toFixed(2)} %\n`);
+        io.stdout.write(`weights: ${q.report.weightBytes} bytes, ${q.report.bitsPerWeight.toFixed(3)} bits per linear weight\n`);
+      }
+    } finally {
+      target.dispose();
+      reference?.dispose();
+    }
+  } finally {
+    ctx?.destroy();
+  }
+  return 0;
+}
+
+export async function runQuantize(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, { ...QUANT_FLAGS, out: { kind: 'string' } });
+  if (args.flags.has('help') || args.flags.has('h')) return io.stdout.write(QUANT_USAGE), 0;
+  if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
+  if (!args.values.out) throw new NibbleError('bad-argument', '--out FILE is required');
+  const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
+  const { loaded, spec, q } = await prepare(args, io, seq);
+  const bytes = writeNibbleFile(q.model, { tokenizer: loaded.tokenizerBytes, label: q.report.label, spec });
+  try {
+    await writeFile(args.values.out, bytes);
+  } catch (e) {
+    throw new NibbleError('bad-argument', `cannot write --out ${args.values.out}: ${(e as Error).message}`);
+  }
+  const summary = { out: args.values.out, label: q.report.label, file_bytes: bytes.byteLength, weight_bytes: q.report.weightBytes, bits_per_weight: q.report.bitsPerWeight, seconds: q.report.seconds };
+  io.stdout.write(args.flags.has('json') ? `${JSON.stringify(summary, null, 2)}\n` : `wrote ${summary.out}: ${summary.label}, ${summary.file_bytes} bytes, ${summary.bits_per_weight.toFixed(3)} bits per linear weight\n`);
+  return 0;
+}
