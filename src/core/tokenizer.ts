@@ -57,6 +57,14 @@ export class Tokenizer {
     return new Tokenizer(pieces, scores, maxLen);
   }
 
+  /** A tokenizer from raw pieces and merge scores (e.g. GGUF tokenizer.ggml.tokens / scores). */
+  static fromVocab(pieces: Uint8Array[], scores: Float32Array): Tokenizer {
+    if (pieces.length !== scores.length || pieces.length < 3) {
+      throw new NibbleError('bad-format', `tokenizer: ${pieces.length} pieces and ${scores.length} scores (need equal counts, at least 3)`);
+    }
+    return new Tokenizer(pieces, Float32Array.from(scores), pieces.reduce((m, p) => Math.max(m, p.length), 1));
+  }
+
   piece(id: number): Uint8Array {
     return this.pieces[id];
   }

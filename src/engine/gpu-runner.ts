@@ -1,23 +1,29 @@
 // The WebGPU backend of ModelRunner: weights uploaded once, the KV cache on the GPU, and one
 // command buffer + one submit per step() with all layers' dispatches in it.
 //
-// Dispatches per decode token (M = 1): 6 per layer + 3 = 6·nLayers + 3 (33 for stories260K):
+// Dispatches per decode token (M = 1): 6 per layer + 3 = 6·nLayers + 3 (33 for stories260K),
+// for f32 and for every packed format alike (q8/q4/q3/q2, nf4/fp4, llm.int8):
 //   embed
 //   per layer: [RMSNorm → wq;wk;wv]  rope+KV write  attention  [wo + residual]
 //              [RMSNorm → w1;w3]  [SwiGLU → w2 + residual]          (brackets: one GEMV each)
 //   [final RMSNorm → classifier]  argmax (want 'argmax'; 'logits' copies the logits instead)
+// Quantized linears stay packed on the GPU; their GEMVs decode in registers with the same
+// fusions. A stacked linear whose parts could not be merged (src/gpu/weights.ts: different
+// formats or groups) costs one more dispatch per extra part.
 // Prefill (M > 1) runs the same per chunk of up to `prefillChunk` tokens with the GEMM and
-// separate RMSNorm / SiLU·mul kernels (9 per layer + 1), and the classifier only for the
-// last position. logitsAll (evaluation) runs the prefill path from position 0 and the final
+// separate RMSNorm / SiLU·mul kernels (9 per layer + 1; LLM.int8 adds one activation-quantize
+// dispatch per matmul), and the classifier only for the last position. logitsAll (evaluation) runs the prefill path from position 0 and the final
 // RMSNorm + classifier on every row, in one submit.
 import { NibbleError } from '../core/errors.ts';
 import { kvDim, type LlamaModel } from '../core/model.ts';
 import { createReadback, createStorage, mapRead, uploadStorage } from '../gpu/buffers.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import * as k from '../gpu/kernels.ts';
+import { matmulScratchBytes } from '../gpu/matmul-quant.ts';
+import type { Constants, KernelName } from '../gpu/pipelines.ts';
 import { Recorder } from '../gpu/recorder.ts';
-import { uploadF32, uploadLinear, type GpuWeight } from '../gpu/weights.ts';
-import type { ModelRunner, RunnerCounters, StepResult } from './runner.ts';
+import { uploadF32, uploadLinear, weightBuffers, weightBytesByFormat, type GpuWeight } from '../gpu/weights.ts';
+import type { ModelRunner, RunnerCounters, RunnerMemory, StepResult } from './runner.ts';
 
 export interface GpuRunnerOptions {
   /** Most tokens one prefill pass handles (activation buffers hold this many rows). Default min(seqLen, 64). */
@@ -50,26 +56,29 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
 
   const owned: GPUBuffer[] = [];
   const own = (b: GPUBuffer): GPUBuffer => (owned.push(b), b);
-  const ownW = (g: GpuWeight): GpuWeight => (own(g.data), g);
+  const weightBufs = new Set<GPUBuffer>(); // for memory()
+  const ownW = (g: GpuWeight): GpuWeight => (weightBuffers(g).forEach((buf) => weightBufs.add(own(buf))), g);
+  const ownF32 = (buf: GPUBuffer): GPUBuffer => (weightBufs.add(own(buf)), buf);
   try {
     // Weights, once. The matmul wrapper picks each kernel by the weight's format tag.
-    const tokEmb = own(uploadF32(ctx, w.tokEmb, 'tok_emb'));
+    const tokEmb = ownF32(uploadF32(ctx, w.tokEmb, 'tok_emb'));
     const layers: GpuLayer[] = w.layers.map((l, i) => ({
-      rmsAtt: own(uploadF32(ctx, l.rmsAtt, `l${i}.rms_att`)),
+      rmsAtt: ownF32(uploadF32(ctx, l.rmsAtt, `l${i}.rms_att`)),
       wqkv: ownW(uploadLinear(ctx, [l.wq, l.wk, l.wv], `l${i}.wqkv`)),
       wo: ownW(uploadLinear(ctx, [l.wo], `l${i}.wo`)),
-      rmsFfn: own(uploadF32(ctx, l.rmsFfn, `l${i}.rms_ffn`)),
+      rmsFfn: ownF32(uploadF32(ctx, l.rmsFfn, `l${i}.rms_ffn`)),
       w13: ownW(uploadLinear(ctx, [l.w1, l.w3], `l${i}.w13`)),
       w2: ownW(uploadLinear(ctx, [l.w2], `l${i}.w2`)),
       kcache: own(createStorage(ctx, c.seqLen * kvd * 4, `l${i}.kcache`)),
       vcache: own(createStorage(ctx, c.seqLen * kvd * 4, `l${i}.vcache`)),
     }));
-    const rmsFinal = own(uploadF32(ctx, w.rmsFinal, 'rms_final'));
+    const rmsFinal = ownF32(uploadF32(ctx, w.rmsFinal, 'rms_final'));
     const wcls: GpuWeight =
       w.wcls === w.tokEmb && w.tokEmb.format === 'f32'
         ? { format: 'f32', n: c.vocabSize, k: c.dim, data: tokEmb } // shared classifier: one buffer
         : ownW(uploadLinear(ctx, [w.wcls], 'wcls'));
     const ropeTable = own(uploadStorage(ctx, k.ropeTable(c.seqLen, hs, c.ropeTheta), 'rope_cs'));
+    const linears: GpuWeight[] = [...layers.flatMap((L) => [L.wqkv, L.wo, L.w13, L.w2]), wcls];
 
     // Activations for up to `chunk` rows.
     const act = (cols: number, label: string): GPUBuffer => own(createStorage(ctx, chunk * cols * 4, label));
@@ -84,13 +93,21 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
       logits: own(createStorage(ctx, c.vocabSize * 4, 'logits')), // (vocab)
       token: own(createStorage(ctx, 4, 'argmax')), // (1) u32
     };
+    // LLM.int8 prefill: outlier mask, row scales and int8 x of one matmul at a time (reused).
+    const scratchBytes = Math.max(...linears.map((lw) => matmulScratchBytes(lw, chunk)));
+    const scratch = scratchBytes > 0 ? own(createStorage(ctx, scratchBytes, 'int8-scratch')) : undefined;
+    const matmul = (a: Omit<k.MatmulArgs, 'scratch'>): void => matmul({ ...a, scratch });
     const readToken = own(createReadback(ctx, 4, 'argmax-read'));
     const readLogits = own(createReadback(ctx, c.vocabSize * 4, 'logits-read'));
 
     await warmPipelines(ctx, [
-      [c.dim, 'rmsnorm', false], // wq;wk;wv, w1;w3, classifier
-      [qDim, 'none', true], // wo + residual
-      [c.hiddenDim, 'swiglu', true], // w2 + residual
+      ...layers.flatMap((L): MatmulUse[] => [
+        [L.wqkv, 'rmsnorm', false],
+        [L.wo, 'none', true],
+        [L.w13, 'rmsnorm', false],
+        [L.w2, 'swiglu', true],
+      ]),
+      [wcls, 'rmsnorm', false],
     ]);
 
     const rec = new Recorder(ctx);
@@ -108,10 +125,10 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
       for (const [l, L] of layers.entries()) {
         // attention block: x += wo · attention(rope(wqkv · rmsnorm(x)))
         if (M === 1) {
-          k.matmul(rec, { x: b.x, w: L.wqkv, out: b.qkv, M, prologue: { kind: 'rmsnorm', weight: L.rmsAtt, eps } });
+          matmul({ x: b.x, w: L.wqkv, out: b.qkv, M, prologue: { kind: 'rmsnorm', weight: L.rmsAtt, eps } });
         } else {
           k.rmsnorm(rec, { x: b.x, weight: L.rmsAtt, out: b.xn, M, dim: c.dim, eps });
-          k.matmul(rec, { x: b.xn, w: L.wqkv, out: b.qkv, M });
+          matmul({ x: b.xn, w: L.wqkv, out: b.qkv, M });
         }
         k.rope(rec, {
           qkv: b.qkv, kcache: L.kcache, vcache: L.vcache, table: ropeTable, M, pos0: p0,
@@ -121,16 +138,16 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
           q: b.qkv, qStride: qkvCols, kcache: L.kcache, vcache: L.vcache, out: b.att, M, pos0: p0,
           nHeads: c.nHeads, nKv: c.nKvHeads, hs,
         });
-        k.matmul(rec, { x: b.att, w: L.wo, out: b.x, M, accumulate: true });
+        matmul({ x: b.att, w: L.wo, out: b.x, M, accumulate: true });
         // feed-forward block: x += w2 · (silu(w1 · xn) ⊙ w3 · xn), xn = rmsnorm(x)
         if (M === 1) {
-          k.matmul(rec, { x: b.x, w: L.w13, out: b.gu, M, prologue: { kind: 'rmsnorm', weight: L.rmsFfn, eps } });
-          k.matmul(rec, { x: b.gu, w: L.w2, out: b.x, M, prologue: { kind: 'swiglu' }, accumulate: true });
+          matmul({ x: b.x, w: L.w13, out: b.gu, M, prologue: { kind: 'rmsnorm', weight: L.rmsFfn, eps } });
+          matmul({ x: b.gu, w: L.w2, out: b.x, M, prologue: { kind: 'swiglu' }, accumulate: true });
         } else {
           k.rmsnorm(rec, { x: b.x, weight: L.rmsFfn, out: b.xn, M, dim: c.dim, eps });
-          k.matmul(rec, { x: b.xn, w: L.w13, out: b.gu, M });
+          matmul({ x: b.xn, w: L.w13, out: b.gu, M });
           k.siluMul(rec, { gu: b.gu, out: b.h, M, H: c.hiddenDim });
-          k.matmul(rec, { x: b.h, w: L.w2, out: b.x, M, accumulate: true });
+          matmul({ x: b.h, w: L.w2, out: b.x, M, accumulate: true });
         }
         afterBlock?.(l);
       }
@@ -181,7 +198,7 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
         }
         // Logits of the last position only: final RMSNorm fused into the classifier GEMV.
         const lastRow = { x: b.x, xOff: (M - 1) * c.dim, w: wcls, out: b.logits, M: 1 };
-        k.matmul(rec, { ...lastRow, prologue: { kind: 'rmsnorm', weight: rmsFinal, eps } });
+        matmul({ ...lastRow, prologue: { kind: 'rmsnorm', weight: rmsFinal, eps } });
         if (want === 'argmax') {
           k.argmax(rec, { x: b.logits, n: c.vocabSize, out: b.token });
           rec.copy(b.token, 0, readToken, 0, 4);
@@ -212,7 +229,7 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
             const M = Math.min(chunk, T - off);
             recordBlocks(M, off, off, (l) => outResid && rec.copy(b.x, 0, outResid, (l * T + off) * rowBytes, M * rowBytes));
             k.rmsnorm(rec, { x: b.x, weight: rmsFinal, out: b.xn, M, dim: c.dim, eps });
-            k.matmul(rec, { x: b.xn, w: wcls, out: chunkLogits, M });
+            matmul({ x: b.xn, w: wcls, out: chunkLogits, M });
             rec.copy(chunkLogits, 0, outLogits, off * V * 4, M * V * 4);
           }
           submitted();
@@ -226,12 +243,33 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
         }
       });
 
+    const kvBufs = new Set(layers.flatMap((L) => [L.kcache, L.vcache]));
+    const bytesOf = (bufs: Iterable<GPUBuffer>): number => [...bufs].reduce((n, buf) => n + buf.size, 0);
+    function memory(): RunnerMemory {
+      const byFormat: Record<string, number> = {
+        f32: bytesOf([tokEmb, rmsFinal, ...layers.flatMap((L) => [L.rmsAtt, L.rmsFfn])]),
+      };
+      const counted = new Set<GPUBuffer>();
+      let linearBytes = 0;
+      for (const lw of linears) {
+        if (weightBuffers(lw).every((buf) => counted.has(buf))) continue; // the shared classifier
+        weightBuffers(lw).forEach((buf) => counted.add(buf));
+        for (const [f, n] of Object.entries(weightBytesByFormat(lw))) byFormat[f] = (byFormat[f] ?? 0) + n;
+        linearBytes += bytesOf(weightBuffers(lw));
+      }
+      const weightBytes = bytesOf(weightBufs);
+      const kvCacheBytes = bytesOf(kvBufs);
+      const all = bytesOf(new Set(owned));
+      return { weightBytes, weightBytesByFormat: byFormat, linearBytes, kvCacheBytes, activationBytes: all - weightBytes - kvCacheBytes };
+    }
+
     return {
       backend: 'webgpu',
       config: c,
       counters,
       step,
       logitsAll,
+      memory,
       dispose() {
         if (disposed) return;
         disposed = true;
@@ -245,20 +283,27 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
   }
 }
 
-type GemvUse = [K: number, prologue: 'rmsnorm' | 'none' | 'swiglu', accumulate: boolean];
+type MatmulUse = [w: GpuWeight, prologue: 'rmsnorm' | 'none' | 'swiglu', accumulate: boolean];
 
-/** Compiles every pipeline a step uses, so errors surface at load and steps never stall on a compile. */
-async function warmPipelines(ctx: GpuContext, gemvUses: GemvUse[]): Promise<void> {
+/**
+ * Compiles every pipeline a step uses, so errors surface at load and steps never stall on a
+ * compile: each linear as decode (M = 1, with its fused prologue) and as prefill (M > 1).
+ */
+async function warmPipelines(ctx: GpuContext, uses: MatmulUse[]): Promise<void> {
+  const variants = new Map<string, [KernelName, Constants]>();
+  for (const [w, prologue, acc] of uses) {
+    for (const v of [...k.matmulPipelines(ctx, w, 1, prologue, acc), ...k.matmulPipelines(ctx, w, 2, 'none', acc)]) {
+      variants.set(JSON.stringify(v), v);
+    }
+  }
   const p = ctx.pipelines;
   await Promise.all([
-    ...gemvUses.map(([K, prologue, acc]) => p.prepare(ctx.kernels.gemv, k.gemvConstants(K, prologue, acc))),
+    ...[...variants.values()].map(([kernel, constants]) => p.prepare(kernel, constants)),
     p.prepare('embed_f32'),
     p.prepare('rope_f32'),
     p.prepare('attention_f32'),
     p.prepare('argmax_f32'),
     p.prepare('rmsnorm_f32'),
-    p.prepare('matmul_gemm_f32', k.gemmConstants(false)),
-    p.prepare('matmul_gemm_f32', k.gemmConstants(true)),
     p.prepare('silu_mul_f32'),
   ]);
 }

@@ -13,6 +13,15 @@ export interface RunnerCounters {
   forwards: number; // step() calls
 }
 
+/** GPU memory a runner holds, in bytes (buffer sizes as allocated). */
+export interface RunnerMemory {
+  weightBytes: number; // every weight buffer: linears (packed when quantized), embeddings, norms
+  weightBytesByFormat: Record<string, number>; // by format tag; embeddings and norms count as 'f32'
+  linearBytes: number; // the block linears and the classifier as uploaded
+  kvCacheBytes: number;
+  activationBytes: number; // activations, scratch, params and readback buffers
+}
+
 export interface ModelRunner {
   readonly backend: Backend;
   readonly config: LlamaConfig;
@@ -28,6 +37,8 @@ export interface ModelRunner {
    * (M, vocab), plus the residual stream after each block (nLayers × (M, dim)) when asked.
    */
   logitsAll(tokens: readonly number[], opts?: { residuals?: boolean }): Promise<{ logits: Float32Array; residuals?: Float32Array[] }>;
+  /** GPU memory held (WebGPU runner); absent on the CPU runner. */
+  memory?(): RunnerMemory;
   /** Frees GPU buffers; the runner is unusable afterwards. */
   dispose(): void;
 }

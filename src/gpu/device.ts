@@ -25,6 +25,8 @@ export interface GpuCaps {
   timestampQuery: boolean;
   subgroupMinSize: number; // 0 when the adapter does not say
   subgroupMaxSize: number;
+  /** WGSL language feature packed_4x8_integer_dot_product (dot4I8Packed); undefined: not reported. */
+  packedInt8Dot?: boolean;
 }
 
 /** The device limits nibble reads (the device's, i.e. what was granted). */
@@ -40,9 +42,14 @@ export interface GpuLimits {
 
 /** Kernel variants in use, chosen by chooseKernels. */
 export interface KernelChoice {
-  gemv: 'matmul_gemv_f32' | 'matmul_gemv_f32_sg';
+  gemv: 'matmul_gemv_f32' | 'matmul_gemv_f32_sg'; // f32 weights, M = 1
   precision: 'f32'; // activations and f32 weights; 'f16' joins when f16 kernels exist
-  label: string; // e.g. "f32, subgroup reductions"
+  /**
+   * LLM.int8 weights can run (dot4I8Packed). The other quantized formats' packed kernels
+   * (matmul_*_qn, matmul_*_nf4) need no optional feature and always run.
+   */
+  int8Dot: boolean;
+  label: string; // e.g. "f32, subgroup reductions; packed q2–q8, nf4/fp4, llm.int8"
 }
 
 export interface GpuContext {
@@ -62,17 +69,21 @@ export interface GpuContext {
 
 /**
  * The one switch from capabilities (and debug options) to kernel variants. Add rows here as
- * kernels land (f16 activations, q8/q4 GEMV); the matmul wrapper then picks from (weight
- * format, M = 1 or M > 1, this choice).
+ * kernels land (f16 activations, subgroup GEMVs for packed weights); the matmul wrapper
+ * (dispatchMatmul in src/gpu/kernels.ts) then picks from (weight format, M = 1 or M > 1,
+ * this choice).
  */
 export function chooseKernels(caps: GpuCaps, opts: GpuOptions = {}): KernelChoice {
   const reduce = caps.subgroups && !opts.disableSubgroups ? 'subgroups' : 'workgroup';
+  // Not reported (older hosts) → try: the kernels fail to build with a clear error if absent.
+  const int8Dot = caps.packedInt8Dot !== false;
+  const quant = `packed q2–q8, nf4/fp4${int8Dot ? ', llm.int8' : ' (no llm.int8: no dot4I8Packed)'}`;
   // shaderF16 is detected but no f16 kernel exists yet, so forceF32 changes nothing today.
   switch (reduce) {
     case 'subgroups':
-      return { gemv: 'matmul_gemv_f32_sg', precision: 'f32', label: 'f32, subgroup reductions' };
+      return { gemv: 'matmul_gemv_f32_sg', precision: 'f32', int8Dot, label: `f32, subgroup reductions; ${quant}` };
     case 'workgroup':
-      return { gemv: 'matmul_gemv_f32', precision: 'f32', label: 'f32, workgroup reductions' };
+      return { gemv: 'matmul_gemv_f32', precision: 'f32', int8Dot, label: `f32, workgroup reductions; ${quant}` };
   }
 }
 
@@ -107,6 +118,7 @@ export async function requestGpuContext(gpu: GPU | undefined, opts: GpuOptions =
     timestampQuery: adapter.features.has('timestamp-query'),
     subgroupMinSize: info.subgroupMinSize ?? 0,
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    packedInt8Dot: gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
   };
   const kernels = chooseKernels(caps, opts);
 

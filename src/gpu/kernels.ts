@@ -2,9 +2,14 @@
 // Shapes are in elements; every buffer is checked to be large enough for what the kernel
 // will touch, so a wrong size fails here with a message instead of reading garbage.
 import { NibbleError } from '../core/errors.ts';
-import type { Constants } from './pipelines.ts';
+import type { GpuContext } from './device.ts';
+import * as q from './matmul-quant.ts';
+import { PROLOGUE_ID, matmulScratchBytes, type MatmulCall, type Prologue, type Sink } from './matmul-quant.ts';
+import type { Constants, KernelName } from './pipelines.ts';
 import type { Recorder } from './recorder.ts';
-import type { GpuWeight } from './weights.ts';
+import { weightBuffers, type GpuWeight, type LeafWeight } from './weights.ts';
+
+export type { Prologue } from './matmul-quant.ts';
 
 const fail = (msg: string): never => {
   throw new NibbleError('bad-argument', msg);
@@ -55,11 +60,7 @@ export function rmsnorm(
   });
 }
 
-/** What the GEMV computes from x before the matmul (decode only; prefill runs separate kernels). */
-export type Prologue = { kind: 'rmsnorm'; weight: GPUBuffer; eps: number } | { kind: 'swiglu' };
-
 const GEMV_ROWS = 8; // rows per GEMV workgroup: ROWS in matmul_gemv_f32*.wgsl
-const PROLOGUE_ID = { none: 0, rmsnorm: 1, swiglu: 2 } as const;
 
 /**
  * Threads per GEMV workgroup (the WG override): about K/4 so that each thread has a few
@@ -67,28 +68,29 @@ const PROLOGUE_ID = { none: 0, rmsnorm: 1, swiglu: 2 } as const;
  */
 export const gemvWorkgroupSize = (K: number): number => Math.min(128, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(K / 4)))));
 
-/** Override constants of the M = 1 kernel for K, a prologue and an epilogue (also used to warm pipelines). */
+/** Override constants of the f32 M = 1 kernel for K, a prologue and an epilogue. */
 export const gemvConstants = (K: number, prologue: Prologue['kind'] | 'none', accumulate: boolean): Constants => ({
   WG: gemvWorkgroupSize(K),
   PROLOGUE: PROLOGUE_ID[prologue],
   ACCUMULATE: accumulate ? 1 : 0,
 });
-/** Override constants of the M > 1 kernel. */
+/** Override constants of the f32 M > 1 kernel. */
 export const gemmConstants = (accumulate: boolean): Constants => ({ ACCUMULATE: accumulate ? 1 : 0 });
 
 export interface MatmulArgs {
   x: GPUBuffer; // (M, K) at element offset xOff; (M, 2K) = [gate | up] for the swiglu prologue
-  w: GpuWeight; // (N, K)
+  w: GpuWeight; // (N, K), any format
   out: GPUBuffer; // (M, N)
   M: number;
   xOff?: number; // M = 1 only: read x from this element offset (e.g. the last row)
   prologue?: Prologue; // M = 1 only
   accumulate?: boolean; // out += x·Wᵀ (residual add) instead of out = x·Wᵀ
+  scratch?: GPUBuffer; // LLM.int8 with M > 1: matmulScratchBytes(w, M) bytes, reused freely
 }
 
 /**
- * out (M, N) (+)= x̂ (M, K) · Wᵀ. Picks the kernel from (weight format, M = 1 or M > 1,
- * the device's variant choice) in one switch.
+ * out (M, N) (+)= x̂ (M, K) · Wᵀ for a weight in any format: validates the shapes, then
+ * dispatches each part of the weight (one unless it is a 'stack') through `dispatchMatmul`.
  */
 export function matmul(rec: Recorder, a: MatmulArgs): void {
   const { n: N, k: K } = a.w;
@@ -100,37 +102,90 @@ export function matmul(rec: Recorder, a: MatmulArgs): void {
   holds('matmul x', a.x, xOff + a.M * xCols);
   holds('matmul out', a.out, a.M * N);
   if (a.prologue?.kind === 'rmsnorm') holds('matmul norm weight', a.prologue.weight, K);
-  const accumulate = a.accumulate ?? false;
+  const scratchBytes = matmulScratchBytes(a.w, a.M);
+  if (scratchBytes && (!a.scratch || a.scratch.size < scratchBytes)) {
+    fail(`matmul: LLM.int8 with M = ${a.M} needs a scratch buffer of ${scratchBytes} bytes, got ${a.scratch?.size ?? 'none'}`);
+  }
+  if (a.M > 1) {
+    const max = rec.ctx.limits.maxComputeWorkgroupsPerDimension;
+    if (Math.ceil(N / 32) > max || Math.ceil(a.M / 32) > max) fail(`matmul: (${a.M}, ${N}) output needs too many tiles`);
+  }
+  const call: MatmulCall = { x: a.x, out: a.out, M: a.M, xOff, prologue: a.prologue, accumulate: a.accumulate ?? false, scratch: a.scratch, nOff: 0, ldo: N };
+  for (const w of a.w.format === 'stack' ? a.w.parts : [a.w]) {
+    dispatchMatmul(rec, call, w);
+    call.nOff += w.n;
+  }
+}
 
-  switch (a.w.format) {
+/**
+ * THE kernel switch for matmuls: (weight format, M = 1 or M > 1, the device's choice) → the
+ * kernel(s) dispatched. f32 uses the GEMV variant chooseKernels picked (subgroup or workgroup
+ * reductions) or the tiled GEMM; the quantized formats use their dequant-fused kernels
+ * (src/gpu/matmul-quant.ts), which need no optional feature; LLM.int8 needs WGSL's
+ * packed_4x8_integer_dot_product (dot4I8Packed).
+ */
+export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
+  const gemv = c.M === 1;
+  switch (w.format) {
     case 'f32': {
-      holds('matmul w', a.w.data, N * K);
-      if (a.M === 1) {
-        const g = a.prologue?.kind === 'rmsnorm' ? a.prologue.weight : a.w.data; // unused unless rmsnorm
-        rec.dispatch(rec.ctx.kernels.gemv, {
-          constants: gemvConstants(K, a.prologue?.kind ?? 'none', accumulate),
-          buffers: [a.w.data, a.x, g, a.out],
-          params: { K, N, x_off: xOff, eps: a.prologue?.kind === 'rmsnorm' ? a.prologue.eps : 0 },
-          workgroups: rec.grid(Math.ceil(N / GEMV_ROWS)),
+      if (c.nOff !== 0 || c.ldo !== w.n) fail('matmul: an f32 weight cannot be one part of a stack');
+      holds('matmul w', w.data, w.n * w.k);
+      if (gemv) {
+        sink.dispatch(sink.ctx.kernels.gemv, {
+          constants: gemvConstants(w.k, c.prologue?.kind ?? 'none', c.accumulate),
+          buffers: [w.data, c.x, c.prologue?.kind === 'rmsnorm' ? c.prologue.weight : w.data, c.out],
+          params: { K: w.k, N: w.n, x_off: c.xOff, eps: c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0 },
+          workgroups: sink.grid(Math.ceil(w.n / GEMV_ROWS)),
         });
       } else {
-        const tiles = [Math.ceil(N / 32), Math.ceil(a.M / 32)] as const;
-        const max = rec.ctx.limits.maxComputeWorkgroupsPerDimension;
-        if (tiles[0] > max || tiles[1] > max) fail(`matmul: (${a.M}, ${N}) output needs too many tiles`);
-        rec.dispatch('matmul_gemm_f32', {
-          constants: gemmConstants(accumulate),
-          buffers: [a.x, a.w.data, a.out],
-          params: { M: a.M, N, K },
-          workgroups: tiles,
+        sink.dispatch('matmul_gemm_f32', {
+          constants: gemmConstants(c.accumulate),
+          buffers: [c.x, w.data, c.out],
+          params: { M: c.M, N: w.n, K: w.k },
+          workgroups: [Math.ceil(w.n / 32), Math.ceil(c.M / 32)],
         });
       }
       return;
     }
+    case 'q8':
+    case 'q4':
+    case 'q3':
+    case 'q2':
+      return gemv ? q.uniformGemv(sink, c, w) : q.uniformGemm(sink, c, w);
+    case 'nf4':
+    case 'fp4':
+      return gemv ? q.codebookGemv(sink, c, w) : q.codebookGemm(sink, c, w);
+    case 'llmint8':
+      if (!sink.ctx.kernels.int8Dot) {
+        throw new NibbleError('unsupported', 'LLM.int8 weights need WGSL dot4I8Packed (packed_4x8_integer_dot_product), which this browser does not offer; use the CPU backend for this variant');
+      }
+      return gemv ? q.int8Gemv(sink, c, w) : q.int8Gemm(sink, c, w);
     default: {
-      const never: never = a.w.format;
-      fail(`matmul: no kernel for weight format ${String(never)}`);
+      const never: never = w;
+      fail(`matmul: no kernel for weight format ${(never as LeafWeight).format}`);
     }
   }
+}
+
+/**
+ * The (kernel, constants) pairs `matmul` dispatches for this weight, M (1 or more), prologue
+ * and epilogue — from the same switch, so a runner can compile them before its first step.
+ */
+export function matmulPipelines(
+  ctx: GpuContext, w: GpuWeight, M: number, prologue: Prologue['kind'] | 'none', accumulate: boolean,
+): [KernelName, Constants][] {
+  const found: [KernelName, Constants][] = [];
+  const any = weightBuffers(w)[0]; // stands in for every buffer: only kernels and constants are kept
+  const sink: Sink = { ctx, grid: (n) => [n, 1], dispatch: (kernel, d) => found.push([kernel, d.constants ?? {}]) };
+  const call: MatmulCall = {
+    x: any, out: any, M, xOff: 0, accumulate, scratch: any, nOff: 0, ldo: w.n,
+    prologue: prologue === 'rmsnorm' ? { kind: 'rmsnorm', weight: any, eps: 0 } : prologue === 'swiglu' ? { kind: 'swiglu' } : undefined,
+  };
+  for (const part of w.format === 'stack' ? w.parts : [w]) {
+    dispatchMatmul(sink, call, part);
+    call.nOff += part.n;
+  }
+  return found;
 }
 
 export interface RopeArgs {

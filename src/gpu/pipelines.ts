@@ -23,6 +23,29 @@ export const KERNELS: Record<ShaderName, KernelSpec> = {
   matmul_gemv_f32: { buffers: ['read', 'read', 'read', 'rw'], params: ['K', 'N', 'x_off', 'eps:f32'] },
   matmul_gemv_f32_sg: { buffers: ['read', 'read', 'read', 'rw'], params: ['K', 'N', 'x_off', 'eps:f32'] },
   matmul_gemm_f32: { buffers: ['read', 'read', 'rw'], params: ['M', 'N', 'K'] },
+  // Packed quantized weights (src/gpu/matmul-quant.ts; layouts in each shader's header).
+  matmul_gemv_qn: {
+    buffers: ['read', 'read', 'read', 'read', 'read', 'read', 'rw'],
+    params: ['K', 'N', 'x_off', 'eps:f32', 'group', 'n_groups', 'wpr', 'n_off'],
+  },
+  matmul_gemm_qn: {
+    buffers: ['read', 'read', 'read', 'read', 'read', 'rw'],
+    params: ['M', 'N', 'K', 'group', 'n_groups', 'wpr', 'n_off', 'ldo'],
+  },
+  matmul_gemv_nf4: { buffers: ['read', 'read', 'read', 'read', 'rw'], params: ['K', 'N', 'x_off', 'eps:f32', 'block', 'n_off'] },
+  matmul_gemm_nf4: { buffers: ['read', 'read', 'read', 'rw'], params: ['M', 'N', 'K', 'block', 'n_off', 'ldo'] },
+  matmul_gemv_llmint8: {
+    buffers: ['read', 'read', 'read', 'read', 'rw'],
+    params: ['K', 'N', 'x_off', 'eps:f32', 'wpr', 'n_off', 'thr:f32', 'outliers'],
+  },
+  matmul_prep_llmint8: {
+    buffers: ['read', 'rw'],
+    params: ['M', 'K', 'wpr', 'thr:f32', 'outliers', 'mask_off', 'sx_off', 'xq_off'],
+  },
+  matmul_gemm_llmint8: {
+    buffers: ['read', 'read', 'read', 'read', 'rw'],
+    params: ['M', 'N', 'K', 'wpr', 'n_off', 'ldo', 'mask_off', 'sx_off', 'xq_off'],
+  },
   rope_f32: {
     buffers: ['rw', 'rw', 'rw', 'read'],
     params: ['M', 'pos0', 'n_heads', 'n_kv', 'hs', 'stride', 'k_off', 'v_off', 'style'],

@@ -5,11 +5,40 @@ import argmax_f32 from '../../shaders/argmax_f32.wgsl?raw';
 import attention_f32 from '../../shaders/attention_f32.wgsl?raw';
 import embed_f32 from '../../shaders/embed_f32.wgsl?raw';
 import matmul_gemm_f32 from '../../shaders/matmul_gemm_f32.wgsl?raw';
+import matmul_gemm_llmint8 from '../../shaders/matmul_gemm_llmint8.wgsl?raw';
+import matmul_gemm_nf4 from '../../shaders/matmul_gemm_nf4.wgsl?raw';
+import matmul_gemm_qn from '../../shaders/matmul_gemm_qn.wgsl?raw';
 import matmul_gemv_f32 from '../../shaders/matmul_gemv_f32.wgsl?raw';
 import matmul_gemv_f32_sg from '../../shaders/matmul_gemv_f32_sg.wgsl?raw';
+import matmul_gemv_llmint8 from '../../shaders/matmul_gemv_llmint8.wgsl?raw';
+import matmul_gemv_nf4 from '../../shaders/matmul_gemv_nf4.wgsl?raw';
+import matmul_gemv_qn from '../../shaders/matmul_gemv_qn.wgsl?raw';
+import matmul_prep_llmint8 from '../../shaders/matmul_prep_llmint8.wgsl?raw';
 import rmsnorm_f32 from '../../shaders/rmsnorm_f32.wgsl?raw';
 import rope_f32 from '../../shaders/rope_f32.wgsl?raw';
 import silu_mul_f32 from '../../shaders/silu_mul_f32.wgsl?raw';
+// Quantization suite (src/gpu/quant-*.ts): a separate table, so that KERNELS in pipelines.ts
+// (typed over SHADERS) is untouched; quant_softfloat is a library prepended to some of them.
+import cholesky_inverse_diag from '../../shaders/cholesky_inverse_diag.wgsl?raw';
+import cholesky_inverse_rows from '../../shaders/cholesky_inverse_rows.wgsl?raw';
+import cholesky_panel from '../../shaders/cholesky_panel.wgsl?raw';
+import cholesky_prep from '../../shaders/cholesky_prep.wgsl?raw';
+import cholesky_reverse from '../../shaders/cholesky_reverse.wgsl?raw';
+import cholesky_update from '../../shaders/cholesky_update.wgsl?raw';
+import float_round from '../../shaders/float_round.wgsl?raw';
+import float_trunc from '../../shaders/float_trunc.wgsl?raw';
+import gptq_block from '../../shaders/gptq_block.wgsl?raw';
+import gptq_fit from '../../shaders/gptq_fit.wgsl?raw';
+import gptq_update from '../../shaders/gptq_update.wgsl?raw';
+import hessian_accum from '../../shaders/hessian_accum.wgsl?raw';
+import histogram_codes from '../../shaders/histogram_codes.wgsl?raw';
+import quant_absmax from '../../shaders/quant_absmax.wgsl?raw';
+import quant_int8_rows from '../../shaders/quant_int8_rows.wgsl?raw';
+import quant_nf4 from '../../shaders/quant_nf4.wgsl?raw';
+import quant_pack from '../../shaders/quant_pack.wgsl?raw';
+import quant_params from '../../shaders/quant_params.wgsl?raw';
+import quant_range from '../../shaders/quant_range.wgsl?raw';
+import quant_softfloat from '../../shaders/quant_softfloat.wgsl?raw';
 
 export const SHADERS = {
   add_f32,
@@ -17,11 +46,45 @@ export const SHADERS = {
   attention_f32,
   embed_f32,
   matmul_gemm_f32,
+  matmul_gemm_llmint8,
+  matmul_gemm_nf4,
+  matmul_gemm_qn,
   matmul_gemv_f32,
   matmul_gemv_f32_sg,
+  matmul_gemv_llmint8,
+  matmul_gemv_nf4,
+  matmul_gemv_qn,
+  matmul_prep_llmint8,
   rmsnorm_f32,
   rope_f32,
   silu_mul_f32,
 } as const;
 
 export type ShaderName = keyof typeof SHADERS;
+
+export const QUANT_SHADERS = {
+  cholesky_inverse_diag,
+  cholesky_inverse_rows,
+  cholesky_panel,
+  cholesky_prep,
+  cholesky_reverse,
+  cholesky_update,
+  float_round,
+  float_trunc,
+  gptq_block,
+  gptq_fit,
+  gptq_update,
+  hessian_accum,
+  histogram_codes,
+  quant_absmax,
+  quant_int8_rows,
+  quant_nf4,
+  quant_pack,
+  quant_params,
+  quant_range,
+} as const;
+
+export type QuantShaderName = keyof typeof QUANT_SHADERS;
+
+/** WGSL functions prepended to the quant kernels that use them (not a kernel itself). */
+export const QUANT_LIBRARY = quant_softfloat;

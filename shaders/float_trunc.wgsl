@@ -1,0 +1,49 @@
+// float_trunc — fp32 fraction-bit truncation / rounding to k of the 23 fraction bits, on the
+// bit patterns, bit-identical to src/core/quant/float-formats.ts:
+//   mode 0 truncateFraction: bits & (0xffffffff << (23 − k)); exponent untouched
+//   mode 1 roundFraction:    nearest, ties to even: (bits + 2^(22−k) − 1 + lsb) & mask, a carry
+//                            increments the exponent (the largest finite values → ±∞); k = 23
+//                            is the identity; ±∞ stay ±∞
+// NaN (either mode) → the quiet NaN 0x7fc00000 with the input's sign.
+//
+// Bindings (group 0):
+//   0 uniform  Params {n, k, mode}
+//   1 read     x:   array<u32>   (n) f32 bit patterns
+//   2 rw       out: array<u32>   (n); may not alias x
+// Dispatch: ceil(n / 64) workgroups of 64 on an (x, y) grid; one thread per element.
+
+struct Params {
+  n: u32,
+  k: u32,
+  mode: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= p.n) {
+    return;
+  }
+  let b = x[i];
+  let mag = b & 0x7fffffffu;
+  if (mag > 0x7f800000u) {
+    out[i] = (b & 0x80000000u) | 0x7fc00000u;
+    return;
+  }
+  let shift = 23u - min(p.k, 23u);
+  if (shift == 0u) {
+    out[i] = b;
+    return;
+  }
+  let mask = 0xffffffffu << shift;
+  if (p.mode == 0u || mag == 0x7f800000u) {
+    out[i] = b & mask;
+    return;
+  }
+  let lsb = (b >> shift) & 1u;
+  out[i] = (b + ((1u << (shift - 1u)) - 1u) + lsb) & mask;
+}

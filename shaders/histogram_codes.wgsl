@@ -1,0 +1,84 @@
+// histogram_codes — bucket collisions of a packed uniform tensor: how many weights share each
+// code, plus how many were clipped at the ends of the grid. CPU twin:
+// src/core/quant/histogram.ts codeHistogram.
+//   out[c]          number of codes c, c < 2^BITS (codes read from the packed rows of
+//                   src/core/quant/packing.ts: 8/4/2 bits per value, or the 3-bit planes)
+//   out[256], [257] with has_w: weights whose unclamped code round(w / scale) + zero (correctly
+//                   rounded division, ties to even: quant_softfloat.wgsl) was < 0, or > maxq,
+//                   i.e. that lay outside the grid and were clamped to 0 or maxq
+// scale / zero of (row r, column j): entry r·n_groups + g, g = gidx[j] when has_gidx, else ⌊j / G⌋.
+// Counts go to workgroup-memory atomics first, then one global atomicAdd per nonzero bin.
+// Prepended library: quant_softfloat.wgsl.
+//
+// Bindings (group 0):
+//   0 uniform  Params {rows, cols, wpr, G, n_groups, bits, has_w, has_gidx}
+//   1 read     data:   array<u32>          (rows, wpr) packed codes
+//   2 read     w:      array<u32>          (rows, cols) f32 bits; any buffer unless has_w
+//   3 read     scales: array<u32>          (rows · n_groups) f32 bits; any buffer unless has_w
+//   4 read     zeros:  array<u32>          (rows · n_groups) one zero point per u32; ditto
+//   5 read     gidx:   array<u32>          (cols); any buffer unless has_gidx
+//   6 rw       out:    array<atomic<u32>>  (258), zeroed by the caller
+// Dispatch: ceil(rows · cols / 256) workgroups of 256 on an (x, y) grid; one thread per weight.
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  wpr: u32,
+  G: u32,
+  n_groups: u32,
+  bits: u32,
+  has_w: u32,
+  has_gidx: u32,
+}
+
+override BITS: u32 = 4u;
+const WG = 256u;
+const NB = 258u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> data: array<u32>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> scales: array<u32>;
+@group(0) @binding(4) var<storage, read> zeros: array<u32>;
+@group(0) @binding(5) var<storage, read> gidx: array<u32>;
+@group(0) @binding(6) var<storage, read_write> out: array<atomic<u32>>;
+
+var<workgroup> bins: array<atomic<u32>, NB>;
+
+fn read_code(row: u32, j: u32) -> u32 {
+  if (BITS == 3u) {
+    let b = row + 3u * (j >> 5u);
+    let k = j & 31u;
+    return ((data[b + (k >> 4u)] >> (2u * (k & 15u))) & 3u) | (((data[b + 2u] >> k) & 1u) << 2u);
+  }
+  let per = 32u / BITS;
+  return (data[row + j / per] >> (BITS * (j % per))) & ((1u << BITS) - 1u);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i < p.rows * p.cols) {
+    let r = i / p.cols;
+    let j = i % p.cols;
+    atomicAdd(&bins[read_code(r * p.wpr, j)], 1u);
+    if (p.has_w != 0u) {
+      let g = select(j / p.G, gidx[j], p.has_gidx != 0u);
+      let f = r * p.n_groups + g;
+      let x = w[i];
+      let q = sf_rint((x & 0x80000000u) | sf_div(x, scales[f])) + i32(zeros[f]);
+      if (q < 0) {
+        atomicAdd(&bins[256], 1u);
+      } else if (q > i32((1u << p.bits) - 1u)) {
+        atomicAdd(&bins[257], 1u);
+      }
+    }
+  }
+  workgroupBarrier();
+  for (var b = lid; b < NB; b += WG) {
+    let c = atomicLoad(&bins[b]);
+    if (c != 0u) {
+      atomicAdd(&out[b], c);
+    }
+  }
+}

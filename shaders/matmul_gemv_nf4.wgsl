@@ -1,0 +1,184 @@
+// matmul_gemv_nf4 — one decode token (M = 1) with bitsandbytes 4-bit codebook weights W (N, K)
+// (override CODEBOOK: 0 NF4, 1 FP4), decoded in registers (no f32 copy of W exists):
+//   out[n_off + n] (+)= Σ_k ŵ[n, k] · x̂[k],  ŵ = CODE[q[e]] · absmax[⌊e / block⌋],  e = n·K + k
+// (blocks of `block` (64) elements run over the flattened [N, K] tensor and may cross rows).
+// Layout (src/core/quant/format.ts, packing.ts): two codes per byte, element e in word e >> 3
+// at bit 8·((e >> 1) & 3) + (e & 1 ? 0 : 4) (first element in the HIGH nibble); absmax f32
+// (double-quantized absmax is decoded to f32 at upload, src/gpu/weights.ts).
+// Prologue (PROLOGUE) and epilogue (ACCUMULATE) as in matmul_gemv_f32 (x̂ = 0 for k ≥ K).
+//
+// Bindings (group 0):
+//   0 uniform  Params {K, N, x_off, eps, block, n_off}
+//   1 read     q:      array<u32>  ⌈N·K / 8⌉ words
+//   2 read     absmax: array<f32>  ⌈N·K / block⌉
+//   3 read     x:      array<f32>  x_off + K values (x_off + 2K for PROLOGUE 2)
+//   4 read     g:      array<f32>  (K) RMSNorm weight (PROLOGUE 1; any buffer otherwise)
+//   5 rw       out:    array<f32>  n_off + N values; must not alias x
+// Dispatch: ceil(N / ROWS) workgroups of WG = TC · RG threads on an (x, y) grid, as
+// matmul_gemv_qn: thread (lid / TC, lid % TC) owns RPT = ROWS / RG rows and walks chunks of
+// CV = 8 columns c = lane, lane + TC, ..., computing x̂ once per chunk for all its rows. When
+// K and block are multiples of 8 a chunk is one word in one block: acc += absmax · Σ CODE·x̂.
+
+struct Params {
+  K: u32,
+  N: u32,
+  x_off: u32,
+  eps: f32,
+  block: u32,
+  n_off: u32,
+}
+
+const ROWS = 8u;
+const CV = 8u; // columns per chunk
+override WG: u32 = 64u;
+override TC: u32 = 64u;
+override PROLOGUE: u32 = 0u;
+override ACCUMULATE: bool = false;
+override CODEBOOK: u32 = 0u;
+override RPT: u32 = ROWS / (WG / TC); // rows per thread
+
+// src/core/quant/nf4.ts NF4_CODE and FP4_CODE (the same decimals, so the same f32 values).
+const NF4 = array<f32, 16>(
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
+  -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+);
+const FP4 = array<f32, 16>(
+  0.0, 5.208333333e-3, 0.66666667, 1.0, 0.33333333, 0.5, 0.16666667, 0.25,
+  -0.0, -5.208333333e-3, -0.66666667, -1.0, -0.33333333, -0.5, -0.16666667, -0.25,
+);
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<u32>;
+@group(0) @binding(2) var<storage, read> absmax: array<f32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+var<workgroup> red: array<f32, ROWS * TC>; // (ROWS, TC) partial sums; >= WG entries
+
+fn code_value(c: u32) -> f32 {
+  if (CODEBOOK == 1u) {
+    return FP4[c];
+  }
+  return NF4[c];
+}
+
+// Code of flattened element e.
+fn code(e: u32) -> u32 {
+  return (q[e >> 3u] >> (8u * ((e >> 1u) & 3u) + select(4u, 0u, (e & 1u) == 1u))) & 15u;
+}
+
+fn workgroup_sum(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st >>= 1u) {
+    if (lid < st) {
+      red[lid] += red[lid + st];
+    }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+
+fn x_hat(k: u32, inv_rms: f32) -> f32 {
+  if (k >= p.K) {
+    return 0.0;
+  }
+  let v = x[p.x_off + k];
+  switch PROLOGUE {
+    case 1u: {
+      return g[k] * (inv_rms * v);
+    }
+    case 2u: {
+      return v / (1.0 + exp(-v)) * x[p.x_off + p.K + k];
+    }
+    default: {
+      return v;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let n0 = (wid.y * nwg.x + wid.x) * ROWS;
+  if (n0 >= p.N) {
+    return; // whole workgroup leaves together: n0 is uniform
+  }
+  let lane = lid % TC;
+  let r0 = (lid / TC) * RPT;
+
+  var inv_rms = 1.0;
+  if (PROLOGUE == 1u) {
+    var ss = 0.0;
+    for (var k = lid; k < p.K; k += WG) {
+      let v = x[p.x_off + k];
+      ss += v * v;
+    }
+    inv_rms = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(p.K) + p.eps);
+  }
+
+  var row: array<u32, ROWS>; // rows past N read row N - 1 and are never stored
+  for (var i = 0u; i < RPT; i++) {
+    row[i] = min(n0 + r0 + i, p.N - 1u);
+  }
+  var acc: array<f32, ROWS>;
+  let n_chunks = (p.K + CV - 1u) / CV;
+  let aligned = p.K % CV == 0u && p.block % CV == 0u; // uniform: a chunk = one word, one block
+  var xs: array<f32, CV>;
+  for (var c = lane; c < n_chunks; c += TC) {
+    let k0 = c * CV;
+    for (var j = 0u; j < CV; j++) {
+      xs[j] = x_hat(k0 + j, inv_rms);
+    }
+    for (var i = 0u; i < RPT; i++) {
+      let e0 = row[i] * p.K + k0;
+      if (aligned) {
+        let w = q[e0 >> 3u];
+        var d = 0.0;
+        for (var j = 0u; j < CV; j++) {
+          d += code_value((w >> (8u * (j >> 1u) + select(4u, 0u, (j & 1u) == 1u))) & 15u) * xs[j];
+        }
+        acc[i] += absmax[e0 / p.block] * d;
+      } else {
+        for (var j = 0u; j < CV && k0 + j < p.K; j++) {
+          let e = e0 + j;
+          acc[i] += code_value(code(e)) * absmax[e / p.block] * xs[j];
+        }
+      }
+    }
+  }
+
+  for (var i = 0u; i < RPT; i++) {
+    red[(r0 + i) * TC + lane] = acc[i];
+  }
+  workgroupBarrier();
+  for (var st = TC / 2u; st > 0u; st >>= 1u) {
+    if (lane < st) {
+      for (var i = 0u; i < RPT; i++) {
+        red[(r0 + i) * TC + lane] += red[(r0 + i) * TC + lane + st];
+      }
+    }
+    workgroupBarrier();
+  }
+
+  if (lane == 0u) {
+    for (var i = 0u; i < RPT; i++) {
+      let n = n0 + r0 + i;
+      if (n < p.N) {
+        var v = red[(r0 + i) * TC];
+        if (ACCUMULATE) {
+          v += out[p.n_off + n];
+        }
+        out[p.n_off + n] = v;
+      }
+    }
+  }
+}

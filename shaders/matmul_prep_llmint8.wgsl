@@ -1,0 +1,132 @@
+// matmul_prep_llmint8 — the activation half of LLM.int8()'s mixed matmul for M > 1 rows
+// (prefill; CPU twin: matmulInt8Mixed / outlierColumns in src/core/llmint8.ts). For x (M, K):
+//   mask[k]   = any row m has |x[m, k]| >= thr (only when OUTLIERS; thr Infinity = W8A8: none)
+//   amax[m]   = max |x[m, k]| over the columns not in the mask
+//   xq[m, k]  = round_half_even(x[m, k] · 127 / amax[m]), 0 on mask columns (and when amax = 0)
+//   sx[m]     = amax[m] / 127
+// written into one scratch buffer that matmul_gemm_llmint8 reads. The rounding is decided
+// exactly (quant_i8), as the twin's f64 division does.
+//
+// Bindings (group 0):
+//   0 uniform  Params {M, K, wpr, thr, outliers, mask_off, sx_off, xq_off}
+//   1 read     x:       array<f32>  (M, K) row-major
+//   2 rw       scratch: array<u32>  words: mask_off + ⌈K / 32⌉ outlier bits (column k: word
+//                                   k >> 5, bit k & 31) · sx_off + M f32 bits · xq_off + (M, wpr)
+//                                   int8 codes, 4 per word (value k at bits 8·(k & 3) of word
+//                                   k >> 2), wpr = ⌈K / 4⌉
+// Dispatch: M workgroups of WG threads on an (x, y) grid, workgroup m = row m. Each workgroup
+// builds the whole mask in workgroup memory (thread t owns mask words t, t + WG, ...: 32
+// columns over all M rows), workgroup 0 also stores it; then the row's amax (a max reduction)
+// and its packed codes. K <= 32 · MASK_WORDS.
+
+struct Params {
+  M: u32,
+  K: u32,
+  wpr: u32,
+  thr: f32,
+  outliers: u32,
+  mask_off: u32,
+  sx_off: u32,
+  xq_off: u32,
+}
+
+const WG = 64u;
+const MASK_WORDS = 1024u; // K <= 32768
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> scratch: array<u32>;
+
+var<workgroup> mask: array<u32, MASK_WORDS>;
+var<workgroup> red: array<f32, WG>;
+
+fn mant_exp(a: f32) -> vec2u {
+  let b = bitcast<u32>(a);
+  let e = (b >> 23u) & 255u;
+  return vec2u((b & 0x7fffffu) | select(0u, 0x800000u, e != 0u), max(e, 1u));
+}
+
+// round_half_even(v · 127 / amax) for |v| <= amax, amax > 0, decided exactly (as in
+// matmul_gemv_llmint8.wgsl: 254·|v| against (2c + 1)·amax as integers).
+fn quant_i8(v: f32, amax: f32) -> i32 {
+  let c = u32(min(floor(abs(v) * 127.0 / amax), 127.0));
+  let a = mant_exp(abs(v));
+  let b = mant_exp(amax);
+  let X = 254u * a.x;
+  let Y = (2u * c + 1u) * b.x;
+  let d = b.y - a.y;
+  var cmp = -1;
+  if (d < 32u) {
+    let hi = X >> d;
+    if (hi != Y) {
+      cmp = select(-1, 1, hi > Y);
+    } else {
+      cmp = select(0, 1, (X & ((1u << d) - 1u)) != 0u);
+    }
+  }
+  var t = c;
+  if (cmp > 0 || (cmp == 0 && (c & 1u) == 1u)) {
+    t = c + 1u;
+  }
+  return select(-i32(t), i32(t), v >= 0.0);
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let m = wid.y * nwg.x + wid.x;
+  if (m >= p.M) {
+    return; // whole workgroup leaves together
+  }
+  let n_words = (p.K + 31u) / 32u;
+  for (var w = lid; w < n_words; w += WG) {
+    var bits = 0u;
+    if (p.outliers != 0u) {
+      for (var r = 0u; r < p.M; r++) {
+        for (var j = 0u; j < 32u && 32u * w + j < p.K; j++) {
+          if (abs(x[r * p.K + 32u * w + j]) >= p.thr) {
+            bits |= 1u << j;
+          }
+        }
+      }
+    }
+    mask[w] = bits;
+    if (m == 0u) {
+      scratch[p.mask_off + w] = bits;
+    }
+  }
+  workgroupBarrier();
+
+  var mx = 0.0;
+  for (var k = lid; k < p.K; k += WG) {
+    if ((mask[k >> 5u] & (1u << (k & 31u))) == 0u) {
+      mx = max(mx, abs(x[m * p.K + k]));
+    }
+  }
+  red[lid] = mx;
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st >>= 1u) {
+    if (lid < st) {
+      red[lid] = max(red[lid], red[lid + st]);
+    }
+    workgroupBarrier();
+  }
+  let amax = red[0];
+
+  for (var c = lid; c < p.wpr; c += WG) {
+    var qv: vec4i;
+    for (var j = 0u; j < 4u; j++) {
+      let k = 4u * c + j;
+      if (k < p.K && amax > 0.0 && (mask[k >> 5u] & (1u << (k & 31u))) == 0u) {
+        qv[j] = quant_i8(x[m * p.K + k], amax);
+      }
+    }
+    scratch[p.xq_off + m * p.wpr + c] = pack4xI8(qv);
+  }
+  if (lid == 0u) {
+    scratch[p.sx_off + m] = bitcast<u32>(amax / 127.0);
+  }
+}
