@@ -2,9 +2,9 @@
 // bit patterns, bit-identical to src/core/quant/float-formats.ts:
 //   mode 0 truncateFraction: bits & (0xffffffff << (23 − k)); exponent untouched
 //   mode 1 roundFraction:    nearest, ties to even: (bits + 2^(22−k) − 1 + lsb) & mask, a carry
-//                            increments the exponent (the largest finite values → ±∞); k = 23
-//                            is the identity; ±∞ stay ±∞
-// NaN (either mode) → the quiet NaN 0x7fc00000 with the input's sign.
+//                            increments the exponent (the largest finite values → ±∞); ±∞
+//                            stay ±∞; k = 23 is the identity on every pattern (NaN included)
+// NaN otherwise → the quiet NaN 0x7fc00000 with the input's sign.
 //
 // Bindings (group 0):
 //   0 uniform  Params {n, k, mode}
@@ -30,11 +30,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   let b = x[i];
   let mag = b & 0x7fffffffu;
+  let shift = 23u - min(p.k, 23u);
+  if (p.mode == 1u && shift == 0u) {
+    out[i] = b; // roundFraction(x, 23) copies every pattern, NaN payloads included
+    return;
+  }
   if (mag > 0x7f800000u) {
     out[i] = (b & 0x80000000u) | 0x7fc00000u;
     return;
   }
-  let shift = 23u - min(p.k, 23u);
   if (shift == 0u) {
     out[i] = b;
     return;

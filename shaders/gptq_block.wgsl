@@ -1,1 +1,72 @@
-// placeholder
+// gptq_block — GPTQ's column loop over one block of cnt ≤ 128 columns s1 .. s1 + cnt − 1 of the
+// (act-order permuted) W, every row independently (src/core/gptq.ts, quantization.md step 6):
+//   for j < cnt, col = s1 + j, (scale, zero) = grid[row, gidx[col]]:
+//     q = clamp(round(w_j / scale) + zero, 0, maxq);  ŵ = scale · (q − zero);  d = U[col, col]
+//     err_j = (w_j − ŵ) / d;  loss += (w_j − ŵ)² / (2 d²);  w_k −= err_j · U[col, s1 + k] (k > j)
+// The block's W row lives in registers (the reference's working copy W1); W itself is not
+// written: gptq_update applies the block's errors to the columns right of it (lazy batch).
+//
+// Bindings (group 0):
+//   0 uniform  Params {rows, cols, s1, cnt, n_groups, maxq}
+//   1 read     W:     array<f32>   (rows, cols)
+//   2 read     U:     array<f32>   (cols, cols) upper Cholesky factor of Ĥ⁻¹ (permuted order)
+//   3 read     grid:  array<f32>   (rows, n_groups, 2) (scale, zero)
+//   4 read     gidx:  array<u32>   (cols) group of each permuted column
+//   5 rw       codes: array<u32>   (rows, cols) one code per u32
+//   6 rw       err:   array<f32>   (rows, 128) this block's errors, for gptq_update
+//   7 rw       loss:  array<f32>   (rows) accumulated over blocks
+// Dispatch: ceil(rows / 64) workgroups of 64 on an (x, y) grid; one thread per row. All
+// threads of a workgroup read the same U entries (broadcast).
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  s1: u32,
+  cnt: u32,
+  n_groups: u32,
+  maxq: u32,
+}
+
+const BI = 128u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> W: array<f32>;
+@group(0) @binding(2) var<storage, read> U: array<f32>;
+@group(0) @binding(3) var<storage, read> grid: array<f32>;
+@group(0) @binding(4) var<storage, read> gidx: array<u32>;
+@group(0) @binding(5) var<storage, read_write> codes: array<u32>;
+@group(0) @binding(6) var<storage, read_write> err: array<f32>;
+@group(0) @binding(7) var<storage, read_write> loss: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let r = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (r >= p.rows) {
+    return;
+  }
+  let cnt = min(p.cnt, BI);
+  var w1: array<f32, BI>;
+  for (var k = 0u; k < cnt; k++) {
+    w1[k] = W[r * p.cols + p.s1 + k];
+  }
+  let mq = f32(p.maxq);
+  var l = 0.0;
+  for (var j = 0u; j < cnt; j++) {
+    let col = p.s1 + j;
+    let o = 2u * (r * p.n_groups + gidx[col]);
+    let scale = grid[o];
+    let zero = grid[o + 1u];
+    let w = w1[j];
+    let q = clamp(round(w / scale) + zero, 0.0, mq);
+    let dq = w - scale * (q - zero);
+    let d = U[col * p.cols + col];
+    let e = dq / d;
+    l += dq * dq / (2.0 * d * d);
+    err[r * BI + j] = e;
+    codes[r * p.cols + col] = u32(q);
+    for (var k = j + 1u; k < cnt; k++) {
+      w1[k] -= e * U[col * p.cols + p.s1 + k];
+    }
+  }
+  loss[r] += l;
+}

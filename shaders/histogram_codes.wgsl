@@ -66,7 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let g = select(j / p.G, gidx[j], p.has_gidx != 0u);
       let f = r * p.n_groups + g;
       let x = w[i];
-      let q = sf_rint((x & 0x80000000u) | sf_div(x, scales[f])) + i32(zeros[f]);
+      let q = sf_div_rint(x, scales[f]) + i32(zeros[f]);
       if (q < 0) {
         atomicAdd(&bins[256], 1u);
       } else if (q > i32((1u << p.bits) - 1u)) {

@@ -160,6 +160,7 @@ fn main(
   var xs: array<f32, 32>;
   for (var c = lane; c < n_chunks; c += TC) {
     let k0 = c * CV;
+    let g0 = k0 / p.group; // the chunk's group when one_group
     for (var j = 0u; j < CV; j++) {
       xs[j] = x_hat(k0 + j, inv_rms);
     }
@@ -170,7 +171,7 @@ fn main(
         w[t] = q[wb + t];
       }
       if (one_group) {
-        let gi = row[i] * p.n_groups + k0 / p.group;
+        let gi = row[i] * p.n_groups + g0;
         let zero = zero_at(gi);
         var d = 0.0;
         for (var j = 0u; j < CV; j++) {

@@ -15,9 +15,9 @@
 //                                   int8 codes, 4 per word (value k at bits 8·(k & 3) of word
 //                                   k >> 2), wpr = ⌈K / 4⌉
 // Dispatch: M workgroups of WG threads on an (x, y) grid, workgroup m = row m. Each workgroup
-// builds the whole mask in workgroup memory (thread t owns mask words t, t + WG, ...: 32
-// columns over all M rows), workgroup 0 also stores it; then the row's amax (a max reduction)
-// and its packed codes. K <= 32 · MASK_WORDS.
+// builds the whole mask in workgroup memory (thread t scans columns t, t + WG, ... over all M
+// rows, coalesced, and sets their bits with atomicOr); workgroup 0 also stores it. Then the
+// row's amax (a max reduction) and its packed codes. K <= 32 · MASK_WORDS.
 
 struct Params {
   M: u32,
@@ -37,7 +37,7 @@ const MASK_WORDS = 1024u; // K <= 32768
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> scratch: array<u32>;
 
-var<workgroup> mask: array<u32, MASK_WORDS>;
+var<workgroup> mask: array<atomic<u32>, MASK_WORDS>; // zero-initialized
 var<workgroup> red: array<f32, WG>;
 
 fn mant_exp(a: f32) -> vec2u {
@@ -81,28 +81,26 @@ fn main(
   if (m >= p.M) {
     return; // whole workgroup leaves together
   }
-  let n_words = (p.K + 31u) / 32u;
-  for (var w = lid; w < n_words; w += WG) {
-    var bits = 0u;
-    if (p.outliers != 0u) {
+  if (p.outliers != 0u) {
+    for (var k = lid; k < p.K; k += WG) {
       for (var r = 0u; r < p.M; r++) {
-        for (var j = 0u; j < 32u && 32u * w + j < p.K; j++) {
-          if (abs(x[r * p.K + 32u * w + j]) >= p.thr) {
-            bits |= 1u << j;
-          }
+        if (abs(x[r * p.K + k]) >= p.thr) {
+          atomicOr(&mask[k >> 5u], 1u << (k & 31u));
+          break;
         }
       }
     }
-    mask[w] = bits;
-    if (m == 0u) {
-      scratch[p.mask_off + w] = bits;
-    }
   }
   workgroupBarrier();
+  if (m == 0u) {
+    for (var w = lid; w < (p.K + 31u) / 32u; w += WG) {
+      scratch[p.mask_off + w] = atomicLoad(&mask[w]);
+    }
+  }
 
   var mx = 0.0;
   for (var k = lid; k < p.K; k += WG) {
-    if ((mask[k >> 5u] & (1u << (k & 31u))) == 0u) {
+    if ((atomicLoad(&mask[k >> 5u]) & (1u << (k & 31u))) == 0u) {
       mx = max(mx, abs(x[m * p.K + k]));
     }
   }
@@ -120,7 +118,7 @@ fn main(
     var qv: vec4i;
     for (var j = 0u; j < 4u; j++) {
       let k = 4u * c + j;
-      if (k < p.K && amax > 0.0 && (mask[k >> 5u] & (1u << (k & 31u))) == 0u) {
+      if (k < p.K && amax > 0.0 && (atomicLoad(&mask[k >> 5u]) & (1u << (k & 31u))) == 0u) {
         qv[j] = quant_i8(x[m * p.K + k], amax);
       }
     }

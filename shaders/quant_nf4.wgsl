@@ -1,7 +1,8 @@
 // quant_nf4 — NF4/FP4 step 2 of 2: 4-bit codebook codes of the flattened tensor x (n), packed
 // bitsandbytes-style, bit-identical to src/core/quant/quantize-tensor.ts (format nf4 / fp4,
 // without double quantization):
-//   x̂ = f32(x · f32(1 / absmax[⌊e / B⌋]))  (0 when absmax = 0), both correctly rounded
+//   x̂ = f32(x · f32(1 / absmax[⌊e / B⌋]))  (0 when absmax = 0), both correctly rounded, IEEE
+//        specials included (absmax < 2^-128 gives 1 / absmax = ∞, x̂ = ±∞, or NaN for x = 0)
 //   NF4: code = number of NF4_THRESHOLDS below x̂ (strict >, as bnb dQuantizeNF4)
 //   FP4: sign 8 when x̂ < 0, magnitude code from FP4 thresholds on |x̂| (bnb dQuantizeFP4)
 // Packing: two codes per byte, element 2i in the HIGH nibble; element e in word e >> 3 at bit
@@ -46,6 +47,9 @@ fn key(b: u32) -> u32 {
 }
 
 fn code_of(xn: u32) -> u32 {
+  if ((xn & 0x7fffffffu) > 0x7f800000u) {
+    return 0u; // NaN (0 · ∞ in a block whose absmax is so small that 1 / absmax = ∞): no compare holds
+  }
   if (FP4) {
     let mag = xn & 0x7fffffffu;
     var i = 0u;

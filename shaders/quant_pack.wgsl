@@ -4,8 +4,9 @@
 //   BITS 4: 8 per word (low nibble first)      BITS 2: 16 per word
 //   BITS 3: bit planes, 32 values per 3 words: low 2 bits of value k of block b in word
 //           3b + (k >> 4) at bits 2·(k & 15); bit 2 in word 3b + 2 at bit k
-// The division is correctly rounded and the rounding half-to-even on the bit patterns
-// (quant_softfloat.wgsl), so codes equal quantizeValue's for every input, subnormals included.
+// round(w / scale) is sf_div_rint (quant_softfloat.wgsl): the correctly rounded quotient rounded
+// half to even, so codes equal quantizeValue's for every input, subnormals included (the
+// hardware quotient is used only where it provably gives the same integer).
 // scale / zero of (row r, column j) are entry f = r·n_groups + ⌊j / G⌋ of quant_params' output
 // (f32 bits, or fp16 pairs when f16); zero = 2^(BITS − 1) when has_zeros = 0 (symmetric).
 // maxq = 2^bits − 1 for the fitted bits (≤ BITS: 5–7-bit codes live in 8-bit containers).
@@ -79,7 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       zero = zero_of(r * p.n_groups + g);
     }
     let x = w[r * p.cols + j];
-    let q = u32(clamp(sf_rint((x & 0x80000000u) | sf_div(x, scale)) + zero, 0, mq));
+    let q = u32(clamp(sf_div_rint(x, scale) + zero, 0, mq));
     if (BITS == 3u) {
       words[k >> 4u] |= (q & 3u) << (2u * (k & 15u));
       words.z |= ((q >> 2u) & 1u) << k;

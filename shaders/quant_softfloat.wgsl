@@ -139,10 +139,13 @@ fn sf_add(a: u32, b: u32) -> u32 {
   return sf_pack((x.m << 3u) + lo, x.e - 3, sticky);
 }
 
-// |a| · |b| correctly rounded (finite).
+// |a| · |b| correctly rounded; a or b may be +∞ (∞ · 0 = NaN 0x7fc00000, as IEEE), not NaN.
 fn sf_mul(a: u32, b: u32) -> u32 {
   let am = a & 0x7fffffffu;
   let bm = b & 0x7fffffffu;
+  if (am >= 0x7f800000u || bm >= 0x7f800000u) {
+    return select(0x7f800000u, 0x7fc00000u, am == 0u || bm == 0u);
+  }
   if (am == 0u || bm == 0u) {
     return 0u;
   }
@@ -171,6 +174,27 @@ fn sf_rint(b: u32) -> i32 {
     n = sf_rne_shift(x.m, u32(-x.e));
   }
   return select(i32(n), -i32(n), (b >> 31u) != 0u);
+}
+
+// round(f32(x / s)) (ties to even) for f32 bits x and s > 0 — the quantizers' code before the
+// zero point and the clamp. Exact when |result| < 4096; otherwise some value of the right sign
+// with magnitude ≥ 4096 (every caller clamps to at most 8 bits). Fast path: the hardware quotient
+// (≤ 2.5 ulp in WGSL for normal operands) decides whenever it is > 2^-8 away from a tie, which
+// 3 ulp < 2^-9 (|x / s| < 4096) cannot cross; subnormal operands and near-ties take sf_div.
+fn sf_div_rint(x: u32, s: u32) -> i32 {
+  let xe = x & 0x7f800000u;
+  let se = s & 0x7f800000u;
+  if (xe != 0u && xe != 0x7f800000u && se != 0u && se < 0x7e800000u) {
+    let t = bitcast<f32>(x) / bitcast<f32>(s);
+    let a = abs(t);
+    if (a >= 4096.0) {
+      return select(4096, -4096, t < 0.0);
+    }
+    if (abs(a - floor(a) - 0.5) > 0.00390625) {
+      return i32(round(t));
+    }
+  }
+  return sf_rint((x & 0x80000000u) | sf_div(x, s));
 }
 
 // Magnitude `mag` rounded (nearest even) to a float format with `mb` fraction bits and

@@ -7,6 +7,7 @@ import type { ModelRunner } from '../engine/runner.ts';
 import { describeAdapter, type GpuContext } from '../gpu/device.ts';
 import { numberOption, parseArgs } from './args.ts';
 import { backendOption, createRunner, loadModel, openBackend } from './model-files.ts';
+import { EXPORT_USAGE, runExport } from './export-command.ts';
 import { QUANT_USAGE, runEval, runQuantize } from './quant-commands.ts';
 
 export interface CliIo {
@@ -24,6 +25,7 @@ Usage:
   nibble generate --model FILE --tokenizer FILE [options]
   nibble eval --model FILE [--tokenizer FILE] --text FILE --method M [options] [--json]
   nibble quantize --model FILE [--tokenizer FILE] --method M [options] --out FILE
+  nibble export --model FILE [--tokenizer FILE] [--method M options] --format F --out PATH
   nibble bench [--json]
   nibble --help
 
@@ -41,7 +43,7 @@ statistics (tokens/s, backend, adapter, seed) go to stderr.
 bench: prefill and decode speed of stories260K on WebGPU (Dawn) and the CPU, with
 dispatches per token; --json prints the report as JSON on stdout.
 
-${QUANT_USAGE}
+${QUANT_USAGE}${EXPORT_USAGE}
 Exit codes: 0 success, 2 invalid input (arguments, model or tokenizer files), 1 internal error.
 `;
 
@@ -137,6 +139,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         return await runEval(rest, io);
       case 'quantize':
         return await runQuantize(rest, io);
+      case 'export':
+        return await runExport(rest, io);
       default:
         throw new NibbleError('bad-argument', `unknown command "${command}"`);
     }

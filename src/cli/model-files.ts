@@ -6,6 +6,7 @@ import { parseLlama2c } from '../core/llama2c.ts';
 import type { LlamaModel } from '../core/model.ts';
 import { isNibbleFile } from '../core/nibble-file.ts';
 import { readNibbleFile } from '../core/nibble-file-read.ts';
+import type { TextTokenizer } from '../core/text-tokenizer.ts';
 import { Tokenizer } from '../core/tokenizer.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { ModelRunner } from '../engine/runner.ts';
@@ -14,7 +15,7 @@ import type { CliIo } from './main.ts';
 
 export interface LoadedModel {
   model: LlamaModel;
-  tokenizer: Tokenizer;
+  tokenizer: TextTokenizer;
   tokenizerBytes: Uint8Array;
   label: string | null; // a .nibble file's variant label
 }

@@ -98,6 +98,12 @@ export class CpuForward {
     linear(q, xb, lw.wq, M, dim, qd);
     linear(k, xb, lw.wk, M, dim, kvd);
     linear(v, xb, lw.wv, M, dim, kvd);
+    const bias = this.model.weights.attnBias?.[l];
+    if (bias) {
+      addRowBias(q, bias.bq.data, M, qd);
+      addRowBias(k, bias.bk.data, M, kvd);
+      addRowBias(v, bias.bv.data, M, kvd);
+    }
     rope(q, M, nHeads, hs, pos, c.ropeTheta, c.ropeStyle);
     rope(k, M, nKvHeads, hs, pos, c.ropeTheta, c.ropeStyle);
     this.kCache[l].set(k, pos * kvd);
@@ -116,4 +122,9 @@ export class CpuForward {
     linear(proj, h1, lw.w2, M, hd, dim);
     addInPlace(x, proj, M * dim);
   }
+}
+
+/** x (M, n) += bias (n) on every row: the optional attention biases (Qwen2). */
+function addRowBias(x: Float32Array, bias: Float32Array, M: number, n: number): void {
+  for (let m = 0; m < M; m++) for (let i = 0; i < n; i++) x[m * n + i] += bias[i];
 }

@@ -1,12 +1,12 @@
 // The evaluation protocol (evaluation.md) and drift metrics, as pure functions.
 import { NibbleError } from './errors.ts';
-import type { Tokenizer } from './tokenizer.ts';
+import type { TextTokenizer } from './text-tokenizer.ts';
 
 /**
  * Perplexity windows: each non-empty line encoded with BOS (and the dummy-prefix space), all
  * lines concatenated, cut into non-overlapping windows of `seq` tokens; the remainder dropped.
  */
-export function textWindows(tok: Tokenizer, text: string, seq: number): number[][] {
+export function textWindows(tok: TextTokenizer, text: string, seq: number): number[][] {
   if (!Number.isInteger(seq) || seq < 2) throw new NibbleError('bad-argument', `window length must be a whole number ≥ 2, got ${seq}`);
   const stream: number[] = [];
   for (const line of text.split(/\r?\n/)) {

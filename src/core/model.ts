@@ -1,5 +1,5 @@
 // The one in-memory description of a Llama-family model, whatever file it came from.
-import type { Tensor } from './tensor.ts';
+import type { F32Tensor, Tensor } from './tensor.ts';
 
 export interface LlamaConfig {
   dim: number; // model width
@@ -28,11 +28,21 @@ export interface LayerWeights {
   w3: Tensor; // (hidden, dim)  up
 }
 
+/** Attention biases of one layer (Qwen2): q = wq·x + bq, k = wk·x + bk, v = wv·x + bv. */
+export interface AttentionBias {
+  bq: F32Tensor; // (nHeads*hs)
+  bk: F32Tensor; // (nKv*hs)
+  bv: F32Tensor; // (nKv*hs)
+}
+
 export interface LlamaWeights {
   tokEmb: Tensor; // (vocab, dim)
   layers: LayerWeights[]; // nLayers
   rmsFinal: Tensor; // (dim)
   wcls: Tensor; // (vocab, dim); the same object as tokEmb when shared
+  // Optional, per layer (nLayers). Only the CPU forward applies them; a backend or writer that
+  // cannot must refuse such a model (assertRunnable in core/hf/runnable.ts).
+  attnBias?: AttentionBias[];
 }
 
 export interface LlamaModel {

@@ -1,6 +1,7 @@
 // llama2.c tokenizer (tokenizer.bin / tok512.bin): score-ordered BPE merges over UTF-8 code
 // points with byte fallback, exactly as run.c encodes and decodes.
 import { NibbleError, requireBytes } from './errors.ts';
+import type { TextTokenizer, TokenStream } from './text-tokenizer.ts';
 
 export const BOS = 1;
 export const EOS = 2;
@@ -9,8 +10,11 @@ const BYTE_FALLBACK_OFFSET = 3; // byte b is token b + 3 (<0x00> .. <0xFF>)
 /** Bytes → a JS string with one char per byte (a lossless Map key for byte strings). */
 const bin = (b: Uint8Array): string => String.fromCharCode(...b);
 
-export class Tokenizer {
+export class Tokenizer implements TextTokenizer {
   readonly vocabSize: number;
+  readonly bosId = BOS;
+  readonly eosId = EOS;
+  readonly stopIds: readonly number[] = [BOS, EOS]; // run.c stops on either
   readonly maxTokenLength: number;
   private readonly pieces: Uint8Array[]; // (vocab) raw bytes of each token
   private readonly scores: Float32Array; // (vocab) merge priority
@@ -141,6 +145,10 @@ export class Tokenizer {
     return p;
   }
 
+  stream(): TokenStream {
+    return new TextStream(this);
+  }
+
   /** Whole-sequence decode; `tokens[0]` is treated as the context of the first piece. */
   decode(tokens: readonly number[]): string {
     const stream = new TextStream(this);
@@ -151,7 +159,7 @@ export class Tokenizer {
 }
 
 /** Incremental decoder: byte-fallback tokens of one code point come out together, never as U+FFFD halves. */
-export class TextStream {
+export class TextStream implements TokenStream {
   private readonly dec = new TextDecoder('utf-8');
   constructor(private readonly tok: Tokenizer) {}
   push(prev: number, id: number): string {

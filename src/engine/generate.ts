@@ -3,7 +3,7 @@
 // the end of the context, or cancellation.
 import { NibbleError } from '../core/errors.ts';
 import { Sampler } from '../core/sampler.ts';
-import { BOS, EOS, TextStream, type Tokenizer } from '../core/tokenizer.ts';
+import type { TextTokenizer } from '../core/text-tokenizer.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
 import type { ModelRunner } from './runner.ts';
 
@@ -37,7 +37,7 @@ const now = (): number => globalThis.performance.now();
 
 export async function generate(
   runner: ModelRunner,
-  tokenizer: Tokenizer,
+  tokenizer: TextTokenizer,
   prompt: string,
   opts: GenerateOptions,
   onToken?: (ev: TokenEvent) => void,
@@ -46,12 +46,13 @@ export async function generate(
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new NibbleError('bad-argument', `maxTokens must be a whole number ≥ 0, got ${opts.maxTokens}`);
   if (!(opts.temperature >= 0)) throw new NibbleError('bad-argument', `temperature must be ≥ 0, got ${opts.temperature}`);
   const promptIds = tokenizer.encode(prompt, { bos: true, eos: false });
+  if (promptIds.length === 0) throw new NibbleError('bad-argument', 'the prompt is empty and the model has no BOS token to start from: give a prompt');
   if (promptIds.length >= seqLen) {
     throw new NibbleError('bad-argument', `the prompt is ${promptIds.length} tokens; the model's context holds ${seqLen}`);
   }
   const sampler = new Sampler({ temperature: opts.temperature, topP: opts.topP, seed: opts.seed });
   const want = sampler.greedy ? 'argmax' : 'logits';
-  const stream = new TextStream(tokenizer);
+  const stream = tokenizer.stream();
   const generated: number[] = [];
   let text = '';
   let stoppedBy: GenerateResult['stoppedBy'] = 'length';
@@ -78,7 +79,7 @@ export async function generate(
       tDecode = now();
     }
     pos += feed.length;
-    if (next === BOS || next === EOS) {
+    if (tokenizer.stopIds.includes(next)) {
       stoppedBy = 'eos';
       break;
     }

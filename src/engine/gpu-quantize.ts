@@ -24,35 +24,11 @@ import { quant4bit } from '../gpu/quant-codebook.ts';
 import { floatRound, floatTrunc } from '../gpu/quant-float.ts';
 import { GpuHessian, gptqOnGpu } from '../gpu/quant-gptq.ts';
 import { HISTOGRAM_WORDS, histogram } from '../gpu/quant-histogram.ts';
-import { QuantRecorder } from '../gpu/quant-pipelines.ts';
+import { QuantRecorder, readBuffers } from '../gpu/quant-pipelines.ts';
 import { quantInt8Rows, quantUniform, uniformSizes, type UniformDims } from '../gpu/quant-rtn.ts';
 import type { QuantSpec } from './quant-spec.ts';
 
 const FLOAT_METHODS: Record<string, FloatFormat> = { fp16: 'fp16', bf16: 'bf16', tf32: 'tf32', 'fp8-e4m3': 'fp8e4m3', 'fp8-e5m2': 'fp8e5m2' };
-
-/** Copies several buffers to the CPU through one staging buffer and one map. */
-export async function readBuffers(ctx: GpuContext, parts: readonly (readonly [GPUBuffer, number])[]): Promise<Uint32Array[]> {
-  const offsets: number[] = [];
-  let total = 0;
-  for (const [, words] of parts) {
-    offsets.push(total);
-    total += Math.max(1, words);
-  }
-  const staging = ctx.device.createBuffer({ label: 'quant-readback', size: total * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  try {
-    const enc = ctx.device.createCommandEncoder();
-    parts.forEach(([buf, words], i) => {
-      if (words > 0) enc.copyBufferToBuffer(buf, 0, staging, offsets[i] * 4, words * 4);
-    });
-    ctx.device.queue.submit([enc.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    const all = new Uint32Array(staging.getMappedRange().slice(0));
-    staging.unmap();
-    return parts.map(([, words], i) => all.slice(offsets[i], offsets[i] + words));
-  } finally {
-    staging.destroy();
-  }
-}
 
 const asF32 = (u: Uint32Array): Float32Array => new Float32Array(u.buffer, u.byteOffset, u.length);
 
@@ -164,7 +140,7 @@ export class GpuQuantizer {
   }
 
   /** ≡ codeHistogram(t, w, bits): code counts and (with w) clipped-at-ends counts. */
-  async histogram(t: UniformQuantTensor, w?: Float32Array, bits = UNIFORM_BITS[t.format]): Promise<CodeHistogram> {
+  async histogram(t: UniformQuantTensor, w?: Float32Array, bits: number = UNIFORM_BITS[t.format]): Promise<CodeHistogram> {
     const [rows, cols] = t.shape;
     const container = UNIFORM_BITS[t.format];
     if (w && w.length !== rows * cols) throw new NibbleError('bad-argument', `histogram: ${w.length} weights for a ${rows}×${cols} tensor`);

@@ -96,7 +96,7 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
     // LLM.int8 prefill: outlier mask, row scales and int8 x of one matmul at a time (reused).
     const scratchBytes = Math.max(...linears.map((lw) => matmulScratchBytes(lw, chunk)));
     const scratch = scratchBytes > 0 ? own(createStorage(ctx, scratchBytes, 'int8-scratch')) : undefined;
-    const matmul = (a: Omit<k.MatmulArgs, 'scratch'>): void => matmul({ ...a, scratch });
+    const matmul = (a: Omit<k.MatmulArgs, 'scratch'>): void => k.matmul(rec, { ...a, scratch });
     const readToken = own(createReadback(ctx, 4, 'argmax-read'));
     const readLogits = own(createReadback(ctx, c.vocabSize * 4, 'logits-read'));
 
@@ -249,7 +249,7 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
       const byFormat: Record<string, number> = {
         f32: bytesOf([tokEmb, rmsFinal, ...layers.flatMap((L) => [L.rmsAtt, L.rmsFfn])]),
       };
-      const counted = new Set<GPUBuffer>();
+      const counted = new Set<GPUBuffer>([tokEmb]); // a shared classifier is the embedding table
       let linearBytes = 0;
       for (const lw of linears) {
         if (weightBuffers(lw).every((buf) => counted.has(buf))) continue; // the shared classifier

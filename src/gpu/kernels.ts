@@ -151,11 +151,17 @@ export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
     case 'q4':
     case 'q3':
     case 'q2':
+      holds('matmul q', w.data, w.n * w.wpr);
+      holds('matmul scales', w.scales, w.scaleF16 ? Math.ceil((w.n * w.nGroups) / 2) : w.n * w.nGroups);
       return gemv ? q.uniformGemv(sink, c, w) : q.uniformGemm(sink, c, w);
     case 'nf4':
     case 'fp4':
+      holds('matmul q', w.data, Math.ceil((w.n * w.k) / 8));
+      holds('matmul absmax', w.absmax, Math.ceil((w.n * w.k) / w.block));
       return gemv ? q.codebookGemv(sink, c, w) : q.codebookGemm(sink, c, w);
     case 'llmint8':
+      holds('matmul q', w.data, w.n * w.wpr);
+      holds('matmul scales', w.scales, w.n);
       if (!sink.ctx.kernels.int8Dot) {
         throw new NibbleError('unsupported', 'LLM.int8 weights need WGSL dot4I8Packed (packed_4x8_integer_dot_product), which this browser does not offer; use the CPU backend for this variant');
       }

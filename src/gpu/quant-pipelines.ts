@@ -41,7 +41,7 @@ export const QUANT_KERNELS: Record<QuantKernel, QuantKernelSpec> = {
   },
   hessian_accum: { buffers: ['read', 'rw'], params: ['K', 'T', 'decay:f32', 'f:f32'] },
   cholesky_prep: { buffers: ['read', 'read', 'rw'], params: ['n', 'damp:f32'] },
-  cholesky_panel: { buffers: ['rw', 'rw'], params: ['n', 'k0'] },
+  cholesky_panel: { buffers: ['rw', 'rw', 'rw'], params: ['n', 'k0'] },
   cholesky_update: { buffers: ['rw'], params: ['n', 'k0'] },
   cholesky_inverse_diag: { buffers: ['read', 'rw'], params: ['n'] },
   cholesky_inverse_rows: { buffers: ['read', 'rw'], params: ['n', 'bi'] },
@@ -270,3 +270,31 @@ export function holds(what: string, buf: GPUBuffer, words: number): void {
 
 /** Workgroups of `size` threads covering `threads` threads, as an (x, y) grid. */
 export const groupsFor = (rec: QuantRecorder, threads: number, size = 64): [number, number] => rec.grid(Math.ceil(threads / size));
+
+// ---- readback ---------------------------------------------------------------------------------
+
+/** Copies several buffers (`words` 32-bit values from word `offset`, default 0) to the CPU
+ *  through one staging buffer and one map. */
+export async function readBuffers(ctx: GpuContext, parts: readonly (readonly [buf: GPUBuffer, words: number, offset?: number])[]): Promise<Uint32Array[]> {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const [, words] of parts) {
+    offsets.push(total);
+    total += Math.max(1, words);
+  }
+  const staging = ctx.device.createBuffer({ label: 'quant-readback', size: total * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  try {
+    const enc = ctx.device.createCommandEncoder();
+    parts.forEach(([buf, words, offset = 0], i) => {
+      if (words > 0) enc.copyBufferToBuffer(buf, offset * 4, staging, offsets[i] * 4, words * 4);
+    });
+    ctx.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const all = new Uint32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    return parts.map(([, words], i) => all.slice(offsets[i], offsets[i] + words));
+  } finally {
+    staging.destroy();
+  }
+}
+

@@ -160,8 +160,8 @@ describe('runner paths', () => {
     expect(isNibbleError(err) && err.code).toBe('device-lost');
   });
 
-  // Quantized formats have no packed GPU kernel yet: they are decoded to f32 at upload with
-  // the CPU twin's decoder, so the GPU must match the CPU backend computing with ŵ.
+  // Quantized linears stay packed on the GPU (dequant-fused kernels; test/gpu/matmul-quant*.test.ts,
+  // runner-quant.test.ts); the CPU backend decodes the same packed data, so the two must agree.
   it.each([
     ['q8 per row', { format: 'q8' }],
     ['q4 group 16, f16 scales', { format: 'q4', group: 16, scaleType: 'f16' }],
@@ -175,12 +175,15 @@ describe('runner paths', () => {
     await compare(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 3);
   });
 
-  it('rejects LLM.int8 weights with unsupported (no GPU kernel for the mixed matmul)', async () => {
+  it('runs LLM.int8 weights (packed int8, dot4I8Packed) and matches the CPU backend', async () => {
     const model = randomModel({ ...BASE, seed: 14 });
-    const wq = model.weights.layers[0].wq as F32Tensor;
-    const [N, K] = wq.shape;
-    model.weights.layers[0].wq = packInt8Rows(quantizeRowsInt8(wq.data, N, K), N, K, 6);
-    const err = await createGpuRunner(sg, model).catch((e: unknown) => e);
-    expect(isNibbleError(err) && err.code).toBe('unsupported');
+    for (const l of model.weights.layers) {
+      for (const n of LINEAR_NAMES) {
+        const w = l[n] as F32Tensor;
+        const [N, K] = w.shape;
+        l[n] = packInt8Rows(quantizeRowsInt8(w.data, N, K), N, K, 6);
+      }
+    }
+    await compare(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 3);
   });
 });

@@ -18,7 +18,7 @@ export interface CodeHistogram {
  * against maxq = 2^bits − 1 (`bits` defaults to the container's: pass the fitted bits for 5–7-bit
  * codes in q8 containers). Column c uses group gIdx[c] when t has one, else ⌊c / group⌋.
  */
-export function codeHistogram(t: UniformQuantTensor, w?: Float32Array, bits = UNIFORM_BITS[t.format]): CodeHistogram {
+export function codeHistogram(t: UniformQuantTensor, w?: Float32Array, bits: number = UNIFORM_BITS[t.format]): CodeHistogram {
   const [rows, cols] = t.shape;
   const container = UNIFORM_BITS[t.format];
   const codes = unpackRows(t.buffers.data, rows, cols, container);

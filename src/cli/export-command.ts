@@ -1,0 +1,137 @@
+// `nibble export`: optionally quantize (same flags as `nibble quantize`), then write the model in
+// another format. CLI glue only: the writers are pure (core/gguf/write.ts, core/export/gptq.ts).
+//   gguf-f32 | gguf-q8_0 | gguf-q4_0   one .gguf file llama.cpp runs (block types: write.ts)
+//   gptq-safetensors                   AutoGPTQ v1 checkpoint of a uniform-int variant:
+//       --out DIR                 → DIR/model.safetensors, DIR/quantize_config.json, DIR/config.json
+//       --out NAME.safetensors    → that file, with quantize_config.json and config.json beside it
+//   nibble                             a .nibble file (as `nibble quantize`)
+// --model takes a llama2.c .bin, a .nibble file or a .gguf (its tokenizer comes along).
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { NibbleError } from '../core/errors.ts';
+import { exportGptqCheckpoint } from '../core/export/gptq.ts';
+import { loadGguf } from '../core/gguf/llama.ts';
+import { isGgufFile } from '../core/gguf/read.ts';
+import { vocabFromLlama2c } from '../core/gguf/vocab.ts';
+import { GGUF_EXPORT_FORMATS, writeGgufModel, type GgufExportFormat } from '../core/gguf/write.ts';
+import { textWindows } from '../core/metrics.ts';
+import { writeNibbleFile } from '../core/nibble-file.ts';
+import { Tokenizer } from '../core/tokenizer.ts';
+import { needsCalibration } from '../engine/quant-spec.ts';
+import { quantizeModel } from '../engine/quantize.ts';
+import { numberOption, parseArgs } from './args.ts';
+import type { CliIo } from './main.ts';
+import { loadModel, readInput, type LoadedModel } from './model-files.ts';
+import { specFromArgs } from './quant-commands.ts';
+
+// The quantize flags (as quant-commands.ts reads them through specFromArgs) plus --format and --out.
+const EXPORT_FLAGS = {
+  model: { kind: 'string' }, tokenizer: { kind: 'string' }, calib: { kind: 'string' }, seq: { kind: 'string' },
+  method: { kind: 'string' }, bits: { kind: 'string' }, group: { kind: 'string' }, sym: { kind: 'flag' },
+  'act-order': { kind: 'flag' }, 'static-groups': { kind: 'flag' }, damp: { kind: 'string' }, alpha: { kind: 'string' },
+  threshold: { kind: 'string' }, 'mantissa-bits': { kind: 'string' }, round: { kind: 'string' }, 'double-quant': { kind: 'flag' },
+  'f16-scales': { kind: 'flag' }, format: { kind: 'string' }, out: { kind: 'string' }, json: { kind: 'flag' },
+  help: { kind: 'flag' }, h: { kind: 'flag' },
+} as const;
+
+export const EXPORT_FORMATS = [...GGUF_EXPORT_FORMATS, 'gptq-safetensors', 'nibble'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const EXPORT_USAGE = `
+export: write a model (optionally quantized first) in another format.
+  nibble export --model FILE [--tokenizer FILE] [--calib FILE] [--method M options]
+                --format ${EXPORT_FORMATS.join('|')} --out PATH [--json]
+  --model FILE      llama2.c .bin, .nibble or .gguf (GGUF and .nibble carry their tokenizer)
+  --format F        gguf-f32: all F32 | gguf-q8_0: 2-D tensors Q8_0 | gguf-q4_0: linears and
+                    embedding Q4_0, output Q8_0 (norms F32; rows not a multiple of 32 are F16)
+                    gptq-safetensors: AutoGPTQ v1 (qweight/qzeros/scales/g_idx) of a gptq/rtn
+                    variant (bits 2, 3, 4, 8), fp16 embeddings/norms; --out DIR writes
+                    DIR/model.safetensors + quantize_config.json + config.json, --out X.safetensors
+                    writes X.safetensors with the two JSON files beside it
+                    nibble: a .nibble file (as quantize)
+  method options as for quantize (default --method fp32: export the model as loaded)
+`;
+
+/** Loads --model, reading a GGUF through core/gguf and anything else through the shared loader. */
+async function loadAny(io: CliIo, modelPath: string | undefined, tokPath: string | undefined): Promise<LoadedModel> {
+  const bytes = await readInput(io, 'model', modelPath);
+  if (!isGgufFile(bytes)) {
+    // Hand the bytes we already have to the shared loader instead of reading the file twice.
+    const read = io.readFile ?? (async (p: string) => new Uint8Array(await readFile(p)));
+    const cached: CliIo = { ...io, readFile: async (p) => (p === modelPath ? bytes : read(p)) };
+    return loadModel(cached, modelPath, tokPath);
+  }
+  const g = loadGguf(bytes);
+  if (tokPath === undefined) return { model: g.model, tokenizer: g.tokenizer, tokenizerBytes: g.tokenizerBytes, label: null };
+  const tokenizerBytes = await readInput(io, 'tokenizer', tokPath);
+  return { model: g.model, tokenizer: Tokenizer.fromLlama2c(tokenizerBytes, g.model.config.vocabSize), tokenizerBytes, label: null };
+}
+
+async function calibrationText(io: CliIo, path: string): Promise<string> {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(await readInput(io, 'calib', path));
+  } catch (e) {
+    if (e instanceof NibbleError) throw e;
+    throw new NibbleError('bad-format', `--calib ${path} is not UTF-8 text`);
+  }
+}
+
+async function write(path: string, bytes: Uint8Array | string): Promise<void> {
+  try {
+    await writeFile(path, bytes);
+  } catch (e) {
+    throw new NibbleError('bad-argument', `cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+export async function runExport(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, EXPORT_FLAGS);
+  if (args.flags.has('help') || args.flags.has('h')) return io.stdout.write(EXPORT_USAGE), 0;
+  if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
+  const format = args.values.format as ExportFormat | undefined;
+  if (!format || !(EXPORT_FORMATS as readonly string[]).includes(format)) throw new NibbleError('bad-argument', `--format must be one of ${EXPORT_FORMATS.join(', ')}${format ? `, got "${format}"` : ''}`);
+  const out = args.values.out;
+  if (!out) throw new NibbleError('bad-argument', '--out PATH is required');
+  const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
+  const spec = specFromArgs(args);
+  if (format === 'gptq-safetensors' && spec.method !== 'fp32' && spec.method !== 'gptq' && spec.method !== 'rtn') {
+    throw new NibbleError('bad-argument', `--format gptq-safetensors needs --method gptq or rtn (or a .nibble variant with uniform-int linears), got --method ${spec.method}`);
+  }
+  if (needsCalibration(spec.method) && !args.values.calib) throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
+
+  const loaded = await loadAny(io, args.values.model, args.values.tokenizer);
+  if (seq > loaded.model.config.seqLen) throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${loaded.model.config.seqLen}`);
+  const calibration = args.values.calib ? textWindows(loaded.tokenizer, await calibrationText(io, args.values.calib), seq) : [];
+  if (args.values.calib && calibration.length === 0) throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
+  const q = await quantizeModel(loaded.model, spec, {
+    calibration,
+    onProgress: (p) => {
+      io.stderr.write(`nibble: ${p.stage} layer ${p.layer + 1}/${p.nLayers}${p.linear ? ` ${p.linear}` : ''}\n`);
+    },
+  });
+  const label = spec.method === 'fp32' ? (loaded.label ?? 'fp32') : q.report.label;
+
+  const files: { path: string; bytes: number }[] = [];
+  const emit = async (path: string, bytes: Uint8Array | string) => {
+    await write(path, bytes);
+    files.push({ path, bytes: typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength });
+  };
+  if (format === 'nibble') {
+    await emit(out, writeNibbleFile(q.model, { tokenizer: loaded.tokenizerBytes, label, spec }));
+  } else if (format === 'gptq-safetensors') {
+    const ckpt = exportGptqCheckpoint(q.model, { dampPercent: spec.damp, staticGroups: spec.staticGroups, trueSequential: true });
+    const single = out.endsWith('.safetensors');
+    const dir = single ? dirname(out) : out;
+    if (!single) await mkdir(dir, { recursive: true }).catch((e: Error) => { throw new NibbleError('bad-argument', `cannot create --out ${dir}: ${e.message}`); });
+    await emit(single ? out : join(dir, 'model.safetensors'), ckpt.safetensors);
+    await emit(join(dir, 'quantize_config.json'), `${JSON.stringify(ckpt.quantizeConfig, null, 2)}\n`);
+    await emit(join(dir, 'config.json'), `${JSON.stringify(ckpt.config, null, 2)}\n`);
+  } else {
+    if (!(loaded.tokenizer instanceof Tokenizer)) throw new NibbleError('unsupported', `--format ${format} needs a llama2.c/SentencePiece vocabulary; this model's tokenizer is not one`);
+    const vocab = vocabFromLlama2c(loaded.tokenizerBytes, q.model.config.vocabSize);
+    await emit(out, writeGgufModel(q.model, vocab, format as GgufExportFormat, { name: label }));
+  }
+  const summary = { format, label, files };
+  io.stdout.write(args.flags.has('json') ? `${JSON.stringify(summary, null, 2)}\n` : files.map((f) => `wrote ${f.path}: ${label}, ${f.bytes} bytes\n`).join(''));
+  return 0;
+}
