@@ -1,11 +1,13 @@
 // GPTQ on the GPU (f32) vs the float64 CPU twin (src/core/gptq.ts, src/core/linalg.ts) on a real
-// stories260K layer with captured calibration activations. Tolerances (f32 vs f64):
+// stories260K layer with captured calibration activations. Tolerances (f32 vs f64; the values
+// seen on SwiftShader are logged, all far inside them: ~4e-7, ~1e-6, 100% of codes, ≤ 1.4e-6):
 //   H:  |ΔH_ij| ≤ 1e-5 · √(H_ii H_jj) (Cauchy–Schwarz scale of entry ij)
-//   U:  max |ΔU| ≤ 1e-3 · max |U|
-//   GPTQ: codes agree on ≥ 99% of weights (f32 vs f64 flips ties near rounding boundaries, and a
-//         flipped code feeds slightly different errors forward), |Δloss| ≤ 1% of the CPU loss,
-//         the same gIdx, and the OBS identity on the GPU's own result: its reported loss equals
-//         ½ ΔW Ĥ ΔWᵀ (Ĥ damped, from the CPU H) within 1%.
+//   U:  max |ΔU| ≤ 1e-4 · max |U|
+//   GPTQ: codes agree on ≥ 99% of weights (f32 vs f64 may flip ties near rounding boundaries, and
+//         a flipped code feeds slightly different errors forward), |Δloss| ≤ 1e-3 of the CPU
+//         loss, the same gIdx, and the OBS identity on the GPU's own result: its reported loss
+//         equals ½ ΔW Ĥ ΔWᵀ (Ĥ damped, from the CPU H; ΔW against W with dead inputs zeroed)
+//         within 1e-3.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuForward } from '../../src/core/forward.ts';
 import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions, type GptqResult } from '../../src/core/gptq.ts';
@@ -84,6 +86,7 @@ function expectHessianClose(got: Float64Array, want: Float64Array, K: number, wh
     }
   }
   expect(worst, `${what}: max |ΔH_ij| / √(H_ii H_jj)`).toBeLessThan(1e-5);
+  console.log(`${what}: max |ΔH_ij| / √(H_ii H_jj) = ${worst.toExponential(2)}`);
 }
 
 /** W with the dead inputs (H[c, c] = 0) zeroed: what GPTQ quantizes and its loss measures against. */
@@ -95,11 +98,11 @@ function compare(gpu: GptqResult, cpu: GptqResult, W: Float32Array, rows: number
   for (let i = 0; i < cpu.codes.length; i++) if (gpu.codes[i] === cpu.codes[i]) same++;
   const agree = same / cpu.codes.length;
   expect(agree, `${what}: code agreement`).toBeGreaterThanOrEqual(0.99);
-  expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss, `${what}: loss ${gpu.loss} vs ${cpu.loss}`).toBeLessThan(0.01);
+  expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss, `${what}: loss ${gpu.loss} vs ${cpu.loss}`).toBeLessThan(1e-3);
   expect(Array.from(gpu.gIdx), `${what}: gIdx`).toEqual(Array.from(cpu.gIdx));
   expect(gpu.scales.length).toBe(cpu.scales.length);
   const obs = proxyError(liveW(W, rows, cols, H), gpu.dequant, rows, cols, damped(H, cols, damp));
-  expect(Math.abs(gpu.loss - obs) / obs, `${what}: OBS identity ${gpu.loss} vs ${obs}`).toBeLessThan(0.01);
+  expect(Math.abs(gpu.loss - obs) / obs, `${what}: OBS identity ${gpu.loss} vs ${obs}`).toBeLessThan(1e-3);
   return { agree, lossRel: Math.abs(gpu.loss - cpu.loss) / cpu.loss, obsRel: Math.abs(gpu.loss - obs) / obs };
 }
 
@@ -158,7 +161,8 @@ describe('U = upper Cholesky factor of Ĥ⁻¹ (blocked f32 Cholesky + triangula
         maxU = Math.max(maxU, Math.abs(want[i]));
         maxD = Math.max(maxD, Math.abs(got[i] - want[i]));
       }
-      expect(maxD / maxU, `n=${n}: max |ΔU| / max |U|`).toBeLessThan(1e-3);
+      expect(maxD / maxU, `n=${n}: max |ΔU| / max |U|`).toBeLessThan(1e-4);
+      console.log(`U n=${n}: max |ΔU| / max |U| = ${(maxD / maxU).toExponential(2)}`);
     }
   });
 

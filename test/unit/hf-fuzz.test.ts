@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { fuzzHf } from './hf-fuzz-core.ts';
 
-const COUNT = 600;
+const COUNT = 1000;
 
 describe('HF loader fuzz', () => {
   it(`${COUNT} seeded mutations of model.safetensors, config.json and tokenizer.json end in typed errors or valid models`, async () => {

@@ -2,7 +2,6 @@
 // stories260K's converted SentencePiece tokenizer must encode exactly as the llama2.c tokenizer;
 // a byte-level BPE (Qwen2 / SmolLM2 style, built here) covers no-BOS models, streaming of
 // characters split over byte tokens, and chat templates rendered with @huggingface/jinja.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
 import { HfTokenizer } from '../../src/core/hf-tokenizer.ts';
