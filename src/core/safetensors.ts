@@ -39,29 +39,38 @@ export interface SafetensorsEntry {
 
 export interface SafetensorsFile {
   fileName: string;
-  bytes: Uint8Array; // the whole file (not copied)
+  size: number; // bytes in the file
+  bytes?: Uint8Array; // the whole file (not copied), when it was parsed from memory
   metadata: Record<string, string>;
   tensors: Map<string, SafetensorsEntry>;
 }
 
+/** Ranged access to one file (a browser File's slice(), a Node FileHandle): read only what is needed. */
+export interface RangeReader {
+  size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
 const bad = (file: string, msg: string) => new NibbleError('bad-format', `${file}: ${msg}`);
 
-/** Parses and validates the header; no tensor data is read or copied. */
-export function parseSafetensors(bytes: Uint8Array, fileName = 'model.safetensors'): SafetensorsFile {
-  const size = bytes.byteLength;
-  if (size < 8) throw new NibbleError('truncated', `${fileName}: expected at least 8 bytes (header length), file has ${size}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, size);
-  const nBig = view.getBigUint64(0, true);
+/** The header length N from the first 8 bytes, checked against the file size and the cap. */
+function headerLength(first8: Uint8Array, size: number, fileName: string): number {
+  if (size < 8 || first8.byteLength < 8) throw new NibbleError('truncated', `${fileName}: expected at least 8 bytes (header length), file has ${size}`);
+  const nBig = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (nBig > BigInt(size - 8)) {
     throw new NibbleError('truncated', `${fileName}: header length ${nBig} needs ${nBig + 8n} bytes, file has ${size}`);
   }
   const n = Number(nBig); // ≤ size − 8: exact
   if (n > MAX_HEADER_BYTES) throw bad(fileName, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   if (n < 2) throw bad(fileName, `header length ${n} is too small for a JSON object`);
-  const header = parseJsonObject(bytes.subarray(8, 8 + n), `${fileName} header`);
+  return n;
+}
+
+/** Validates the header JSON (bytes 8 .. 8 + n) of a file of `size` bytes. */
+function parseHeader(json: Uint8Array, n: number, size: number, fileName: string): Omit<SafetensorsFile, 'bytes'> {
+  const header = parseJsonObject(json, `${fileName} header`);
   const dataStart = 8 + n;
   const dataLen = size - dataStart;
-
   let metadata: Record<string, string> = {};
   const tensors = new Map<string, SafetensorsEntry>();
   for (const [name, v] of Object.entries(header)) {
@@ -72,7 +81,22 @@ export function parseSafetensors(bytes: Uint8Array, fileName = 'model.safetensor
     tensors.set(name, readEntry(name, v, fileName, dataStart, dataLen));
   }
   checkTiling([...tensors.values()], fileName, dataStart, dataLen);
-  return { fileName, bytes, metadata, tensors };
+  return { fileName, size, metadata, tensors };
+}
+
+/** Parses and validates the header of a file in memory; no tensor data is read or copied. */
+export function parseSafetensors(bytes: Uint8Array, fileName = 'model.safetensors'): SafetensorsFile {
+  const n = headerLength(bytes, bytes.byteLength, fileName);
+  return { ...parseHeader(bytes.subarray(8, 8 + n), n, bytes.byteLength, fileName), bytes };
+}
+
+/** As parseSafetensors, reading only the 8 + N header bytes through `reader`. */
+export async function parseSafetensorsHeader(reader: RangeReader, fileName = 'model.safetensors'): Promise<SafetensorsFile> {
+  const first8 = reader.size >= 8 ? await reader.read(0, 8) : new Uint8Array(0);
+  const n = headerLength(first8, reader.size, fileName);
+  const json = await reader.read(8, n);
+  if (json.byteLength !== n) throw new NibbleError('truncated', `${fileName}: read ${json.byteLength} header bytes, expected ${n}`);
+  return parseHeader(json, n, reader.size, fileName);
 }
 
 function readMetadata(v: unknown, file: string): Record<string, string> {
@@ -141,20 +165,34 @@ function checkTiling(entries: SafetensorsEntry[], file: string, dataStart: numbe
 export function readTensorF32(file: SafetensorsFile, name: string): F32Tensor {
   const t = file.tensors.get(name);
   if (!t) throw new NibbleError('bad-format', `${file.fileName}: no tensor "${name}"`);
-  const { bytes } = file;
-  switch (t.dtype) {
-    case 'F32': {
-      const out = new Float32Array(t.numel); // aligned copy, independent of the file buffer
-      new Uint8Array(out.buffer).set(bytes.subarray(t.begin, t.end));
-      return f32Tensor(t.shape, out);
-    }
-    case 'F16':
-      return f32Tensor(t.shape, f16ToF32(bytes, t.begin, t.numel));
-    case 'BF16':
-      return f32Tensor(t.shape, bf16ToF32(bytes, t.begin, t.numel));
-    default:
-      throw new NibbleError('unsupported', `${file.fileName}: tensor "${name}" is ${t.dtype}; only F32, F16 and BF16 weights can be loaded`);
+  if (!file.bytes) throw new NibbleError('bad-argument', `${file.fileName}: parsed from a header only; use readTensorF32Ranged`);
+  return decodeTensor(file.fileName, t, file.bytes, t.begin);
+}
+
+/** As readTensorF32, reading just the tensor's bytes (e − b of them) through `reader`. */
+export async function readTensorF32Ranged(file: SafetensorsFile, name: string, reader: RangeReader): Promise<F32Tensor> {
+  const t = file.tensors.get(name);
+  if (!t) throw new NibbleError('bad-format', `${file.fileName}: no tensor "${name}"`);
+  checkFloat(file.fileName, t);
+  const bytes = await reader.read(t.begin, t.end - t.begin);
+  if (bytes.byteLength !== t.end - t.begin) throw new NibbleError('truncated', `${file.fileName}: read ${bytes.byteLength} bytes of "${name}", expected ${t.end - t.begin}`);
+  return decodeTensor(file.fileName, t, bytes, 0);
+}
+
+function checkFloat(fileName: string, t: SafetensorsEntry): void {
+  if (!(FLOAT_DTYPES as readonly string[]).includes(t.dtype)) {
+    throw new NibbleError('unsupported', `${fileName}: tensor "${t.name}" is ${t.dtype}; only F32, F16 and BF16 weights can be loaded`);
   }
+}
+
+/** Decodes tensor `t` whose data starts at bytes[at] (numel · dtype size bytes, validated). */
+function decodeTensor(fileName: string, t: SafetensorsEntry, bytes: Uint8Array, at: number): F32Tensor {
+  checkFloat(fileName, t);
+  if (t.dtype === 'F16') return f32Tensor(t.shape, f16ToF32(bytes, at, t.numel));
+  if (t.dtype === 'BF16') return f32Tensor(t.shape, bf16ToF32(bytes, at, t.numel));
+  const out = new Float32Array(t.numel); // F32: an aligned copy, independent of the file buffer
+  new Uint8Array(out.buffer).set(bytes.subarray(at, at + 4 * t.numel));
+  return f32Tensor(t.shape, out);
 }
 
 // ---- sharded checkpoints -------------------------------------------------------------------------
