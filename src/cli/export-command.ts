@@ -7,7 +7,7 @@
 //   nibble                             a .nibble file (as `nibble quantize`)
 // --model takes a llama2.c .bin, a .nibble file or a .gguf (its tokenizer comes along).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { NibbleError } from '../core/errors.ts';
 import { exportGptqCheckpoint } from '../core/export/gptq.ts';
 import { loadGguf } from '../core/gguf/llama.ts';
@@ -100,7 +100,7 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
   if (needsCalibration(spec.method) && !args.values.calib) throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
 
   const loaded = await loadAny(io, args.values.model, args.values.tokenizer);
-  if (seq > loaded.model.config.seqLen) throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${loaded.model.config.seqLen}`);
+  if (args.values.calib && seq > loaded.model.config.seqLen) throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${loaded.model.config.seqLen}`);
   const calibration = args.values.calib ? textWindows(loaded.tokenizer, await calibrationText(io, args.values.calib), seq) : [];
   if (args.values.calib && calibration.length === 0) throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
   const q = await quantizeModel(loaded.model, spec, {
@@ -129,7 +129,9 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
   } else {
     if (!(loaded.tokenizer instanceof Tokenizer)) throw new NibbleError('unsupported', `--format ${format} needs a llama2.c/SentencePiece vocabulary; this model's tokenizer is not one`);
     const vocab = vocabFromLlama2c(loaded.tokenizerBytes, q.model.config.vocabSize);
-    await emit(out, writeGgufModel(q.model, vocab, format as GgufExportFormat, { name: label }));
+    const stem = basename(args.values.model!).replace(/\.[^.]*$/, '');
+    const name = label === 'fp32' ? stem : `${stem} (${label})`;
+    await emit(out, writeGgufModel(q.model, vocab, format as GgufExportFormat, { name }));
   }
   const summary = { format, label, files };
   io.stdout.write(args.flags.has('json') ? `${JSON.stringify(summary, null, 2)}\n` : files.map((f) => `wrote ${f.path}: ${label}, ${f.bytes} bytes\n`).join(''));

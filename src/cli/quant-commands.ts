@@ -11,6 +11,8 @@ import { quantizeModel, type QuantizeReport } from '../engine/quantize.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
 import type { CliIo } from './main.ts';
 import { backendOption, createRunner, loadModel, openBackend, readInput, type LoadedModel } from './model-files.ts';
+import { GpuQuantizer } from '../engine/gpu-quantize.ts';
+import type { GpuContext } from '../gpu/device.ts';
 
 const QUANT_FLAGS = {
   model: { kind: 'string' }, tokenizer: { kind: 'string' }, text: { kind: 'string' }, calib: { kind: 'string' }, seq: { kind: 'string' },
@@ -77,7 +79,7 @@ async function textFile(io: CliIo, flag: string, path: string | undefined): Prom
 }
 
 /** Shared by eval and quantize: load, check flags, read calibration windows, quantize. */
-async function prepare(args: ParsedArgs, io: CliIo, seq: number): Promise<{ loaded: LoadedModel; spec: QuantSpec; q: Awaited<ReturnType<typeof quantizeModel>> }> {
+async function prepare(args: ParsedArgs, io: CliIo, seq: number, ctx: GpuContext | null): Promise<{ loaded: LoadedModel; spec: QuantSpec; q: Awaited<ReturnType<typeof quantizeModel>> }> {
   const spec = specFromArgs(args);
   const loaded = await loadModel(io, args.values.model, args.values.tokenizer);
   const c = loaded.model.config;
@@ -86,8 +88,10 @@ async function prepare(args: ParsedArgs, io: CliIo, seq: number): Promise<{ load
   const calibration = args.values.calib ? textWindows(loaded.tokenizer, await textFile(io, 'calib', args.values.calib), seq) : [];
   if (args.values.calib && calibration.length === 0) throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
   let lastLayer = -1;
+  const gpu = ctx ? new GpuQuantizer(ctx) : undefined;
   const q = await quantizeModel(loaded.model, spec, {
     calibration,
+    gpu,
     onProgress: (p) => {
       if (p.layer !== lastLayer || p.linear) {
         lastLayer = p.layer;
@@ -95,6 +99,7 @@ async function prepare(args: ParsedArgs, io: CliIo, seq: number): Promise<{ load
       }
     },
   });
+  gpu?.dispose();
   return { loaded, spec, q };
 }
 
@@ -125,11 +130,11 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
   const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
   const backend = backendOption(args.values.backend);
   const text = await textFile(io, 'text', args.values.text ?? (() => { throw new NibbleError('bad-argument', '--text FILE is required'); })());
-  const { loaded, q } = await prepare(args, io, seq);
-  const windows = textWindows(loaded.tokenizer, text, seq);
-  if (windows.length === 0) throw new NibbleError('bad-argument', `--text is shorter than one window of ${seq} tokens`);
   const ctx = await openBackend(io, backend);
   try {
+    const { loaded, q } = await prepare(args, io, seq, ctx);
+    const windows = textWindows(loaded.tokenizer, text, seq);
+    if (windows.length === 0) throw new NibbleError('bad-argument', `--text is shorter than one window of ${seq} tokens`);
     const target = await createRunner(ctx, q.model);
     const reference = q.report.spec.method === 'fp32' ? null : await createRunner(ctx, loaded.model);
     try {
@@ -158,7 +163,14 @@ export async function runQuantize(argv: readonly string[], io: CliIo): Promise<n
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
   if (!args.values.out) throw new NibbleError('bad-argument', '--out FILE is required');
   const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
-  const { loaded, spec, q } = await prepare(args, io, seq);
+  const ctx = await openBackend(io, backendOption(args.values.backend));
+  let prepared;
+  try {
+    prepared = await prepare(args, io, seq, ctx);
+  } finally {
+    ctx?.destroy();
+  }
+  const { loaded, spec, q } = prepared;
   const bytes = writeNibbleFile(q.model, { tokenizer: loaded.tokenizerBytes, label: q.report.label, spec });
   try {
     await writeFile(args.values.out, bytes);

@@ -16,6 +16,7 @@ import * as uniformHelpers from '../core/quant/uniform.ts';
 import { accumulateAbsMax, foldSmoothing, smoothingScales } from '../core/smoothquant.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
 import { f32Tensor, numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
+import type { GpuQuantizer } from './gpu-quantize.ts';
 import { needsCalibration, specLabel, validateSpec, type QuantSpec } from './quant-spec.ts';
 
 export interface LinearReport {
@@ -51,6 +52,8 @@ export interface QuantizeProgress {
 
 export interface QuantizeOptions {
   calibration?: readonly number[][]; // token windows; required by gptq and smoothquant
+  /** Run the quantizers as WGSL kernels (bit-identical to the CPU twins; GPTQ in f32). */
+  gpu?: GpuQuantizer;
   onProgress?: (p: QuantizeProgress) => void;
   signal?: AbortSignal;
 }
@@ -165,7 +168,7 @@ export async function quantizeModel(model: LlamaModel, spec: QuantSpec, opts: Qu
   if (spec.method === 'fp32') {
     // Nothing to do: evaluate or save the model as it is (which may be a loaded variant).
   } else if (spec.method === 'gptq') {
-    await quantizeGptq(out, spec, calib, layers, progress, check);
+    await quantizeGptq(out, spec, calib, layers, progress, check, opts.gpu);
   } else {
     let stats: SiteStats | null = null;
     if (spec.method === 'smoothquant' || (spec.method === 'llmint8' && calib.length > 0)) {
@@ -180,7 +183,7 @@ export async function quantizeModel(model: LlamaModel, spec: QuantSpec, opts: Qu
       const rep = {} as Record<LinearName, LinearReport>;
       for (const name of LINEAR_NAMES) {
         const w = asF32(lw[name], `layer ${l} ${name}`);
-        const q = quantizeLinear(w, linearSpec);
+        const q = opts.gpu ? await opts.gpu.quantizeLinear(w, linearSpec) : quantizeLinear(w, linearSpec);
         rep[name] = { sqnrDb: sqnrDb(asF32(model.weights.layers[l][name], name).data, f32Values(q)) };
         lw[name] = q;
       }
@@ -249,7 +252,7 @@ function applySmoothing(m: LlamaModel, stats: SiteStats, alpha: number): void {
 /** Sequential GPTQ: layer inputs come from the already-quantized earlier layers. */
 async function quantizeGptq(
   m: LlamaModel, spec: QuantSpec, calib: readonly number[][], layers: LayerQuantReport[],
-  progress: (p: Omit<QuantizeProgress, 'nLayers'>) => void, check: () => void,
+  progress: (p: Omit<QuantizeProgress, 'nLayers'>) => void, check: () => void, gpu?: GpuQuantizer,
 ): Promise<void> {
   const c = m.config;
   const L = c.nLayers;
@@ -265,7 +268,7 @@ async function quantizeGptq(
       const group = TRUE_SEQUENTIAL[gi];
       const site = INPUT_SITE[group[0]];
       const K = lw[group[0]].shape[1];
-      const acc = new HessianAccumulator(K);
+      const acc = gpu ? gpu.hessian(K) : new HessianAccumulator(K);
       fwd.capture = (layer, s, x, M) => {
         if (layer === l && s === site) acc.add(x, M);
       };
@@ -279,12 +282,14 @@ async function quantizeGptq(
         check();
         const w = asF32(lw[name], `layer ${l} ${name}`);
         const [N] = w.shape;
-        const r = gptqQuantize(w.data, N, K, acc.H, { bits: spec.bits, group: spec.group, sym: spec.sym, actOrder: spec.actOrder, staticGroups: spec.staticGroups, damp: spec.damp, blockSize: spec.blockSize });
+        const gopts = { bits: spec.bits, group: spec.group, sym: spec.sym, actOrder: spec.actOrder, staticGroups: spec.staticGroups, damp: spec.damp, blockSize: spec.blockSize };
+        const r = gpu ? await gpu.gptq(w.data, N, K, acc as ReturnType<GpuQuantizer['hessian']>, gopts) : gptqQuantize(w.data, N, K, (acc as HessianAccumulator).H, gopts);
         lw[name] = packGptq(r, N, K, spec);
         rep[name] = { sqnrDb: sqnrDb(w.data, f32Values(lw[name])), gptqLoss: r.loss };
         layerLoss += r.loss;
         progress({ stage: 'quantize', layer: l, linear: name, gptqLoss: r.loss, fraction: (l * TRUE_SEQUENTIAL.length + gi + 1) / steps });
       }
+      if ('destroy' in acc) acc.destroy(); // the GPU Hessian's buffer
     }
     // Advance every window through the now-quantized layer.
     for (let w = 0; w < calib.length; w++) fwd.block(l, xs[w], calib[w].length, 0);

@@ -1,6 +1,20 @@
 // Client proxy: turns the request/reply protocol into promises. One promise per request id,
 // progress callbacks for generation, cancel through an AbortSignal. The same class runs over a
 // Web Worker (the app) or over an in-thread host (in-thread.ts: tests, the same protocol in Node).
+import type {
+  CollisionQuery,
+  DriftQuery,
+  EvalJobProgress,
+  HistogramQuery,
+  JobOptions,
+  JobProgress,
+  OutlierQuery,
+  QuantSpec,
+  QuantizeJobProgress,
+  TextSources,
+  TruncationQuery,
+  VariantMeta,
+} from './lab-protocol.ts';
 import {
   EngineError,
   type BackendPreference,
@@ -29,7 +43,16 @@ export interface Transport {
 interface Pending {
   resolve: (result: never) => void;
   reject: (e: EngineError) => void;
-  onProgress?: (t: TokenProgress) => void;
+  onToken?: (t: TokenProgress) => void;
+  onJob?: (p: JobProgress) => void;
+}
+
+interface CallOptions {
+  transfer?: Transferable[];
+  onToken?: (t: TokenProgress) => void;
+  onJob?: (p: JobProgress) => void;
+  /** Aborting sends `cancel` for the request (its reply still settles the promise). */
+  signal?: AbortSignal;
 }
 
 type Body<K extends RequestKind> = Omit<Extract<Request, { kind: K }>, 'id' | 'kind'>;
@@ -57,26 +80,64 @@ export class EngineClient implements Engine {
 
   load(source: ModelSource, backend: BackendPreference = 'auto') {
     const transfer = source.kind === 'bytes' ? [source.model, source.tokenizer] : [];
-    return this.request('load', { source, backend }, transfer);
+    return this.request('load', { source, backend }, { transfer });
   }
 
-  async generate(
+  generate(prompt: string, settings: SamplingSettings, opts: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal; variant?: string } = {}) {
+    const body = opts.variant === undefined ? { prompt, settings } : { prompt, settings, variant: opts.variant };
+    return this.request('generate', body, { onToken: opts.onToken, signal: opts.signal });
+  }
+
+  // ---- the playground (lab-protocol.ts) ----
+
+  quantize(spec: QuantSpec, text: TextSources, opts: JobOptions<QuantizeJobProgress> = {}) {
+    return this.request('quantize', { spec, text }, jobOpts(opts, 'quantize'));
+  }
+
+  listVariants() {
+    return this.request('list-variants', {});
+  }
+
+  deleteVariant(variant: string) {
+    return this.request('delete-variant', { variant });
+  }
+
+  exportVariant(variant: string) {
+    return this.request('export-variant', { variant });
+  }
+
+  importVariant(bytes: ArrayBuffer, meta?: Partial<VariantMeta>) {
+    return this.request('import-variant', meta ? { bytes, meta } : { bytes }, { transfer: [bytes] });
+  }
+
+  weightHistogram(query: HistogramQuery) {
+    return this.request('weight-histogram', { query });
+  }
+
+  collisions(query: CollisionQuery) {
+    return this.request('collisions', { query });
+  }
+
+  outliers(query: OutlierQuery, opts: JobOptions = {}) {
+    return this.request('outliers', { query }, { signal: opts.signal, onJob: opts.onProgress });
+  }
+
+  drift(query: DriftQuery, opts: JobOptions<EvalJobProgress> = {}) {
+    return this.request('drift', { query }, jobOpts(opts, 'eval'));
+  }
+
+  truncationPoint(query: TruncationQuery, opts: JobOptions<EvalJobProgress> = {}) {
+    return this.request('truncation-point', { query }, jobOpts(opts, 'eval'));
+  }
+
+  generatePair(
     prompt: string,
     settings: SamplingSettings,
-    opts: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal } = {},
+    variants: [string, string],
+    opts: { onToken?: (side: 0 | 1, t: TokenProgress) => void; signal?: AbortSignal } = {},
   ) {
-    const id = this.nextId; // the id `request` is about to use
-    const done = this.request('generate', { prompt, settings }, [], opts.onToken);
-    const { signal } = opts;
-    if (!signal) return done;
-    const onAbort = () => void this.request('cancel', { target: id }).catch(() => undefined);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await done;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+    const onJob = (p: JobProgress) => p.kind === 'pair-token' && opts.onToken?.(p.side, p.token);
+    return this.request('generate-pair', { prompt, settings, variants }, { signal: opts.signal, onJob });
   }
 
   onEvent(listener: (e: EngineEvent) => void): () => void {
@@ -97,23 +158,26 @@ export class EngineClient implements Engine {
     this.pending.clear();
   }
 
-  private request<K extends RequestKind>(
-    kind: K,
-    body: Body<K>,
-    transfer: Transferable[] = [],
-    onProgress?: (t: TokenProgress) => void,
-  ): Promise<ResultMap[K]> {
+  private request<K extends RequestKind>(kind: K, body: Body<K>, opts: CallOptions = {}): Promise<ResultMap[K]> {
     if (this.closed) return Promise.reject(new EngineError({ code: 'internal', message: 'the engine was shut down' }));
     const id = this.nextId++;
-    return new Promise<ResultMap[K]>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (r: never) => void, reject, onProgress });
+    const done = new Promise<ResultMap[K]>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (r: never) => void, reject, onToken: opts.onToken, onJob: opts.onJob });
       try {
-        this.transport.send({ kind, id, ...body } as Request, transfer);
+        this.transport.send({ kind, id, ...body } as Request, opts.transfer ?? []);
       } catch (e) {
         this.pending.delete(id);
         reject(new EngineError({ code: 'internal', message: `could not send ${kind}: ${(e as Error).message}` }));
       }
     });
+    const { signal } = opts;
+    if (!signal) return done;
+    const onAbort = () => void this.request('cancel', { target: id }).catch(() => undefined);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const off = () => signal.removeEventListener('abort', onAbort);
+    done.then(off, off);
+    return done;
   }
 
   private onReply(r: Reply): void {
@@ -123,7 +187,10 @@ export class EngineClient implements Engine {
         for (const l of this.listeners) l(r.event);
         return;
       case 'progress':
-        p?.onProgress?.(r.token);
+        p?.onToken?.(r.token);
+        return;
+      case 'job-progress':
+        p?.onJob?.(r.progress);
         return;
       case 'response':
         if (!p) return;
@@ -140,6 +207,12 @@ export class EngineClient implements Engine {
         return;
     }
   }
+}
+
+/** Job options → call options, passing on only the progress kind the caller asked about. */
+function jobOpts<P extends JobProgress>(opts: JobOptions<P>, kind: P['kind']): CallOptions {
+  const { onProgress, signal } = opts;
+  return { signal, onJob: onProgress ? (p) => p.kind === kind && onProgress(p as P) : undefined };
 }
 
 /** Transport over a dedicated Worker; worker crashes surface as unsolicited 'internal' errors. */

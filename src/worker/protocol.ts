@@ -3,12 +3,14 @@
 // ArrayBuffers) so it crosses a Worker boundary unchanged; the in-thread transport clones too,
 // so tests exercise exactly what a Worker would see.
 //
-// Reply rules (per request id): zero or more `progress` replies, then exactly one `response`
-// or one `error`. Replies with id null are unsolicited: an `error` (the GPU device was lost,
-// the WebGPU runner failed) or an `event` (the loaded model moved to the WebGPU backend).
+// Reply rules (per request id): zero or more `progress` (tokens) or `job-progress` replies, then
+// exactly one `response` or one `error`. Replies with id null are unsolicited: an `error` (the
+// GPU device was lost, the WebGPU runner failed) or an `event` (the model moved to WebGPU).
+// The playground's requests (variants, charts, truncation, A/B) are in lab-protocol.ts.
 import type { NibbleErrorCode } from '../core/errors.ts';
 import type { LlamaConfig } from '../core/model.ts';
 import type { Backend } from '../engine/runner.ts';
+import type { JobProgress, LabEngine, LabRequest, LabResultMap } from './lab-protocol.ts';
 
 export type { Backend };
 
@@ -102,19 +104,33 @@ export interface GenerationSummary {
   decodeTokensPerSecond: number;
   stoppedBy: 'length' | 'eos' | 'cancelled' | 'context';
   backend: Backend;
+  /** Which variant generated it ('base' = the loaded model); absent from older hosts. */
+  variant?: string;
+  /** GPU memory its runner holds (weights + KV cache + activations); null on the CPU. */
+  gpuMemory?: GpuMemory | null;
+}
+
+/** runner.memory() as plain numbers, bytes. */
+export interface GpuMemory {
+  weightBytes: number;
+  kvCacheBytes: number;
+  activationBytes: number;
+  totalBytes: number;
 }
 
 export type Request =
   | { kind: 'get-info'; id: number }
   | { kind: 'load'; id: number; source: ModelSource; backend: BackendPreference }
-  | { kind: 'generate'; id: number; prompt: string; settings: SamplingSettings }
-  /** Stops generation `target`; answered at once with `{ cancelled }` (false if it was not running). */
-  | { kind: 'cancel'; id: number; target: number };
+  /** `variant`: which held model generates ('base' = the loaded one, the default). */
+  | { kind: 'generate'; id: number; prompt: string; settings: SamplingSettings; variant?: string }
+  /** Stops request `target` (a generation or a lab job); answered at once with `{ cancelled }` (false if it was not running). */
+  | { kind: 'cancel'; id: number; target: number }
+  | LabRequest;
 
 export type RequestKind = Request['kind'];
 
 /** Result type of each request kind. */
-export interface ResultMap {
+export interface ResultMap extends LabResultMap {
   'get-info': EngineInfo;
   load: { model: ModelInfo; engine: EngineInfo };
   generate: GenerationSummary;
@@ -131,6 +147,7 @@ export interface ModelUpdated {
 export type Reply =
   | { [K in RequestKind]: { kind: 'response'; id: number; request: K; result: ResultMap[K] } }[RequestKind]
   | { kind: 'progress'; id: number; token: TokenProgress }
+  | { kind: 'job-progress'; id: number; progress: JobProgress }
   | { kind: 'error'; id: number | null; error: WireError }
   | { kind: 'event'; id: null; event: ModelUpdated };
 
@@ -141,14 +158,14 @@ export type EngineEvent = { kind: 'error'; error: WireError } | ModelUpdated;
  * What the store talks to. The worker-backed client and the in-thread client implement it the
  * same way (one `EngineClient` class over two transports), so callers cannot tell them apart.
  */
-export interface Engine {
+export interface Engine extends LabEngine {
   getInfo(): Promise<EngineInfo>;
   load(source: ModelSource, backend?: BackendPreference): Promise<{ model: ModelInfo; engine: EngineInfo }>;
   /** Resolves with stoppedBy 'cancelled' when `signal` aborts mid-run (never rejects for that). */
   generate(
     prompt: string,
     settings: SamplingSettings,
-    opts?: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal },
+    opts?: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal; variant?: string },
   ): Promise<GenerationSummary>;
   /** Unsolicited events (device lost); returns an unsubscribe function. */
   onEvent(listener: (e: EngineEvent) => void): () => void;

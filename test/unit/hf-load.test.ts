@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CpuForward } from '../../src/core/forward.ts';
 import { HF_MAX_CONTEXT } from '../../src/core/hf/config.ts';
 import { detectModelFormat } from '../../src/core/hf/detect.ts';
-import { loadHfModel, looksLikeHfFolder } from '../../src/core/hf/load.ts';
+import { loadHfModel, looksLikeHfFolder, memoryFolder } from '../../src/core/hf/load.ts';
 import { assertRunnable } from '../../src/core/hf/runnable.ts';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
 import type { LlamaModel } from '../../src/core/model.ts';
@@ -90,6 +90,24 @@ describe('HF variants built from the fixture', () => {
   it('sharded checkpoints with model.safetensors.index.json give identical logits', async () => {
     const base = logits((await load(files)).model);
     for (const n of [2, 5]) expect(logits((await load(sharded(files, n))).model)).toEqual(base);
+  });
+
+  it('ranged reads (ModelFolder.open) read only the headers and one tensor at a time', async () => {
+    const base = logits((await load(files)).model);
+    for (const f of [files, sharded(files, 3)]) {
+      const reads: number[] = [];
+      const folder = memoryFolder(f, true);
+      const open = folder.open!;
+      folder.open = async (name) => {
+        const r = await open(name);
+        return r && { size: r.size, read: (off: number, len: number) => (reads.push(len), r.read(off, len)) };
+      };
+      folder.get = async (name) => (name.endsWith('.safetensors') ? undefined : f[name]); // never the whole file
+      expect(logits((await loadHfModel(folder)).model)).toEqual(base);
+      expect(Math.max(...reads)).toBe(512 * 64 * 4); // the embedding, the largest tensor
+      const total = Object.entries(f).reduce((n, [name, b]) => n + (name.endsWith('.safetensors') ? b.length : 0), 0);
+      expect(reads.reduce((a, b) => a + b, 0)).toBe(total); // each byte once: 8-byte length, header, tensors
+    }
   });
 
   it('untied embeddings read lm_head.weight; a missing lm_head is named', async () => {

@@ -3,7 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { bf16ToF32, f16ToF32, f32ToBf16Bits } from '../../src/core/hf/half.ts';
 import { FLOAT_SPECS, decodeFloat } from '../../src/core/quant/float-formats.ts';
-import { encodeSafetensors, MAX_HEADER_BYTES, parseSafetensors, parseSafetensorsIndex, readTensorF32 } from '../../src/core/safetensors.ts';
+import {
+  encodeSafetensors, MAX_HEADER_BYTES, parseSafetensors, parseSafetensorsHeader, parseSafetensorsIndex, readTensorF32, readTensorF32Ranged,
+} from '../../src/core/safetensors.ts';
 import { hfFixtureFiles } from './hf-fixture.ts';
 
 const real = hfFixtureFiles()['model.safetensors'];
@@ -81,6 +83,28 @@ describe('safetensors header', () => {
     expectError(fileWith({ a: t('F32', [1], [0, 4]), b: t('F32', [1], [8, 12]) }, 12), 'bad-format', /bytes 4..8 of the data section belong to no tensor/);
     expectError(fileWith({ a: t('F32', [1], [0, 4]) }, 8), 'bad-format', /4 bytes belong to no tensor/);
     expect(parseSafetensors(fileWith({ a: t('F32', [0, 5], [0, 0]), b: t('F16', [2], [0, 4]) }, 4)).tensors.get('a')!.numel).toBe(0);
+  });
+});
+
+describe('ranged reading (header first, then one tensor)', () => {
+  const reader = (b: Uint8Array) => ({ size: b.length, read: async (o: number, n: number) => b.slice(o, o + n) });
+
+  it('reads the same header and tensors as the in-memory parser', async () => {
+    const f = await parseSafetensorsHeader(reader(real));
+    expect(f.bytes).toBeUndefined();
+    expect([...f.tensors.keys()]).toEqual([...parseSafetensors(real).tensors.keys()]);
+    const name = 'model.layers.3.mlp.up_proj.weight';
+    expect((await readTensorF32Ranged(f, name, reader(real))).data).toEqual(readTensorF32(parseSafetensors(real), name).data);
+    expect(() => readTensorF32(f, name)).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+  });
+
+  it('validates before reading further, and notices short reads', async () => {
+    await expect(parseSafetensorsHeader(reader(real.subarray(0, 4000)))).rejects.toMatchObject({ code: 'truncated', message: expect.stringMatching(/header length 4856 needs 4864 bytes, file has 4000/) });
+    await expect(parseSafetensorsHeader(reader(real.subarray(0, 3)))).rejects.toMatchObject({ code: 'truncated' });
+    const short = { size: real.length, read: async (o: number, n: number) => real.slice(o, o + Math.min(n, 100)) };
+    await expect(parseSafetensorsHeader(short)).rejects.toMatchObject({ code: 'truncated', message: expect.stringMatching(/read 100 header bytes, expected 4856/) });
+    const f = await parseSafetensorsHeader(reader(real));
+    await expect(readTensorF32Ranged(f, 'model.norm.weight', short)).rejects.toMatchObject({ code: 'truncated', message: expect.stringMatching(/read 100 bytes of "model.norm.weight", expected 256/) });
   });
 });
 

@@ -9,9 +9,12 @@
 //   scales  fp16  [G, N]             our f32 scales rounded to nearest-even fp16
 //   g_idx   int32 [K]                group of each input (act-order keeps ours; else ⌊i / group⌋)
 //   W[o, i] = scales[g, o] · (q[i, o] − (z[g, o] + 1)),  g = g_idx[i]
-// Limits (NibbleError 'unsupported' rather than a wrong file):
-//   - a zero point of 0 cannot be stored (v1 stores zero − 1; AutoGPTQ's own pack corrupts it);
-//   - every linear must share bits, and its group count must equal ⌈K / group_size⌉.
+// Zero point 0 (an asymmetric group whose minimum is ≥ −scale/2): v1 stores zero − 1, so the
+//   effective zero z + 1 is 1..2^bits and 0 has no code (AutoGPTQ's own pack corrupts the word).
+//   We store such a group reflected, exactly: scale' = −scale, q' = maxq − q, zero' = maxq
+//   (stored maxq − 1), since −scale · ((maxq − q) − maxq) = scale · q bit for bit.
+// Limits (NibbleError 'unsupported' rather than a wrong file): every linear must share bits, and
+//   its group count must equal ⌈K / group_size⌉.
 // When K·bits or N·bits is not a multiple of 32 (stories260K's 172), the packed dim is padded
 // to whole int32 words with zero bits; the formula is unaffected, but AutoGPTQ's CUDA kernels
 // want in/out features divisible by 32, so such files are for the reference (torch) path.
@@ -22,10 +25,9 @@
 import { NibbleError } from '../errors.ts';
 import { f32Values } from '../linear.ts';
 import { LINEAR_NAMES, type LinearName, type LlamaModel } from '../model.ts';
-import { f32ToF16Bits } from '../quant/float-formats.ts';
 import { isUniformFormat, UNIFORM_BITS, unpackScales, unpackZeros, type AnyTensor, type UniformQuantTensor } from '../quant/format.ts';
 import { unpackRows } from '../quant/packing.ts';
-import { f16Array } from './f16.ts';
+import { f16Array, f16FromF32Bits } from './f16.ts';
 import { halfFromInterleaved } from './rope-permute.ts';
 import { writeSafetensors, type SafetensorsEntry } from './safetensors-write.ts';
 
@@ -66,6 +68,10 @@ function putStream(out: Uint32Array, base: number, stride: number, index: number
   if (s + bits > 32) out[base + (w + 1) * stride] |= v >>> (32 - s);
 }
 
+const bitsView = new Uint32Array(1);
+const floatView = new Float32Array(bitsView.buffer);
+const f32Bits = (x: number): number => ((floatView[0] = x), bitsView[0]);
+
 /** Packs one uniform-int linear; `rowPerm` (HF output row → our row) applies the q/k RoPE permutation. */
 export function packGptqLinear(t: UniformQuantTensor, rowPerm?: Int32Array): GptqLinear {
   const bits = UNIFORM_BITS[t.format];
@@ -80,14 +86,20 @@ export function packGptqLinear(t: UniformQuantTensor, rowPerm?: Int32Array): Gpt
   const qweight = new Uint32Array(inWords * N);
   const qzeros = new Uint32Array(nGroups * outWords);
   const scales16 = new Uint16Array(nGroups * N);
+  const maxq = 2 ** bits - 1;
   for (let o = 0; o < N; o++) {
     const r = rowPerm ? rowPerm[o] : o; // our row feeding HF output o
-    for (let i = 0; i < K; i++) putStream(qweight, o, N, i, codes[r * K + i], bits);
+    const flip = new Uint8Array(nGroups); // zero point 0: store the group reflected (see above)
     for (let g = 0; g < nGroups; g++) {
       const z = zeros[r * nGroups + g];
-      if (z === 0) throw new NibbleError('unsupported', `GPTQ export: row ${r} group ${g} has zero point 0, which AutoGPTQ v1 cannot store (it saves zero − 1); quantize with --sym`);
-      putStream(qzeros, g * outWords, 1, o, z - 1, bits);
-      scales16[g * N + o] = f32ToF16Bits(scales[r * nGroups + g]);
+      flip[g] = z === 0 ? 1 : 0;
+      putStream(qzeros, g * outWords, 1, o, flip[g] ? maxq - 1 : z - 1, bits);
+      const s = scales[r * nGroups + g];
+      scales16[g * N + o] = f16FromF32Bits(f32Bits(flip[g] ? -s : s));
+    }
+    for (let i = 0; i < K; i++) {
+      const q = codes[r * K + i];
+      putStream(qweight, o, N, i, flip[gIdx[i]] ? maxq - q : q, bits);
     }
   }
   return { bits, nGroups, qweight, qzeros, scales: scales16, gIdx };

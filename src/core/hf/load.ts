@@ -13,19 +13,27 @@
 //   model.layers.N.self_attn.{q,k,v,o}_proj.weight        q (nH·hs, dim), k/v (nKv·hs, dim), o (dim, nH·hs)
 //   model.layers.N.self_attn.{q,k,v}_proj.bias (Qwen2)   (nH·hs), (nKv·hs), (nKv·hs)
 //   model.layers.N.mlp.{gate,up,down}_proj.weight        gate/up (hidden, dim) = our w1/w3, down (dim, hidden) = w2
-// Each tensor's shape is checked against config.json before its data is converted, and shard
-// files are read one at a time (a shard's bytes are dropped once its tensors are converted).
+// Each tensor's shape is checked against config.json before its data is converted. Shards are
+// read one at a time; with ModelFolder.open, only headers and one tensor's bytes at a time.
 import { NibbleError } from '../errors.ts';
 import { HfTokenizer } from '../hf-tokenizer.ts';
 import type { AttentionBias, LayerWeights, LlamaModel } from '../model.ts';
-import { INDEX_FILE, parseSafetensors, parseSafetensorsIndex, readTensorF32, type SafetensorsFile } from '../safetensors.ts';
+import {
+  INDEX_FILE, parseSafetensors, parseSafetensorsHeader, parseSafetensorsIndex, readTensorF32, readTensorF32Ranged,
+  type RangeReader, type SafetensorsFile,
+} from '../safetensors.ts';
 import type { F32Tensor } from '../tensor.ts';
 import { hfConfigFromJson, type HfArchitecture, type HfModelConfig } from './config.ts';
 import { parseJsonObject } from './json.ts';
 
-/** A folder of model files; `get` resolves undefined for a file that does not exist. */
+/**
+ * A folder of model files; `get` resolves undefined for a file that does not exist. `open`, when
+ * given, is used for the .safetensors files instead: the loader then reads the header and one
+ * tensor at a time, so the whole checkpoint is never in memory next to its converted tensors.
+ */
 export interface ModelFolder {
   get(name: string): Promise<Uint8Array | undefined>;
+  open?(name: string): Promise<RangeReader | undefined>;
 }
 
 export interface HfLoadResult {
@@ -35,10 +43,17 @@ export interface HfLoadResult {
   arch: HfArchitecture;
 }
 
-/** A ModelFolder over files already in memory (drag-and-drop, tests). */
-export function memoryFolder(files: Record<string, Uint8Array> | Map<string, Uint8Array>): ModelFolder {
+/** A ModelFolder over files already in memory (drag-and-drop, tests); `ranged` adds `open`. */
+export function memoryFolder(files: Record<string, Uint8Array> | Map<string, Uint8Array>, ranged = false): ModelFolder {
   const map = files instanceof Map ? files : new Map(Object.entries(files));
-  return { get: async (name) => map.get(name) };
+  const folder: ModelFolder = { get: async (name) => map.get(name) };
+  if (ranged) {
+    folder.open = async (name) => {
+      const b = map.get(name);
+      return b && { size: b.byteLength, read: async (offset, length) => b.slice(offset, offset + length) };
+    };
+  }
+  return folder;
 }
 
 const missing = (what: string) => new NibbleError('bad-format', `not a Hugging Face model folder: ${what}`);
@@ -73,27 +88,45 @@ function checkLeftovers(names: Iterable<string>, shapes: Map<string, number[]>, 
   }
 }
 
-/** Converts the planned tensors found in one parsed file. */
-function takeTensors(file: SafetensorsFile, names: readonly string[], shapes: Map<string, number[]>, out: Map<string, F32Tensor>): void {
+/** One parsed .safetensors file and a way to read its tensors (from memory or by ranges). */
+interface Shard {
+  file: SafetensorsFile;
+  read(name: string): Promise<F32Tensor>;
+}
+
+async function openShard(folder: ModelFolder, name: string): Promise<Shard | undefined> {
+  if (folder.open) {
+    const reader = await folder.open(name);
+    if (!reader) return undefined;
+    const file = await parseSafetensorsHeader(reader, name);
+    return { file, read: (t) => readTensorF32Ranged(file, t, reader) };
+  }
+  const bytes = await folder.get(name);
+  if (!bytes) return undefined;
+  const file = parseSafetensors(bytes, name);
+  return { file, read: async (t) => readTensorF32(file, t) };
+}
+
+/** Converts the planned tensors found in one shard, checking each shape first. */
+async function takeTensors(shard: Shard, names: readonly string[], shapes: Map<string, number[]>, out: Map<string, F32Tensor>): Promise<void> {
   for (const name of names) {
-    const e = file.tensors.get(name);
+    const e = shard.file.tensors.get(name);
     if (!e) continue;
     const want = shapes.get(name)!;
     if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
-      throw new NibbleError('bad-dims', `${file.fileName}: tensor "${name}" has shape [${e.shape}], config.json implies [${want}]`);
+      throw new NibbleError('bad-dims', `${shard.file.fileName}: tensor "${name}" has shape [${e.shape}], config.json implies [${want}]`);
     }
-    out.set(name, readTensorF32(file, name));
+    out.set(name, await shard.read(name));
   }
 }
 
 async function readAllTensors(folder: ModelFolder, shapes: Map<string, number[]>): Promise<Map<string, F32Tensor>> {
   const out = new Map<string, F32Tensor>();
   const names = [...shapes.keys()];
-  const single = await folder.get('model.safetensors');
+  const single = await openShard(folder, 'model.safetensors');
   if (single) {
-    const file = parseSafetensors(single, 'model.safetensors');
-    checkLeftovers(file.tensors.keys(), shapes, file.fileName);
-    takeTensors(file, names, shapes, out);
+    checkLeftovers(single.file.tensors.keys(), shapes, single.file.fileName);
+    await takeTensors(single, names, shapes, out);
     return out;
   }
   const indexBytes = await folder.get(INDEX_FILE);
@@ -105,13 +138,12 @@ async function readAllTensors(folder: ModelFolder, shapes: Map<string, number[]>
     const shard = index.get(name);
     if (shard !== undefined) byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
   }
-  for (const [shard, list] of [...byShard].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const bytes = await folder.get(shard);
-    if (!bytes) throw missing(`${INDEX_FILE} names shard ${shard}, which is not in the folder`);
-    const file = parseSafetensors(bytes, shard);
-    const absent = list.find((n) => !file.tensors.has(n));
-    if (absent) throw new NibbleError('bad-format', `${INDEX_FILE} puts "${absent}" in ${shard}, which does not hold it`);
-    takeTensors(file, list, shapes, out);
+  for (const [shardName, list] of [...byShard].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const shard = await openShard(folder, shardName);
+    if (!shard) throw missing(`${INDEX_FILE} names shard ${shardName}, which is not in the folder`);
+    const absent = list.find((n) => !shard.file.tensors.has(n));
+    if (absent) throw new NibbleError('bad-format', `${INDEX_FILE} puts "${absent}" in ${shardName}, which does not hold it`);
+    await takeTensors(shard, list, shapes, out);
   }
   return out;
 }

@@ -1,0 +1,112 @@
+// `nibble export` in-process: every format from the llama2.c model and from the llama.cpp GGUF,
+// the files it writes (re-read here), a GGUF → .nibble → generate round trip on the golden text,
+// and exit 2 with a clear message for bad flags and bad inputs.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main, type CliIo } from '../../src/cli/main.ts';
+import { CpuForward } from '../../src/core/forward.ts';
+import { loadGguf } from '../../src/core/gguf/llama.ts';
+import { parseGguf } from '../../src/core/gguf/read.ts';
+import { GgmlType } from '../../src/core/gguf/types.ts';
+import { parseLlama2c } from '../../src/core/llama2c.ts';
+
+const root = new URL('../../', import.meta.url);
+const p = (rel: string) => new URL(rel, root).pathname;
+const MODEL = p('public/models/stories260K.bin');
+const TOK = p('public/models/tok512.bin');
+const GGUF = p('test/fixtures/stories260K-f32.gguf');
+const GOLDEN = readFileSync(p('test/fixtures/golden-stories260K.txt'), 'utf8');
+const dir = mkdtempSync(join(tmpdir(), 'nibble-export-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const CALIB = join(dir, 'calib.txt');
+writeFileSync(CALIB, readFileSync(p('public/data/tinystories-calib.txt'), 'utf8').split('\n')[0]);
+
+async function run(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+const bin = ['--model', MODEL, '--tokenizer', TOK];
+const read = (f: string) => new Uint8Array(readFileSync(f));
+
+describe('nibble export', () => {
+  it('gguf-f32 from the llama2.c checkpoint: a GGUF with the same logits', async () => {
+    const out = join(dir, 'm.gguf');
+    const r = await run(['export', ...bin, '--format', 'gguf-f32', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/wrote .*m\.gguf: fp32, \d+ bytes/);
+    const g = loadGguf(read(out));
+    expect(g.file.kv.get('general.name')?.value).toBe('stories260K');
+    const ref = new CpuForward(parseLlama2c(read(MODEL))).forward([1, 400, 401], 0);
+    expect(new CpuForward(g.model).forward([1, 400, 401], 0)).toEqual(ref);
+  });
+
+  it('gguf-q4_0 from the llama.cpp GGUF (its tokenizer comes along), rtn first when asked', async () => {
+    const out = join(dir, 'q4.gguf');
+    const r = await run(['export', '--model', GGUF, '--format', 'gguf-q4_0', '--out', out, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'gguf-q4_0', label: 'fp32', files: [{ path: out }] });
+    const f = parseGguf(read(out));
+    expect(f.tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.type).toBe(GgmlType.Q4_0);
+    expect(f.tensors.find((t) => t.name === 'output.weight')).toBeUndefined(); // the GGUF's copy was recognised as tied
+    const q8 = join(dir, 'q8.gguf');
+    expect((await run(['export', ...bin, '--method', 'rtn', '--bits', '8', '--group', '32', '--sym', '--f16-scales', '--format', 'gguf-q8_0', '--out', q8])).code).toBe(0);
+    expect(parseGguf(read(q8)).kv.get('general.name')?.value).toBe('stories260K (rtn int8 g32 sym)');
+  });
+
+  it('gptq-safetensors: a folder, or a .safetensors file with the JSON sidecars beside it', async () => {
+    const folder = join(dir, 'gptq-dir');
+    const a = await run(['export', ...bin, '--method', 'rtn', '--bits', '4', '--group', '32', '--format', 'gptq-safetensors', '--out', folder]);
+    expect(a.code).toBe(0);
+    for (const f of ['model.safetensors', 'quantize_config.json', 'config.json']) expect(existsSync(join(folder, f)), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(folder, 'quantize_config.json'), 'utf8'))).toMatchObject({ bits: 4, group_size: 32, desc_act: false, checkpoint_format: 'gptq' });
+
+    const single = join(dir, 'single', 'tiny.safetensors');
+    rmSync(join(dir, 'single'), { recursive: true, force: true });
+    await import('node:fs').then((fs) => fs.mkdirSync(join(dir, 'single')));
+    const b = await run(['export', ...bin, '--calib', CALIB, '--seq', '64', '--method', 'gptq', '--bits', '3', '--group', '32', '--act-order', '--format', 'gptq-safetensors', '--out', single]);
+    expect(b.code).toBe(0);
+    expect(b.stderr).toMatch(/quantize layer 5\/5 w2/);
+    expect(existsSync(single)).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'single', 'quantize_config.json'), 'utf8'))).toMatchObject({ bits: 3, group_size: 32, desc_act: true });
+    expect(JSON.parse(readFileSync(join(dir, 'single', 'config.json'), 'utf8'))).toMatchObject({ model_type: 'llama', quantization_config: { bits: 3 } });
+  });
+
+  it('GGUF → .nibble → generate reproduces the golden greedy text', async () => {
+    const out = join(dir, 'from-gguf.nibble');
+    expect((await run(['export', '--model', GGUF, '--format', 'nibble', '--out', out])).code).toBe(0);
+    const g = await run(['generate', '--model', out, '--backend', 'cpu', '--temperature', '0', '--steps', '60']);
+    expect(g.code).toBe(0);
+    // the GGUF's context is 128, carried into the .nibble file: 60 steps fit
+    expect(GOLDEN.startsWith(g.stdout.replace(/\n$/, ''))).toBe(true);
+    expect(g.stdout.length).toBeGreaterThan(150);
+  });
+
+  it.each([
+    [['export', ...bin, '--out', 'x'], /--format must be one of gguf-f32, gguf-q8_0, gguf-q4_0, gptq-safetensors, nibble/],
+    [['export', ...bin, '--format', 'gguf-q2_k', '--out', 'x'], /got "gguf-q2_k"/],
+    [['export', ...bin, '--format', 'gguf-f32'], /--out PATH is required/],
+    [['export', ...bin, '--format', 'gptq-safetensors', '--method', 'nf4', '--out', 'x'], /needs --method gptq or rtn/],
+    [['export', ...bin, '--format', 'gptq-safetensors', '--out', join(dir, 'no')], /layer 0 wq is f32; the GPTQ layout needs uniform-int linears/],
+    [['export', ...bin, '--format', 'gguf-f32', '--method', 'gptq', '--out', 'x'], /needs calibration text/],
+    [['export', '--model', MODEL, '--format', 'gguf-f32', '--out', 'x'], /--tokenizer FILE is required/],
+    [['export', ...bin, '--format', 'gguf-f32', '--out', join(dir, 'missing-dir', 'x.gguf')], /cannot write .*missing-dir/],
+    [['export', '--model', GGUF, '--tokenizer', join(dir, 'calib.txt'), '--format', 'nibble', '--out', 'x'], /\[(bad-format|tokenizer-mismatch|truncated)\]/],
+  ])('exits 2: %j', async (argv, message) => {
+    const r = await run(argv);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('exits 2 with [truncated] for a cut GGUF', async () => {
+    const cut = join(dir, 'cut.gguf');
+    writeFileSync(cut, read(GGUF).subarray(0, 500_000));
+    const r = await run(['export', '--model', cut, '--format', 'gguf-f32', '--out', join(dir, 'y.gguf')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error \[truncated\]: GGUF: tensor '.*' .* ends past the data section/);
+  });
+});
