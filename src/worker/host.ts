@@ -6,7 +6,10 @@
 // - a model is usable as soon as it parses (CPU runner); the adapter request and the WebGPU
 //   runner are finished in the background and the runner is swapped in between generations,
 //   announced by a `model-updated` event;
-// - at most one generation at a time; a load first cancels it and waits for it to end;
+// - at most one generation (or A/B pair) at a time; a load first cancels it, and every lab job
+//   (lab.ts: variants, charts, truncation), and waits for them to end;
+// - a runner is used by one caller at a time (SlotLocks: 'base' = the loaded model, 'v1'… the
+//   variants); the WebGPU runner is swapped in while holding 'base';
 // - the GPU context is requested once and reused; when its device is lost, the loss is posted
 //   as an unsolicited error (id null), a WebGPU model is dropped, and the next load asks again.
 import { isNibbleError, NibbleError } from '../core/errors.ts';
@@ -15,10 +18,13 @@ import type { LlamaModel } from '../core/model.ts';
 import { numel } from '../core/tensor.ts';
 import { Tokenizer } from '../core/tokenizer.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
-import { generate } from '../engine/generate.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { checkSettings, generateOn } from './generation.ts';
 import { summarizeGpu } from './gpu-summary.ts';
+import { createLab, type LabBase } from './lab.ts';
+import { BASE_VARIANT, type LabRequest } from './lab-protocol.ts';
+import { SlotLocks } from './slot-lock.ts';
 import {
   EngineError,
   toWireError,
@@ -60,7 +66,13 @@ interface Loaded {
   info: ModelInfo;
   upgrading: boolean; // a WebGPU runner is being built for it
   gpuFailure: string | null; // why its WebGPU runner could not be built
+  lab: LabBase; // the fp32 model and tokenizer bytes the lab quantizes and exports (one object per load)
 }
+
+/** Requests answered by the lab; every one can be cancelled by id. */
+type LabJob = Exclude<LabRequest, { kind: 'generate-pair' }>;
+const LAB_KINDS = new Set<string>(['quantize', 'list-variants', 'delete-variant', 'export-variant', 'import-variant', 'weight-histogram', 'collisions', 'outliers', 'drift', 'truncation-point']);
+const isLabJob = (r: Request): r is LabJob => LAB_KINDS.has(r.kind);
 
 const now = (): number => globalThis.performance.now();
 
@@ -86,16 +98,6 @@ export function countParams(model: LlamaModel): number {
   return n;
 }
 
-function checkSettings(s: SamplingSettings): void {
-  const bad = (what: string) => {
-    throw new NibbleError('bad-argument', what);
-  };
-  if (!Number.isFinite(s.temperature) || s.temperature < 0) bad(`temperature must be ≥ 0, got ${s.temperature}`);
-  if (!Number.isFinite(s.topP) || s.topP <= 0 || s.topP > 1) bad(`top-p must be in (0, 1], got ${s.topP}`);
-  if (!Number.isInteger(s.maxTokens) || s.maxTokens < 1) bad(`max tokens must be a whole number ≥ 1, got ${s.maxTokens}`);
-  if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) bad(`seed must be a whole number in 0..4294967295, got ${s.seed}`);
-}
-
 export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   const fetchBytes = deps.fetchBytes ?? defaultFetchBytes;
   let gpu: GpuState = deps.gpu
@@ -104,9 +106,25 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   let loaded: Loaded | null = null;
   let preference: BackendPreference = 'auto';
   let running: { id: number; ctrl: AbortController; done: Promise<void> } | null = null;
+  const jobs = new Map<number, { ctrl: AbortController; done: Promise<void> }>(); // lab jobs by request id
   let loadChain: Promise<unknown> = Promise.resolve();
   let loadSeq = 0;
   let disposed = false;
+  const locks = new SlotLocks();
+  const lab = createLab({
+    base: () => loaded?.lab ?? null,
+    baseRunner: () => loaded?.runner ?? null,
+    gpu: () => (gpu.status === 'ready' && preference === 'auto' && loaded !== null && !loaded.gpuFailure ? gpu.ctx : null),
+    fetchBytes: (url) => fetchBytes(url),
+    locks,
+  });
+
+  /** Cancels every lab job and waits for them to end. */
+  async function stopJobs(): Promise<void> {
+    const all = [...jobs.values()];
+    all.forEach((j) => j.ctrl.abort());
+    await Promise.all(all.map((j) => j.done));
+  }
 
   /** Requests the GPU context once; afterwards `gpu` is 'ready' or 'unavailable'. */
   async function ensureGpu(): Promise<void> {
@@ -137,9 +155,12 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     if (disposed || gpu.status !== 'ready' || gpu.ctx !== ctx) return;
     const wire = toWireError(err);
     gpu = { status: 'untried' }; // the next load asks for a fresh device
+    lab.deviceLost();
     if (loaded?.runner.backend === 'webgpu') {
       running?.ctrl.abort();
+      jobs.forEach((j) => j.ctrl.abort());
       loaded = null; // its buffers died with the device; dispose() would touch a lost device
+      lab.reset();
     }
     post({ kind: 'error', id: null, error: { code: 'device-lost', message: wire.message } });
   }
@@ -179,6 +200,8 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
       running.ctrl.abort();
       await running.done;
     }
+    await stopJobs();
+    lab.reset();
     loaded?.runner.dispose();
     preference = pref;
     const gpuPending = gpu.status === 'pending';
@@ -194,7 +217,8 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
       fetchMs,
       gpuMs: null,
     };
-    loaded = { seq, runner: createCpuRunner(model), tokenizer, info, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null };
+    const labBase: LabBase = { name: source.name, model, tokenizer, tokBytes: tokBytes.slice() };
+    loaded = { seq, runner: createCpuRunner(model), tokenizer, info, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null, lab: labBase };
     const result = { model: info, engine: engineInfo() };
     if (loaded.upgrading || gpuPending) void afterLoad(seq, model, t0, gpuReady);
     return result;
@@ -215,11 +239,15 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
         if (gpu.status !== 'ready') throw new NibbleError('no-webgpu', gpu.status === 'unavailable' ? gpu.reason : 'the GPU device went away');
         const { createGpuRunner } = await import('../engine/gpu-runner.ts');
         runner = await createGpuRunner(gpu.ctx, model);
-        while (current() && running) await running.done; // the turn in flight finishes on the CPU
+        // The turn (or evaluation pass) in flight finishes on the CPU: swap while holding 'base'.
+        await locks.use(BASE_VARIANT, async () => {
+          if (!current() || !runner) return;
+          loaded!.runner.dispose();
+          loaded = { ...loaded!, runner, upgrading: false, info: { ...loaded!.info, backend: 'webgpu', gpuMs: now() - t0 } };
+          runner = null;
+        });
         if (!current()) return;
-        loaded!.runner.dispose();
-        loaded = { ...loaded!, runner, upgrading: false, info: { ...loaded!.info, backend: 'webgpu', gpuMs: now() - t0 } };
-        runner = null;
+        lab.baseRunnerChanged();
       }
     } catch (e) {
       if (!current()) return;
@@ -235,21 +263,60 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     post({ kind: 'event', id: null, event: { kind: 'model-updated', model: loaded.info, engine: engineInfo() } });
   }
 
-  async function runGeneration(id: number, prompt: string, settings: SamplingSettings): Promise<void> {
+  /** Runs `body` as the one generation in flight (cancellable by `id`). */
+  async function asGeneration(id: number, body: (signal: AbortSignal) => Promise<void>): Promise<void> {
     if (!loaded) throw new NibbleError('bad-argument', 'no model is loaded yet');
     if (running) throw new NibbleError('bad-argument', `generation ${running.id} is still running; stop it first`);
-    checkSettings(settings);
-    const { runner, tokenizer } = loaded;
     const ctrl = new AbortController();
     let finish!: () => void;
     running = { id, ctrl, done: new Promise<void>((r) => (finish = r)) };
     try {
-      const res = await generate(runner, tokenizer, prompt, { ...settings, signal: ctrl.signal }, (ev) =>
-        post({ kind: 'progress', id, token: { token: ev.token, text: ev.text, index: ev.index, tokensPerSecond: ev.tokensPerSecond } }),
-      );
-      post({ kind: 'response', id, request: 'generate', result: { ...res, backend: runner.backend } });
+      await body(ctrl.signal);
     } finally {
       running = null;
+      finish();
+    }
+  }
+
+  function runGeneration(id: number, prompt: string, settings: SamplingSettings, variant: string = BASE_VARIANT): Promise<void> {
+    return asGeneration(id, async (signal) => {
+      checkSettings(settings);
+      const { tokenizer } = loaded!;
+      const result = await locks.use(variant, async () =>
+        generateOn(await lab.runner(variant), tokenizer, variant, prompt, settings, signal, (token) => post({ kind: 'progress', id, token })),
+      );
+      post({ kind: 'response', id, request: 'generate', result });
+    });
+  }
+
+  /** The same prompt and settings on two variants at once, both streaming (A/B chat). */
+  function runPair(id: number, prompt: string, settings: SamplingSettings, variants: [string, string]): Promise<void> {
+    return asGeneration(id, async (signal) => {
+      checkSettings(settings);
+      if (!Array.isArray(variants) || variants.length !== 2 || variants[0] === variants[1]) {
+        throw new NibbleError('bad-argument', 'A/B generation needs two different variants');
+      }
+      const { tokenizer } = loaded!;
+      const results = await locks.useAll(variants, async () => {
+        const runners = [await lab.runner(variants[0]), await lab.runner(variants[1])];
+        const side = (s: 0 | 1) =>
+          generateOn(runners[s], tokenizer, variants[s], prompt, settings, signal, (token) => post({ kind: 'job-progress', id, progress: { kind: 'pair-token', side: s, token } }));
+        return Promise.all([side(0), side(1)]);
+      });
+      post({ kind: 'response', id, request: 'generate-pair', result: { results } });
+    });
+  }
+
+  /** A lab request as a cancellable job: progress replies, then its result (buffers transferred). */
+  async function runJob(req: LabJob): Promise<void> {
+    const ctrl = new AbortController();
+    let finish!: () => void;
+    jobs.set(req.id, { ctrl, done: new Promise<void>((r) => (finish = r)) });
+    try {
+      const { result, transfer } = await lab.handle(req, (progress) => post({ kind: 'job-progress', id: req.id, progress }), ctrl.signal);
+      post({ kind: 'response', id: req.id, request: req.kind, result } as Reply, transfer);
+    } finally {
+      jobs.delete(req.id);
       finish();
     }
   }
@@ -269,15 +336,19 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
           return;
         }
         case 'generate':
-          await runGeneration(req.id, req.prompt, req.settings);
+          await runGeneration(req.id, req.prompt, req.settings, req.variant);
+          return;
+        case 'generate-pair':
+          await runPair(req.id, req.prompt, req.settings, req.variants);
           return;
         case 'cancel': {
-          const hit = running !== null && running.id === req.target;
-          if (hit) running!.ctrl.abort();
-          post({ kind: 'response', id: req.id, request: 'cancel', result: { cancelled: hit } });
+          const target = running !== null && running.id === req.target ? running : jobs.get(req.target);
+          target?.ctrl.abort();
+          post({ kind: 'response', id: req.id, request: 'cancel', result: { cancelled: target !== undefined } });
           return;
         }
         default: {
+          if (isLabJob(req)) return await runJob(req);
           const unknown: { kind?: unknown; id?: unknown } = req;
           throw new NibbleError('bad-argument', `unknown request kind ${String(unknown.kind)}`);
         }
@@ -293,6 +364,8 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     dispose() {
       disposed = true;
       running?.ctrl.abort();
+      jobs.forEach((j) => j.ctrl.abort());
+      lab.dispose();
       loaded?.runner.dispose();
       loaded = null;
       if (gpu.status === 'ready') gpu.ctx.destroy();

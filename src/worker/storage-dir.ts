@@ -229,7 +229,7 @@ export async function openDirStore(base: DirHandleLike, svc: DirStoreServices): 
     },
     list: () => svc.lock('exclusive', async () => (await load()).entries.map(publicEntry).sort(byCreated)),
 
-    put: (entry, files) => {
+    put: async (entry, files) => {
       const { rec, copies } = prepareRecord(entry, files, nonce());
       return svc.lock('exclusive', async () => {
         const m = await load();

@@ -128,7 +128,10 @@ describe('decoders vs an independent per-value formulation', () => {
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));
   /** A random f16 that is finite and modest (exponent field 8..20). */
   const smallF16 = () => ((rnd() < 0.5 ? 0x8000 : 0) | ((8 + Math.floor(rnd() * 12)) << 10) | Math.floor(rnd() * 1024));
-  const setU16 = (b: Uint8Array, o: number, v: number) => ((b[o] = v & 255), (b[o + 1] = v >> 8));
+  const setU16 = (b: Uint8Array, o: number, v: number) => {
+    b[o] = v & 255;
+    b[o + 1] = v >> 8;
+  };
   const h = (b: Uint8Array, o: number) => f16BitsToF32(u16(b, o));
 
   it('F16 and BF16', () => {
@@ -141,7 +144,10 @@ describe('decoders vs an independent per-value formulation', () => {
 
   it('Q4_1: x = q · d + m', () => {
     const b = bytes(40);
-    for (const o of [0, 20]) (setU16(b, o, smallF16()), setU16(b, o + 2, smallF16()));
+    for (const o of [0, 20]) {
+      setU16(b, o, smallF16());
+      setU16(b, o + 2, smallF16());
+    }
     const y = dequantize(GgmlType.Q4_1, b, 64);
     for (let e = 0; e < 64; e++) {
       const o = (e >> 5) * 20;

@@ -57,7 +57,10 @@ export function mapFields(b: Uint8Array): FieldMap {
     str();
     m.u32.push(p);
     const nd = u32();
-    for (let d = 0; d < nd; d++) (m.u64.push(p), (p += 8));
+    for (let d = 0; d < nd; d++) {
+      m.u64.push(p);
+      p += 8;
+    }
     m.u32.push(p);
     m.tensorTypes.push(p);
     p += 4;

@@ -19,6 +19,7 @@ export class FakeFs {
   log: string[] = [];
   ops = 0; // mutating operations so far
   crashAt = Infinity;
+  crashed = false; // after the crash every operation fails, as in a page being torn down
   readonly root: FakeDir;
   constructor(public moveMode: MoveMode = 'move') {
     this.root = new FakeDir(this, null, '');
@@ -26,7 +27,8 @@ export class FakeFs {
   /** Counts a mutating operation (and crashes if it is the chosen one). */
   step(op: string): void {
     this.ops++;
-    if (this.ops === this.crashAt) throw new Crash(op);
+    if (this.ops === this.crashAt) this.crashed = true;
+    if (this.crashed) throw new Crash(op);
     this.log.push(op);
   }
   /** Every path in the tree, directories ending in '/', sorted. */
@@ -52,6 +54,7 @@ export class FakeFile implements FileHandleLike {
     return `${this.parent.path}${this.name}`;
   }
   async getFile() {
+    if (this.fs.crashed) throw new Crash(`read ${this.path}`);
     if (this.parent.children.get(this.name) !== this) throw domError('NotFoundError', `${this.path} is gone`);
     const bytes = this.data.slice();
     return {
@@ -101,6 +104,7 @@ export class FakeDir implements DirHandleLike {
     return this.parent ? `${this.parent.path}${this.name}/` : '';
   }
   async getDirectoryHandle(name: string, opt: { create?: boolean } = {}): Promise<FakeDir> {
+    if (this.fs.crashed) throw new Crash(`open ${name}`);
     const c = this.children.get(name);
     if (c instanceof FakeDir) return c;
     if (c) throw domError('TypeMismatchError', `${name} is a file`);
@@ -111,6 +115,7 @@ export class FakeDir implements DirHandleLike {
     return d;
   }
   async getFileHandle(name: string, opt: { create?: boolean } = {}): Promise<FakeFile> {
+    if (this.fs.crashed) throw new Crash(`open ${name}`);
     const c = this.children.get(name);
     if (c instanceof FakeFile) {
       if (this.fs.moveMode !== 'no-move') addMove(c);
