@@ -5,23 +5,21 @@
 //       --out DIR                 → DIR/model.safetensors, DIR/quantize_config.json, DIR/config.json
 //       --out NAME.safetensors    → that file, with quantize_config.json and config.json beside it
 //   nibble                             a .nibble file (as `nibble quantize`)
-// --model takes a llama2.c .bin, a .nibble file or a .gguf (its tokenizer comes along).
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+// --model: whatever model-files.ts loadModel takes (llama2.c .bin, .nibble, .gguf, HF folder); the
+// GGUF formats need a llama2.c/SentencePiece vocabulary (not a tokenizer.json).
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NibbleError } from '../core/errors.ts';
 import { exportGptqCheckpoint } from '../core/export/gptq.ts';
-import { loadGguf } from '../core/gguf/llama.ts';
-import { isGgufFile } from '../core/gguf/read.ts';
 import { vocabFromLlama2c } from '../core/gguf/vocab.ts';
 import { GGUF_EXPORT_FORMATS, writeGgufModel, type GgufExportFormat } from '../core/gguf/write.ts';
 import { textWindows } from '../core/metrics.ts';
 import { writeNibbleFile } from '../core/nibble-file.ts';
-import { Tokenizer } from '../core/tokenizer.ts';
 import { needsCalibration } from '../engine/quant-spec.ts';
 import { quantizeModel } from '../engine/quantize.ts';
 import { numberOption, parseArgs } from './args.ts';
 import type { CliIo } from './main.ts';
-import { loadModel, readInput, type LoadedModel } from './model-files.ts';
+import { loadModel, readInput } from './model-files.ts';
 import { specFromArgs } from './quant-commands.ts';
 
 // The quantize flags (as quant-commands.ts reads them through specFromArgs) plus --format and --out.
@@ -51,21 +49,6 @@ export: write a model (optionally quantized first) in another format.
                     nibble: a .nibble file (as quantize)
   method options as for quantize (default --method fp32: export the model as loaded)
 `;
-
-/** Loads --model, reading a GGUF through core/gguf and anything else through the shared loader. */
-async function loadAny(io: CliIo, modelPath: string | undefined, tokPath: string | undefined): Promise<LoadedModel> {
-  const bytes = await readInput(io, 'model', modelPath);
-  if (!isGgufFile(bytes)) {
-    // Hand the bytes we already have to the shared loader instead of reading the file twice.
-    const read = io.readFile ?? (async (p: string) => new Uint8Array(await readFile(p)));
-    const cached: CliIo = { ...io, readFile: async (p) => (p === modelPath ? bytes : read(p)) };
-    return loadModel(cached, modelPath, tokPath);
-  }
-  const g = loadGguf(bytes);
-  if (tokPath === undefined) return { model: g.model, tokenizer: g.tokenizer, tokenizerBytes: g.tokenizerBytes, label: null };
-  const tokenizerBytes = await readInput(io, 'tokenizer', tokPath);
-  return { model: g.model, tokenizer: Tokenizer.fromLlama2c(tokenizerBytes, g.model.config.vocabSize), tokenizerBytes, label: null };
-}
 
 async function calibrationText(io: CliIo, path: string): Promise<string> {
   try {
@@ -99,7 +82,7 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
   }
   if (needsCalibration(spec.method) && !args.values.calib) throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
 
-  const loaded = await loadAny(io, args.values.model, args.values.tokenizer);
+  const loaded = await loadModel(io, args.values.model, args.values.tokenizer);
   if (args.values.calib && seq > loaded.model.config.seqLen) throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${loaded.model.config.seqLen}`);
   const calibration = args.values.calib ? textWindows(loaded.tokenizer, await calibrationText(io, args.values.calib), seq) : [];
   if (args.values.calib && calibration.length === 0) throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
@@ -117,7 +100,7 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
     files.push({ path, bytes: typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength });
   };
   if (format === 'nibble') {
-    await emit(out, writeNibbleFile(q.model, { tokenizer: loaded.tokenizerBytes, label, spec }));
+    await emit(out, writeNibbleFile(q.model, { tokenizer: loaded.tokenizerFiles, label, spec }));
   } else if (format === 'gptq-safetensors') {
     const ckpt = exportGptqCheckpoint(q.model, { dampPercent: spec.damp, staticGroups: spec.staticGroups, trueSequential: true });
     const single = out.endsWith('.safetensors');
@@ -127,8 +110,9 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
     await emit(join(dir, 'quantize_config.json'), `${JSON.stringify(ckpt.quantizeConfig, null, 2)}\n`);
     await emit(join(dir, 'config.json'), `${JSON.stringify(ckpt.config, null, 2)}\n`);
   } else {
-    if (!(loaded.tokenizer instanceof Tokenizer)) throw new NibbleError('unsupported', `--format ${format} needs a llama2.c/SentencePiece vocabulary; this model's tokenizer is not one`);
-    const vocab = vocabFromLlama2c(loaded.tokenizerBytes, q.model.config.vocabSize);
+    const tf = loaded.tokenizerFiles;
+    if (tf.kind !== 'llama2c') throw new NibbleError('unsupported', `--format ${format} writes a SentencePiece ("llama") vocabulary from a llama2.c tokenizer; this model's tokenizer is a tokenizer.json`);
+    const vocab = vocabFromLlama2c(tf.bytes, q.model.config.vocabSize);
     const stem = basename(args.values.model!).replace(/\.[^.]*$/, '');
     const name = label === 'fp32' ? stem : `${stem} (${label})`;
     await emit(out, writeGgufModel(q.model, vocab, format as GgufExportFormat, { name }));

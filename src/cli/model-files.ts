@@ -1,13 +1,16 @@
-// Loading what the CLI is pointed at: a llama2.c checkpoint (+ tokenizer.bin) or a .nibble
-// file (which may carry its tokenizer), and opening the backend that runs it.
-import { readFile } from 'node:fs/promises';
+// Loading what the CLI is pointed at — a llama2.c checkpoint, a .nibble file, a GGUF file or a
+// Hugging Face folder, with its tokenizer — and opening the backend that runs it.
+import { open, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
 import { parseLlama2c } from '../core/llama2c.ts';
 import type { LlamaModel } from '../core/model.ts';
-import { isNibbleFile } from '../core/nibble-file.ts';
 import { readNibbleFile } from '../core/nibble-file-read.ts';
 import type { TextTokenizer } from '../core/text-tokenizer.ts';
-import { Tokenizer } from '../core/tokenizer.ts';
+import { detectModelFormat } from '../core/hf/detect.ts';
+import { loadHfModel, type ModelFolder } from '../core/hf/load.ts';
+import { loadGguf } from '../core/gguf/llama.ts';
+import { tokenizerFromFiles, type TokenizerFiles } from '../core/tokenizer-files.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -16,7 +19,7 @@ import type { CliIo } from './main.ts';
 export interface LoadedModel {
   model: LlamaModel;
   tokenizer: TextTokenizer;
-  tokenizerBytes: Uint8Array;
+  tokenizerFiles: TokenizerFiles; // what the tokenizer was made from (saved into .nibble files)
   label: string | null; // a .nibble file's variant label
 }
 
@@ -30,23 +33,89 @@ export async function readInput(io: CliIo, flag: string, path: string | undefine
   }
 }
 
-/** --model (llama2.c .bin or .nibble) and --tokenizer (optional when the .nibble carries one). */
+/** A Node folder for the HF loader: whole-file reads for JSON, ranged reads for safetensors. */
+function nodeFolder(dir: string): ModelFolder {
+  const full = (name: string) => join(dir, basename(name));
+  return {
+    async get(name) {
+      try {
+        return new Uint8Array(await readFile(full(name)));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new NibbleError('bad-argument', `cannot read ${full(name)}: ${(e as Error).message}`);
+      }
+    },
+    async open(name) {
+      let fh;
+      try {
+        fh = await open(full(name), 'r');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+      const { size } = await fh.stat();
+      return {
+        size,
+        read: async (offset: number, length: number) => {
+          const buf = new Uint8Array(length);
+          const { bytesRead } = await fh.read(buf, 0, length, offset);
+          return bytesRead === length ? buf : buf.subarray(0, bytesRead);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * --model: a llama2.c .bin, a .nibble file, a GGUF file, or a Hugging Face model folder.
+ * --tokenizer: a llama2.c tokenizer.bin (or tokenizer.json); optional when the model carries one.
+ */
 export async function loadModel(io: CliIo, modelPath: string | undefined, tokPath: string | undefined): Promise<LoadedModel> {
-  const bytes = await readInput(io, 'model', modelPath);
-  let model: LlamaModel;
-  let embedded: Uint8Array | null = null;
-  let label: string | null = null;
-  if (isNibbleFile(bytes)) {
-    const f = readNibbleFile(bytes);
-    model = f.model;
-    embedded = f.tokenizer;
-    label = f.label;
-  } else {
-    model = parseLlama2c(bytes);
+  if (!modelPath) throw new NibbleError('bad-argument', '--model FILE is required');
+  let isDir = false;
+  try {
+    isDir = !io.readFile && (await stat(modelPath)).isDirectory();
+  } catch {
+    /* readInput reports a missing file */
   }
-  const tokenizerBytes = tokPath !== undefined ? await readInput(io, 'tokenizer', tokPath) : embedded;
-  if (!tokenizerBytes) throw new NibbleError('bad-argument', '--tokenizer FILE is required (the model file carries no tokenizer)');
-  return { model, tokenizer: Tokenizer.fromLlama2c(tokenizerBytes, model.config.vocabSize), tokenizerBytes, label };
+  let model: LlamaModel;
+  let carried: TokenizerFiles | null = null;
+  let label: string | null = null;
+  if (isDir) {
+    const folder = nodeFolder(modelPath);
+    const hf = await loadHfModel(folder);
+    model = hf.model;
+    const json = await folder.get('tokenizer.json');
+    carried = json ? { kind: 'hf', json, config: await folder.get('tokenizer_config.json') } : null;
+    if (tokPath === undefined) return { model, tokenizer: hf.tokenizer, tokenizerFiles: carried!, label: null };
+  } else {
+    const bytes = await readInput(io, 'model', modelPath);
+    switch (detectModelFormat(bytes)) {
+      case 'nibble': {
+        const f = readNibbleFile(bytes);
+        ({ model, label } = f);
+        carried = f.tokenizerFiles;
+        break;
+      }
+      case 'gguf': {
+        const g = loadGguf(bytes);
+        model = g.model;
+        carried = { kind: 'llama2c', bytes: g.tokenizerBytes };
+        break;
+      }
+      case 'safetensors':
+        throw new NibbleError('bad-argument', `${modelPath} is a safetensors file: pass the model's folder (with config.json and tokenizer.json) as --model`);
+      default:
+        model = parseLlama2c(bytes);
+    }
+  }
+  let files = carried;
+  if (tokPath !== undefined) {
+    const bytes = await readInput(io, 'tokenizer', tokPath);
+    files = bytes[0] === 0x7b /* '{' */ ? { kind: 'hf', json: bytes } : { kind: 'llama2c', bytes };
+  }
+  if (!files) throw new NibbleError('bad-argument', '--tokenizer FILE is required (the model file carries no tokenizer)');
+  return { model, tokenizer: tokenizerFromFiles(files, model.config.vocabSize), tokenizerFiles: files, label };
 }
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';

@@ -171,7 +171,7 @@ export async function runQuantize(argv: readonly string[], io: CliIo): Promise<n
     ctx?.destroy();
   }
   const { loaded, spec, q } = prepared;
-  const bytes = writeNibbleFile(q.model, { tokenizer: loaded.tokenizerBytes, label: q.report.label, spec });
+  const bytes = writeNibbleFile(q.model, { tokenizer: loaded.tokenizerFiles, label: q.report.label, spec });
   try {
     await writeFile(args.values.out, bytes);
   } catch (e) {

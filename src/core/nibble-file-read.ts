@@ -9,6 +9,7 @@ import { LAYER_KEYS, NIBBLE_MAGIC, NIBBLE_VERSION, bad, expectedShape, type Blob
 import { UNIFORM_BITS, isCodebookFormat, isUniformFormat, type AnyTensor } from './quant/format.ts';
 import { wordsPerRow } from './quant/packing.ts';
 import { numel } from './tensor.ts';
+import type { TokenizerFiles } from './tokenizer-files.ts';
 
 const MAX_HEADER = 16 << 20;
 type Obj = Record<string, unknown>;
@@ -137,15 +138,21 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
   const wcls = config.sharedClassifier ? tokEmb : tensor('wcls');
   const layers = Array.from({ length: config.nLayers }, (_, l) =>
     Object.fromEntries(LAYER_KEYS.map((k) => [k, tensor(`layers.${l}.${k}`)])) as unknown as LayerWeights);
-  let tokenizer: Uint8Array | null = null;
-  if (header.tokenizer !== null && header.tokenizer !== undefined) {
-    const t = header.tokenizer;
-    if (!isObj(t) || !isInt(t.bytes) || t.bytes < 4 || t.bytes > size) throw bad('tokenizer blob has an impossible size');
-    tokenizer = blobBytes('tokenizer', t, t.bytes).slice();
+  const optionalBlob = (what: string, t: unknown): Uint8Array | null => {
+    if (t === null || t === undefined) return null;
+    if (!isObj(t) || !isInt(t.bytes) || t.bytes < 1 || t.bytes > size) throw bad(`${what} blob has an impossible size`);
+    return blobBytes(what, t, t.bytes).slice();
+  };
+  const tokenizer = optionalBlob('tokenizer', header.tokenizer);
+  let tokenizerFiles: TokenizerFiles | null = tokenizer ? { kind: 'llama2c', bytes: tokenizer } : null;
+  if (header.hfTokenizer !== null && header.hfTokenizer !== undefined) {
+    const h = header.hfTokenizer;
+    if (!isObj(h)) throw bad('hfTokenizer must be an object');
+    tokenizerFiles = { kind: 'hf', json: optionalBlob('tokenizer.json', h.json) ?? (() => { throw bad('hfTokenizer has no json blob'); })(), config: optionalBlob('tokenizer_config.json', h.config) ?? undefined };
   }
   ranges.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) throw bad(`${ranges[i][2]} overlaps ${ranges[i - 1][2]}`);
   }
-  return { model: { config, weights: { tokEmb, rmsFinal, wcls, layers } }, tokenizer, label: typeof header.label === 'string' ? header.label : null, spec: header.spec ?? null };
+  return { model: { config, weights: { tokEmb, rmsFinal, wcls, layers } }, tokenizer, tokenizerFiles, label: typeof header.label === 'string' ? header.label : null, spec: header.spec ?? null };
 }

@@ -5,7 +5,9 @@
 //   u32 magic "NIBL" (0x4c42494e) | u32 version (1) | u32 N | N bytes of UTF-8 JSON header |
 //   zero padding to a multiple of 64 | blobs, each starting at a multiple of 64 (offsets are
 //   absolute file offsets).
-// Header JSON: { config: LlamaConfig, label?, spec?, tokenizer?: Blob, tensors: { name: Entry } }
+// Header JSON: { config: LlamaConfig, label?, spec?, tokenizer?: Blob (llama2.c tokenizer.bin),
+//   hfTokenizer?: { json: Blob, config: Blob | null } (tokenizer.json + tokenizer_config.json),
+//   tensors: { name: Entry } }
 //   Blob  = { offset, bytes }
 //   Entry = { format, shape, ...format fields (group, sym, scaleType, granularity, threshold —
 //             null for Infinity —, scaleOffset), buffers: { data, scales?, zeros?, gIdx?, scales2? }: Blob }
@@ -15,6 +17,8 @@
 import { NibbleError } from './errors.ts';
 import { kvDim, type LlamaConfig, type LlamaModel } from './model.ts';
 import type { AnyTensor } from './quant/format.ts';
+import { assertRunnable } from './hf/runnable.ts';
+import type { TokenizerFiles } from './tokenizer-files.ts';
 
 export const NIBBLE_MAGIC = 0x4c42494e;
 export const NIBBLE_VERSION = 1;
@@ -27,6 +31,7 @@ export type BufferName = 'data' | 'scales' | 'zeros' | 'gIdx' | 'scales2';
 export interface NibbleFile {
   model: LlamaModel;
   tokenizer: Uint8Array | null; // llama2.c tokenizer.bin bytes, when embedded
+  tokenizerFiles: TokenizerFiles | null; // whichever tokenizer is embedded
   label: string | null;
   spec: unknown; // the QuantSpec that made it (informational)
 }
@@ -60,7 +65,9 @@ function buffersOf(t: AnyTensor): Partial<Record<BufferName, ArrayBufferView>> {
   return t.format === 'f32' ? { data: t.data } : { ...t.buffers };
 }
 
-export function writeNibbleFile(model: LlamaModel, opts: { tokenizer?: Uint8Array; label?: string; spec?: unknown } = {}): Uint8Array {
+export function writeNibbleFile(model: LlamaModel, opts: { tokenizer?: Uint8Array | TokenizerFiles; label?: string; spec?: unknown } = {}): Uint8Array {
+  assertRunnable(model, 'the .nibble writer');
+  const tok: TokenizerFiles | undefined = opts.tokenizer instanceof Uint8Array ? { kind: 'llama2c', bytes: opts.tokenizer } : opts.tokenizer;
   const blobs: ArrayBufferView[] = [];
   let cursor = 0; // relative to the start of the data section, fixed up below
   const place = (v: ArrayBufferView): Blob => {
@@ -76,9 +83,11 @@ export function writeNibbleFile(model: LlamaModel, opts: { tokenizer?: Uint8Arra
     if ('threshold' in meta && !Number.isFinite(meta.threshold)) (meta as { threshold: number | null }).threshold = null;
     tensors[name] = { ...meta, buffers: bufs };
   }
-  const tokBlob = opts.tokenizer ? place(opts.tokenizer) : undefined;
+  const tokBlob = tok?.kind === 'llama2c' ? place(tok.bytes) : undefined;
+  const hfJson = tok?.kind === 'hf' ? place(tok.json) : undefined;
+  const hfConfig = tok?.kind === 'hf' && tok.config ? place(tok.config) : undefined;
   // The header's size depends on the offsets it contains: fix the data start, then shift.
-  const draft = (base: number) => JSON.stringify({ config: model.config, label: opts.label ?? null, spec: opts.spec ?? null, tokenizer: tokBlob ? shift(tokBlob, base) : null, tensors: shiftAll(tensors, base) });
+  const draft = (base: number) => JSON.stringify({ config: model.config, label: opts.label ?? null, spec: opts.spec ?? null, tokenizer: tokBlob ? shift(tokBlob, base) : null, hfTokenizer: hfJson ? { json: shift(hfJson, base), config: hfConfig ? shift(hfConfig, base) : null } : null, tensors: shiftAll(tensors, base) });
   let base = align(12 + new TextEncoder().encode(draft(0)).byteLength + 64);
   let json = new TextEncoder().encode(draft(base));
   while (12 + json.byteLength > base) {

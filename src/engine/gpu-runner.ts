@@ -14,6 +14,7 @@
 // separate RMSNorm / SiLU·mul kernels (9 per layer + 1; LLM.int8 adds one activation-quantize
 // dispatch per matmul), and the classifier only for the last position. logitsAll (evaluation) runs the prefill path from position 0 and the final
 // RMSNorm + classifier on every row, in one submit.
+import { assertRunnable } from '../core/hf/runnable.ts';
 import { NibbleError } from '../core/errors.ts';
 import { kvDim, type LlamaModel } from '../core/model.ts';
 import { createReadback, createStorage, mapRead, uploadStorage } from '../gpu/buffers.ts';
@@ -42,6 +43,7 @@ interface GpuLayer {
 }
 
 export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: GpuRunnerOptions = {}): Promise<ModelRunner> {
+  assertRunnable(model, 'the WebGPU runner');
   const c = model.config;
   const w = model.weights;
   const hs = c.headSize;

@@ -1,4 +1,6 @@
-// Chat slice: turns (prompt → streamed continuation), live decode rate, sampling settings.
+// Chat slice: turns (prompt → streamed continuation), live decode rate, sampling settings, and
+// which held variant answers.
+import { BASE_VARIANT } from '../worker/lab-protocol.ts';
 import { toWireError, type SamplingSettings, type TokenProgress } from '../worker/protocol.ts';
 import type { ChatSlice, ChatTurn, Slice } from './types.ts';
 
@@ -36,13 +38,14 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
     set((s) => ({ chat: { ...s.chat, turns: s.chat.turns.map((t) => (t.id === id ? { ...t, ...f(t) } : t)) } }));
 
   return {
-    chat: { turns: [], streaming: null, sampling: DEFAULT_SAMPLING },
+    chat: { turns: [], streaming: null, sampling: DEFAULT_SAMPLING, variant: BASE_VARIANT },
 
     async send(prompt) {
       const s = get();
-      if (s.model.status !== 'ready' || s.chat.streaming) return;
+      if (s.model.status !== 'ready' || s.chat.streaming || s.ab.streaming) return;
       if (s.settings.randomSeed) s.setSampling({ seed: randomSeed() });
       const settings = get().chat.sampling;
+      const variant = s.chat.variant;
       const id = nextTurnId++;
       const turn: ChatTurn = { id, prompt, text: '', tokens: 0, status: 'streaming', settings, result: null, error: null };
       set((st) => ({ chat: { ...st.chat, turns: [...st.chat.turns, turn], streaming: { turnId: id, tokensPerSecond: 0 } } }));
@@ -65,6 +68,7 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
       try {
         const result = await ctx.engine.generate(prompt, settings, {
           signal: mine.signal,
+          ...(variant === BASE_VARIANT ? {} : { variant }),
           onToken: (t) => {
             pending += t.text;
             last = t;
@@ -93,6 +97,10 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
 
     setSampling(patch) {
       set((s) => ({ chat: { ...s.chat, sampling: applySamplingPatch(s.chat.sampling, patch) } }));
+    },
+
+    setChatVariant(id) {
+      set((s) => ({ chat: { ...s.chat, variant: id } }));
     },
 
     clearChat() {

@@ -1,5 +1,6 @@
 // Model slice: which model is loaded, on which backend, and what the GPU looks like.
 import { toWireError, type ModelSource } from '../worker/protocol.ts';
+import { resetLab } from './variants-slice.ts';
 import type { GetState, ModelSlice, ModelState, ReloadSource, SetState, Slice, SliceContext } from './types.ts';
 
 const initialModel: ModelState = { status: 'idle', info: null, engine: null, source: null, loading: null, error: null };
@@ -20,6 +21,7 @@ export async function loadInto(ctx: SliceContext, set: SetState, get: GetState, 
     const { model, engine } = await ctx.engine.load(wire, get().settings.backend);
     ctx.lastSource = source;
     set(() => ({ model: { status: 'ready', info: model, engine, source: source.kind, loading: null, error: null } }));
+    resetLab(set, get); // the worker dropped the previous model's variants
   } catch (e) {
     set((s) => ({ model: { ...s.model, status: s.model.info ? 'ready' : 'error', loading: null, error: toWireError(e) } }));
     get().showError(`Loading ${name}`, e);

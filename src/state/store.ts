@@ -1,10 +1,35 @@
 // The app store: the slices combined, plus the bridge from unsolicited engine events (model
 // moved to WebGPU, device lost, WebGPU runner failed, worker crash) into state. Framework-free (zustand/vanilla); React binds in react.tsx.
 import { createStore, type StoreApi } from 'zustand/vanilla';
+import { createAbSlice } from './ab-slice.ts';
+import { createChartsSlice } from './charts-slice.ts';
 import { createChatSlice } from './chat-slice.ts';
+import { createJobsSlice } from './jobs-slice.ts';
 import { createModelSlice } from './model-slice.ts';
 import { createErrorSlice, createSettingsSlice } from './settings-slice.ts';
-import type { AppState, SliceContext, StoreDeps } from './types.ts';
+import { createTruncationSlice } from './truncation-slice.ts';
+import type { AppState, Slice, SliceContext, StoreDeps } from './types.ts';
+import { createStorageSlice } from './storage-slice.ts';
+import { createVariantsSlice } from './variants-slice.ts';
+import { createVisionSlice } from './vision-slice.ts';
+
+/**
+ * Every slice, in order. A slice owns its top-level key(s) and actions; adding one = its type in
+ * AppState (types.ts) and its creator here.
+ */
+const SLICES: Slice<Partial<AppState>>[] = [
+  createModelSlice,
+  createChatSlice,
+  createSettingsSlice,
+  createErrorSlice,
+  createVariantsSlice,
+  createJobsSlice,
+  createChartsSlice,
+  createTruncationSlice,
+  createAbSlice,
+  createVisionSlice,
+  createStorageSlice,
+];
 
 export type AppStore = StoreApi<AppState> & {
   /** Stops listening to the engine and shuts it down. */
@@ -12,13 +37,8 @@ export type AppStore = StoreApi<AppState> & {
 };
 
 export function createAppStore(deps: StoreDeps): AppStore {
-  const ctx: SliceContext = { ...deps, lastSource: null };
-  const store = createStore<AppState>()((...a) => ({
-    ...createModelSlice(ctx)(...a),
-    ...createChatSlice(ctx)(...a),
-    ...createSettingsSlice(ctx)(...a),
-    ...createErrorSlice(ctx)(...a),
-  }));
+  const ctx: SliceContext = { ...deps, lastSource: null, jobCtrls: new Map() };
+  const store = createStore<AppState>()((...a) => Object.assign({}, ...SLICES.map((slice) => slice(ctx)(...a))) as AppState);
 
   const unsubscribe = deps.engine.onEvent((ev) => {
     const s = store.getState();
@@ -38,6 +58,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
   return Object.assign(store, {
     dispose() {
       unsubscribe();
+      ctx.jobCtrls.forEach((c) => c.abort());
       deps.engine.dispose();
     },
   });

@@ -11,6 +11,10 @@ import type {
   SamplingSettings,
   WireError,
 } from '../worker/protocol.ts';
+import type { TextSources } from '../worker/lab-protocol.ts';
+import type { AbSlice, ChartsSlice, JobsSlice, TruncationSlice, VariantPersistence, VariantsSlice } from './lab-types.ts';
+import type { StorageOpener, StorageSlice } from './storage-slice.ts';
+import type { VisionDeps, VisionSlice } from './vision-slice.ts';
 
 export type ModelStatus = 'idle' | 'loading' | 'ready' | 'error';
 
@@ -50,6 +54,7 @@ export interface ChatState {
   /** The turn being generated and its live decode rate; null when idle. */
   streaming: { turnId: number; tokensPerSecond: number } | null;
   sampling: SamplingSettings;
+  variant: string; // which held variant answers ('base' = the loaded model)
 }
 
 export interface ChatSlice {
@@ -60,9 +65,11 @@ export interface ChatSlice {
   /** Merges a patch, clamping each field to its valid range; non-finite values are ignored. */
   setSampling(patch: Partial<SamplingSettings>): void;
   clearChat(): void;
+  setChatVariant(id: string): void;
 }
 
-export type Tab = 'chat' | 'quantize';
+export type Tab = 'chat' | 'quantize' | 'charts' | 'truncation';
+export const TABS: readonly Tab[] = ['chat', 'quantize', 'charts', 'truncation'];
 
 export interface SettingsState {
   tab: Tab;
@@ -84,7 +91,11 @@ export interface ErrorSlice {
   dismissError(): void;
 }
 
-export type AppState = ModelSlice & ChatSlice & SettingsSlice & ErrorSlice;
+/**
+ * The whole store. Slices own one top-level key each; a new slice adds its type here and its
+ * creator to SLICES in store.ts. VariantPersistence is the optional hook a storage slice fills.
+ */
+export type AppState = ModelSlice & ChatSlice & SettingsSlice & ErrorSlice & VariantsSlice & JobsSlice & ChartsSlice & TruncationSlice & AbSlice & VariantPersistence & VisionSlice & StorageSlice;
 
 /** What slices share besides the store: the engine and how to find the embedded model. */
 export interface StoreDeps {
@@ -94,6 +105,12 @@ export interface StoreDeps {
   randomSeed?: () => number;
   /** Streamed tokens reach the state at most this often (ms; default 16, 0 = every token). */
   streamFlushMs?: number;
+  /** Absolute URLs of the embedded calibration and evaluation texts (the worker fetches them). */
+  text?: TextSources;
+  /** The vision worker (spawned on first use) and the embedded ViT lab's URLs (vision-slice.ts). */
+  vision?: VisionDeps;
+  /** Opens the stored-models store (storage-slice.ts); absent → nothing is stored. */
+  storage?: StorageOpener;
 }
 
 /** The source a reload (e.g. after a backend switch) uses: the embedded URL or the user's Blobs. */
@@ -101,6 +118,8 @@ export type ReloadSource = { kind: 'default' } | { kind: 'files'; model: Blob; t
 
 export interface SliceContext extends StoreDeps {
   lastSource: ReloadSource | null;
+  /** Abort controllers of the running jobs (jobs-slice.ts), by job id. */
+  jobCtrls: Map<number, AbortController>;
 }
 
 export type Slice<T> = (ctx: SliceContext) => StateCreator<AppState, [], [], T>;

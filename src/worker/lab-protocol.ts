@@ -11,7 +11,7 @@ import type { GenerationSummary, SamplingSettings, TokenProgress } from './proto
 
 export type { LayerQuantReport, LinearInputSite, LinearName, QuantMethod, QuantizeReport, QuantSpec };
 // Runtime helpers the UI needs (pure, DOM-free): the one spec, its labels and the linear names.
-export { DEFAULT_SPEC, QUANT_METHODS, needsCalibration, specLabel } from '../engine/quant-spec.ts';
+export { DEFAULT_SPEC, QUANT_METHODS, needsCalibration, specLabel, validateSpec } from '../engine/quant-spec.ts';
 export { LINEAR_NAMES } from '../core/model.ts';
 
 /** Id of the loaded (fp32) model among the variants; quantized ones are 'v1', 'v2', … */

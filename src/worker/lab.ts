@@ -16,7 +16,7 @@ import type { TextTokenizer } from '../core/text-tokenizer.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { GpuQuantizer } from '../engine/gpu-quantize.ts';
 import { DEFAULT_SPEC, needsCalibration, type QuantSpec } from '../engine/quant-spec.ts';
-import { quantizeModel } from '../engine/quantize.ts';
+import { quantizeModel, type QuantizeProgress } from '../engine/quantize.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { driftOf, ReferenceCache, truncationPoint } from './lab-eval.ts';
@@ -65,6 +65,8 @@ interface Variant {
 }
 
 const TRUNC_BASE: QuantSpec = { ...DEFAULT_SPEC, method: 'trunc' };
+/** Slot of the GpuQuantizer: its recorder is shared, so one job quantizes at a time. */
+const QUANTIZER = '#quantizer';
 
 const uniformOpts = (bits: number, granularity: 'tensor' | 'row' | 'group', group: number, sym: boolean) =>
   ({ format: `q${bits}` as 'q4', granularity, group: granularity === 'group' ? group : undefined, sym });
@@ -170,18 +172,24 @@ export function createLab(deps: LabDeps): Lab {
 
   const refs = new ReferenceCache({ locks: deps.locks, runner });
 
+  /** quantizeModel on the GPU quantizer when there is one (holding its slot), else or on failure the CPU twins. */
+  function quantizeOnce(model: LlamaModel, spec: QuantSpec, opts: Omit<NonNullable<Parameters<typeof quantizeModel>[2]>, 'gpu'>) {
+    return deps.locks.use(QUANTIZER, async () => {
+      const gpu = await gpuQuantizer();
+      try {
+        return await quantizeModel(model, spec, { ...opts, gpu: gpu ?? undefined });
+      } catch (e) {
+        if (!gpu || !retryOnCpu(e)) throw e;
+        return quantizeModel(model, spec, opts);
+      }
+    });
+  }
+
   async function quantize(spec: QuantSpec, text: TextSources, progress: (p: JobProgress) => void, signal: AbortSignal): Promise<VariantInfo> {
     const b = requireBase();
     const calibration = needsCalibration(spec.method) || spec.method === 'llmint8' ? await windowsOf(text.calib) : [];
-    const onProgress = (p: Parameters<NonNullable<Parameters<typeof quantizeModel>[2]>['onProgress']>[0]) => progress({ kind: 'quantize', ...p });
-    const gpu = await gpuQuantizer();
-    let out: Awaited<ReturnType<typeof quantizeModel>>;
-    try {
-      out = await quantizeModel(b.model, spec, { calibration, gpu: gpu ?? undefined, onProgress, signal });
-    } catch (e) {
-      if (!gpu || !retryOnCpu(e)) throw e;
-      out = await quantizeModel(b.model, spec, { calibration, onProgress, signal }); // the CPU twins
-    }
+    const onProgress = (p: QuantizeProgress) => progress({ kind: 'quantize', ...p });
+    const out = await quantizeOnce(b.model, spec, { calibration, onProgress, signal });
     if (deps.base() !== b) throw new NibbleError('cancelled', 'the model was replaced while quantizing');
     const { report } = out;
     const id = `v${nextVariant++}`;
@@ -265,15 +273,15 @@ export function createLab(deps: LabDeps): Lab {
           }
           return rows;
         };
-        let counter = await codeCounter();
-        let rows;
-        try {
-          rows = await run(counter);
-        } catch (e) {
-          if (counter.backend === 'cpu' || !retryOnCpu(e)) throw e;
-          counter = CPU_COUNTER;
-          rows = await run(counter);
-        }
+        const { rows, counter } = await deps.locks.use(QUANTIZER, async () => {
+          const gpuCounter = await codeCounter();
+          try {
+            return { rows: await run(gpuCounter), counter: gpuCounter };
+          } catch (e) {
+            if (gpuCounter.backend === 'cpu' || !retryOnCpu(e)) throw e;
+            return { rows: await run(CPU_COUNTER), counter: CPU_COUNTER };
+          }
+        });
         const [N, K] = w.shape;
         return { result: { layer: q.layer, linear: q.linear, shape: [N, K], sym: q.sym, rows, backend: counter.backend, ms: globalThis.performance.now() - t0 } };
       }
@@ -298,14 +306,7 @@ export function createLab(deps: LabDeps): Lab {
         const t0 = globalThis.performance.now();
         const spec: QuantSpec = { ...TRUNC_BASE, mantissaBits: q.k, truncMode: q.mode };
         const ws = (await windowsOf(q.text.eval)).slice(0, Math.max(1, q.windows));
-        const gpu = await gpuQuantizer();
-        let model: LlamaModel;
-        try {
-          model = (await quantizeModel(b.model, spec, { gpu: gpu ?? undefined, signal })).model;
-        } catch (e) {
-          if (!gpu || !retryOnCpu(e)) throw e;
-          model = (await quantizeModel(b.model, spec, { signal })).model;
-        }
+        const { model } = await quantizeOnce(b.model, spec, { signal });
         const target = await build(model);
         try {
           const p = await truncationPoint({ locks: deps.locks, runner }, refs, target, b.tokenizer, q, ws, signal, progress);

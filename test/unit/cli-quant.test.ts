@@ -94,3 +94,21 @@ describe('nibble quantize', () => {
     expect(Object.keys(j.layers[0].gptq_loss_per_linear)).toEqual(['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3']);
   }, 120_000);
 });
+
+describe('nibble with a Hugging Face folder', () => {
+  it('loads the transformers-written folder (no --tokenizer) and greedy-decodes the golden text', async () => {
+    const golden = readFileSync(p('test/fixtures/golden-stories260K.txt'), 'utf8').replace(/\n$/, '');
+    const r = await run(['generate', '--model', p('test/fixtures/stories260K-hf'), '--backend', 'cpu', '--temperature', '0', '--steps', '200']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${golden}\n`);
+  });
+
+  it('quantizes it to a .nibble file that carries the HF tokenizer', async () => {
+    const out = join(dir, 'hf-q8.nibble');
+    const q = await run(['quantize', '--model', p('test/fixtures/stories260K-hf'), '--method', 'rtn', '--bits', '8', '--group', '0', '--out', out, '--backend', 'cpu']);
+    expect(q.code).toBe(0);
+    const g = await run(['generate', '--model', out, '--backend', 'cpu', '--temperature', '0', '--steps', '20']);
+    expect(g.code).toBe(0);
+    expect(g.stdout.startsWith('Once upon a time')).toBe(true);
+  });
+});

@@ -4,9 +4,10 @@
 // scales; our GPTQ/RTN scales are f32). 3-bit packing is compared word for word with a port of
 // AutoGPTQ's pack loop. The q/k rows are in HF's rotate-half order: a rotate-half model built from
 // the decoded checkpoint computes the variant's logits.
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { exportGptqCheckpoint, packGptqLinear } from '../../src/core/export/gptq.ts';
-import { halfFromInterleaved } from '../../src/core/export/rope-permute.ts';
+import { halfFromInterleaved, permuteRows } from '../../src/core/export/rope-permute.ts';
 import { CpuForward } from '../../src/core/forward.ts';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
 import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
@@ -144,6 +145,19 @@ describe('packGptqLinear', () => {
 
 describe('exportGptqCheckpoint (stories260K)', () => {
   const model = parseLlama2c(stories260K());
+  const HF = new URL('../fixtures/stories260K-hf/model.safetensors', import.meta.url);
+
+  it.skipIf(!existsSync(HF))("the q/k permutation is the one HF's own conversion applied (stories260K-hf fixture)", () => {
+    const st = readSafetensors(new Uint8Array(readFileSync(HF)));
+    model.weights.layers.forEach((lw, l) => {
+      for (const [n, proj, heads] of [['wq', 'q_proj', 8], ['wk', 'k_proj', 4], ['wv', 'v_proj', 4]] as const) {
+        const ours = (lw[n] as F32Tensor).data;
+        const rows = ours.length / 64;
+        const want = n === 'wv' ? ours : permuteRows(ours, rows, halfFromInterleaved(rows, heads));
+        expect(st.get(`model.layers.${l}.self_attn.${proj}.weight`).f32).toEqual(want);
+      }
+    });
+  });
 
   it('writes HF names, AutoGPTQ shapes, rotate-half q/k rows, and sidecars', async () => {
     const { model: variant } = await quantizeModel(model, { ...DEFAULT_SPEC, method: 'rtn', bits: 4, group: 32 });

@@ -122,6 +122,22 @@ describe('gguf-q8_0 / gguf-q4_0 blocks', () => {
   });
 });
 
+describe("loading with weights: 'native'", () => {
+  it('Q8_0/Q4_0 linears become q8/q4 tensors with the very values (and logits) of the f32 load', () => {
+    for (const [format, fmt] of [['gguf-q8_0', 'q8'], ['gguf-q4_0', 'q4']] as const) {
+      const bytes = writeGgufModel(model, vocab, format);
+      const a = loadGguf(bytes).model;
+      const b = loadGguf(bytes, { weights: 'native' }).model;
+      const lw = b.weights.layers[0];
+      expect([lw.wq.format, lw.w1.format, lw.w2.format, lw.rmsAtt.format]).toEqual([fmt, fmt, 'f32', 'f32']); // ffn_down is F16 in the file
+      b.weights.layers.forEach((l, i) => {
+        for (const k of ['wq', 'wk', 'wv', 'wo', 'w1', 'w3'] as const) expect(f32Values(l[k])).toEqual(f32Of(a.weights.layers[i][k]));
+      });
+      expect(logits(b)).toEqual(logits(a));
+    }
+  });
+});
+
 describe('RoPE layouts', () => {
   it('an HF rotate-half model exports to the same bytes as its interleaved original', () => {
     const c = model.config;

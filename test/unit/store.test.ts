@@ -10,6 +10,7 @@ import { applySamplingPatch, DEFAULT_SAMPLING } from '../../src/state/chat-slice
 import { createAppStore } from '../../src/state/store.ts';
 import { EngineClient } from '../../src/worker/client.ts';
 import { inThreadTransport } from '../../src/worker/in-thread.ts';
+import type { LabEngine } from '../../src/worker/lab-protocol.ts';
 import { EngineError, type Engine, type EngineEvent, type EngineInfo, type ModelInfo } from '../../src/worker/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
@@ -29,6 +30,17 @@ async function referenceText(maxTokens: number) {
   return (await generate(createCpuRunner(model), tok, '', { maxTokens, temperature: 0, topP: 1, seed: 1 })).text;
 }
 
+/** The lab half of a scripted Engine: no variants; anything else is unsupported. */
+function labStubs(): LabEngine {
+  const no = async (): Promise<never> => {
+    throw new EngineError({ code: 'unsupported', message: 'not scripted' });
+  };
+  return {
+    listVariants: async () => [], quantize: no, deleteVariant: no, exportVariant: no, importVariant: no, weightHistogram: no,
+    collisions: no, outliers: no, drift: no, truncationPoint: no, generatePair: no,
+  };
+}
+
 /** A scripted Engine: records calls, lets the test emit events; generate streams 3 tokens. */
 function fakeEngine() {
   const calls: string[] = [];
@@ -36,6 +48,7 @@ function fakeEngine() {
   const info = { name: 'fake', backend: 'webgpu' } as ModelInfo;
   const engineInfo: EngineInfo = { backend: 'webgpu', gpu: null, gpuChecking: false, gpuUnavailable: null, upgrading: false, model: info };
   const engine: Engine = {
+    ...labStubs(),
     async getInfo() {
       calls.push('get-info');
       return { ...engineInfo, model: null };

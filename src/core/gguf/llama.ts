@@ -1,6 +1,7 @@
 // GGUF → LlamaModel + Tokenizer. general.architecture must be "llama"; hyper-parameters come from
 // the llama.* keys, the tokenizer from tokenizer.ggml.* (model "llama" = SentencePiece/llama2.c
-// style), weights from the blk.N.* tensors, dequantized to f32.
+// style), weights from the blk.N.* tensors, dequantized to f32 (or, with weights: 'native', Q8_0/Q4_0
+// linears kept as our q8/q4 tensors code for code: native.ts).
 //
 // RoPE: llama.cpp's converters permute q/k rows (convert_hf_to_gguf.py `permute`) so that
 // llama.cpp's LLAMA rope (mode 0, "NORM") rotates adjacent pairs (x[2i], x[2i+1]) — the llama2.c /
@@ -16,9 +17,10 @@
 //     → rmsAtt / wq / wk / wv / wo / rmsFfn / w1 / w2 / w3
 import { NibbleError } from '../errors.ts';
 import type { LayerWeights, LlamaConfig, LlamaModel } from '../model.ts';
-import { f32Tensor, type F32Tensor } from '../tensor.ts';
+import { f32Tensor, type Tensor } from '../tensor.ts';
 import { Tokenizer, BOS, EOS } from '../tokenizer.ts';
 import { dequantize } from './blocks.ts';
+import { nativeTensor } from './native.ts';
 import { parseGguf } from './read.ts';
 import { GgufValueType, type GgufArray, type GgufFile, type GgufTensorInfo } from './types.ts';
 import { llama2cTokenizerBytes, vocabFromGguf, type Vocab } from './vocab.ts';
@@ -26,6 +28,9 @@ import { llama2cTokenizerBytes, vocabFromGguf, type Vocab } from './vocab.ts';
 export interface GgufLoadOptions {
   /** Context length (KV cache) to use instead of llama.context_length (llama.cpp's -c). */
   contextLength?: number;
+  /** 'f32' (default): every tensor dequantized. 'native': Q8_0/Q4_0 linears become our q8/q4
+   *  symmetric group-32 tensors code for code (native.ts); other types are dequantized. */
+  weights?: 'f32' | 'native';
 }
 
 export interface LoadedGguf {
@@ -149,12 +154,13 @@ export function loadGguf(bytes: Uint8Array, opts: GgufLoadOptions = {}): LoadedG
   const vocab = vocabOf(meta, config.vocabSize);
 
   // shape: ours, row-major ([out, in]); GGUF ne is the reverse.
-  const take = (name: string, shape: number[]): F32Tensor => {
+  const take = (name: string, shape: number[], linear = false): Tensor => {
     const t = byName.get(name);
     if (!t) throw bad(`tensor '${name}' is missing`);
     const want = [...shape].reverse();
     if (t.ne.length !== want.length || t.ne.some((n, i) => n !== want[i])) throw dims(`tensor '${name}' has ne [${t.ne}], the config needs [${want}]`);
-    return f32Tensor(shape, ggufTensorF32(file, t));
+    const native = linear && opts.weights === 'native' ? nativeTensor(file, t, shape as [number, number]) : null;
+    return native ?? f32Tensor(shape, ggufTensorF32(file, t));
   };
   const c = config;
   const qd = c.nHeads * c.headSize;
@@ -165,7 +171,7 @@ export function loadGguf(bytes: Uint8Array, opts: GgufLoadOptions = {}): LoadedG
   };
   const tokEmb = take('token_embd.weight', [c.vocabSize, c.dim]);
   const layers = Array.from({ length: c.nLayers }, (_, l) =>
-    Object.fromEntries(Object.entries(LAYER_TENSORS).map(([k, n]) => [k, take(`blk.${l}.${n}.weight`, shapes[k as keyof LayerWeights])])) as unknown as LayerWeights,
+    Object.fromEntries(Object.entries(LAYER_TENSORS).map(([k, n]) => [k, take(`blk.${l}.${n}.weight`, shapes[k as keyof LayerWeights], shapes[k as keyof LayerWeights].length === 2)])) as unknown as LayerWeights,
   );
   const rmsFinal = take('output_norm.weight', [c.dim]);
   // llama2c-converted files repeat the embedding as output.weight: keep one copy (shared).

@@ -1,0 +1,193 @@
+// State shapes of the playground's slices: variants (+ the Quantize form), jobs, charts, the
+// language-model truncation lab, A/B chat. Plain, serializable data; results are what the
+// worker sent (small arrays), never weight tensors.
+import type {
+  CollisionReport,
+  DriftReport,
+  JobProgress,
+  LinearInputSite,
+  LinearName,
+  OutlierReport,
+  QuantSpec,
+  TextSources,
+  TruncationPoint,
+  VariantInfo,
+  VariantMeta,
+  WeightHistogram,
+} from '../worker/lab-protocol.ts';
+import type { GenerationSummary, SamplingSettings, WireError } from '../worker/protocol.ts';
+
+export type {
+  CollisionReport,
+  CollisionStats,
+  DriftReport,
+  Granularity,
+  LinearInputSite,
+  LinearName,
+  OutlierReport,
+  QuantMethod,
+  QuantSpec,
+  TextSources,
+  TruncationPoint,
+  VariantInfo,
+  VariantMeta,
+  WeightHistogram,
+} from '../worker/lab-protocol.ts';
+export type { GpuMemory } from '../worker/protocol.ts';
+
+/** Status of one asynchronous result the UI shows. */
+export interface Async<T> {
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  data: T | null;
+  error: WireError | null;
+}
+
+// ---- variants ----
+
+export interface VariantsState {
+  list: VariantInfo[]; // the loaded model ('base') first, then variants in creation order
+  form: QuantSpec; // the Quantize panel's options (also the quantizer the charts draw)
+  /** Where each variant's copy in storage stands (only when a storage slice persists them). */
+  saved: Record<string, 'saving' | 'saved' | 'error'>;
+}
+
+export interface VariantsSlice {
+  variants: VariantsState;
+  setQuantForm(patch: Partial<QuantSpec>): void;
+  /** Quantizes the loaded model with the form's spec (a job with progress); the new variant, or null. */
+  quantize(): Promise<VariantInfo | null>;
+  deleteVariant(id: string): Promise<void>;
+  /** A stored .nibble variant back into the worker without re-quantizing. */
+  importVariant(bytes: ArrayBuffer | Uint8Array, meta?: Partial<VariantMeta>): Promise<VariantInfo | null>;
+  /** The variant as .nibble bytes + meta (download, or persisting). */
+  exportVariant(id: string): Promise<{ bytes: Uint8Array; meta: VariantMeta } | null>;
+  refreshVariants(): Promise<void>;
+}
+
+/**
+ * Optional hook a storage slice provides (src/state/storage-slice.ts): when present, every new
+ * variant is persisted as { 'model.nibble': bytes } with `meta`.
+ */
+export interface VariantPersistence {
+  persistVariant?: (bytes: Uint8Array, meta: VariantMeta) => Promise<void>;
+}
+
+// ---- jobs ----
+
+export type JobKind = 'quantize' | 'drift' | 'truncation' | 'outliers';
+
+export interface JobState {
+  id: number;
+  kind: JobKind;
+  label: string; // "Quantizing rtn int4 g32", "Evaluating v1"
+  status: 'running' | 'done' | 'error' | 'cancelled';
+  fraction: number; // 0..1
+  stage: string; // "layer 3 of 5 · wq", "window 4 of 12 · ppl 7.12"
+  losses: { step: string; loss: number }[]; // GPTQ: loss per linear as it goes
+  startedAt: number; // ms (performance.now)
+  endedAt: number | null;
+  error: WireError | null;
+}
+
+export interface JobsSlice {
+  jobs: { list: JobState[] }; // newest last; finished ones kept (at most 12)
+  cancelJob(id: number): void;
+  /** Drops the finished jobs from the list. */
+  clearJobs(): void;
+}
+
+/** Stage line of a progress message (pure; the jobs slice and tests use it). */
+export type ProgressLine = (p: JobProgress) => string;
+
+// ---- charts ----
+
+export interface ChartsState {
+  tensor: { layer: number; linear: LinearName };
+  histogram: Async<WeightHistogram> & { bins: number; row: number; group: number; logCount: boolean };
+  collisions: Async<CollisionReport> & { bits: number[]; groups: number[]; sym: boolean };
+  outliers: Async<OutlierReport> & { threshold: number; site: LinearInputSite };
+  drift: Record<string, Async<DriftReport>>; // by variant id ('base' = fp32 perplexity)
+}
+
+export interface ChartsSlice {
+  charts: ChartsState;
+  selectTensor(patch: Partial<ChartsState['tensor']>): void;
+  setHistogramOptions(patch: Partial<Pick<ChartsState['histogram'], 'bins' | 'row' | 'group' | 'logCount'>>): void;
+  setCollisionOptions(patch: Partial<Pick<ChartsState['collisions'], 'bits' | 'groups' | 'sym'>>): void;
+  setOutlierOptions(patch: Partial<Pick<ChartsState['outliers'], 'threshold' | 'site'>>): void;
+  loadHistogram(): Promise<void>;
+  loadCollisions(): Promise<void>;
+  loadOutliers(): Promise<void>;
+  /** Drift of one variant vs fp32 (and the fp32 perplexity when missing), on the evaluation text. */
+  computeDrift(id: string): Promise<void>;
+  /** Drift of every held variant that has none yet. */
+  computeAllDrift(): Promise<void>;
+}
+
+// ---- truncation lab (language model) ----
+
+export type TruncMode = 'truncate' | 'rne';
+
+export interface TruncationState {
+  k: number; // fraction bits, 0..23
+  mode: TruncMode;
+  points: Record<string, TruncationPoint>; // by truncKey(mode, k)
+  running: string | null; // key being computed
+  queue: string[]; // keys asked for (a sweep), computed after the current one
+  errors: Record<string, WireError>;
+  windows: number; // evaluation windows per point (a subset, for responsiveness)
+  prompt: string; // the sample's fixed prompt
+  sampleTokens: number;
+}
+
+export interface TruncationSlice {
+  truncation: TruncationState;
+  /** Moves the slider / toggle: the point for (k, mode) is computed unless cached. */
+  setTruncation(patch: Partial<Pick<TruncationState, 'k' | 'mode'>>): void;
+  /** Queues every k of the current mode (the whole curve). */
+  sweepTruncation(): void;
+  stopTruncation(): void;
+}
+
+// ---- A/B chat ----
+
+export interface AbSide {
+  variant: string;
+  label: string;
+  text: string;
+  pieces: string[]; // text of each generated token, in order (to mark the divergence)
+  tokens: number[];
+  tokensPerSecond: number;
+  result: GenerationSummary | null;
+}
+
+export interface AbTurn {
+  id: number;
+  prompt: string;
+  settings: SamplingSettings;
+  sides: [AbSide, AbSide];
+  divergeAt: number | null; // index of the first generated token where A and B differ
+  status: 'streaming' | 'done' | 'stopped' | 'error';
+  error: WireError | null;
+}
+
+export interface AbState {
+  enabled: boolean; // the chat shows A/B columns
+  a: string; // variant ids
+  b: string;
+  turns: AbTurn[];
+  streaming: boolean;
+}
+
+export interface AbSlice {
+  ab: AbState;
+  setAb(patch: Partial<Pick<AbState, 'enabled' | 'a' | 'b'>>): void;
+  sendAb(prompt: string): Promise<void>;
+  stopAb(): void;
+  clearAb(): void;
+}
+
+/** What the lab slices need from the deps: where the worker reads the embedded texts. */
+export interface LabDeps {
+  text?: TextSources;
+}

@@ -1,0 +1,169 @@
+// Storage slice: models the user loaded and quantized variants, kept in the browser (OPFS with a
+// manifest, src/worker/storage.ts) so they survive reloads and work offline. Fills the variants
+// slice's `persistVariant` hook; the Models drawer lists, loads and deletes entries and shows
+// the quota. Other contexts (the engine worker, other tabs) writing the store trigger a refresh.
+import type { VariantMeta } from '../worker/lab-protocol.ts';
+import { toWireError, type WireError } from '../worker/protocol.ts';
+import { onStoreChange, type OpenedStore, type StoredEntry, type StoreRecovery } from '../worker/storage.ts';
+import type { Slice, SliceContext } from './types.ts';
+
+export type { StoredEntry, StoreRecovery } from '../worker/storage.ts';
+
+/** Opens the store (the app passes openBestStore: OPFS, or memory with the reason). */
+export type StorageOpener = () => Promise<{ store: OpenedStore; fallback: string | null }>;
+
+export interface StorageState {
+  status: 'idle' | 'opening' | 'ready' | 'error';
+  backend: 'opfs' | 'memory' | null;
+  fallback: string | null; // why entries are kept in memory only (no OPFS here)
+  entries: StoredEntry[];
+  usage: number; // bytes used by this origin (navigator.storage.estimate)
+  quota: number; // bytes available to it; 0 = unknown
+  busy: Record<string, 'loading' | 'deleting'>; // by entry id
+  drawerOpen: boolean;
+  recovery: StoreRecovery | null; // the manifest was repaired when the store opened
+  error: WireError | null;
+}
+
+export interface StorageSlice {
+  storage: StorageState;
+  /** Opens the store once and lists it (later calls refresh). */
+  openStorage(): Promise<void>;
+  refreshStorage(): Promise<void>;
+  /** Keeps a user-loaded llama2.c model (checkpoint + tokenizer) in the store. */
+  storeModelFiles(name: string, model: Blob, tokenizer: Blob): Promise<StoredEntry | null>;
+  /** Loads a stored model into the engine, or a stored variant into the variants list. */
+  loadStored(id: string): Promise<void>;
+  removeStored(id: string): Promise<void>;
+  setDrawerOpen(open: boolean): void;
+  /** The variants slice's hook: every new variant is stored as { 'model.nibble' } with its meta. */
+  persistVariant?: (bytes: Uint8Array, meta: VariantMeta) => Promise<void>;
+}
+
+export const MODEL_FILE = 'model.bin';
+export const TOKENIZER_FILE = 'tokenizer.bin';
+export const VARIANT_FILE = 'model.nibble';
+
+export const initialStorage = (): StorageState => ({
+  status: 'idle', backend: null, fallback: null, entries: [], usage: 0, quota: 0, busy: {}, drawerOpen: false, recovery: null, error: null,
+});
+
+const asMeta = (m: Record<string, unknown> | undefined): VariantMeta | undefined =>
+  m && typeof m.label === 'string' && typeof m.spec === 'object' && m.spec !== null ? (m as unknown as VariantMeta) : undefined;
+
+export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (set, get) => {
+  const opener = ctx.storage;
+  let opening: Promise<OpenedStore | null> | null = null;
+  let unwatch: (() => void) | null = null;
+  const patch = (f: (s: StorageState) => Partial<StorageState>) => set((s) => ({ storage: { ...s.storage, ...f(s.storage) } }));
+  const setBusy = (id: string, v: 'loading' | 'deleting' | null) =>
+    patch((s) => {
+      const { [id]: _old, ...busy } = s.busy;
+      return { busy: v ? { ...busy, [id]: v } : busy };
+    });
+  const fail = (context: string, e: unknown) => {
+    const err = toWireError(e);
+    patch(() => ({ error: err }));
+    get().showError(context, err);
+  };
+
+  /** The open store (opening it on first use); null when it cannot be opened. */
+  const store = (): Promise<OpenedStore | null> => {
+    if (!opener) return Promise.resolve(null);
+    opening ??= (async () => {
+      patch(() => ({ status: 'opening' }));
+      try {
+        const { store: s, fallback } = await opener();
+        patch(() => ({ status: 'ready', backend: s.backend, fallback, recovery: s.recovery }));
+        if (s.recovery) get().showError('Opening stored models', s.recovery);
+        unwatch ??= onStoreChange(() => void get().refreshStorage());
+        return s;
+      } catch (e) {
+        patch(() => ({ status: 'error' }));
+        fail('Opening stored models', e);
+        return null;
+      }
+    })();
+    return opening;
+  };
+
+  async function refresh(): Promise<void> {
+    const s = await store();
+    if (!s) return;
+    try {
+      const [entries, q] = await Promise.all([s.list(), s.quota()]);
+      patch(() => ({ entries, usage: q.usage, quota: q.quota, error: null }));
+    } catch (e) {
+      fail('Listing stored models', e);
+    }
+  }
+
+  return {
+    storage: initialStorage(),
+
+    openStorage: refresh,
+    refreshStorage: refresh,
+
+    async storeModelFiles(name, model, tokenizer) {
+      const s = await store();
+      if (!s) return null;
+      try {
+        const [m, t] = await Promise.all([model.arrayBuffer(), tokenizer.arrayBuffer()]);
+        const entry = await s.put({ kind: 'model', name }, { [MODEL_FILE]: new Uint8Array(m), [TOKENIZER_FILE]: new Uint8Array(t) });
+        await refresh();
+        return entry;
+      } catch (e) {
+        fail(`Storing ${name}`, e);
+        return null;
+      }
+    },
+
+    async loadStored(id) {
+      const s = await store();
+      if (!s || get().storage.busy[id]) return;
+      setBusy(id, 'loading');
+      try {
+        const { entry, files } = await s.get(id);
+        if (entry.kind === 'model') {
+          if (!files[MODEL_FILE] || !files[TOKENIZER_FILE]) throw { code: 'bad-format', message: `stored model '${entry.name}' lacks ${MODEL_FILE} or ${TOKENIZER_FILE}` };
+          await get().loadModelFiles(new Blob([files[MODEL_FILE] as BlobPart]), new Blob([files[TOKENIZER_FILE] as BlobPart]), entry.name);
+        } else {
+          if (!files[VARIANT_FILE]) throw { code: 'bad-format', message: `stored variant '${entry.name}' lacks ${VARIANT_FILE}` };
+          await get().importVariant(files[VARIANT_FILE], asMeta(entry.meta) ?? ({ label: entry.name } as VariantMeta));
+        }
+      } catch (e) {
+        fail('Loading a stored entry', e);
+      } finally {
+        setBusy(id, null);
+      }
+    },
+
+    async removeStored(id) {
+      const s = await store();
+      if (!s || get().storage.busy[id]) return;
+      setBusy(id, 'deleting');
+      try {
+        await s.remove(id);
+        await refresh();
+      } catch (e) {
+        fail('Deleting a stored entry', e);
+      } finally {
+        setBusy(id, null);
+      }
+    },
+
+    setDrawerOpen(open) {
+      patch(() => ({ drawerOpen: open }));
+      if (open) void refresh();
+    },
+
+    persistVariant: opener
+      ? async (bytes, meta) => {
+          const s = await store();
+          if (!s) throw { code: 'unsupported', message: 'browser storage is not available' };
+          await s.put({ kind: 'variant', name: meta.label, meta: meta as unknown as Record<string, unknown> }, { [VARIANT_FILE]: bytes });
+          await refresh();
+        }
+      : undefined,
+  };
+};
