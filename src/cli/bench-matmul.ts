@@ -201,7 +201,7 @@ export async function benchMatmul(ctx: GpuContext, timer: GpuTimer, o: MatmulOpt
               }
               if (ort && format === 'q4-g32') {
                 log(`onnxruntime MatMulNBits ${n}×${k} M=${m}`);
-                row.ort = await ort.matmul({ n, k, m, codes: t.buffers.data, scales: t.buffers.scales, x: x.subarray(0, m * k) }, m === 1 ? await readF32(ctx, outBuf, n) : undefined);
+                row.ort = await ort.matmul({ n, k, m, codes: t.buffers.data, scales: t.buffers.scales as Float32Array /* f32 scales */, x: x.subarray(0, m * k) }, m === 1 ? await readF32(ctx, outBuf, n) : undefined);
                 const kernel = row.ort.webgpu?.kernelUsPerCall;
                 if (kernel) row.oursOverOrt = round(kernel / tm.usPerCall, 2);
                 if (row.ort.wasm?.runUsPerCall) row.oursOverOrtWasm = round(row.ort.wasm.runUsPerCall / tm.usPerCall, 2);

@@ -1,171 +1,220 @@
-// `nibble bench`: prefill and decode speed of stories260K on the WebGPU (Dawn) and CPU
-// backends, plus GPU submits and dispatches per decoded token. On SwiftShader the "GPU"
-// is this machine's CPU running a Vulkan emulator, and the report says so.
+// `nibble bench`: the performance report (issue 2 + issue 3), one JSON object with --json.
+//   stories  prefill/decode tok/s of stories260K on webgpu and cpu, submits/dispatches per token
+//   matmul   int4/int8 GEMV and GEMM µs and GB/s vs a stream/copy kernel and onnxruntime-web
+//   decode   decode tok/s of stories260K and a SmolLM2-135M-shaped model at fp32, q8, q4-g32
+//   gptq     GPTQ wall time for the 135M shape's linears (measured subset + extrapolation)
+// Each part lives in src/cli/bench-<part>.ts; docs/bench.md explains every figure. On
+// SwiftShader (no GPU) the "GPU" is this machine's CPU: the defaults switch to --quick sizes
+// and the report says the numbers are CPU numbers.
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { NibbleError, isNibbleError } from '../core/errors.ts';
 import { parseLlama2c } from '../core/llama2c.ts';
-import type { LlamaModel } from '../core/model.ts';
-import { numel, type Tensor } from '../core/tensor.ts';
 import { describeAdapter, type GpuContext } from '../gpu/device.ts';
-import { createCpuRunner } from '../engine/cpu-runner.ts';
-import { createGpuRunner } from '../engine/gpu-runner.ts';
-import type { Backend, ModelRunner } from '../engine/runner.ts';
-import { createNodeGpuContext, isSwiftShader } from './dawn.ts';
+import type { Backend } from '../engine/runner.ts';
+import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
+import { DECODE_FORMATS, SMOL135M_CONFIG, benchDecode, paramCount, randomSharedBlockModel, type DecodeFormat, type DecodeRow } from './bench-decode.ts';
+import { formatReport } from './bench-format.ts';
+import { benchGptq, type GptqReport } from './bench-gptq.ts';
+import { MATMUL_FORMATS, benchMatmul, type MatmulFormat, type MatmulReport } from './bench-matmul.ts';
+import { loadOrt } from './bench-ort.ts';
+import { benchStories, type BackendResult } from './bench-stories.ts';
+import { GpuTimer, createBenchGpuContext } from './bench-util.ts';
+import { createNodeGpu, isSwiftShader } from './dawn.ts';
 
-export interface BenchArgs {
-  json: boolean; // print the report as JSON on stdout (else a short table)
-  backends?: Backend[]; // default both
-  modelPath?: string; // default public/models/stories260K.bin
-  prefillTokens?: number; // prompt length (default 64)
-  prefillReps?: number; // timed prefills, median reported (default 5, after one warm-up)
-  decodeTokens?: number; // greedy steps after the prompt (default 128)
-  disableSubgroups?: boolean; // bench the workgroup-reduction kernels
-  print?: (line: string) => void; // default console.log
-}
+export type { BackendResult } from './bench-stories.ts';
 
-export interface BackendResult {
-  backend: Backend;
-  skipped?: string; // why this backend did not run
-  prefill?: { tokens: number; reps: number; msMedian: number; tokensPerSecond: number };
-  decode?: { tokens: number; ms: number; tokensPerSecond: number; msPerToken: number };
-  submitsPerToken?: number; // WebGPU decode
-  dispatchesPerToken?: number; // WebGPU decode
-}
+const SECTIONS = ['stories', 'matmul', 'decode', 'gptq'] as const;
+type Section = (typeof SECTIONS)[number];
+
+export const BENCH_USAGE = `nibble bench [--json] [--quick | --full] [options]
+
+Prints the performance report (docs/bench.md explains every figure); --json prints one JSON
+object on stdout, progress goes to stderr. Defaults: --quick on SwiftShader (CPU emulation),
+--full on a real GPU.
+  --only LIST           sections: stories,matmul,decode,gptq (default all)
+  --seed N              PRNG seed of every random weight and activation (default 1)
+stories260K (issue 2): --prefill-tokens N (64) --prefill-reps N (full 5, quick 3)
+                       --stories-decode N (full 128, quick 32)
+matmul:   --shapes NxK,...  (full 4096x4096,11008x4096,4096x11008; quick each ÷ 8)
+          --gemm-m N (full 64, quick 16)  --formats q4-g32,q4-row,q8-row
+          --target-ms F (ms per timed trial; full 50, quick 200)  --trials N (full 7, quick 3)
+          --no-ort (skip onnxruntime-web)
+decode:   --decode-models stories,smol135m  --decode-formats fp32,q8,q4-g32
+          --decode-tokens N (full 128, quick 8)  --decode-layers N (smol135m, 30)  --seq N (512)
+gptq:     --gptq-layers N (full 30, quick 1)  --gptq-windows N (full 128, quick 2)
+          --gptq-tokens N (256)  --gptq-backend gpu|cpu
+`;
+
+const SPEC = {
+  json: { kind: 'flag' }, quick: { kind: 'flag' }, full: { kind: 'flag' }, help: { kind: 'flag' }, h: { kind: 'flag' }, 'no-ort': { kind: 'flag' },
+  only: { kind: 'string' }, seed: { kind: 'string' },
+  'prefill-tokens': { kind: 'string' }, 'prefill-reps': { kind: 'string' }, 'stories-decode': { kind: 'string' },
+  shapes: { kind: 'string' }, 'gemm-m': { kind: 'string' }, formats: { kind: 'string' }, 'target-ms': { kind: 'string' }, trials: { kind: 'string' },
+  'decode-models': { kind: 'string' }, 'decode-formats': { kind: 'string' }, 'decode-tokens': { kind: 'string' }, 'decode-layers': { kind: 'string' }, seq: { kind: 'string' },
+  'gptq-layers': { kind: 'string' }, 'gptq-windows': { kind: 'string' }, 'gptq-tokens': { kind: 'string' }, 'gptq-backend': { kind: 'string' },
+} as const;
 
 export interface BenchReport {
+  device: { adapter: string | null; swiftshader: boolean; note: string; timestampQuery: boolean; kernels: string | null; cpuCores: number; loadAverage: { start: number[]; end: number[] }; node: string };
+  mode: 'quick' | 'full';
+  params: Record<string, unknown>;
+  // stories260K (issue 2's report, same fields)
   model: { path: string; dim: number; layers: number; heads: number; kvHeads: number; vocab: number; seqLen: number; params: number };
-  adapter: string | null; // the WebGPU adapter's description, null when WebGPU did not run
-  kernels: string | null; // the device's kernel variant choice
+  adapter: string | null;
+  kernels: string | null;
   swiftshader: boolean;
   results: BackendResult[];
   note: string;
+  matmul?: MatmulReport & { ort: { version?: string; build: string; error?: string } };
+  decode?: DecodeRow[];
+  gptq?: GptqReport;
+  skipped: Partial<Record<Section, string>>;
+  seconds: number;
   date: string;
 }
 
+const r2 = (x: number): number => Number(x.toFixed(2));
 const DEFAULT_MODEL = new URL('../../public/models/stories260K.bin', import.meta.url);
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
-
-const paramCount = (m: LlamaModel): number => {
-  const w = m.weights;
-  const tensors: Tensor[] = [w.tokEmb, w.rmsFinal, ...(w.wcls === w.tokEmb ? [] : [w.wcls]), ...w.layers.flatMap((l) => Object.values(l) as Tensor[])];
-  return tensors.reduce((s, t) => s + numel(t.shape), 0);
-};
-
-/** Times `reps` prefills of `prompt` at position 0 (after one untimed warm-up) and a greedy decode after one more. */
-async function measure(runner: ModelRunner, prompt: number[], reps: number, decodeTokens: number): Promise<BackendResult> {
-  await runner.step(prompt, 0, 'argmax'); // warm-up: first-use costs (pipelines, caches)
-  const times: number[] = [];
-  let next = 0;
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    const res = await runner.step(prompt, 0, 'argmax');
-    times.push(performance.now() - t0);
-    if (res.kind === 'argmax') next = res.token;
-  }
-  const before = { ...runner.counters };
-  const t0 = performance.now();
-  for (let i = 0; i < decodeTokens; i++) {
-    const res = await runner.step([next], prompt.length + i, 'argmax');
-    if (res.kind === 'argmax') next = res.token;
-  }
-  const ms = performance.now() - t0;
-  const msMedian = median(times);
-  const out: BackendResult = {
-    backend: runner.backend,
-    prefill: { tokens: prompt.length, reps, msMedian: round(msMedian, 3), tokensPerSecond: round((prompt.length / msMedian) * 1000, 1) },
-    decode: { tokens: decodeTokens, ms: round(ms, 1), tokensPerSecond: round((decodeTokens / ms) * 1000, 1), msPerToken: round(ms / decodeTokens, 3) },
-  };
-  if (runner.backend === 'webgpu') {
-    out.submitsPerToken = (runner.counters.submits - before.submits) / decodeTokens;
-    out.dispatchesPerToken = (runner.counters.dispatches - before.dispatches) / decodeTokens;
-  }
-  return out;
+function list<T extends string>(args: ParsedArgs, name: string, allowed: readonly T[], fallback: readonly T[]): T[] {
+  const raw = args.values[name];
+  if (raw === undefined) return [...fallback];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = items.find((s) => !(allowed as readonly string[]).includes(s));
+  if (bad !== undefined || !items.length) throw new NibbleError('bad-argument', `--${name}: "${bad ?? raw}" is not one of ${allowed.join(', ')}`);
+  return items as T[];
 }
 
-export async function runBench(args: BenchArgs): Promise<BenchReport> {
-  const print = args.print ?? ((line: string) => console.log(line));
-  const backends = args.backends ?? ['webgpu', 'cpu'];
-  const path = args.modelPath ?? DEFAULT_MODEL.pathname;
-  const model = parseLlama2c(new Uint8Array(readFileSync(path)));
-  const c = model.config;
-  const prefillTokens = Math.min(args.prefillTokens ?? 64, c.seqLen - 1);
-  const decodeTokens = Math.min(args.decodeTokens ?? 128, c.seqLen - prefillTokens);
-  const reps = args.prefillReps ?? 5;
-  if (prefillTokens < 1 || decodeTokens < 1 || reps < 1) {
-    throw new NibbleError('bad-argument', `bench needs prefill, decode and reps >= 1 within the context of ${c.seqLen}`);
-  }
-  // BOS, then a fixed spread of ids: speed does not depend on the text.
-  const prompt = [1, ...Array.from({ length: prefillTokens - 1 }, (_, i) => 3 + ((i * 37) % (c.vocabSize - 3)))];
+function shapes(raw: string | undefined, fallback: [number, number][]): [number, number][] {
+  if (raw === undefined) return fallback;
+  return raw.split(',').map((s) => {
+    const m = /^(\d+)x(\d+)$/.exec(s.trim());
+    if (!m || +m[1] < 1 || +m[2] < 32 || +m[2] % 32) throw new NibbleError('bad-argument', `--shapes: "${s}" must be NxK with K a multiple of 32`);
+    return [+m[1], +m[2]] as [number, number];
+  });
+}
 
-  const results: BackendResult[] = [];
-  let ctx: GpuContext | null = null;
-  for (const backend of backends) {
-    if (backend === 'cpu') {
-      results.push(await measure(createCpuRunner(model), prompt, reps, decodeTokens));
-      continue;
-    }
-    try {
-      ctx = await createNodeGpuContext({ disableSubgroups: args.disableSubgroups });
-      const runner = await createGpuRunner(ctx, model);
-      try {
-        results.push(await measure(runner, prompt, reps, decodeTokens));
-      } finally {
-        runner.dispose();
-      }
-    } catch (e) {
-      if (!isNibbleError(e) || e.code !== 'no-webgpu') throw e;
-      results.push({ backend, skipped: e.message });
-    }
-  }
+const FULL_SHAPES: [number, number][] = [[4096, 4096], [11008, 4096], [4096, 11008]];
 
+/** Opens the bench's device; null with the reason when WebGPU cannot run here. */
+async function openGpu(): Promise<{ ctx: GpuContext | null; why: string }> {
+  try {
+    return { ctx: await createBenchGpuContext(), why: '' };
+  } catch (e) {
+    if (!isNibbleError(e) || e.code !== 'no-webgpu') throw e;
+    return { ctx: null, why: e.message };
+  }
+}
+
+export async function runBenchCli(argv: readonly string[], io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }): Promise<number> {
+  const args = parseArgs(argv, SPEC);
+  if (args.flags.has('help') || args.flags.has('h')) {
+    io.stdout.write(BENCH_USAGE);
+    return 0;
+  }
+  if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
+  if (args.flags.has('quick') && args.flags.has('full')) throw new NibbleError('bad-argument', '--quick and --full exclude each other');
+  const report = await runBench(args, (s) => io.stderr.write(`bench: ${s}\n`));
+  if (args.flags.has('json')) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else io.stdout.write(`${formatReport(report).join('\n')}\n`);
+  return 0;
+}
+
+async function runBench(args: ParsedArgs, log: (s: string) => void): Promise<BenchReport> {
+  const t0 = performance.now();
+  const load0 = loadavg();
+  const sections = list(args, 'only', SECTIONS, SECTIONS);
+  const num = (name: string, fallback: number, max = 1 << 20) => numberOption(args, name, fallback, { min: 1, max, integer: true });
+  const { ctx, why } = await openGpu();
   const adapter = ctx ? describeAdapter(ctx.adapterInfo) : null;
   const swiftshader = adapter !== null && isSwiftShader(adapter);
+  const quick = args.flags.has('quick') || (!args.flags.has('full') && swiftshader);
+  const q = <T>(quickValue: T, fullValue: T): T => (quick ? quickValue : fullValue);
+  const seed = numberOption(args, 'seed', 1, { min: 0, max: 0xffffffff, integer: true });
+  const skipped: BenchReport['skipped'] = {};
+
+  const storiesPath = DEFAULT_MODEL.pathname;
+  const stories = parseLlama2c(new Uint8Array(readFileSync(storiesPath)));
+  const storiesOpts = {
+    backends: ['webgpu', 'cpu'] as Backend[],
+    prefillTokens: num('prefill-tokens', 64), prefillReps: num('prefill-reps', q(3, 5)), decodeTokens: num('stories-decode', q(32, 128)),
+  };
+  const timing = { targetMs: numberOption(args, 'target-ms', q(200, 50), { min: 0.01, max: 60000 }), maxReps: 2000, trials: num('trials', q(3, 7), 1000) };
+  const matmulOpts = {
+    shapes: shapes(args.values.shapes, FULL_SHAPES.map(([n, k]) => (quick ? [n / 8, k / 8] : [n, k]) as [number, number])),
+    gemmM: num('gemm-m', q(16, 64), 4096), formats: list<MatmulFormat>(args, 'formats', MATMUL_FORMATS, MATMUL_FORMATS), ...timing, seed,
+  };
+  const smolConfig = { ...SMOL135M_CONFIG, nLayers: num('decode-layers', SMOL135M_CONFIG.nLayers, 1000), seqLen: num('seq', SMOL135M_CONFIG.seqLen, 1 << 16) };
+  const decodeModels = list(args, 'decode-models', ['stories', 'smol135m'] as const, ['stories', 'smol135m']);
+  const decodeFormats = list<DecodeFormat>(args, 'decode-formats', DECODE_FORMATS, DECODE_FORMATS);
+  const decodeOpts = { tokens: num('decode-tokens', q(8, 128)), promptTokens: 8 };
+  const backend = args.values['gptq-backend'] ?? 'gpu';
+  if (backend !== 'gpu' && backend !== 'cpu') throw new NibbleError('bad-argument', `--gptq-backend must be gpu or cpu, got "${backend}"`);
+  const gptqOpts = {
+    layers: num('gptq-layers', q(1, SMOL135M_CONFIG.nLayers), 1000), windows: num('gptq-windows', q(2, 128), 100000), windowTokens: num('gptq-tokens', 256, 1 << 16),
+    fullLayers: SMOL135M_CONFIG.nLayers, fullWindows: 128, backend: backend as 'gpu' | 'cpu', seed,
+  };
+
+  let results: BackendResult[] = [];
+  let matmul: BenchReport['matmul'];
+  const decode: DecodeRow[] = [];
+  let gptq: GptqReport | undefined;
+  try {
+    if (sections.includes('stories')) {
+      log(`stories260K prefill/decode on ${storiesOpts.backends.join(' + ')}`);
+      results = await benchStories(stories, ctx, why, storiesOpts);
+    }
+    if (sections.includes('matmul')) {
+      if (!ctx) skipped.matmul = why;
+      else {
+        const timer = new GpuTimer(ctx);
+        const ort = args.flags.has('no-ort') ? { error: 'skipped (--no-ort)' } : await loadOrt(await createNodeGpu(), timing);
+        const ortInfo = 'error' in ort ? { build: 'onnxruntime-web JSEP (ort-jsep)', error: ort.error } : { version: ort.version, build: 'onnxruntime-web JSEP (ort-jsep), WebGPU EP on its own device + wasm EP (1 thread)' };
+        try {
+          matmul = { ...(await benchMatmul(ctx, timer, matmulOpts, 'error' in ort ? null : ort, log)), ort: ortInfo };
+        } finally {
+          timer.dispose();
+        }
+      }
+    }
+    if (sections.includes('decode')) {
+      if (!ctx) skipped.decode = why;
+      else {
+        for (const name of decodeModels) {
+          const dm = name === 'stories'
+            ? { name: 'stories260K', model: stories, note: storiesPath, sharedBlock: false }
+            : { name: `smollm2-135m-shape (${smolConfig.nLayers} layers, seq ${smolConfig.seqLen})`, model: randomSharedBlockModel(smolConfig, seed), note: 'random weights', sharedBlock: true };
+          decode.push(...(await benchDecode(ctx, dm, decodeFormats, decodeOpts, log)));
+        }
+      }
+    }
+    if (sections.includes('gptq')) gptq = await benchGptq(ctx, SMOL135M_CONFIG, gptqOpts, log);
+  } finally {
+    ctx?.destroy();
+  }
+
+  const c = stories.config;
   const dispatches = results.find((r) => r.dispatchesPerToken)?.dispatchesPerToken;
-  const report: BenchReport = {
-    model: {
-      path, dim: c.dim, layers: c.nLayers, heads: c.nHeads, kvHeads: c.nKvHeads, vocab: c.vocabSize, seqLen: c.seqLen,
-      params: paramCount(model),
+  const note = swiftshader
+    ? 'SwiftShader: CPU numbers, not GPU speed. The WebGPU adapter is a software Vulkan driver running on this machine\'s CPU cores; every "webgpu", kernel, bandwidth and onnxruntime-WebGPU figure here measures that emulation, not a GPU.'
+    : adapter
+      ? `A model this small is bound by per-dispatch and per-submit latency, not bandwidth: ${dispatches ?? '?'} dispatches and 1 submit per decoded token.`
+      : 'WebGPU did not run; CPU numbers only.';
+  return {
+    device: {
+      adapter, swiftshader, note, timestampQuery: ctx?.device.features.has('timestamp-query') ?? false, kernels: ctx?.kernels.label ?? null,
+      cpuCores: cpus().length, loadAverage: { start: load0.map(r2), end: loadavg().map(r2) }, node: process.version,
     },
-    adapter,
-    kernels: ctx?.kernels.label ?? null,
-    swiftshader,
-    results,
-    note: swiftshader
-      ? 'The WebGPU adapter is SwiftShader, a software Vulkan driver: its "webgpu" numbers are CPU numbers (a Vulkan emulator on this machine\'s cores), not GPU numbers.'
-      : adapter
-        ? `A model this small is bound by per-dispatch and per-submit latency, not bandwidth: ${dispatches ?? '?'} dispatches and 1 submit per decoded token.`
-        : 'WebGPU did not run; CPU numbers only.',
+    mode: quick ? 'quick' : 'full',
+    params: { sections, seed, stories: storiesOpts, matmul: sections.includes('matmul') ? matmulOpts : undefined, decode: { models: decodeModels, formats: decodeFormats, ...decodeOpts, smol135m: smolConfig }, gptq: gptqOpts },
+    model: { path: storiesPath, dim: c.dim, layers: c.nLayers, heads: c.nHeads, kvHeads: c.nKvHeads, vocab: c.vocabSize, seqLen: c.seqLen, params: paramCount(stories) },
+    adapter, kernels: ctx?.kernels.label ?? null, swiftshader, results, note,
+    ...(matmul ? { matmul } : {}),
+    ...(decode.length ? { decode } : {}),
+    ...(gptq ? { gptq } : {}),
+    skipped,
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
     date: new Date().toISOString(),
   };
-  ctx?.destroy();
-
-  if (args.json) print(JSON.stringify(report, null, 2));
-  else for (const line of formatBench(report)) print(line);
-  return report;
-}
-
-/** The report as a few human-readable lines. */
-export function formatBench(r: BenchReport): string[] {
-  const lines = [
-    `model ${r.model.path.split('/').pop()} (${r.model.params.toLocaleString('en')} params, dim ${r.model.dim}, ${r.model.layers} layers)`,
-    `adapter ${r.adapter ?? 'none'}${r.kernels ? `, kernels ${r.kernels}` : ''}`,
-  ];
-  for (const x of r.results) {
-    if (x.skipped) {
-      lines.push(`${x.backend.padEnd(6)} skipped: ${x.skipped}`);
-      continue;
-    }
-    const gpu = x.dispatchesPerToken !== undefined ? `, ${x.dispatchesPerToken} dispatches + ${x.submitsPerToken} submit per token` : '';
-    lines.push(
-      `${x.backend.padEnd(6)} prefill ${x.prefill!.tokensPerSecond} tok/s (${x.prefill!.tokens} tokens, median of ${x.prefill!.reps}), ` +
-        `decode ${x.decode!.tokensPerSecond} tok/s (${x.decode!.msPerToken} ms/token over ${x.decode!.tokens})${gpu}`,
-    );
-  }
-  lines.push(`note: ${r.note}`);
-  return lines;
 }

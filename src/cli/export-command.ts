@@ -20,17 +20,10 @@ import { quantizeModel } from '../engine/quantize.ts';
 import { numberOption, parseArgs } from './args.ts';
 import type { CliIo } from './main.ts';
 import { loadModel, readInput } from './model-files.ts';
-import { specFromArgs } from './quant-commands.ts';
+import { QUANT_FLAGS, specFromArgs } from './quant-commands.ts';
 
 // The quantize flags (as quant-commands.ts reads them through specFromArgs) plus --format and --out.
-const EXPORT_FLAGS = {
-  model: { kind: 'string' }, tokenizer: { kind: 'string' }, calib: { kind: 'string' }, seq: { kind: 'string' },
-  method: { kind: 'string' }, bits: { kind: 'string' }, group: { kind: 'string' }, sym: { kind: 'flag' },
-  'act-order': { kind: 'flag' }, 'static-groups': { kind: 'flag' }, damp: { kind: 'string' }, alpha: { kind: 'string' },
-  threshold: { kind: 'string' }, 'mantissa-bits': { kind: 'string' }, round: { kind: 'string' }, 'double-quant': { kind: 'flag' },
-  'f16-scales': { kind: 'flag' }, format: { kind: 'string' }, out: { kind: 'string' }, json: { kind: 'flag' },
-  help: { kind: 'flag' }, h: { kind: 'flag' },
-} as const;
+const EXPORT_FLAGS = { ...QUANT_FLAGS, format: { kind: 'string' }, out: { kind: 'string' } } as const;
 
 export const EXPORT_FORMATS = [...GGUF_EXPORT_FORMATS, 'gptq-safetensors', 'nibble'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -39,7 +32,8 @@ export const EXPORT_USAGE = `
 export: write a model (optionally quantized first) in another format.
   nibble export --model FILE [--tokenizer FILE] [--calib FILE] [--method M options]
                 --format ${EXPORT_FORMATS.join('|')} --out PATH [--json]
-  --model FILE      llama2.c .bin, .nibble or .gguf (GGUF and .nibble carry their tokenizer)
+  --model PATH      llama2.c .bin, .nibble, .gguf or an HF folder (the GGUF formats need a
+                    llama2.c/SentencePiece vocabulary: a .bin/.gguf/.nibble one or --tokenizer)
   --format F        gguf-f32: all F32 | gguf-q8_0: 2-D tensors Q8_0 | gguf-q4_0: linears and
                     embedding Q4_0, output Q8_0 (norms F32; rows not a multiple of 32 are F16)
                     gptq-safetensors: AutoGPTQ v1 (qweight/qzeros/scales/g_idx) of a gptq/rtn

@@ -26,7 +26,7 @@ Usage:
   nibble eval --model FILE [--tokenizer FILE] --text FILE --method M [options] [--json]
   nibble quantize --model FILE [--tokenizer FILE] --method M [options] --out FILE
   nibble export --model FILE [--tokenizer FILE] [--method M options] --format F --out PATH
-  nibble bench [--json]
+  nibble bench [--json] [--quick | --full] [options]   (nibble bench --help)
   nibble --help
 
 generate: writes only the generated text to stdout (streamed, then a newline);
@@ -39,9 +39,11 @@ statistics (tokens/s, backend, adapter, seed) go to stderr.
   --top-p F            nucleus sampling mass in (0, 1] (default 0.9)
   --seed N             sampling seed 0..4294967295 (default: from the clock; printed)
   --backend B          auto | webgpu | cpu (default auto: WebGPU, else CPU with a note)
+  --ctx N              context length for GGUF models (as llama.cpp's -c; default: the file's)
 
-bench: prefill and decode speed of stories260K on WebGPU (Dawn) and the CPU, with
-dispatches per token; --json prints the report as JSON on stdout.
+bench: stories260K prefill/decode tok/s (WebGPU and CPU), int4/int8 matmul µs and GB/s vs
+a stream kernel and onnxruntime-web, decode tok/s of a 135M-shaped model, GPTQ time;
+--json prints the report as JSON on stdout (docs/bench.md explains every figure).
 
 ${QUANT_USAGE}${EXPORT_USAGE}
 Exit codes: 0 success, 2 invalid input (arguments, model or tokenizer files), 1 internal error.
@@ -56,6 +58,7 @@ const GENERATE_SPEC = {
   'top-p': { kind: 'string' },
   seed: { kind: 'string' },
   backend: { kind: 'string' },
+  ctx: { kind: 'string' },
   help: { kind: 'flag' },
   h: { kind: 'flag' },
 } as const;
@@ -79,7 +82,8 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
     throw new NibbleError('bad-argument', `--backend must be auto, webgpu or cpu, got "${backend}"`);
   }
 
-  const { model, tokenizer, label } = await loadModel(io, args.values.model, args.values.tokenizer);
+  const contextLength = args.values.ctx === undefined ? undefined : numberOption(args, 'ctx', 0, { min: 2, max: 1 << 16, integer: true });
+  const { model, tokenizer, label } = await loadModel(io, args.values.model, args.values.tokenizer, { contextLength });
   const ctx = await openBackend(io, backendOption(backend));
   let runner: ModelRunner;
   try {
@@ -108,15 +112,8 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
 const describe = (ctx: GpuContext): string => `${describeAdapter(ctx.adapterInfo)}, kernels ${ctx.kernels.label}`;
 
 async function runBenchCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { json: { kind: 'flag' }, help: { kind: 'flag' }, h: { kind: 'flag' } });
-  if (args.flags.has('help') || args.flags.has('h')) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
-  const { runBench } = await import('./bench.ts');
-  await runBench({ json: args.flags.has('json'), print: (line) => io.stdout.write(`${line}\n`) });
-  return 0;
+  const { runBenchCli } = await import('./bench.ts'); // its options: nibble bench --help
+  return runBenchCli(argv, io);
 }
 
 export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {

@@ -1,6 +1,6 @@
 // Loading what the CLI is pointed at — a llama2.c checkpoint, a .nibble file, a GGUF file or a
 // Hugging Face folder, with its tokenizer — and opening the backend that runs it.
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
 import { parseLlama2c } from '../core/llama2c.ts';
@@ -34,9 +34,13 @@ export async function readInput(io: CliIo, flag: string, path: string | undefine
 }
 
 /** A Node folder for the HF loader: whole-file reads for JSON, ranged reads for safetensors. */
-function nodeFolder(dir: string): ModelFolder {
+function nodeFolder(dir: string): ModelFolder & { close(): Promise<void> } {
   const full = (name: string) => join(dir, basename(name));
+  const handles: FileHandle[] = [];
   return {
+    close: async () => {
+      await Promise.all(handles.splice(0).map((h) => h.close()));
+    },
     async get(name) {
       try {
         return new Uint8Array(await readFile(full(name)));
@@ -53,6 +57,7 @@ function nodeFolder(dir: string): ModelFolder {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw e;
       }
+      handles.push(fh);
       const { size } = await fh.stat();
       return {
         size,
@@ -70,7 +75,7 @@ function nodeFolder(dir: string): ModelFolder {
  * --model: a llama2.c .bin, a .nibble file, a GGUF file, or a Hugging Face model folder.
  * --tokenizer: a llama2.c tokenizer.bin (or tokenizer.json); optional when the model carries one.
  */
-export async function loadModel(io: CliIo, modelPath: string | undefined, tokPath: string | undefined): Promise<LoadedModel> {
+export async function loadModel(io: CliIo, modelPath: string | undefined, tokPath: string | undefined, opts: { contextLength?: number } = {}): Promise<LoadedModel> {
   if (!modelPath) throw new NibbleError('bad-argument', '--model FILE is required');
   let isDir = false;
   try {
@@ -83,10 +88,15 @@ export async function loadModel(io: CliIo, modelPath: string | undefined, tokPat
   let label: string | null = null;
   if (isDir) {
     const folder = nodeFolder(modelPath);
-    const hf = await loadHfModel(folder);
-    model = hf.model;
-    const json = await folder.get('tokenizer.json');
-    carried = json ? { kind: 'hf', json, config: await folder.get('tokenizer_config.json') } : null;
+    let hf;
+    try {
+      hf = await loadHfModel(folder);
+      model = hf.model;
+      const json = await folder.get('tokenizer.json');
+      carried = json ? { kind: 'hf', json, config: await folder.get('tokenizer_config.json') } : null;
+    } finally {
+      await folder.close();
+    }
     if (tokPath === undefined) return { model, tokenizer: hf.tokenizer, tokenizerFiles: carried!, label: null };
   } else {
     const bytes = await readInput(io, 'model', modelPath);
@@ -98,7 +108,7 @@ export async function loadModel(io: CliIo, modelPath: string | undefined, tokPat
         break;
       }
       case 'gguf': {
-        const g = loadGguf(bytes);
+        const g = loadGguf(bytes, { contextLength: opts.contextLength });
         model = g.model;
         carried = { kind: 'llama2c', bytes: g.tokenizerBytes };
         break;

@@ -14,7 +14,7 @@ import { backendOption, createRunner, loadModel, openBackend, readInput, type Lo
 import { GpuQuantizer } from '../engine/gpu-quantize.ts';
 import type { GpuContext } from '../gpu/device.ts';
 
-const QUANT_FLAGS = {
+export const QUANT_FLAGS = {
   model: { kind: 'string' }, tokenizer: { kind: 'string' }, text: { kind: 'string' }, calib: { kind: 'string' }, seq: { kind: 'string' },
   backend: { kind: 'string' }, method: { kind: 'string' }, bits: { kind: 'string' }, group: { kind: 'string' },
   sym: { kind: 'flag' }, 'act-order': { kind: 'flag' }, 'static-groups': { kind: 'flag' }, damp: { kind: 'string' },

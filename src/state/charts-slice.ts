@@ -13,7 +13,7 @@ const idle = <T>(): Async<T> => ({ status: 'idle', data: null, error: null });
 export const initialCharts = (): ChartsState => ({
   tensor: { layer: 0, linear: 'wq' },
   histogram: { ...idle(), bins: 64, row: 0, group: 0, logCount: false },
-  collisions: { ...idle(), bits: [8, 4, 3, 2], groups: [0, 32], sym: false },
+  collisions: { ...idle(), bits: [8, 4, 3, 2], groups: [-1, 0, 32], sym: false },
   outliers: { ...idle(), threshold: 6, site: 'attn' },
   drift: {},
 });

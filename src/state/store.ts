@@ -8,8 +8,8 @@ import { createJobsSlice } from './jobs-slice.ts';
 import { createModelSlice } from './model-slice.ts';
 import { createErrorSlice, createSettingsSlice } from './settings-slice.ts';
 import { createTruncationSlice } from './truncation-slice.ts';
-import type { AppState, Slice, SliceContext, StoreDeps } from './types.ts';
 import { createStorageSlice } from './storage-slice.ts';
+import type { AppState, Slice, SliceContext, StoreDeps } from './types.ts';
 import { createVariantsSlice } from './variants-slice.ts';
 import { createVisionSlice } from './vision-slice.ts';
 
@@ -59,6 +59,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
     dispose() {
       unsubscribe();
       ctx.jobCtrls.forEach((c) => c.abort());
+      store.getState().closeVision();
       deps.engine.dispose();
     },
   });

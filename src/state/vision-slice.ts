@@ -31,6 +31,8 @@ export interface VisionState {
   points: Record<string, VisionPoint>; // by visionKey(k, mode); 'fp32' for the original model
   /** Predictions of the point the grid shows (the slider's, once it has arrived). */
   shown: { key: string; predictions: Uint8Array } | null;
+  /** The fp32 model's predictions (to mark digits a truncation flipped). */
+  reference: Uint8Array | null;
   /** The slider's evaluation in flight. */
   evaluating: VisionJob | null;
   /** The curve sweep in flight: points done of total, and the point being computed. */
@@ -62,7 +64,7 @@ export const DEFAULT_BITS = 23;
 export const visionKey = (k: number | null, mode: TruncMode | null): string => (k === null || mode === null ? 'fp32' : `${mode}:${k}`);
 
 export const initialVision = (): VisionState => ({
-  status: 'idle', opening: null, model: null, k: DEFAULT_BITS, mode: 'truncate', points: {}, shown: null, evaluating: null, sweep: null, error: null,
+  status: 'idle', opening: null, model: null, k: DEFAULT_BITS, mode: 'truncate', points: {}, shown: null, reference: null, evaluating: null, sweep: null, error: null,
 });
 
 /** The curve as chart rows: one per k with each mode's accuracy (null where not computed). */
@@ -91,35 +93,41 @@ export const createVisionSlice: Slice<VisionSlice> = (ctx: SliceContext) => (set
     return v.engine;
   };
 
-  /** Evaluates (k, mode) for the grid and the readout; a newer slider move cancels it. */
+  /**
+   * Evaluates (k, mode) for the grid and the readout; a newer slider move cancels it. The fp32
+   * reference (k = null) is not the slider's: nothing cancels it but a newer model.
+   */
   async function evaluateShown(seq: number, k: number | null, mode: TruncMode | null): Promise<void> {
-    v.slider?.abort();
+    const slider = k !== null;
     const ctrl = new AbortController();
-    v.slider = ctrl;
-    patch(() => ({ evaluating: { k, mode, done: 0, total: get().vision.model?.images ?? 0 } }));
+    if (slider) {
+      v.slider?.abort();
+      v.slider = ctrl;
+    }
+    const mine = () => (slider ? v.slider === ctrl : v.slider === null);
+    if (mine()) patch(() => ({ evaluating: { k, mode, done: 0, total: get().vision.model?.images ?? 0 } }));
     try {
       const r = await engine().evaluate(k, mode, {
         signal: ctrl.signal,
         onProgress: (p) => {
           const job = jobOf(p);
-          if (job && v.slider === ctrl) patch(() => ({ evaluating: job }));
+          if (job && mine() && seq === v.seq) patch(() => ({ evaluating: job }));
         },
       });
       if (seq !== v.seq) return;
       const { predictions, ...point } = r;
       addPoint(point);
       const s = get().vision;
-      if (k === null || (s.k === k && s.mode === mode)) patch(() => ({ shown: { key: visionKey(k, mode), predictions } }));
+      if (!slider) patch((cur) => ({ reference: predictions, shown: cur.shown ?? { key: 'fp32', predictions } }));
+      else if (s.k === k && s.mode === mode) patch(() => ({ shown: { key: visionKey(k, mode), predictions } }));
     } catch (e) {
       const err = toWireError(e);
       if (err.code === 'cancelled' || seq !== v.seq) return;
       patch(() => ({ error: err }));
-      get().showError(`Vision lab: evaluating ${visionKey(k, mode)}`, err);
+      get().showError(`Vision lab: evaluating ${k === null ? 'the fp32 model' : `${mode} k=${k}`}`, err);
     } finally {
-      if (v.slider === ctrl) {
-        v.slider = null;
-        patch(() => ({ evaluating: null }));
-      }
+      if (slider && v.slider === ctrl) v.slider = null;
+      if (seq === v.seq && (slider ? v.slider === null : v.slider === null)) patch(() => ({ evaluating: null }));
     }
   }
 
@@ -127,7 +135,7 @@ export const createVisionSlice: Slice<VisionSlice> = (ctx: SliceContext) => (set
     const seq = ++v.seq;
     v.slider?.abort();
     v.sweep?.abort();
-    patch(() => ({ ...initialVision(), status: 'opening', opening: source.name, model: null }));
+    patch((s) => ({ ...initialVision(), k: s.k, mode: s.mode, status: 'opening', opening: source.name })); // the slider stays
     let info: VisionModelInfo;
     try {
       info = await engine().open(source, { samples: deps?.samples ?? 48 });

@@ -143,7 +143,7 @@ function readHeader(cur: Cursor): { version: 2 | 3; tensorCount: number; kvCount
   return { version, tensorCount, kvCount };
 }
 
-function readTensorInfo(cur: Cursor, i: number): Omit<GgufTensorInfo, 'bytes'> & { bytes: number } {
+function readTensorInfo(cur: Cursor, i: number): GgufTensorInfo {
   const name = cur.string(`tensor ${i} name`);
   const nDims = cur.u32(`tensor '${name}' n_dims`);
   if (nDims < 1 || nDims > MAX_DIMS) throw new NibbleError('bad-dims', `GGUF: tensor '${name}' has ${nDims} dimensions (1..${MAX_DIMS} supported)`);

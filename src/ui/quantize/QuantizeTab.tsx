@@ -1,14 +1,19 @@
-// Placeholder for the quantization workbench: says plainly that it is not in this release.
+// The Quantize view: the form (method + options, Quantize / Cancel), the jobs with their
+// progress, and the variants held side by side.
+import { QuantizeForm } from './QuantizeForm.tsx';
+import { JobList } from './JobList.tsx';
+import { VariantList } from './VariantList.tsx';
+
 export function QuantizeTab() {
   return (
-    <main className="layout single">
-      <section className="card empty-card" data-testid="quantize-tab">
-        <h2>Quantize</h2>
-        <p>
-          Quantizing weights (q8, q4, GPTQ, NF4…) and comparing them with the f32 model is coming in the next release.
-          This build runs f32 weights only.
-        </p>
-      </section>
+    <main className="layout quantize-layout" data-testid="quantize-tab">
+      <div className="stack">
+        <QuantizeForm />
+        <JobList />
+      </div>
+      <div className="stack">
+        <VariantList />
+      </div>
     </main>
   );
 }

@@ -1,0 +1,163 @@
+// `nibble bench` part 4: GPTQ wall time for the linears of a SmolLM2-135M-shaped block — the
+// quantizer's own work: Hessian accumulation H = (2/n) Σ xxᵀ per input site from calibration
+// windows, then GPTQ (Cholesky of H⁻¹, column loop, lazy block updates) per linear.
+//
+// Activations are random (uniform in [−1, 1)), not captured from forward passes, and the
+// capture passes themselves are not timed: this is the cost of the quantizer, per layer. All
+// layers of the shape are identical in size, so `layers` × `windows` is measured as asked and
+// the full run (all layers, 128 windows) is EXTRAPOLATED: Hessian time grows with tokens,
+// GPTQ time does not depend on them.
+//
+// Implementation: GpuQuantizer (src/engine/gpu-quantize.ts: hessian_accum, cholesky_*, gptq_*
+// WGSL kernels); --gptq-backend cpu, or a GPU failure, times the CPU twin (src/core/gptq.ts,
+// float64) instead and says why.
+import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions } from '../core/gptq.ts';
+import type { LlamaConfig } from '../core/model.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { GpuQuantizer } from '../engine/gpu-quantize.ts';
+import type { GpuHessian } from '../gpu/quant-gptq.ts';
+import { randomF32, rng, round } from './bench-util.ts';
+
+export interface GptqBenchOptions {
+  layers: number; // layers measured
+  windows: number; // calibration windows per Hessian
+  windowTokens: number; // tokens per window
+  fullLayers: number; // for the extrapolation (the config's layers)
+  fullWindows: number; // for the extrapolation (128)
+  backend: 'gpu' | 'cpu';
+  seed: number;
+}
+
+type Site = 'attn' | 'wo' | 'ffn' | 'w2';
+
+/** The block's linears: (name, input site, rows = outputs, cols = inputs). */
+function linears(c: LlamaConfig): [name: string, site: Site, rows: number, cols: number][] {
+  const qd = c.nHeads * c.headSize;
+  const kvd = c.nKvHeads * c.headSize;
+  return [
+    ['wq', 'attn', qd, c.dim], ['wk', 'attn', kvd, c.dim], ['wv', 'attn', kvd, c.dim], ['wo', 'wo', c.dim, qd],
+    ['w1', 'ffn', c.hiddenDim, c.dim], ['w3', 'ffn', c.hiddenDim, c.dim], ['w2', 'w2', c.dim, c.hiddenDim],
+  ];
+}
+
+export interface GptqLayerTiming {
+  hessianMs: Record<Site, number>; // all windows of the site
+  gptqMs: Record<string, number>; // per linear, W upload to results read back
+  totalMs: number;
+}
+
+export interface GptqReport {
+  implementation: string;
+  fallback?: string; // why the CPU twin was timed instead of the GPU
+  shape: string;
+  quantizer: GptqOptions;
+  measured: { layers: number; windows: number; windowTokens: number; perLayer: GptqLayerTiming[]; totalSeconds: number };
+  activations: string;
+  extrapolated: { label: string; layers: number; windows: number; windowTokens: number; formula: string; hessianSeconds: number; gptqSeconds: number; totalSeconds: number };
+}
+
+interface Engine {
+  name: string;
+  hessian(cols: number, windows: number, tokens: number, rand: () => number): Promise<GpuHessian | Float64Array>;
+  gptq(W: Float32Array, rows: number, cols: number, H: GpuHessian | Float64Array, o: GptqOptions): Promise<number>;
+  release(H: GpuHessian | Float64Array): void;
+}
+
+function gpuEngine(ctx: GpuContext): Engine & { dispose(): void } {
+  const q = new GpuQuantizer(ctx);
+  return {
+    name: 'GpuQuantizer (src/engine/gpu-quantize.ts): GpuHessian.add per window, gptq per linear, WGSL in f32',
+    async hessian(cols, windows, tokens, rand) {
+      const H = q.hessian(cols);
+      for (let w = 0; w < windows; w++) H.add(randomF32(rand, tokens * cols), tokens);
+      await ctx.device.queue.onSubmittedWorkDone();
+      return H;
+    },
+    gptq: async (W, rows, cols, H, o) => (await q.gptq(W, rows, cols, H, o)).loss,
+    release: (H) => (H as GpuHessian).destroy(),
+    dispose: () => q.dispose(),
+  };
+}
+
+const cpuEngine: Engine = {
+  name: 'CPU twin (src/core/gptq.ts): HessianAccumulator + gptqQuantize in float64',
+  async hessian(cols, windows, tokens, rand) {
+    const H = new HessianAccumulator(cols);
+    for (let w = 0; w < windows; w++) H.add(randomF32(rand, tokens * cols), tokens);
+    return H.H;
+  },
+  gptq: async (W, rows, cols, H, o) => gptqQuantize(W, rows, cols, H as Float64Array, o).loss,
+  release: () => {},
+};
+
+async function timeLayer(e: Engine, c: LlamaConfig, o: GptqBenchOptions, opts: GptqOptions, seed: number, log: (s: string) => void): Promise<GptqLayerTiming> {
+  const rand = rng(seed);
+  const cols: Record<Site, number> = { attn: c.dim, wo: c.nHeads * c.headSize, ffn: c.dim, w2: c.hiddenDim };
+  const hessianMs = {} as Record<Site, number>;
+  const gptqMs: Record<string, number> = {};
+  const t0 = performance.now();
+  for (const site of ['attn', 'wo', 'ffn', 'w2'] as const) {
+    log(`gptq: Hessian ${site} (${cols[site]} inputs, ${o.windows} × ${o.windowTokens} tokens)`);
+    let t = performance.now();
+    const H = await e.hessian(cols[site], o.windows, o.windowTokens, rand);
+    hessianMs[site] = round(performance.now() - t, 1);
+    try {
+      for (const [name, s, rows, k] of linears(c)) {
+        if (s !== site) continue;
+        const W = randomF32(rand, rows * k, Math.sqrt(3 / k));
+        log(`gptq: ${name} (${rows}×${k})`);
+        t = performance.now();
+        await e.gptq(W, rows, k, H, opts);
+        gptqMs[name] = round(performance.now() - t, 1);
+      }
+    } finally {
+      e.release(H);
+    }
+  }
+  return { hessianMs, gptqMs, totalMs: round(performance.now() - t0, 1) };
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+export async function benchGptq(ctx: GpuContext | null, c: LlamaConfig, o: GptqBenchOptions, log: (s: string) => void): Promise<GptqReport> {
+  const opts: GptqOptions = { ...GPTQ_DEFAULTS, bits: 4, group: 32 };
+  let fallback: string | undefined;
+  let engine: Engine = cpuEngine;
+  let gpu: (Engine & { dispose(): void }) | null = null;
+  if (o.backend === 'gpu' && ctx) engine = gpu = gpuEngine(ctx);
+  else fallback = ctx ? 'asked for (--gptq-backend cpu)' : 'no WebGPU device';
+  const perLayer: GptqLayerTiming[] = [];
+  try {
+    for (let l = 0; l < o.layers; l++) {
+      try {
+        perLayer.push(await timeLayer(engine, c, o, opts, o.seed + l, log));
+      } catch (e) {
+        if (engine === cpuEngine) throw e;
+        fallback = `the GPU quantizer failed: ${e instanceof Error ? e.message : String(e)}`;
+        engine = cpuEngine;
+        perLayer.length = 0;
+        l = -1; // start over on the CPU twin
+      }
+    }
+  } finally {
+    gpu?.dispose();
+  }
+  const hessianPerWindowMs = (['attn', 'wo', 'ffn', 'w2'] as const).reduce((s, site) => s + mean(perLayer.map((p) => p.hessianMs[site])) / o.windows, 0);
+  const gptqPerLayerMs = mean(perLayer.map((p) => Object.values(p.gptqMs).reduce((a, b) => a + b, 0)));
+  const hessianSeconds = (o.fullLayers * o.fullWindows * hessianPerWindowMs) / 1000; // same window size
+  const gptqSeconds = (o.fullLayers * gptqPerLayerMs) / 1000;
+  return {
+    implementation: engine.name,
+    ...(fallback ? { fallback } : {}),
+    shape: `dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nHeads} heads / ${c.nKvHeads} kv heads of ${c.headSize}: per layer wq ${c.nHeads * c.headSize}×${c.dim}, wk/wv ${c.nKvHeads * c.headSize}×${c.dim}, wo ${c.dim}×${c.nHeads * c.headSize}, w1/w3 ${c.hiddenDim}×${c.dim}, w2 ${c.dim}×${c.hiddenDim}`,
+    quantizer: opts,
+    measured: { layers: o.layers, windows: o.windows, windowTokens: o.windowTokens, perLayer, totalSeconds: round(perLayer.reduce((s, p) => s + p.totalMs, 0) / 1000, 2) },
+    activations: 'random uniform [−1, 1) calibration activations; the forward passes that capture real ones are not included',
+    extrapolated: {
+      label: 'EXTRAPOLATED from the measured layers, not measured',
+      layers: o.fullLayers, windows: o.fullWindows, windowTokens: o.windowTokens,
+      formula: 'layers × (windows × Σ_sites Hessian ms per window + Σ_linears GPTQ ms per layer)',
+      hessianSeconds: round(hessianSeconds, 1), gptqSeconds: round(gptqSeconds, 1), totalSeconds: round(hessianSeconds + gptqSeconds, 1),
+    },
+  };
+}
