@@ -1,7 +1,10 @@
 // Composition root. Order matters for time-to-ready: the engine worker is created and the
 // embedded model requested first; React and the UI arrive as a separate chunk meanwhile.
 import { createAppStore } from './state/store.ts';
+import { bindUrlHash } from './state/url-hash.ts';
 import { spawnEngineWorker } from './worker/client.ts';
+import { openBestStore } from './worker/storage.ts';
+import { spawnVisionWorker } from './worker/vision-client.ts';
 
 // Absolute URLs: the worker resolves relative ones against its own script, not the page.
 const asset = (path: string) => new URL(`${import.meta.env.BASE_URL}${path}`, window.location.href).href;
@@ -9,8 +12,17 @@ const asset = (path: string) => new URL(`${import.meta.env.BASE_URL}${path}`, wi
 const store = createAppStore({
   engine: spawnEngineWorker(),
   defaultSource: { kind: 'url', name: 'stories260K', modelUrl: asset('models/stories260K.bin'), tokenizerUrl: asset('models/tok512.bin') },
+  text: { calib: asset('data/tinystories-calib.txt'), eval: asset('data/tinystories-eval.txt') },
+  // The vision lab's worker (onnxruntime-web) starts only when the lab is first opened.
+  vision: {
+    spawn: spawnVisionWorker,
+    source: { kind: 'url', name: 'vit-mnist.onnx', dataName: 'MNIST held-out digits', modelUrl: asset('models/vit-mnist.onnx'), imagesUrl: asset('data/mnist-heldout-images.idx3'), labelsUrl: asset('data/mnist-heldout-labels.idx1') },
+  },
+  storage: openBestStore, // stored models and variants (OPFS with a manifest; memory where there is none)
 });
 void store.getState().loadDefaultModel();
+void store.getState().openStorage();
+bindUrlHash(store, window); // the view and options follow the URL hash, so a link reproduces them
 
 // User Timing marks (devtools, e2e): when the first model became usable, and when it first ran
 // on WebGPU; startTime is milliseconds since navigation start.

@@ -83,7 +83,7 @@ export interface DecodeRow {
   format: DecodeFormat;
   quantizer: string;
   promptTokens: number;
-  tokens: number; // timed greedy steps (after an untimed prefill and one untimed step)
+  tokens: number; // timed greedy steps after the untimed prompt step
   msPerToken: number;
   tokensPerSecond: number;
   dispatchesPerToken: number;
@@ -95,13 +95,13 @@ export interface DecodeRow {
 
 export interface DecodeOptions {
   tokens: number;
-  promptTokens: number;
+  promptTokens: number; // 1: BOS alone, so the untimed first step is a decode step (warm-up)
 }
 
 export async function benchDecode(ctx: GpuContext, dm: DecodeModel, formats: readonly DecodeFormat[], o: DecodeOptions, log: (s: string) => void): Promise<DecodeRow[]> {
   const c = dm.model.config;
-  const promptTokens = Math.max(1, Math.min(o.promptTokens, c.seqLen - 2));
-  const tokens = Math.max(1, Math.min(o.tokens, c.seqLen - promptTokens - 1));
+  const promptTokens = Math.max(1, Math.min(o.promptTokens, c.seqLen - 1));
+  const tokens = Math.max(1, Math.min(o.tokens, c.seqLen - promptTokens));
   const prompt = [1, ...Array.from({ length: promptTokens - 1 }, (_, i) => 3 + ((i * 37) % (c.vocabSize - 3)))];
   const rows: DecodeRow[] = [];
   for (const format of formats) {
@@ -114,15 +114,13 @@ export async function benchDecode(ctx: GpuContext, dm: DecodeModel, formats: rea
     const runner = await createGpuRunner(ctx, model);
     const loadMs = performance.now() - t0;
     try {
-      const first = await runner.step(prompt, 0, 'argmax'); // prefill, untimed
+      const first = await runner.step(prompt, 0, 'argmax'); // prompt (BOS alone: a decode step), untimed warm-up
       let next = first.kind === 'argmax' ? first.token : 0;
-      const warm = await runner.step([next], promptTokens, 'argmax'); // first decode step, untimed
-      next = warm.kind === 'argmax' ? warm.token : 0;
       log(`decode ${dm.name} ${format}: ${tokens} tokens`);
       const before = { ...runner.counters };
       t0 = performance.now();
       for (let i = 0; i < tokens; i++) {
-        const r = await runner.step([next], promptTokens + 1 + i, 'argmax');
+        const r = await runner.step([next], promptTokens + i, 'argmax');
         next = r.kind === 'argmax' ? r.token : 0;
       }
       const ms = performance.now() - t0;

@@ -1,7 +1,7 @@
 // `nibble bench` without --json: the report as aligned text tables (same figures as the JSON).
 import type { BenchReport } from './bench.ts';
 
-const MB = (b: number): string => `${(b / 1e6).toFixed(1)} MB`;
+const MB = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 const fmt = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined ? '—' : x >= 1000 ? Math.round(x).toLocaleString('en') : x.toFixed(digits));
 
 /** Rows of cells as left-aligned columns. */
@@ -40,11 +40,11 @@ export function formatReport(r: BenchReport): string[] {
     out.push('', `matmul (µs per call: ${m.timing}); onnxruntime: ${m.ort.error ? `not run: ${m.ort.error}` : `${m.ort.version}, ${m.ort.build}`}`);
     out.push(
       ...table(
-        ['format', 'N×K', 'M', 'weights', 'ours µs', 'ours GB/s', 'stream GB/s', 'copy GB/s', 'ours/stream', 'ORT gpu µs', 'ORT wasm µs', 'ORT/ours'],
+        ['format', 'N×K', 'M', 'weights', 'ours µs', 'ours GB/s', 'stream GB/s', 'copy GB/s', 'ours/stream', 'ORT gpu µs', 'ORT wasm µs', 'vs ORT gpu'],
         m.rows.map((x) => [
           x.format, `${x.n}×${x.k}`, String(x.m), MB(x.weightBytes), fmt(x.ours.usPerCall), fmt(x.ours.GBs, 2), fmt(x.stream.GBs, 2), fmt(x.copy.GBs, 2),
           fmt(x.oursOverStream, 3), x.ort ? (x.ort.webgpu.error ? 'error' : fmt(x.ort.webgpu.kernelUsPerCall)) : '',
-          x.ort ? (x.ort.wasm.error ? 'error' : fmt(x.ort.wasm.runUsPerCall)) : '', x.oursOverOrt !== undefined ? `${x.oursOverOrt}×` : '',
+          x.ort ? (x.ort.wasm.error ? 'error' : fmt(x.ort.wasm.runUsPerCall)) : '', x.speedupVsOrt !== undefined ? `${x.speedupVsOrt}×` : '',
         ]),
       ),
     );

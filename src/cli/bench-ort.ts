@@ -13,6 +13,8 @@
 // gives the kernel time per run; run() wall time (input upload, kernels, output download) is
 // reported too. wasm: run() wall time, 1 thread.
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { matMulNBitsModel } from './bench-onnx.ts';
 import { median, round } from './bench-util.ts';
 
@@ -59,7 +61,10 @@ export interface OrtBench {
   matmul(a: { n: number; k: number; m: number; codes: Uint32Array; scales: Float32Array; x: Float32Array }, ours?: Float32Array): Promise<OrtResult>;
 }
 
-const ORT_JSEP = new URL('../../node_modules/ort-jsep/dist/ort.webgpu.min.mjs', import.meta.url);
+// NIBBLE_ORT_JSEP: another path to ort.webgpu.min.mjs (e.g. next to a bundled bench on a GPU machine).
+const ORT_JSEP = process.env.NIBBLE_ORT_JSEP
+  ? pathToFileURL(resolve(process.env.NIBBLE_ORT_JSEP))
+  : new URL('../../node_modules/ort-jsep/dist/ort.webgpu.min.mjs', import.meta.url);
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 

@@ -34,6 +34,7 @@ object on stdout, progress goes to stderr. Defaults: --quick on SwiftShader (CPU
 --full on a real GPU.
   --only LIST           sections: stories,matmul,decode,gptq (default all)
   --seed N              PRNG seed of every random weight and activation (default 1)
+  --model FILE          the stories260K checkpoint (default public/models/stories260K.bin)
 stories260K (issue 2): --prefill-tokens N (64) --prefill-reps N (full 5, quick 3)
                        --stories-decode N (full 128, quick 32)
 matmul:   --shapes NxK,...  (full 4096x4096,11008x4096,4096x11008; quick each ÷ 8)
@@ -41,14 +42,15 @@ matmul:   --shapes NxK,...  (full 4096x4096,11008x4096,4096x11008; quick each ÷
           --target-ms F (ms per timed trial; full 50, quick 200)  --trials N (full 7, quick 3)
           --no-ort (skip onnxruntime-web)
 decode:   --decode-models stories,smol135m  --decode-formats fp32,q8,q4-g32
-          --decode-tokens N (full 128, quick 8)  --decode-layers N (smol135m, 30)  --seq N (512)
+          --decode-tokens N (full 128, quick 4)  --decode-layers N (smol135m: full 30, quick 2)
+          --seq N (smol135m context, 512)
 gptq:     --gptq-layers N (full 30, quick 1)  --gptq-windows N (full 128, quick 2)
           --gptq-tokens N (256)  --gptq-backend gpu|cpu
 `;
 
 const SPEC = {
   json: { kind: 'flag' }, quick: { kind: 'flag' }, full: { kind: 'flag' }, help: { kind: 'flag' }, h: { kind: 'flag' }, 'no-ort': { kind: 'flag' },
-  only: { kind: 'string' }, seed: { kind: 'string' },
+  only: { kind: 'string' }, seed: { kind: 'string' }, model: { kind: 'string' },
   'prefill-tokens': { kind: 'string' }, 'prefill-reps': { kind: 'string' }, 'stories-decode': { kind: 'string' },
   shapes: { kind: 'string' }, 'gemm-m': { kind: 'string' }, formats: { kind: 'string' }, 'target-ms': { kind: 'string' }, trials: { kind: 'string' },
   'decode-models': { kind: 'string' }, 'decode-formats': { kind: 'string' }, 'decode-tokens': { kind: 'string' }, 'decode-layers': { kind: 'string' }, seq: { kind: 'string' },
@@ -134,8 +136,14 @@ async function runBench(args: ParsedArgs, log: (s: string) => void): Promise<Ben
   const seed = numberOption(args, 'seed', 1, { min: 0, max: 0xffffffff, integer: true });
   const skipped: BenchReport['skipped'] = {};
 
-  const storiesPath = DEFAULT_MODEL.pathname;
-  const stories = parseLlama2c(new Uint8Array(readFileSync(storiesPath)));
+  const storiesPath = args.values.model ?? DEFAULT_MODEL.pathname;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(storiesPath));
+  } catch (e) {
+    throw new NibbleError('bad-argument', `cannot read the model ${storiesPath}: ${(e as Error).message}`);
+  }
+  const stories = parseLlama2c(bytes);
   const storiesOpts = {
     backends: ['webgpu', 'cpu'] as Backend[],
     prefillTokens: num('prefill-tokens', 64), prefillReps: num('prefill-reps', q(3, 5)), decodeTokens: num('stories-decode', q(32, 128)),
@@ -145,10 +153,10 @@ async function runBench(args: ParsedArgs, log: (s: string) => void): Promise<Ben
     shapes: shapes(args.values.shapes, FULL_SHAPES.map(([n, k]) => (quick ? [n / 8, k / 8] : [n, k]) as [number, number])),
     gemmM: num('gemm-m', q(16, 64), 4096), formats: list<MatmulFormat>(args, 'formats', MATMUL_FORMATS, MATMUL_FORMATS), ...timing, seed,
   };
-  const smolConfig = { ...SMOL135M_CONFIG, nLayers: num('decode-layers', SMOL135M_CONFIG.nLayers, 1000), seqLen: num('seq', SMOL135M_CONFIG.seqLen, 1 << 16) };
+  const smolConfig = { ...SMOL135M_CONFIG, nLayers: num('decode-layers', q(2, SMOL135M_CONFIG.nLayers), 1000), seqLen: num('seq', SMOL135M_CONFIG.seqLen, 1 << 16) };
   const decodeModels = list(args, 'decode-models', ['stories', 'smol135m'] as const, ['stories', 'smol135m']);
   const decodeFormats = list<DecodeFormat>(args, 'decode-formats', DECODE_FORMATS, DECODE_FORMATS);
-  const decodeOpts = { tokens: num('decode-tokens', q(8, 128)), promptTokens: 8 };
+  const decodeOpts = { tokens: num('decode-tokens', q(4, 128)), promptTokens: 1 };
   const backend = args.values['gptq-backend'] ?? 'gpu';
   if (backend !== 'gpu' && backend !== 'cpu') throw new NibbleError('bad-argument', `--gptq-backend must be gpu or cpu, got "${backend}"`);
   const gptqOpts = {

@@ -16,6 +16,7 @@ export const initialCharts = (): ChartsState => ({
   collisions: { ...idle(), bits: [8, 4, 3, 2], groups: [-1, 0, 32], sym: false },
   outliers: { ...idle(), threshold: 6, site: 'attn' },
   drift: {},
+  evalWindows: 0,
 });
 
 /** Granularities of the collision comparison: 0 = per row, −1 = per tensor, G > 0 = groups of G. */
@@ -40,13 +41,13 @@ export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
     }
   }
 
-  const patch = <K extends keyof ChartsState>(key: K, p: Partial<ChartsState[K]>) =>
+  const patch = <K extends 'histogram' | 'collisions' | 'outliers'>(key: K, p: Partial<ChartsState[K]>) =>
     set((s) => ({ charts: { ...s.charts, [key]: { ...s.charts[key], ...p } } }));
 
   async function drift(id: string): Promise<void> {
     const label = id === BASE_VARIANT ? 'fp32 perplexity' : `Evaluating ${variantLabel(get().variants.list, id)}`;
     set((s) => ({ charts: { ...s.charts, drift: { ...s.charts.drift, [id]: { status: 'loading', data: null, error: null } } } }));
-    const data = await runJob(ctx, set, get, 'drift', label, (signal, onProgress) => ctx.engine.drift({ variant: id, text: textOf(ctx) }, { signal, onProgress }));
+    const data = await runJob(ctx, set, get, 'drift', label, (signal, onProgress) => ctx.engine.drift({ variant: id, text: textOf(ctx), ...(get().charts.evalWindows > 0 ? { windows: get().charts.evalWindows } : {}) }, { signal, onProgress }));
     set((s) => {
       if (!(id in s.charts.drift)) return {}; // deleted meanwhile
       const entry: Async<NonNullable<typeof data>> = data ? { status: 'ready', data, error: null } : { status: 'error', data: null, error: { code: 'cancelled', message: 'not evaluated' } };
@@ -76,6 +77,12 @@ export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
 
     setOutlierOptions(p) {
       patch('outliers', p.threshold !== undefined && !(p.threshold > 0) ? { ...p, threshold: get().charts.outliers.threshold } : p);
+    },
+
+    setEvalWindows(n) {
+      const evalWindows = Number.isInteger(n) && n > 0 ? n : 0;
+      if (evalWindows === get().charts.evalWindows) return;
+      set((s) => ({ charts: { ...s.charts, evalWindows, drift: Object.fromEntries(Object.entries(s.charts.drift).filter(([, d]) => d.status === 'loading')) } }));
     },
 
     loadHistogram() {

@@ -14,7 +14,7 @@ export function progressLine(p: JobProgress): string {
       if (p.stage === 'calibration') return 'capturing calibration activations';
       return [`layer ${p.layer + 1} of ${p.nLayers}`, p.linear, p.gptqLoss !== undefined ? `loss ${p.gptqLoss.toPrecision(4)}` : ''].filter(Boolean).join(' · ');
     case 'eval':
-      return `window ${p.window} of ${p.windows} · ppl ${p.pplSoFar.toFixed(3)}`;
+      return `window ${p.window} of ${p.windows} · ${Number.isFinite(p.pplSoFar) ? `ppl ${p.pplSoFar.toFixed(3)}` : 'fp32 reference'}`;
     case 'pair-token':
       return `token ${p.token.index + 1}`;
   }

@@ -107,6 +107,7 @@ export interface ChartsState {
   collisions: Async<CollisionReport> & { bits: number[]; groups: number[]; sym: boolean };
   outliers: Async<OutlierReport> & { threshold: number; site: LinearInputSite };
   drift: Record<string, Async<DriftReport>>; // by variant id ('base' = fp32 perplexity)
+  evalWindows: number; // evaluation windows drift uses; 0 = the whole text
 }
 
 export interface ChartsSlice {
@@ -115,6 +116,8 @@ export interface ChartsSlice {
   setHistogramOptions(patch: Partial<Pick<ChartsState['histogram'], 'bins' | 'row' | 'group' | 'logCount'>>): void;
   setCollisionOptions(patch: Partial<Pick<ChartsState['collisions'], 'bits' | 'groups' | 'sym'>>): void;
   setOutlierOptions(patch: Partial<Pick<ChartsState['outliers'], 'threshold' | 'site'>>): void;
+  /** Windows of the evaluation text drift uses (0 = all); results for another count are dropped. */
+  setEvalWindows(n: number): void;
   loadHistogram(): Promise<void>;
   loadCollisions(): Promise<void>;
   loadOutliers(): Promise<void>;

@@ -32,6 +32,8 @@ export interface StorageSlice {
   refreshStorage(): Promise<void>;
   /** Keeps a user-loaded llama2.c model (checkpoint + tokenizer) in the store. */
   storeModelFiles(name: string, model: Blob, tokenizer: Blob): Promise<StoredEntry | null>;
+  /** Loads the user's files (model slice) and, once they load, keeps them in the store. */
+  loadAndKeepModelFiles(model: Blob, tokenizer: Blob, name: string): Promise<void>;
   /** Loads a stored model into the engine, or a stored variant into the variants list. */
   loadStored(id: string): Promise<void>;
   removeStored(id: string): Promise<void>;
@@ -116,6 +118,12 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
         fail(`Storing ${name}`, e);
         return null;
       }
+    },
+
+    async loadAndKeepModelFiles(model, tokenizer, name) {
+      await get().loadModelFiles(model, tokenizer, name);
+      const m = get().model;
+      if (m.status === 'ready' && m.source === 'files' && m.error === null && m.info?.name === name) await get().storeModelFiles(name, model, tokenizer);
     },
 
     async loadStored(id) {

@@ -24,6 +24,8 @@ export interface VisionJob {
 
 export interface VisionState {
   status: 'idle' | 'opening' | 'ready' | 'error';
+  /** The embedded lab's source (a dropped model alone runs on its data set). */
+  embedded: Extract<VisionSource, { kind: 'url' }> | null;
   opening: string | null; // name of the model being opened
   model: VisionModelInfo | null;
   k: number; // slider: fraction bits kept, 0..23
@@ -63,8 +65,8 @@ export const DEFAULT_BITS = 23;
 
 export const visionKey = (k: number | null, mode: TruncMode | null): string => (k === null || mode === null ? 'fp32' : `${mode}:${k}`);
 
-export const initialVision = (): VisionState => ({
-  status: 'idle', opening: null, model: null, k: DEFAULT_BITS, mode: 'truncate', points: {}, shown: null, reference: null, evaluating: null, sweep: null, error: null,
+export const initialVision = (embedded: VisionState['embedded'] = null): VisionState => ({
+  status: 'idle', embedded, opening: null, model: null, k: DEFAULT_BITS, mode: 'truncate', points: {}, shown: null, reference: null, evaluating: null, sweep: null, error: null,
 });
 
 /** The curve as chart rows: one per k with each mode's accuracy (null where not computed). */
@@ -127,7 +129,7 @@ export const createVisionSlice: Slice<VisionSlice> = (ctx: SliceContext) => (set
       get().showError(`Vision lab: evaluating ${k === null ? 'the fp32 model' : `${mode} k=${k}`}`, err);
     } finally {
       if (slider && v.slider === ctrl) v.slider = null;
-      if (seq === v.seq && (slider ? v.slider === null : v.slider === null)) patch(() => ({ evaluating: null }));
+      if (seq === v.seq && v.slider === null) patch(() => ({ evaluating: null }));
     }
   }
 
@@ -135,7 +137,7 @@ export const createVisionSlice: Slice<VisionSlice> = (ctx: SliceContext) => (set
     const seq = ++v.seq;
     v.slider?.abort();
     v.sweep?.abort();
-    patch((s) => ({ ...initialVision(), k: s.k, mode: s.mode, status: 'opening', opening: source.name })); // the slider stays
+    patch((s) => ({ ...initialVision(s.embedded), k: s.k, mode: s.mode, status: 'opening', opening: source.name })); // the slider stays
     let info: VisionModelInfo;
     try {
       info = await engine().open(source, { samples: deps?.samples ?? 48 });
@@ -167,7 +169,7 @@ export const createVisionSlice: Slice<VisionSlice> = (ctx: SliceContext) => (set
   }
 
   return {
-    vision: initialVision(),
+    vision: initialVision(deps?.source ?? null),
 
     async openVisionDefault() {
       const s = get().vision;
@@ -236,7 +238,7 @@ export const createVisionSlice: Slice<VisionSlice> = (ctx: SliceContext) => (set
       v.sweep?.abort();
       v.engine?.dispose();
       v.engine = null;
-      set(() => ({ vision: initialVision() }));
+      set((s) => ({ vision: initialVision(s.vision.embedded) }));
     },
   };
 };

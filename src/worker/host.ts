@@ -21,7 +21,7 @@ import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { checkSettings, generateOn } from './generation.ts';
-import { summarizeGpu } from './gpu-summary.ts';
+import { isSoftwareAdapter, summarizeGpu } from './gpu-summary.ts';
 import { createLab, type LabBase } from './lab.ts';
 import { BASE_VARIANT, type LabRequest } from './lab-protocol.ts';
 import { SlotLocks } from './slot-lock.ts';
@@ -115,6 +115,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     base: () => loaded?.lab ?? null,
     baseRunner: () => loaded?.runner ?? null,
     gpu: () => (gpu.status === 'ready' && preference === 'auto' && loaded !== null && !loaded.gpuFailure ? gpu.ctx : null),
+    evalOnGpu: () => gpu.status === 'ready' && !isSoftwareAdapter(gpu.summary.adapter),
     fetchBytes: (url) => fetchBytes(url),
     locks,
   });

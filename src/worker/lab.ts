@@ -37,6 +37,11 @@ export interface LabDeps {
   baseRunner(): ModelRunner | null;
   /** The device lab work may use (held, 'auto' preference), else null. */
   gpu(): GpuContext | null;
+  /**
+   * Whether evaluations (drift, truncation points) run on that device too. False on software
+   * adapters (SwiftShader, llvmpipe), where the CPU twin evaluates many times faster.
+   */
+  evalOnGpu(): boolean;
   fetchBytes(url: string): Promise<Uint8Array>;
   locks: SlotLocks;
 }
@@ -61,7 +66,8 @@ export interface Lab {
 interface Variant {
   info: VariantInfo;
   model: LlamaModel;
-  runner: ModelRunner | null;
+  runner: ModelRunner | null; // chat / A/B (WebGPU when there is a device)
+  cpuRunner: ModelRunner | null; // evaluations when they run on the CPU
 }
 
 const TRUNC_BASE: QuantSpec = { ...DEFAULT_SPEC, method: 'trunc' };
@@ -105,6 +111,7 @@ export function createLab(deps: LabDeps): Lab {
   let nextVariant = 1;
   const texts = new Map<string, Promise<number[][]>>(); // url → windows of the loaded model
   let quantizer: { ctx: GpuContext; q: GpuQuantizer } | null = null;
+  let cpuBase: { model: LlamaModel; runner: ModelRunner } | null = null; // the fp32 model for CPU evaluations
 
   const requireBase = (): LabBase => {
     const b = deps.base();
@@ -129,8 +136,8 @@ export function createLab(deps: LabDeps): Lab {
   }
 
   /** A runner for `model`: WebGPU when the device is in use (CPU if this model cannot run there). */
-  async function build(model: LlamaModel): Promise<ModelRunner> {
-    const ctx = deps.gpu();
+  async function build(model: LlamaModel, gpu = true): Promise<ModelRunner> {
+    const ctx = gpu ? deps.gpu() : null;
     if (ctx) {
       try {
         const { createGpuRunner } = await import('../engine/gpu-runner.ts');
@@ -157,6 +164,20 @@ export function createLab(deps: LabDeps): Lab {
     return v.runner;
   }
 
+  /** The runner evaluations of a slot use: its own runner, or a CPU twin when evaluations stay on the CPU. */
+  async function evalRunner(id: string): Promise<ModelRunner> {
+    if (evalOnChatRunners()) return runner(id);
+    if (id === BASE_VARIANT) {
+      const b = requireBase();
+      if (cpuBase?.model !== b.model) cpuBase = { model: b.model, runner: createCpuRunner(b.model) };
+      return cpuBase.runner;
+    }
+    const v = variants.get(id);
+    if (!v) throw new NibbleError('bad-argument', `no variant '${id}' (it was deleted, or the model was reloaded)`);
+    v.cpuRunner ??= createCpuRunner(v.model);
+    return v.cpuRunner;
+  }
+
   /** Token windows of a text (evaluation.md protocol), cached per URL for the loaded model. */
   function windowsOf(url: string): Promise<number[][]> {
     let w = texts.get(url);
@@ -170,7 +191,9 @@ export function createLab(deps: LabDeps): Lab {
     return w;
   }
 
-  const refs = new ReferenceCache({ locks: deps.locks, runner });
+  const evalOnChatRunners = () => !deps.gpu() || deps.evalOnGpu();
+  const evalDeps = { locks: deps.locks, runner: evalRunner, slot: (id: string) => (evalOnChatRunners() ? id : `cpu:${id}`) };
+  const refs = new ReferenceCache(evalDeps);
 
   /** quantizeModel on the GPU quantizer when there is one (holding its slot), else or on failure the CPU twins. */
   function quantizeOnce(model: LlamaModel, spec: QuantSpec, opts: Omit<NonNullable<Parameters<typeof quantizeModel>[2]>, 'gpu'>) {
@@ -197,7 +220,7 @@ export function createLab(deps: LabDeps): Lab {
       id, label: report.label, spec, baseModel: b.name, origin: 'quantized', weightBytes: report.weightBytes,
       linearBytes: report.linearBytes, bitsPerWeight: report.bitsPerWeight, nominalBits: report.nominalBits, seconds: report.seconds, report,
     };
-    variants.set(id, { info, model: out.model, runner: null });
+    variants.set(id, { info, model: out.model, runner: null, cpuRunner: null });
     return info;
   }
 
@@ -214,7 +237,7 @@ export function createLab(deps: LabDeps): Lab {
       id, label: meta.label ?? file.label ?? 'imported', spec, baseModel: b.name, origin: 'imported', ...fp,
       nominalBits: report?.nominalBits ?? fp.bitsPerWeight, seconds: report?.seconds ?? 0, report,
     };
-    variants.set(id, { info, model: file.model, runner: null });
+    variants.set(id, { info, model: file.model, runner: null, cpuRunner: null });
     return info;
   }
 
@@ -298,7 +321,7 @@ export function createLab(deps: LabDeps): Lab {
         const q = req.query;
         const all = await windowsOf(q.text.eval);
         const ws = q.windows ? all.slice(0, q.windows) : all;
-        return { result: await driftOf({ locks: deps.locks, runner }, refs, q.variant, ws, signal, progress) };
+        return { result: await driftOf(evalDeps, refs, q.variant, ws, signal, progress) };
       }
       case 'truncation-point': {
         const q = req.query;
@@ -307,9 +330,9 @@ export function createLab(deps: LabDeps): Lab {
         const spec: QuantSpec = { ...TRUNC_BASE, mantissaBits: q.k, truncMode: q.mode };
         const ws = (await windowsOf(q.text.eval)).slice(0, Math.max(1, q.windows));
         const { model } = await quantizeOnce(b.model, spec, { signal });
-        const target = await build(model);
+        const target = await build(model, deps.evalOnGpu());
         try {
-          const p = await truncationPoint({ locks: deps.locks, runner }, refs, target, b.tokenizer, q, ws, signal, progress);
+          const p = await truncationPoint(evalDeps, refs, target, b.tokenizer, q, ws, signal, progress);
           return { result: { ...p, seconds: (globalThis.performance.now() - t0) / 1000 } };
         } finally {
           target.dispose();
@@ -326,7 +349,9 @@ export function createLab(deps: LabDeps): Lab {
     for (const v of variants.values()) {
       if (dispose) v.runner?.dispose();
       v.runner = null;
+      v.cpuRunner = null;
     }
+    cpuBase = null;
   };
 
   return {

@@ -142,7 +142,7 @@ export class FakeDir implements DirHandleLike {
   /** Test helpers (synchronous, not counted). */
   file(path: string): FakeFile | undefined {
     const parts = path.split('/');
-    let d: FakeDir | undefined = this;
+    let d: FakeDir | undefined = self(this);
     for (const p of parts.slice(0, -1)) {
       const c: FakeDir | FakeFile | undefined = d?.children.get(p);
       d = c instanceof FakeDir ? c : undefined;
@@ -152,7 +152,7 @@ export class FakeDir implements DirHandleLike {
   }
   writeNow(path: string, content: string | Uint8Array): void {
     const parts = path.split('/');
-    let d: FakeDir = this;
+    let d: FakeDir = self(this);
     for (const p of parts.slice(0, -1)) {
       let c = d.children.get(p);
       if (!(c instanceof FakeDir)) {
@@ -167,3 +167,5 @@ export class FakeDir implements DirHandleLike {
     d.children.set(name, f);
   }
 }
+
+const self = (d: FakeDir): FakeDir => d;

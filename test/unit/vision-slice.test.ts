@@ -138,6 +138,23 @@ describe('vision slice (scripted engine)', () => {
     expect(store.getState().vision.k).toBe(23);
   });
 
+  it('moving the slider while the fp32 reference runs does not cancel the reference', async () => {
+    const fake = scripted();
+    const store = makeStore({ spawn: () => fake.engine, source: SOURCE });
+    const opening = store.getState().openVisionDefault();
+    const fp32 = await fake.next('fp32');
+    store.getState().setVisionBits(2);
+    expect(fp32.signal?.aborted).toBe(false);
+    fp32.release(0.98);
+    (await fake.next('truncate:2')).release(0.96);
+    await opening;
+    await until(() => store.getState().vision.shown?.key === 'truncate:2');
+    const v = store.getState().vision;
+    expect([v.points.fp32.accuracy, v.points['truncate:2'].accuracy, v.evaluating]).toEqual([0.98, 0.96, null]);
+    expect(v.reference).toEqual(Uint8Array.of(3, 4, 0, 0));
+    expect(fake.calls).toEqual(['open vit-mnist', 'evaluate fp32', 'evaluate truncate:2']); // not 23 as well
+  });
+
   it('sweeps coarse bits first, then the rest, skipping points it has; Stop ends it', async () => {
     const fake = scripted();
     const store = makeStore({ spawn: () => fake.engine, source: SOURCE });

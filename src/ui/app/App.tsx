@@ -1,6 +1,11 @@
-// Page shell: header (brand, tabs, model status), error banner, the active tab.
+// Page shell: header (brand, tabs, model status), error banner, the active view. Other features
+// plug panels in through slots.tsx (vision lab, models drawer, header actions).
+import type { ComponentType } from 'react';
 import { useApp } from '../../state/react.tsx';
 import type { Tab } from '../../state/types.ts';
+import { ChartsTab } from '../charts/ChartsTab.tsx';
+import { AbChat } from '../chat/AbChat.tsx';
+import { ChatModeCard } from '../chat/ChatModeCard.tsx';
 import { ChatPanel } from '../chat/ChatPanel.tsx';
 import { SamplingControls } from '../chat/SamplingControls.tsx';
 import { GpuStatus } from '../models/GpuStatus.tsx';
@@ -9,15 +14,22 @@ import { ModelStatusPill } from '../models/ModelStatusPill.tsx';
 import { QuantizeTab } from '../quantize/QuantizeTab.tsx';
 import { ErrorBanner } from '../shared/ErrorBanner.tsx';
 import { ErrorBoundary } from '../shared/ErrorBoundary.tsx';
+import { LmTruncationLab } from '../truncation/lm-lab.tsx';
+import { Slot } from './slots.tsx';
+import './lab.css';
 
 const TABS: { id: Tab; label: string }[] = [
   { id: 'chat', label: 'Chat' },
   { id: 'quantize', label: 'Quantize' },
+  { id: 'charts', label: 'Charts' },
+  { id: 'truncation', label: 'Truncation lab' },
 ];
 
 function Header() {
   const tab = useApp((s) => s.settings.tab);
   const setTab = useApp((s) => s.setTab);
+  const variants = useApp((s) => Math.max(0, s.variants.list.length - 1));
+  const running = useApp((s) => s.jobs.list.some((j) => j.status === 'running'));
   return (
     <header className="header">
       <div className="brand">
@@ -41,33 +53,56 @@ function Header() {
             data-testid={`tab-${t.id}`}
           >
             {t.label}
+            {t.id === 'quantize' && (variants > 0 || running) && <span className={running ? 'tab-count busy' : 'tab-count'}>{running ? '…' : variants}</span>}
           </button>
         ))}
       </nav>
-      <ModelStatusPill />
+      <div className="header-end">
+        <Slot name="HeaderActions" />
+        <ModelStatusPill />
+      </div>
     </header>
   );
 }
 
+function ChatView() {
+  const ab = useApp((s) => s.ab.enabled);
+  return (
+    <main className="layout">
+      {ab ? <AbChat /> : <ChatPanel />}
+      <aside className="sidebar">
+        <ChatModeCard />
+        <ModelPanel />
+        <SamplingControls />
+        <GpuStatus />
+      </aside>
+    </main>
+  );
+}
+
+function TruncationView() {
+  return (
+    <main className="lab truncation-grid" data-testid="truncation-tab">
+      <LmTruncationLab />
+      <div className="vision-slot">
+        <Slot name="VisionLab" />
+      </div>
+    </main>
+  );
+}
+
+const VIEWS: Record<Tab, ComponentType> = { chat: ChatView, quantize: QuantizeTab, charts: ChartsTab, truncation: TruncationView };
+
 export function App() {
   const tab = useApp((s) => s.settings.tab);
+  const View = VIEWS[tab] ?? ChatView;
   return (
     <ErrorBoundary>
       <div className="app">
         <Header />
         <ErrorBanner />
-        {tab === 'chat' ? (
-          <main className="layout">
-            <ChatPanel />
-            <aside className="sidebar">
-              <ModelPanel />
-              <SamplingControls />
-              <GpuStatus />
-            </aside>
-          </main>
-        ) : (
-          <QuantizeTab />
-        )}
+        <View />
+        <Slot name="ModelsDrawer" />
       </div>
     </ErrorBoundary>
   );

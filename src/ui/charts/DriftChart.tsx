@@ -18,6 +18,9 @@ export function DriftChart() {
   const computeAll = useApp((s) => s.computeAllDrift);
   const compute = useApp((s) => s.computeDrift);
   const ids = useApp(useShallow((s) => s.variants.list.map((v) => v.id)));
+  const evalWindows = useApp((s) => s.charts.evalWindows);
+  const setEvalWindows = useApp((s) => s.setEvalWindows);
+  const windowsUsed = Object.values(drift).find((d) => d.data)?.data;
 
   const rows = useMemo(() => sqnrRows(variants, drift), [variants, drift]);
   const table = useMemo(() => driftSummary(variants, drift), [variants, drift]);
@@ -32,6 +35,17 @@ export function DriftChart() {
       <button type="button" className="mini-button primary" onClick={() => void computeAll()} disabled={!ready || busy || missing === 0} data-testid="drift-evaluate">
         {busy ? 'Evaluating…' : missing ? `Evaluate ${missing} variant${missing > 1 ? 's' : ''}` : 'All evaluated'}
       </button>
+      <label>
+        Evaluation text
+        <select value={evalWindows} onChange={(e) => setEvalWindows(Number(e.target.value))} disabled={busy} data-testid="drift-windows">
+          <option value={0}>all windows</option>
+          {[16, 8, 4, 2].map((n) => (
+            <option key={n} value={n}>
+              first {n} windows
+            </option>
+          ))}
+        </select>
+      </label>
       {variants.length < 2 && <span className="muted">Quantize a variant in the Quantize tab to compare it with fp32.</span>}
     </>
   );
@@ -44,7 +58,12 @@ export function DriftChart() {
       caption="Left: SQNR (dB) of each layer's output vs the fp32 model — higher is closer, each 6 dB ≈ one more bit. Right: perplexity vs storage bits per weight; circled points are the Pareto frontier (nothing is both smaller and better)."
       json={pareto.length ? driftExport(variants, drift) : null}
       controls={controls}
-      status={<span>Evaluation text: every window of tinystories-eval (256 tokens each), same windows for every variant.</span>}
+      status={
+        <span>
+          Evaluation text: {evalWindows ? `the first ${evalWindows}` : 'every'} 256-token window{evalWindows === 1 ? '' : 's'} of tinystories-eval
+          {windowsUsed && ` (${windowsUsed.windows} windows, ${windowsUsed.tokens} scored tokens, on the ${windowsUsed.backend === 'webgpu' ? 'GPU' : 'CPU'})`}, the same for every variant.
+        </span>
+      }
     >
       <div className="chart-pair">
         <div className="chart-main" data-testid="drift-sqnr">

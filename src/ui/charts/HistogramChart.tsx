@@ -58,7 +58,7 @@ export function HistogramChart() {
     <ChartCard
       title="Weight histogram"
       testId="histogram-chart"
-      caption="Bars: how many fp32 weights fall in each value range (orange: the selected group). Red lines: the values the quantizer can output for that group — weights between two lines collapse onto the nearer one."
+      caption="Blue: how many fp32 weights of the tensor fall in each value range (left axis); orange: the selected group's weights (right axis). Red lines: the values the quantizer can output for that group — every weight collapses onto the nearest line."
       json={d ? histogramExport(d, specLabel(form)) : null}
       controls={controls}
       status={
@@ -78,15 +78,16 @@ export function HistogramChart() {
             <ComposedChart data={rows} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
               <CartesianGrid stroke={C.grid} vertical={false} />
               <XAxis dataKey="x" type="number" domain={[d.min, d.max]} ticks={evenTicks(d.min, d.max)} tickFormatter={fmt} stroke={C.axis} fontSize={11} />
-              <YAxis stroke={C.axis} fontSize={11} width={48} tickFormatter={(v: number) => String(h.logCount ? fromLogCount(v) : v)} />
+              <YAxis yAxisId="all" stroke={C.axis} fontSize={11} width={48} tickFormatter={(v: number) => String(h.logCount ? fromLogCount(v) : v)} />
+              <YAxis yAxisId="group" orientation="right" stroke={C.group} fontSize={11} width={36} allowDecimals={false} tickFormatter={(v: number) => String(h.logCount ? fromLogCount(v) : v)} />
               <Tooltip
                 formatter={(v, name) => [h.logCount ? fromLogCount(Number(v)) : Number(v), name === 'group' ? 'selected group' : 'all weights']}
                 labelFormatter={(x) => `from ${fmt(Number(x))}`}
               />
-              <Area type="stepAfter" dataKey="count" stroke={C.accent} fill={C.accentSoft} fillOpacity={0.9} isAnimationActive={false} name="count" />
-              <Area type="stepAfter" dataKey="group" stroke={C.group} fill={C.group} fillOpacity={0.55} isAnimationActive={false} name="group" />
+              <Area yAxisId="all" type="stepAfter" dataKey="count" stroke={C.accent} fill={C.accentSoft} fillOpacity={0.9} isAnimationActive={false} name="count" />
+              <Area yAxisId="group" type="stepAfter" dataKey="group" stroke={C.group} fill={C.group} fillOpacity={0.55} isAnimationActive={false} name="group" />
               {grid.map((v, i) => (
-                <ReferenceLine key={i} x={v} stroke={C.bad} strokeOpacity={grid.length > 64 ? 0.35 : 0.7} strokeWidth={1} ifOverflow="hidden" />
+                <ReferenceLine key={i} x={v} yAxisId="all" stroke={C.bad} strokeOpacity={grid.length > 64 ? 0.35 : 0.7} strokeWidth={1} ifOverflow="hidden" />
               ))}
             </ComposedChart>
           </ResponsiveContainer>

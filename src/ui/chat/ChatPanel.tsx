@@ -3,7 +3,8 @@
 import { memo, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useApp } from '../../state/react.tsx';
 import type { ChatTurn, GenerationSummary } from '../../state/types.ts';
-import { formatMs, formatRate } from '../shared/format.ts';
+import { variantLabel } from '../../state/lab-constants.ts';
+import { formatBytes, formatMs, formatRate } from '../shared/format.ts';
 
 const STOP_REASON: Record<GenerationSummary['stoppedBy'], string> = {
   length: 'max tokens reached',
@@ -14,6 +15,7 @@ const STOP_REASON: Record<GenerationSummary['stoppedBy'], string> = {
 
 function TurnStats({ turn }: { turn: ChatTurn }) {
   const r = turn.result;
+  const label = useApp((s) => (r?.variant && r.variant !== 'base' ? variantLabel(s.variants.list, r.variant) : null));
   const s = turn.settings;
   const sampling = s.temperature === 0 ? 'greedy' : `T ${s.temperature} · top-p ${s.topP} · seed ${s.seed}`;
   if (turn.status === 'error') return <div className="turn-stats error-text">failed: {turn.error?.message}</div>;
@@ -26,6 +28,8 @@ function TurnStats({ turn }: { turn: ChatTurn }) {
         prefill {r.promptTokens} tok in {formatMs(r.prefillMs)}
       </span>
       <span>{r.backend === 'webgpu' ? 'WebGPU' : 'CPU'}</span>
+      {r.gpuMemory && <span title="weights + KV cache + activations held on the GPU">GPU {formatBytes(r.gpuMemory.totalBytes)}</span>}
+      {label && <span className="badge">{label}</span>}
       <span>{sampling}</span>
       <span className={r.stoppedBy === 'cancelled' ? 'warn-text' : undefined}>{STOP_REASON[r.stoppedBy]}</span>
     </div>

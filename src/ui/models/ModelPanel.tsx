@@ -1,5 +1,6 @@
 // The loaded model (shape, size, backend, load time), the backend choice, and a picker for the
-// user's own llama2.c checkpoint + tokenizer. Bad files end in the error banner.
+// user's own llama2.c checkpoint + tokenizer, kept in browser storage (OPFS) once it loads
+// unless unticked. Bad files end in the error banner and are not kept.
 import { useState, type FormEvent } from 'react';
 import { useApp } from '../../state/react.tsx';
 import type { BackendPreference } from '../../state/types.ts';
@@ -42,12 +43,17 @@ function ModelFacts() {
 
 function FilePicker() {
   const load = useApp((s) => s.loadModelFiles);
+  const loadAndKeep = useApp((s) => s.loadAndKeepModelFiles);
+  const canKeep = useApp((s) => s.storage.status !== 'error' && s.storage.backend !== 'memory');
   const busy = useApp((s) => s.model.status === 'loading' || s.chat.streaming !== null);
   const [model, setModel] = useState<File | null>(null);
   const [tokenizer, setTokenizer] = useState<File | null>(null);
+  const [keep, setKeep] = useState(true);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (model && tokenizer) void load(model, tokenizer);
+    if (!model || !tokenizer) return;
+    if (keep && canKeep) void loadAndKeep(model, tokenizer, model.name || 'model.bin');
+    else void load(model, tokenizer);
   };
   return (
     <form className="file-picker" onSubmit={submit}>
@@ -60,6 +66,12 @@ function FilePicker() {
         <span>Tokenizer (.bin)</span>
         <input type="file" accept=".bin,application/octet-stream" data-testid="tokenizer-file" onChange={(e) => setTokenizer(e.target.files?.[0] ?? null)} />
       </label>
+      {canKeep && (
+        <label className="check">
+          <input type="checkbox" checked={keep} onChange={(e) => setKeep(e.target.checked)} data-testid="keep-model" />
+          Keep in this browser (Stored models, works offline)
+        </label>
+      )}
       <button type="submit" className="button secondary full" data-testid="load-files" disabled={!model || !tokenizer || busy}>
         Load files
       </button>

@@ -103,9 +103,10 @@ export async function sourceFromPlan(plan: DropPlan, embedded: Extract<VisionSou
     }
     case 'images': {
       const [model, labelsText, decoded] = await Promise.all([plan.model.arrayBuffer(), plan.labels.text(), decodeImages(plan.images, onProgress)]);
-      const folder = pathOf(plan.images[0]).includes('/') ? pathOf(plan.images[0]).split('/')[0] : `${plan.images.length} images`;
+      const first = pathOf(plan.images[0]);
+      const where = first.includes('/') ? `${first.split('/')[0]}/` : 'dropped images';
       return {
-        source: { kind: 'images', name, dataName: `${folder} + ${plan.labels.name}`, model, pixels: decoded.pixels.buffer as ArrayBuffer, height: decoded.height, width: decoded.width, names: plan.images.map(pathOf), labelsText },
+        source: { kind: 'images', name, dataName: `${where} (labels: ${plan.labels.name})`, model, pixels: decoded.pixels.buffer as ArrayBuffer, height: decoded.height, width: decoded.width, names: plan.images.map(pathOf), labelsText },
         release: none,
       };
     }
