@@ -14,7 +14,7 @@ import { createGpuRunner } from '../engine/gpu-runner.ts';
 import { quantizeModel } from '../engine/quantize.ts';
 import { DEFAULT_SPEC, type QuantSpec } from '../engine/quant-spec.ts';
 import type { RunnerMemory } from '../engine/runner.ts';
-import { randomF32, rng, round } from './bench-util.ts';
+import { randomF32, rng, round, sig } from './bench-util.ts';
 
 export type DecodeFormat = 'fp32' | 'q8' | 'q4-g32';
 export const DECODE_FORMATS: readonly DecodeFormat[] = ['fp32', 'q8', 'q4-g32'];
@@ -129,7 +129,7 @@ export async function benchDecode(ctx: GpuContext, dm: DecodeModel, formats: rea
         quantizer: format === 'fp32' ? 'none' : `quantizeModel rtn ${SPECS[format].bits}-bit ${SPECS[format].group ? `group ${SPECS[format].group}` : 'per row'}, asymmetric, f32 scales`,
         promptTokens, tokens,
         msPerToken: round(ms / tokens, 3),
-        tokensPerSecond: round((tokens / ms) * 1000, 2),
+        tokensPerSecond: sig((tokens / ms) * 1000),
         dispatchesPerToken: (runner.counters.dispatches - before.dispatches) / tokens,
         submitsPerToken: (runner.counters.submits - before.submits) / tokens,
         memory: runner.memory!(),

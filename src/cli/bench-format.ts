@@ -2,7 +2,9 @@
 import type { BenchReport } from './bench.ts';
 
 const MB = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
-const fmt = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined ? '—' : x >= 1000 ? Math.round(x).toLocaleString('en') : x.toFixed(digits));
+/** ≥ 1000: grouped integer; else `digits` significant digits. */
+const fmt = (x: number | null | undefined, digits = 3): string =>
+  x === null || x === undefined ? '—' : x >= 1000 ? Math.round(x).toLocaleString('en') : String(Number(x.toPrecision(digits)));
 
 /** Rows of cells as left-aligned columns. */
 function table(head: string[], rows: string[][]): string[] {
@@ -42,8 +44,8 @@ export function formatReport(r: BenchReport): string[] {
       ...table(
         ['format', 'N×K', 'M', 'weights', 'ours µs', 'ours GB/s', 'stream GB/s', 'copy GB/s', 'ours/stream', 'ORT gpu µs', 'ORT wasm µs', 'vs ORT gpu'],
         m.rows.map((x) => [
-          x.format, `${x.n}×${x.k}`, String(x.m), MB(x.weightBytes), fmt(x.ours.usPerCall), fmt(x.ours.GBs, 2), fmt(x.stream.GBs, 2), fmt(x.copy.GBs, 2),
-          fmt(x.oursOverStream, 3), x.ort ? (x.ort.webgpu.error ? 'error' : fmt(x.ort.webgpu.kernelUsPerCall)) : '',
+          x.format, `${x.n}×${x.k}`, String(x.m), MB(x.weightBytes), fmt(x.ours.usPerCall), fmt(x.ours.GBs), fmt(x.stream.GBs), fmt(x.copy.GBs),
+          fmt(x.oursOverStream), x.ort ? (x.ort.webgpu.error ? 'error' : fmt(x.ort.webgpu.kernelUsPerCall)) : '',
           x.ort ? (x.ort.wasm.error ? 'error' : fmt(x.ort.wasm.runUsPerCall)) : '', x.speedupVsOrt !== undefined ? `${x.speedupVsOrt}×` : '',
         ]),
       ),
@@ -57,18 +59,18 @@ export function formatReport(r: BenchReport): string[] {
     out.push(
       ...table(
         ['model', 'format', 'tok/s', 'ms/token', 'dispatches/token', 'GPU weights', 'linears', 'tokens'],
-        r.decode.map((x) => [x.model, x.format, fmt(x.tokensPerSecond, 2), fmt(x.msPerToken, 1), String(x.dispatchesPerToken), MB(x.memory.weightBytes), MB(x.memory.linearBytes), String(x.tokens)]),
+        r.decode.map((x) => [x.model, x.format, fmt(x.tokensPerSecond), fmt(x.msPerToken), String(x.dispatchesPerToken), MB(x.memory.weightBytes), MB(x.memory.linearBytes), String(x.tokens)]),
       ),
     );
   }
 
   if (r.gptq) {
     const g = r.gptq;
-    out.push('', `gptq (${g.implementation}${g.fallback ? `; fallback: ${g.fallback}` : ''})`);
+    out.push('', `gptq (${g.implementation}${g.cpuReason ? `; why: ${g.cpuReason}` : ''})`);
     out.push(`measured: ${g.measured.layers} layer(s) × ${g.measured.windows} windows × ${g.measured.windowTokens} tokens: ${g.measured.totalSeconds} s`);
     for (const [i, p] of g.measured.perLayer.entries()) {
-      const h = Object.entries(p.hessianMs).map(([k, v]) => `${k} ${fmt(v, 0)}`).join(', ');
-      const q = Object.entries(p.gptqMs).map(([k, v]) => `${k} ${fmt(v, 0)}`).join(', ');
+      const h = Object.entries(p.hessianMs).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ');
+      const q = Object.entries(p.gptqMs).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ');
       out.push(`  layer ${i}: Hessians ms (${h}); GPTQ ms (${q})`);
     }
     const e = g.extrapolated;

@@ -9,8 +9,9 @@
 // GPTQ time does not depend on them.
 //
 // Implementation: GpuQuantizer (src/engine/gpu-quantize.ts: hessian_accum, cholesky_*, gptq_*
-// WGSL kernels); --gptq-backend cpu, or a GPU failure, times the CPU twin (src/core/gptq.ts,
-// float64) instead and says why.
+// WGSL kernels); --gptq-backend cpu (the default on SwiftShader, where the WGSL path is ~10×
+// slower than the CPU twin), or a GPU failure, times the CPU twin (src/core/gptq.ts, float64)
+// instead and says why.
 import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions } from '../core/gptq.ts';
 import type { LlamaConfig } from '../core/model.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -25,6 +26,7 @@ export interface GptqBenchOptions {
   fullLayers: number; // for the extrapolation (the config's layers)
   fullWindows: number; // for the extrapolation (128)
   backend: 'gpu' | 'cpu';
+  cpuReason?: string; // why the CPU twin was chosen (reported)
   seed: number;
 }
 
@@ -48,7 +50,7 @@ export interface GptqLayerTiming {
 
 export interface GptqReport {
   implementation: string;
-  fallback?: string; // why the CPU twin was timed instead of the GPU
+  cpuReason?: string; // why the CPU twin was timed instead of the GPU quantizer
   shape: string;
   quantizer: GptqOptions;
   measured: { layers: number; windows: number; windowTokens: number; perLayer: GptqLayerTiming[]; totalSeconds: number };
@@ -121,11 +123,11 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 
 export async function benchGptq(ctx: GpuContext | null, c: LlamaConfig, o: GptqBenchOptions, log: (s: string) => void): Promise<GptqReport> {
   const opts: GptqOptions = { ...GPTQ_DEFAULTS, bits: 4, group: 32 };
-  let fallback: string | undefined;
+  let cpuReason: string | undefined;
   let engine: Engine = cpuEngine;
   let gpu: (Engine & { dispose(): void }) | null = null;
   if (o.backend === 'gpu' && ctx) engine = gpu = gpuEngine(ctx);
-  else fallback = ctx ? 'asked for (--gptq-backend cpu)' : 'no WebGPU device';
+  else cpuReason = ctx ? (o.cpuReason ?? '--gptq-backend cpu') : 'no WebGPU device';
   const perLayer: GptqLayerTiming[] = [];
   try {
     for (let l = 0; l < o.layers; l++) {
@@ -133,7 +135,7 @@ export async function benchGptq(ctx: GpuContext | null, c: LlamaConfig, o: GptqB
         perLayer.push(await timeLayer(engine, c, o, opts, o.seed + l, log));
       } catch (e) {
         if (engine === cpuEngine) throw e;
-        fallback = `the GPU quantizer failed: ${e instanceof Error ? e.message : String(e)}`;
+        cpuReason = `the GPU quantizer failed: ${e instanceof Error ? e.message : String(e)}`;
         engine = cpuEngine;
         perLayer.length = 0;
         l = -1; // start over on the CPU twin
@@ -148,7 +150,7 @@ export async function benchGptq(ctx: GpuContext | null, c: LlamaConfig, o: GptqB
   const gptqSeconds = (o.fullLayers * gptqPerLayerMs) / 1000;
   return {
     implementation: engine.name,
-    ...(fallback ? { fallback } : {}),
+    ...(cpuReason ? { cpuReason } : {}),
     shape: `dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nHeads} heads / ${c.nKvHeads} kv heads of ${c.headSize}: per layer wq ${c.nHeads * c.headSize}×${c.dim}, wk/wv ${c.nKvHeads * c.headSize}×${c.dim}, wo ${c.dim}×${c.nHeads * c.headSize}, w1/w3 ${c.hiddenDim}×${c.dim}, w2 ${c.dim}×${c.hiddenDim}`,
     quantizer: opts,
     measured: { layers: o.layers, windows: o.windows, windowTokens: o.windowTokens, perLayer, totalSeconds: round(perLayer.reduce((s, p) => s + p.totalMs, 0) / 1000, 2) },

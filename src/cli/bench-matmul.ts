@@ -17,7 +17,7 @@ import type { MatmulCall } from '../gpu/matmul-quant.ts';
 import { uploadLinear, weightBuffers, type UniformWeight } from '../gpu/weights.ts';
 import copyStreamWgsl from '../../shaders/copy_stream.wgsl?raw';
 import type { OrtBench, OrtResult } from './bench-ort.ts';
-import { CaptureSink, randomF32, randomWords, rng, round, type GpuTimer, type Replay, type Timing } from './bench-util.ts';
+import { CaptureSink, randomF32, randomWords, rng, sig, type GpuTimer, type Replay, type Timing } from './bench-util.ts';
 
 export interface MatmulOptions {
   shapes: [n: number, k: number][]; // (N, K) = (outputs, inputs)
@@ -159,7 +159,7 @@ class StreamKernel {
 async function bandwidth(timer: GpuTimer, k: StreamKernel, bytes: number, mode: 0 | 1, o: MatmulOptions): Promise<Bandwidth> {
   const t = await timer.time([k.replay(bytes, mode)], o);
   const moved = bytes * (mode === 1 ? 2 : 1);
-  return { ...t, bytes, GBs: round(moved / t.usPerCall / 1e3, 2) };
+  return { ...t, bytes, GBs: sig(moved / t.usPerCall / 1e3) };
 }
 
 export async function benchMatmul(ctx: GpuContext, timer: GpuTimer, o: MatmulOptions, ort: OrtBench | null, log: (s: string) => void): Promise<MatmulReport> {
@@ -178,7 +178,7 @@ export async function benchMatmul(ctx: GpuContext, timer: GpuTimer, o: MatmulOpt
           const w = uploadLinear(ctx, [t], `bench-${format}`) as UniformWeight;
           const weightBytes = weightBuffers(w).reduce((s, b) => s + b.size, 0);
           try {
-            for (const m of [1, o.gemmM]) {
+            for (const m of new Set([1, o.gemmM])) { // --gemm-m 1: GEMV only
               log(`matmul ${format} ${n}×${k} M=${m}`);
               const sink = new CaptureSink(ctx);
               const call: MatmulCall = { x: xBuf, out: outBuf, M: m, xOff: 0, accumulate: false, nOff: 0, ldo: n };
@@ -187,11 +187,11 @@ export async function benchMatmul(ctx: GpuContext, timer: GpuTimer, o: MatmulOpt
               sink.dispose();
               const s = await bandwidth(timer, stream, weightBytes, 0, o);
               const c = await bandwidth(timer, stream, weightBytes, 1, o);
-              const GBs = round(weightBytes / tm.usPerCall / 1e3, 2);
+              const GBs = sig(weightBytes / tm.usPerCall / 1e3);
               const row: MatmulRow = {
                 format, n, k, m, weightBytes,
-                ours: { ...tm, GBs, GFLOPs: round((2 * m * n * k) / tm.usPerCall / 1e3, 2) },
-                stream: s, copy: c, oursOverStream: round(GBs / s.GBs, 3), oursOverCopy: round(GBs / c.GBs, 3),
+                ours: { ...tm, GBs, GFLOPs: sig((2 * m * n * k) / tm.usPerCall / 1e3) },
+                stream: s, copy: c, oursOverStream: sig(GBs / s.GBs), oursOverCopy: sig(GBs / c.GBs),
               };
               if (m === 1) {
                 const got = await readF32(ctx, outBuf, n);
@@ -203,8 +203,8 @@ export async function benchMatmul(ctx: GpuContext, timer: GpuTimer, o: MatmulOpt
                 log(`onnxruntime MatMulNBits ${n}×${k} M=${m}`);
                 row.ort = await ort.matmul({ n, k, m, codes: t.buffers.data, scales: t.buffers.scales as Float32Array /* f32 scales */, x: x.subarray(0, m * k) }, m === 1 ? await readF32(ctx, outBuf, n) : undefined);
                 const kernel = row.ort.webgpu?.kernelUsPerCall;
-                if (kernel) row.speedupVsOrt = round(kernel / tm.usPerCall, 2);
-                if (row.ort.wasm?.runUsPerCall) row.speedupVsOrtWasm = round(row.ort.wasm.runUsPerCall / tm.usPerCall, 2);
+                if (kernel) row.speedupVsOrt = sig(kernel / tm.usPerCall);
+                if (row.ort.wasm?.runUsPerCall) row.speedupVsOrtWasm = sig(row.ort.wasm.runUsPerCall / tm.usPerCall);
               }
               rows.push(row);
             }

@@ -14,8 +14,10 @@ export const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** x rounded to `digits` significant-looking decimals (for the report). */
+/** x rounded to `digits` decimals (for the report). */
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+/** x to `digits` significant digits (rates and ratios that span 0.001 … 1000s). */
+export const sig = (x: number, digits = 3): number => Number(x.toPrecision(digits));
 
 /** mulberry32: a seeded uniform PRNG in [0, 1). */
 export function rng(seed: number): () => number {

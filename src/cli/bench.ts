@@ -45,7 +45,7 @@ decode:   --decode-models stories,smol135m  --decode-formats fp32,q8,q4-g32
           --decode-tokens N (full 128, quick 4)  --decode-layers N (smol135m: full 30, quick 2)
           --seq N (smol135m context, 512)
 gptq:     --gptq-layers N (full 30, quick 1)  --gptq-windows N (full 128, quick 2)
-          --gptq-tokens N (256)  --gptq-backend gpu|cpu
+          --gptq-tokens N (256)  --gptq-backend gpu|cpu (default: cpu on SwiftShader, else gpu)
 `;
 
 const SPEC = {
@@ -157,11 +157,12 @@ async function runBench(args: ParsedArgs, log: (s: string) => void): Promise<Ben
   const decodeModels = list(args, 'decode-models', ['stories', 'smol135m'] as const, ['stories', 'smol135m']);
   const decodeFormats = list<DecodeFormat>(args, 'decode-formats', DECODE_FORMATS, DECODE_FORMATS);
   const decodeOpts = { tokens: num('decode-tokens', q(4, 128)), promptTokens: 1 };
-  const backend = args.values['gptq-backend'] ?? 'gpu';
+  const backend = args.values['gptq-backend'] ?? (swiftshader ? 'cpu' : 'gpu');
+  const cpuReason = args.values['gptq-backend'] ? '--gptq-backend cpu' : 'default on SwiftShader: the WGSL quantizer emulated on the CPU took ~8 min per layer here (1 layer × 2 windows); --gptq-backend gpu times it';
   if (backend !== 'gpu' && backend !== 'cpu') throw new NibbleError('bad-argument', `--gptq-backend must be gpu or cpu, got "${backend}"`);
   const gptqOpts = {
     layers: num('gptq-layers', q(1, SMOL135M_CONFIG.nLayers), 1000), windows: num('gptq-windows', q(2, 128), 100000), windowTokens: num('gptq-tokens', 256, 1 << 16),
-    fullLayers: SMOL135M_CONFIG.nLayers, fullWindows: 128, backend: backend as 'gpu' | 'cpu', seed,
+    fullLayers: SMOL135M_CONFIG.nLayers, fullWindows: 128, backend: backend as 'gpu' | 'cpu', cpuReason, seed,
   };
 
   let results: BackendResult[] = [];

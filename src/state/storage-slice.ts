@@ -19,6 +19,7 @@ export interface StorageState {
   entries: StoredEntry[];
   usage: number; // bytes used by this origin (navigator.storage.estimate)
   quota: number; // bytes available to it; 0 = unknown
+  persisted: boolean | null; // the browser promised not to evict it (navigator.storage.persisted); null = unknown
   busy: Record<string, 'loading' | 'deleting'>; // by entry id
   drawerOpen: boolean;
   recovery: StoreRecovery | null; // the manifest was repaired when the store opened
@@ -47,8 +48,17 @@ export const TOKENIZER_FILE = 'tokenizer.bin';
 export const VARIANT_FILE = 'model.nibble';
 
 export const initialStorage = (): StorageState => ({
-  status: 'idle', backend: null, fallback: null, entries: [], usage: 0, quota: 0, busy: {}, drawerOpen: false, recovery: null, error: null,
+  status: 'idle', backend: null, fallback: null, entries: [], usage: 0, quota: 0, persisted: null, busy: {}, drawerOpen: false, recovery: null, error: null,
 });
+
+const storageManager = (): StorageManager | undefined => globalThis.navigator?.storage;
+
+/** Once something is stored, ask the browser not to evict it under storage pressure (best effort). */
+async function askPersist(): Promise<void> {
+  const sm = storageManager();
+  if (!sm?.persist || (await sm.persisted?.().catch(() => false))) return;
+  await sm.persist().catch(() => false);
+}
 
 const asMeta = (m: Record<string, unknown> | undefined): VariantMeta | undefined =>
   m && typeof m.label === 'string' && typeof m.spec === 'object' && m.spec !== null ? (m as unknown as VariantMeta) : undefined;
@@ -93,8 +103,8 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
     const s = await store();
     if (!s) return;
     try {
-      const [entries, q] = await Promise.all([s.list(), s.quota()]);
-      patch(() => ({ entries, usage: q.usage, quota: q.quota, error: null }));
+      const [entries, q, persisted] = await Promise.all([s.list(), s.quota(), storageManager()?.persisted?.().catch(() => null) ?? null]);
+      patch(() => ({ entries, usage: q.usage, quota: q.quota, persisted, error: null }));
     } catch (e) {
       fail('Listing stored models', e);
     }
@@ -112,6 +122,7 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
       try {
         const [m, t] = await Promise.all([model.arrayBuffer(), tokenizer.arrayBuffer()]);
         const entry = await s.put({ kind: 'model', name }, { [MODEL_FILE]: new Uint8Array(m), [TOKENIZER_FILE]: new Uint8Array(t) });
+        await askPersist();
         await refresh();
         return entry;
       } catch (e) {
@@ -170,6 +181,7 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
           const s = await store();
           if (!s) throw { code: 'unsupported', message: 'browser storage is not available' };
           await s.put({ kind: 'variant', name: meta.label, meta: meta as unknown as Record<string, unknown> }, { [VARIANT_FILE]: bytes });
+          await askPersist();
           await refresh();
         }
       : undefined,

@@ -2,6 +2,7 @@
 // PNG (the chart SVGs drawn on a canvas) and JSON (the numbers it shows).
 import { useRef, useState, type ReactNode } from 'react';
 import { downloadBlob, downloadJson, slug, svgsToPng } from './export.ts';
+import './charts.css';
 
 interface Props {
   title: string;

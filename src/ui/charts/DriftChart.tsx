@@ -89,14 +89,14 @@ export function DriftChart() {
             <ChartEmpty height={240}>Perplexity appears here once evaluated.</ChartEmpty>
           ) : (
             <ResponsiveContainer width="100%" height={240}>
-              <ScatterChart margin={{ top: 16, right: 24, bottom: 4, left: 0 }}>
+              <ScatterChart margin={{ top: 16, right: 48, bottom: 4, left: 0 }}>
                 <CartesianGrid stroke={C.grid} />
                 <XAxis dataKey="bits" type="number" name="bits / weight" stroke={C.axis} fontSize={11} domain={[0, 'dataMax']} tickFormatter={(v: number) => v.toFixed(0)} unit=" b" />
                 <YAxis dataKey="ppl" type="number" name="perplexity" stroke={C.axis} fontSize={11} width={48} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(2)} />
                 <Tooltip formatter={(v, name) => (name === 'perplexity' ? Number(v).toFixed(3) : Number(v).toFixed(2))} />
                 <Scatter data={frontier} line={{ stroke: C.ok, strokeDasharray: '4 3' }} fill={C.ok} shape="circle" isAnimationActive={false} />
                 <Scatter data={pareto} fill={C.accent} isAnimationActive={false}>
-                  <LabelList dataKey="label" position="top" fontSize={10} fill={C.axis} />
+                  <LabelList dataKey="label" position="right" offset={8} fontSize={11} fill={C.axis} />
                 </Scatter>
               </ScatterChart>
             </ResponsiveContainer>

@@ -73,6 +73,7 @@ export function OutliersChart() {
 
   return (
     <ChartCard
+      wide
       title="Outlier features"
       testId="outliers-chart"
       caption="Each dot is one input feature of the chosen linear: the largest |activation| it reached over the calibration text (one colour per layer). Features above the red line would go through LLM.int8's 16-bit path."

@@ -17,6 +17,7 @@ function Quota() {
   const quota = useApp((s) => s.storage.quota);
   const backend = useApp((s) => s.storage.backend);
   const fallback = useApp((s) => s.storage.fallback);
+  const persisted = useApp((s) => s.storage.persisted);
   const share = quota > 0 ? Math.min(1, usage / quota) : 0;
   return (
     <div className="quota" data-testid="storage-quota" data-usage={usage} data-quota={quota}>
@@ -32,7 +33,7 @@ function Quota() {
       <p className="muted small">
         {backend === 'memory'
           ? `Kept in memory only — lost on reload (${fallback ?? 'no Origin Private File System here'}).`
-          : 'Kept in this browser (Origin Private File System) for this site: survives reloads, works offline. Usage counts everything the site stores, the offline copy of the app included.'}
+          : `Kept in this browser (Origin Private File System) for this site: survives reloads, works offline${persisted === false ? ', though the browser may evict it when the disk runs low' : ''}. Usage counts everything the site stores, the offline copy of the app included.`}
       </p>
     </div>
   );

@@ -1,14 +1,16 @@
 // The variants held side by side: size, bits per weight, time taken, perplexity once evaluated;
 // chat with one, compare it in A/B, download its .nibble file, delete it.
+import { Fragment, useState } from 'react';
 import type { VariantInfo } from '../../state/lab-types.ts';
 import { BASE_VARIANT } from '../../state/lab-constants.ts';
 import { useApp } from '../../state/react.tsx';
 import { downloadBlob } from '../charts/export.ts';
 import { formatBytes } from '../shared/format.ts';
+import { VariantDetails } from './VariantDetails.tsx';
 
 const ORIGIN: Record<VariantInfo['origin'], string> = { loaded: 'loaded', quantized: 'quantized here', imported: 'from storage' };
 
-function Row({ v, fp32Bytes }: { v: VariantInfo; fp32Bytes: number }) {
+function Row({ v, fp32Bytes, open, onToggle }: { v: VariantInfo; fp32Bytes: number; open: boolean; onToggle: () => void }) {
   const drift = useApp((s) => s.charts.drift[v.id]);
   const saved = useApp((s) => s.variants.saved[v.id]);
   const del = useApp((s) => s.deleteVariant);
@@ -32,6 +34,12 @@ function Row({ v, fp32Bytes }: { v: VariantInfo; fp32Bytes: number }) {
           {v.label}
         </div>
         <div className="muted small">
+          {!base && (
+            <button type="button" className="link-button inline" onClick={onToggle} aria-expanded={open}>
+              {open ? 'hide layers' : 'layers'}
+            </button>
+          )}
+          {!base && ' · '}
           {ORIGIN[v.origin]}
           {saved === 'saved' && ' · stored'}
           {saved === 'saving' && ' · storing…'}
@@ -54,23 +62,25 @@ function Row({ v, fp32Bytes }: { v: VariantInfo; fp32Bytes: number }) {
         )}
         {loss > 0 && <div className="muted small">GPTQ loss {loss.toPrecision(3)}</div>}
       </td>
-      <td className="actions">
-        <button type="button" className="mini-button" disabled={busy} onClick={() => (setChatVariant(v.id), setAb({ enabled: false }), setTab('chat'))}>
-          Chat
-        </button>
-        {!base && (
-          <button type="button" className="mini-button" disabled={busy} onClick={() => (setAb({ enabled: true, a: BASE_VARIANT, b: v.id }), setTab('chat'))} data-testid="variant-ab">
-            A/B vs fp32
+      <td>
+        <div className="actions">
+          <button type="button" className="mini-button" disabled={busy} onClick={() => (setChatVariant(v.id), setAb({ enabled: false }), setTab('chat'))}>
+            Chat
           </button>
-        )}
-        <button type="button" className="mini-button" onClick={() => void download()} title="download as a .nibble file (loads in the CLI too)">
-          .nibble
-        </button>
-        {!base && (
-          <button type="button" className="mini-button danger" disabled={busy} onClick={() => void del(v.id)} data-testid="variant-delete" aria-label={`Delete ${v.label}`}>
-            Delete
+          {!base && (
+            <button type="button" className="mini-button" disabled={busy} onClick={() => (setAb({ enabled: true, a: BASE_VARIANT, b: v.id }), setTab('chat'))} data-testid="variant-ab">
+              A/B vs fp32
+            </button>
+          )}
+          <button type="button" className="mini-button" onClick={() => void download()} title="download as a .nibble file (loads in the CLI too)">
+            .nibble
           </button>
-        )}
+          {!base && (
+            <button type="button" className="mini-button danger" disabled={busy} onClick={() => void del(v.id)} data-testid="variant-delete" aria-label={`Delete ${v.label}`}>
+              Delete
+            </button>
+          )}
+        </div>
       </td>
     </tr>
   );
@@ -78,6 +88,7 @@ function Row({ v, fp32Bytes }: { v: VariantInfo; fp32Bytes: number }) {
 
 export function VariantList() {
   const list = useApp((s) => s.variants.list);
+  const [open, setOpen] = useState<string | null>(null);
   const fp32 = list.find((v) => v.id === BASE_VARIANT)?.weightBytes ?? 1;
   return (
     <section className="card" aria-labelledby="variants-title" data-testid="variants">
@@ -101,7 +112,16 @@ export function VariantList() {
           </thead>
           <tbody>
             {list.map((v) => (
-              <Row key={v.id} v={v} fp32Bytes={fp32} />
+              <Fragment key={v.id}>
+                <Row v={v} fp32Bytes={fp32} open={open === v.id} onToggle={() => setOpen(open === v.id ? null : v.id)} />
+                {open === v.id && (
+                  <tr className="details-row">
+                    <td colSpan={6}>
+                      <VariantDetails v={v} />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
             ))}
           </tbody>
         </table>

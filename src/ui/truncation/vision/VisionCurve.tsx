@@ -15,7 +15,8 @@ export function VisionCurve() {
   const k = useApp((s) => s.vision.k);
   const model = useApp((s) => s.vision.model);
   const sweep = useApp((s) => s.vision.sweep);
-  const ready = useApp((s) => s.vision.status === 'ready');
+  const status = useApp((s) => s.vision.status);
+  const ready = status === 'ready';
   const startSweep = useApp((s) => s.sweepVision);
   const stopSweep = useApp((s) => s.stopVisionSweep);
   const rows = useMemo(() => visionCurve(points), [points]);
@@ -55,7 +56,7 @@ export function VisionCurve() {
       controls={controls}
     >
       {computed === 0 && fp32 === null ? (
-        <ChartEmpty height={260}>{ready ? 'Computing the fp32 reference…' : 'Opening the model…'}</ChartEmpty>
+        <ChartEmpty height={260}>{ready ? 'Computing the fp32 reference…' : status === 'error' ? 'No model open.' : 'Opening the model…'}</ChartEmpty>
       ) : (
         <ResponsiveContainer width="100%" height={260}>
           <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 16, left: 0 }}>

@@ -21,7 +21,10 @@ function ModelFacts() {
   const m = useApp((s) => s.vision.model);
   const status = useApp((s) => s.vision.status);
   const opening = useApp((s) => s.vision.opening);
-  if (!m) return <p className="muted">{status === 'opening' ? `Opening ${opening} in onnxruntime-web…` : status === 'error' ? 'The model could not be opened (see the error above).' : 'Starting the vision worker…'}</p>;
+  if (!m) {
+    const text = status === 'opening' ? `Opening ${opening} in onnxruntime-web…` : status === 'error' ? 'The model could not be opened (the banner above says why). Drop another one below, or go back to the embedded ViT.' : 'Starting the vision worker…';
+    return <p className={status === 'error' ? 'error-text' : 'muted'}>{text}</p>;
+  }
   return (
     <dl className="facts compact" data-testid="vision-model">
       <dt>Model</dt>
@@ -51,11 +54,12 @@ function Readout() {
   const fp32 = useApp((s) => s.vision.points.fp32);
   const shownKey = useApp((s) => s.vision.shown?.key);
   const evaluating = useApp((s) => s.vision.evaluating);
+  const status = useApp((s) => s.vision.status);
   const done = point !== undefined && shownKey === visionKey(k, mode);
   const delta = point && fp32 ? (point.accuracy - fp32.accuracy) * 100 : null;
   return (
     <div className="vision-readout" data-testid="vision-readout" data-k={k} data-mode={mode} data-status={done ? 'done' : 'computing'} data-accuracy={done ? point.accuracy : ''} data-fp32={fp32?.accuracy ?? ''}>
-      <div className="vision-acc">{done ? pct(point.accuracy) : '…'}</div>
+      <div className="vision-acc">{done ? pct(point.accuracy) : status === 'ready' ? 'computing…' : '—'}</div>
       <div className="vision-acc-detail">
         {done ? (
           <>
@@ -69,10 +73,10 @@ function Readout() {
             <progress max={evaluating.total || 1} value={evaluating.done} />
           </span>
         ) : (
-          <span className="muted">waiting for the model…</span>
+          <span className="muted">{status === 'error' ? 'no model open' : 'waiting for the model…'}</span>
         )}
       </div>
-      <div className="muted small">fp32: {fp32 ? `${pct(fp32.accuracy)} (${fp32.correct} / ${fp32.count})` : 'computing…'}</div>
+      <div className="muted small">fp32: {fp32 ? `${pct(fp32.accuracy)} (${fp32.correct} / ${fp32.count})` : status === 'error' ? '—' : 'computing…'}</div>
     </div>
   );
 }
@@ -113,7 +117,7 @@ function Grid() {
   const preds = shown?.predictions ?? null;
   const wrong = preds ? model.samples.indices.filter((idx, i) => preds[idx] !== model.samples.labels[i]).length : null;
   return (
-    <section className="card" aria-labelledby="vision-grid-title">
+    <section className="card vision-grid-card" aria-labelledby="vision-grid-title">
       <div className="card-head">
         <h2 id="vision-grid-title">Sample digits</h2>
         <span className="muted small">
@@ -152,18 +156,24 @@ export function VisionLab() {
   }, [status, open]);
   return (
     <div className="vision-lab" data-testid="vision-lab" data-status={status}>
-      <section className="card" aria-labelledby="vision-title">
-        <div className="card-head">
-          <h2 id="vision-title">Vision model · onnxruntime-web</h2>
+      <div className="vision-cols">
+        <div className="vision-col">
+          <section className="card vision-main" aria-labelledby="vision-title">
+            <div className="card-head">
+              <h2 id="vision-title">Vision model · onnxruntime-web</h2>
+            </div>
+            <ModelFacts />
+            <Controls />
+            <Readout />
+          </section>
+          <Grid />
         </div>
-        <ModelFacts />
-        <Controls />
-        <Readout />
-      </section>
-      <VisionCurve />
-      <Grid />
-      <Why />
-      <VisionDrop embedded={embedded} />
+        <div className="vision-col">
+          <VisionCurve />
+          <Why />
+          <VisionDrop embedded={embedded} />
+        </div>
+      </div>
     </div>
   );
 }
