@@ -8,9 +8,9 @@ const marker = new URL('node_modules/.package-lock.json', root);
 const lock = new URL('package-lock.json', root);
 const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000);
 if (stale) {
-  console.error('[nibble] installing dependencies (npm ci)…');
-  execSync(existsSync(lock) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund', {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  // `npm install` rather than `npm ci`: the lock file cannot list the optional native packages of
+  // other platforms (e.g. @rollup/rollup-darwin-x64) when the registry in use serves only this
+  // platform's, and `npm ci` refuses such a lock; `npm install` follows the lock for the rest.
+  console.error('[nibble] installing dependencies (npm install)…');
+  execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
