@@ -43,6 +43,11 @@ export interface HostDeps {
   gpu?: GPU;
   /** Reads a URL into bytes; defaults to fetch(), which throws EngineError 'fetch-failed'. */
   fetchBytes?: (url: string) => Promise<Uint8Array>;
+  /**
+   * Whether lab evaluations (drift, truncation points) run on the GPU. Default: yes, unless the
+   * adapter is a software renderer (SwiftShader, llvmpipe), where the CPU twin is much faster.
+   */
+  labEvalOnGpu?: boolean;
 }
 
 export type Post = (reply: Reply, transfer?: Transferable[]) => void;
@@ -115,7 +120,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     base: () => loaded?.lab ?? null,
     baseRunner: () => loaded?.runner ?? null,
     gpu: () => (gpu.status === 'ready' && preference === 'auto' && loaded !== null && !loaded.gpuFailure ? gpu.ctx : null),
-    evalOnGpu: () => gpu.status === 'ready' && !isSoftwareAdapter(gpu.summary.adapter),
+    evalOnGpu: () => gpu.status === 'ready' && (deps.labEvalOnGpu ?? !isSoftwareAdapter(gpu.summary.adapter)),
     fetchBytes: (url) => fetchBytes(url),
     locks,
   });

@@ -10,6 +10,8 @@
 //   4. LM truncation lab: the slider at 3 fraction bits adds a curve point whose perplexity and
 //      top-1 agreement match Node's evaluation of the same truncated model.
 //   5. The URL hash reproduces the view; no request left localhost; no console errors.
+import { writeFileSync } from 'node:fs';
+
 export const name = 'playground';
 export const budgetMs = 6 * 60_000;
 
@@ -83,6 +85,10 @@ export default async function playground(e) {
     assert(bits === report.bitsPerWeight.toFixed(2), `bits/weight ${bits}, CLI ${report.bitsPerWeight.toFixed(2)}`);
     await page.locator('[data-testid="job"][data-kind="quantize"][data-status="done"]').waitFor();
     log(`quantized in the page in ${Date.now() - t0} ms: ${report.label}, ${bits} bits/weight`);
+    await row.getByRole('button', { name: 'layers' }).click();
+    const details = await byTestId(page, 'variant-details').textContent();
+    const sqnr0 = report.layers[0].linears.wq.sqnrDb.toFixed(1);
+    assert(details.includes(sqnr0), `per-layer weight SQNR (layer 0 wq ${sqnr0} dB) missing: ${details.slice(0, 120)}`);
     await shot(page, 'playground-quantize');
   });
 
@@ -134,6 +140,8 @@ export default async function playground(e) {
 
     const png = await downloadOf(page, byTestId(page, 'histogram-chart-png'));
     assert(png.bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) && png.bytes.length > 5000, `PNG export: ${png.name}, ${png.bytes.length} bytes`);
+    writeFileSync(`${e.OUT}/playground-export-histogram.png`, png.bytes); // what the user downloads
+    log(`screenshot test-results/playground-export-histogram.png (the PNG export, ${png.bytes.length} bytes)`);
   });
 
   await test('charts: outlier features and output drift + Pareto render for fp32 and the int4 variant', async () => {
@@ -199,11 +207,23 @@ export default async function playground(e) {
     assert(p23.top1 === 1 && p3.top1 < 1, `top-1 at 23 bits ${p23.top1}, at 3 bits ${p3.top1}`);
     log(`truncation: k=23 ppl ${p23.ppl.toFixed(3)}; k=3 ppl ${p3.ppl.toFixed(3)} (Node ${ref.ppl.toFixed(3)}), top-1 ${(p3.top1 * 100).toFixed(1)} %; sample "${p3.sample.slice(0, 50)}…"`);
     await shot(page, 'playground-truncation');
+    // A few more points, each computed as the slider stops there: the collapse at small k shows.
+    const plot = byTestId(page, 'trunc-plot');
+    for (const k of [0, 1, 8]) {
+      const before = Number(await plot.getAttribute('data-points'));
+      await slider.fill(String(k));
+      await page.waitForFunction((n) => Number(document.querySelector('[data-testid="trunc-plot"]')?.getAttribute('data-points')) > n, before, { timeout: T.job });
+    }
+    const curve = (await json('trunc-chart')).points.filter((p) => p.mode === 'truncate');
+    const at = (k) => curve.find((p) => p.k === k);
+    assert(at(0).ppl > at(3).ppl && at(3).ppl >= at(8).ppl - 1e-9 && at(0).top1 < at(8).top1, `curve: ${curve.map((p) => `k${p.k} ppl ${p.ppl.toFixed(2)} top-1 ${p.top1.toFixed(3)}`).join(', ')}`);
+    log(`truncation curve: ${curve.map((p) => `k=${p.k} ppl ${p.ppl.toFixed(2)} top-1 ${(p.top1 * 100).toFixed(0)} %`).join(' · ')}`);
+    await shot(page, 'playground-truncation-curve');
   });
 
   await test('the URL hash reproduces the view and its options', async () => {
     const hash = await page.evaluate(() => window.location.hash);
-    assert(/v=truncation/.test(hash) && /k=3/.test(hash), `hash: ${hash}`);
+    assert(/v=truncation/.test(hash) && /k=8/.test(hash), `hash: ${hash}`);
     const other = await page.context().newPage();
     await loadApp(other, `${URL_}#v=charts&m=gptq&b=3&g=64&L=2&lin=w2&log=1`);
     await byTestId(other, 'charts-tab').waitFor();

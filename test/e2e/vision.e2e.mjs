@@ -66,9 +66,18 @@ export default async function vision(e) {
   const browser = await launch(COMMON_ARGS);
   const { page, errors, requests } = await openPage(browser, { viewport: { width: 1360, height: 900 } });
   const readout = byTestId(page, 'vision-readout');
+  /** On a timeout, say what the lab was doing (progress line, model facts). */
+  const explain = async (what, p) => {
+    try {
+      await p;
+    } catch (err) {
+      const lab = await byTestId(page, 'vision-lab').textContent().catch(() => '(no lab)');
+      throw new Error(`${what}: ${err.message}\n  the lab shows: ${lab.slice(0, 400)}`);
+    }
+  };
   const waitPoint = async (k, mode) => {
     const done = page.locator(`[data-testid="vision-readout"][data-k="${k}"][data-mode="${mode}"][data-status="done"]`);
-    await done.waitFor({ timeout: T_EVAL });
+    await explain(`waiting for ${mode} k=${k}`, done.waitFor({ timeout: T_EVAL }));
     return Number(await done.getAttribute('data-accuracy'));
   };
   const gridPredictions = async () => page.locator('[data-testid="digit-cell"]').evaluateAll((cells) => cells.map((c) => ({ label: Number(c.dataset.label), pred: c.dataset.pred === '' ? null : Number(c.dataset.pred), wrong: c.dataset.wrong === 'true' })));
@@ -76,10 +85,10 @@ export default async function vision(e) {
   await test('vision: the embedded ViT opens in the vision worker; fp32 accuracy on 2,000 digits equals Node’s', async () => {
     await loadApp(page);
     await byTestId(page, 'tab-truncation').click();
-    await page.locator('[data-testid="vision-lab"][data-status="ready"]').waitFor({ timeout: T_EVAL });
+    await explain('opening the embedded ViT', page.locator('[data-testid="vision-lab"][data-status="ready"]').waitFor({ timeout: T_EVAL }));
     const model = await byTestId(page, 'vision-model').textContent();
     assert(/vit-mnist\.onnx/.test(model) && /139,018 floats in 56 initializers/.test(model) && /2,000 images, 28×28/.test(model), `model facts: ${model}`);
-    await page.locator('[data-testid="vision-readout"]:not([data-fp32=""])').waitFor({ timeout: T_EVAL });
+    await explain('the fp32 reference', page.locator('[data-testid="vision-readout"]:not([data-fp32=""])').waitFor({ timeout: T_EVAL }));
     const fp32 = Number(await readout.getAttribute('data-fp32'));
     assert(fp32 === node.fp32.accuracy, `fp32 accuracy in the page ${fp32}, Node ${node.fp32.accuracy}`);
     log(`page: fp32 accuracy ${fp32}`);

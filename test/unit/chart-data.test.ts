@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Async, CollisionReport, DriftReport, OutlierReport, TruncationPoint, VariantInfo, WeightHistogram } from '../../src/state/lab-types.ts';
 import { codeRows, collisionsExport, comparisonRows, pickStats } from '../../src/ui/charts/collisions-data.ts';
 import { driftExport, driftSummary, paretoPoints, sqnrRows, SQNR_CAP } from '../../src/ui/charts/drift-data.ts';
-import { toJson } from '../../src/ui/charts/export.ts';
+import { toJson, wrapWords } from '../../src/ui/charts/export.ts';
 import { evenTicks, fromLogCount, histogramExport, histogramRows, toLogCount, visibleGrid } from '../../src/ui/charts/histogram-data.ts';
 import { outliersExport, overCounts, recurringOutliers, stripPoints } from '../../src/ui/charts/outliers-data.ts';
 import { kneeOf, storageBits, truncationExport, truncationRows } from '../../src/ui/truncation/lm-data.ts';
@@ -116,6 +116,11 @@ describe('drift and Pareto rows', () => {
     const json = JSON.parse(toJson(driftExport(variants, drift)));
     expect(json.variants.find((v: { id: string }) => v.id === 'v2').sqnrDb).toEqual([40, null]);
     expect(toJson({ a: Infinity, b: NaN, c: 1 })).toBe('{\n  "a": null,\n  "b": null,\n  "c": 1\n}');
+  });
+
+  it('wraps the PNG caption into lines that fit the chart width', () => {
+    expect(wrapWords('one two three four five', 9, (s) => s.length)).toEqual(['one two', 'three', 'four five']);
+    expect(wrapWords('averyveryverylongword x', 5, (s) => s.length)).toEqual(['averyveryverylongword', 'x']);
   });
 });
 

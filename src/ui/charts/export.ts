@@ -41,27 +41,47 @@ function loadImage(svgText: string): Promise<HTMLImageElement> {
   });
 }
 
+/** Words of `text` in lines no wider than `max` pixels (as `measure` says). */
+export function wrapWords(text: string, max: number, measure: (s: string) => number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && measure(next) > max) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+const CAPTION_FONT = '12px Inter, system-ui, sans-serif';
+const LINE = 16;
+
 /** The SVGs stacked under a title and caption, on white, at 2× for sharpness. */
 export async function svgsToPng(svgs: SVGSVGElement[], title: string, caption: string, scale = 2): Promise<Blob> {
   const parts = svgs.map(standaloneSvg);
   const pad = 16;
-  const head = 52;
   const width = Math.max(320, ...parts.map((p) => p.width)) + 2 * pad;
-  const height = head + parts.reduce((n, p) => n + p.height + 8, 0) + pad;
   const canvas = document.createElement('canvas');
-  canvas.width = width * scale;
-  canvas.height = height * scale;
   const g = canvas.getContext('2d');
   if (!g) throw new Error('no 2D canvas here');
-  g.scale(scale, scale);
+  g.font = CAPTION_FONT;
+  const lines = wrapWords(caption, width - 2 * pad, (s) => g.measureText(s).width);
+  const head = pad + 24 + lines.length * LINE + 8;
+  const height = head + parts.reduce((n, p) => n + p.height + 8, 0) + pad;
+  canvas.width = width * scale;
+  canvas.height = height * scale;
+  g.scale(scale, scale); // (resizing the canvas reset the context)
   g.fillStyle = '#ffffff';
   g.fillRect(0, 0, width, height);
   g.fillStyle = '#1b1f24';
   g.font = '600 15px Inter, system-ui, sans-serif';
   g.fillText(title, pad, pad + 12);
   g.fillStyle = '#667085';
-  g.font = '12px Inter, system-ui, sans-serif';
-  g.fillText(caption.length > 140 ? `${caption.slice(0, 137)}…` : caption, pad, pad + 32);
+  g.font = CAPTION_FONT;
+  lines.forEach((l, i) => g.fillText(l, pad, pad + 32 + i * LINE));
   let y = head;
   for (const p of parts) {
     g.drawImage(await loadImage(p.text), pad, y, p.width, p.height);

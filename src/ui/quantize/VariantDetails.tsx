@@ -5,10 +5,11 @@ import type { VariantInfo } from '../../state/lab-types.ts';
 
 const db = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '∞');
 
-/** Background tint for a weight SQNR: red below 10 dB, green above 30 dB. */
+/** Background tint for a weight SQNR: green from 20 dB up (deeper as it rises), red below. */
 function tint(v: number): string {
-  const t = Math.max(0, Math.min(1, ((Number.isFinite(v) ? v : 60) - 10) / 20));
-  return `color-mix(in srgb, var(--ok) ${Math.round(t * 22)}%, color-mix(in srgb, var(--bad) ${Math.round((1 - t) * 22)}%, transparent))`;
+  const x = Number.isFinite(v) ? v : 60;
+  const [color, t] = x >= 20 ? ['var(--ok)', Math.min(1, (x - 20) / 30)] : ['var(--bad)', Math.min(1, (20 - x) / 15)];
+  return `color-mix(in srgb, ${color} ${Math.round(8 + t * 24)}%, transparent)`;
 }
 
 export function VariantDetails({ v }: { v: VariantInfo }) {

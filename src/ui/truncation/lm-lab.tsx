@@ -103,7 +103,7 @@ export function LmTruncationLab() {
           <h2>Sample at k = {t.k} ({t.mode === 'rne' ? 'RNE' : 'truncate'})</h2>
           {point && (
             <span className="muted small" data-testid="trunc-point">
-              ppl {point.ppl.toFixed(3)} · top-1 {(point.top1 * 100).toFixed(1)} % · KL {point.klMean.toFixed(4)} · {point.backend === 'webgpu' ? 'WebGPU' : 'CPU'} {point.seconds.toFixed(1)} s
+              ppl {point.ppl.toFixed(3)} · top-1 {(point.top1 * 100).toFixed(1)} % · KL {point.klMean < 1e-3 ? point.klMean.toExponential(1) : point.klMean.toFixed(4)} · {point.backend === 'webgpu' ? 'WebGPU' : 'CPU'} {point.seconds.toFixed(1)} s
             </span>
           )}
         </div>
