@@ -34,7 +34,6 @@ export const SMOL135M_CONFIG: LlamaConfig = {
 export interface DecodeModel {
   name: string;
   model: LlamaModel;
-  note: string;
   /** Layers share one block's host tensors (see the header): quantize one block, then repeat it. */
   sharedBlock: boolean;
 }

@@ -126,9 +126,18 @@ export async function runBenchCli(argv: readonly string[], io: { stdout: { write
 async function runBench(args: ParsedArgs, log: (s: string) => void): Promise<BenchReport> {
   const t0 = performance.now();
   const load0 = loadavg();
+  list(args, 'only', SECTIONS, SECTIONS); // bad --only: fail before opening the GPU
+  const { ctx, why } = await openGpu();
+  try {
+    return await runParts(args, ctx, why, log, t0, load0);
+  } finally {
+    ctx?.destroy();
+  }
+}
+
+async function runParts(args: ParsedArgs, ctx: GpuContext | null, why: string, log: (s: string) => void, t0: number, load0: number[]): Promise<BenchReport> {
   const sections = list(args, 'only', SECTIONS, SECTIONS);
   const num = (name: string, fallback: number, max = 1 << 20) => numberOption(args, name, fallback, { min: 1, max, integer: true });
-  const { ctx, why } = await openGpu();
   const adapter = ctx ? describeAdapter(ctx.adapterInfo) : null;
   const swiftshader = adapter !== null && isSwiftShader(adapter);
   const quick = args.flags.has('quick') || (!args.flags.has('full') && swiftshader);
@@ -169,39 +178,35 @@ async function runBench(args: ParsedArgs, log: (s: string) => void): Promise<Ben
   let matmul: BenchReport['matmul'];
   const decode: DecodeRow[] = [];
   let gptq: GptqReport | undefined;
-  try {
-    if (sections.includes('stories')) {
-      log(`stories260K prefill/decode on ${storiesOpts.backends.join(' + ')}`);
-      results = await benchStories(stories, ctx, why, storiesOpts);
-    }
-    if (sections.includes('matmul')) {
-      if (!ctx) skipped.matmul = why;
-      else {
-        const timer = new GpuTimer(ctx);
-        const ort = args.flags.has('no-ort') ? { error: 'skipped (--no-ort)' } : await loadOrt(await createNodeGpu(), timing);
-        const ortInfo = 'error' in ort ? { build: 'onnxruntime-web JSEP (ort-jsep)', error: ort.error } : { version: ort.version, build: 'onnxruntime-web JSEP (ort-jsep), WebGPU EP on its own device + wasm EP (1 thread)' };
-        try {
-          matmul = { ...(await benchMatmul(ctx, timer, matmulOpts, 'error' in ort ? null : ort, log)), ort: ortInfo };
-        } finally {
-          timer.dispose();
-        }
-      }
-    }
-    if (sections.includes('decode')) {
-      if (!ctx) skipped.decode = why;
-      else {
-        for (const name of decodeModels) {
-          const dm = name === 'stories'
-            ? { name: 'stories260K', model: stories, note: storiesPath, sharedBlock: false }
-            : { name: `smollm2-135m-shape (${smolConfig.nLayers} layers, seq ${smolConfig.seqLen})`, model: randomSharedBlockModel(smolConfig, seed), note: 'random weights', sharedBlock: true };
-          decode.push(...(await benchDecode(ctx, dm, decodeFormats, decodeOpts, log)));
-        }
-      }
-    }
-    if (sections.includes('gptq')) gptq = await benchGptq(ctx, SMOL135M_CONFIG, gptqOpts, log);
-  } finally {
-    ctx?.destroy();
+  if (sections.includes('stories')) {
+    log(`stories260K prefill/decode on ${storiesOpts.backends.join(' + ')}`);
+    results = await benchStories(stories, ctx, why, storiesOpts);
   }
+  if (sections.includes('matmul')) {
+    if (!ctx) skipped.matmul = why;
+    else {
+      const timer = new GpuTimer(ctx);
+      const ort = args.flags.has('no-ort') ? { error: 'skipped (--no-ort)' } : await loadOrt(await createNodeGpu(), timing);
+      const ortInfo = 'error' in ort ? { build: 'onnxruntime-web JSEP (ort-jsep)', error: ort.error } : { version: ort.version, build: 'onnxruntime-web JSEP (ort-jsep), WebGPU EP on its own device + wasm EP (1 thread)' };
+      try {
+        matmul = { ...(await benchMatmul(ctx, timer, matmulOpts, 'error' in ort ? null : ort, log)), ort: ortInfo };
+      } finally {
+        timer.dispose();
+      }
+    }
+  }
+  if (sections.includes('decode')) {
+    if (!ctx) skipped.decode = why;
+    else {
+      for (const name of decodeModels) {
+        const dm = name === 'stories'
+          ? { name: 'stories260K', model: stories, sharedBlock: false }
+          : { name: `smollm2-135m-shape (${smolConfig.nLayers} layers, seq ${smolConfig.seqLen})`, model: randomSharedBlockModel(smolConfig, seed), sharedBlock: true };
+        decode.push(...(await benchDecode(ctx, dm, decodeFormats, decodeOpts, log)));
+      }
+    }
+  }
+  if (sections.includes('gptq')) gptq = await benchGptq(ctx, SMOL135M_CONFIG, gptqOpts, log);
 
   const c = stories.config;
   const dispatches = results.find((r) => r.dispatchesPerToken)?.dispatchesPerToken;
