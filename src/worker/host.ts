@@ -12,8 +12,8 @@
 //   variants); the WebGPU runner is swapped in while holding 'base';
 // - the GPU context is requested once and reused; when its device is lost, the loss is posted
 //   as an unsolicited error (id null), a WebGPU model is dropped, and the next load asks again.
+import { parseModelFiles } from './model-bytes.ts';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
-import { parseLlama2c } from '../core/llama2c.ts';
 import type { LlamaModel } from '../core/model.ts';
 import { numel } from '../core/tensor.ts';
 import { Tokenizer } from '../core/tokenizer.ts';
@@ -193,14 +193,13 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     const gpuReady = ensureGpu(); // also with 'cpu': the GPU panel still describes the adapter
     gpuReady.catch(() => undefined); // afterLoad awaits it; a failed fetch must not leave it unhandled
     const tFetch = now();
-    const [modelBytes, tokBytes] =
+    const [modelBytes, tokFileBytes] =
       source.kind === 'url'
         ? await Promise.all([fetchBytes(source.modelUrl), fetchBytes(source.tokenizerUrl)])
         : [new Uint8Array(source.model), new Uint8Array(source.tokenizer)];
     const fetchMs = source.kind === 'url' ? now() - tFetch : 0;
     const t0 = now();
-    const model = parseLlama2c(modelBytes);
-    const tokenizer = Tokenizer.fromLlama2c(tokBytes, model.config.vocabSize);
+    const { model, tokenizer, tokBytes } = parseModelFiles(modelBytes, tokFileBytes);
     // The new model is valid: retire the old one (after its generation, if any, has ended).
     if (running) {
       running.ctrl.abort();

@@ -127,6 +127,23 @@ describe('engine host (request by request)', () => {
     expect(progress.map((p) => (p.kind === 'progress' ? p.token.text : '')).join('')).toBe(ref.text);
   });
 
+  it('loads GGUF and .nibble checkpoints that carry their tokenizer (no tokenizer file)', async () => {
+    const ref = await referenceGreedy(20);
+    const { writeNibbleFile } = await import('../../src/core/nibble-file.ts');
+    const nibble = writeNibbleFile(parseLlama2c(MODEL), { tokenizer: TOK });
+    for (const [name, bytes] of [['stories260K-f32.gguf', read('test/fixtures/stories260K-f32.gguf')], ['stories.nibble', nibble]] as const) {
+      const { send } = makeHost();
+      const l = final((await send({ kind: 'load', source: bytesSource(bytes, new Uint8Array(0), name), backend: 'auto' })).replies);
+      expect(l.kind).toBe('response');
+      const r = final((await send({ kind: 'generate', prompt: '', settings: GREEDY })).replies);
+      if (r.kind !== 'response' || r.request !== 'generate') throw new Error(`expected a generate response, got ${JSON.stringify(r)}`);
+      expect(r.result.text).toBe(ref.text);
+    }
+    const { send } = makeHost();
+    const r = final((await send({ kind: 'load', source: bytesSource(MODEL, new Uint8Array(0)), backend: 'auto' })).replies);
+    expect(r).toMatchObject({ kind: 'error', error: { code: 'bad-argument' } });
+  });
+
   it('rejects invalid sampling settings before running', async () => {
     const { send } = makeHost();
     await send({ kind: 'load', source: bytesSource(), backend: 'auto' });

@@ -49,21 +49,24 @@ function FilePicker() {
   const [model, setModel] = useState<File | null>(null);
   const [tokenizer, setTokenizer] = useState<File | null>(null);
   const [keep, setKeep] = useState(true);
+  // GGUF and .nibble checkpoints carry their tokenizer: the tokenizer file is then optional.
+  const carries = model !== null && /\.(gguf|nibble)$/i.test(model.name);
+  const tok = tokenizer ?? (carries ? new File([], 'carried-tokenizer') : null);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (!model || !tokenizer) return;
-    if (keep && canKeep) void loadAndKeep(model, tokenizer, model.name || 'model.bin');
-    else void load(model, tokenizer);
+    if (!model || !tok) return;
+    if (keep && canKeep) void loadAndKeep(model, tok, model.name || 'model.bin');
+    else void load(model, tok);
   };
   return (
     <form className="file-picker" onSubmit={submit}>
-      <div className="subhead">Load your own llama2.c model</div>
+      <div className="subhead">Load your own model (llama2.c, GGUF, .nibble)</div>
       <label className="file">
-        <span>Checkpoint (.bin)</span>
-        <input type="file" accept=".bin,application/octet-stream" data-testid="model-file" onChange={(e) => setModel(e.target.files?.[0] ?? null)} />
+        <span>Checkpoint (.bin, .gguf, .nibble)</span>
+        <input type="file" accept=".bin,.gguf,.nibble,application/octet-stream" data-testid="model-file" onChange={(e) => setModel(e.target.files?.[0] ?? null)} />
       </label>
       <label className="file">
-        <span>Tokenizer (.bin)</span>
+        <span>Tokenizer (.bin){carries ? ' — optional' : ''}</span>
         <input type="file" accept=".bin,application/octet-stream" data-testid="tokenizer-file" onChange={(e) => setTokenizer(e.target.files?.[0] ?? null)} />
       </label>
       {canKeep && (
@@ -72,7 +75,7 @@ function FilePicker() {
           Keep in this browser (Stored models, works offline)
         </label>
       )}
-      <button type="submit" className="button secondary full" data-testid="load-files" disabled={!model || !tokenizer || busy}>
+      <button type="submit" className="button secondary full" data-testid="load-files" disabled={!model || !tok || busy}>
         Load files
       </button>
     </form>
