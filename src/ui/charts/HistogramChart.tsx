@@ -4,7 +4,7 @@ import { useEffect, useMemo } from 'react';
 import { Area, CartesianGrid, ComposedChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { specLabel } from '../../state/lab-constants.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
-import { NumberField } from '../shared/NumberField.tsx';
+import { NumberField } from '../common/NumberField.tsx';
 import { ChartCard, ChartEmpty } from './ChartCard.tsx';
 import { evenTicks, fromLogCount, histogramExport, histogramRows, visibleGrid } from './histogram-data.ts';
 import { C } from './palette.ts';

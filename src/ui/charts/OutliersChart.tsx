@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import type { LinearInputSite } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
-import { NumberField } from '../shared/NumberField.tsx';
+import { NumberField } from '../common/NumberField.tsx';
 import { ChartCard, ChartEmpty } from './ChartCard.tsx';
 import { outliersExport, overCounts, recurringOutliers, stripPoints } from './outliers-data.ts';
 import { C, seriesColor } from './palette.ts';

@@ -3,7 +3,7 @@
 import { memo, useState, type FormEvent, type KeyboardEvent } from 'react';
 import type { AbSide, AbTurn } from '../../state/lab-types.ts';
 import { useApp } from '../../state/react.tsx';
-import { formatBytes, formatRate } from '../shared/format.ts';
+import { formatBytes, formatRate } from '../common/format.ts';
 import './ab.css';
 
 function SideText({ side, divergeAt, testId, status }: { side: AbSide; divergeAt: number | null; testId: string; status: AbTurn['status'] }) {

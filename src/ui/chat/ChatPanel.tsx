@@ -4,7 +4,7 @@ import { memo, useEffect, useRef, useState, type FormEvent, type KeyboardEvent }
 import { useApp } from '../../state/react.tsx';
 import type { ChatTurn, GenerationSummary } from '../../state/types.ts';
 import { variantLabel } from '../../state/lab-constants.ts';
-import { formatBytes, formatMs, formatRate } from '../shared/format.ts';
+import { formatBytes, formatMs, formatRate } from '../common/format.ts';
 
 const STOP_REASON: Record<GenerationSummary['stoppedBy'], string> = {
   length: 'max tokens reached',

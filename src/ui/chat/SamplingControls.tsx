@@ -1,7 +1,7 @@
 // Sampling settings: temperature, top-p, max tokens, seed. Values live in the store, which
 // clamps them (SAMPLING_LIMITS); a turn records the exact settings it was sent with.
 import { useApp, useShallow } from '../../state/react.tsx';
-import { NumberField } from '../shared/NumberField.tsx';
+import { NumberField } from '../common/NumberField.tsx';
 
 export function SamplingControls() {
   const sampling = useApp(useShallow((s) => s.chat.sampling));

@@ -2,7 +2,7 @@
 // that the chat runs on the CPU backend. data-backend: the backend of the loaded model.
 import { useApp } from '../../state/react.tsx';
 import type { GpuSummary } from '../../state/types.ts';
-import { formatBytes } from '../shared/format.ts';
+import { formatBytes } from '../common/format.ts';
 
 const LIMIT_LABELS: Record<string, [label: string, bytes: boolean]> = {
   maxBufferSize: ['Max buffer', true],

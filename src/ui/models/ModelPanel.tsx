@@ -4,7 +4,7 @@
 import { useState, type FormEvent } from 'react';
 import { useApp } from '../../state/react.tsx';
 import type { BackendPreference } from '../../state/types.ts';
-import { formatBytes, formatCount, formatMs } from '../shared/format.ts';
+import { formatBytes, formatCount, formatMs } from '../common/format.ts';
 
 function ModelFacts() {
   const info = useApp((s) => s.model.info);

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'react';
 import { useApp } from '../../state/react.tsx';
 import type { StoredEntry } from '../../state/storage-slice.ts';
 import { OfflineBadge } from '../offline/OfflineBadge.tsx';
-import { formatBytes } from '../shared/format.ts';
+import { formatBytes } from '../common/format.ts';
 import './models-drawer.css';
 
 /** Sizes for the quota line: one decimal from MiB up, so "used" and "free" read alike. */

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 import { Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { JobState } from '../../state/lab-types.ts';
 import { useApp } from '../../state/react.tsx';
-import { formatMs } from '../shared/format.ts';
+import { formatMs } from '../common/format.ts';
 import { C } from '../charts/palette.ts';
 
 function useNow(active: boolean): number {

@@ -3,7 +3,7 @@ import { useMemo } from 'react';
 import { QUANT_METHODS, needsCalibration, specLabel, validateSpec } from '../../state/lab-constants.ts';
 import type { QuantMethod } from '../../state/lab-types.ts';
 import { useApp } from '../../state/react.tsx';
-import { NumberField } from '../shared/NumberField.tsx';
+import { NumberField } from '../common/NumberField.tsx';
 import { METHOD_INFO, optionsFor } from './method-info.ts';
 
 export function QuantizeForm() {

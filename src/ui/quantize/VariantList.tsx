@@ -5,7 +5,7 @@ import type { VariantInfo } from '../../state/lab-types.ts';
 import { BASE_VARIANT } from '../../state/lab-constants.ts';
 import { useApp } from '../../state/react.tsx';
 import { downloadBlob } from '../charts/export.ts';
-import { formatBytes } from '../shared/format.ts';
+import { formatBytes } from '../common/format.ts';
 import { VariantDetails } from './VariantDetails.tsx';
 
 const ORIGIN: Record<VariantInfo['origin'], string> = { loaded: 'loaded', quantized: 'quantized here', imported: 'from storage' };

@@ -5,7 +5,7 @@
 import { useEffect } from 'react';
 import { useApp } from '../../../state/react.tsx';
 import { visionKey, type VisionMode } from '../../../state/vision-slice.ts';
-import { formatBytes } from '../../shared/format.ts';
+import { formatBytes } from '../../common/format.ts';
 import { DigitGrid } from './DigitGrid.tsx';
 import { VisionCurve } from './VisionCurve.tsx';
 import { VisionDrop } from './VisionDrop.tsx';
