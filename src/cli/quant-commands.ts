@@ -140,7 +140,7 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
     try {
       const r = await evaluate(target, windows, reference, (p) => io.stderr.write(`nibble: eval window ${p.window}/${p.windows} ppl ${p.pplSoFar.toFixed(3)}\r`));
       io.stderr.write('\n');
-      const out = evalJson(r.klMean === null ? { ...r, klMean: 0, klP99: 0, top1Agreement: 1, layers: r.layers } : r, q.report, ctx ? 'webgpu' : 'cpu');
+      const out = evalJson(r.klMean === null ? { ...r, klMean: 0, klP99: 0, top1Agreement: 1 } : r, q.report, ctx ? 'webgpu' : 'cpu');
       if (args.flags.has('json')) io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       else {
         io.stdout.write(`${q.report.label}: ppl ${r.ppl.toFixed(4)} over ${r.tokens} tokens (${r.windows} windows of ${seq})\n`);

@@ -12,7 +12,7 @@ import { LINEAR_NAMES, type LayerWeights, type LinearName, type LlamaModel } fro
 import { FLOAT_SPECS, roundArrayToFloat, roundFraction, truncateFraction, type FloatFormat } from '../core/quant/float-formats.ts';
 import { weightBytes } from '../core/quant/format.ts';
 import { packUniform, quantizeTensor } from '../core/quant/quantize-tensor.ts';
-import * as uniformHelpers from '../core/quant/uniform.ts';
+import { fitParams, groupLayout, quantizeValue } from '../core/quant/uniform.ts';
 import { accumulateAbsMax, foldSmoothing, smoothingScales } from '../core/smoothquant.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
 import { f32Tensor, numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
@@ -83,8 +83,7 @@ export function quantizeLinear(w: F32Tensor, spec: QuantSpec): Tensor {
         return quantizeTensor(w, { format: `q${spec.bits}` as 'q4', granularity: group ? 'group' : 'row', group, sym: spec.sym, scaleType: spec.scaleType });
       }
       // 5–7-bit codes live in 8-bit containers with explicit zero points.
-      const q8 = quantizeTensor(w, { format: 'q8', granularity: group ? 'group' : 'row', group, sym: false, scaleType: spec.scaleType });
-      return requantizeNarrow(w, spec, q8.group);
+      return requantizeNarrow(w, spec, groupLayout({ granularity: group ? 'group' : 'row', group }, K).group);
     }
     case 'nf4':
     case 'fp4':
@@ -105,7 +104,6 @@ export function quantizeLinear(w: F32Tensor, spec: QuantSpec): Tensor {
 function requantizeNarrow(w: F32Tensor, spec: QuantSpec, group: number): Tensor {
   const [N, K] = w.shape;
   const nGroups = Math.ceil(K / group);
-  const { fitParams, quantizeValue } = uniformHelpers;
   const codes = new Uint8Array(N * K);
   const scales = new Float32Array(N * nGroups);
   const zeros = new Uint8Array(N * nGroups);

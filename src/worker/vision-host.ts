@@ -7,6 +7,7 @@ import { sweepTruncationCurve } from '../engine/vision/curve.ts';
 import { datasetFromIdx, datasetFromImages, parseLabelsText, type VisionDataset } from '../engine/vision/dataset.ts';
 import { createVisionLab, type VisionLab, type VisionResult } from '../engine/vision/lab.ts';
 import type { OrtModuleLike } from '../engine/vision/ort.ts';
+import { inThreadLoop } from './in-thread-loop.ts';
 import { toWireError } from './protocol.ts';
 import type { VisionTransport } from './vision-client.ts';
 import type { VisionEvaluation, VisionModelInfo, VisionPoint, VisionReply, VisionRequest, VisionSource } from './vision-protocol.ts';
@@ -178,24 +179,5 @@ export function createVisionHost(deps: VisionHostDeps, post: VisionPost): Vision
 
 /** The vision host in this thread behind the worker's transport (tests; Node's onnxruntime). */
 export function inThreadVisionTransport(deps: VisionHostDeps): VisionTransport {
-  let onReply: ((r: VisionReply) => void) | null = null;
-  let closed = false;
-  const later = (f: () => void) => setTimeout(f, 0);
-  const host = createVisionHost(deps, (reply, transfer) => {
-    const copy = structuredClone(reply, { transfer: transfer ?? [] });
-    later(() => !closed && onReply?.(copy));
-  });
-  return {
-    send(req, transfer) {
-      const copy = structuredClone(req, { transfer });
-      later(() => void host.handle(copy));
-    },
-    listen(h) {
-      onReply = h;
-    },
-    close() {
-      closed = true;
-      host.dispose();
-    },
-  };
+  return inThreadLoop<VisionRequest, VisionReply>((post) => createVisionHost(deps, post));
 }
