@@ -17,6 +17,8 @@ export function progressLine(p: JobProgress): string {
       return `window ${p.window} of ${p.windows} · ${Number.isFinite(p.pplSoFar) ? `ppl ${p.pplSoFar.toFixed(3)}` : 'fp32 reference'}`;
     case 'pair-token':
       return `token ${p.token.index + 1}`;
+    case 'load':
+      return `${p.phase} ${p.file}`.trim();
   }
 }
 

@@ -7,7 +7,7 @@ import type { LinearInputSite } from '../core/forward.ts';
 import type { LinearName } from '../core/model.ts';
 import type { QuantMethod, QuantSpec } from '../engine/quant-spec.ts';
 import type { LayerQuantReport, QuantizeReport } from '../engine/quantize.ts';
-import type { GenerationSummary, SamplingSettings, TokenProgress } from './protocol.ts';
+import type { GenerationSummary, LoadProgress, SamplingSettings, TokenProgress } from './protocol.ts';
 
 export type { LayerQuantReport, LinearInputSite, LinearName, QuantMethod, QuantizeReport, QuantSpec };
 // Runtime helpers the UI needs (pure, DOM-free): the one spec, its labels and the linear names.
@@ -70,7 +70,7 @@ export interface PairTokenProgress {
   token: TokenProgress;
 }
 
-export type JobProgress = QuantizeJobProgress | EvalJobProgress | PairTokenProgress;
+export type JobProgress = QuantizeJobProgress | EvalJobProgress | PairTokenProgress | LoadProgress;
 
 // ---- charts ------------------------------------------------------------------------------
 
@@ -196,11 +196,28 @@ export interface PairResult {
   results: [GenerationSummary, GenerationSummary];
 }
 
+/**
+ * Download formats (the CLI's `nibble export --format`): gguf-* = one .gguf llama.cpp runs (needs a
+ * SentencePiece/llama2.c vocabulary); gptq-safetensors = AutoGPTQ v1 folder (model.safetensors +
+ * quantize_config.json + config.json) of a uniform-int variant; nibble = our bit-exact file.
+ */
+export const EXPORT_FILE_FORMATS = ['gguf-f32', 'gguf-q8_0', 'gguf-q4_0', 'gptq-safetensors', 'nibble'] as const;
+export type ExportFileFormat = (typeof EXPORT_FILE_FORMATS)[number];
+
+/** The files of one export (one for most formats, three for gptq-safetensors). */
+export interface ExportedFiles {
+  format: ExportFileFormat;
+  label: string; // e.g. 'gptq int4 g32'
+  files: { name: string; mime: string; bytes: ArrayBuffer }[];
+}
+
 export type LabRequest =
   | { kind: 'quantize'; id: number; spec: QuantSpec; text: TextSources }
   | { kind: 'list-variants'; id: number }
   | { kind: 'delete-variant'; id: number; variant: string }
   | { kind: 'export-variant'; id: number; variant: string }
+  /** Writes a held model ('base' or a variant) in a download format; see ExportFileFormat. */
+  | { kind: 'export-model'; id: number; variant: string; format: ExportFileFormat }
   | { kind: 'import-variant'; id: number; bytes: ArrayBuffer; meta?: Partial<VariantMeta> }
   | { kind: 'weight-histogram'; id: number; query: HistogramQuery }
   | { kind: 'collisions'; id: number; query: CollisionQuery }
@@ -214,6 +231,7 @@ export interface LabResultMap {
   'list-variants': VariantInfo[];
   'delete-variant': { deleted: boolean };
   'export-variant': { bytes: ArrayBuffer; meta: VariantMeta };
+  'export-model': ExportedFiles;
   'import-variant': VariantInfo;
   'weight-histogram': WeightHistogram;
   collisions: CollisionReport;

@@ -8,11 +8,13 @@
 // GPU device was lost, the WebGPU runner failed) or an `event` (the model moved to WebGPU).
 // The playground's requests (variants, charts, truncation, A/B) are in lab-protocol.ts.
 import type { NibbleErrorCode } from '../core/errors.ts';
+import type { ChatMessage } from '../core/hf/chat-template.ts';
+import type { MemoryPlan } from '../core/memory-plan.ts';
 import type { LlamaConfig } from '../core/model.ts';
 import type { Backend } from '../engine/runner.ts';
 import type { JobProgress, LabEngine, LabRequest, LabResultMap } from './lab-protocol.ts';
 
-export type { Backend };
+export type { Backend, ChatMessage, MemoryPlan };
 
 /** Error codes on the wire: every NibbleError code plus two the host adds itself. */
 export type ErrorCode =
@@ -25,10 +27,64 @@ export interface WireError {
   message: string;
 }
 
-/** Where model + tokenizer bytes come from. Byte sources transfer their buffers to the engine. */
+/**
+ * Where model + tokenizer bytes come from. Byte sources transfer their buffers to the engine.
+ * - 'url': the embedded default (a llama2.c checkpoint + tokenizer under public/models);
+ * - 'bytes': checkpoint + tokenizer already in memory (stored variants, tests);
+ * - 'files': the user's files (picker, drag-and-drop, a folder): one checkpoint (.bin, .gguf,
+ *   .nibble) with an optional tokenizer .bin, or a Hugging Face folder (config.json,
+ *   tokenizer.json, *.safetensors, …). Blobs cross to the worker without copying their bytes and
+ *   are read by ranges (one tensor at a time), never whole;
+ * - 'remote': fetched only because the user typed it: an HF repo id ("owner/name" or
+ *   "owner/name@revision", resolved on huggingface.co) or an https URL of one file (.gguf, .bin,
+ *   .nibble). Read with HTTP Range requests when the server honours them.
+ */
 export type ModelSource =
   | { kind: 'url'; name: string; modelUrl: string; tokenizerUrl: string }
-  | { kind: 'bytes'; name: string; model: ArrayBuffer; tokenizer: ArrayBuffer };
+  | { kind: 'bytes'; name: string; model: ArrayBuffer; tokenizer: ArrayBuffer }
+  | { kind: 'files'; name: string; files: SourceFile[] }
+  | { kind: 'remote'; name: string; ref: string };
+
+/** One user file; `path` is relative to the chosen folder ('config.json', 'shards/x.safetensors') or the bare file name. */
+export interface SourceFile {
+  path: string;
+  blob: Blob;
+}
+
+/** Options of a load (and of the inspect that precedes it). */
+export interface LoadOptions {
+  backend?: BackendPreference;
+  /** Context (KV cache positions) to allocate: at most the model's own; default min(model's, DEFAULT_CONTEXT). */
+  contextLength?: number;
+}
+
+/** Context the page allocates when the user does not choose (a 32K-context model would need GBs of KV cache). */
+export const DEFAULT_CONTEXT = 2048;
+
+/** Bytes read so far while loading or inspecting a model (job-progress replies of a load/inspect). */
+export interface LoadProgress {
+  kind: 'load';
+  phase: 'headers' | 'weights' | 'tokenizer' | 'gpu';
+  file: string; // the file being read ('' for the gpu phase)
+  bytesDone: number; // over all files of the source
+  bytesTotal: number; // null-free: 0 when unknown
+  etaMs: number | null; // null until a rate is known
+}
+
+/** What `inspect` tells before loading: the model, its files, and the memory it will need here. */
+export interface ModelPlan {
+  name: string;
+  format: 'llama2c' | 'gguf' | 'nibble' | 'hf';
+  architecture: string; // 'llama', 'qwen2', … (llama2.c checkpoints: 'llama')
+  config: LlamaConfig; // seqLen = the model's own context
+  params: number;
+  fileBytes: number; // bytes a load reads
+  files: { path: string; bytes: number; role: 'weights' | 'config' | 'tokenizer' | 'other' }[];
+  tokenizer: 'llama2c' | 'hf' | 'gguf' | 'missing';
+  chatTemplate: boolean;
+  /** For the chosen context; against this GPU's limits (verdict 'no-gpu' without one). */
+  memory: MemoryPlan;
+}
 
 /** 'auto' = WebGPU when an adapter is available, else CPU; 'cpu' forces the CPU twin. */
 export type BackendPreference = 'auto' | 'cpu';
@@ -76,6 +132,10 @@ export interface EngineInfo {
 
 export interface ModelInfo {
   name: string;
+  format?: ModelPlan['format'];
+  architecture?: string;
+  /** The model has a chat template: `generate` with `messages` renders it (no BOS added by us). */
+  chatTemplate?: boolean;
   config: LlamaConfig;
   params: number; // weight count, shared classifier counted once
   modelBytes: number;
@@ -120,9 +180,15 @@ export interface GpuMemory {
 
 export type Request =
   | { kind: 'get-info'; id: number }
-  | { kind: 'load'; id: number; source: ModelSource; backend: BackendPreference }
-  /** `variant`: which held model generates ('base' = the loaded one, the default). */
-  | { kind: 'generate'; id: number; prompt: string; settings: SamplingSettings; variant?: string }
+  | { kind: 'load'; id: number; source: ModelSource; backend: BackendPreference; contextLength?: number }
+  /** Reads headers only (progress replies while it does) and answers the plan; loads nothing. */
+  | { kind: 'inspect'; id: number; source: ModelSource; contextLength?: number }
+  /**
+   * `variant`: which held model generates ('base' = the loaded one, the default). `messages`: a
+   * chat, rendered through the model's chat template (then `prompt` is ignored); refused with
+   * 'unsupported' when the model has no template.
+   */
+  | { kind: 'generate'; id: number; prompt: string; settings: SamplingSettings; variant?: string; messages?: ChatMessage[] }
   /** Stops request `target` (a generation or a lab job); answered at once with `{ cancelled }` (false if it was not running). */
   | { kind: 'cancel'; id: number; target: number }
   | LabRequest;
@@ -133,6 +199,7 @@ export type RequestKind = Request['kind'];
 export interface ResultMap extends LabResultMap {
   'get-info': EngineInfo;
   load: { model: ModelInfo; engine: EngineInfo };
+  inspect: ModelPlan;
   generate: GenerationSummary;
   cancel: { cancelled: boolean };
 }
