@@ -1,11 +1,13 @@
-// matmul_gemm_f32 — prefill (M > 1): out (M, N) (+)= x (M, K) · Wᵀ, W (N, K) f32 [out, in].
+// matmul_gemm_f32 — prefill (M > 1): out[m·ldo + n_off + n] (+)= Σ_k x[m, k] · W[n, k],
+// W (N, K) f32 [out, in]: columns n_off .. n_off + N of an output with rows of ldo values (a row
+// part of a split weight writes its slice; n_off = 0, ldo = N for a whole weight).
 // Epilogue (override ACCUMULATE): out += result (residual add) instead of out = result.
 //
 // Bindings (group 0):
-//   0 uniform  Params {M, N, K}
+//   0 uniform  Params {M, N, K, n_off, ldo}
 //   1 read     x:   array<f32>   (M, K) row-major
 //   2 read     w:   array<f32>   (N, K) row-major
-//   3 rw       out: array<f32>   (M, N); must not alias x
+//   3 rw       out: array<f32>   (M, ldo); must not alias x
 // Dispatch: (ceil(N / 32), ceil(M / 32)) workgroups of 16×16 threads. Workgroup (bx, by)
 // owns the 32×32 output tile at rows by*32.., cols bx*32..; thread (tx, ty) owns outputs
 // (ty + 16i, tx + 16j) for i, j in {0, 1}. K is walked in steps of TK = 16: each step stages
@@ -16,6 +18,8 @@ struct Params {
   M: u32,
   N: u32,
   K: u32,
+  n_off: u32,
+  ldo: u32,
 }
 
 const TILE = 32u;
@@ -73,10 +77,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3
       let n = n0 + l.x + 16u * j;
       if (m < p.M && n < p.N) {
         var v = acc[i * 2u + j];
+        let o = m * p.ldo + p.n_off + n;
         if (ACCUMULATE) {
-          v += out[m * p.N + n];
+          v += out[o];
         }
-        out[m * p.N + n] = v;
+        out[o] = v;
       }
     }
   }

@@ -9,11 +9,12 @@
 // Epilogue (override ACCUMULATE): out[n] += result (residual add) instead of out[n] = result.
 //
 // Bindings (group 0):
-//   0 uniform  Params {K, N, x_off, eps}
+//   0 uniform  Params {K, N, x_off, eps, n_off}
 //   1 read     w:   array<f32>   (N, K) row-major, [out, in]
 //   2 read     x:   array<f32>   x_off + K values (x_off + 2K for PROLOGUE 2)
 //   3 read     g:   array<f32>   (K) RMSNorm weight for PROLOGUE 1; any small buffer otherwise
-//   4 rw       out: array<f32>   (N); must not alias x
+//   4 rw       out: array<f32>   n_off + N values, [n_off, n_off + N) written (a row part of a
+//                                split weight writes its slice); must not alias x
 // Dispatch: ceil(N / ROWS) workgroups of WG threads on an (x, y) grid; WG a power of two
 // >= 32 (src/gpu/kernels.ts picks about K/4, between 32 and 128).
 // Workgroup j owns rows j*ROWS .. j*ROWS + ROWS - 1. Thread t walks k = t, t + WG, ...: each
@@ -25,6 +26,7 @@ struct Params {
   N: u32,
   x_off: u32,
   eps: f32,
+  n_off: u32,
 }
 
 const ROWS = 8u;
@@ -119,9 +121,10 @@ fn main(
 
   if (lid < ROWS && n0 + lid < p.N) {
     var v = red[lid * WG];
+    let o = p.n_off + n0 + lid;
     if (ACCUMULATE) {
-      v += out[n0 + lid];
+      v += out[o];
     }
-    out[n0 + lid] = v;
+    out[o] = v;
   }
 }

@@ -6,6 +6,9 @@
 //   (v0, v1) → (v0·cos − v1·sin, v0·sin + v1·cos)
 // q heads are rotated in place in qkv; k heads are rotated into kcache row pos0 + m, and the
 // same two v values are copied (unrotated) into vcache row pos0 + m.
+// Attention biases (override BIAS, Qwen2): before rotating, each value read from qkv column c
+// gets bias[c] added (bias = bq;bk;bv laid out as one qkv row), so q (in place), the k cache
+// and the v cache all hold biased values; the k and v columns of qkv stay as they were.
 //
 // Bindings (group 0):
 //   0 uniform  Params {M, pos0, n_heads, n_kv, hs, stride, k_off, v_off, style}
@@ -14,6 +17,7 @@
 //   2 rw       kcache: array<f32>        (seqLen, n_kv·hs)
 //   3 rw       vcache: array<f32>        (seqLen, n_kv·hs)
 //   4 read     cs:     array<vec2<f32>>  (seqLen, hs/2) (cos, sin)
+//   5 read     bias:   array<f32>        (stride) for BIAS; any buffer otherwise (not read)
 // Dispatch: ceil(M · (n_heads + n_kv) · hs/2 / 64) workgroups of 64 threads on an (x, y)
 // grid; one thread per (row, head, pair), q heads first, then k heads.
 
@@ -34,6 +38,18 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> kcache: array<f32>;
 @group(0) @binding(3) var<storage, read_write> vcache: array<f32>;
 @group(0) @binding(4) var<storage, read> cs: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+
+override BIAS: bool = false;
+
+// qkv[m, col] (+ bias[col] with BIAS): row_base = m · stride.
+fn read_qkv(row_base: u32, col: u32) -> f32 {
+  var v = qkv[row_base + col];
+  if (BIAS) {
+    v += bias[col];
+  }
+  return v;
+}
 
 @compute @workgroup_size(64)
 fn main(
@@ -61,22 +77,23 @@ fn main(
   }
   let c = cs[pos * half + i];
 
+  let row = m * p.stride;
   if (head < p.n_heads) {
-    let base = m * p.stride + head * p.hs;
-    let v0 = qkv[base + i0];
-    let v1 = qkv[base + i1];
-    qkv[base + i0] = v0 * c.x - v1 * c.y;
-    qkv[base + i1] = v0 * c.y + v1 * c.x;
+    let col = head * p.hs;
+    let v0 = read_qkv(row, col + i0);
+    let v1 = read_qkv(row, col + i1);
+    qkv[row + col + i0] = v0 * c.x - v1 * c.y;
+    qkv[row + col + i1] = v0 * c.y + v1 * c.x;
     return;
   }
 
   let kh = head - p.n_heads;
-  let src = m * p.stride + kh * p.hs;
+  let col = kh * p.hs;
   let dst = pos * p.n_kv * p.hs + kh * p.hs;
-  let k0 = qkv[src + p.k_off + i0];
-  let k1 = qkv[src + p.k_off + i1];
+  let k0 = read_qkv(row, p.k_off + col + i0);
+  let k1 = read_qkv(row, p.k_off + col + i1);
   kcache[dst + i0] = k0 * c.x - k1 * c.y;
   kcache[dst + i1] = k0 * c.y + k1 * c.x;
-  vcache[dst + i0] = qkv[src + p.v_off + i0];
-  vcache[dst + i1] = qkv[src + p.v_off + i1];
+  vcache[dst + i0] = read_qkv(row, p.v_off + col + i0);
+  vcache[dst + i1] = read_qkv(row, p.v_off + col + i1);
 }

@@ -1,5 +1,6 @@
 // `nibble export`: optionally quantize (same flags as `nibble quantize`), then write the model in
-// another format. CLI glue only: the writers are pure (core/gguf/write.ts, core/export/gptq.ts).
+// another format. CLI glue only: the format dispatch is engine/export-model.ts (the app's
+// export uses the same function), over the pure writers (core/gguf/write.ts, core/export/gptq.ts).
 //   gguf-f32 | gguf-q8_0 | gguf-q4_0   one .gguf file llama.cpp runs (block types: write.ts)
 //   gptq-safetensors                   AutoGPTQ v1 checkpoint of a uniform-int variant:
 //       --out DIR                 → DIR/model.safetensors, DIR/quantize_config.json, DIR/config.json
@@ -10,11 +11,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NibbleError } from '../core/errors.ts';
-import { exportGptqCheckpoint } from '../core/export/gptq.ts';
-import { vocabFromLlama2c } from '../core/gguf/vocab.ts';
-import { GGUF_EXPORT_FORMATS, writeGgufModel, type GgufExportFormat } from '../core/gguf/write.ts';
 import { textWindows } from '../core/metrics.ts';
-import { writeNibbleFile } from '../core/nibble-file.ts';
+import { EXPORT_FORMATS, exportModelFiles, type ExportFormat } from '../engine/export-model.ts';
 import { needsCalibration } from '../engine/quant-spec.ts';
 import { quantizeModel } from '../engine/quantize.ts';
 import { numberOption, parseArgs } from './args.ts';
@@ -25,8 +23,7 @@ import { QUANT_FLAGS, specFromArgs } from './quant-commands.ts';
 // The quantize flags (as quant-commands.ts reads them through specFromArgs) plus --format and --out.
 const EXPORT_FLAGS = { ...QUANT_FLAGS, format: { kind: 'string' }, out: { kind: 'string' } } as const;
 
-export const EXPORT_FORMATS = [...GGUF_EXPORT_FORMATS, 'gptq-safetensors', 'nibble'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat };
 
 export const EXPORT_USAGE = `
 export: write a model (optionally quantized first) in another format.
@@ -88,28 +85,18 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
   });
   const label = spec.method === 'fp32' ? (loaded.label ?? 'fp32') : q.report.label;
 
+  const stem = basename(args.values.model!).replace(/\.[^.]*$/, '');
+  const result = exportModelFiles({ model: q.model, modelName: stem, label, spec, tokenizerFiles: loaded.tokenizerFiles }, format);
+  // Where each file goes: a one-file format to --out; the GPTQ trio into --out DIR, or beside
+  // --out X.safetensors (which then takes model.safetensors' bytes).
+  const intoDir = result.files.length > 1 && !out.endsWith('.safetensors');
+  const dir = intoDir ? out : dirname(out);
+  if (intoDir) await mkdir(dir, { recursive: true }).catch((e: Error) => { throw new NibbleError('bad-argument', `cannot create --out ${dir}: ${e.message}`); });
   const files: { path: string; bytes: number }[] = [];
-  const emit = async (path: string, bytes: Uint8Array | string) => {
-    await write(path, bytes);
-    files.push({ path, bytes: typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength });
-  };
-  if (format === 'nibble') {
-    await emit(out, writeNibbleFile(q.model, { tokenizer: loaded.tokenizerFiles, label, spec }));
-  } else if (format === 'gptq-safetensors') {
-    const ckpt = exportGptqCheckpoint(q.model, { dampPercent: spec.damp, staticGroups: spec.staticGroups, trueSequential: true });
-    const single = out.endsWith('.safetensors');
-    const dir = single ? dirname(out) : out;
-    if (!single) await mkdir(dir, { recursive: true }).catch((e: Error) => { throw new NibbleError('bad-argument', `cannot create --out ${dir}: ${e.message}`); });
-    await emit(single ? out : join(dir, 'model.safetensors'), ckpt.safetensors);
-    await emit(join(dir, 'quantize_config.json'), `${JSON.stringify(ckpt.quantizeConfig, null, 2)}\n`);
-    await emit(join(dir, 'config.json'), `${JSON.stringify(ckpt.config, null, 2)}\n`);
-  } else {
-    const tf = loaded.tokenizerFiles;
-    if (tf.kind !== 'llama2c') throw new NibbleError('unsupported', `--format ${format} writes a SentencePiece ("llama") vocabulary from a llama2.c tokenizer; this model's tokenizer is a tokenizer.json`);
-    const vocab = vocabFromLlama2c(tf.bytes, q.model.config.vocabSize);
-    const stem = basename(args.values.model!).replace(/\.[^.]*$/, '');
-    const name = label === 'fp32' ? stem : `${stem} (${label})`;
-    await emit(out, writeGgufModel(q.model, vocab, format as GgufExportFormat, { name }));
+  for (const f of result.files) {
+    const path = result.files.length === 1 || (!intoDir && f.name === 'model.safetensors') ? out : join(dir, f.name);
+    await write(path, f.bytes);
+    files.push({ path, bytes: f.bytes.byteLength });
   }
   const summary = { format, label, files };
   io.stdout.write(args.flags.has('json') ? `${JSON.stringify(summary, null, 2)}\n` : files.map((f) => `wrote ${f.path}: ${label}, ${f.bytes} bytes\n`).join(''));

@@ -2,7 +2,7 @@
 // 1 anything unexpected) and never exits the process itself. stdout carries only generated
 // text (streamed); statistics, notes and errors go to stderr.
 import { isNibbleError, NibbleError } from '../core/errors.ts';
-import { generate } from '../engine/generate.ts';
+import { generate, renderChat, type Prompt } from '../engine/generate.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import { describeAdapter, type GpuContext } from '../gpu/device.ts';
 import { numberOption, parseArgs } from './args.ts';
@@ -34,6 +34,10 @@ statistics (tokens/s, backend, adapter, seed) go to stderr.
   --model FILE         llama2.c checkpoint (.bin) or a .nibble file from \`nibble quantize\`
   --tokenizer FILE     llama2.c tokenizer (.bin) for that model (optional for .nibble files)
   --prompt TEXT        start of the text (default: empty, generation starts from BOS)
+  --chat               send --prompt as one user message through the model's chat template
+                       (HF tokenizer_config.json chat_template or chat_template.jinja); the
+                       template writes BOS and the turn markers, generation stops at its end token
+  --system TEXT        with --chat: a system message before the user's
   --steps N            tokens to generate (default 256)
   --temperature F      0 = greedy (default 0.8)
   --top-p F            nucleus sampling mass in (0, 1] (default 0.9)
@@ -59,6 +63,8 @@ const GENERATE_SPEC = {
   seed: { kind: 'string' },
   backend: { kind: 'string' },
   ctx: { kind: 'string' },
+  chat: { kind: 'flag' },
+  system: { kind: 'string' },
   help: { kind: 'flag' },
   h: { kind: 'flag' },
 } as const;
@@ -82,14 +88,23 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
     throw new NibbleError('bad-argument', `--backend must be auto, webgpu or cpu, got "${backend}"`);
   }
 
+  const chat = args.flags.has('chat');
+  if (args.values.system !== undefined && !chat) throw new NibbleError('bad-argument', '--system needs --chat (it is a chat message)');
+
   const contextLength = args.values.ctx === undefined ? undefined : numberOption(args, 'ctx', 0, { min: 2, max: 1 << 16, integer: true });
   const { model, tokenizer, label } = await loadModel(io, args.values.model, args.values.tokenizer, { contextLength });
+  const text = args.values.prompt ?? '';
+  // --chat: one user message (after an optional system one) rendered by the template, which
+  // writes its own special tokens: nothing is added when it is tokenized (engine/generate.ts).
+  const prompt: Prompt = chat
+    ? renderChat(tokenizer, [...(args.values.system !== undefined ? [{ role: 'system', content: args.values.system }] : []), { role: 'user', content: text }])
+    : text;
   const ctx = await openBackend(io, backendOption(backend));
   let runner: ModelRunner;
   try {
     runner = await createRunner(ctx, model);
     try {
-      const res = await generate(runner, tokenizer, args.values.prompt ?? '', { maxTokens: steps, temperature, topP, seed }, (ev) =>
+      const res = await generate(runner, tokenizer, prompt, { maxTokens: steps, temperature, topP, seed }, (ev) =>
         io.stdout.write(ev.text),
       );
       io.stdout.write('\n');
@@ -99,7 +114,7 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
           `prefill ${res.promptTokens} tokens in ${res.prefillMs.toFixed(1)} ms, stopped by ${res.stoppedBy}\n`,
       );
       const device = ctx ? `webgpu on ${describe(ctx)}` : 'cpu';
-      io.stderr.write(`nibble: backend ${device}; ${label ? `variant ${label}; ` : ''}seed ${seed}, temperature ${temperature}, top-p ${topP}\n`);
+      io.stderr.write(`nibble: backend ${device}; ${label ? `variant ${label}; ` : ''}${chat ? 'chat template; ' : ''}seed ${seed}, temperature ${temperature}, top-p ${topP}\n`);
     } finally {
       runner.dispose();
     }

@@ -3,14 +3,12 @@
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
-import { parseLlama2c } from '../core/llama2c.ts';
 import type { LlamaModel } from '../core/model.ts';
-import { readNibbleFile } from '../core/nibble-file-read.ts';
+import { bytesReader, openCheckpoint, openHfFolder, tokenizerFilesOf, type OpenedModel } from '../core/model-open.ts';
 import type { TextTokenizer } from '../core/text-tokenizer.ts';
 import { detectModelFormat } from '../core/hf/detect.ts';
-import { loadHfModel, type ModelFolder } from '../core/hf/load.ts';
-import { loadGguf } from '../core/gguf/llama.ts';
-import { tokenizerFromFiles, type TokenizerFiles } from '../core/tokenizer-files.ts';
+import type { ModelFolder } from '../core/hf/load.ts';
+import type { TokenizerFiles } from '../core/tokenizer-files.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -83,49 +81,25 @@ export async function loadModel(io: CliIo, modelPath: string | undefined, tokPat
   } catch {
     /* readInput reports a missing file */
   }
-  let model: LlamaModel;
-  let carried: TokenizerFiles | null = null;
-  let label: string | null = null;
+  const readTokenizer = async () => (tokPath === undefined ? null : tokenizerFilesOf(await readInput(io, 'tokenizer', tokPath)));
+  const missingTokenizer = '--tokenizer FILE is required (the model file carries no tokenizer)';
+  let opened: OpenedModel;
   if (isDir) {
     const folder = nodeFolder(modelPath);
-    let hf;
     try {
-      hf = await loadHfModel(folder);
-      model = hf.model;
-      const json = await folder.get('tokenizer.json');
-      carried = json ? { kind: 'hf', json, config: await folder.get('tokenizer_config.json') } : null;
+      opened = await openHfFolder(folder, { tokenizer: await readTokenizer(), missingTokenizer });
     } finally {
       await folder.close();
     }
-    if (tokPath === undefined) return { model, tokenizer: hf.tokenizer, tokenizerFiles: carried!, label: null };
   } else {
     const bytes = await readInput(io, 'model', modelPath);
-    switch (detectModelFormat(bytes)) {
-      case 'nibble': {
-        const f = readNibbleFile(bytes);
-        ({ model, label } = f);
-        carried = f.tokenizerFiles;
-        break;
-      }
-      case 'gguf': {
-        const g = loadGguf(bytes, { contextLength: opts.contextLength });
-        model = g.model;
-        carried = { kind: 'llama2c', bytes: g.tokenizerBytes };
-        break;
-      }
-      case 'safetensors':
-        throw new NibbleError('bad-argument', `${modelPath} is a safetensors file: pass the model's folder (with config.json and tokenizer.json) as --model`);
-      default:
-        model = parseLlama2c(bytes);
+    if (detectModelFormat(bytes) === 'safetensors') {
+      throw new NibbleError('bad-argument', `${modelPath} is a safetensors file: pass the model's folder (with config.json and tokenizer.json) as --model`);
     }
+    // --ctx is llama.cpp's -c for GGUF files (any length); other formats run with their own.
+    opened = await openCheckpoint(bytesReader(bytes), { contextLength: opts.contextLength, tokenizer: await readTokenizer(), missingTokenizer });
   }
-  let files = carried;
-  if (tokPath !== undefined) {
-    const bytes = await readInput(io, 'tokenizer', tokPath);
-    files = bytes[0] === 0x7b /* '{' */ ? { kind: 'hf', json: bytes } : { kind: 'llama2c', bytes };
-  }
-  if (!files) throw new NibbleError('bad-argument', '--tokenizer FILE is required (the model file carries no tokenizer)');
-  return { model, tokenizer: tokenizerFromFiles(files, model.config.vocabSize), tokenizerFiles: files, label };
+  return { model: opened.model, tokenizer: opened.tokenizer, tokenizerFiles: opened.tokenizerFiles, label: opened.label };
 }
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';

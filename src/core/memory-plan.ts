@@ -7,7 +7,9 @@
 // Rules (the WebGPU runner follows them; test/gpu/memory-plan.test.ts ties the two together):
 // - one binding holds at most cap = min(maxBufferSize, maxStorageBufferBindingSize) bytes;
 // - a weight larger than cap is split by rows into parts of ⌊cap / rowBytes⌋ rows (the last part
-//   may be shorter); a single row larger than cap cannot be split → 'too-large';
+//   may be shorter), rowBytes = bytes / rows; packed formats round that down to a multiple of
+//   their rowAlign (whole words of their scale / zero / code streams: core/model-tensors.ts);
+//   a single row (or rowAlign rows) larger than cap cannot be split → 'too-large';
 // - each layer's K and V cache is one buffer of contextLength·kvDim·4 bytes; larger than cap →
 //   'too-large' with the longest context that fits;
 // - total = weights + KV cache + activations; above the memory hint (when known) → 'too-large'.
@@ -20,6 +22,8 @@ export interface TensorPlanEntry {
   rows: number; // leading dimension (out features; vocab for the embedding; 1 for a vector)
   bytes: number;
   format: string; // format tag on the GPU: 'f32', 'q8', 'q4', 'nf4', …
+  cols?: number; // trailing dimension (in features); sizes the LLM.int8 prefill scratch
+  rowAlign?: number; // rows per split part must be a multiple of this (packed formats); default 1
 }
 
 export interface DeviceBudget {
@@ -63,20 +67,70 @@ export const PREFILL_CHUNK = 64;
 
 const MiB = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
+/** Bytes a GPU buffer of `bytes` occupies: padded to 4 and at least 16 (src/gpu/buffers.ts pads so). */
+export const gpuBufferBytes = (bytes: number): number => Math.max(16, Math.ceil(bytes / 4) * 4);
+
 /**
  * Activation, scratch and readback bytes of the WebGPU runner for `config` with a context of
- * `ctx` positions (buffers: tokens, x, xn, qkv, att, gate|up, h, logits ×2, RoPE table).
+ * `ctx` positions and prefill chunks of `chunk` rows: exactly the buffers src/engine/gpu-runner.ts
+ * creates besides the weights and the KV cache, each padded as the GPU pads it: tokens (ctx) u32;
+ * x, xn (chunk, dim); qkv (chunk, qDim + 2·kvDim); att (chunk, qDim); gate|up (chunk, 2·hidden);
+ * h (chunk, hidden); logits (vocab) and its readback; the argmax u32 and its readback; the RoPE
+ * table (ctx, headSize); the (chunk, vocab) logits of logitsAll (made on its first call, so this
+ * is the peak); plus `scratchBytes` (LLM.int8 prefill, see int8ScratchBytes). The recorder's
+ * uniform params pages and logitsAll's transient readbacks are not counted.
  */
-export function activationBytes(config: LlamaConfig, ctx: number, chunk = Math.min(ctx, PREFILL_CHUNK)): number {
+export function activationBytes(config: LlamaConfig, ctx: number, chunk = Math.min(ctx, PREFILL_CHUNK), scratchBytes = 0): number {
+  const b = gpuBufferBytes;
   const qDim = config.nHeads * config.headSize;
-  const cols = 2 * config.dim + (qDim + 2 * kvDim(config)) + qDim + 2 * config.hiddenDim + config.hiddenDim;
-  return 4 * (ctx + chunk * cols + 2 * config.vocabSize + ctx * config.headSize);
+  const rows = (cols: number) => b(chunk * cols * 4);
+  const V = config.vocabSize;
+  return (
+    b(ctx * 4) +
+    2 * rows(config.dim) + rows(qDim + 2 * kvDim(config)) + rows(qDim) + rows(2 * config.hiddenDim) + rows(config.hiddenDim) +
+    2 * b(V * 4) + 2 * b(4) + b(ctx * config.headSize * 4) + rows(V) +
+    (scratchBytes > 0 ? b(scratchBytes) : 0)
+  );
+}
+
+/**
+ * Scratch bytes of the LLM.int8 prefill matmul (src/gpu/matmul-quant.ts matmulScratchBytes):
+ * outlier mask ⌈K/32⌉, row scales (M), int8 x (M, ⌈K/4⌉) words, the largest over the model's
+ * LLM.int8 linears; 0 without any or when chunks are single rows.
+ */
+export function int8ScratchBytes(tensors: readonly TensorPlanEntry[], chunk: number): number {
+  if (chunk <= 1) return 0;
+  let most = 0;
+  for (const t of tensors) {
+    if (t.format !== 'llmint8') continue;
+    const K = t.cols ?? 0;
+    most = Math.max(most, 4 * (Math.ceil(K / 32) + chunk + chunk * Math.ceil(K / 4)));
+  }
+  return most;
 }
 
 export const kvCacheBytes = (config: LlamaConfig, ctx: number): number => 2 * config.nLayers * ctx * kvDim(config) * 4;
 
-export function planMemory(config: LlamaConfig, tensors: readonly TensorPlanEntry[], contextLength: number, budget: DeviceBudget | null): MemoryPlan {
+/**
+ * Rows per part when `t` is split across bindings of `cap` bytes (the rule in the header):
+ * ⌊cap / rowBytes⌋ rounded down to a multiple of rowAlign; 0 when not even that many fit.
+ */
+export function rowsPerPart(t: Pick<TensorPlanEntry, 'bytes' | 'rows' | 'rowAlign'>, cap: number): number {
+  const rowBytes = t.bytes / Math.max(1, t.rows);
+  const align = t.rowAlign ?? 1;
+  return Math.floor(Math.floor(cap / rowBytes) / align) * align;
+}
+
+/**
+ * The plan for `tensors` (describeModelTensors in core/model-tensors.ts, or the same entries from
+ * file headers) at `contextLength` positions on `budget` (null: no GPU). `prefillChunk` is the
+ * runner's prefill chunk (default PREFILL_CHUNK), which sizes the activations.
+ */
+export function planMemory(
+  config: LlamaConfig, tensors: readonly TensorPlanEntry[], contextLength: number, budget: DeviceBudget | null, prefillChunk = PREFILL_CHUNK,
+): MemoryPlan {
   const ctx = contextLength;
+  const chunk = Math.min(ctx, prefillChunk);
   const byFormat: Record<string, number> = {};
   let weightBytes = 0;
   let cpuBytes = 0;
@@ -88,7 +142,7 @@ export function planMemory(config: LlamaConfig, tensors: readonly TensorPlanEntr
     if (!largest || t.bytes > largest.bytes) largest = { name: t.name, bytes: t.bytes };
   }
   const kv = kvCacheBytes(config, ctx);
-  const act = activationBytes(config, ctx);
+  const act = activationBytes(config, ctx, chunk, int8ScratchBytes(tensors, chunk));
   const total = weightBytes + kv + act;
   const base = { contextLength: ctx, weightBytes, weightBytesByFormat: byFormat, kvCacheBytes: kv, activationBytes: act, totalBytes: total, cpuBytes, largest };
   if (!budget) return { ...base, bindingCap: null, splits: [], verdict: 'no-gpu', reasons: ['no WebGPU device: the model runs on the CPU'], maxContextForBinding: null };
@@ -98,13 +152,14 @@ export function planMemory(config: LlamaConfig, tensors: readonly TensorPlanEntr
   const splits: SplitPlan[] = [];
   for (const t of tensors) {
     if (t.bytes <= cap) continue;
-    const rowBytes = t.bytes / Math.max(1, t.rows);
-    const rowsPerPart = Math.floor(cap / rowBytes);
-    if (rowsPerPart < 1) {
-      reasons.push(`${t.name}: one row is ${MiB(rowBytes)}, more than one binding holds (${MiB(cap)})`);
+    const rows = rowsPerPart(t, cap);
+    if (rows < 1) {
+      const align = t.rowAlign ?? 1;
+      const unit = align > 1 ? `${align} rows (the smallest split of its packing) take` : 'one row is';
+      reasons.push(`${t.name}: ${unit} ${MiB((t.bytes / Math.max(1, t.rows)) * align)}, more than one binding holds (${MiB(cap)})`);
       continue;
     }
-    splits.push({ name: t.name, bytes: t.bytes, parts: Math.ceil(t.rows / rowsPerPart), rowsPerPart });
+    splits.push({ name: t.name, bytes: t.bytes, parts: Math.ceil(t.rows / rows), rowsPerPart: rows });
   }
   const kvLayer = ctx * kvDim(config) * 4;
   const maxContextForBinding = Math.floor(cap / (kvDim(config) * 4));

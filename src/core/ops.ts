@@ -126,3 +126,20 @@ export function argmax(x: Float32Array, offset = 0, n = x.length - offset): numb
 export function embed(out: Float32Array, table: Float32Array, tokens: ArrayLike<number>, dim: number): void {
   for (let m = 0; m < tokens.length; m++) out.set(table.subarray(tokens[m] * dim, (tokens[m] + 1) * dim), m * dim);
 }
+
+/**
+ * Rows row0 .. row0 + rows - 1 of a (vocab, dim) table as `part` (rows, dim): out row m =
+ * part row tokens[m] − row0 for the tokens in that range; other rows of out are left as they
+ * are (embed_f32 on one row part of a split table).
+ */
+export function embedRows(out: Float32Array, part: Float32Array, tokens: ArrayLike<number>, dim: number, row0: number, rows: number): void {
+  for (let m = 0; m < tokens.length; m++) {
+    const r = tokens[m] - row0;
+    if (r >= 0 && r < rows) out.set(part.subarray(r * dim, (r + 1) * dim), m * dim);
+  }
+}
+
+/** x (M, n) += bias (n) on every row (the attention biases of Qwen2; rope_f32 with BIAS adds them). */
+export function addRowBias(x: Float32Array, bias: Float32Array, M: number, n: number): void {
+  for (let m = 0; m < M; m++) for (let i = 0; i < n; i++) x[m * n + i] += bias[i];
+}

@@ -1,7 +1,14 @@
 // Autoregressive generation over any ModelRunner, following llama2.c's loop: the prompt
-// (with BOS) is prefilled in one pass, then one token per step until maxTokens, BOS/EOS,
-// the end of the context, or cancellation.
+// (with BOS) is prefilled in one pass, then one token per step until maxTokens, one of the
+// tokenizer's stop ids (EOS, BOS for llama2.c, <|im_end|>, …), the end of the context, or
+// cancellation.
+//
+// Prompts are plain text (BOS added the way the tokenizer does it) or a chat rendered by the
+// model's template (renderChat). Invariant for a rendered chat: the template wrote every special
+// token itself (bos_token, <|im_start|>, …), so its text is tokenized with no BOS/EOS added —
+// transformers' rule (apply_chat_template output is encoded with add_special_tokens=False).
 import { NibbleError } from '../core/errors.ts';
+import type { ChatMessage } from '../core/hf/chat-template.ts';
 import { Sampler } from '../core/sampler.ts';
 import type { TextTokenizer } from '../core/text-tokenizer.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
@@ -33,20 +40,65 @@ export interface GenerateResult {
   stoppedBy: 'length' | 'eos' | 'cancelled' | 'context';
 }
 
+/** A prompt a chat template rendered: its special tokens are in `rendered` already (see the header). */
+export interface RenderedPrompt {
+  rendered: string;
+}
+
+/** Plain text (BOS added by the tokenizer's rule) or a rendered chat (nothing added). */
+export type Prompt = string | RenderedPrompt;
+
+/** A tokenizer that can render chats (HfTokenizer); the llama2.c tokenizer has no template. */
+interface ChatTemplating {
+  readonly chatTemplate: string | undefined;
+  applyChatTemplate(messages: readonly ChatMessage[], opts: { add_generation_prompt: boolean }): string;
+}
+
+/** Whether `tokenizer` carries a chat template. */
+export function hasChatTemplate(tokenizer: TextTokenizer): tokenizer is TextTokenizer & ChatTemplating {
+  const t = tokenizer as Partial<ChatTemplating>;
+  return typeof t.applyChatTemplate === 'function' && typeof t.chatTemplate === 'string';
+}
+
+/**
+ * `messages` rendered through the tokenizer's chat template, ending with the generation prompt
+ * (the assistant's turn is next). 'unsupported' when there is no template; 'bad-argument' for
+ * messages that are not { role, content } strings.
+ */
+export function renderChat(tokenizer: TextTokenizer, messages: readonly ChatMessage[]): RenderedPrompt {
+  if (!Array.isArray(messages) || messages.length === 0) throw new NibbleError('bad-argument', 'a chat needs at least one message');
+  messages.forEach((m, i) => {
+    if (typeof m !== 'object' || m === null || typeof m.role !== 'string' || typeof m.content !== 'string' || m.role === '') {
+      throw new NibbleError('bad-argument', `chat message ${i} must be { role, content } strings`);
+    }
+  });
+  if (!hasChatTemplate(tokenizer)) {
+    throw new NibbleError('unsupported', "this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja): give a plain prompt");
+  }
+  return { rendered: tokenizer.applyChatTemplate(messages, { add_generation_prompt: true }) };
+}
+
+/** Token ids of a prompt: plain text with BOS (when the tokenizer adds one), a rendered chat as written. */
+export function promptTokenIds(tokenizer: TextTokenizer, prompt: Prompt): number[] {
+  return typeof prompt === 'string' ? tokenizer.encode(prompt, { bos: true, eos: false }) : tokenizer.encode(prompt.rendered, { bos: false, eos: false });
+}
+
 const now = (): number => globalThis.performance.now();
 
 export async function generate(
   runner: ModelRunner,
   tokenizer: TextTokenizer,
-  prompt: string,
+  prompt: Prompt,
   opts: GenerateOptions,
   onToken?: (ev: TokenEvent) => void,
 ): Promise<GenerateResult> {
   const { seqLen } = runner.config;
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new NibbleError('bad-argument', `maxTokens must be a whole number ≥ 0, got ${opts.maxTokens}`);
   if (!(opts.temperature >= 0)) throw new NibbleError('bad-argument', `temperature must be ≥ 0, got ${opts.temperature}`);
-  const promptIds = tokenizer.encode(prompt, { bos: true, eos: false });
-  if (promptIds.length === 0) throw new NibbleError('bad-argument', 'the prompt is empty and the model has no BOS token to start from: give a prompt');
+  const promptIds = promptTokenIds(tokenizer, prompt);
+  if (promptIds.length === 0) {
+    throw new NibbleError('bad-argument', typeof prompt === 'string' ? 'the prompt is empty and the model has no BOS token to start from: give a prompt' : 'the chat template rendered an empty prompt');
+  }
   if (promptIds.length >= seqLen) {
     throw new NibbleError('bad-argument', `the prompt is ${promptIds.length} tokens; the model's context holds ${seqLen}`);
   }

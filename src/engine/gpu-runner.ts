@@ -2,50 +2,52 @@
 // command buffer + one submit per step() with all layers' dispatches in it.
 //
 // Dispatches per decode token (M = 1): 6 per layer + 3 = 6·nLayers + 3 (33 for stories260K),
-// for f32 and for every packed format alike (q8/q4/q3/q2, nf4/fp4, llm.int8):
+// for f32 and for every packed format alike (q8/q4/q3/q2, nf4/fp4, llm.int8), with or without
+// Qwen2's attention biases (added inside the rope kernel):
 //   embed
-//   per layer: [RMSNorm → wq;wk;wv]  rope+KV write  attention  [wo + residual]
+//   per layer: [RMSNorm → wq;wk;wv]  [+bias] rope+KV write  attention  [wo + residual]
 //              [RMSNorm → w1;w3]  [SwiGLU → w2 + residual]          (brackets: one GEMV each)
 //   [final RMSNorm → classifier]  argmax (want 'argmax'; 'logits' copies the logits instead)
 // Quantized linears stay packed on the GPU; their GEMVs decode in registers with the same
 // fusions. A stacked linear whose parts could not be merged (src/gpu/weights.ts: different
-// formats or groups) costs one more dispatch per extra part.
+// formats or groups) costs one more dispatch per extra part, and so does a weight split by rows
+// across bindings (larger than one storage binding; src/core/memory-plan.ts rules): a classifier
+// in P parts adds P − 1 per token. A split embedding adds none to decode (only the part holding
+// the token is dispatched) and up to P − 1 per prefill chunk.
 // Prefill (M > 1) runs the same per chunk of up to `prefillChunk` tokens with the GEMM and
 // separate RMSNorm / SiLU·mul kernels (9 per layer + 1; LLM.int8 adds one activation-quantize
-// dispatch per matmul), and the classifier only for the last position. logitsAll (evaluation) runs the prefill path from position 0 and the final
-// RMSNorm + classifier on every row, in one submit.
+// dispatch per matmul), and the classifier only for the last position. logitsAll (evaluation)
+// runs the prefill path from position 0 and the final RMSNorm + classifier on every row, in one
+// submit.
+// Before allocating anything the runner plans its memory (src/core/memory-plan.ts over
+// describeModelTensors) and refuses a model the plan calls 'too-large' with the plan's reasons.
 import { assertRunnable } from '../core/hf/runnable.ts';
 import { NibbleError } from '../core/errors.ts';
+import { planMemory } from '../core/memory-plan.ts';
+import { describeModelTensors } from '../core/model-tensors.ts';
 import { kvDim, type LlamaModel } from '../core/model.ts';
 import { createReadback, createStorage, mapRead, uploadStorage } from '../gpu/buffers.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import * as k from '../gpu/kernels.ts';
 import { matmulScratchBytes } from '../gpu/matmul-quant.ts';
-import type { Constants, KernelName } from '../gpu/pipelines.ts';
+import { uploadModelWeights, warmModelPipelines, type GpuModelWeights } from '../gpu/model-weights.ts';
 import { Recorder } from '../gpu/recorder.ts';
-import { uploadF32, uploadLinear, weightBuffers, weightBytesByFormat, type GpuWeight } from '../gpu/weights.ts';
 import type { ModelRunner, RunnerCounters, RunnerMemory, StepResult } from './runner.ts';
 
 export interface GpuRunnerOptions {
   /** Most tokens one prefill pass handles (activation buffers hold this many rows). Default min(seqLen, 64). */
   prefillChunk?: number;
-}
-
-interface GpuLayer {
-  rmsAtt: GPUBuffer; // (dim)
-  wqkv: GpuWeight; // (qDim + 2·kvDim, dim): wq; wk; wv stacked
-  wo: GpuWeight; // (dim, qDim)
-  rmsFfn: GPUBuffer; // (dim)
-  w13: GpuWeight; // (2·hidden, dim): w1 (gate); w3 (up) stacked
-  w2: GpuWeight; // (dim, hidden)
-  kcache: GPUBuffer; // (seqLen, kvDim)
-  vcache: GPUBuffer; // (seqLen, kvDim)
+  /**
+   * Bytes one storage binding may hold, when less than the device allows (tests force splitting
+   * with it): weights larger than this are split by rows, and a per-layer KV cache larger than
+   * this is 'too-large'. Activation buffers are checked against the device's own limits.
+   */
+  maxBindingBytes?: number;
 }
 
 export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: GpuRunnerOptions = {}): Promise<ModelRunner> {
-  assertRunnable(model, 'the WebGPU runner');
+  assertRunnable(model, 'the WebGPU runner', { attentionBias: true });
   const c = model.config;
-  const w = model.weights;
   const hs = c.headSize;
   const qDim = c.nHeads * hs;
   const kvd = kvDim(c);
@@ -55,34 +57,33 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
   }
   const chunk = Math.min(c.seqLen, opts.prefillChunk ?? 64);
   if (!Number.isInteger(chunk) || chunk < 1) throw new NibbleError('bad-argument', `prefillChunk must be a positive integer, got ${opts.prefillChunk}`);
+  const { maxBindingBytes: userCap } = opts;
+  if (userCap !== undefined && !(Number.isInteger(userCap) && userCap >= 16)) throw new NibbleError('bad-argument', `maxBindingBytes must be an integer >= 16, got ${userCap}`);
+  const lim = (v: number) => Math.min(v, userCap ?? Infinity);
+
+  // The plan first (nothing allocated yet): the same rules the page shows; the uploads below
+  // split exactly the weights it lists in plan.splits.
+  const plan = planMemory(c, describeModelTensors(model), c.seqLen, {
+    maxBufferSize: lim(ctx.limits.maxBufferSize),
+    maxStorageBufferBindingSize: lim(ctx.limits.maxStorageBufferBindingSize),
+    memoryHintBytes: null,
+  }, chunk);
+  if (plan.verdict === 'too-large') throw new NibbleError('too-large', `This model does not fit this GPU: ${plan.reasons.join('; ')}.`);
 
   const owned: GPUBuffer[] = [];
   const own = (b: GPUBuffer): GPUBuffer => (owned.push(b), b);
-  const weightBufs = new Set<GPUBuffer>(); // for memory()
-  const ownW = (g: GpuWeight): GpuWeight => (weightBuffers(g).forEach((buf) => weightBufs.add(own(buf))), g);
-  const ownF32 = (buf: GPUBuffer): GPUBuffer => (weightBufs.add(own(buf)), buf);
+  let weights: GpuModelWeights | null = null;
   try {
     // Weights, once. The matmul wrapper picks each kernel by the weight's format tag.
-    const tokEmb = ownF32(uploadF32(ctx, w.tokEmb, 'tok_emb'));
-    const layers: GpuLayer[] = w.layers.map((l, i) => ({
-      rmsAtt: ownF32(uploadF32(ctx, l.rmsAtt, `l${i}.rms_att`)),
-      wqkv: ownW(uploadLinear(ctx, [l.wq, l.wk, l.wv], `l${i}.wqkv`)),
-      wo: ownW(uploadLinear(ctx, [l.wo], `l${i}.wo`)),
-      rmsFfn: ownF32(uploadF32(ctx, l.rmsFfn, `l${i}.rms_ffn`)),
-      w13: ownW(uploadLinear(ctx, [l.w1, l.w3], `l${i}.w13`)),
-      w2: ownW(uploadLinear(ctx, [l.w2], `l${i}.w2`)),
-      kcache: own(createStorage(ctx, c.seqLen * kvd * 4, `l${i}.kcache`)),
-      vcache: own(createStorage(ctx, c.seqLen * kvd * 4, `l${i}.vcache`)),
+    weights = uploadModelWeights(ctx, model, plan.bindingCap!);
+    const { tokEmb, layers, rmsFinal, wcls, linears } = weights;
+    const kv = layers.map((_, i) => ({
+      k: own(createStorage(ctx, c.seqLen * kvd * 4, `l${i}.kcache`)), // (seqLen, kvDim)
+      v: own(createStorage(ctx, c.seqLen * kvd * 4, `l${i}.vcache`)),
     }));
-    const rmsFinal = ownF32(uploadF32(ctx, w.rmsFinal, 'rms_final'));
-    const wcls: GpuWeight =
-      w.wcls === w.tokEmb && w.tokEmb.format === 'f32'
-        ? { format: 'f32', n: c.vocabSize, k: c.dim, data: tokEmb } // shared classifier: one buffer
-        : ownW(uploadLinear(ctx, [w.wcls], 'wcls'));
     const ropeTable = own(uploadStorage(ctx, k.ropeTable(c.seqLen, hs, c.ropeTheta), 'rope_cs'));
-    const linears: GpuWeight[] = [...layers.flatMap((L) => [L.wqkv, L.wo, L.w13, L.w2]), wcls];
 
-    // Activations for up to `chunk` rows.
+    // Activations for up to `chunk` rows (src/core/memory-plan.ts activationBytes lists them).
     const act = (cols: number, label: string): GPUBuffer => own(createStorage(ctx, chunk * cols * 4, label));
     const b = {
       tokens: own(createStorage(ctx, c.seqLen * 4, 'tokens')), // (seqLen) u32: the step's ids
@@ -102,15 +103,7 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
     const readToken = own(createReadback(ctx, 4, 'argmax-read'));
     const readLogits = own(createReadback(ctx, c.vocabSize * 4, 'logits-read'));
 
-    await warmPipelines(ctx, [
-      ...layers.flatMap((L): MatmulUse[] => [
-        [L.wqkv, 'rmsnorm', false],
-        [L.wo, 'none', true],
-        [L.w13, 'rmsnorm', false],
-        [L.w2, 'swiglu', true],
-      ]),
-      [wcls, 'rmsnorm', false],
-    ]);
+    await warmModelPipelines(ctx, weights);
 
     const rec = new Recorder(ctx);
     const counters: RunnerCounters = { submits: 0, dispatches: 0, forwards: 0 };
@@ -119,12 +112,15 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
     let disposed = false;
 
     /**
-     * Records embedding + all blocks for M tokens (ids at tokOff in b.tokens) at positions
-     * p0..; `afterBlock(l)` may record copies of the residual stream b.x after block l.
+     * Records embedding + all blocks for the M = ids.length tokens `ids` (also at tokOff in
+     * b.tokens) at positions p0..; `afterBlock(l)` may record copies of the residual stream b.x
+     * after block l.
      */
-    function recordBlocks(M: number, p0: number, tokOff: number, afterBlock?: (l: number) => void): void {
-      k.embed(rec, { tokens: b.tokens, tokOff, table: tokEmb, out: b.x, M, dim: c.dim, vocab: c.vocabSize });
+    function recordBlocks(ids: readonly number[], p0: number, tokOff: number, afterBlock?: (l: number) => void): void {
+      const M = ids.length;
+      k.embedTable(rec, { tokens: b.tokens, tokOff, ids, table: tokEmb, out: b.x, M });
       for (const [l, L] of layers.entries()) {
+        const { k: kcache, v: vcache } = kv[l];
         // attention block: x += wo · attention(rope(wqkv · rmsnorm(x)))
         if (M === 1) {
           matmul({ x: b.x, w: L.wqkv, out: b.qkv, M, prologue: { kind: 'rmsnorm', weight: L.rmsAtt, eps } });
@@ -133,11 +129,11 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
           matmul({ x: b.xn, w: L.wqkv, out: b.qkv, M });
         }
         k.rope(rec, {
-          qkv: b.qkv, kcache: L.kcache, vcache: L.vcache, table: ropeTable, M, pos0: p0,
+          qkv: b.qkv, kcache, vcache, table: ropeTable, M, pos0: p0, bias: L.bias,
           nHeads: c.nHeads, nKv: c.nKvHeads, hs, stride: qkvCols, kOff: qDim, vOff: qDim + kvd, style: c.ropeStyle,
         });
         k.attention(rec, {
-          q: b.qkv, qStride: qkvCols, kcache: L.kcache, vcache: L.vcache, out: b.att, M, pos0: p0,
+          q: b.qkv, qStride: qkvCols, kcache, vcache, out: b.att, M, pos0: p0,
           nHeads: c.nHeads, nKv: c.nKvHeads, hs,
         });
         matmul({ x: b.att, w: L.wo, out: b.x, M, accumulate: true });
@@ -196,7 +192,7 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
         let M = 0;
         for (let off = 0; off < tokens.length; off += chunk) {
           M = Math.min(chunk, tokens.length - off);
-          recordBlocks(M, pos + off, off);
+          recordBlocks(tokens.slice(off, off + M), pos + off, off);
         }
         // Logits of the last position only: final RMSNorm fused into the classifier GEMV.
         const lastRow = { x: b.x, xOff: (M - 1) * c.dim, w: wcls, out: b.logits, M: 1 };
@@ -229,7 +225,7 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
         try {
           for (let off = 0; off < T; off += chunk) {
             const M = Math.min(chunk, T - off);
-            recordBlocks(M, off, off, (l) => outResid && rec.copy(b.x, 0, outResid, (l * T + off) * rowBytes, M * rowBytes));
+            recordBlocks(tokens.slice(off, off + M), off, off, (l) => outResid && rec.copy(b.x, 0, outResid, (l * T + off) * rowBytes, M * rowBytes));
             k.rmsnorm(rec, { x: b.x, weight: rmsFinal, out: b.xn, M, dim: c.dim, eps });
             matmul({ x: b.xn, w: wcls, out: chunkLogits, M });
             rec.copy(chunkLogits, 0, outLogits, off * V * 4, M * V * 4);
@@ -245,24 +241,12 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
         }
       });
 
-    const kvBufs = new Set(layers.flatMap((L) => [L.kcache, L.vcache]));
+    const kvBufs = new Set(kv.flatMap((L) => [L.k, L.v]));
     const bytesOf = (bufs: Iterable<GPUBuffer>): number => [...bufs].reduce((n, buf) => n + buf.size, 0);
     function memory(): RunnerMemory {
-      const byFormat: Record<string, number> = {
-        f32: bytesOf([tokEmb, rmsFinal, ...layers.flatMap((L) => [L.rmsAtt, L.rmsFfn])]),
-      };
-      const counted = new Set<GPUBuffer>([tokEmb]); // a shared classifier is the embedding table
-      let linearBytes = 0;
-      for (const lw of linears) {
-        if (weightBuffers(lw).every((buf) => counted.has(buf))) continue; // the shared classifier
-        weightBuffers(lw).forEach((buf) => counted.add(buf));
-        for (const [f, n] of Object.entries(weightBytesByFormat(lw))) byFormat[f] = (byFormat[f] ?? 0) + n;
-        linearBytes += bytesOf(weightBuffers(lw));
-      }
-      const weightBytes = bytesOf(weightBufs);
+      const w = weights!.bytes();
       const kvCacheBytes = bytesOf(kvBufs);
-      const all = bytesOf(new Set(owned));
-      return { weightBytes, weightBytesByFormat: byFormat, linearBytes, kvCacheBytes, activationBytes: all - weightBytes - kvCacheBytes };
+      return { ...w, kvCacheBytes, activationBytes: bytesOf(new Set(owned)) - kvCacheBytes };
     }
 
     return {
@@ -277,35 +261,12 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
         disposed = true;
         rec.dispose();
         for (const buf of owned) buf.destroy();
+        weights?.destroy();
       },
     };
   } catch (e) {
     for (const buf of owned) buf.destroy();
+    weights?.destroy();
     throw e;
   }
-}
-
-type MatmulUse = [w: GpuWeight, prologue: 'rmsnorm' | 'none' | 'swiglu', accumulate: boolean];
-
-/**
- * Compiles every pipeline a step uses, so errors surface at load and steps never stall on a
- * compile: each linear as decode (M = 1, with its fused prologue) and as prefill (M > 1).
- */
-async function warmPipelines(ctx: GpuContext, uses: MatmulUse[]): Promise<void> {
-  const variants = new Map<string, [KernelName, Constants]>();
-  for (const [w, prologue, acc] of uses) {
-    for (const v of [...k.matmulPipelines(ctx, w, 1, prologue, acc), ...k.matmulPipelines(ctx, w, 2, 'none', acc)]) {
-      variants.set(JSON.stringify(v), v);
-    }
-  }
-  const p = ctx.pipelines;
-  await Promise.all([
-    ...[...variants.values()].map(([kernel, constants]) => p.prepare(kernel, constants)),
-    p.prepare('embed_f32'),
-    p.prepare('rope_f32'),
-    p.prepare('attention_f32'),
-    p.prepare('argmax_f32'),
-    p.prepare('rmsnorm_f32'),
-    p.prepare('silu_mul_f32'),
-  ]);
 }

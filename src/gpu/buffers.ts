@@ -2,11 +2,15 @@
 // GPUBufferUsage is read inside functions, not at import time: in Node the globals exist only
 // after src/cli/dawn.ts has installed them.
 import { NibbleError } from '../core/errors.ts';
+import { gpuBufferBytes } from '../core/memory-plan.ts';
 import type { GpuContext } from './device.ts';
 
 const MiB = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
-/** Throws 'too-large' unless a storage buffer of `bytes` fits this device. */
+/**
+ * Throws 'too-large' unless a storage buffer of `bytes` fits this device. Weights larger than one
+ * binding never get here whole: src/gpu/weights.ts splits them by rows first.
+ */
 export function checkFits(ctx: GpuContext, bytes: number, what: string): void {
   const { maxBufferSize, maxStorageBufferBindingSize } = ctx.limits;
   const cap = Math.min(maxBufferSize, maxStorageBufferBindingSize);
@@ -19,9 +23,9 @@ export function checkFits(ctx: GpuContext, bytes: number, what: string): void {
 }
 
 const storageUsage = (): number => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-/** Buffer sizes are padded to 4 bytes and at least 16 (WebGPU needs 4-byte multiples). */
+/** Buffer sizes are padded to 4 bytes and at least 16 (WebGPU needs 4-byte multiples); the memory plan counts the same. */
 const round4 = (bytes: number): number => Math.ceil(bytes / 4) * 4;
-const padded = (bytes: number): number => Math.max(16, round4(bytes));
+const padded = gpuBufferBytes;
 
 /** A zero-filled storage buffer (STORAGE | COPY_SRC | COPY_DST). */
 export function createStorage(ctx: GpuContext, bytes: number, label: string): GPUBuffer {

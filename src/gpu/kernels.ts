@@ -28,20 +28,49 @@ function holds(what: string, buf: GPUBuffer, floats: number): void {
 
 const WG = 64; // threads per workgroup of the elementwise kernels
 
-/** out (M, dim) = rows of table (vocab, dim) picked by tokens[tokOff .. tokOff + M). */
+/**
+ * out (M, dim) = rows of table (vocab, dim) picked by tokens[tokOff .. tokOff + M). `table` is
+ * rows row0 .. row0 + rows - 1 of it (default: all); output rows of tokens outside that range
+ * are left as they are (see embedTable).
+ */
 export function embed(
   rec: Recorder,
-  a: { tokens: GPUBuffer; tokOff: number; table: GPUBuffer; out: GPUBuffer; M: number; dim: number; vocab: number },
+  a: { tokens: GPUBuffer; tokOff: number; table: GPUBuffer; out: GPUBuffer; M: number; dim: number; vocab: number; row0?: number; rows?: number },
 ): void {
-  positive('embed', ['M', a.M], ['dim', a.dim], ['vocab', a.vocab]);
+  const row0 = a.row0 ?? 0;
+  const rows = a.rows ?? a.vocab;
+  positive('embed', ['M', a.M], ['dim', a.dim], ['vocab', a.vocab], ['rows', rows]);
+  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > a.vocab) fail(`embed: rows ${row0}..${row0 + rows - 1} are outside the vocabulary of ${a.vocab}`);
   holds('embed tokens', a.tokens, a.tokOff + a.M);
-  holds('embed table', a.table, a.vocab * a.dim);
+  holds('embed table', a.table, rows * a.dim);
   holds('embed out', a.out, a.M * a.dim);
   rec.dispatch('embed_f32', {
     buffers: [a.tokens, a.table, a.out],
-    params: { M: a.M, dim: a.dim, vocab: a.vocab, tok_off: a.tokOff },
+    params: { M: a.M, dim: a.dim, vocab: a.vocab, tok_off: a.tokOff, row0, rows },
     workgroups: rec.grid(Math.ceil((a.M * a.dim) / WG)),
   });
+}
+
+/**
+ * Embedding lookup from a table uploaded as one f32 weight or a stack of f32 row parts (split
+ * across bindings, src/gpu/weights.ts): one dispatch per part that holds one of `ids` (the
+ * step's token ids, known on the CPU), so a decode step costs one dispatch however the table
+ * is split. Without `ids`, every part is dispatched.
+ */
+export function embedTable(
+  rec: Recorder,
+  a: { tokens: GPUBuffer; tokOff: number; ids?: readonly number[]; table: GpuWeight; out: GPUBuffer; M: number },
+): void {
+  const parts = a.table.format === 'stack' ? a.table.parts : [a.table];
+  let row0 = 0;
+  for (const part of parts) {
+    if (part.format !== 'f32') fail(`embed: the table must be f32, got a ${part.format} part`);
+    const p = part as { data: GPUBuffer; n: number };
+    if (!a.ids || a.ids.some((t) => t >= row0 && t < row0 + p.n)) {
+      embed(rec, { tokens: a.tokens, tokOff: a.tokOff, table: p.data, out: a.out, M: a.M, dim: a.table.k, vocab: a.table.n, row0, rows: p.n });
+    }
+    row0 += p.n;
+  }
 }
 
 /** out (M, dim) = RMSNorm of each row of x (M, dim), scaled by weight (dim). */
@@ -128,20 +157,20 @@ export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
   const gemv = c.M === 1;
   switch (w.format) {
     case 'f32': {
-      if (c.nOff !== 0 || c.ldo !== w.n) fail('matmul: an f32 weight cannot be one part of a stack');
+      // One part of a stack (a row part of a split weight) writes output columns nOff.. of ldo.
       holds('matmul w', w.data, w.n * w.k);
       if (gemv) {
         sink.dispatch(sink.ctx.kernels.gemv, {
           constants: gemvConstants(w.k, c.prologue?.kind ?? 'none', c.accumulate),
           buffers: [w.data, c.x, c.prologue?.kind === 'rmsnorm' ? c.prologue.weight : w.data, c.out],
-          params: { K: w.k, N: w.n, x_off: c.xOff, eps: c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0 },
+          params: { K: w.k, N: w.n, x_off: c.xOff, eps: c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0, n_off: c.nOff },
           workgroups: sink.grid(Math.ceil(w.n / GEMV_ROWS)),
         });
       } else {
         sink.dispatch('matmul_gemm_f32', {
           constants: gemmConstants(c.accumulate),
           buffers: [c.x, w.data, c.out],
-          params: { M: c.M, N: w.n, K: w.k },
+          params: { M: c.M, N: w.n, K: w.k, n_off: c.nOff, ldo: c.ldo },
           workgroups: [Math.ceil(w.n / 32), Math.ceil(c.M / 32)],
         });
       }
@@ -208,9 +237,13 @@ export interface RopeArgs {
   kOff: number;
   vOff: number;
   style: 'interleaved' | 'half';
+  bias?: GPUBuffer; // (stride): bq;bk;bv as one qkv row, added before rotating (Qwen2)
 }
 
-/** Rotates q in place and k into the cache for positions pos0..pos0+M-1; copies v into the cache. */
+/**
+ * Rotates q in place and k into the cache for positions pos0..pos0+M-1; copies v into the
+ * cache. With `bias`, q, k and v get their bias added first (fused: no extra dispatch).
+ */
 export function rope(rec: Recorder, a: RopeArgs): void {
   positive('rope', ['M', a.M], ['nHeads', a.nHeads], ['nKv', a.nKv], ['hs', a.hs], ['stride', a.stride]);
   if (a.hs % 2) fail(`rope: head size ${a.hs} is odd`);
@@ -222,8 +255,10 @@ export function rope(rec: Recorder, a: RopeArgs): void {
   holds('rope kcache', a.kcache, (a.pos0 + a.M) * kvDim);
   holds('rope vcache', a.vcache, (a.pos0 + a.M) * kvDim);
   holds('rope table', a.table, (a.pos0 + a.M) * a.hs);
+  if (a.bias) holds('rope bias', a.bias, a.stride);
   rec.dispatch('rope_f32', {
-    buffers: [a.qkv, a.kcache, a.vcache, a.table],
+    constants: ropeConstants(!!a.bias),
+    buffers: [a.qkv, a.kcache, a.vcache, a.table, a.bias ?? a.table],
     params: {
       M: a.M, pos0: a.pos0, n_heads: a.nHeads, n_kv: a.nKv, hs: a.hs,
       stride: a.stride, k_off: a.kOff, v_off: a.vOff, style: a.style === 'interleaved' ? 0 : 1,
@@ -231,6 +266,9 @@ export function rope(rec: Recorder, a: RopeArgs): void {
     workgroups: rec.grid(Math.ceil((a.M * (a.nHeads + a.nKv) * (a.hs / 2)) / WG)),
   });
 }
+
+/** Override constants of rope_f32: BIAS adds the attention biases. */
+export const ropeConstants = (bias: boolean): Constants => ({ BIAS: bias ? 1 : 0 });
 
 /** (seqLen, hs/2) pairs (cos, sin) of pos · theta^(-2i/hs), computed in f64 as ops.rope does. */
 export function ropeTable(seqLen: number, hs: number, theta: number): Float32Array {

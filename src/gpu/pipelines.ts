@@ -18,11 +18,11 @@ export interface KernelSpec {
 export const PARAM_BYTES = 64;
 
 export const KERNELS: Record<ShaderName, KernelSpec> = {
-  embed_f32: { buffers: ['read', 'read', 'rw'], params: ['M', 'dim', 'vocab', 'tok_off'] },
+  embed_f32: { buffers: ['read', 'read', 'rw'], params: ['M', 'dim', 'vocab', 'tok_off', 'row0', 'rows'] },
   rmsnorm_f32: { buffers: ['read', 'read', 'rw'], params: ['M', 'dim', 'eps:f32'] },
-  matmul_gemv_f32: { buffers: ['read', 'read', 'read', 'rw'], params: ['K', 'N', 'x_off', 'eps:f32'] },
-  matmul_gemv_f32_sg: { buffers: ['read', 'read', 'read', 'rw'], params: ['K', 'N', 'x_off', 'eps:f32'] },
-  matmul_gemm_f32: { buffers: ['read', 'read', 'rw'], params: ['M', 'N', 'K'] },
+  matmul_gemv_f32: { buffers: ['read', 'read', 'read', 'rw'], params: ['K', 'N', 'x_off', 'eps:f32', 'n_off'] },
+  matmul_gemv_f32_sg: { buffers: ['read', 'read', 'read', 'rw'], params: ['K', 'N', 'x_off', 'eps:f32', 'n_off'] },
+  matmul_gemm_f32: { buffers: ['read', 'read', 'rw'], params: ['M', 'N', 'K', 'n_off', 'ldo'] },
   // Packed quantized weights (src/gpu/matmul-quant.ts; layouts in each shader's header).
   matmul_gemv_qn: {
     buffers: ['read', 'read', 'read', 'read', 'read', 'read', 'rw'],
@@ -47,7 +47,7 @@ export const KERNELS: Record<ShaderName, KernelSpec> = {
     params: ['M', 'N', 'K', 'wpr', 'n_off', 'ldo', 'mask_off', 'sx_off', 'xq_off'],
   },
   rope_f32: {
-    buffers: ['rw', 'rw', 'rw', 'read'],
+    buffers: ['rw', 'rw', 'rw', 'read', 'read'], // + bias (override BIAS)
     params: ['M', 'pos0', 'n_heads', 'n_kv', 'hs', 'stride', 'k_off', 'v_off', 'style'],
   },
   attention_f32: {

@@ -7,21 +7,24 @@
 // 64 weights; the 4-bit codes stay packed.
 //
 // Stacked linears (wq;wk;wv and w1;w3 share their input) become ONE weight when their parts
-// can be concatenated row-wise: f32; uniform with equal bits, group and gIdx (scales become
-// f32 unless all are f16, zero points explicit unless all are symmetric: both lossless);
-// codebook with equal format and block, every part but the last a whole number of blocks and
-// words; LLM.int8 with equal thresholds. Otherwise runs of mergeable parts are uploaded
-// separately as a 'stack' and the matmul dispatches once per run, writing its output columns.
-// A stack cannot mix f32 and quantized parts (the f32 kernels write whole rows).
+// can be concatenated row-wise (the rules and the merge live in src/core/model-tensors.ts, which
+// the memory plan shares). Otherwise runs of mergeable parts are uploaded separately as a
+// 'stack' and the matmul dispatches once per run, writing its output columns (n_off, ldo).
+// A stack cannot mix f32 and quantized runs.
+//
+// Splitting across bindings: a run larger than `cap` bytes (one storage binding; the device's
+// min(maxBufferSize, maxStorageBufferBindingSize) unless the runner asks for less) is cut into
+// row ranges of rowsPerPart(...) rows (src/core/memory-plan.ts: ⌊cap / rowBytes⌋, rounded to the
+// packing's rowAlign) and each part is one leaf of the stack: one more dispatch per extra part.
+// Parts of a uniform weight with gIdx share one gIdx buffer. A row (or rowAlign rows) larger
+// than cap fails with NibbleError('too-large').
 import { NibbleError } from '../core/errors.ts';
 import { f32Values } from '../core/linear.ts';
-import type { Int8RowsTensor } from '../core/llmint8.ts';
-import {
-  UNIFORM_BITS, isCodebookFormat, isUniformFormat, unpackScales, unpackZeros,
-  type CodebookFormat, type CodebookQuantTensor, type UniformFormat, type UniformQuantTensor,
-} from '../core/quant/format.ts';
-import { packF16Pairs, packU8, wordsPerRow, type PackBits } from '../core/quant/packing.ts';
-import { numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
+import { rowsPerPart } from '../core/memory-plan.ts';
+import { linearRuns, mergeRun, runLayout, sliceRows } from '../core/model-tensors.ts';
+import { UNIFORM_BITS, unpackScales, type CodebookFormat, type UniformFormat } from '../core/quant/format.ts';
+import { wordsPerRow, type PackBits } from '../core/quant/packing.ts';
+import { f32Tensor, type Tensor } from '../core/tensor.ts';
 import { uploadStorage } from './buffers.ts';
 import type { GpuContext } from './device.ts';
 
@@ -76,132 +79,36 @@ const shapeOf = (t: Tensor, label: string): [number, number] => {
   return [t.shape[0], t.shape[1]];
 };
 
-const sameIdx = (a?: Uint32Array, b?: Uint32Array): boolean =>
-  a === b || (!!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]));
-
-/** Whether b can be appended row-wise to a in one packed weight (see the header). */
-function mergeable(a: Tensor, b: Tensor): boolean {
-  if (a.format !== b.format || a.shape[1] !== b.shape[1]) return false;
-  if (a.format === 'llmint8') return a.threshold === (b as Int8RowsTensor).threshold;
-  if (isUniformFormat(a.format)) {
-    const ua = a as UniformQuantTensor;
-    const ub = b as UniformQuantTensor;
-    return ua.group === ub.group && sameIdx(ua.buffers.gIdx, ub.buffers.gIdx);
-  }
-  if (isCodebookFormat(a.format)) {
-    const ca = a as CodebookQuantTensor;
-    const n = numel(ca.shape);
-    return ca.group === (b as CodebookQuantTensor).group && n % 8 === 0 && n % ca.group === 0;
-  }
-  return true; // f32
-}
-
-function concat<T extends Float32Array | Uint32Array>(arrays: readonly T[], make: (n: number) => T): T {
-  const out = make(arrays.reduce((s, a) => s + a.length, 0));
-  let off = 0;
-  for (const a of arrays) {
-    out.set(a, off);
-    off += a.length;
-  }
-  return out;
-}
-
-/** Parts (mergeable, see above) as one tensor of the same format with the rows of all. */
-function merge(parts: readonly Tensor[]): Tensor {
-  const first = parts[0];
-  if (parts.length === 1) return first;
-  const n = parts.reduce((s, t) => s + t.shape[0], 0);
-  const k = first.shape[1];
-  const u32 = (len: number) => new Uint32Array(len);
-  const f32 = (len: number) => new Float32Array(len);
-  switch (first.format) {
-    case 'f32':
-      return { format: 'f32', shape: [n, k], data: concat(parts.map((t) => (t as F32Tensor).data), f32) };
-    case 'llmint8': {
-      const ps = parts as Int8RowsTensor[];
-      return {
-        format: 'llmint8', shape: [n, k], threshold: first.threshold,
-        buffers: { data: concat(ps.map((t) => t.buffers.data), u32), scales: concat(ps.map((t) => t.buffers.scales), f32) },
-      };
-    }
-    case 'nf4':
-    case 'fp4': {
-      const ps = parts as CodebookQuantTensor[];
-      return {
-        format: first.format, shape: [n, k], group: first.group, sym: true, scaleType: 'f32',
-        buffers: { data: concat(ps.map((t) => t.buffers.data), u32), scales: concat(ps.map((t) => unpackScales(t)), f32) },
-      };
-    }
-    default: {
-      const ps = parts as UniformQuantTensor[];
-      const u = first as UniformQuantTensor;
-      const scales = concat(ps.map((t) => unpackScales(t)), f32); // f16 → f32 is exact
-      const allF16 = ps.every((t) => t.scaleType === 'f16');
-      const sym = ps.every((t) => t.sym);
-      let zeros: Uint32Array | undefined;
-      if (!sym) {
-        const bytes = new Uint8Array(ps.reduce((s, t) => s + t.shape[0] * Math.ceil(k / t.group), 0));
-        ps.reduce((off, t) => (bytes.set(unpackZeros(t), off), off + t.shape[0] * Math.ceil(k / t.group)), 0);
-        zeros = packU8(bytes);
-      }
-      return {
-        format: u.format, shape: [n, k], granularity: u.granularity, group: u.group, sym,
-        scaleType: allF16 ? 'f16' : 'f32',
-        buffers: {
-          data: concat(ps.map((t) => t.buffers.data), u32),
-          scales: allF16 ? packF16Pairs(scales) : scales, // f32 → f16 of f16 values is exact
-          ...(zeros ? { zeros } : {}),
-          ...(u.buffers.gIdx ? { gIdx: u.buffers.gIdx } : {}),
-        },
-      };
-    }
-  }
-}
-
-/** One tensor's packed buffers on the GPU, lengths checked against its shape. */
-function uploadLeaf(ctx: GpuContext, t: Tensor, label: string): LeafWeight {
+/** Checks a leaf tensor's buffer lengths against its shape (before slicing or uploading it). */
+function checkLeaf(t: Tensor, label: string): void {
   const [n, k] = shapeOf(t, label);
-  const up = (d: Float32Array | Uint32Array, what: string) => uploadStorage(ctx, d, `${label}.${what}`);
   const need = (what: string, have: number, want: number) => {
     if (have !== want) bad(`${label}: ${t.format} ${what} has ${have} values, a ${n}×${k} weight needs ${want}`);
   };
   switch (t.format) {
     case 'f32':
-      return { format: 'f32', n, k, data: up(t.data, 'w') };
-    case 'llmint8': {
-      const wpr = Math.ceil(k / 4);
-      need('data', t.buffers.data.length, n * wpr);
-      need('scales', t.buffers.scales.length, n);
-      return { format: 'llmint8', n, k, threshold: t.threshold, wpr, data: up(t.buffers.data, 'q'), scales: up(t.buffers.scales, 's') };
-    }
+      return need('data', t.data.length, n * k);
+    case 'llmint8':
+      need('data', t.buffers.data.length, n * Math.ceil(k / 4));
+      return need('scales', t.buffers.scales.length, n);
     case 'nf4':
-    case 'fp4': {
-      const absmax = unpackScales(t); // dq8: decoded here (see the header)
+    case 'fp4':
       need('data', t.buffers.data.length, Math.ceil((n * k) / 8));
-      need('absmax', absmax.length, Math.ceil((n * k) / t.group));
-      return { format: t.format, n, k, block: t.group, data: up(t.buffers.data, 'q'), absmax: up(absmax, 'absmax') };
-    }
+      return need('absmax', t.scaleType === 'f32' ? t.buffers.scales.length : Math.ceil((n * k) / t.group), Math.ceil((n * k) / t.group));
     case 'q8':
     case 'q4':
     case 'q3':
     case 'q2': {
-      const bits = UNIFORM_BITS[t.format];
-      const wpr = wordsPerRow(bits, k);
       const nGroups = Math.ceil(k / t.group);
       const b = t.buffers;
-      need('data', b.data.length, n * wpr);
+      need('data', b.data.length, n * wordsPerRow(UNIFORM_BITS[t.format], k));
       need('scales', b.scales.length, t.scaleType === 'f16' ? Math.ceil((n * nGroups) / 2) : n * nGroups);
       if (!t.sym) need('zeros', b.zeros?.length ?? 0, Math.ceil((n * nGroups) / 4));
       if (b.gIdx) {
         need('gIdx', b.gIdx.length, k);
         if (b.gIdx.some((g) => g >= nGroups)) bad(`${label}: gIdx names a group ≥ ${nGroups}`);
       }
-      return {
-        format: t.format, n, k, bits, group: t.group, nGroups, wpr, scaleF16: t.scaleType === 'f16',
-        data: up(b.data, 'q'), scales: up(b.scales, 's'),
-        ...(t.sym ? {} : { zeros: up(b.zeros!, 'z') }),
-        ...(b.gIdx ? { gIdx: up(b.gIdx, 'gidx') } : {}),
-      };
+      return;
     }
     default: {
       const never: never = t;
@@ -211,23 +118,55 @@ function uploadLeaf(ctx: GpuContext, t: Tensor, label: string): LeafWeight {
 }
 
 /**
+ * One tensor's packed buffers on the GPU (lengths checked first). `gIdxBufs` shares one gIdx
+ * buffer among the row parts of a split weight (they hold the same array).
+ */
+function uploadLeaf(ctx: GpuContext, t: Tensor, label: string, gIdxBufs: Map<Uint32Array, GPUBuffer>): LeafWeight {
+  checkLeaf(t, label);
+  const [n, k] = shapeOf(t, label);
+  const up = (d: Float32Array | Uint32Array, what: string) => uploadStorage(ctx, d, `${label}.${what}`);
+  switch (t.format) {
+    case 'f32':
+      return { format: 'f32', n, k, data: up(t.data, 'w') };
+    case 'llmint8':
+      return { format: 'llmint8', n, k, threshold: t.threshold, wpr: Math.ceil(k / 4), data: up(t.buffers.data, 'q'), scales: up(t.buffers.scales, 's') };
+    case 'nf4':
+    case 'fp4': // dq8 absmax decoded here (see the header)
+      return { format: t.format, n, k, block: t.group, data: up(t.buffers.data, 'q'), absmax: up(unpackScales(t), 'absmax') };
+    default: {
+      const b = t.buffers;
+      let gIdx: GPUBuffer | undefined;
+      if (b.gIdx) {
+        gIdx = gIdxBufs.get(b.gIdx) ?? up(b.gIdx, 'gidx');
+        gIdxBufs.set(b.gIdx, gIdx);
+      }
+      return {
+        format: t.format, n, k, bits: UNIFORM_BITS[t.format], group: t.group, nGroups: Math.ceil(k / t.group),
+        wpr: wordsPerRow(UNIFORM_BITS[t.format], k), scaleF16: t.scaleType === 'f16',
+        data: up(b.data, 'q'), scales: up(b.scales, 's'),
+        ...(t.sym ? {} : { zeros: up(b.zeros!, 'z') }),
+        ...(gIdx ? { gIdx } : {}),
+      };
+    }
+  }
+}
+
+/** Bytes one storage binding may hold on this device: min(maxBufferSize, maxStorageBufferBindingSize). */
+export const deviceBindingCap = (ctx: GpuContext): number => Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
+
+/**
  * Uploads one linear map, or several stacked along the output dim (e.g. wq;wk;wv → one
  * (qDim + 2·kvDim, dim) weight so one matmul computes all three). Parts must share the
- * input size.
+ * input size. A run larger than `cap` bytes is split by rows (see the header).
  */
-export function uploadLinear(ctx: GpuContext, parts: readonly Tensor[], label: string): GpuWeight {
+export function uploadLinear(ctx: GpuContext, parts: readonly Tensor[], label: string, cap = deviceBindingCap(ctx)): GpuWeight {
   const shapes = parts.map((t, i) => shapeOf(t, `${label}[${i}]`));
   const k = shapes[0][1];
   if (shapes.some(([, kk]) => kk !== k)) {
     throw new NibbleError('bad-dims', `${label}: stacked parts have input sizes ${shapes.map((s) => s[1])}`);
   }
   const n = shapes.reduce((s, [nn]) => s + nn, 0);
-  const runs: Tensor[][] = [];
-  for (const t of parts) {
-    const run = runs[runs.length - 1];
-    if (run && mergeable(run[run.length - 1], t)) run.push(t);
-    else runs.push([t]);
-  }
+  const runs = linearRuns(parts);
   if (runs.length > 1 && parts.some((t) => t.format === 'f32')) {
     throw new NibbleError(
       'unsupported',
@@ -235,18 +174,45 @@ export function uploadLinear(ctx: GpuContext, parts: readonly Tensor[], label: s
     );
   }
   const leaves: LeafWeight[] = [];
+  const gIdxBufs = new Map<Uint32Array, GPUBuffer>();
   try {
-    runs.forEach((run, i) => leaves.push(uploadLeaf(ctx, merge(run), runs.length > 1 ? `${label}.${i}` : label)));
+    runs.forEach((run, i) => {
+      const runLabel = runs.length > 1 ? `${label}.${i}` : label;
+      const layout = runLayout(run);
+      const bytes = layout.buffers.reduce((s, x) => s + x, 0);
+      const merged = mergeRun(run);
+      if (bytes <= cap) {
+        leaves.push(uploadLeaf(ctx, merged, runLabel, gIdxBufs));
+        return;
+      }
+      const rows = rowsPerPart({ bytes, rows: layout.rows, rowAlign: layout.rowAlign }, cap);
+      if (rows < 1) {
+        const unit = layout.rowAlign > 1 ? `${layout.rowAlign} rows (the smallest split of ${layout.format}) take` : 'one row takes';
+        throw new NibbleError('too-large', `${runLabel}: ${unit} ${Math.ceil((bytes / layout.rows) * layout.rowAlign)} bytes, more than one storage binding holds (${cap} bytes)`);
+      }
+      checkLeaf(merged, runLabel);
+      for (let r0 = 0, p = 0; r0 < layout.rows; r0 += rows, p++) {
+        leaves.push(uploadLeaf(ctx, sliceRows(merged, r0, Math.min(rows, layout.rows - r0)), `${runLabel}.part${p}`, gIdxBufs));
+      }
+    });
   } catch (e) {
-    leaves.forEach((w) => weightBuffers(w).forEach((b) => b.destroy()));
+    new Set(leaves.flatMap(weightBuffers)).forEach((b) => b.destroy());
     throw e;
   }
   return leaves.length === 1 ? leaves[0] : { format: 'stack', n, k, parts: leaves };
 }
 
-/** Uploads a vector (norm weights) or table (embeddings) that the kernels read as f32. */
-export function uploadF32(ctx: GpuContext, t: Tensor, label: string): GPUBuffer {
-  return uploadStorage(ctx, f32Values(t), label);
+/**
+ * Uploads a (rows, cols) table the kernels read as f32 (the embedding; also the classifier
+ * when shared): an f32 weight, or a stack of f32 row parts when larger than `cap`.
+ */
+export function uploadTable(ctx: GpuContext, t: Tensor, label: string, cap = deviceBindingCap(ctx)): GpuWeight {
+  return uploadLinear(ctx, [t.format === 'f32' ? t : f32Tensor([...t.shape], f32Values(t))], label, cap);
+}
+
+/** Uploads a vector (norm weights, biases) that the kernels read as f32. */
+export function uploadF32(ctx: GpuContext, t: Tensor | Float32Array, label: string): GPUBuffer {
+  return uploadStorage(ctx, t instanceof Float32Array ? t : f32Values(t), label);
 }
 
 /** Every buffer a weight owns (to destroy it). */
@@ -266,11 +232,16 @@ export function weightBuffers(w: GpuWeight): GPUBuffer[] {
   }
 }
 
-/** Leaf weights by format tag with the GPU bytes their buffers occupy. */
+/** Leaf weights by format tag with the GPU bytes their buffers occupy (a shared gIdx counted once). */
 export function weightBytesByFormat(w: GpuWeight): Record<string, number> {
   const out: Record<string, number> = {};
+  const seen = new Set<GPUBuffer>();
   for (const leaf of w.format === 'stack' ? w.parts : [w]) {
-    out[leaf.format] = (out[leaf.format] ?? 0) + weightBuffers(leaf).reduce((s, b) => s + b.size, 0);
+    for (const b of weightBuffers(leaf)) {
+      if (seen.has(b)) continue;
+      seen.add(b);
+      out[leaf.format] = (out[leaf.format] ?? 0) + b.size;
+    }
   }
   return out;
 }

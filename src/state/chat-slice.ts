@@ -1,7 +1,11 @@
 // Chat slice: turns (prompt → streamed continuation), live decode rate, sampling settings, and
-// which held variant answers.
+// which held variant answers. Two modes, decided per turn by the loaded model:
+// - completion (no chat template, e.g. llama2.c stories): the prompt is the start of the text;
+// - chat (ModelInfo.chatTemplate): the prompt is the user's message; the engine receives the
+//   system prompt + every earlier chat turn (user, assistant) + it as `messages`, and renders
+//   them through the model's template. Turns from completion mode are never sent as history.
 import { BASE_VARIANT } from '../worker/lab-protocol.ts';
-import { toWireError, type SamplingSettings, type TokenProgress } from '../worker/protocol.ts';
+import { toWireError, type ChatMessage, type SamplingSettings, type TokenProgress } from '../worker/protocol.ts';
 import type { ChatSlice, ChatTurn, Slice } from './types.ts';
 
 export const DEFAULT_SAMPLING: SamplingSettings = { temperature: 0.8, topP: 0.9, maxTokens: 256, seed: 42 };
@@ -12,6 +16,20 @@ export const SAMPLING_LIMITS = {
   maxTokens: { min: 1, max: 4096 }, // the model's context (seqLen) stops it earlier
   seed: { min: 0, max: 0xffffffff },
 } as const;
+
+/**
+ * The messages of a chat turn: the system prompt (when not blank), the earlier chat turns that
+ * ended (done or stopped: the reply as far as it got), then `prompt` as the user's message.
+ */
+export function chatMessages(turns: readonly ChatTurn[], system: string, prompt: string): ChatMessage[] {
+  const out: ChatMessage[] = system.trim() ? [{ role: 'system', content: system }] : [];
+  for (const t of turns) {
+    if (!t.chat || (t.status !== 'done' && t.status !== 'stopped')) continue;
+    out.push({ role: 'user', content: t.prompt }, { role: 'assistant', content: t.text });
+  }
+  out.push({ role: 'user', content: prompt });
+  return out;
+}
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
@@ -38,16 +56,19 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
     set((s) => ({ chat: { ...s.chat, turns: s.chat.turns.map((t) => (t.id === id ? { ...t, ...f(t) } : t)) } }));
 
   return {
-    chat: { turns: [], streaming: null, sampling: DEFAULT_SAMPLING, variant: BASE_VARIANT },
+    chat: { turns: [], streaming: null, sampling: DEFAULT_SAMPLING, variant: BASE_VARIANT, system: '' },
 
     async send(prompt) {
       const s = get();
       if (s.model.status !== 'ready' || s.chat.streaming || s.ab.streaming) return;
+      const chat = s.model.info?.chatTemplate === true;
+      if (chat && prompt.trim() === '') return; // a chat turn needs the user's message
+      const messages = chat ? chatMessages(s.chat.turns, s.chat.system, prompt) : undefined;
       if (s.settings.randomSeed) s.setSampling({ seed: randomSeed() });
       const settings = get().chat.sampling;
       const variant = s.chat.variant;
       const id = nextTurnId++;
-      const turn: ChatTurn = { id, prompt, text: '', tokens: 0, status: 'streaming', settings, result: null, error: null };
+      const turn: ChatTurn = { id, prompt, text: '', tokens: 0, status: 'streaming', settings, result: null, error: null, ...(chat ? { chat } : {}) };
       set((st) => ({ chat: { ...st.chat, turns: [...st.chat.turns, turn], streaming: { turnId: id, tokensPerSecond: 0 } } }));
       const mine = new AbortController();
       ctrl = mine;
@@ -69,6 +90,7 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
         const result = await ctx.engine.generate(prompt, settings, {
           signal: mine.signal,
           ...(variant === BASE_VARIANT ? {} : { variant }),
+          ...(messages ? { messages } : {}),
           onToken: (t) => {
             pending += t.text;
             last = t;
@@ -97,6 +119,10 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
 
     setSampling(patch) {
       set((s) => ({ chat: { ...s.chat, sampling: applySamplingPatch(s.chat.sampling, patch) } }));
+    },
+
+    setSystemPrompt(text) {
+      set((s) => ({ chat: { ...s.chat, system: text } }));
     },
 
     setChatVariant(id) {

@@ -4,6 +4,8 @@
 import type {
   CollisionReport,
   DriftReport,
+  ExportedFiles,
+  ExportFileFormat,
   JobProgress,
   LinearInputSite,
   LinearName,
@@ -21,6 +23,8 @@ export type {
   CollisionReport,
   CollisionStats,
   DriftReport,
+  ExportedFiles,
+  ExportFileFormat,
   Granularity,
   LinearInputSite,
   LinearName,
@@ -49,6 +53,8 @@ export interface VariantsState {
   form: QuantSpec; // the Quantize panel's options (also the quantizer the charts draw)
   /** Where each variant's copy in storage stands (only when a storage slice persists them). */
   saved: Record<string, 'saving' | 'saved' | 'error'>;
+  /** The export being written in the worker (one at a time), or null. */
+  exporting: { id: string; format: ExportFileFormat } | null;
 }
 
 export interface VariantsSlice {
@@ -61,6 +67,11 @@ export interface VariantsSlice {
   importVariant(bytes: ArrayBuffer | Uint8Array, meta?: Partial<VariantMeta>): Promise<VariantInfo | null>;
   /** The variant as .nibble bytes + meta (download, or persisting). */
   exportVariant(id: string): Promise<{ bytes: Uint8Array; meta: VariantMeta } | null>;
+  /**
+   * A held model ('base' or a variant) written in a download format by the worker (the CLI's
+   * `nibble export` formats); the files for the UI to save, or null after showing the error.
+   */
+  exportModel(id: string, format: ExportFileFormat): Promise<ExportedFiles | null>;
   refreshVariants(): Promise<void>;
 }
 

@@ -6,9 +6,12 @@ import type {
   Engine,
   EngineInfo,
   GenerationSummary,
+  LoadProgress,
   ModelInfo,
+  ModelPlan,
   ModelSource,
   SamplingSettings,
+  SourceFile,
   WireError,
 } from '../worker/protocol.ts';
 import type { TextSources } from '../worker/lab-protocol.ts';
@@ -22,17 +25,70 @@ export interface ModelState {
   status: ModelStatus; // 'ready' ⇔ info !== null and no load in flight
   info: ModelInfo | null; // the loaded model (kept while a newer load runs or after it fails)
   engine: EngineInfo | null; // backend, GPU summary or why WebGPU is unavailable
-  source: 'default' | 'files' | null; // where the loaded model came from
+  source: 'default' | 'files' | 'remote' | null; // where the loaded model came from
   loading: string | null; // name of the model being loaded
   error: WireError | null; // last load failure, cleared by the next successful load
 }
 
+/**
+ * "Bring your own model": choose (files, folder, drop, URL) → 'inspecting' (headers only) →
+ * 'planned' (the plan and the memory it needs here, for the chosen context) → 'loading' → idle
+ * again, with the model in `model`. A failed or cancelled step goes back one step.
+ */
+export type PendingPhase = 'idle' | 'inspecting' | 'planned' | 'loading';
+
+/** What the user chose, as plain data (the Blobs themselves stay inside the model slice). */
+export interface PendingSource {
+  kind: 'files' | 'remote';
+  name: string;
+  ref: string | null; // remote: the repo id or URL the engine fetches
+  from: string | null; // remote: where the bytes are downloaded from ("huggingface.co/owner/name", a host)
+  files: { path: string; bytes: number }[]; // files: as chosen (paths relative to the folder)
+}
+
+/** A running inspect or load: bytes read, measured rate, ETA. */
+export interface ProgressView {
+  op: 'inspect' | 'load';
+  phase: LoadProgress['phase'];
+  file: string;
+  bytesDone: number;
+  bytesTotal: number; // 0 = unknown
+  etaMs: number | null;
+  bytesPerSecond: number | null; // null until enough time has passed to measure
+  startedAt: number; // performance.now() of the first byte asked for
+}
+
+export interface PendingModelState {
+  phase: PendingPhase;
+  source: PendingSource | null;
+  /** The latest plan; kept while a new context is being planned ('inspecting' with a plan). */
+  plan: ModelPlan | null;
+  contextLength: number | null; // the context the plan is (being) made for
+  progress: ProgressView | null;
+  error: WireError | null; // the last inspect/load failure of this source (also on the banner)
+  keep: boolean; // keep it in browser storage once it loads (single-file checkpoints only)
+  /** The last load that finished: its final progress as the engine reported it, and how long it took. */
+  finished: { name: string; progress: ProgressView | null; ms: number } | null;
+}
+
 export interface ModelSlice {
   model: ModelState;
+  pending: PendingModelState;
   loadDefaultModel(): Promise<void>;
   /** Loads a user's llama2.c checkpoint + tokenizer (Files from the picker, or any Blob). */
   loadModelFiles(model: Blob, tokenizer: Blob, name?: string): Promise<void>;
   refreshEngineInfo(): Promise<void>;
+  /** The user's files (paths relative to their folder) → inspect → a plan. Replaces any pending choice. */
+  chooseModelFiles(files: SourceFile[], name: string): Promise<void>;
+  /** An HF repo id or https URL the user typed and asked to fetch → inspect → a plan. */
+  chooseRemoteModel(text: string): Promise<void>;
+  /** A new context for the plan (clamped to 1…the model's own): plans again. */
+  setPendingContext(contextLength: number): Promise<void>;
+  setKeepPending(keep: boolean): void;
+  /** Loads the planned model (refused while the plan says 'too-large'). */
+  loadPendingModel(): Promise<void>;
+  /** Stops the running inspect or load, or discards the plan. */
+  cancelPendingModel(): void;
 }
 
 export type TurnStatus = 'streaming' | 'done' | 'stopped' | 'error';
@@ -47,6 +103,8 @@ export interface ChatTurn {
   settings: SamplingSettings; // exactly what was sent (seed included), to reproduce the turn
   result: GenerationSummary | null; // set when it ends normally or is stopped
   error: WireError | null;
+  /** Sent as a chat (the user's message, rendered by the model's template); else a completion. */
+  chat?: boolean;
 }
 
 export interface ChatState {
@@ -55,12 +113,19 @@ export interface ChatState {
   streaming: { turnId: number; tokensPerSecond: number } | null;
   sampling: SamplingSettings;
   variant: string; // which held variant answers ('base' = the loaded model)
+  /** System prompt sent first when the model has a chat template ('' = none). */
+  system: string;
 }
 
 export interface ChatSlice {
   chat: ChatState;
-  /** Starts a generation for `prompt` (empty = from BOS); no-op unless a model is ready and none runs. */
+  /**
+   * Starts a generation for `prompt` (empty = from BOS); no-op unless a model is ready and none
+   * runs. With a chat template (ModelInfo.chatTemplate) `prompt` is the user's message, sent with
+   * the system prompt and the earlier chat turns as `messages`.
+   */
   send(prompt: string): Promise<void>;
+  setSystemPrompt(text: string): void;
   stop(): void;
   /** Merges a patch, clamping each field to its valid range; non-finite values are ignored. */
   setSampling(patch: Partial<SamplingSettings>): void;
@@ -113,8 +178,11 @@ export interface StoreDeps {
   storage?: StorageOpener;
 }
 
-/** The source a reload (e.g. after a backend switch) uses: the embedded URL or the user's Blobs. */
-export type ReloadSource = { kind: 'default' } | { kind: 'files'; model: Blob; tokenizer: Blob; name: string };
+/** The source a reload (e.g. after a backend switch) uses: the embedded URL, the user's Blobs, or a chosen source with its context. */
+export type ReloadSource =
+  | { kind: 'default' }
+  | { kind: 'files'; model: Blob; tokenizer: Blob; name: string }
+  | { kind: 'source'; source: Extract<ModelSource, { kind: 'files' | 'remote' }>; contextLength: number | undefined };
 
 export interface SliceContext extends StoreDeps {
   lastSource: ReloadSource | null;
@@ -128,4 +196,4 @@ export type SetState = (fn: (s: AppState) => Partial<AppState>) => void;
 export type GetState = () => AppState;
 
 // Engine data shapes the UI renders; re-exported so the UI depends on the store alone.
-export type { BackendPreference, EngineInfo, GenerationSummary, GpuSummary, ModelInfo, SamplingSettings, WireError } from '../worker/protocol.ts';
+export type { BackendPreference, EngineInfo, GenerationSummary, GpuSummary, LoadProgress, MemoryPlan, ModelInfo, ModelPlan, SamplingSettings, SourceFile, WireError } from '../worker/protocol.ts';

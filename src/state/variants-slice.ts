@@ -1,6 +1,8 @@
 // Variants slice: the quantized variants of the loaded model held in the worker, and the
 // Quantize form. A new variant is persisted through the optional `persistVariant` hook (a
 // storage slice); stored variants come back through `importVariant` without re-quantizing.
+// `exportModel` asks the worker for a download format and returns the files; saving them (Blob,
+// <a download>, a folder picker) is the UI's part (src/ui/common/download.ts).
 import { BASE_VARIANT, DEFAULT_SPEC, specLabel, type QuantSpec, type TextSources } from '../worker/lab-protocol.ts';
 import { runJob } from './jobs-slice.ts';
 import type { VariantInfo, VariantsSlice, VariantsState } from './lab-types.ts';
@@ -12,7 +14,9 @@ export const INITIAL_FORM: QuantSpec = { ...DEFAULT_SPEC, method: 'rtn', bits: 4
 export const DEFAULT_TEXT: TextSources = { calib: '/data/tinystories-calib.txt', eval: '/data/tinystories-eval.txt' };
 export const textOf = (ctx: SliceContext): TextSources => ctx.text ?? DEFAULT_TEXT;
 
-export const initialVariants = (): VariantsState => ({ list: [], form: INITIAL_FORM, saved: {} });
+export const initialVariants = (): VariantsState => ({ list: [], form: INITIAL_FORM, saved: {}, exporting: null });
+
+export { EXPORT_FILE_FORMATS } from '../worker/lab-protocol.ts';
 
 const isCodebook = (m: QuantSpec['method']) => m === 'nf4' || m === 'fp4';
 
@@ -131,6 +135,19 @@ export const createVariantsSlice: Slice<VariantsSlice> = (ctx) => (set, get) => 
       } catch (e) {
         get().showError('Exporting a variant', e);
         return null;
+      }
+    },
+
+    async exportModel(id, format) {
+      if (get().variants.exporting) return null; // one at a time: each holds a whole model's bytes
+      set((s) => ({ variants: { ...s.variants, exporting: { id, format } } }));
+      try {
+        return await ctx.engine.exportModel(id, format);
+      } catch (e) {
+        get().showError(`Exporting ${variantLabel(get().variants.list, id)} as ${format}`, e);
+        return null;
+      } finally {
+        set((s) => ({ variants: { ...s.variants, exporting: null } }));
       }
     },
 

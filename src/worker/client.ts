@@ -5,6 +5,7 @@ import type {
   CollisionQuery,
   DriftQuery,
   EvalJobProgress,
+  ExportFileFormat,
   HistogramQuery,
   JobOptions,
   JobProgress,
@@ -18,8 +19,10 @@ import type {
 import {
   EngineError,
   type BackendPreference,
+  type ChatMessage,
   type Engine,
   type EngineEvent,
+  type LoadProgress,
   type ModelSource,
   type Reply,
   type Request,
@@ -78,13 +81,23 @@ export class EngineClient implements Engine {
     return this.request('get-info', {});
   }
 
-  load(source: ModelSource, backend: BackendPreference = 'auto') {
+  load(source: ModelSource, backend: BackendPreference = 'auto', opts: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {}) {
     const transfer = source.kind === 'bytes' ? [source.model, source.tokenizer] : [];
-    return this.request('load', { source, backend }, { transfer });
+    const body: Body<'load'> = { source, backend };
+    if (opts.contextLength !== undefined) body.contextLength = opts.contextLength;
+    return this.request('load', body, { transfer, signal: opts.signal, onJob: loadProgress(opts.onProgress) });
   }
 
-  generate(prompt: string, settings: SamplingSettings, opts: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal; variant?: string } = {}) {
-    const body = opts.variant === undefined ? { prompt, settings } : { prompt, settings, variant: opts.variant };
+  inspect(source: ModelSource, opts: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {}) {
+    const body: Body<'inspect'> = { source };
+    if (opts.contextLength !== undefined) body.contextLength = opts.contextLength;
+    return this.request('inspect', body, { signal: opts.signal, onJob: loadProgress(opts.onProgress) });
+  }
+
+  generate(prompt: string, settings: SamplingSettings, opts: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal; variant?: string; messages?: ChatMessage[] } = {}) {
+    const body: Body<'generate'> = { prompt, settings };
+    if (opts.variant !== undefined) body.variant = opts.variant;
+    if (opts.messages !== undefined) body.messages = opts.messages.map((m) => ({ role: m.role, content: m.content })); // plain data only
     return this.request('generate', body, { onToken: opts.onToken, signal: opts.signal });
   }
 
@@ -104,6 +117,10 @@ export class EngineClient implements Engine {
 
   exportVariant(variant: string) {
     return this.request('export-variant', { variant });
+  }
+
+  exportModel(variant: string, format: ExportFileFormat) {
+    return this.request('export-model', { variant, format });
   }
 
   importVariant(bytes: ArrayBuffer, meta?: Partial<VariantMeta>) {
@@ -214,6 +231,9 @@ function jobOpts<P extends JobProgress>(opts: JobOptions<P>, kind: P['kind']): C
   const { onProgress, signal } = opts;
   return { signal, onJob: onProgress ? (p) => p.kind === kind && onProgress(p as P) : undefined };
 }
+
+/** A load/inspect progress callback as a job-progress handler (other progress kinds ignored). */
+const loadProgress = (f?: (p: LoadProgress) => void) => (f ? (p: JobProgress) => p.kind === 'load' && f(p) : undefined);
 
 /** Transport over a dedicated Worker; worker crashes surface as unsolicited 'internal' errors. */
 export function workerTransport(worker: Worker): Transport {

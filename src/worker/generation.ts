@@ -1,10 +1,12 @@
 // One generation on one runner, as the protocol reports it: the engine's result plus the
 // backend, the variant and the GPU memory its runner holds. Used for chat and for A/B pairs.
+// A request with `messages` is a chat: rendered through the tokenizer's template (no BOS added
+// by us, see engine/generate.ts) and `prompt` ignored; 'unsupported' without a template.
 import { NibbleError } from '../core/errors.ts';
 import type { TextTokenizer } from '../core/text-tokenizer.ts';
-import { generate } from '../engine/generate.ts';
+import { generate, renderChat, type Prompt } from '../engine/generate.ts';
 import type { ModelRunner } from '../engine/runner.ts';
-import type { GenerationSummary, GpuMemory, SamplingSettings, TokenProgress } from './protocol.ts';
+import type { ChatMessage, GenerationSummary, GpuMemory, SamplingSettings, TokenProgress } from './protocol.ts';
 
 /** runner.memory() as plain numbers; null on the CPU runner. */
 export function memoryOf(runner: ModelRunner): GpuMemory | null {
@@ -23,11 +25,20 @@ export function checkSettings(s: SamplingSettings): void {
   if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) bad(`seed must be a whole number in 0..4294967295, got ${s.seed}`);
 }
 
+/** What a generate request asks to continue: the plain prompt, or its chat when `messages` is given. */
+export function requestPrompt(tokenizer: TextTokenizer, prompt: string, messages: readonly ChatMessage[] | undefined): Prompt {
+  if (messages === undefined) {
+    if (typeof prompt !== 'string') throw new NibbleError('bad-argument', 'the prompt must be text');
+    return prompt;
+  }
+  return renderChat(tokenizer, messages);
+}
+
 export async function generateOn(
   runner: ModelRunner, tokenizer: TextTokenizer, variant: string, prompt: string, settings: SamplingSettings,
-  signal: AbortSignal, onToken: (t: TokenProgress) => void,
+  signal: AbortSignal, onToken: (t: TokenProgress) => void, messages?: readonly ChatMessage[],
 ): Promise<GenerationSummary> {
-  const res = await generate(runner, tokenizer, prompt, { ...settings, signal }, (ev) =>
+  const res = await generate(runner, tokenizer, requestPrompt(tokenizer, prompt, messages), { ...settings, signal }, (ev) =>
     onToken({ token: ev.token, text: ev.text, index: ev.index, tokensPerSecond: ev.tokensPerSecond }),
   );
   return { ...res, backend: runner.backend, variant, gpuMemory: memoryOf(runner) };

@@ -12,11 +12,10 @@
 //   variants); the WebGPU runner is swapped in while holding 'base';
 // - the GPU context is requested once and reused; when its device is lost, the loss is posted
 //   as an unsolicited error (id null), a WebGPU model is dropped, and the next load asks again.
-import { parseModelFiles } from './model-bytes.ts';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
+import type { TensorPlanEntry } from '../core/memory-plan.ts';
 import type { LlamaModel } from '../core/model.ts';
-import { numel } from '../core/tensor.ts';
-import { Tokenizer } from '../core/tokenizer.ts';
+import type { TextTokenizer } from '../core/text-tokenizer.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -24,9 +23,11 @@ import { checkSettings, generateOn } from './generation.ts';
 import { isSoftwareAdapter, summarizeGpu } from './gpu-summary.ts';
 import { createLab, type LabBase } from './lab.ts';
 import { BASE_VARIANT, type LabRequest } from './lab-protocol.ts';
+import {
+  checkCpuMemory, countParams, deviceBudget, fetchBytes as defaultFetchBytes, gpuPlanFailure, inspectSource, loadSource, sourceRun,
+} from './model-source.ts';
 import { SlotLocks } from './slot-lock.ts';
 import {
-  EngineError,
   toWireError,
   type BackendPreference,
   type EngineInfo,
@@ -48,7 +49,17 @@ export interface HostDeps {
    * adapter is a software renderer (SwiftShader, llvmpipe), where the CPU twin is much faster.
    */
   labEvalOnGpu?: boolean;
+  /** fetch() for 'remote' sources (HTTP Range requests); defaults to globalThis.fetch. */
+  fetch?: typeof globalThis.fetch;
+  /** Where Hugging Face repo ids resolve (tests point it at a local server); default https://huggingface.co. */
+  hfBaseUrl?: string;
+  /** navigator.deviceMemory (GiB) where the host runs: a hint about the RAM (which integrated GPUs share). */
+  deviceMemoryGiB?: number;
+  /** Largest file read whole from a server that ignores Range requests; default 1 GiB. */
+  maxWholeFetchBytes?: number;
 }
+
+export { countParams };
 
 export type Post = (reply: Reply, transfer?: Transferable[]) => void;
 
@@ -67,8 +78,9 @@ type GpuState =
 interface Loaded {
   seq: number; // which load produced it
   runner: ModelRunner; // CPU first; the WebGPU runner replaces it when built
-  tokenizer: Tokenizer;
+  tokenizer: TextTokenizer;
   info: ModelInfo;
+  tensors: TensorPlanEntry[]; // its weights as the memory plan sees them (the WebGPU check)
   upgrading: boolean; // a WebGPU runner is being built for it
   gpuFailure: string | null; // why its WebGPU runner could not be built
   lab: LabBase; // the fp32 model and tokenizer bytes the lab quantizes and exports (one object per load)
@@ -76,32 +88,10 @@ interface Loaded {
 
 /** Requests answered by the lab; every one can be cancelled by id. */
 type LabJob = Exclude<LabRequest, { kind: 'generate-pair' }>;
-const LAB_KINDS = new Set<string>(['quantize', 'list-variants', 'delete-variant', 'export-variant', 'import-variant', 'weight-histogram', 'collisions', 'outliers', 'drift', 'truncation-point']);
+const LAB_KINDS = new Set<string>(['quantize', 'list-variants', 'delete-variant', 'export-variant', 'export-model', 'import-variant', 'weight-histogram', 'collisions', 'outliers', 'drift', 'truncation-point']);
 const isLabJob = (r: Request): r is LabJob => LAB_KINDS.has(r.kind);
 
 const now = (): number => globalThis.performance.now();
-
-async function defaultFetchBytes(url: string): Promise<Uint8Array> {
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (e) {
-    throw new EngineError({ code: 'fetch-failed', message: `could not fetch ${url}: ${(e as Error).message}` });
-  }
-  if (!res.ok) throw new EngineError({ code: 'fetch-failed', message: `could not fetch ${url}: HTTP ${res.status} ${res.statusText}` });
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-/** Weight count of a model (by shape, whatever the format); a shared classifier is counted once. */
-export function countParams(model: LlamaModel): number {
-  const w = model.weights;
-  let n = numel(w.tokEmb.shape) + numel(w.rmsFinal.shape);
-  for (const l of w.layers) {
-    for (const t of [l.rmsAtt, l.wq, l.wk, l.wv, l.wo, l.rmsFfn, l.w1, l.w2, l.w3]) n += numel(t.shape);
-  }
-  if (w.wcls !== w.tokEmb) n += numel(w.wcls.shape);
-  return n;
-}
 
 export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   const fetchBytes = deps.fetchBytes ?? defaultFetchBytes;
@@ -112,6 +102,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   let preference: BackendPreference = 'auto';
   let running: { id: number; ctrl: AbortController; done: Promise<void> } | null = null;
   const jobs = new Map<number, { ctrl: AbortController; done: Promise<void> }>(); // lab jobs by request id
+  const operations = new Map<number, { ctrl: AbortController }>(); // loads and inspects by request id
   let loadChain: Promise<unknown> = Promise.resolve();
   let loadSeq = 0;
   let disposed = false;
@@ -184,22 +175,27 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     };
   }
 
+  const budget = () => deviceBudget(gpu.status === 'ready' ? gpu.ctx.limits : null, deps.deviceMemoryGiB);
+  const planFailure = (l: Loaded) => gpuPlanFailure(l.info.config, l.tensors, budget());
+
+  const run = (id: number, signal: AbortSignal) => sourceRun({ ...deps, fetchBytes }, signal, (progress) => post({ kind: 'job-progress', id, progress }));
+
   /**
-   * Makes a model usable as soon as its bytes parse, on the CPU. The adapter request overlaps
-   * the fetch; the WebGPU runner is built afterwards in the background (see afterLoad).
+   * Makes a model usable as soon as its weights are read, on the CPU. The adapter request
+   * overlaps the reading; the WebGPU runner is built afterwards in the background (afterLoad),
+   * unless the memory plan says the model does not fit the device.
    */
-  async function load(source: ModelSource, pref: BackendPreference): Promise<{ model: ModelInfo; engine: EngineInfo }> {
+  async function load(id: number, source: ModelSource, pref: BackendPreference, contextLength: number | undefined, signal: AbortSignal): Promise<{ model: ModelInfo; engine: EngineInfo }> {
     const seq = ++loadSeq;
-    const gpuReady = ensureGpu(); // also with 'cpu': the GPU panel still describes the adapter
-    gpuReady.catch(() => undefined); // afterLoad awaits it; a failed fetch must not leave it unhandled
-    const tFetch = now();
-    const [modelBytes, tokFileBytes] =
-      source.kind === 'url'
-        ? await Promise.all([fetchBytes(source.modelUrl), fetchBytes(source.tokenizerUrl)])
-        : [new Uint8Array(source.model), new Uint8Array(source.tokenizer)];
-    const fetchMs = source.kind === 'url' ? now() - tFetch : 0;
+    // The adapter request (also with 'cpu': the GPU panel describes it) overlaps the reading; bytes in
+    // memory parse first. afterLoad awaits it: a failed read must not leave it unhandled.
+    let gpuReady = source.kind === 'bytes' ? null : ensureGpu();
+    gpuReady?.catch(() => undefined);
     const t0 = now();
-    const { model, tokenizer, tokBytes } = parseModelFiles(modelBytes, tokFileBytes);
+    const src = await loadSource(source, contextLength, run(id, signal), checkCpuMemory(deps.deviceMemoryGiB));
+    const t1 = now();
+    gpuReady ??= ensureGpu();
+    gpuReady.catch(() => undefined);
     // The new model is valid: retire the old one (after its generation, if any, has ended).
     if (running) {
       running.ctrl.abort();
@@ -211,19 +207,18 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     preference = pref;
     const gpuPending = gpu.status === 'pending';
     const gpuPossible = gpuPending || gpu.status === 'ready';
+    const { model, tokenizer, tokenizerFiles } = src;
     const info: ModelInfo = {
-      name: source.name,
-      config: model.config,
-      params: countParams(model),
-      modelBytes: modelBytes.byteLength,
-      tokenizerBytes: tokBytes.byteLength,
-      backend: 'cpu',
-      loadMs: now() - t0,
-      fetchMs,
-      gpuMs: null,
+      name: source.name, format: src.format, architecture: src.architecture, chatTemplate: src.chatTemplate !== undefined,
+      config: model.config, params: countParams(model), modelBytes: src.modelBytes, tokenizerBytes: src.tokenizerBytes,
+      backend: 'cpu', loadMs: t1 - t0 - src.fetchMs, fetchMs: src.fetchMs, gpuMs: null,
     };
-    const labBase: LabBase = { name: source.name, model, tokenizer, tokBytes: tokBytes.slice() };
-    loaded = { seq, runner: createCpuRunner(model), tokenizer, info, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null, lab: labBase };
+    // HF tokenizers have no tokenizer.bin: their files travel in tokenizerFiles (.nibble export embeds them).
+    const tokBytes = tokenizerFiles.kind === 'llama2c' ? tokenizerFiles.bytes.slice() : new Uint8Array(0);
+    const labBase: LabBase = { name: source.name, model, tokenizer, tokBytes, tokenizerFiles };
+    loaded = { seq, runner: createCpuRunner(model), tokenizer, info, tensors: src.tensors, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null, lab: labBase };
+    const tooLarge = loaded.upgrading ? planFailure(loaded) : null; // null until the device is known
+    if (tooLarge) loaded = { ...loaded, upgrading: false, gpuFailure: tooLarge };
     const result = { model: info, engine: engineInfo() };
     if (loaded.upgrading || gpuPending) void afterLoad(seq, model, t0, gpuReady);
     return result;
@@ -240,6 +235,8 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     try {
       await gpuReady;
       if (!current()) return;
+      const tooLarge = loaded!.upgrading ? planFailure(loaded!) : null; // no runner that would not fit
+      if (tooLarge) loaded = { ...loaded!, upgrading: false, gpuFailure: tooLarge };
       if (loaded!.upgrading) {
         if (gpu.status !== 'ready') throw new NibbleError('no-webgpu', gpu.status === 'unavailable' ? gpu.reason : 'the GPU device went away');
         const { createGpuRunner } = await import('../engine/gpu-runner.ts');
@@ -268,6 +265,17 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     post({ kind: 'event', id: null, event: { kind: 'model-updated', model: loaded.info, engine: engineInfo() } });
   }
 
+  /** Runs a load or inspect that `cancel` can stop by its request id. */
+  async function asOperation<T>(id: number, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ctrl = new AbortController();
+    operations.set(id, { ctrl });
+    try {
+      return await body(ctrl.signal);
+    } finally {
+      operations.delete(id);
+    }
+  }
+
   /** Runs `body` as the one generation in flight (cancellable by `id`). */
   async function asGeneration(id: number, body: (signal: AbortSignal) => Promise<void>): Promise<void> {
     if (!loaded) throw new NibbleError('bad-argument', 'no model is loaded yet');
@@ -283,12 +291,12 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     }
   }
 
-  function runGeneration(id: number, prompt: string, settings: SamplingSettings, variant: string = BASE_VARIANT): Promise<void> {
+  function runGeneration(id: number, prompt: string, settings: SamplingSettings, variant: string = BASE_VARIANT, messages?: Extract<Request, { kind: 'generate' }>['messages']): Promise<void> {
     return asGeneration(id, async (signal) => {
       checkSettings(settings);
       const { tokenizer } = loaded!;
       const result = await locks.use(variant, async () =>
-        generateOn(await lab.runner(variant), tokenizer, variant, prompt, settings, signal, (token) => post({ kind: 'progress', id, token })),
+        generateOn(await lab.runner(variant), tokenizer, variant, prompt, settings, signal, (token) => post({ kind: 'progress', id, token }), messages),
       );
       post({ kind: 'response', id, request: 'generate', result });
     });
@@ -334,20 +342,29 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
           post({ kind: 'response', id: req.id, request: 'get-info', result: engineInfo() });
           return;
         case 'load': {
-          // Loads run one after another, in the order they arrived.
-          const job = loadChain.then(() => load(req.source, req.backend));
-          loadChain = job.catch(() => undefined);
-          post({ kind: 'response', id: req.id, request: 'load', result: await job });
+          // Loads run one after another, in the order they arrived; each can be cancelled by id.
+          const result = await asOperation(req.id, (signal) => {
+            const job = loadChain.then(() => load(req.id, req.source, req.backend, req.contextLength, signal));
+            loadChain = job.catch(() => undefined);
+            return job;
+          });
+          post({ kind: 'response', id: req.id, request: 'load', result });
+          return;
+        }
+        case 'inspect': {
+          await ensureGpu().catch(() => undefined); // the plan is against this device's limits when there is one
+          const result = await asOperation(req.id, (signal) => inspectSource(req.source, req.contextLength, budget(), run(req.id, signal)));
+          post({ kind: 'response', id: req.id, request: 'inspect', result });
           return;
         }
         case 'generate':
-          await runGeneration(req.id, req.prompt, req.settings, req.variant);
+          await runGeneration(req.id, req.prompt, req.settings, req.variant, req.messages);
           return;
         case 'generate-pair':
           await runPair(req.id, req.prompt, req.settings, req.variants);
           return;
         case 'cancel': {
-          const target = running !== null && running.id === req.target ? running : jobs.get(req.target);
+          const target = running !== null && running.id === req.target ? running : (jobs.get(req.target) ?? operations.get(req.target));
           target?.ctrl.abort();
           post({ kind: 'response', id: req.id, request: 'cancel', result: { cancelled: target !== undefined } });
           return;
@@ -369,6 +386,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     dispose() {
       disposed = true;
       running?.ctrl.abort();
+      operations.forEach((o) => o.ctrl.abort());
       jobs.forEach((j) => j.ctrl.abort());
       lab.dispose();
       loaded?.runner.dispose();

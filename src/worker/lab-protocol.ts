@@ -30,6 +30,8 @@ export interface VariantInfo {
   nominalBits: number; // the format's bits per weight
   seconds: number; // quantization time (0 for the loaded model)
   report: QuantizeReport | null; // per-layer SQNR / GPTQ loss / outlier dims; null for 'base'
+  /** Download formats this model cannot be written in, each with the reason (the UI greys them out). */
+  exportIssues?: Partial<Record<ExportFileFormat, string>>;
 }
 
 /** What a stored variant carries besides its .nibble bytes (the storage contract). */
@@ -209,6 +211,8 @@ export interface ExportedFiles {
   format: ExportFileFormat;
   label: string; // e.g. 'gptq int4 g32'
   files: { name: string; mime: string; bytes: ArrayBuffer }[];
+  /** Suggested directory for a multi-file format ("stories260K-rtn-int4-g32"); absent for one file. */
+  folder?: string;
 }
 
 export type LabRequest =
@@ -254,6 +258,8 @@ export interface LabEngine {
   deleteVariant(variant: string): Promise<{ deleted: boolean }>;
   /** The variant as .nibble bytes (tokenizer embedded) and the meta to store beside them. */
   exportVariant(variant: string): Promise<{ bytes: ArrayBuffer; meta: VariantMeta }>;
+  /** A held model ('base' or a variant) in a download format (buffers transferred). */
+  exportModel(variant: string, format: ExportFileFormat): Promise<ExportedFiles>;
   /** A stored .nibble variant of the loaded model, back without re-quantizing (bytes transferred). */
   importVariant(bytes: ArrayBuffer, meta?: Partial<VariantMeta>): Promise<VariantInfo>;
   weightHistogram(query: HistogramQuery): Promise<WeightHistogram>;

@@ -5,14 +5,14 @@ import { NibbleError } from '../core/errors.ts';
 import { CpuForward, type LinearInputSite } from '../core/forward.ts';
 import { LINEAR_NAMES, type LlamaModel } from '../core/model.ts';
 import { FLOAT_SPECS, decodeFloat, type FloatFormat } from '../core/quant/float-formats.ts';
-import type { UniformQuantTensor } from '../core/quant/format.ts';
+import { weightBytes, type UniformQuantTensor } from '../core/quant/format.ts';
 import type { CodeHistogram } from '../core/quant/histogram.ts';
 import { codeTable } from '../core/quant/nf4.ts';
 import { fitParams, maxq } from '../core/quant/uniform.ts';
 import { accumulateAbsMax } from '../core/smoothquant.ts';
-import type { F32Tensor } from '../core/tensor.ts';
+import { numel, type F32Tensor } from '../core/tensor.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
-import type { CollisionStats, Granularity, HistogramQuery, OutlierReport, QuantSpec, TensorRef, WeightHistogram } from './lab-protocol.ts';
+import type { CollisionStats, Granularity, HistogramQuery, OutlierReport, QuantSpec, TensorRef, VariantInfo, WeightHistogram } from './lab-protocol.ts';
 
 const SITES: LinearInputSite[] = ['attn', 'wo', 'ffn', 'w2'];
 const FLOAT_METHODS: Partial<Record<QuantSpec['method'], FloatFormat>> = { fp16: 'fp16', bf16: 'bf16', tf32: 'tf32', 'fp8-e4m3': 'fp8e4m3', 'fp8-e5m2': 'fp8e5m2' };
@@ -216,4 +216,20 @@ export async function activationMaxima(model: LlamaModel, windows: readonly numb
     }),
   }])) as OutlierReport['sites'];
   return { tokens, sites };
+}
+
+/** Bytes and bits per linear weight of a model as stored. */
+export function footprint(m: LlamaModel): Pick<VariantInfo, 'weightBytes' | 'linearBytes' | 'bitsPerWeight'> {
+  let linearBytes = 0;
+  let count = 0;
+  for (const lw of m.weights.layers) {
+    for (const n of LINEAR_NAMES) {
+      linearBytes += weightBytes(lw[n]);
+      count += numel(lw[n].shape);
+    }
+  }
+  const w = m.weights;
+  const rest = weightBytes(w.tokEmb) + weightBytes(w.rmsFinal) + (m.config.sharedClassifier ? 0 : weightBytes(w.wcls)) +
+    w.layers.reduce((n, lw) => n + weightBytes(lw.rmsAtt) + weightBytes(lw.rmsFfn), 0);
+  return { weightBytes: linearBytes + rest, linearBytes, bitsPerWeight: (8 * linearBytes) / count };
 }

@@ -5,13 +5,12 @@
 // when there is a device, on their CPU twins otherwise or when the GPU path fails.
 import { isNibbleError, NibbleError } from '../core/errors.ts';
 import { textWindows } from '../core/metrics.ts';
-import { LINEAR_NAMES, type LlamaConfig, type LlamaModel } from '../core/model.ts';
+import type { LlamaConfig, LlamaModel } from '../core/model.ts';
 import { writeNibbleFile } from '../core/nibble-file.ts';
 import { readNibbleFile } from '../core/nibble-file-read.ts';
-import { weightBytes, type UniformQuantTensor } from '../core/quant/format.ts';
+import type { UniformQuantTensor } from '../core/quant/format.ts';
 import { codeHistogram } from '../core/quant/histogram.ts';
 import { quantizeTensor } from '../core/quant/quantize-tensor.ts';
-import { numel } from '../core/tensor.ts';
 import type { TextTokenizer } from '../core/text-tokenizer.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { GpuQuantizer } from '../engine/gpu-quantize.ts';
@@ -20,8 +19,9 @@ import { quantizeModel, type QuantizeProgress } from '../engine/quantize.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { driftOf, ReferenceCache, truncationPoint } from './lab-eval.ts';
+import { exportHeld, exportIssuesOf, tokenizerFilesOf } from './lab-export.ts';
 import { BASE_VARIANT, type JobProgress, type LabRequest, type LabResultMap, type TextSources, type VariantInfo, type VariantMeta } from './lab-protocol.ts';
-import { activationMaxima, collisionConfigs, linearWeight, summarizeCodes, weightHistogram, type CodeCounter } from './lab-stats.ts';
+import { activationMaxima, collisionConfigs, footprint, linearWeight, summarizeCodes, weightHistogram, type CodeCounter } from './lab-stats.ts';
 import type { SlotLocks } from './slot-lock.ts';
 
 /** The loaded model as the lab sees it. */
@@ -30,6 +30,8 @@ export interface LabBase {
   model: LlamaModel; // fp32, as loaded
   tokenizer: TextTokenizer;
   tokBytes: Uint8Array; // embedded into exported variants
+  /** The files the tokenizer was made from (HF models: tokenizer.json + config; tokBytes is then empty). */
+  tokenizerFiles?: import('../core/tokenizer-files.ts').TokenizerFiles;
 }
 
 export interface LabDeps {
@@ -84,22 +86,6 @@ const CPU_COUNTER: CodeCounter = {
   histogram: async (t, w) => codeHistogram(t, w),
 };
 
-/** Bytes and bits per linear weight of a model as stored. */
-export function footprint(m: LlamaModel): Pick<VariantInfo, 'weightBytes' | 'linearBytes' | 'bitsPerWeight'> {
-  let linearBytes = 0;
-  let count = 0;
-  for (const lw of m.weights.layers) {
-    for (const n of LINEAR_NAMES) {
-      linearBytes += weightBytes(lw[n]);
-      count += numel(lw[n].shape);
-    }
-  }
-  const w = m.weights;
-  const rest = weightBytes(w.tokEmb) + weightBytes(w.rmsFinal) + (m.config.sharedClassifier ? 0 : weightBytes(w.wcls)) +
-    w.layers.reduce((n, lw) => n + weightBytes(lw.rmsAtt) + weightBytes(lw.rmsFfn), 0);
-  return { weightBytes: linearBytes + rest, linearBytes, bitsPerWeight: (8 * linearBytes) / count };
-}
-
 const sameShape = (a: LlamaConfig, b: LlamaConfig) =>
   (['dim', 'hiddenDim', 'nLayers', 'nHeads', 'nKvHeads', 'vocabSize', 'seqLen'] as const).every((k) => a[k] === b[k]);
 
@@ -121,8 +107,16 @@ export function createLab(deps: LabDeps): Lab {
 
   const baseInfo = (b: LabBase): VariantInfo => ({
     id: BASE_VARIANT, label: 'fp32', spec: { ...DEFAULT_SPEC }, baseModel: b.name, origin: 'loaded',
-    ...footprint(b.model), nominalBits: 32, seconds: 0, report: null,
+    ...footprint(b.model), nominalBits: 32, seconds: 0, report: null, exportIssues: exportIssuesOf(b.model, tokenizerFilesOf(b)),
   });
+
+  /** The loaded model or a variant, by id. */
+  const held = (id: string): { info: VariantInfo; model: LlamaModel } => {
+    const b = requireBase();
+    const v = id === BASE_VARIANT ? { info: baseInfo(b), model: b.model } : variants.get(id);
+    if (!v) throw new NibbleError('bad-argument', `no variant '${id}' (it was deleted, or the model was reloaded)`);
+    return v;
+  };
 
   async function gpuQuantizer(): Promise<GpuQuantizer | null> {
     const ctx = deps.gpu();
@@ -219,6 +213,7 @@ export function createLab(deps: LabDeps): Lab {
     const info: VariantInfo = {
       id, label: report.label, spec, baseModel: b.name, origin: 'quantized', weightBytes: report.weightBytes,
       linearBytes: report.linearBytes, bitsPerWeight: report.bitsPerWeight, nominalBits: report.nominalBits, seconds: report.seconds, report,
+      exportIssues: exportIssuesOf(out.model, tokenizerFilesOf(b)),
     };
     variants.set(id, { info, model: out.model, runner: null, cpuRunner: null });
     return info;
@@ -235,7 +230,7 @@ export function createLab(deps: LabDeps): Lab {
     const id = `v${nextVariant++}`;
     const info: VariantInfo = {
       id, label: meta.label ?? file.label ?? 'imported', spec, baseModel: b.name, origin: 'imported', ...fp,
-      nominalBits: report?.nominalBits ?? fp.bitsPerWeight, seconds: report?.seconds ?? 0, report,
+      nominalBits: report?.nominalBits ?? fp.bitsPerWeight, seconds: report?.seconds ?? 0, report, exportIssues: exportIssuesOf(file.model, tokenizerFilesOf(b)),
     };
     variants.set(id, { info, model: file.model, runner: null, cpuRunner: null });
     return info;
@@ -273,12 +268,13 @@ export function createLab(deps: LabDeps): Lab {
       }
       case 'export-variant': {
         const b = requireBase();
-        const v = req.variant === BASE_VARIANT ? { info: baseInfo(b), model: b.model } : variants.get(req.variant);
-        if (!v) throw new NibbleError('bad-argument', `no variant '${req.variant}'`);
-        const bytes = writeNibbleFile(v.model, { tokenizer: b.tokBytes, label: v.info.label, spec: v.info.spec });
+        const v = held(req.variant);
+        const bytes = writeNibbleFile(v.model, { tokenizer: tokenizerFilesOf(b), label: v.info.label, spec: v.info.spec });
         const buf = bytes.buffer as ArrayBuffer;
         return { result: { bytes: buf, meta: { label: v.info.label, spec: v.info.spec, report: v.info.report, baseModel: b.name } }, transfer: [buf] };
       }
+      case 'export-model':
+        return exportHeld(requireBase(), held(req.variant), req.format);
       case 'import-variant':
         return { result: importVariant(req.bytes, req.meta) };
       case 'weight-histogram':

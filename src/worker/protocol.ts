@@ -227,12 +227,26 @@ export type EngineEvent = { kind: 'error'; error: WireError } | ModelUpdated;
  */
 export interface Engine extends LabEngine {
   getInfo(): Promise<EngineInfo>;
-  load(source: ModelSource, backend?: BackendPreference): Promise<{ model: ModelInfo; engine: EngineInfo }>;
-  /** Resolves with stoppedBy 'cancelled' when `signal` aborts mid-run (never rejects for that). */
+  /**
+   * `onProgress`: bytes read per phase (job-progress replies of the load). `signal` cancels it
+   * (rejects with 'cancelled'; the previous model stays loaded).
+   */
+  load(
+    source: ModelSource,
+    backend?: BackendPreference,
+    opts?: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal },
+  ): Promise<{ model: ModelInfo; engine: EngineInfo }>;
+  /** Reads headers only and answers the plan (nothing is loaded); `signal` cancels it. */
+  inspect(source: ModelSource, opts?: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal }): Promise<ModelPlan>;
+  /**
+   * Resolves with stoppedBy 'cancelled' when `signal` aborts mid-run (never rejects for that).
+   * `messages`: a chat rendered through the model's template (`prompt` is then ignored);
+   * rejects with 'unsupported' when the model has none (ModelInfo.chatTemplate).
+   */
   generate(
     prompt: string,
     settings: SamplingSettings,
-    opts?: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal; variant?: string },
+    opts?: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal; variant?: string; messages?: ChatMessage[] },
   ): Promise<GenerationSummary>;
   /** Unsolicited events (device lost); returns an unsubscribe function. */
   onEvent(listener: (e: EngineEvent) => void): () => void;

@@ -83,9 +83,11 @@ export default async function foundation(e) {
 
   await test('webgpu: a non-checkpoint file shows the typed error banner and keeps the model', async () => {
     const tok = readFileSync(`${ROOT}public/models/tok512.bin`);
-    await byTestId(page, 'model-file').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('These are my notes, not a model.\n'.repeat(8)) });
-    await byTestId(page, 'tokenizer-file').setInputFiles({ name: 'tok512.bin', mimeType: 'application/octet-stream', buffer: tok });
-    await byTestId(page, 'load-files').click();
+    // "Bring your own model": choosing the files inspects them at once (no Load needed to fail).
+    await byTestId(page, 'model-files').setInputFiles([
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('These are my notes, not a model.\n'.repeat(8)) },
+      { name: 'tok512.bin', mimeType: 'application/octet-stream', buffer: tok },
+    ]);
     const banner = byTestId(page, 'error-banner');
     await banner.waitFor({ timeout: T.action });
     const text = await banner.textContent();

@@ -85,10 +85,13 @@ export default async function offline(e) {
 
   await test('offline: a user-loaded model is stored in OPFS; the drawer lists it with its size and the quota; no temp files', async () => {
     await byTestId(page, 'tab-chat').click();
-    await byTestId(page, 'model-file').setInputFiles({ name: 'my-stories.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(readRepo('public/models/stories260K.bin')) });
-    await byTestId(page, 'tokenizer-file').setInputFiles({ name: 'my-tok512.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(readRepo('public/models/tok512.bin')) });
+    await byTestId(page, 'model-files').setInputFiles([
+      { name: 'my-stories.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(readRepo('public/models/stories260K.bin')) },
+      { name: 'my-tok512.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(readRepo('public/models/tok512.bin')) },
+    ]);
+    await page.locator('[data-testid="byom"][data-phase="planned"]').waitFor({ timeout: T.ready });
     assert(await byTestId(page, 'keep-model').isChecked(), '"Keep in this browser" is not ticked by default');
-    await byTestId(page, 'load-files').click();
+    await byTestId(page, 'byom-load').click();
     await page.locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'my-stories.bin' }).waitFor({ timeout: T.ready });
     await openDrawer();
     const entry = drawerEntry('my-stories.bin');

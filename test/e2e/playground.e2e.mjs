@@ -10,6 +10,7 @@
 //   4. LM truncation lab: the slider at 3 fraction bits adds a curve point whose perplexity and
 //      top-1 agreement match Node's evaluation of the same truncated model.
 //   5. The URL hash reproduces the view; no request left localhost; no console errors.
+//   6. Export: the loaded model downloads as GGUF Q8_0, byte for byte the CLI's export of it.
 import { writeFileSync } from 'node:fs';
 
 export const name = 'playground';
@@ -90,6 +91,23 @@ export default async function playground(e) {
     const sqnr0 = report.layers[0].linears.wq.sqnrDb.toFixed(1);
     assert(details.includes(sqnr0), `per-layer weight SQNR (layer 0 wq ${sqnr0} dB) missing: ${details.slice(0, 120)}`);
     await shot(page, 'playground-quantize');
+  });
+
+  await test('export: Download GGUF Q8_0 of the loaded model gives the CLI’s file (GGUF magic, same size and bytes)', async () => {
+    const [{ exportModelFiles }, { GGUF_MAGIC }] = await Promise.all([e.imp('src/engine/export-model.ts'), e.imp('src/core/gguf/types.ts')]);
+    const want = exportModelFiles({ model: node.model, modelName: 'stories260K', label: 'fp32', tokenizerFiles: { kind: 'llama2c', bytes: e.readRepo('public/models/tok512.bin') } }, 'gguf-q8_0').files[0];
+    const base = page.locator('[data-testid="variant-row"][data-variant="base"]');
+    const gptq = base.locator('[data-testid="export-format"] option[value="gptq-safetensors"]');
+    assert(await gptq.isDisabled(), 'gptq-safetensors is offered for the fp32 model');
+    assert(/uniform-int/.test(await gptq.getAttribute('title')), `no reason on the greyed-out format: ${await gptq.getAttribute('title')}`);
+    await base.locator('[data-testid="export-format"]').selectOption('gguf-q8_0');
+    const dl = await downloadOf(page, base.locator('[data-testid="export-download"]'));
+    const magic = dl.bytes.readUInt32LE(0);
+    assert(dl.name === want.name, `file name ${dl.name}, wanted ${want.name}`);
+    assert(magic === GGUF_MAGIC, `not a GGUF file: magic 0x${magic.toString(16)}`);
+    assert(dl.bytes.length === want.bytes.byteLength, `${dl.bytes.length} bytes, the CLI's export has ${want.bytes.byteLength}`);
+    assert(Buffer.from(want.bytes).equals(dl.bytes), 'the downloaded GGUF differs from the CLI’s export');
+    log(`export: ${dl.name}, ${dl.bytes.length} bytes, identical to exportModelFiles in Node`);
   });
 
   await test('GPTQ shows its loss per linear as it goes, and Cancel stops it without a variant', async () => {

@@ -6,7 +6,7 @@ import { f32Tensor } from '../../src/core/tensor.ts';
 import { checkFits } from '../../src/gpu/buffers.ts';
 import { chooseKernels, describeAdapter, type GpuCaps, type GpuContext } from '../../src/gpu/device.ts';
 import { gpuContext } from './setup-device.ts';
-import { uploadLinear } from '../../src/gpu/weights.ts';
+import { uploadLinear, weightBuffers } from '../../src/gpu/weights.ts';
 import { createNodeGpuContext } from '../../src/cli/dawn.ts';
 
 let ctx: GpuContext;
@@ -69,7 +69,12 @@ describe('too-large', () => {
     })();
     expect(isNibbleError(err) && err.code).toBe('too-large');
     expect((err as Error).message).toMatch(/l0\.wqkv needs 0\.0 MiB.*maxStorageBufferBindingSize/);
-    expect(() => uploadLinear(small, [f32Tensor([32, 32], new Float32Array(1024))], 'w')).toThrow(/too|allows/);
+    // A weight larger than one binding is split by rows (8 rows of 128 bytes per 1024-byte part)...
+    const w = uploadLinear(small, [f32Tensor([32, 32], new Float32Array(1024))], 'w');
+    expect(w.format === 'stack' && w.parts.map((p) => p.n)).toEqual([8, 8, 8, 8]);
+    weightBuffers(w).forEach((b) => b.destroy());
+    // ...unless a single row does not fit.
+    expect(() => uploadLinear(small, [f32Tensor([2, 512], new Float32Array(1024))], 'w')).toThrow(/w: one row takes 2048 bytes/);
   });
 });
 

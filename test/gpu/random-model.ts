@@ -49,3 +49,13 @@ export function randomModel(s: RandomModelSpec): LlamaModel {
     },
   };
 }
+
+/** `m` with random Qwen2-style q/k/v attention biases (uniform in [-scale, scale)) on every layer. */
+export function withAttentionBias(m: LlamaModel, seed: number, scale = 1): LlamaModel {
+  const rand = rng(seed);
+  const c = m.config;
+  const vec = (n: number): F32Tensor => f32Tensor([n], randomF32(rand, n, scale));
+  const kvd = c.nKvHeads * c.headSize;
+  const attnBias = m.weights.layers.map(() => ({ bq: vec(c.nHeads * c.headSize), bk: vec(kvd), bv: vec(kvd) }));
+  return { config: c, weights: { ...m.weights, attnBias } };
+}

@@ -36,7 +36,7 @@ function labStubs(): LabEngine {
     throw new EngineError({ code: 'unsupported', message: 'not scripted' });
   };
   return {
-    listVariants: async () => [], quantize: no, deleteVariant: no, exportVariant: no, importVariant: no, weightHistogram: no,
+    listVariants: async () => [], quantize: no, deleteVariant: no, exportVariant: no, exportModel: no, importVariant: no, weightHistogram: no,
     collisions: no, outliers: no, drift: no, truncationPoint: no, generatePair: no,
   };
 }
@@ -56,6 +56,9 @@ function fakeEngine() {
     async load(_src, backend) {
       calls.push(`load:${backend}`);
       return { model: { ...info, backend: backend === 'cpu' ? 'cpu' : 'webgpu' }, engine: engineInfo };
+    },
+    async inspect() {
+      throw new EngineError({ code: 'unsupported', message: 'not scripted' });
     },
     async generate(_p, settings, opts) {
       calls.push(`generate:seed=${settings.seed}`);
@@ -240,6 +243,41 @@ describe('store logic with a scripted engine', () => {
     await store.getState().send('');
     expect(texts).toEqual(['', 't0t1t2', 't0t1t2t3t4']);
     expect(store.getState().chat.turns[0]).toMatchObject({ tokens: 5, status: 'done' });
+  });
+
+  it('sends the conversation as messages when the model has a chat template, a plain prompt otherwise', async () => {
+    const { engine } = fakeEngine();
+    const sent: { prompt: string; messages?: unknown }[] = [];
+    const generate = engine.generate.bind(engine);
+    engine.generate = async (prompt, settings, opts) => {
+      sent.push({ prompt, messages: opts?.messages });
+      return generate(prompt, settings, opts);
+    };
+    const load = engine.load.bind(engine);
+    let template = true;
+    engine.load = async (src, backend) => {
+      const r = await load(src, backend);
+      return { ...r, model: { ...r.model, chatTemplate: template } };
+    };
+    const store = createAppStore({ engine, defaultSource: DEFAULT_SOURCE });
+    await store.getState().loadDefaultModel();
+    store.getState().setSystemPrompt('Be brief.');
+    await store.getState().send('Hi');
+    await store.getState().send(''); // an empty chat message is not sent
+    await store.getState().send('More');
+    expect(sent).toEqual([
+      { prompt: 'Hi', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] },
+      {
+        prompt: 'More',
+        messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 't0t1t2' }, { role: 'user', content: 'More' }],
+      },
+    ]);
+    expect(store.getState().chat.turns.map((t) => [t.prompt, t.chat])).toEqual([['Hi', true], ['More', true]]);
+    template = false; // a model without a template: completions, and the chat turns are not history
+    await store.getState().loadDefaultModel();
+    await store.getState().send('Once');
+    expect(sent[2]).toEqual({ prompt: 'Once', messages: undefined });
+    expect(store.getState().chat.turns[2].chat).toBeUndefined();
   });
 
   it('marks a turn as failed and shows the engine error when generation throws', async () => {

@@ -7,7 +7,11 @@
 //     section and overlapping no other tensor, unique names;
 //   - general.alignment a u32 power of two; nested arrays at most MAX_ARRAY_DEPTH deep.
 // Layout and type ids: types.ts. Tensor values are decoded on demand (tensorF32 in llama.ts).
+// Two entry points: parseGguf (the whole file in memory) and readGgufHeader (by ranges: a prefix
+// that grows until the header parses, capped, so a file is never read whole just to see its
+// header; every bound is still checked against the file's full size).
 import { NibbleError } from '../errors.ts';
+import type { RangeReader } from '../safetensors.ts';
 import {
   GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufValueType, SCALAR_BYTES, ggmlTypeName,
   type GgmlType, type GgufArray, type GgufFile, type GgufKv, type GgufTensorInfo, type GgufValue,
@@ -21,21 +25,29 @@ const MIN_TENSOR_INFO_BYTES = 8 + 4 + 8 + 4 + 8; // empty name, n_dims = 1, one 
 
 const bad = (msg: string) => new NibbleError('bad-format', `GGUF: ${msg}`);
 
-/** Sequential little-endian reader that never reads past the end and never trusts a count. */
+/** Thrown when the bytes in hand (a prefix) end before the header does but the file goes on. */
+class NeedMore extends Error {}
+
+/**
+ * Sequential little-endian reader that never reads past the end and never trusts a count.
+ * `bytes` may be a prefix of a file of `size` bytes: bounds are the file's, and a read past the
+ * prefix (inside the file) throws NeedMore.
+ */
 class Cursor {
   pos = 0;
   private readonly view: DataView;
   private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
-  constructor(readonly bytes: Uint8Array) {
+  constructor(readonly bytes: Uint8Array, readonly size = bytes.byteLength) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get left(): number {
-    return this.bytes.byteLength - this.pos;
+    return this.size - this.pos;
   }
   need(n: number, what: string): void {
     if (n > this.left) {
-      throw new NibbleError('truncated', `GGUF: ${what} needs ${n} bytes at offset ${this.pos}, the file has ${this.left} left (${this.bytes.byteLength} in all)`);
+      throw new NibbleError('truncated', `GGUF: ${what} needs ${n} bytes at offset ${this.pos}, the file has ${this.left} left (${this.size} in all)`);
     }
+    if (this.pos + n > this.bytes.byteLength) throw new NeedMore();
   }
   private step(n: number, what: string): number {
     this.need(n, what);
@@ -57,7 +69,7 @@ class Cursor {
   /** A u64 count or size that must not exceed `max` (so it is also an exact JS number). */
   count(what: string, max: number): number {
     const v = this.u64big(what);
-    if (v > BigInt(max)) throw bad(`${what} = ${v} exceeds what ${this.bytes.byteLength} bytes can hold (at most ${max})`);
+    if (v > BigInt(max)) throw bad(`${what} = ${v} exceeds what ${this.size} bytes can hold (at most ${max})`);
     return Number(v);
   }
 
@@ -176,7 +188,53 @@ function alignmentOf(kv: Map<string, GgufKv>): number {
 
 /** Parses a GGUF file's structure; tensor data stays in `bytes` until a tensor is decoded. */
 export function parseGguf(bytes: Uint8Array): GgufFile {
-  const cur = new Cursor(bytes);
+  return { ...parseStructure(new Cursor(bytes)), bytes };
+}
+
+/** A GGUF file's structure read by ranges: everything but the tensor data. */
+export interface GgufHeader extends Omit<GgufFile, 'bytes'> {
+  size: number; // bytes in the file
+  headerBytes: number; // bytes read to parse it (a prefix of the file)
+}
+
+/** Largest header (metadata + tensor infos) readGgufHeader reads: a 256K-token vocabulary takes ~10 MB. */
+export const MAX_GGUF_HEADER_BYTES = 64 << 20;
+
+/**
+ * The structure of the GGUF file behind `reader`, reading a prefix of `first` bytes and growing
+ * it (×4, new bytes only) until the header parses or `max` is reached ('unsupported'). The
+ * checks and errors are parseGguf's, against the file's size.
+ */
+export async function readGgufHeader(reader: RangeReader, opts: { first?: number; max?: number } = {}): Promise<GgufHeader> {
+  const size = reader.size;
+  const max = Math.min(size, opts.max ?? MAX_GGUF_HEADER_BYTES);
+  let prefix = await readExact(reader, 0, Math.min(max, opts.first ?? 64 << 10));
+  for (;;) {
+    try {
+      return { ...parseStructure(new Cursor(prefix, size)), size, headerBytes: prefix.byteLength };
+    } catch (e) {
+      if (!(e instanceof NeedMore)) throw e;
+    }
+    if (prefix.byteLength >= max) {
+      throw new NibbleError('unsupported', `GGUF: the header (metadata and tensor list) is larger than ${max} bytes, the most this reader reads`);
+    }
+    const next = Math.min(max, Math.max(prefix.byteLength * 4, 64));
+    const more = await readExact(reader, prefix.byteLength, next - prefix.byteLength);
+    const grown = new Uint8Array(next);
+    grown.set(prefix);
+    grown.set(more, prefix.byteLength);
+    prefix = grown;
+  }
+}
+
+async function readExact(reader: RangeReader, offset: number, length: number): Promise<Uint8Array> {
+  const b = await reader.read(offset, length);
+  if (b.byteLength !== length) throw new NibbleError('truncated', `GGUF: read ${b.byteLength} bytes at offset ${offset}, expected ${length}`);
+  return b;
+}
+
+function parseStructure(cur: Cursor): Omit<GgufFile, 'bytes'> {
+  const size = cur.size;
   const { version, tensorCount, kvCount } = readHeader(cur);
 
   const kv = new Map<string, GgufKv>();
@@ -199,10 +257,10 @@ export function parseGguf(bytes: Uint8Array): GgufFile {
   }
 
   const dataStart = Math.ceil(cur.pos / alignment) * alignment;
-  if (tensors.length > 0 && dataStart > bytes.byteLength) {
-    throw new NibbleError('truncated', `GGUF: the data section should start at ${dataStart}, the file has ${bytes.byteLength} bytes`);
+  if (tensors.length > 0 && dataStart > size) {
+    throw new NibbleError('truncated', `GGUF: the data section should start at ${dataStart}, the file has ${size} bytes`);
   }
-  const dataBytes = Math.max(0, bytes.byteLength - dataStart);
+  const dataBytes = Math.max(0, size - dataStart);
   for (const t of tensors) {
     if (t.offset % alignment !== 0) throw bad(`tensor '${t.name}' offset ${t.offset} is not a multiple of the alignment ${alignment}`);
     if (t.offset + t.bytes > dataBytes) {
@@ -214,7 +272,7 @@ export function parseGguf(bytes: Uint8Array): GgufFile {
     const [a, b] = [byOffset[i - 1], byOffset[i]];
     if (b.offset < a.offset + a.bytes) throw bad(`tensors '${a.name}' [${a.offset}, ${a.offset + a.bytes}) and '${b.name}' (from ${b.offset}) overlap`);
   }
-  return { version, kv, tensors, alignment, dataStart, bytes };
+  return { version, kv, tensors, alignment, dataStart };
 }
 
 export const isGgufFile = (bytes: Uint8Array): boolean =>

@@ -11,15 +11,16 @@ const AK42_MAGIC = 0x616b3432; // llama2.c version-1 header
 /**
  * 'safetensors' when a u64 header length that fits the file is followed by '{'; 'llama2c' for the
  * ak42 magic or anything else with at least a legacy 28-byte header (its loader validates).
+ * `bytes` may be the first bytes (≥ 9 of them) of a file of `size` bytes.
  */
-export function detectModelFormat(bytes: Uint8Array): ModelFileFormat | 'unknown' {
-  if (bytes.byteLength < 8) return 'unknown';
+export function detectModelFormat(bytes: Uint8Array, size = bytes.byteLength): ModelFileFormat | 'unknown' {
+  if (bytes.byteLength < 8 || size < 8) return 'unknown';
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, true);
   if (isNibbleFile(bytes)) return 'nibble';
   if (magic === GGUF_MAGIC) return 'gguf';
   const n = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (bytes.byteLength > 8 && n >= 2 && n <= bytes.byteLength - 8 && bytes[8] === 0x7b) return 'safetensors';
-  if (magic === AK42_MAGIC || bytes.byteLength >= 28) return 'llama2c';
+  if (bytes.byteLength > 8 && n >= 2 && n <= size - 8 && bytes[8] === 0x7b) return 'safetensors';
+  if (magic === AK42_MAGIC || size >= 28) return 'llama2c';
   return 'unknown';
 }

@@ -107,8 +107,8 @@ async function openShard(folder: ModelFolder, name: string): Promise<Shard | und
   return { file, read: async (t) => readTensorF32(file, t) };
 }
 
-/** Converts the planned tensors found in one shard, checking each shape first. */
-async function takeTensors(shard: Shard, names: readonly string[], shapes: Map<string, number[]>, out: Map<string, F32Tensor>): Promise<void> {
+/** Checks the shape of each planned tensor found in one shard, then hands it to `take`. */
+async function takeTensors(shard: Shard, names: readonly string[], shapes: Map<string, number[]>, take: TakeTensor): Promise<void> {
   for (const name of names) {
     const e = shard.file.tensors.get(name);
     if (!e) continue;
@@ -116,18 +116,20 @@ async function takeTensors(shard: Shard, names: readonly string[], shapes: Map<s
     if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
       throw new NibbleError('bad-dims', `${shard.file.fileName}: tensor "${name}" has shape [${e.shape}], config.json implies [${want}]`);
     }
-    out.set(name, await shard.read(name));
+    await take(shard, name);
   }
 }
 
-async function readAllTensors(folder: ModelFolder, shapes: Map<string, number[]>): Promise<Map<string, F32Tensor>> {
-  const out = new Map<string, F32Tensor>();
+type TakeTensor = (shard: Shard, name: string) => Promise<void>;
+
+/** Visits every planned tensor present in the checkpoint (one shard at a time, in name order). */
+async function forEachTensor(folder: ModelFolder, shapes: Map<string, number[]>, take: TakeTensor): Promise<void> {
   const names = [...shapes.keys()];
   const single = await openShard(folder, 'model.safetensors');
   if (single) {
     checkLeftovers(single.file.tensors.keys(), shapes, single.file.fileName);
-    await takeTensors(single, names, shapes, out);
-    return out;
+    await takeTensors(single, names, shapes, take);
+    return;
   }
   const indexBytes = await folder.get(INDEX_FILE);
   if (!indexBytes) throw missing('no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not supported)');
@@ -143,17 +145,27 @@ async function readAllTensors(folder: ModelFolder, shapes: Map<string, number[]>
     if (!shard) throw missing(`${INDEX_FILE} names shard ${shardName}, which is not in the folder`);
     const absent = list.find((n) => !shard.file.tensors.has(n));
     if (absent) throw new NibbleError('bad-format', `${INDEX_FILE} puts "${absent}" in ${shardName}, which does not hold it`);
-    await takeTensors(shard, list, shapes, out);
+    await takeTensors(shard, list, shapes, take);
   }
+}
+
+async function readAllTensors(folder: ModelFolder, shapes: Map<string, number[]>): Promise<Map<string, F32Tensor>> {
+  const out = new Map<string, F32Tensor>();
+  await forEachTensor(folder, shapes, async (shard, name) => void out.set(name, await shard.read(name)));
   return out;
 }
 
-function assemble(h: HfModelConfig, t: Map<string, F32Tensor>, optional: Set<string>, shapes: Map<string, number[]>): LlamaModel {
+/** Missing required tensors → 'bad-format'; whether the classifier is the embedding. */
+function checkComplete(h: HfModelConfig, present: (name: string) => boolean, optional: Set<string>, shapes: Map<string, number[]>): boolean {
   for (const name of shapes.keys()) {
-    if (!t.has(name) && !optional.has(name)) throw new NibbleError('bad-format', `the checkpoint has no tensor "${name}"`);
+    if (!present(name) && !optional.has(name)) throw new NibbleError('bad-format', `the checkpoint has no tensor "${name}"`);
   }
+  return h.tied ?? !present('lm_head.weight');
+}
+
+function assemble(h: HfModelConfig, t: Map<string, F32Tensor>, optional: Set<string>, shapes: Map<string, number[]>): LlamaModel {
+  const tied = checkComplete(h, (name) => t.has(name), optional, shapes);
   const get = (name: string) => t.get(name)!;
-  const tied = h.tied ?? !t.has('lm_head.weight');
   const tokEmb = get('model.embed_tokens.weight');
   const layers: LayerWeights[] = Array.from({ length: h.config.nLayers }, (_, l) => {
     const p = `model.layers.${l}.`;
@@ -206,6 +218,30 @@ export async function loadHfModel(folder: ModelFolder): Promise<HfLoadResult> {
   const tensors = await readAllTensors(folder, shapes);
   const model = assemble(h, tensors, optional, shapes);
   return { model, tokenizer, chatTemplate: tokenizer.chatTemplate, arch: h.arch };
+}
+
+/** A folder's model as its headers describe it: config.json and the safetensors headers only (no tensor data). */
+export interface HfFolderInfo {
+  hf: HfModelConfig;
+  /** The tensors a load converts (each to f32), by HF name; lm_head absent when tied. */
+  tensors: { name: string; dtype: string; shape: number[]; numel: number }[];
+  tied: boolean;
+}
+
+/** Reads config.json and the safetensors headers (index + shards) and checks them as a load would. */
+export async function inspectHfFolder(folder: ModelFolder): Promise<HfFolderInfo> {
+  const configBytes = await folder.get('config.json');
+  if (!configBytes) throw missing('no config.json');
+  const hf = hfConfigFromJson(parseJsonObject(configBytes, 'config.json'));
+  const { shapes, optional } = tensorPlan(hf);
+  const found = new Map<string, HfFolderInfo['tensors'][number]>();
+  await forEachTensor(folder, shapes, async (shard, name) => {
+    const e = shard.file.tensors.get(name)!;
+    found.set(name, { name, dtype: e.dtype, shape: e.shape, numel: e.numel });
+  });
+  const tied = checkComplete(hf, (name) => found.has(name), optional, shapes);
+  if (tied) found.delete('lm_head.weight');
+  return { hf, tensors: [...found.values()], tied };
 }
 
 /** True when a list of file names looks like an HF model folder (for pickers and the CLI). */

@@ -1,7 +1,12 @@
 // What a backend or writer must support to run or store a model exactly. The HF loader can
 // produce models with features the llama2.c path never had (today: Qwen2's q/k/v attention
-// biases in weights.attnBias, applied by the CPU forward only); a consumer that lacks one calls assertRunnable so it
-// refuses the model with a clear reason instead of silently computing something else.
+// biases in weights.attnBias). Every consumer calls assertRunnable, declaring what it supports,
+// so one that lacks a feature refuses the model with a clear reason instead of silently
+// computing something else. Who applies attention biases today:
+//   the CPU forward (core/forward.ts)          yes (does not need to call this)
+//   the WebGPU runner (engine/gpu-runner.ts)   yes: { attentionBias: true } (fused into rope_f32)
+//   the .nibble writer (core/nibble-file.ts)   no: refuses
+//   GGUF and GPTQ export (core/gguf, export)   no: refuse with their own checks
 import { NibbleError } from '../errors.ts';
 import type { LlamaModel } from '../model.ts';
 

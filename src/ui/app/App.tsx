@@ -8,6 +8,7 @@ import { AbChat } from '../chat/AbChat.tsx';
 import { ChatModeCard } from '../chat/ChatModeCard.tsx';
 import { ChatPanel } from '../chat/ChatPanel.tsx';
 import { SamplingControls } from '../chat/SamplingControls.tsx';
+import { ByomCard } from '../models/ByomCard.tsx';
 import { GpuStatus } from '../models/GpuStatus.tsx';
 import { ModelPanel } from '../models/ModelPanel.tsx';
 import { ModelStatusPill } from '../models/ModelStatusPill.tsx';
@@ -73,6 +74,7 @@ function ChatView() {
       <aside className="sidebar">
         <ChatModeCard />
         <ModelPanel />
+        <ByomCard />
         <SamplingControls />
         <GpuStatus />
       </aside>

@@ -1,10 +1,13 @@
 // The chat: each turn is a prompt (highlighted) followed by the model's streamed continuation.
 // The latest continuation carries data-testid="chat-output" and data-status (streaming/done/…).
+// A model with a chat template (badge "chat template") gets a conversation instead: a system
+// prompt field, the user's messages and the model's replies (chat-slice.ts sends them as messages).
 import { memo, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useApp } from '../../state/react.tsx';
 import type { ChatTurn, GenerationSummary } from '../../state/types.ts';
 import { variantLabel } from '../../state/lab-constants.ts';
 import { formatBytes, formatMs, formatRate } from '../common/format.ts';
+import './chat.css';
 
 const STOP_REASON: Record<GenerationSummary['stoppedBy'], string> = {
   length: 'max tokens reached',
@@ -24,7 +27,7 @@ function TurnStats({ turn }: { turn: ChatTurn }) {
     <div className="turn-stats">
       <span>{r.tokens.length} tokens</span>
       <span>{formatRate(r.decodeTokensPerSecond)} tok/s</span>
-      <span title="prompt tokens (with BOS) processed in one pass">
+      <span title={turn.chat ? 'tokens of the chat as the template rendered it, processed in one pass' : 'prompt tokens (with BOS) processed in one pass'}>
         prefill {r.promptTokens} tok in {formatMs(r.prefillMs)}
       </span>
       <span>{r.backend === 'webgpu' ? 'WebGPU' : 'CPU'}</span>
@@ -38,6 +41,20 @@ function TurnStats({ turn }: { turn: ChatTurn }) {
 
 /** Memoized: while one turn streams, the finished ones above it do not re-render. */
 const Turn = memo(function Turn({ turn, latest }: { turn: ChatTurn; latest: boolean }) {
+  if (turn.chat) {
+    return (
+      <article className="turn chat-turn" data-testid="chat-turn">
+        <p className="chat-msg user">{turn.prompt}</p>
+        <p className="chat-msg assistant">
+          <span data-testid={latest ? 'chat-output' : undefined} data-status={turn.status} className="completion">
+            {turn.text}
+          </span>
+          {turn.status === 'streaming' && <span className="caret" aria-hidden />}
+        </p>
+        <TurnStats turn={turn} />
+      </article>
+    );
+  }
   return (
     <article className="turn" data-testid="chat-turn">
       <p className="story">
@@ -72,7 +89,11 @@ export function ChatPanel() {
   const send = useApp((s) => s.send);
   const stop = useApp((s) => s.stop);
   const clear = useApp((s) => s.clearChat);
+  const chat = useApp((s) => s.model.info?.chatTemplate === true);
+  const system = useApp((s) => s.chat.system);
+  const setSystem = useApp((s) => s.setSystemPrompt);
   const [prompt, setPrompt] = useState('');
+  const canSend = ready && !streaming && (!chat || prompt.trim() !== '');
   const scroller = useRef<HTMLDivElement>(null);
 
   // Follow the stream unless the reader scrolled up.
@@ -84,7 +105,7 @@ export function ChatPanel() {
 
   const submit = (e?: FormEvent) => {
     e?.preventDefault();
-    if (!ready || streaming) return;
+    if (!canSend) return;
     void send(prompt);
     setPrompt('');
   };
@@ -95,13 +116,30 @@ export function ChatPanel() {
   return (
     <section className="card chat" aria-label="Chat">
       <div className="card-head">
-        <h2>Story</h2>
+        <h2>
+          {chat ? 'Chat' : 'Story'}
+          {chat && (
+            <span className="badge chat-template-badge" data-testid="chat-template-badge" title="messages are rendered through the model's own chat template (its special tokens, BOS included, come from the template)">
+              chat template
+            </span>
+          )}
+        </h2>
         <button type="button" className="link-button" onClick={clear} disabled={streaming || turns.length === 0}>
           Clear
         </button>
       </div>
+      {chat && (
+        <label className="system-prompt">
+          <span>System</span>
+          <input data-testid="chat-system" type="text" value={system} onChange={(e) => setSystem(e.target.value)} placeholder="optional system prompt, sent before the conversation" disabled={streaming} />
+        </label>
+      )}
       <div className="transcript" ref={scroller}>
-        {turns.length === 0 ? (
+        {turns.length === 0 && chat ? (
+          <div className="empty">
+            <p>This model has a chat template: write a message and press <b>Send</b>; earlier turns are sent with it.</p>
+          </div>
+        ) : turns.length === 0 ? (
           <div className="empty">
             <p>The model writes short children's stories.</p>
             <p>
@@ -119,8 +157,8 @@ export function ChatPanel() {
           onChange={(e) => setPrompt(e.target.value)}
           onKeyDown={onKey}
           rows={2}
-          placeholder="Once upon a time…  (Enter to generate, Shift+Enter for a new line)"
-          aria-label="Prompt"
+          placeholder={chat ? 'Message…  (Enter to send, Shift+Enter for a new line)' : 'Once upon a time…  (Enter to generate, Shift+Enter for a new line)'}
+          aria-label={chat ? 'Message' : 'Prompt'}
         />
         <div className="composer-bar">
           <LiveRate />
@@ -128,8 +166,8 @@ export function ChatPanel() {
             <button type="button" className="button secondary" data-testid="stop" onClick={stop} disabled={!streaming}>
               Stop
             </button>
-            <button type="submit" className="button primary" data-testid="chat-send" disabled={!ready || streaming}>
-              Generate
+            <button type="submit" className="button primary" data-testid="chat-send" disabled={!canSend}>
+              {chat ? 'Send' : 'Generate'}
             </button>
           </div>
         </div>

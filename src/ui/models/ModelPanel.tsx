@@ -1,10 +1,10 @@
-// The loaded model (shape, size, backend, load time), the backend choice, and a picker for the
-// user's own llama2.c checkpoint + tokenizer, kept in browser storage (OPFS) once it loads
-// unless unticked. Bad files end in the error banner and are not kept.
-import { useState, type FormEvent } from 'react';
+// The loaded model (shape, size, backend, load time) and the backend choice. The user's own
+// models come in through the "Bring your own model" card (ByomCard.tsx) below it.
 import { useApp } from '../../state/react.tsx';
-import type { BackendPreference } from '../../state/types.ts';
+import type { BackendPreference, ModelInfo } from '../../state/types.ts';
 import { formatBytes, formatCount, formatMs } from '../common/format.ts';
+
+const FORMAT_NAMES: Record<NonNullable<ModelInfo['format']>, string> = { llama2c: 'llama2.c', gguf: 'GGUF', nibble: '.nibble', hf: 'Hugging Face' };
 
 function ModelFacts() {
   const info = useApp((s) => s.model.info);
@@ -16,6 +16,16 @@ function ModelFacts() {
     <dl className="facts" data-testid="model-info">
       <dt>Name</dt>
       <dd className="strong">{info.name}</dd>
+      {info.format && (
+        <>
+          <dt>Format</dt>
+          <dd>
+            {FORMAT_NAMES[info.format]}
+            {info.architecture && ` · ${info.architecture}`}
+            {info.chatTemplate && <span className="muted"> · chat template</span>}
+          </dd>
+        </>
+      )}
       <dt>Parameters</dt>
       <dd>{formatCount(info.params)} (f32)</dd>
       <dt>Shape</dt>
@@ -41,53 +51,12 @@ function ModelFacts() {
   );
 }
 
-function FilePicker() {
-  const load = useApp((s) => s.loadModelFiles);
-  const loadAndKeep = useApp((s) => s.loadAndKeepModelFiles);
-  const canKeep = useApp((s) => s.storage.status !== 'error' && s.storage.backend !== 'memory');
-  const busy = useApp((s) => s.model.status === 'loading' || s.chat.streaming !== null);
-  const [model, setModel] = useState<File | null>(null);
-  const [tokenizer, setTokenizer] = useState<File | null>(null);
-  const [keep, setKeep] = useState(true);
-  // GGUF and .nibble checkpoints carry their tokenizer: the tokenizer file is then optional.
-  const carries = model !== null && /\.(gguf|nibble)$/i.test(model.name);
-  const tok = tokenizer ?? (carries ? new File([], 'carried-tokenizer') : null);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (!model || !tok) return;
-    if (keep && canKeep) void loadAndKeep(model, tok, model.name || 'model.bin');
-    else void load(model, tok);
-  };
-  return (
-    <form className="file-picker" onSubmit={submit}>
-      <div className="subhead">Load your own model (llama2.c, GGUF, .nibble)</div>
-      <label className="file">
-        <span>Checkpoint (.bin, .gguf, .nibble)</span>
-        <input type="file" accept=".bin,.gguf,.nibble,application/octet-stream" data-testid="model-file" onChange={(e) => setModel(e.target.files?.[0] ?? null)} />
-      </label>
-      <label className="file">
-        <span>Tokenizer (.bin){carries ? ' — optional' : ''}</span>
-        <input type="file" accept=".bin,application/octet-stream" data-testid="tokenizer-file" onChange={(e) => setTokenizer(e.target.files?.[0] ?? null)} />
-      </label>
-      {canKeep && (
-        <label className="check">
-          <input type="checkbox" checked={keep} onChange={(e) => setKeep(e.target.checked)} data-testid="keep-model" />
-          Keep in this browser (Stored models, works offline)
-        </label>
-      )}
-      <button type="submit" className="button secondary full" data-testid="load-files" disabled={!model || !tok || busy}>
-        Load files
-      </button>
-    </form>
-  );
-}
-
 export function ModelPanel() {
   const backend = useApp((s) => s.settings.backend);
   const setBackend = useApp((s) => s.setBackendPreference);
   const info = useApp((s) => s.model.info);
   const loadDefault = useApp((s) => s.loadDefaultModel);
-  const custom = useApp((s) => s.model.source === 'files');
+  const custom = useApp((s) => s.model.source === 'files' || s.model.source === 'remote');
   const busy = useApp((s) => s.model.status === 'loading');
   return (
     <section className="card" aria-labelledby="model-title">
@@ -103,7 +72,6 @@ export function ModelPanel() {
           <option value="cpu">CPU (reference)</option>
         </select>
       </div>
-      <FilePicker />
       {custom && (
         <button type="button" className="link-button" onClick={() => void loadDefault()} disabled={busy}>
           Back to the embedded stories260K

@@ -1,11 +1,11 @@
 // The variants held side by side: size, bits per weight, time taken, perplexity once evaluated;
-// chat with one, compare it in A/B, download its .nibble file, delete it.
+// chat with one, compare it in A/B, export it (GGUF, GPTQ safetensors, .nibble), delete it.
 import { Fragment, useState } from 'react';
 import type { VariantInfo } from '../../state/lab-types.ts';
 import { BASE_VARIANT } from '../../state/lab-constants.ts';
 import { useApp } from '../../state/react.tsx';
-import { downloadBlob } from '../charts/export.ts';
 import { formatBytes } from '../common/format.ts';
+import { ExportControl } from './ExportControl.tsx';
 import { VariantDetails } from './VariantDetails.tsx';
 
 const ORIGIN: Record<VariantInfo['origin'], string> = { loaded: 'loaded', quantized: 'quantized here', imported: 'from storage' };
@@ -14,17 +14,12 @@ function Row({ v, fp32Bytes, open, onToggle }: { v: VariantInfo; fp32Bytes: numb
   const drift = useApp((s) => s.charts.drift[v.id]);
   const saved = useApp((s) => s.variants.saved[v.id]);
   const del = useApp((s) => s.deleteVariant);
-  const exportVariant = useApp((s) => s.exportVariant);
   const setChatVariant = useApp((s) => s.setChatVariant);
   const setAb = useApp((s) => s.setAb);
   const setTab = useApp((s) => s.setTab);
   const evaluate = useApp((s) => s.computeDrift);
   const busy = useApp((s) => s.chat.streaming !== null || s.ab.streaming);
   const base = v.id === BASE_VARIANT;
-  const download = async () => {
-    const r = await exportVariant(v.id);
-    if (r) downloadBlob(`${r.meta.baseModel}-${v.label.replace(/[^a-z0-9]+/gi, '-')}.nibble`, new Blob([r.bytes.slice().buffer as ArrayBuffer], { type: 'application/octet-stream' }));
-  };
   const layers = v.report?.layers ?? [];
   const loss = layers.reduce((n, l) => n + (l.gptqLoss ?? 0), 0);
   return (
@@ -72,9 +67,7 @@ function Row({ v, fp32Bytes, open, onToggle }: { v: VariantInfo; fp32Bytes: numb
               A/B vs fp32
             </button>
           )}
-          <button type="button" className="mini-button" onClick={() => void download()} title="download as a .nibble file (loads in the CLI too)">
-            .nibble
-          </button>
+          <ExportControl v={v} />
           {!base && (
             <button type="button" className="mini-button danger" disabled={busy} onClick={() => void del(v.id)} data-testid="variant-delete" aria-label={`Delete ${v.label}`}>
               Delete
