@@ -1,12 +1,14 @@
 // What a model holds, from its headers only (no tensor data is read): format, config (with the
-// model's own context), the weights a load will hold with their sizes, the tokenizer it carries.
-// The page's `inspect` and its pre-load memory checks use it; model-open.ts loads.
+// model's own context), the weights a load will hold as the WebGPU runner lays them out, and the
+// tokenizer it carries. The page's `inspect` and its pre-load checks use it; model-open.ts loads.
 //
-// Sizes are those of the tensors a load makes: f32 (4 bytes a value; F16/BF16/quantized GGUF
+// The weight entries come from describeModelTensors (core/model-tensors.ts), the function the
+// runner's own plan uses, applied to a "shape model": the model as the header describes it, each
+// tensor with its shape and format fields but no data (only Qwen2 bias vectors and .nibble gIdx
+// arrays, both tiny, are real). Formats are those a load makes: f32 (F16/BF16/quantized GGUF
 // tensors are converted on load) unless the file keeps a packed format (.nibble variants; GGUF
-// Q8_0/Q4_0 linears with weights 'native', sized as packed codes + fp16 scale pairs the way
-// gguf/native.ts builds them). Every header field used is checked the way its loader checks it,
-// with the loader's error codes; the loader still validates everything again when it loads.
+// Q8_0/Q4_0 linears with weights 'native', as gguf/native.ts builds them). Header fields are
+// checked the way the loaders check them, with their error codes; a load validates all again.
 import { NibbleError, requireBytes } from './errors.ts';
 import { readGgufHeader } from './gguf/read.ts';
 import { planGguf, type GgufPlanTensor } from './gguf/llama.ts';
@@ -16,9 +18,12 @@ import { parseJsonObject } from './hf/json.ts';
 import { inspectHfFolder, type ModelFolder } from './hf/load.ts';
 import { llama2cBodyBytes, validateHeader } from './llama2c.ts';
 import type { TensorPlanEntry } from './memory-plan.ts';
-import { kvDim, type LlamaConfig } from './model.ts';
+import { describeModelTensors } from './model-tensors.ts';
+import { kvDim, type LayerWeights, type LlamaConfig, type LlamaModel } from './model.ts';
 import { LAYER_KEYS, NIBBLE_MAGIC, NIBBLE_VERSION, expectedShape } from './nibble-file.ts';
+import { isCodebookFormat, isUniformFormat } from './quant/format.ts';
 import type { RangeReader } from './safetensors.ts';
+import type { F32Tensor, Tensor } from './tensor.ts';
 
 export type ModelFormat = 'llama2c' | 'gguf' | 'nibble' | 'hf';
 
@@ -33,19 +38,35 @@ export interface ModelDescription {
 }
 
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const f32Entry = (name: string, shape: readonly number[]): TensorPlanEntry => ({ name, rows: shape.length === 2 ? shape[0] : 1, bytes: 4 * numel(shape), format: 'f32' });
+const NO_F32 = new Float32Array(0);
+const NO_U32 = new Uint32Array(0);
+/** An f32 tensor of this shape without its values (describeModelTensors reads shapes only). */
+const shapeOnly = (shape: number[]): F32Tensor => ({ format: 'f32', shape, data: NO_F32 });
 
-/** The weights of a Llama model under `c` as f32 entries (our names), the classifier once when shared. */
-function llamaEntries(c: LlamaConfig): TensorPlanEntry[] {
-  const out = [f32Entry('tok_emb', [c.vocabSize, c.dim])];
-  for (let l = 0; l < c.nLayers; l++) for (const k of LAYER_KEYS) out.push(f32Entry(`l${l}.${k}`, expectedShape(`layers.${l}.${k}`, c)));
-  out.push(f32Entry('rms_final', [c.dim]));
-  if (!c.sharedClassifier) out.push(f32Entry('wcls', [c.vocabSize, c.dim]));
-  return out;
+/**
+ * The model `c` describes, tensor by tensor from `tensor(name, shape)` (our names: tok_emb,
+ * rms_final, wcls, layers.L.K; see nibble-file.ts); wcls is the embedding when shared.
+ */
+function shapeModel(c: LlamaConfig, tensor: (name: string, shape: number[]) => Tensor, bias = false): LlamaModel {
+  const tokEmb = tensor('tok_emb', [c.vocabSize, c.dim]);
+  const layers = Array.from({ length: c.nLayers }, (_, l) =>
+    Object.fromEntries(LAYER_KEYS.map((k) => [k, tensor(`layers.${l}.${k}`, expectedShape(`layers.${l}.${k}`, c))])) as unknown as LayerWeights);
+  const vec = (n: number): F32Tensor => ({ format: 'f32', shape: [n], data: new Float32Array(n) });
+  const attnBias = bias ? layers.map(() => ({ bq: vec(c.nHeads * c.headSize), bk: vec(kvDim(c)), bv: vec(kvDim(c)) })) : undefined;
+  const wcls = c.sharedClassifier ? tokEmb : tensor('wcls', [c.vocabSize, c.dim]);
+  return { config: c, weights: { tokEmb, layers, rmsFinal: tensor('rms_final', [c.dim]), wcls, ...(attnBias ? { attnBias } : {}) } };
 }
 
-const paramsOf = (entries: TensorPlanEntry[], shapes: Map<string, readonly number[]>) =>
-  entries.reduce((n, e) => n + (/\.b[qkv]$/.test(e.name) ? 0 : numel(shapes.get(e.name) ?? [e.bytes / 4])), 0);
+/** Weight count as ModelInfo.params counts it: every weight's values, the shared classifier once, no biases. */
+function paramsOf(m: LlamaModel): number {
+  const w = m.weights;
+  const all = [w.tokEmb, w.rmsFinal, ...w.layers.flatMap((l) => LAYER_KEYS.map((k) => l[k]))];
+  return all.reduce((n, t) => n + numel(t.shape), 0) + (w.wcls === w.tokEmb ? 0 : numel(w.wcls.shape));
+}
+
+function described(format: ModelFormat, architecture: string, m: LlamaModel, rest: Pick<ModelDescription, 'tokenizer' | 'chatTemplate'>): ModelDescription {
+  return { format, architecture, config: m.config, tensors: describeModelTensors(m), params: paramsOf(m), ...rest };
+}
 
 async function readExact(reader: RangeReader, offset: number, length: number, what: string): Promise<Uint8Array> {
   requireBytes(what, offset, length, reader.size);
@@ -95,46 +116,37 @@ function describeLlama2c(head: Uint8Array, size: number): ModelDescription {
   const what = `llama2.c checkpoint: header (dim ${config.dim}, ${config.nLayers} layers, vocab ${config.vocabSize}) needs ${need} bytes, file has ${size}`;
   if (size < need) throw new NibbleError('truncated', what);
   if (size > need) throw new NibbleError('bad-format', `${what} (${size - need} extra)`);
-  const tensors = llamaEntries(config);
-  return { format: 'llama2c', architecture: 'llama', config, tensors, params: tensors.reduce((n, e) => n + e.bytes / 4, 0), tokenizer: null, chatTemplate: false };
+  return described('llama2c', 'llama', shapeModel(config, (_, shape) => shapeOnly(shape)), { tokenizer: null, chatTemplate: false });
 }
 
 // ---- GGUF: the header by ranges, checked by planGguf (every tensor's presence and shape) ----
 
-/** GPU bytes of a planned GGUF tensor: f32, or Q8_0/Q4_0 linears kept packed with 'native'. */
-function ggufEntry(p: GgufPlanTensor, weights: 'f32' | 'native'): TensorPlanEntry {
+/** A planned GGUF tensor as a load makes it: f32, or with 'native' a Q8_0/Q4_0 linear kept as q8/q4 (native.ts). */
+function ggufTensor(p: GgufPlanTensor, weights: 'f32' | 'native'): Tensor {
   const q8 = p.info.type === GgmlType.Q8_0;
-  if (weights !== 'native' || !p.linear || (!q8 && p.info.type !== GgmlType.Q4_0)) return f32Entry(p.id, p.shape);
+  if (weights !== 'native' || !p.linear || (!q8 && p.info.type !== GgmlType.Q4_0)) return shapeOnly(p.shape);
   const [rows, cols] = p.shape;
-  const codeWords = rows * Math.ceil(cols / (q8 ? 4 : 8)); // packRows: 4 (q8) or 8 (q4) codes a u32 word
-  const scaleWords = Math.ceil(p.info.numel / 32 / 2); // one fp16 scale per 32 values, two a word
-  return { name: p.id, rows, bytes: 4 * (codeWords + scaleWords), format: q8 ? 'q8' : 'q4' };
+  return { format: q8 ? 'q8' : 'q4', shape: [rows, cols], granularity: cols > 32 ? 'group' : 'row', group: 32, sym: true, scaleType: 'f16', buffers: { data: NO_U32, scales: NO_U32 } };
 }
 
 async function describeGguf(reader: RangeReader, weights: 'f32' | 'native'): Promise<ModelDescription> {
   const header = await readGgufHeader(reader);
   const plan = planGguf(header);
-  const tensors = plan.tensors.map((p) => ggufEntry(p, weights));
-  const shapes = new Map<string, readonly number[]>(plan.tensors.map((p) => [p.id, p.shape]));
   // Whether output.weight repeats the embedding is decided on load by comparing all its bytes; here
-  // (no tensor data) by comparing their first 4 KiB: different → counted, the same → shared.
-  let shared = true;
+  // (no tensor data) by comparing their first 4 KiB: different → its own tensor, the same → shared.
   const out = plan.output;
-  if (out) {
-    const emb = plan.tensors[0];
-    shared = out.info.type === emb.info.type && out.info.bytes === emb.info.bytes;
-    if (shared) {
-      const n = Math.min(out.info.bytes, 4096);
-      const [a, b] = [await reader.read(header.dataStart + out.info.offset, n), await reader.read(header.dataStart + emb.info.offset, n)];
-      shared = a.byteLength === n && b.byteLength === n && a.every((x, i) => x === b[i]);
-    }
-    if (!shared) {
-      tensors.push(ggufEntry(out, weights));
-      shapes.set(out.id, out.shape);
-    }
+  const emb = plan.tensors[0];
+  let shared = !out;
+  if (out && out.info.type === emb.info.type && out.info.bytes === emb.info.bytes) {
+    const n = Math.min(out.info.bytes, 4096);
+    const [a, b] = [await reader.read(header.dataStart + out.info.offset, n), await reader.read(header.dataStart + emb.info.offset, n)];
+    shared = a.byteLength === n && b.byteLength === n && a.every((x, i) => x === b[i]);
   }
+  const byId = new Map(plan.tensors.map((p) => [p.id, p]));
+  if (out) byId.set('wcls', out);
+  const ourId = (name: string) => name.replace(/^layers\.(\d+)\./, 'l$1.');
   const config = { ...plan.config, seqLen: plan.ownContext, sharedClassifier: shared };
-  return { format: 'gguf', architecture: 'llama', config, tensors, params: paramsOf(tensors, shapes), tokenizer: 'gguf', chatTemplate: false };
+  return described('gguf', 'llama', shapeModel(config, (name) => ggufTensor(byId.get(ourId(name))!, weights)), { tokenizer: 'gguf', chatTemplate: false });
 }
 
 // ---- .nibble: the JSON header (nibble-file.ts layout); buffer sizes as stored ----
@@ -183,22 +195,9 @@ async function describeNibble(reader: RangeReader): Promise<ModelDescription> {
     return b.bytes as number;
   };
   const entries = header.tensors;
-  const tensors: TensorPlanEntry[] = [];
-  const shapes = new Map<string, readonly number[]>();
-  const add = (name: string, id: string) => {
-    const e = entries[name];
-    if (!isObj(e)) throw nibbleBad(`tensor ${name} is missing`);
-    const shape = expectedShape(name, config);
-    if (typeof e.format !== 'string') throw nibbleBad(`${name}: unknown format ${JSON.stringify(e.format)}`);
-    const bufs = isObj(e.buffers) ? e.buffers : {};
-    const bytes = Object.entries(bufs).reduce((n, [k, b]) => n + blobSize(`${name}.${k}`, b), 0);
-    tensors.push({ name: id, rows: shape.length === 2 ? shape[0] : 1, bytes, format: e.format });
-    shapes.set(id, shape);
-  };
-  add('tok_emb', 'tok_emb');
-  for (let l = 0; l < config.nLayers; l++) for (const k of LAYER_KEYS) add(`layers.${l}.${k}`, `l${l}.${k}`);
-  add('rms_final', 'rms_final');
-  if (!config.sharedClassifier) add('wcls', 'wcls');
+  const tensors = new Map<string, Tensor>();
+  const names = ['tok_emb', 'rms_final', ...(config.sharedClassifier ? [] : ['wcls']), ...Array.from({ length: config.nLayers }, (_, l) => LAYER_KEYS.map((k) => `layers.${l}.${k}`)).flat()];
+  for (const name of names) tensors.set(name, await nibbleTensor(name, entries[name], expectedShape(name, config), reader, blobSize));
   let tokenizer: ModelDescription['tokenizer'] = header.tokenizer ? 'llama2c' : null;
   let chatTemplate = false;
   const hf = header.hfTokenizer;
@@ -212,7 +211,43 @@ async function describeNibble(reader: RangeReader): Promise<ModelDescription> {
       chatTemplate = tc.chat_template !== undefined && tc.chat_template !== null;
     }
   }
-  return { format: 'nibble', architecture: 'llama', config, tensors, params: paramsOf(tensors, shapes), tokenizer, chatTemplate };
+  return described('nibble', 'llama', shapeModel(config, (name) => tensors.get(name)!), { tokenizer, chatTemplate });
+}
+
+/**
+ * One .nibble tensor entry as a shape tensor: format fields checked as the reader checks them,
+ * no data (gIdx, when stored, is read: it decides whether stacked linears merge on the GPU).
+ */
+async function nibbleTensor(name: string, e: unknown, shape: number[], reader: RangeReader, blobSize: (what: string, b: unknown) => number): Promise<Tensor> {
+  if (!isObj(e)) throw nibbleBad(`tensor ${name} is missing`);
+  if (!Array.isArray(e.shape) || e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
+    throw nibbleBad(`${name}: shape ${JSON.stringify(e.shape)} does not match the config's [${shape}]`);
+  }
+  const f = e.format;
+  if (f === 'f32') return shapeOnly(shape);
+  if (shape.length !== 2) throw nibbleBad(`${name}: norm weights must be f32`);
+  const [rows, cols] = shape as [number, number];
+  const bufs = isObj(e.buffers) ? e.buffers : {};
+  const group = (hi: number) => {
+    if (!Number.isInteger(e.group) || (e.group as number) < 1 || (e.group as number) > hi) throw nibbleBad(`${name}: group ${JSON.stringify(e.group)} is not in 1..${hi}`);
+    return e.group as number;
+  };
+  if (f === 'llmint8') return { format: 'llmint8', shape: [rows, cols], threshold: typeof e.threshold === 'number' ? e.threshold : Infinity, buffers: { data: NO_U32, scales: NO_F32 } };
+  if (typeof f === 'string' && isCodebookFormat(f)) {
+    if (e.scaleType !== 'f32' && e.scaleType !== 'dq8') throw nibbleBad(`${name}: scaleType must be 'f32' or 'dq8', got ${JSON.stringify(e.scaleType)}`);
+    return { format: f, shape, group: group(rows * cols), sym: true, scaleType: e.scaleType, buffers: { data: NO_U32, scales: NO_F32 } };
+  }
+  if (typeof f !== 'string' || !isUniformFormat(f)) throw nibbleBad(`${name}: unknown format ${JSON.stringify(f)}`);
+  if (e.scaleType !== 'f32' && e.scaleType !== 'f16') throw nibbleBad(`${name}: scaleType must be 'f32' or 'f16', got ${JSON.stringify(e.scaleType)}`);
+  let gIdx: Uint32Array | undefined;
+  if (bufs.gIdx !== undefined) {
+    if (blobSize(`${name}.gIdx`, bufs.gIdx) !== 4 * cols) throw nibbleBad(`${name}.gIdx: buffer holds ${(bufs.gIdx as Obj).bytes} bytes, its shape and format need ${4 * cols}`);
+    gIdx = new Uint32Array((await readExact(reader, (bufs.gIdx as Obj).offset as number, 4 * cols, 'nibble file')).slice().buffer);
+  }
+  return {
+    format: f, shape: [rows, cols], granularity: e.granularity === 'tensor' || e.granularity === 'row' ? e.granularity : 'group', group: group(cols),
+    sym: e.sym === true, scaleType: e.scaleType, buffers: { data: NO_U32, scales: NO_U32, ...(gIdx ? { gIdx } : {}) },
+  };
 }
 
 // ---- Hugging Face folders: config.json + the safetensors headers ----
@@ -221,17 +256,12 @@ async function describeNibble(reader: RangeReader): Promise<ModelDescription> {
 export async function describeHfFolder(folder: ModelFolder): Promise<ModelDescription> {
   const info = await inspectHfFolder(folder);
   const c = { ...info.hf.config, sharedClassifier: info.tied };
-  const tensors = llamaEntries(c);
-  if (info.hf.attentionBias) {
-    const qd = c.nHeads * c.headSize;
-    for (let l = 0; l < c.nLayers; l++) tensors.push(f32Entry(`l${l}.bq`, [qd]), f32Entry(`l${l}.bk`, [kvDim(c)]), f32Entry(`l${l}.bv`, [kvDim(c)]));
-  }
+  const model = shapeModel(c, (_, shape) => shapeOnly(shape), info.hf.attentionBias);
   // Presence without reading: through `open` (a size) when the folder has it.
   const has = async (name: string) => (folder.open ? (await folder.open(name)) !== undefined : (await folder.get(name)) !== undefined);
   const tokConfig = await folder.get('tokenizer_config.json');
   const tc = tokConfig ? parseJsonObject(tokConfig, 'tokenizer_config.json') : {};
   const chatTemplate = (await has('chat_template.jinja')) || (tc.chat_template !== undefined && tc.chat_template !== null);
   const tokenizer = (await has('tokenizer.json')) ? 'hf' : null;
-  const params = tensors.reduce((n, e) => n + (/\.b[qkv]$/.test(e.name) ? 0 : e.bytes / 4), 0);
-  return { format: 'hf', architecture: info.hf.arch, config: c, tensors, params, tokenizer, chatTemplate };
+  return described('hf', info.hf.arch, model, { tokenizer, chatTemplate });
 }

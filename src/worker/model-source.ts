@@ -5,6 +5,7 @@
 import { NibbleError } from '../core/errors.ts';
 import { planMemory, type DeviceBudget, type TensorPlanEntry } from '../core/memory-plan.ts';
 import { describeCheckpoint, describeHfFolder, type ModelDescription } from '../core/model-inspect.ts';
+import { describeModelTensors } from '../core/model-tensors.ts';
 import { openCheckpoint, openHfFolder, type OpenedModel } from '../core/model-open.ts';
 import type { LlamaConfig, LlamaModel } from '../core/model.ts';
 import { numel } from '../core/tensor.ts';
@@ -131,7 +132,7 @@ export async function loadSource(
   tracker.finish();
   const list = files.list();
   return {
-    ...opened, contextLength: ctx, tensors: desc.tensors,
+    ...opened, contextLength: ctx, tensors: describeModelTensors(opened.model), // exact, as the runner uploads them
     modelBytes: list.filter((f) => f.role !== 'tokenizer').reduce((n, f) => n + f.bytes, 0),
     tokenizerBytes: tokenizerSize(opened.tokenizerFiles),
     fetchMs: source.kind === 'url' ? resolveMs : source.kind === 'remote' ? files.readMs : 0,

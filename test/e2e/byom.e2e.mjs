@@ -6,8 +6,8 @@
 //      from the fixture files, honouring Range (206 + Content-Range), slowed so the progress
 //      shows → plan → Load (progress screenshot) → golden text;
 //   d. a corrupt checkpoint → the typed error banner; the previous model still generates;
-//   e. a config.json whose context is huge (2^24 positions), with the context field set high → 'too-large' with
-//      the reason, Load disabled.
+//   e. a crafted GGUF (1024 wide, context 2^20) with the context field set to 2^20 → 'too-large'
+//      (one layer's KV cache is larger than one binding) with the reason, Load disabled.
 import { readFileSync, readdirSync } from 'node:fs';
 
 export const name = 'byom';
@@ -68,6 +68,33 @@ function hfResponder(files, seen, opts) {
     }
     return answer(404, { 'content-type': 'text/plain' }, 'Repository not found');
   };
+}
+
+/** Width (= kvDim) and context of the crafted GGUF: one layer's KV buffer is 2^20 · 1024 · 4 B = 4 GiB. */
+const WIDE = 1024;
+const WIDE_CONTEXT = 1 << 20;
+
+/**
+ * A GGUF with stories260K's vocabulary but one layer 1024 wide (8 heads, no GQA) and a context of
+ * 2^20: small on disk (zero Q8_0 weights, about 5 MB), while its KV cache at the full context
+ * cannot be bound. Written with the project's own GGUF writer.
+ */
+async function wideGguf(e) {
+  const [{ parseGguf }, { serializeGguf }, { GgmlType, ggmlBytes }] = await Promise.all([e.imp('src/core/gguf/read.ts'), e.imp('src/core/gguf/write.ts'), e.imp('src/core/gguf/types.ts')]);
+  const src = parseGguf(e.readRepo(GGUF));
+  const set = { 'llama.context_length': WIDE_CONTEXT, 'llama.embedding_length': WIDE, 'llama.feed_forward_length': 64, 'llama.attention.head_count': 8, 'llama.attention.head_count_kv': 8, 'llama.block_count': 1, 'llama.rope.dimension_count': WIDE / 8 };
+  const kvs = [...src.kv].map(([key, kv]) => ({ key, type: kv.type, value: key in set ? set[key] : kv.value }));
+  const t = (name, ne, type = GgmlType.Q8_0) => {
+    const data = new Uint8Array(ggmlBytes(type, ne.reduce((a, b) => a * b, 1)));
+    if (type === GgmlType.F32) new Float32Array(data.buffer).fill(1); // norms
+    return { name, ne, type, data };
+  };
+  return serializeGguf(kvs, [
+    t('token_embd.weight', [WIDE, 512]), t('output_norm.weight', [WIDE], GgmlType.F32),
+    ...['attn_q', 'attn_k', 'attn_v', 'attn_output'].map((n) => t(`blk.0.${n}.weight`, [WIDE, WIDE])),
+    t('blk.0.attn_norm.weight', [WIDE], GgmlType.F32), t('blk.0.ffn_norm.weight', [WIDE], GgmlType.F32),
+    t('blk.0.ffn_gate.weight', [WIDE, 64]), t('blk.0.ffn_up.weight', [WIDE, 64]), t('blk.0.ffn_down.weight', [64, WIDE]),
+  ]);
 }
 
 export default async function byom(e) {
@@ -164,7 +191,8 @@ export default async function byom(e) {
     await byTestId(page, 'byom-load').click();
     const bar = page.locator('[data-testid="byom-progress"][data-op="load"]');
     await bar.waitFor({ timeout: T.action });
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="byom-progress"]')?.getAttribute('data-done') ?? 0) > 0, null, { timeout: T.ready }).catch(() => undefined);
+    // A screenshot once a quarter is read (the responder is slowed; the bar may still finish first).
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="byom-progress"][data-op="load"]')?.getAttribute('data-percent') ?? 100) >= 25, null, { timeout: T.ready }).catch(() => undefined);
     if (await bar.count()) await shot(page, 'byom-progress-remote');
     await page.locator('[data-testid="model-status"][data-status="ready"]', { hasText: REPO }).waitFor({ timeout: T.job });
     responder.delayMs = 0;
@@ -193,20 +221,18 @@ export default async function byom(e) {
     assert(out === expected, `after the corrupt file, text differs: ${JSON.stringify(out)}`);
   });
 
-  await test('e. a huge context (config.json max_position_embeddings 2^24, context set to it) → too-large with the reason, Load disabled', async () => {
-    const config = JSON.parse(hfFiles['config.json'].toString('utf8'));
-    config.max_position_embeddings = 1 << 24; // the most a config may say
-    const files = ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].map((f) => ({ name: f, mimeType: 'application/octet-stream', buffer: hfFiles[f] }));
-    await byTestId(page, 'model-files').setInputFiles([{ name: 'config.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(config)) }, ...files]);
+  await test('e. a GGUF whose KV cache outgrows one binding at a long context → too-large with the reason, Load disabled', async () => {
+    await byTestId(page, 'model-files').setInputFiles({ name: 'wide-1M.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(await wideGguf(e)) });
     await planned();
-    assert(Number(await attr('plan-kv', 'data-bytes')) === KV_PER_POSITION * 2048, 'the default context is not 2048');
-    await byTestId(page, 'byom-context').fill(String(1 << 24));
+    assert(Number(await attr('plan-kv', 'data-bytes')) === 2 * 2048 * WIDE * 4, 'the default context is not 2048');
+    assert((await plan.getAttribute('data-verdict')) !== 'too-large', 'too large already at the default context');
+    await byTestId(page, 'byom-context').fill(String(WIDE_CONTEXT));
     await byTestId(page, 'byom-context').press('Enter');
     await page.locator('[data-testid="byom-plan"][data-verdict="too-large"]').waitFor({ timeout: T.ready });
     await page.locator('[data-testid="byom"][data-phase="planned"]').waitFor({ timeout: T.action });
-    assert(Number(await attr('plan-kv', 'data-bytes')) === KV_PER_POSITION * (1 << 24), 'KV cache not planned for the new context');
+    assert(Number(await attr('plan-kv', 'data-bytes')) === 2 * WIDE_CONTEXT * WIDE * 4, 'KV cache not planned for the new context');
     const reasons = await byTestId(page, 'plan-reasons').textContent();
-    assert(/KV cache of one layer/.test(reasons) || /suggests at most/.test(reasons), `reasons: ${reasons}`);
+    assert(/KV cache of one layer at 1048576 positions is 4096\.0 MiB, more than one binding holds/.test(reasons), `reasons: ${reasons}`);
     assert(await byTestId(page, 'byom-load').isDisabled(), 'Load is enabled for a too-large plan');
     await shot(page, 'byom-too-large');
     await byTestId(page, 'byom-cancel').click();

@@ -118,7 +118,7 @@ describe('progress', () => {
 
   it('formats ETA, rate, percent and bytes', () => {
     expect([formatEta(null), formatEta(0), formatEta(4_400), formatEta(95_000), formatEta(120_000), formatEta(7_500_000)]).toEqual(['—', '0 s', '4 s', '1 min 35 s', '2 min', '2 h 5 min']);
-    expect([formatRate(null), formatRate(12_345_678), formatRate(250e6)]).toEqual(['—', '12.3 MB/s', '250 MB/s']);
+    expect([formatRate(null), formatRate(12_345_678), formatRate(250e6), formatRate(85_300), formatRate(0)]).toEqual(['—', '12.3 MB/s', '250 MB/s', '85 kB/s', '0 kB/s']);
     expect([percentOf(0, 0), percentOf(1, 3), percentOf(5, 5), percentOf(9, 5)]).toEqual([0, 33, 100, 100]);
     expect(formatBytesOf(1024, 2048)).toBe('1 KiB of 2 KiB');
     expect(formatBytesOf(1536, 0)).toBe('1.5 KiB');

@@ -33,12 +33,12 @@ const HF = hfFixtureFiles();
 const HF_BYTES = Object.values(HF).reduce((n, b) => n + b.byteLength, 0);
 let sliced = 0;
 class CountingBlob extends Blob {
-  slice(start?: number, end?: number, type?: string): Blob {
+  override slice(start?: number, end?: number, type?: string): Blob {
     sliced += Math.max(0, Math.min(end ?? this.size, this.size) - (start ?? 0));
     return super.slice(start, end, type);
   }
 }
-const source = (): ModelSource => ({ kind: 'files', name: 'hf', files: Object.entries(HF).map(([path, b]) => ({ path, blob: new CountingBlob([b]) })) });
+const source = (): ModelSource => ({ kind: 'files', name: 'hf', files: Object.entries(HF).map(([path, b]) => ({ path, blob: new CountingBlob([b as Uint8Array<ArrayBuffer>]) })) });
 
 function makeHost(deps: Partial<HostDeps> = {}) {
   const replies: Reply[] = [];

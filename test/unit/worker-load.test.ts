@@ -27,13 +27,13 @@ const HF_BYTES = Object.values(HF).reduce((n, b) => n + b.byteLength, 0);
 /** A Blob that counts the bytes sliced out of it (what a load or inspect actually reads). */
 class CountingBlob extends Blob {
   static read = 0;
-  slice(start?: number, end?: number, type?: string): Blob {
+  override slice(start?: number, end?: number, type?: string): Blob {
     CountingBlob.read += Math.max(0, Math.min(end ?? this.size, this.size) - (start ?? 0));
     return super.slice(start, end, type);
   }
 }
 const files = (entries: Record<string, Uint8Array>, prefix = ''): SourceFile[] =>
-  Object.entries(entries).map(([path, b]) => ({ path: prefix + path, blob: new CountingBlob([b]) }));
+  Object.entries(entries).map(([path, b]) => ({ path: prefix + path, blob: new CountingBlob([b as Uint8Array<ArrayBuffer>]) }));
 const filesSource = (entries: Record<string, Uint8Array>, prefix = '', name = 'mine'): ModelSource => ({ kind: 'files', name, files: files(entries, prefix) });
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -90,7 +90,7 @@ describe("'files' sources through the host", () => {
     await ref.send({ kind: 'load', source: { kind: 'bytes', name: 'ref', model: MODEL.slice().buffer, tokenizer: TOK.slice().buffer }, backend: 'auto' });
     const want = await ref.greedy();
     expect(GOLDEN.startsWith(want)).toBe(true);
-    for (const entries of [{ 'stories.gguf': GGUF }, { 'a.bin': TOK, 'b.bin': MODEL }]) {
+    for (const entries of [{ 'stories.gguf': GGUF }, { 'a.bin': TOK, 'b.bin': MODEL }] as Record<string, Uint8Array>[]) {
       const h = makeHost();
       const l = await h.send({ kind: 'load', source: filesSource(entries), backend: 'auto' });
       expect(resultOf(l.final, 'load').model.format).toBe('stories.gguf' in entries ? 'gguf' : 'llama2c');

@@ -3,6 +3,7 @@
 // classifier, 'remote' refs, and the GGUF header read by growing prefixes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNibbleError, NibbleError } from '../../src/core/errors.ts';
+import { loadGguf, loadGgufRanged } from '../../src/core/gguf/llama.ts';
 import { parseGguf, readGgufHeader } from '../../src/core/gguf/read.ts';
 import type { RangeReader } from '../../src/core/safetensors.ts';
 import { EngineError, type LoadProgress, type SourceFile } from '../../src/worker/protocol.ts';
@@ -11,8 +12,9 @@ import { checkHfFiles, classifyFiles, stripCommonRoot } from '../../src/worker/s
 import { ProgressTracker } from '../../src/worker/sources/progress.ts';
 import { blobReader, SourceFiles } from '../../src/worker/sources/registry.ts';
 import { parseRemoteRef, repoFileUrl } from '../../src/worker/sources/resolve.ts';
+import { mapFields, mutate } from './gguf-fuzz-lib.ts';
 import { hfFixtureFiles, sharded } from './hf-fixture.ts';
-import { readProjectFile, stories260K, tok512 } from './helpers.ts';
+import { readProjectFile, seededRandom, stories260K, tok512 } from './helpers.ts';
 import { serveFiles, type Served } from './worker-sources-server.ts';
 
 const GGUF = readProjectFile('test/fixtures/stories260K-f32.gguf');
@@ -31,7 +33,8 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; message: st
   throw new Error('expected a rejection');
 }
 
-const file = (path: string, bytes: Uint8Array | string): SourceFile => ({ path, blob: new Blob([bytes]) });
+const part = (b: Uint8Array | string): BlobPart => b as BlobPart;
+const file = (path: string, bytes: Uint8Array | string): SourceFile => ({ path, blob: new Blob([part(bytes)]) });
 
 let server: Served;
 beforeAll(async () => {
@@ -167,10 +170,10 @@ describe("'files' sources", () => {
     expect(await failure(classifyFiles([file('t.bin', TOK)]))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/none of the files is a model/) });
     expect(await failure(classifyFiles([]))).toMatchObject({ code: 'bad-argument' });
     expect(await failure(classifyFiles([file('a/b/config.json', '{}'), file('a/c.txt', 'x')]))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/in b\/: choose that folder/) });
-    const noTok = new Map(Object.entries(hf).filter(([n]) => n !== 'tokenizer.json').map(([n, b]) => [n, new Blob([b])]));
+    const noTok = new Map(Object.entries(hf).filter(([n]) => n !== 'tokenizer.json').map(([n, b]) => [n, new Blob([part(b)])]));
     expect(await failure(checkHfFiles(noTok))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/missing tokenizer\.json/) });
     const shards = sharded(hf, 2);
-    const oneShard = new Map(Object.entries(shards).filter(([n]) => !n.startsWith('model-00002')).map(([n, b]) => [n, new Blob([b])]));
+    const oneShard = new Map(Object.entries(shards).filter(([n]) => !n.startsWith('model-00002')).map(([n, b]) => [n, new Blob([part(b)])]));
     expect(await failure(checkHfFiles(oneShard))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/model-00002-of-00002\.safetensors/) });
   });
 
@@ -178,7 +181,7 @@ describe("'files' sources", () => {
     const posts: LoadProgress[] = [];
     const ctrl = new AbortController();
     const files = new SourceFiles(new ProgressTracker((p) => posts.push(p), { intervalMs: 0 }), ctrl.signal);
-    const r = (await files.open('tok.bin', 'tokenizer', async (count) => blobReader(new Blob([TOK]), count)))!;
+    const r = (await files.open('tok.bin', 'tokenizer', async (count) => blobReader(new Blob([part(TOK)]), count)))!;
     expect(Buffer.from(await r.read(10, 20)).equals(Buffer.from(TOK.subarray(10, 30)))).toBe(true);
     expect(posts.at(-1)).toMatchObject({ phase: 'tokenizer', file: 'tok.bin', bytesDone: 20, bytesTotal: TOK.byteLength });
     expect(files.list()).toEqual([{ path: 'tok.bin', bytes: TOK.byteLength, role: 'tokenizer' }]);
@@ -196,6 +199,37 @@ describe("'remote' refs", () => {
     expect(repoFileUrl('https://huggingface.co/', 'a/b', 'refs/pr/1', 'config.json')).toBe('https://huggingface.co/a/b/resolve/refs%2Fpr%2F1/config.json');
     for (const bad of ['', 'llama', 'a/b/c', 'http://example.com/model.gguf', 'https://example.com/readme.md', 'ftp://x/y.gguf', '../etc/passwd', 'a/..b']) {
       expect(() => parseRemoteRef(bad), bad).toThrow(expect.objectContaining({ code: 'bad-argument', message: expect.stringMatching(/owner\/name/) }));
+    }
+  });
+});
+
+describe('GGUF loaded by ranges = GGUF loaded whole', () => {
+  const ranged = async (bytes: Uint8Array, opts: { weights?: 'f32' | 'native' } = {}) => {
+    const r: RangeReader = { size: bytes.byteLength, read: async (o, n) => bytes.slice(o, o + n) };
+    return loadGgufRanged(await readGgufHeader(r, { first: 128 }), r, opts);
+  };
+  const outcome = async (f: () => unknown) => {
+    try {
+      const g = (await f()) as { model: { config: unknown; weights: { wcls: unknown; tokEmb: unknown } } };
+      return `model ${JSON.stringify(g.model.config)} shared=${g.model.weights.wcls === g.model.weights.tokEmb}`;
+    } catch (e) {
+      if (isNibbleError(e)) return `${e.code}: ${e.message}`;
+      throw e;
+    }
+  };
+
+  it('gives the same model (f32 and native) and, on seeded mutations, the same outcome and message', async () => {
+    for (const weights of ['f32', 'native'] as const) {
+      const [a, b] = [loadGguf(GGUF, { weights }).model, (await ranged(GGUF, { weights })).model];
+      expect(b.config).toEqual(a.config);
+      expect(b.weights.layers[3].w2).toEqual(a.weights.layers[3].w2);
+      expect(b.weights.wcls).toBe(b.weights.tokEmb); // output.weight repeats the embedding: shared
+    }
+    const map = mapFields(GGUF);
+    const rnd = seededRandom(0x5eed);
+    for (let i = 0; i < 120; i++) {
+      const m = mutate(GGUF, map, rnd);
+      expect(await outcome(() => ranged(m.bytes)), `case ${i} (${m.kind})`).toBe(await outcome(() => loadGguf(m.bytes)));
     }
   });
 });

@@ -177,7 +177,7 @@ export function PlanCard({ plan }: { plan: ModelPlan }) {
         </span>
         <span className="badge">{plan.format === 'hf' ? 'HF' : plan.format === 'llama2c' ? 'llama2.c' : plan.format.toUpperCase()}</span>
       </div>
-      <dl className="facts compact plan-facts">
+      <dl className="facts compact">
         <dt>Format</dt>
         <dd>{FORMATS[plan.format]}</dd>
         <dt>Architecture</dt>

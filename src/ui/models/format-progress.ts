@@ -12,10 +12,11 @@ export function formatEta(ms: number | null): string {
   return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
 }
 
-/** Bytes per second → "12.3 MB/s" (decimal megabytes, as download tools show them). */
+/** Bytes per second → "12.3 MB/s", below 1 MB/s "850 kB/s" (decimal units, as download tools show them). */
 export function formatRate(bytesPerSecond: number | null): string {
   if (bytesPerSecond === null || !Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) return '—';
   const mb = bytesPerSecond / 1e6;
+  if (mb < 1) return `${(bytesPerSecond / 1e3).toFixed(0)} kB/s`;
   return `${mb >= 100 ? mb.toFixed(0) : mb.toFixed(1)} MB/s`;
 }
 

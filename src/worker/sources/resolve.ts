@@ -106,8 +106,9 @@ export async function resolveSource(source: ModelSource, files: SourceFiles, dep
       const [model, tok] = source.kind === 'bytes'
         ? [new Uint8Array(source.model), new Uint8Array(source.tokenizer)]
         : await Promise.all([deps.fetchBytes(source.modelUrl), deps.fetchBytes(source.tokenizerUrl)]);
-      const checkpoint = (await files.open('model', 'weights', async (count) => memoryReader(model, count)))!;
-      const tokenizer = tok.byteLength > 0 ? await files.open('tokenizer', 'tokenizer', async (count) => memoryReader(tok, count)) : undefined;
+      const [modelPath, tokPath] = source.kind === 'url' ? [source.modelUrl, source.tokenizerUrl] : ['model', 'tokenizer'];
+      const checkpoint = (await files.open(modelPath, 'weights', async (count) => memoryReader(model, count)))!;
+      const tokenizer = tok.byteLength > 0 ? await files.open(tokPath, 'tokenizer', async (count) => memoryReader(tok, count)) : undefined;
       return { kind: 'checkpoint', checkpoint, tokenizer: tokenizerOf(tok[0] === 0x7b ? 'hf' : 'llama2c', tokenizer) };
     }
     case 'files': {
