@@ -1,7 +1,7 @@
 // CPU reference forward pass of a Llama-family model with a KV cache, built from ops.ts.
 // Slow and plain on purpose: it is the twin the GPU runner and quantized paths are checked against.
 import { kvDim, type LlamaModel } from './model.ts';
-import { addInPlace, attention, embed, rmsnorm, rope, siluMul } from './ops.ts';
+import { addInPlace, addRowBias, attention, embed, rmsnorm, rope, siluMul } from './ops.ts';
 import { f32Values, linear } from './linear.ts';
 import { NibbleError } from './errors.ts';
 
@@ -125,6 +125,3 @@ export class CpuForward {
 }
 
 /** x (M, n) += bias (n) on every row: the optional attention biases (Qwen2). */
-function addRowBias(x: Float32Array, bias: Float32Array, M: number, n: number): void {
-  for (let m = 0; m < M; m++) for (let i = 0; i < n; i++) x[m * n + i] += bias[i];
-}

@@ -40,8 +40,9 @@ export interface LlamaWeights {
   layers: LayerWeights[]; // nLayers
   rmsFinal: Tensor; // (dim)
   wcls: Tensor; // (vocab, dim); the same object as tokEmb when shared
-  // Optional, per layer (nLayers). Only the CPU forward applies them; a backend or writer that
-  // cannot must refuse such a model (assertRunnable in core/hf/runnable.ts).
+  // Optional, per layer (nLayers). Both runners apply them (the WebGPU one inside the RoPE
+  // kernel); a writer that cannot store them must refuse such a model (assertRunnable in
+  // core/hf/runnable.ts).
   attnBias?: AttentionBias[];
 }
 

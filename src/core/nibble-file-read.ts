@@ -138,6 +138,10 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
   const wcls = config.sharedClassifier ? tokEmb : tensor('wcls');
   const layers = Array.from({ length: config.nLayers }, (_, l) =>
     Object.fromEntries(LAYER_KEYS.map((k) => [k, tensor(`layers.${l}.${k}`)])) as unknown as LayerWeights);
+  // Attention biases: all layers or none (the first layer's bq decides).
+  const attnBias = entries['layers.0.bq'] === undefined ? undefined : Array.from({ length: config.nLayers }, (_, l) => ({
+    bq: tensor(`layers.${l}.bq`) as F32Tensor, bk: tensor(`layers.${l}.bk`) as F32Tensor, bv: tensor(`layers.${l}.bv`) as F32Tensor,
+  }));
   const optionalBlob = (what: string, t: unknown): Uint8Array | null => {
     if (t === null || t === undefined) return null;
     if (!isObj(t) || !isInt(t.bytes) || t.bytes < 1 || t.bytes > size) throw bad(`${what} blob has an impossible size`);
@@ -154,5 +158,5 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) throw bad(`${ranges[i][2]} overlaps ${ranges[i - 1][2]}`);
   }
-  return { model: { config, weights: { tokEmb, rmsFinal, wcls, layers } }, tokenizer, tokenizerFiles, label: typeof header.label === 'string' ? header.label : null, spec: header.spec ?? null };
+  return { model: { config, weights: { tokEmb, rmsFinal, wcls, layers, ...(attnBias ? { attnBias } : {}) } }, tokenizer, tokenizerFiles, label: typeof header.label === 'string' ? header.label : null, spec: header.spec ?? null };
 }

@@ -11,19 +11,20 @@
 //   Blob  = { offset, bytes }
 //   Entry = { format, shape, ...format fields (group, sym, scaleType, granularity, threshold —
 //             null for Infinity —, scaleOffset), buffers: { data, scales?, zeros?, gIdx?, scales2? }: Blob }
-// Tensor names: tok_emb, rms_final, wcls (absent when shared), layers.L.{rmsAtt,wq,wk,wv,wo,rmsFfn,w1,w2,w3}.
+// Tensor names: tok_emb, rms_final, wcls (absent when shared), layers.L.{rmsAtt,wq,wk,wv,wo,rmsFfn,w1,w2,w3},
+//   and layers.L.{bq,bk,bv} (f32) in every layer or in none (Qwen2 attention biases).
 // Every size is recomputed from shape and format and must match the blob exactly before any
 // typed array is made, so a corrupt header can never size an allocation (nibble-file-read.ts).
 import { NibbleError } from './errors.ts';
 import { kvDim, type LlamaConfig, type LlamaModel } from './model.ts';
 import type { AnyTensor } from './quant/format.ts';
-import { assertRunnable } from './hf/runnable.ts';
 import type { TokenizerFiles } from './tokenizer-files.ts';
 
 export const NIBBLE_MAGIC = 0x4c42494e;
 export const NIBBLE_VERSION = 1;
 const ALIGN = 64;
 export const LAYER_KEYS = ['rmsAtt', 'wq', 'wk', 'wv', 'wo', 'rmsFfn', 'w1', 'w2', 'w3'] as const;
+export const BIAS_KEYS = ['bq', 'bk', 'bv'] as const;
 
 export interface Blob { offset: number; bytes: number }
 export type BufferName = 'data' | 'scales' | 'zeros' | 'gIdx' | 'scales2';
@@ -44,6 +45,7 @@ function namedTensors(m: LlamaModel): [string, AnyTensor][] {
   const out: [string, AnyTensor][] = [['tok_emb', w.tokEmb], ['rms_final', w.rmsFinal]];
   if (!m.config.sharedClassifier) out.push(['wcls', w.wcls]);
   w.layers.forEach((lw, l) => LAYER_KEYS.forEach((k) => out.push([`layers.${l}.${k}`, lw[k]])));
+  w.attnBias?.forEach((b, l) => BIAS_KEYS.forEach((k) => out.push([`layers.${l}.${k}`, b[k]])));
   return out;
 }
 
@@ -53,9 +55,9 @@ export function expectedShape(name: string, c: LlamaConfig): number[] {
   const kvd = kvDim(c);
   if (name === 'tok_emb' || name === 'wcls') return [c.vocabSize, c.dim];
   if (name === 'rms_final') return [c.dim];
-  const k = name.split('.')[2] as (typeof LAYER_KEYS)[number];
-  const shapes: Record<(typeof LAYER_KEYS)[number], number[]> = {
-    rmsAtt: [c.dim], rmsFfn: [c.dim], wq: [qd, c.dim], wk: [kvd, c.dim], wv: [kvd, c.dim], wo: [c.dim, qd],
+  const k = name.split('.')[2] as (typeof LAYER_KEYS)[number] | (typeof BIAS_KEYS)[number];
+  const shapes: Record<(typeof LAYER_KEYS)[number] | (typeof BIAS_KEYS)[number], number[]> = {
+    bq: [qd], bk: [kvd], bv: [kvd], rmsAtt: [c.dim], rmsFfn: [c.dim], wq: [qd, c.dim], wk: [kvd, c.dim], wv: [kvd, c.dim], wo: [c.dim, qd],
     w1: [c.hiddenDim, c.dim], w3: [c.hiddenDim, c.dim], w2: [c.dim, c.hiddenDim],
   };
   return shapes[k];
@@ -66,7 +68,6 @@ function buffersOf(t: AnyTensor): Partial<Record<BufferName, ArrayBufferView>> {
 }
 
 export function writeNibbleFile(model: LlamaModel, opts: { tokenizer?: Uint8Array | TokenizerFiles; label?: string; spec?: unknown } = {}): Uint8Array {
-  assertRunnable(model, 'the .nibble writer');
   const tok: TokenizerFiles | undefined = opts.tokenizer instanceof Uint8Array ? { kind: 'llama2c', bytes: opts.tokenizer } : opts.tokenizer;
   const blobs: ArrayBufferView[] = [];
   let cursor = 0; // relative to the start of the data section, fixed up below

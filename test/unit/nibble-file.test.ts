@@ -48,6 +48,28 @@ describe('.nibble files', () => {
     expect(readNibbleFile(writeNibbleFile(q)).model.weights.layers[0].wq).toEqual(w);
   });
 
+  it('stores Qwen2 attention biases (every layer) and refuses a file missing one', async () => {
+    const rnd = seededRandom(7);
+    const c = model.config;
+    const vec = (n: number) => ({ format: 'f32' as const, shape: [n], data: Float32Array.from({ length: n }, () => rnd() - 0.5) });
+    const kvd = c.nKvHeads * c.headSize;
+    const biased = { config: c, weights: { ...model.weights, attnBias: model.weights.layers.map(() => ({ bq: vec(c.dim), bk: vec(kvd), bv: vec(kvd) })) } };
+    const { model: q } = await quantizeModel(biased, { ...DEFAULT_SPEC, method: 'rtn', bits: 4, group: 32 });
+    expect(q.weights.attnBias).toBe(biased.weights.attnBias);
+    const back = readNibbleFile(writeNibbleFile(q, { tokenizer: tok512() })).model;
+    expect(back.weights.attnBias).toEqual(q.weights.attnBias);
+    const ids = [1, 403, 407];
+    const got = new CpuForward(back).forward(ids, 0);
+    expect(got).toEqual(new CpuForward(q).forward(ids, 0));
+    expect(got).not.toEqual(new CpuForward({ ...q, weights: { ...q.weights, attnBias: undefined } }).forward(ids, 0));
+    // A header naming layer 0's biases but not layer 3's is refused, not half-applied.
+    const bytes = writeNibbleFile(q);
+    const hlen = new DataView(bytes.buffer).getUint32(8, true);
+    const header = new TextDecoder().decode(bytes.subarray(12, 12 + hlen)).replace('"layers.3.bk"', '"layers.3.xx"');
+    bytes.set(new TextEncoder().encode(header), 12);
+    expect(() => readNibbleFile(bytes)).toThrow(expect.objectContaining({ code: 'bad-format', message: expect.stringMatching(/layers\.3\.bk is missing/) }));
+  });
+
   it('rejects truncation, bad magic, a lying header and overlapping buffers with typed errors', async () => {
     const { model: q } = await quantizeModel(model, { ...DEFAULT_SPEC, method: 'rtn', bits: 4, group: 32 });
     const good = writeNibbleFile(q, { tokenizer: tok512() });

@@ -5,7 +5,7 @@
 // computing something else. Who applies attention biases today:
 //   the CPU forward (core/forward.ts)          yes (does not need to call this)
 //   the WebGPU runner (engine/gpu-runner.ts)   yes: { attentionBias: true } (fused into rope_f32)
-//   the .nibble writer (core/nibble-file.ts)   no: refuses
+//   the .nibble file (core/nibble-file*.ts)    yes: stores layers.L.{bq,bk,bv} (does not call this)
 //   GGUF and GPTQ export (core/gguf, export)   no: refuse with their own checks
 import { NibbleError } from '../errors.ts';
 import type { LlamaModel } from '../model.ts';
