@@ -8,7 +8,7 @@ import type { LayerWeights, LlamaConfig } from './model.ts';
 import { LAYER_KEYS, NIBBLE_MAGIC, NIBBLE_VERSION, bad, expectedShape, type Blob, type BufferName, type NibbleFile } from './nibble-file.ts';
 import { UNIFORM_BITS, isCodebookFormat, isUniformFormat, type AnyTensor } from './quant/format.ts';
 import { wordsPerRow } from './quant/packing.ts';
-import { numel } from './tensor.ts';
+import { numel, type F32Tensor } from './tensor.ts';
 import type { TokenizerFiles } from './tokenizer-files.ts';
 
 const MAX_HEADER = 16 << 20;

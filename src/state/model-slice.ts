@@ -3,8 +3,8 @@
 // only, with progress) → a plan with the memory it needs here for the chosen context → load
 // (progress, cancel) → the loaded model. The chosen Blobs never leave the slice's closure:
 // state holds plain data only.
-import { DEFAULT_CONTEXT, toWireError, type LoadProgress, type ModelSource } from '../worker/protocol.ts';
-import { defaultContext, keepable, nextProgress, parseRemoteRef, startProgress } from './pending-model.ts';
+import { toWireError, type LoadProgress, type ModelSource } from '../worker/protocol.ts';
+import { keepable, nextProgress, parseRemoteRef, startProgress } from './pending-model.ts';
 import { resetLab } from './variants-slice.ts';
 import type { GetState, ModelSlice, ModelState, PendingModelState, ReloadSource, SetState, Slice, SliceContext } from './types.ts';
 
@@ -169,7 +169,7 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
       loadCtrl = ctrl;
       patch(() => ({ phase: 'loading', progress: startProgress('load', plan.fileBytes, now()), error: null }));
       const onProgress = (lp: LoadProgress) => patch((v) => (v.phase === 'loading' ? { progress: nextProgress(v.progress, lp, 'load', now()) } : {}));
-      const ok = await loadInto(ctx, set, get, { kind: 'source', source, contextLength: p.contextLength ?? defaultContext(plan.config.seqLen, DEFAULT_CONTEXT) }, { onProgress, signal: ctrl.signal });
+      const ok = await loadInto(ctx, set, get, { kind: 'source', source, contextLength: plan.memory.contextLength }, { onProgress, signal: ctrl.signal });
       if (loadCtrl === ctrl) loadCtrl = null;
       if (!ok) {
         patch(() => ({ phase: 'planned', progress: null, error: ctrl.signal.aborted ? null : get().model.error }));

@@ -74,6 +74,3 @@ export function keepable(source: PendingSource, plan: ModelPlan): Keepable {
   if (weights.length !== 1 || tokenizers.length > 1) return { ok: false, reason: 'Only one checkpoint file with at most one tokenizer file can be kept in this browser.' };
   return { ok: true, weights: weights[0].path, tokenizer: tokenizers[0]?.path ?? null };
 }
-
-/** The context a plan starts with: min(model's own, the default), at least 1. */
-export const defaultContext = (modelContext: number, fallback: number): number => Math.max(1, Math.min(modelContext, fallback));

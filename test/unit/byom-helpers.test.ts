@@ -2,7 +2,7 @@
 // handles, webkitdirectory inputs), common-root stripping and naming, the URL field's parser,
 // progress rate / ETA, what can be kept in browser storage, and the progress line's formatting.
 import { describe, expect, it } from 'vitest';
-import { defaultContext, keepable, nextProgress, parseRemoteRef, startProgress } from '../../src/state/pending-model.ts';
+import { keepable, nextProgress, parseRemoteRef, startProgress } from '../../src/state/pending-model.ts';
 import type { ModelPlan, PendingSource } from '../../src/state/types.ts';
 import { formatBytesOf, formatEta, formatRate, percentOf } from '../../src/ui/models/format-progress.ts';
 import {
@@ -135,9 +135,5 @@ describe('keeping in browser storage', () => {
     expect(keepable(files, plan('hf', [{ path: 'model.safetensors', bytes: 9, role: 'weights' }]))).toMatchObject({ ok: false, reason: expect.stringMatching(/Hugging Face folders/) });
     expect(keepable({ ...files, kind: 'remote' }, plan('gguf', [{ path: 'm.gguf', bytes: 9, role: 'weights' }]))).toMatchObject({ ok: false });
     expect(keepable(files, plan('gguf', [{ path: 'a.gguf', bytes: 9, role: 'weights' }, { path: 'b.gguf', bytes: 9, role: 'weights' }])).ok).toBe(false);
-  });
-
-  it('starts from min(model context, default)', () => {
-    expect([defaultContext(512, 2048), defaultContext(32768, 2048), defaultContext(0, 2048)]).toEqual([512, 2048, 1]);
   });
 });

@@ -128,7 +128,7 @@ export function ModelsDrawer() {
         </div>
         <Quota />
         {recovery && <p className="warn-text small">{recovery.message}</p>}
-        <Section title="Models" entries={entries.filter((e) => e.kind === 'model')} empty="Models you load with the file picker (Chat tab) are kept here." />
+        <Section title="Models" entries={entries.filter((e) => e.kind === 'model')} empty="Single-file models you load with Bring your own model (Chat tab) are kept here." />
         <Section title="Quantized variants" entries={entries.filter((e) => e.kind === 'variant')} empty="Variants you make in the Quantize tab are kept here and load again without re-quantizing." />
       </aside>
     </div>
