@@ -4,8 +4,8 @@
 //
 // The weight entries come from describeModelTensors (core/model-tensors.ts), the function the
 // runner's own plan uses, applied to a "shape model": the model as the header describes it, each
-// tensor with its shape and format fields but no data (only Qwen2 bias vectors and .nibble gIdx
-// arrays, both tiny, are real). Formats are those a load makes: f32 (F16/BF16/quantized GGUF
+// tensor with its shape and format fields but no data (only .nibble gIdx arrays, one small
+// column index per linear, are read). Formats are those a load makes: f32 (F16/BF16/quantized GGUF
 // tensors are converted on load) unless the file keeps a packed format (.nibble variants; GGUF
 // Q8_0/Q4_0 linears with weights 'native', as gguf/native.ts builds them). Header fields are
 // checked the way the loaders check them, with their error codes; a load validates all again.
@@ -51,7 +51,8 @@ function shapeModel(c: LlamaConfig, tensor: (name: string, shape: number[]) => T
   const tokEmb = tensor('tok_emb', [c.vocabSize, c.dim]);
   const layers = Array.from({ length: c.nLayers }, (_, l) =>
     Object.fromEntries(LAYER_KEYS.map((k) => [k, tensor(`layers.${l}.${k}`, expectedShape(`layers.${l}.${k}`, c))])) as unknown as LayerWeights);
-  const vec = (n: number): F32Tensor => ({ format: 'f32', shape: [n], data: new Float32Array(n) });
+  // describeModelTensors reads a bias vector's length only: no values are allocated.
+  const vec = (n: number): F32Tensor => ({ format: 'f32', shape: [n], data: { length: n } as Float32Array });
   const attnBias = bias ? layers.map(() => ({ bq: vec(c.nHeads * c.headSize), bk: vec(kvDim(c)), bv: vec(kvDim(c)) })) : undefined;
   const wcls = c.sharedClassifier ? tokEmb : tensor('wcls', [c.vocabSize, c.dim]);
   return { config: c, weights: { tokEmb, layers, rmsFinal: tensor('rms_final', [c.dim]), wcls, ...(attnBias ? { attnBias } : {}) } };

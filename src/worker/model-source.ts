@@ -11,9 +11,9 @@ import type { LlamaConfig, LlamaModel } from '../core/model.ts';
 import { numel } from '../core/tensor.ts';
 import type { TokenizerFiles } from '../core/tokenizer-files.ts';
 import { DEFAULT_CONTEXT, EngineError, type LoadProgress, type ModelPlan, type ModelSource } from './protocol.ts';
+import { MAX_WHOLE_BYTES } from './sources/http.ts';
 import { ProgressTracker } from './sources/progress.ts';
 import { SourceFiles } from './sources/registry.ts';
-import { MAX_WHOLE_BYTES } from './sources/http.ts';
 import { HF_BASE_URL, resolveSource, type Resolved, type SourceDeps } from './sources/resolve.ts';
 
 export interface SourceRun {

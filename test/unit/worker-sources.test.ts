@@ -5,7 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNibbleError, NibbleError } from '../../src/core/errors.ts';
 import { loadGguf, loadGgufRanged } from '../../src/core/gguf/llama.ts';
 import { parseGguf, readGgufHeader } from '../../src/core/gguf/read.ts';
+import { loadHfModel, memoryFolder } from '../../src/core/hf/load.ts';
+import { parseLlama2c } from '../../src/core/llama2c.ts';
+import { describeCheckpoint, describeHfFolder } from '../../src/core/model-inspect.ts';
+import { describeModelTensors } from '../../src/core/model-tensors.ts';
+import type { LlamaModel } from '../../src/core/model.ts';
+import { writeNibbleFile } from '../../src/core/nibble-file.ts';
+import { readNibbleFile } from '../../src/core/nibble-file-read.ts';
+import type { UniformQuantTensor } from '../../src/core/quant/format.ts';
 import type { RangeReader } from '../../src/core/safetensors.ts';
+import { DEFAULT_SPEC, type QuantSpec } from '../../src/engine/quant-spec.ts';
+import { quantizeModel } from '../../src/engine/quantize.ts';
+import { countParams } from '../../src/worker/model-source.ts';
 import { EngineError, type LoadProgress, type SourceFile } from '../../src/worker/protocol.ts';
 import { MAX_WHOLE_BYTES, openUrl, type HttpOptions } from '../../src/worker/sources/http.ts';
 import { checkHfFiles, classifyFiles, stripCommonRoot } from '../../src/worker/sources/local.ts';
@@ -231,5 +242,41 @@ describe('GGUF loaded by ranges = GGUF loaded whole', () => {
       const m = mutate(GGUF, map, rnd);
       expect(await outcome(() => ranged(m.bytes)), `case ${i} (${m.kind})`).toBe(await outcome(() => loadGguf(m.bytes)));
     }
+  });
+});
+
+describe('header descriptions = the runner plan of the loaded model', () => {
+  const bytesReader = (b: Uint8Array): RangeReader => ({ size: b.byteLength, read: async (o, n) => b.slice(o, o + n) });
+
+  it('HF (one file and sharded), GGUF, llama2.c and .nibble variants (every format, gIdx) agree with describeModelTensors', async () => {
+    const hf = hfFixtureFiles();
+    for (const files of [hf, sharded(hf, 3)]) {
+      const d = await describeHfFolder(memoryFolder(files, true));
+      const m = (await loadHfModel(memoryFolder(files))).model;
+      expect(d.tensors).toEqual(describeModelTensors(m));
+      expect(d.params).toBe(countParams(m));
+    }
+    const checks: [Uint8Array, LlamaModel][] = [[GGUF, loadGguf(GGUF).model], [MODEL, parseLlama2c(MODEL)]];
+    const base = parseLlama2c(MODEL);
+    for (const s of [{ method: 'rtn', bits: 4, group: 32 }, { method: 'rtn', bits: 3, group: 0, sym: false }, { method: 'rtn', bits: 2, group: 64, scaleType: 'f16' }, { method: 'nf4', group: 64, doubleQuant: true }, { method: 'llmint8', threshold: 6 }] as Partial<QuantSpec>[]) {
+      const { model: q } = await quantizeModel(base, { ...DEFAULT_SPEC, ...s } as QuantSpec);
+      if (s.bits === 4) {
+        // act-order group indices: the same on wq/wk/wv (they merge), another on w1 (w1;w3 do not)
+        const l0 = q.weights.layers[0];
+        const gi = (shift: number) => Uint32Array.from({ length: 64 }, (_, j) => ((j + shift) % 64) >> 5);
+        for (const k of ['wq', 'wk', 'wv'] as const) (l0[k] as UniformQuantTensor).buffers.gIdx = gi(0);
+        (l0.w1 as UniformQuantTensor).buffers.gIdx = gi(7);
+      }
+      const bytes = writeNibbleFile(q, { tokenizer: TOK });
+      checks.push([bytes, readNibbleFile(bytes).model]);
+    }
+    for (const [bytes, m] of checks) {
+      const d = await describeCheckpoint(bytesReader(bytes));
+      expect(d.tensors).toEqual(describeModelTensors(m));
+      expect(d.params).toBe(countParams(m));
+      expect({ ...d.config, seqLen: 0 }).toEqual({ ...m.config, seqLen: 0 });
+    }
+    const native = await describeCheckpoint(bytesReader(GGUF), { ggufWeights: 'native' });
+    expect(native.tensors).toEqual(describeModelTensors(loadGguf(GGUF, { weights: 'native' }).model));
   });
 });
