@@ -43,7 +43,8 @@ statistics (tokens/s, backend, adapter, seed) go to stderr.
   --top-p F            nucleus sampling mass in (0, 1] (default 0.9)
   --seed N             sampling seed 0..4294967295 (default: from the clock; printed)
   --backend B          auto | webgpu | cpu (default auto: WebGPU, else CPU with a note)
-  --ctx N              context length for GGUF models (as llama.cpp's -c; default: the file's)
+  --ctx N              context length (KV cache positions): GGUF as llama.cpp's -c (default the
+                       file's); other formats 1..the model's own (default min(own, 2048))
 
 bench: stories260K prefill/decode tok/s (WebGPU and CPU), int4/int8 matmul µs and GB/s vs
 a stream kernel and onnxruntime-web, decode tok/s of a 135M-shaped model, GPTQ time;

@@ -4,7 +4,7 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
 import type { LlamaModel } from '../core/model.ts';
-import { bytesReader, openCheckpoint, openHfFolder, tokenizerFilesOf, type OpenedModel } from '../core/model-open.ts';
+import { bytesReader, chooseContext, openCheckpoint, openHfFolder, tokenizerFilesOf, type OpenedModel } from '../core/model-open.ts';
 import type { TextTokenizer } from '../core/text-tokenizer.ts';
 import { detectModelFormat } from '../core/hf/detect.ts';
 import type { ModelFolder } from '../core/hf/load.ts';
@@ -87,7 +87,7 @@ export async function loadModel(io: CliIo, modelPath: string | undefined, tokPat
   if (isDir) {
     const folder = nodeFolder(modelPath);
     try {
-      opened = await openHfFolder(folder, { tokenizer: await readTokenizer(), missingTokenizer });
+      opened = await openHfFolder(folder, { chooseContext: (own) => chooseContext(opts.contextLength, own), tokenizer: await readTokenizer(), missingTokenizer });
     } finally {
       await folder.close();
     }
@@ -96,8 +96,13 @@ export async function loadModel(io: CliIo, modelPath: string | undefined, tokPat
     if (detectModelFormat(bytes) === 'safetensors') {
       throw new NibbleError('bad-argument', `${modelPath} is a safetensors file: pass the model's folder (with config.json and tokenizer.json) as --model`);
     }
-    // --ctx is llama.cpp's -c for GGUF files (any length); other formats run with their own.
-    opened = await openCheckpoint(bytesReader(bytes), { contextLength: opts.contextLength, tokenizer: await readTokenizer(), missingTokenizer });
+    // --ctx is llama.cpp's -c for GGUF files (any length, default the file's); other formats run
+    // with min(own, DEFAULT_CONTEXT) unless --ctx (1..own) says otherwise.
+    const gguf = detectModelFormat(bytes) === 'gguf';
+    opened = await openCheckpoint(bytesReader(bytes), {
+      ...(gguf ? { contextLength: opts.contextLength } : { chooseContext: (own: number) => chooseContext(opts.contextLength, own) }),
+      tokenizer: await readTokenizer(), missingTokenizer,
+    });
   }
   return { model: opened.model, tokenizer: opened.tokenizer, tokenizerFiles: opened.tokenizerFiles, label: opened.label };
 }

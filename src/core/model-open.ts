@@ -42,6 +42,18 @@ export interface OpenOptions {
   onWeights?: () => void;
 }
 
+/** Context hosts allocate when the user does not choose (a 32K-context model would need GBs of KV cache). */
+export const DEFAULT_CONTEXT = 2048;
+
+/** The context to run with: `requested` (a whole number in 1..own), else min(own, DEFAULT_CONTEXT). */
+export function chooseContext(requested: number | undefined | null, own: number): number {
+  if (requested === undefined || requested === null) return Math.min(own, DEFAULT_CONTEXT);
+  if (!Number.isInteger(requested) || requested < 1 || requested > own) {
+    throw new NibbleError('bad-argument', `context length ${String(requested)} must be a whole number in 1..${own} (the model's own context)`);
+  }
+  return requested;
+}
+
 const MISSING_TOKENIZER = 'this checkpoint carries no tokenizer: choose its tokenizer .bin too';
 
 /** Tokenizer file bytes as TokenizerFiles: JSON ('{') is tokenizer.json, anything else a llama2.c tokenizer.bin. */

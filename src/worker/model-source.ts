@@ -6,11 +6,11 @@ import { NibbleError } from '../core/errors.ts';
 import { planMemory, type DeviceBudget, type TensorPlanEntry } from '../core/memory-plan.ts';
 import { describeCheckpoint, describeHfFolder, type ModelDescription } from '../core/model-inspect.ts';
 import { describeModelTensors } from '../core/model-tensors.ts';
-import { openCheckpoint, openHfFolder, type OpenedModel } from '../core/model-open.ts';
+import { chooseContext, openCheckpoint, openHfFolder, type OpenedModel } from '../core/model-open.ts';
 import type { LlamaConfig, LlamaModel } from '../core/model.ts';
 import { numel } from '../core/tensor.ts';
 import type { TokenizerFiles } from '../core/tokenizer-files.ts';
-import { DEFAULT_CONTEXT, EngineError, type LoadProgress, type ModelPlan, type ModelSource } from './protocol.ts';
+import { EngineError, type LoadProgress, type ModelPlan, type ModelSource } from './protocol.ts';
 import { MAX_WHOLE_BYTES } from './sources/http.ts';
 import { ProgressTracker } from './sources/progress.ts';
 import { SourceFiles } from './sources/registry.ts';
@@ -22,14 +22,6 @@ export interface SourceRun {
   onProgress?: (p: LoadProgress) => void;
 }
 
-/** The context to run with: `requested` (a whole number in 1..own), else min(own, DEFAULT_CONTEXT). */
-export function chooseContext(requested: number | undefined, own: number): number {
-  if (requested === undefined || requested === null) return Math.min(own, DEFAULT_CONTEXT);
-  if (!Number.isInteger(requested) || requested < 1 || requested > own) {
-    throw new NibbleError('bad-argument', `context length ${String(requested)} must be a whole number in 1..${own} (the model's own context)`);
-  }
-  return requested;
-}
 
 interface Described {
   desc: ModelDescription;

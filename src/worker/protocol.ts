@@ -58,8 +58,7 @@ export interface LoadOptions {
   contextLength?: number;
 }
 
-/** Context the page allocates when the user does not choose (a 32K-context model would need GBs of KV cache). */
-export const DEFAULT_CONTEXT = 2048;
+export { DEFAULT_CONTEXT } from '../core/model-open.ts';
 
 /** Bytes read so far while loading or inspecting a model (job-progress replies of a load/inspect). */
 export interface LoadProgress {

@@ -159,3 +159,20 @@ describe('nibble arguments', () => {
     }
   });
 });
+
+describe('--ctx for every format', () => {
+  const HF_DIR = new URL('test/fixtures/stories260K-hf/', root).pathname;
+  it('runs an HF folder with a shorter context and refuses one longer than the model’s', async () => {
+    const { loadModel } = await import('../../src/cli/model-files.ts');
+    const io: CliIo = { stdout: { write: () => undefined }, stderr: { write: () => undefined } };
+    expect((await loadModel(io, HF_DIR, undefined)).model.config.seqLen).toBe(512); // min(own 512, 2048)
+    expect((await loadModel(io, HF_DIR, undefined, { contextLength: 64 })).model.config.seqLen).toBe(64);
+    expect((await loadModel(io, MODEL_PATH, TOK_PATH, { contextLength: 100 })).model.config.seqLen).toBe(100);
+    await expect(loadModel(io, HF_DIR, undefined, { contextLength: 4096 })).rejects.toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/1\.\.512/) });
+    // The greedy text of a short context is the golden prefix while it fits.
+    const r = await run(['generate', '--model', HF_DIR, '--backend', 'cpu', '--temperature', '0', '--steps', '40', '--ctx', '64']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().length).toBeGreaterThan(60);
+    expect(GOLDEN.startsWith(r.stdout.trimEnd())).toBe(true);
+  });
+});

@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CpuForward } from '../../src/core/forward.ts';
-import { HF_MAX_CONTEXT } from '../../src/core/hf/config.ts';
 import { detectModelFormat } from '../../src/core/hf/detect.ts';
 import { loadHfModel, looksLikeHfFolder, memoryFolder } from '../../src/core/hf/load.ts';
 import { assertRunnable } from '../../src/core/hf/runnable.ts';
@@ -121,14 +120,14 @@ describe('HF variants built from the fixture', () => {
     await rejects(withConfig(files, (c) => (c.tie_word_embeddings = false)), 'bad-format', /no tensor "lm_head.weight"/);
   });
 
-  it('accepts the older top-level rope_theta and caps the context at HF_MAX_CONTEXT', async () => {
+  it('accepts the older top-level rope_theta; the context is max_position_embeddings', async () => {
     const old = withConfig(files, (c) => {
       delete c.rope_parameters;
       c.rope_theta = 10000;
       c.max_position_embeddings = 131072;
     });
     const { model } = await load(old);
-    expect(model.config.seqLen).toBe(HF_MAX_CONTEXT);
+    expect(model.config.seqLen).toBe(131072);
     expect(logits(model)).toEqual(logits((await load(files)).model));
     expect((await load(withConfig(files, (c) => (c.rope_parameters = { rope_type: 'default', rope_theta: 5e5 })))).model.config.ropeTheta).toBe(5e5);
   });

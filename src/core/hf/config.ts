@@ -10,11 +10,10 @@ import { NibbleError } from '../errors.ts';
 import type { LlamaConfig } from '../model.ts';
 import { isObject, JsonFields, parseJsonObject, show, type JsonObject } from './json.ts';
 
-/**
- * KV-cache context cap. Real configs advertise 32K–128K positions; a KV cache that long would
- * cost gigabytes (2 · layers · kvDim · 4 bytes per position), so we run at most this many.
- */
-export const HF_MAX_CONTEXT = 2048;
+/** Positions assumed when config.json has no max_position_embeddings. The model's own context is
+ * what the config says; hosts run a shorter one by default (core/model-open.ts chooseContext),
+ * since a 32K–128K KV cache costs gigabytes (2 · layers · kvDim · 4 bytes per position). */
+export const HF_DEFAULT_POSITIONS = 2048;
 
 // Same generous bounds as the llama2.c loader: beyond them a config is corrupt, not a model.
 const MAX_DIM = 1 << 16;
@@ -112,7 +111,7 @@ export function hfConfigFromJson(json: JsonObject): HfModelConfig {
   const nHeads = f.int('num_attention_heads', 1, MAX_HEADS);
   const nKvHeads = f.int('num_key_value_heads', 1, nHeads, nHeads);
   const vocabSize = f.int('vocab_size', 3, MAX_VOCAB);
-  const maxPos = f.int('max_position_embeddings', 1, MAX_POSITIONS, HF_MAX_CONTEXT);
+  const maxPos = f.int('max_position_embeddings', 1, MAX_POSITIONS, HF_DEFAULT_POSITIONS);
   const normEps = f.num('rms_norm_eps', 0, 1, 1e-6);
   const theta = ropeTheta(f);
   if (dim % nHeads !== 0) throw new NibbleError('bad-dims', `config.json: hidden_size ${dim} is not a multiple of num_attention_heads ${nHeads}`);
@@ -122,7 +121,7 @@ export function hfConfigFromJson(json: JsonObject): HfModelConfig {
   const headDim = f.int('head_dim', 1, MAX_DIM, headSize);
   if (headDim !== headSize) throw unsupported(`head_dim ${headDim} differs from hidden_size / num_attention_heads = ${headSize}`);
 
-  let seqLen = Math.min(maxPos, HF_MAX_CONTEXT);
+  let seqLen = maxPos;
   // Qwen2's sliding window only matters past its length: run no longer than the window.
   if (f.bool('use_sliding_window', false)) seqLen = Math.min(seqLen, f.int('sliding_window', 1, MAX_POSITIONS));
 
