@@ -60,6 +60,8 @@ export interface MemoryPlan {
   reasons: string[];
   /** Longest context whose per-layer KV buffer fits one binding (null without a GPU). */
   maxContextForBinding: number | null;
+  /** The device memory hint the total was checked against (null when nothing says). */
+  memoryHint: { bytes: number; source: string } | null;
 }
 
 /** Rows of activations the runner allocates for prefill (src/engine/gpu-runner.ts default chunk). */
@@ -145,7 +147,7 @@ export function planMemory(
   const act = activationBytes(config, ctx, chunk, int8ScratchBytes(tensors, chunk));
   const total = weightBytes + kv + act;
   const base = { contextLength: ctx, weightBytes, weightBytesByFormat: byFormat, kvCacheBytes: kv, activationBytes: act, totalBytes: total, cpuBytes, largest };
-  if (!budget) return { ...base, bindingCap: null, splits: [], verdict: 'no-gpu', reasons: ['no WebGPU device: the model runs on the CPU'], maxContextForBinding: null };
+  if (!budget) return { ...base, bindingCap: null, splits: [], verdict: 'no-gpu', reasons: ['no WebGPU device: the model runs on the CPU'], maxContextForBinding: null, memoryHint: null };
 
   const cap = Math.min(budget.maxBufferSize, budget.maxStorageBufferBindingSize);
   const reasons: string[] = [];
@@ -169,5 +171,6 @@ export function planMemory(
   }
   const verdict: PlanVerdict = reasons.length ? 'too-large' : splits.length ? 'fits-split' : 'fits';
   if (verdict === 'fits-split') reasons.push(`${splits.map((s) => `${s.name} (${MiB(s.bytes)})`).join(', ')} ${splits.length === 1 ? 'is' : 'are'} larger than one binding (${MiB(cap)}) and will be split by rows`);
-  return { ...base, bindingCap: cap, splits, verdict, reasons, maxContextForBinding };
+  const memoryHint = budget.memoryHintBytes === null ? null : { bytes: budget.memoryHintBytes, source: budget.memoryHintSource ?? 'this device' };
+  return { ...base, bindingCap: cap, splits, verdict, reasons, maxContextForBinding, memoryHint };
 }

@@ -24,6 +24,7 @@ function plan(contextLength: number): ModelPlan {
       contextLength, weightBytes: 1_040_128, weightBytesByFormat: { f32: 1_040_128 }, kvCacheBytes: 1280 * contextLength, activationBytes: 50_000,
       totalBytes: 1_090_128 + 1280 * contextLength, cpuBytes: 1_040_128, largest: { name: 'tok_emb', bytes: 131_072 }, bindingCap: 1 << 20, splits: [],
       verdict: tooLarge ? 'too-large' : 'fits', reasons: tooLarge ? ['the KV cache of one layer is larger than one binding: choose a context of at most 1000'] : [], maxContextForBinding: 1000,
+      memoryHint: { bytes: 8 * 2 ** 30, source: 'navigator.deviceMemory' },
     },
   };
 }
@@ -66,6 +67,7 @@ describe('ByomCard', () => {
     expect(inspects[0].source).toMatchObject({ kind: 'files', files: [{ path: 'config.json' }, { path: 'model.safetensors' }, { path: 'tokenizer.json' }] });
     expect(screen.getByTestId('plan-params').textContent).toBe('260K');
     expect(screen.getByTestId('plan-kv').textContent).toMatch(/KV cache \(512 positions\)\s*640 KiB/);
+    expect(screen.getByTestId('plan-hint').textContent).toMatch(/Memory hint \(navigator.deviceMemory\)\s*8(\.0)? GiB/);
     expect(screen.getByTestId('plan-chat-template').textContent).toBe('yes');
     expect(screen.getByTestId('plan-files').textContent).toMatch(/model\.safetensors.*weights · 1020.5 KiB/);
     expect(screen.getByTestId('byom-keep-note').textContent).toMatch(/Hugging Face folders are not kept/);

@@ -29,7 +29,7 @@ function plan(contextLength = 512, verdict: ModelPlan['memory']['verdict'] = 'fi
     memory: {
       contextLength, weightBytes: 1000, weightBytesByFormat: { f32: 1000 }, kvCacheBytes: contextLength * 1280, activationBytes: 10, totalBytes: 1010 + contextLength * 1280,
       cpuBytes: 1000, largest: { name: 'tok_emb', bytes: 500 }, bindingCap: 1 << 27, splits: [], verdict,
-      reasons: verdict === 'too-large' ? ['the KV cache of one layer is too big'] : [], maxContextForBinding: 1 << 20,
+      reasons: verdict === 'too-large' ? ['the KV cache of one layer is too big'] : [], maxContextForBinding: 1 << 20, memoryHint: null,
     },
   };
 }

@@ -105,6 +105,12 @@ function MemoryTable({ plan }: { plan: ModelPlan }) {
               <th scope="row">KV buffer per layer</th>
               <td className={over(kvLayer)}>{formatBytes(kvLayer)}</td>
             </tr>
+            {m.memoryHint && (
+              <tr data-testid="plan-hint" data-bytes={m.memoryHint.bytes}>
+                <th scope="row" title={`from ${m.memoryHint.source}`}>Memory hint ({m.memoryHint.source})</th>
+                <td className={m.totalBytes > m.memoryHint.bytes ? 'error-text' : undefined}>{formatBytes(m.memoryHint.bytes)}</td>
+              </tr>
+            )}
             {m.maxContextForBinding !== null && (
               <tr>
                 <th scope="row">Longest context one binding holds</th>
