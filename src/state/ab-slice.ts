@@ -1,9 +1,11 @@
 // A/B chat: the same prompt, sampling settings and seed on two variants at once, both streaming;
 // the first generated token where they differ is marked. Tokens reach the state at most once
-// per flush interval (as in the chat slice).
+// per flush interval (as in the chat slice). With a chat model (ModelInfo.chatTemplate) the
+// prompt is one user message after the chat's system prompt, rendered by the template.
 import { BASE_VARIANT } from '../worker/lab-protocol.ts';
 import { toWireError, type TokenProgress } from '../worker/protocol.ts';
 import type { AbSide, AbSlice, AbTurn } from './lab-types.ts';
+import { chatMessages } from './chat-slice.ts';
 import { variantLabel } from './variants-slice.ts';
 import type { Slice } from './types.ts';
 
@@ -72,6 +74,7 @@ export const createAbSlice: Slice<AbSlice> = (ctx) => (set, get) => {
       try {
         const { results } = await ctx.engine.generatePair(prompt, settings, [s.ab.a, s.ab.b], {
           signal: mine.signal,
+          ...(s.model.info?.chatTemplate === true ? { messages: chatMessages([], s.chat.system, prompt) } : {}),
           onToken: (sideIx, t) => {
             pending[sideIx].push(t);
             if (flushMs <= 0) flush();

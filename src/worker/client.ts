@@ -151,10 +151,10 @@ export class EngineClient implements Engine {
     prompt: string,
     settings: SamplingSettings,
     variants: [string, string],
-    opts: { onToken?: (side: 0 | 1, t: TokenProgress) => void; signal?: AbortSignal } = {},
+    opts: { onToken?: (side: 0 | 1, t: TokenProgress) => void; signal?: AbortSignal; messages?: ChatMessage[] } = {},
   ) {
     const onJob = (p: JobProgress) => p.kind === 'pair-token' && opts.onToken?.(p.side, p.token);
-    return this.request('generate-pair', { prompt, settings, variants }, { signal: opts.signal, onJob });
+    return this.request('generate-pair', { prompt, settings, variants, ...(opts.messages ? { messages: opts.messages } : {}) }, { signal: opts.signal, onJob });
   }
 
   onEvent(listener: (e: EngineEvent) => void): () => void {

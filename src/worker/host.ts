@@ -37,6 +37,7 @@ import {
   type Reply,
   type Request,
   type SamplingSettings,
+  type ChatMessage,
 } from './protocol.ts';
 
 export interface HostDeps {
@@ -291,7 +292,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     }
   }
 
-  function runGeneration(id: number, prompt: string, settings: SamplingSettings, variant: string = BASE_VARIANT, messages?: Extract<Request, { kind: 'generate' }>['messages']): Promise<void> {
+  function runGeneration(id: number, prompt: string, settings: SamplingSettings, variant: string = BASE_VARIANT, messages?: ChatMessage[]): Promise<void> {
     return asGeneration(id, async (signal) => {
       checkSettings(settings);
       const { tokenizer } = loaded!;
@@ -303,7 +304,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   }
 
   /** The same prompt and settings on two variants at once, both streaming (A/B chat). */
-  function runPair(id: number, prompt: string, settings: SamplingSettings, variants: [string, string]): Promise<void> {
+  function runPair(id: number, prompt: string, settings: SamplingSettings, variants: [string, string], messages?: ChatMessage[]): Promise<void> {
     return asGeneration(id, async (signal) => {
       checkSettings(settings);
       if (!Array.isArray(variants) || variants.length !== 2 || variants[0] === variants[1]) {
@@ -313,7 +314,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
       const results = await locks.useAll(variants, async () => {
         const runners = [await lab.runner(variants[0]), await lab.runner(variants[1])];
         const side = (s: 0 | 1) =>
-          generateOn(runners[s], tokenizer, variants[s], prompt, settings, signal, (token) => post({ kind: 'job-progress', id, progress: { kind: 'pair-token', side: s, token } }));
+          generateOn(runners[s], tokenizer, variants[s], prompt, settings, signal, (token) => post({ kind: 'job-progress', id, progress: { kind: 'pair-token', side: s, token } }), messages);
         return Promise.all([side(0), side(1)]);
       });
       post({ kind: 'response', id, request: 'generate-pair', result: { results } });
@@ -361,7 +362,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
           await runGeneration(req.id, req.prompt, req.settings, req.variant, req.messages);
           return;
         case 'generate-pair':
-          await runPair(req.id, req.prompt, req.settings, req.variants);
+          await runPair(req.id, req.prompt, req.settings, req.variants, req.messages);
           return;
         case 'cancel': {
           const target = running !== null && running.id === req.target ? running : (jobs.get(req.target) ?? operations.get(req.target));

@@ -7,7 +7,7 @@ import type { LinearInputSite } from '../core/forward.ts';
 import type { LinearName } from '../core/model.ts';
 import type { QuantMethod, QuantSpec } from '../engine/quant-spec.ts';
 import type { LayerQuantReport, QuantizeReport } from '../engine/quantize.ts';
-import type { GenerationSummary, LoadProgress, SamplingSettings, TokenProgress } from './protocol.ts';
+import type { ChatMessage, GenerationSummary, LoadProgress, SamplingSettings, TokenProgress } from './protocol.ts';
 
 export type { LayerQuantReport, LinearInputSite, LinearName, QuantMethod, QuantizeReport, QuantSpec };
 // Runtime helpers the UI needs (pure, DOM-free): the one spec, its labels and the linear names.
@@ -228,7 +228,8 @@ export type LabRequest =
   | { kind: 'outliers'; id: number; query: OutlierQuery }
   | { kind: 'drift'; id: number; query: DriftQuery }
   | { kind: 'truncation-point'; id: number; query: TruncationQuery }
-  | { kind: 'generate-pair'; id: number; prompt: string; settings: SamplingSettings; variants: [string, string] };
+  /** `messages`: a chat rendered through the model's template (as `generate`); then `prompt` is ignored. */
+  | { kind: 'generate-pair'; id: number; prompt: string; settings: SamplingSettings; variants: [string, string]; messages?: ChatMessage[] };
 
 export interface LabResultMap {
   quantize: VariantInfo;
@@ -272,6 +273,6 @@ export interface LabEngine {
     prompt: string,
     settings: SamplingSettings,
     variants: [string, string],
-    opts?: { onToken?: (side: 0 | 1, t: TokenProgress) => void; signal?: AbortSignal },
+    opts?: { onToken?: (side: 0 | 1, t: TokenProgress) => void; signal?: AbortSignal; messages?: ChatMessage[] },
   ): Promise<PairResult>;
 }

@@ -15,6 +15,7 @@ import { EngineClient } from '../../src/worker/client.ts';
 import { generateOn } from '../../src/worker/generation.ts';
 import { inThreadTransport } from '../../src/worker/in-thread.ts';
 import type { SamplingSettings } from '../../src/worker/protocol.ts';
+import { DEFAULT_SPEC } from '../../src/engine/quant-spec.ts';
 import { folderOf, hfFixtureFiles, jsonBytes, parseJson } from './hf-fixture.ts';
 import { stories260K, tok512 } from './helpers.ts';
 
@@ -141,6 +142,11 @@ describe('the worker’s generate path with messages', () => {
       const { model, tok } = await fixtureWith(LLAMA2_TEMPLATE);
       const want = await generate(createCpuRunner(model), tok, renderChat(tok, messages), settings);
       expect(got).toMatchObject({ tokens: want.tokens, text: want.text, promptTokens: want.promptTokens });
+      // A/B: a variant and the base both render the chat; the base side equals the single run.
+      const v = await c.quantize({ ...DEFAULT_SPEC, method: 'rtn', bits: 8, group: 0 }, { calib: '/calib.txt', eval: '/eval.txt' });
+      const { results } = await c.generatePair('ignored', settings, ['base', v.id], { messages });
+      expect(results[0]).toMatchObject({ tokens: want.tokens, promptTokens: want.promptTokens });
+      expect(results[1].promptTokens).toBe(want.promptTokens);
     } finally {
       c.dispose();
     }
