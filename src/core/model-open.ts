@@ -102,7 +102,7 @@ export async function openCheckpoint(reader: RangeReader, opts: OpenOptions = {}
 export async function openHfFolder(folder: ModelFolder, opts: OpenOptions = {}): Promise<OpenedModel> {
   const hf = await loadHfModel(folder);
   const json = await folder.get('tokenizer.json');
-  const carried: TokenizerFiles | null = json ? { kind: 'hf', json, config: await folder.get('tokenizer_config.json') } : null;
+  const carried: TokenizerFiles | null = json ? { kind: 'hf', json, config: await folder.get('tokenizer_config.json'), options: hf.tokenizerOptions } : null;
   return finish(withContext(hf.model, opts.chooseContext), carried, { label: null, format: 'hf', architecture: hf.arch }, opts, hf.tokenizer);
 }
 

@@ -9,6 +9,7 @@ import { LAYER_KEYS, NIBBLE_MAGIC, NIBBLE_VERSION, bad, expectedShape, type Blob
 import { UNIFORM_BITS, isCodebookFormat, isUniformFormat, type AnyTensor } from './quant/format.ts';
 import { wordsPerRow } from './quant/packing.ts';
 import { numel, type F32Tensor } from './tensor.ts';
+import type { HfTokenizerOptions } from './hf-tokenizer.ts';
 import type { TokenizerFiles } from './tokenizer-files.ts';
 
 const MAX_HEADER = 16 << 20;
@@ -152,11 +153,33 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
   if (header.hfTokenizer !== null && header.hfTokenizer !== undefined) {
     const h = header.hfTokenizer;
     if (!isObj(h)) throw bad('hfTokenizer must be an object');
-    tokenizerFiles = { kind: 'hf', json: optionalBlob('tokenizer.json', h.json) ?? (() => { throw bad('hfTokenizer has no json blob'); })(), config: optionalBlob('tokenizer_config.json', h.config) ?? undefined };
+    const options = hfOptions(h.options);
+    tokenizerFiles = { kind: 'hf', json: optionalBlob('tokenizer.json', h.json) ?? (() => { throw bad('hfTokenizer has no json blob'); })(), config: optionalBlob('tokenizer_config.json', h.config) ?? undefined, ...(options ? { options } : {}) };
   }
   ranges.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) throw bad(`${ranges[i][2]} overlaps ${ranges[i - 1][2]}`);
   }
   return { model: { config, weights: { tokEmb, rmsFinal, wcls, layers, ...(attnBias ? { attnBias } : {}) } }, tokenizer, tokenizerFiles, label: typeof header.label === 'string' ? header.label : null, spec: header.spec ?? null };
+}
+
+/** hfTokenizer.options: BOS/EOS ids and a chat template, each checked (absent → undefined). */
+function hfOptions(o: unknown): HfTokenizerOptions | undefined {
+  if (o === null || o === undefined) return undefined;
+  if (!isObj(o)) throw bad('hfTokenizer.options must be an object');
+  const id = (v: unknown, what: string) => {
+    if (!isInt(v) || v < 0 || v >= 1 << 20) throw bad(`hfTokenizer.options.${what} must be a token id, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const out: HfTokenizerOptions = {};
+  if (o.bosId !== undefined && o.bosId !== null) out.bosId = id(o.bosId, 'bosId');
+  if (o.eosIds !== undefined && o.eosIds !== null) {
+    if (!Array.isArray(o.eosIds) || o.eosIds.length > 64) throw bad('hfTokenizer.options.eosIds must be a list of at most 64 ids');
+    out.eosIds = o.eosIds.map((v) => id(v, 'eosIds'));
+  }
+  if (o.chatTemplate !== undefined && o.chatTemplate !== null) {
+    if (typeof o.chatTemplate !== 'string') throw bad('hfTokenizer.options.chatTemplate must be a string');
+    out.chatTemplate = o.chatTemplate;
+  }
+  return out;
 }

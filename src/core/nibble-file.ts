@@ -6,7 +6,8 @@
 //   zero padding to a multiple of 64 | blobs, each starting at a multiple of 64 (offsets are
 //   absolute file offsets).
 // Header JSON: { config: LlamaConfig, label?, spec?, tokenizer?: Blob (llama2.c tokenizer.bin),
-//   hfTokenizer?: { json: Blob, config: Blob | null } (tokenizer.json + tokenizer_config.json),
+//   hfTokenizer?: { json: Blob, config: Blob | null, options?: { bosId?, eosIds?, chatTemplate? } }
+//   (tokenizer.json + tokenizer_config.json + what config.json / chat_template.jinja added),
 //   tensors: { name: Entry } }
 //   Blob  = { offset, bytes }
 //   Entry = { format, shape, ...format fields (group, sym, scaleType, granularity, threshold —
@@ -88,7 +89,7 @@ export function writeNibbleFile(model: LlamaModel, opts: { tokenizer?: Uint8Arra
   const hfJson = tok?.kind === 'hf' ? place(tok.json) : undefined;
   const hfConfig = tok?.kind === 'hf' && tok.config ? place(tok.config) : undefined;
   // The header's size depends on the offsets it contains: fix the data start, then shift.
-  const draft = (base: number) => JSON.stringify({ config: model.config, label: opts.label ?? null, spec: opts.spec ?? null, tokenizer: tokBlob ? shift(tokBlob, base) : null, hfTokenizer: hfJson ? { json: shift(hfJson, base), config: hfConfig ? shift(hfConfig, base) : null } : null, tensors: shiftAll(tensors, base) });
+  const draft = (base: number) => JSON.stringify({ config: model.config, label: opts.label ?? null, spec: opts.spec ?? null, tokenizer: tokBlob ? shift(tokBlob, base) : null, hfTokenizer: hfJson ? { json: shift(hfJson, base), config: hfConfig ? shift(hfConfig, base) : null, options: tok?.kind === 'hf' ? (tok.options ?? null) : null } : null, tensors: shiftAll(tensors, base) });
   let base = align(12 + new TextEncoder().encode(draft(0)).byteLength + 64);
   let json = new TextEncoder().encode(draft(base));
   while (12 + json.byteLength > base) {

@@ -113,3 +113,28 @@ describe('.nibble files', () => {
     }
   });
 });
+
+describe('.nibble files with a Hugging Face tokenizer', () => {
+  it('keep chat_template.jinja and the BOS/EOS ids config.json / generation_config.json gave', async () => {
+    const { hfFixtureFiles, folderOf } = await import('./hf-fixture.ts');
+    const { openHfFolder } = await import('../../src/core/model-open.ts');
+    const { tokenizerFromFiles } = await import('../../src/core/tokenizer-files.ts');
+    const files = hfFixtureFiles();
+    files['chat_template.jinja'] = new TextEncoder().encode('{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{{ eos_token }}');
+    files['generation_config.json'] = new TextEncoder().encode(JSON.stringify({ bos_token_id: 1, eos_token_id: [2, 7] }));
+    const opened = await openHfFolder(folderOf(files));
+    expect(opened.tokenizerFiles.kind === 'hf' && opened.tokenizerFiles.options?.chatTemplate).toMatch(/^\{% for m/);
+    const back = readNibbleFile(writeNibbleFile(opened.model, { tokenizer: opened.tokenizerFiles }));
+    expect(back.tokenizerFiles).toEqual(opened.tokenizerFiles);
+    const tok = tokenizerFromFiles(back.tokenizerFiles!, back.model.config.vocabSize);
+    expect(tok.stopIds).toEqual(opened.tokenizer.stopIds);
+    expect(tok.stopIds).toContain(7);
+    expect((tok as { chatTemplate?: string }).chatTemplate).toBe(opened.chatTemplate);
+    // A corrupt options object is a typed error, not a crash.
+    const bytes = writeNibbleFile(opened.model, { tokenizer: opened.tokenizerFiles });
+    const hlen = new DataView(bytes.buffer).getUint32(8, true);
+    const header = new TextDecoder().decode(bytes.subarray(12, 12 + hlen)).replace('"eosIds":[2,2,7]', '"eosIds":[2.5,7]');
+    bytes.set(new TextEncoder().encode(header), 12);
+    expect(() => readNibbleFile(bytes)).toThrow(expect.objectContaining({ code: 'bad-format', message: expect.stringMatching(/eosIds must be a token id/) }));
+  });
+});

@@ -16,7 +16,7 @@
 // Each tensor's shape is checked against config.json before its data is converted. Shards are
 // read one at a time; with ModelFolder.open, only headers and one tensor's bytes at a time.
 import { NibbleError } from '../errors.ts';
-import { HfTokenizer } from '../hf-tokenizer.ts';
+import { HfTokenizer, type HfTokenizerOptions } from '../hf-tokenizer.ts';
 import type { AttentionBias, LayerWeights, LlamaModel } from '../model.ts';
 import {
   INDEX_FILE, parseSafetensors, parseSafetensorsHeader, parseSafetensorsIndex, readTensorF32, readTensorF32Ranged,
@@ -40,6 +40,8 @@ export interface HfLoadResult {
   model: LlamaModel;
   tokenizer: HfTokenizer;
   chatTemplate?: string;
+  /** BOS/EOS fallbacks and chat_template.jinja as given to the tokenizer (kept in .nibble files). */
+  tokenizerOptions: HfTokenizerOptions;
   arch: HfArchitecture;
 }
 
@@ -205,11 +207,12 @@ export async function loadHfModel(folder: ModelFolder): Promise<HfLoadResult> {
   const tokJson = await folder.get('tokenizer.json');
   if (!tokJson) throw missing('no tokenizer.json (the model needs a Hugging Face fast tokenizer)');
   const templateFile = await folder.get('chat_template.jinja');
-  const tokenizer = HfTokenizer.fromFiles(tokJson, await folder.get('tokenizer_config.json'), {
+  const tokenizerOptions: HfTokenizerOptions = {
     bosId: h.bosTokenId,
     eosIds: [...h.eosTokenIds, ...generationEos(await folder.get('generation_config.json'))],
     chatTemplate: templateFile ? new TextDecoder().decode(templateFile) : undefined,
-  });
+  };
+  const tokenizer = HfTokenizer.fromFiles(tokJson, await folder.get('tokenizer_config.json'), tokenizerOptions);
   if (tokenizer.vocabSize > h.config.vocabSize) {
     throw new NibbleError('tokenizer-mismatch', `tokenizer.json has ${tokenizer.vocabSize} tokens, the model's vocabulary (config.json vocab_size) has ${h.config.vocabSize}`);
   }
@@ -217,7 +220,7 @@ export async function loadHfModel(folder: ModelFolder): Promise<HfLoadResult> {
   const { shapes, optional } = tensorPlan(h);
   const tensors = await readAllTensors(folder, shapes);
   const model = assemble(h, tensors, optional, shapes);
-  return { model, tokenizer, chatTemplate: tokenizer.chatTemplate, arch: h.arch };
+  return { model, tokenizer, tokenizerOptions, chatTemplate: tokenizer.chatTemplate, arch: h.arch };
 }
 
 /** A folder's model as its headers describe it: config.json and the safetensors headers only (no tensor data). */
