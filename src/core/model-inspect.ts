@@ -20,7 +20,8 @@ import { llama2cBodyBytes, validateHeader } from './llama2c.ts';
 import type { TensorPlanEntry } from './memory-plan.ts';
 import { describeModelTensors } from './model-tensors.ts';
 import { kvDim, type LayerWeights, type LlamaConfig, type LlamaModel } from './model.ts';
-import { LAYER_KEYS, NIBBLE_MAGIC, NIBBLE_VERSION, expectedShape } from './nibble-file.ts';
+import { LAYER_KEYS, expectedShape } from './nibble-file.ts';
+import { nibbleHeaderLength, parseNibbleHeader, readNibbleConfig } from './nibble-file-read.ts';
 import { isCodebookFormat, isUniformFormat } from './quant/format.ts';
 import type { RangeReader } from './safetensors.ts';
 import type { F32Tensor, Tensor } from './tensor.ts';
@@ -152,44 +153,16 @@ async function describeGguf(reader: RangeReader, weights: 'f32' | 'native'): Pro
 
 // ---- .nibble: the JSON header (nibble-file.ts layout); buffer sizes as stored ----
 
-const MAX_NIBBLE_HEADER = 16 << 20;
+const MAX_NIBBLE_BLOB = 16 << 20; // tokenizer_config.json read for its chat_template
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nibbleBad = (msg: string) => new NibbleError('bad-format', `nibble file: ${msg}`);
 
-function nibbleConfig(v: unknown): LlamaConfig {
-  if (!isObj(v)) throw nibbleBad('header has no config object');
-  const n = (k: string) => {
-    if (!Number.isInteger(v[k])) throw nibbleBad(`config.${k} must be a whole number, got ${JSON.stringify(v[k])}`);
-    return v[k] as number;
-  };
-  const c = validateHeader({ dim: n('dim'), hiddenDim: n('hiddenDim'), nLayers: n('nLayers'), nHeads: n('nHeads'), nKvHeads: n('nKvHeads'), vocabSize: n('vocabSize'), seqLen: n('seqLen'), shared: v.sharedClassifier === true });
-  const { normEps: eps, ropeTheta: theta, ropeStyle: style } = v;
-  if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw nibbleBad(`config.normEps ${String(eps)} is not in (0, 1)`);
-  if (typeof theta !== 'number' || !(theta > 0 && Number.isFinite(theta))) throw nibbleBad(`config.ropeTheta ${String(theta)} is not a positive number`);
-  if (style !== 'interleaved' && style !== 'half') throw nibbleBad(`config.ropeStyle must be 'interleaved' or 'half', got ${JSON.stringify(style)}`);
-  return { ...c, normEps: eps, ropeTheta: theta, ropeStyle: style };
-}
-
 async function describeNibble(reader: RangeReader): Promise<ModelDescription> {
   const size = reader.size;
-  const first = await readExact(reader, 0, 12, 'nibble file');
-  const dv = new DataView(first.buffer, first.byteOffset, 12);
-  if (dv.getUint32(0, true) !== NIBBLE_MAGIC) throw nibbleBad('no "NIBL" magic at the start');
-  const version = dv.getUint32(4, true);
-  if (version !== NIBBLE_VERSION) throw new NibbleError('unsupported', `nibble file version ${version} is not supported (this build reads version ${NIBBLE_VERSION})`);
-  const hlen = dv.getUint32(8, true);
-  if (hlen > MAX_NIBBLE_HEADER) throw nibbleBad(`header length ${hlen} exceeds ${MAX_NIBBLE_HEADER} bytes`);
-  if (12 + hlen > size) throw new NibbleError('truncated', `nibble file: header needs ${12 + hlen} bytes, file has ${size}`);
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readExact(reader, 12, hlen, 'nibble file header')));
-  } catch (e) {
-    if (e instanceof NibbleError) throw e;
-    throw nibbleBad(`header is not valid UTF-8 JSON (${(e as Error).message})`);
-  }
-  if (!isObj(header) || !isObj(header.tensors)) throw nibbleBad('header has no tensors object');
-  const config = nibbleConfig(header.config);
+  const hlen = nibbleHeaderLength(await readExact(reader, 0, Math.min(12, size), 'nibble file'), size);
+  const header = parseNibbleHeader(await readExact(reader, 12, hlen, 'nibble file header'));
+  const config = readNibbleConfig(header.config);
   const blobSize = (what: string, b: unknown): number => {
     if (!isObj(b) || !Number.isSafeInteger(b.offset) || !Number.isSafeInteger(b.bytes) || (b.bytes as number) < 0) throw nibbleBad(`${what}: buffer needs whole-number offset and bytes`);
     if ((b.offset as number) + (b.bytes as number) > size) throw new NibbleError('truncated', `nibble file: ${what} needs bytes up to ${(b.offset as number) + (b.bytes as number)}, file has ${size}`);
@@ -205,14 +178,16 @@ async function describeNibble(reader: RangeReader): Promise<ModelDescription> {
   if (hf !== null && hf !== undefined) {
     if (!isObj(hf)) throw nibbleBad('hfTokenizer must be an object');
     tokenizer = 'hf';
+    chatTemplate = isObj(hf.options) && typeof hf.options.chatTemplate === 'string';
     if (hf.config !== null && hf.config !== undefined) {
       const n = blobSize('tokenizer_config.json', hf.config);
-      if (n > MAX_NIBBLE_HEADER) throw nibbleBad('tokenizer_config.json blob has an impossible size');
+      if (n > MAX_NIBBLE_BLOB) throw nibbleBad('tokenizer_config.json blob has an impossible size');
       const tc = parseJsonObject(await readExact(reader, (hf.config as Obj).offset as number, n, 'nibble file'), 'tokenizer_config.json');
-      chatTemplate = tc.chat_template !== undefined && tc.chat_template !== null;
+      chatTemplate ||= tc.chat_template !== undefined && tc.chat_template !== null;
     }
   }
-  return described('nibble', 'llama', shapeModel(config, (name) => tensors.get(name)!), { tokenizer, chatTemplate });
+  const bias = entries['layers.0.bq'] !== undefined; // Qwen2 biases: f32 vectors, all layers (the reader checks each)
+  return described('nibble', 'llama', shapeModel(config, (name) => tensors.get(name)!, bias), { tokenizer, chatTemplate });
 }
 
 /**

@@ -17,7 +17,8 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => Number.isInteger(v);
 
-function readConfig(v: unknown): LlamaConfig {
+/** The header's config, checked as a llama2.c header is (shared with core/model-inspect.ts). */
+export function readNibbleConfig(v: unknown): LlamaConfig {
   if (!isObj(v)) throw bad('header has no config object');
   const n = (k: string) => {
     if (!isInt(v[k])) throw bad(`config.${k} must be a whole number, got ${JSON.stringify(v[k])}`);
@@ -68,24 +69,36 @@ function expectedBuffers(name: string, e: Obj, shape: number[]): Partial<Record<
   throw bad(`${name}: unknown format ${JSON.stringify(f)}`);
 }
 
-export function readNibbleFile(bytes: Uint8Array): NibbleFile {
-  const size = bytes.byteLength;
-  if (size < 12) throw new NibbleError('truncated', `nibble file: expected at least 12 bytes, file has ${size}`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, size);
+/** Checks the 12-byte prelude (magic, version, header length) of a file of `size` bytes; returns the header length. */
+export function nibbleHeaderLength(first12: Uint8Array, size: number): number {
+  if (size < 12 || first12.byteLength < 12) throw new NibbleError('truncated', `nibble file: expected at least 12 bytes, file has ${size}`);
+  const dv = new DataView(first12.buffer, first12.byteOffset, 12);
   if (dv.getUint32(0, true) !== NIBBLE_MAGIC) throw bad('no "NIBL" magic at the start');
   const version = dv.getUint32(4, true);
   if (version !== NIBBLE_VERSION) throw new NibbleError('unsupported', `nibble file version ${version} is not supported (this build reads version ${NIBBLE_VERSION})`);
   const hlen = dv.getUint32(8, true);
   if (hlen > MAX_HEADER) throw bad(`header length ${hlen} exceeds ${MAX_HEADER} bytes`);
   if (12 + hlen > size) throw new NibbleError('truncated', `nibble file: header needs ${12 + hlen} bytes, file has ${size}`);
+  return hlen;
+}
+
+/** The header JSON (its bytes after the prelude): an object with a tensors object, or 'bad-format'. */
+export function parseNibbleHeader(json: Uint8Array): Obj & { tensors: Obj } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + hlen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch (e) {
     throw bad(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (!isObj(header) || !isObj(header.tensors)) throw bad('header has no tensors object');
-  const config = readConfig(header.config);
+  return header as Obj & { tensors: Obj };
+}
+
+export function readNibbleFile(bytes: Uint8Array): NibbleFile {
+  const size = bytes.byteLength;
+  const hlen = nibbleHeaderLength(bytes.subarray(0, 12), size);
+  const header = parseNibbleHeader(bytes.subarray(12, 12 + hlen));
+  const config = readNibbleConfig(header.config);
   const entries = header.tensors;
   const ranges: [number, number, string][] = [];
   const blobBytes = (what: string, b: unknown, need: number): Uint8Array => {

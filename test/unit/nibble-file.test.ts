@@ -62,6 +62,12 @@ describe('.nibble files', () => {
     const got = new CpuForward(back).forward(ids, 0);
     expect(got).toEqual(new CpuForward(q).forward(ids, 0));
     expect(got).not.toEqual(new CpuForward({ ...q, weights: { ...q.weights, attnBias: undefined } }).forward(ids, 0));
+    // The header-only plan (the page's inspect) counts the biases as a load holds them.
+    const { describeCheckpoint } = await import('../../src/core/model-inspect.ts');
+    const { describeModelTensors } = await import('../../src/core/model-tensors.ts');
+    const { bytesReader } = await import('../../src/core/model-open.ts');
+    const file = writeNibbleFile(q, { tokenizer: tok512() });
+    expect((await describeCheckpoint(bytesReader(file))).tensors).toEqual(describeModelTensors(back));
     // A header naming layer 0's biases but not layer 3's is refused, not half-applied.
     const bytes = writeNibbleFile(q);
     const hlen = new DataView(bytes.buffer).getUint32(8, true);
