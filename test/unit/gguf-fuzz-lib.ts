@@ -9,6 +9,8 @@
 import { isNibbleError } from '../../src/core/errors.ts';
 import { CpuForward } from '../../src/core/forward.ts';
 import { loadGguf } from '../../src/core/gguf/llama.ts';
+import { describeCheckpoint } from '../../src/core/model-inspect.ts';
+import { bytesReader, openCheckpoint } from '../../src/core/model-open.ts';
 
 export interface FieldMap {
   u64: number[]; // counts, string/array lengths, tensor dims, tensor offsets
@@ -162,6 +164,26 @@ const TRACKED = ['ArrayBuffer', 'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16
 
 /** Runs fn with the typed-array constructors wrapped; returns its result and the largest allocation (bytes). */
 export function trackAllocations<T>(fn: () => T): { result: T; maxAlloc: number } {
+  const t = installTracker();
+  try {
+    return { result: fn(), maxAlloc: t.max() };
+  } finally {
+    t.restore();
+  }
+}
+
+/** trackAllocations for an async loader (the probe stays installed across its awaits). */
+export async function trackAllocationsAsync<T>(fn: () => Promise<T>): Promise<{ result: T; maxAlloc: number }> {
+  const t = installTracker();
+  try {
+    const result = await fn();
+    return { result, maxAlloc: t.max() };
+  } finally {
+    t.restore();
+  }
+}
+
+function installTracker(): { max(): number; restore(): void } {
   const g = globalThis as unknown as Record<string, unknown>;
   const saved = TRACKED.map((n) => g[n]);
   let maxAlloc = 0;
@@ -178,11 +200,7 @@ export function trackAllocations<T>(fn: () => T): { result: T; maxAlloc: number 
     });
     g[name] = proxy;
   });
-  try {
-    return { result: fn(), maxAlloc };
-  } finally {
-    TRACKED.forEach((name, i) => (g[name] = saved[i]));
-  }
+  return { max: () => maxAlloc, restore: () => TRACKED.forEach((name, i) => (g[name] = saved[i])) };
 }
 
 export interface CaseResult {
@@ -210,4 +228,33 @@ export function runCase(bytes: Uint8Array): CaseResult {
   if (logits.length !== config.vocabSize) throw new Error(`forward returned ${logits.length} logits for a vocabulary of ${config.vocabSize}`);
   result.tokenizer.decode(result.tokenizer.encode('Once upon a time, ünïcode 🦙', { bos: true, eos: true }));
   return { outcome: 'model', ms, maxAlloc };
+}
+
+/**
+ * The page's path for the same bytes: the header-only description (inspect) and the ranged load
+ * (one tensor at a time) over a RangeReader. Each must end typed; a file the whole-bytes loader
+ * (runCase) accepts must also load here, to the same logits, and be described.
+ */
+export async function runRangedCase(bytes: Uint8Array, whole: string): Promise<CaseResult & { inspect: string }> {
+  const reader = bytesReader(bytes);
+  const typed = (e: unknown) => {
+    if (isNibbleError(e)) return e.code;
+    throw e;
+  };
+  const t0 = performance.now();
+  const { result, maxAlloc } = await trackAllocationsAsync(async () => {
+    const inspect = await describeCheckpoint(reader).then(() => 'model', typed);
+    const opened = await openCheckpoint(reader).catch(typed);
+    return { inspect, opened };
+  });
+  const ms = performance.now() - t0;
+  const { inspect, opened } = result;
+  const outcome = typeof opened === 'string' ? opened : 'model';
+  if (whole === 'model' && (outcome !== 'model' || inspect !== 'model')) throw new Error(`loadGguf accepts the file, the ranged path says load ${outcome}, inspect ${inspect}`);
+  if (typeof opened !== 'string') {
+    const { config, weights } = opened.model;
+    const logits = new CpuForward({ config: { ...config, seqLen: 4 }, weights }).forward([1, Math.min(5, config.vocabSize - 1)], 0);
+    if (logits.length !== config.vocabSize) throw new Error(`forward returned ${logits.length} logits for a vocabulary of ${config.vocabSize}`);
+  }
+  return { outcome, inspect, ms, maxAlloc };
 }

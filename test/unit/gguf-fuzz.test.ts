@@ -3,7 +3,7 @@
 // runs, within 2 s, with no allocation larger than the mutated file (gguf-fuzz-lib.ts).
 import { describe, expect, it } from 'vitest';
 import { loadGguf } from '../../src/core/gguf/llama.ts';
-import { mapFields, mutate, runCase, trackAllocations } from './gguf-fuzz-lib.ts';
+import { mapFields, mutate, runCase, runRangedCase, trackAllocations } from './gguf-fuzz-lib.ts';
 import { readProjectFile, seededRandom } from './helpers.ts';
 
 const GGUF = readProjectFile('test/fixtures/stories260K-f32.gguf');
@@ -16,6 +16,27 @@ describe('GGUF loader fuzzing', () => {
     const { maxAlloc } = trackAllocations(() => loadGguf(GGUF));
     expect(maxAlloc).toBe(512 * 64 * 4); // the embedding, the largest tensor
     expect(new Float32Array(2)).toBeInstanceOf(Float32Array); // constructors restored
+  });
+
+  it(`${CASES} seeded mutations through the page's path (inspect + ranged load): typed, bounded, never refusing what loadGguf accepts`, async () => {
+    const map = mapFields(GGUF);
+    const rnd = seededRandom(0x7a11);
+    const problems: string[] = [];
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < CASES; i++) {
+      const m = mutate(GGUF, map, rnd);
+      try {
+        const whole = runCase(m.bytes).outcome;
+        const r = await runRangedCase(m.bytes, whole);
+        outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+        if (r.ms > 2000) problems.push(`case ${i} (${m.kind}): ${r.ms.toFixed(0)} ms`);
+        if (r.maxAlloc > m.bytes.length) problems.push(`case ${i} (${m.kind}): allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file`);
+      } catch (e) {
+        problems.push(`case ${i} (${m.kind}): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(outcomes.model).toBeGreaterThan(10);
   });
 
   it(`${CASES} seeded mutations: typed errors or runnable models, fast, bounded allocations`, () => {

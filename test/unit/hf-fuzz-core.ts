@@ -7,6 +7,7 @@
 import { isNibbleError } from '../../src/core/errors.ts';
 import { CpuForward } from '../../src/core/forward.ts';
 import { loadHfModel, memoryFolder } from '../../src/core/hf/load.ts';
+import { describeHfFolder } from '../../src/core/model-inspect.ts';
 import { hfFixtureFiles, tensorsOf, writeTensors } from './hf-fixture.ts';
 import { seededRandom } from './helpers.ts';
 
@@ -185,7 +186,19 @@ export async function fuzzHf(count: number, seed: number, onProgress?: (i: numbe
           return b && { size: b.length, read: async (off: number, len: number) => ((maxRead = Math.max(maxRead, len)), b.slice(off, off + len)) };
         };
       }
-      const { result, maxAlloc: allocated } = await tracked(() => loadHfModel(folder));
+      // Ranged cases also run the page's header-only inspect first: typed, and never refusing a
+      // folder that then loads.
+      let inspected = 'skipped';
+      const { result, maxAlloc: allocated } = await tracked(async () => {
+        if (i % 2 === 1) {
+          inspected = await describeHfFolder(folder).then(() => 'ok', (e: unknown) => {
+            if (isNibbleError(e)) return e.code;
+            throw e;
+          });
+        }
+        return loadHfModel(folder);
+      });
+      if (inspected !== 'ok' && inspected !== 'skipped') problem = `loads, but inspect refused it (${inspected})`;
       const maxAlloc = Math.max(allocated, maxRead);
       s.maxAllocRatio = Math.max(s.maxAllocRatio, maxAlloc / biggest);
       if (maxAlloc > biggest) problem = `allocated ${maxAlloc} bytes at once, the largest file has ${biggest}`;
