@@ -1,10 +1,13 @@
 // `nibble export`: optionally quantize (same flags as `nibble quantize`), then write the model in
 // another format. CLI glue only: the format dispatch is engine/export-model.ts (the app's
-// export uses the same function), over the pure writers (core/gguf/write.ts, core/export/gptq.ts).
+// export uses the same function), over the pure writers (core/gguf/write.ts, core/export/*.ts).
 //   gguf-f32 | gguf-q8_0 | gguf-q4_0   one .gguf file llama.cpp runs (block types: write.ts)
 //   gptq-safetensors                   AutoGPTQ v1 checkpoint of a uniform-int variant:
 //       --out DIR                 → DIR/model.safetensors, DIR/quantize_config.json, DIR/config.json
 //       --out NAME.safetensors    → that file, with quantize_config.json and config.json beside it
+//   hf-safetensors                     a Hugging Face folder (core/export/hf-folder.ts):
+//       --out DIR                 → DIR/config.json, generation_config.json, model.safetensors,
+//                                   tokenizer.json, tokenizer_config.json (+ chat_template.jinja)
 //   nibble                             a .nibble file (as `nibble quantize`)
 // --model: whatever model-files.ts loadModel takes (llama2.c .bin, .nibble, .gguf, HF folder); the
 // GGUF formats need a llama2.c/SentencePiece vocabulary (not a tokenizer.json).
@@ -37,6 +40,9 @@ export: write a model (optionally quantized first) in another format.
                     variant (bits 2, 3, 4, 8), fp16 embeddings/norms; --out DIR writes
                     DIR/model.safetensors + quantize_config.json + config.json, --out X.safetensors
                     writes X.safetensors with the two JSON files beside it
+                    hf-safetensors: a Hugging Face folder transformers loads (--out DIR):
+                    config.json, generation_config.json, model.safetensors (F32; a quantized
+                    variant is stored dequantized), tokenizer.json + tokenizer_config.json
                     nibble: a .nibble file (as quantize)
   method options as for quantize (default --method fp32: export the model as loaded)
 `;
@@ -66,6 +72,9 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
   if (!format || !(EXPORT_FORMATS as readonly string[]).includes(format)) throw new NibbleError('bad-argument', `--format must be one of ${EXPORT_FORMATS.join(', ')}${format ? `, got "${format}"` : ''}`);
   const out = args.values.out;
   if (!out) throw new NibbleError('bad-argument', '--out PATH is required');
+  if (format === 'hf-safetensors' && out.endsWith('.safetensors')) {
+    throw new NibbleError('bad-argument', `--format hf-safetensors writes a folder (config.json, model.safetensors, tokenizer.json, …): give --out DIR, not ${out}`);
+  }
   const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
   const spec = specFromArgs(args);
   if (format === 'gptq-safetensors' && spec.method !== 'fp32' && spec.method !== 'gptq' && spec.method !== 'rtn') {
@@ -87,8 +96,8 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
 
   const stem = basename(args.values.model!).replace(/\.[^.]*$/, '');
   const result = exportModelFiles({ model: q.model, modelName: stem, label, spec, tokenizerFiles: loaded.tokenizerFiles }, format);
-  // Where each file goes: a one-file format to --out; the GPTQ trio into --out DIR, or beside
-  // --out X.safetensors (which then takes model.safetensors' bytes).
+  // Where each file goes: a one-file format to --out; a folder format's files into --out DIR,
+  // or (GPTQ only) beside --out X.safetensors, which then takes model.safetensors' bytes.
   const intoDir = result.files.length > 1 && !out.endsWith('.safetensors');
   const dir = intoDir ? out : dirname(out);
   if (intoDir) await mkdir(dir, { recursive: true }).catch((e: Error) => { throw new NibbleError('bad-argument', `cannot create --out ${dir}: ${e.message}`); });

@@ -4,12 +4,17 @@
 //                                      SentencePiece vocabulary, i.e. a llama2.c tokenizer.bin
 //   gptq-safetensors                   AutoGPTQ v1: model.safetensors + quantize_config.json +
 //                                      config.json (core/export/gptq.ts), uniform-int linears only
+//   hf-safetensors                     a Hugging Face folder transformers loads: config.json,
+//                                      generation_config.json, model.safetensors (F32; variants
+//                                      dequantized = fake-quant), tokenizer.json (+ config, chat
+//                                      template) (core/export/hf-folder.ts); any model and tokenizer
 //   nibble                             our bit-exact .nibble file with the tokenizer embedded
 // Invariant: exportIssue(...) === null ⇔ exportModelFiles does not refuse the format up front
 // (the writers may still find a deeper mismatch, e.g. AutoGPTQ's single group size, and throw
 // their own typed error). The UI greys out a format with exportIssue's message.
 import { NibbleError, type NibbleErrorCode } from '../core/errors.ts';
 import { exportGptqCheckpoint } from '../core/export/gptq.ts';
+import { exportHfFolder } from '../core/export/hf-folder.ts';
 import { vocabFromLlama2c } from '../core/gguf/vocab.ts';
 import { writeGgufModel, type GgufExportFormat } from '../core/gguf/write.ts';
 import { LINEAR_NAMES, type LlamaModel } from '../core/model.ts';
@@ -18,7 +23,7 @@ import { isUniformFormat, UNIFORM_BITS } from '../core/quant/format.ts';
 import type { TokenizerFiles } from '../core/tokenizer-files.ts';
 import type { QuantSpec } from './quant-spec.ts';
 
-export const EXPORT_FORMATS = ['gguf-f32', 'gguf-q8_0', 'gguf-q4_0', 'gptq-safetensors', 'nibble'] as const;
+export const EXPORT_FORMATS = ['gguf-f32', 'gguf-q8_0', 'gguf-q4_0', 'gptq-safetensors', 'hf-safetensors', 'nibble'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportInput {
@@ -30,14 +35,14 @@ export interface ExportInput {
 }
 
 export interface ExportFile {
-  name: string; // file name (the three GPTQ files keep the names AutoGPTQ loads)
+  name: string; // file name (the GPTQ and HF folder files keep the names AutoGPTQ / transformers load)
   mime: string;
   bytes: Uint8Array;
 }
 
 export interface ExportResult {
   files: ExportFile[];
-  folder: string | null; // suggested directory for multi-file formats (gptq-safetensors)
+  folder: string | null; // suggested directory for multi-file formats (gptq-safetensors, hf-safetensors)
 }
 
 export interface ExportIssue {
@@ -98,6 +103,11 @@ export function exportModelFiles(input: ExportInput, format: ExportFormat): Expo
   const stem = exportStem(modelName, label);
   if (format === 'nibble') {
     return { files: [{ name: `${stem}.nibble`, mime: OCTETS, bytes: writeNibbleFile(model, { tokenizer: tokenizerFiles, label, spec }) }], folder: null };
+  }
+  if (format === 'hf-safetensors') {
+    const files = exportHfFolder(model, tokenizerFiles, { dtype: 'F32', name: label === 'fp32' ? modelName : `${modelName} (${label})` });
+    // A folder apart from the GPTQ one (both hold config.json and model.safetensors).
+    return { files, folder: stem.endsWith('-hf') ? stem : `${stem}-hf` };
   }
   if (format === 'gptq-safetensors') {
     const ckpt = exportGptqCheckpoint(model, { dampPercent: spec?.damp, staticGroups: spec?.staticGroups, trueSequential: true });

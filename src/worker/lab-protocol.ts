@@ -201,12 +201,14 @@ export interface PairResult {
 /**
  * Download formats (the CLI's `nibble export --format`): gguf-* = one .gguf llama.cpp runs (needs a
  * SentencePiece/llama2.c vocabulary); gptq-safetensors = AutoGPTQ v1 folder (model.safetensors +
- * quantize_config.json + config.json) of a uniform-int variant; nibble = our bit-exact file.
+ * quantize_config.json + config.json) of a uniform-int variant; hf-safetensors = Hugging Face
+ * folder (config.json, generation_config.json, model.safetensors, tokenizer.json,
+ * tokenizer_config.json) of any model, variants dequantized; nibble = our bit-exact file.
  */
-export const EXPORT_FILE_FORMATS = ['gguf-f32', 'gguf-q8_0', 'gguf-q4_0', 'gptq-safetensors', 'nibble'] as const;
+export const EXPORT_FILE_FORMATS = ['gguf-f32', 'gguf-q8_0', 'gguf-q4_0', 'gptq-safetensors', 'hf-safetensors', 'nibble'] as const;
 export type ExportFileFormat = (typeof EXPORT_FILE_FORMATS)[number];
 
-/** The files of one export (one for most formats, three for gptq-safetensors). */
+/** The files of one export: one for most formats, a folder's worth for gptq-safetensors (3) and hf-safetensors (4–6). */
 export interface ExportedFiles {
   format: ExportFileFormat;
   label: string; // e.g. 'gptq int4 g32'

@@ -1,12 +1,15 @@
 // Export from the app: the lab's `export-model` request through the real host (in-thread, CPU)
 // and the store action. Files are re-read with the repository's readers: a GGUF f32 export of the
 // loaded model gives identical logits, a q4 RTN variant becomes an AutoGPTQ folder (3 files,
-// bits 4) and a .nibble file whose tensors are bit-exact; errors come back typed.
+// bits 4), an HF folder (dequantized) and a .nibble file whose tensors are bit-exact; errors come
+// back typed.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadGguf } from '../../src/core/gguf/llama.ts';
+import { memoryFolder } from '../../src/core/hf/load.ts';
 import { GGUF_MAGIC } from '../../src/core/gguf/types.ts';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
+import { openHfFolder } from '../../src/core/model-open.ts';
 import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
 import { readNibbleFile } from '../../src/core/nibble-file-read.ts';
 import { parseSafetensors } from '../../src/core/safetensors.ts';
@@ -100,6 +103,23 @@ describe('export-model through the engine (CPU host)', () => {
       const ref = await quantizeModel(parseLlama2c(MODEL), RTN4);
       expectSameWeights(ref.model, file.model);
       expect(await logits(file.model)).toEqual(await logits(ref.model));
+    } finally {
+      c.dispose();
+    }
+  });
+
+  it('a q4 RTN variant as hf-safetensors: an HF folder (fake-quant) the HF loader runs like the variant', async () => {
+    const c = await client();
+    try {
+      const v = await c.quantize(RTN4, TEXT);
+      const h = await c.exportModel(v.id, 'hf-safetensors');
+      expect(h.files.map((f) => f.name)).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+      expect(h.folder).toBe('stories260K-rtn-int4-g32-hf');
+      expect(text(h, 'config.json')).toMatchObject({ architectures: ['LlamaForCausalLM'], nibble_source: { fake_quant: true, quantized_formats: ['q4'] } });
+      const opened = await openHfFolder(memoryFolder(Object.fromEntries(h.files.map((f) => [f.name, new Uint8Array(f.bytes)]))));
+      const ref = await quantizeModel(parseLlama2c(MODEL), RTN4);
+      const [a, b] = [await logits(opened.model), await logits(ref.model)];
+      expect(a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0)).toBeLessThan(1e-4);
     } finally {
       c.dispose();
     }

@@ -1,6 +1,6 @@
 // `nibble export` in-process: every format from the llama2.c model and from the llama.cpp GGUF,
-// the files it writes (re-read here), a GGUF → .nibble → generate round trip on the golden text,
-// and exit 2 with a clear message for bad flags and bad inputs.
+// the files it writes (re-read here), GGUF → .nibble and .bin → HF folder → generate round trips
+// on the golden text, and exit 2 with a clear message for bad flags and bad inputs.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,23 @@ describe('nibble export', () => {
     expect(JSON.parse(readFileSync(join(dir, 'single', 'config.json'), 'utf8'))).toMatchObject({ model_type: 'llama', quantization_config: { bits: 3 } });
   });
 
+  it('hf-safetensors: an HF folder that generate --model DIR runs to the golden text; a variant as fake-quant', async () => {
+    const folder = join(dir, 'hf-dir');
+    const a = await run(['export', ...bin, '--format', 'hf-safetensors', '--out', folder, '--json']);
+    expect(a.code).toBe(0);
+    const names = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+    expect(JSON.parse(a.stdout)).toMatchObject({ format: 'hf-safetensors', label: 'fp32', files: names.map((n) => ({ path: join(folder, n) })) });
+    expect(JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'))).toMatchObject({ architectures: ['LlamaForCausalLM'], torch_dtype: 'float32', nibble_source: { fake_quant: false } });
+    const g = await run(['generate', '--model', folder, '--backend', 'cpu', '--temperature', '0', '--steps', '60']);
+    expect(g.code).toBe(0);
+    expect(GOLDEN.startsWith(g.stdout.replace(/\n$/, ''))).toBe(true);
+    expect(g.stdout.length).toBeGreaterThan(150);
+
+    const q = join(dir, 'hf-rtn4');
+    expect((await run(['export', ...bin, '--method', 'rtn', '--bits', '4', '--group', '32', '--format', 'hf-safetensors', '--out', q])).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(q, 'config.json'), 'utf8')).nibble_source).toMatchObject({ name: 'stories260K (rtn int4 g32)', fake_quant: true, quantized_formats: ['q4'] });
+  });
+
   it('GGUF → .nibble → generate reproduces the golden greedy text', async () => {
     const out = join(dir, 'from-gguf.nibble');
     expect((await run(['export', '--model', GGUF, '--format', 'nibble', '--out', out])).code).toBe(0);
@@ -87,12 +104,13 @@ describe('nibble export', () => {
   });
 
   it.each([
-    [['export', ...bin, '--out', 'x'], /--format must be one of gguf-f32, gguf-q8_0, gguf-q4_0, gptq-safetensors, nibble/],
+    [['export', ...bin, '--out', 'x'], /--format must be one of gguf-f32, gguf-q8_0, gguf-q4_0, gptq-safetensors, hf-safetensors, nibble/],
     [['export', ...bin, '--format', 'gguf-q2_k', '--out', 'x'], /got "gguf-q2_k"/],
     [['export', ...bin, '--format', 'gguf-f32'], /--out PATH is required/],
     [['export', ...bin, '--format', 'gptq-safetensors', '--method', 'nf4', '--out', 'x'], /needs --method gptq or rtn/],
     [['export', ...bin, '--format', 'gptq-safetensors', '--out', join(dir, 'no')], /layer 0 wq is f32; the GPTQ layout needs uniform-int linears/],
     [['export', ...bin, '--format', 'gguf-f32', '--method', 'gptq', '--out', 'x'], /needs calibration text/],
+    [['export', ...bin, '--format', 'hf-safetensors', '--out', 'x.safetensors'], /hf-safetensors writes a folder .*give --out DIR/],
     [['export', '--model', MODEL, '--format', 'gguf-f32', '--out', 'x'], /--tokenizer FILE is required/],
     [['export', ...bin, '--format', 'gguf-f32', '--out', join(dir, 'missing-dir', 'x.gguf')], /cannot write .*missing-dir/],
     [['export', '--model', GGUF, '--tokenizer', join(dir, 'calib.txt'), '--format', 'nibble', '--out', 'x'], /\[(bad-format|tokenizer-mismatch|truncated)\]/],

@@ -14,6 +14,7 @@ const LABEL: Record<ExportFileFormat, string> = {
   'gguf-q8_0': 'GGUF Q8_0',
   'gguf-q4_0': 'GGUF Q4_0',
   'gptq-safetensors': 'GPTQ safetensors',
+  'hf-safetensors': 'HF safetensors',
   nibble: '.nibble',
 };
 
@@ -22,6 +23,7 @@ const HINT: Record<ExportFileFormat, string> = {
   'gguf-q8_0': 'one .gguf file llama.cpp runs, matrices Q8_0',
   'gguf-q4_0': 'one .gguf file llama.cpp runs, linears and embedding Q4_0, output Q8_0',
   'gptq-safetensors': 'AutoGPTQ checkpoint: model.safetensors + quantize_config.json + config.json',
+  'hf-safetensors': 'Hugging Face folder transformers loads: config.json, model.safetensors (f32; a variant dequantized), tokenizer.json',
   nibble: 'our bit-exact file with the tokenizer (loads here and in the nibble CLI)',
 };
 
@@ -34,7 +36,7 @@ export function ExportControl({ v }: { v: VariantInfo }) {
   const [saved, setSaved] = useState<string | null>(null);
   const issue = issues[format];
   const mine = exporting?.id === v.id;
-  const multi = format === 'gptq-safetensors';
+  const multi = format === 'gptq-safetensors' || format === 'hf-safetensors';
 
   const download = async () => {
     setSaved(null);
@@ -69,7 +71,7 @@ export function ExportControl({ v }: { v: VariantInfo }) {
         className="mini-button"
         data-testid="export-download"
         disabled={issue !== undefined || exporting !== null}
-        title={issue ?? `${HINT[format]}${multi ? (canPickFolder() ? ' — saved into a folder you pick' : ' — three downloads') : ''}`}
+        title={issue ?? `${HINT[format]}${multi ? (canPickFolder() ? ' — saved into a folder you pick' : ' — one download per file') : ''}`}
         onClick={() => void download()}
       >
         {mine ? 'Exporting…' : 'Download'}
