@@ -5,11 +5,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/cli/main.ts';
 import { loadHfModel } from '../../src/core/hf/load.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate, renderChat } from '../../src/engine/generate.ts';
 import { folderOf, hfFixtureFiles } from './hf-fixture.ts';
+import { runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);
 const MODEL_PATH = new URL('public/models/stories260K.bin', root).pathname;
@@ -25,13 +25,7 @@ const HF_DIR = join(dir, 'stories260K-chat');
 mkdirSync(HF_DIR);
 for (const [name, bytes] of Object.entries(files)) writeFileSync(join(HF_DIR, name), bytes);
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 const greedy = ['--backend', 'cpu', '--temperature', '0', '--steps', '12'];
 

@@ -5,12 +5,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/cli/main.ts';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
 import { textWindows } from '../../src/core/metrics.ts';
 import { Tokenizer } from '../../src/core/tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { evaluate } from '../../src/engine/evaluate.ts';
+import { runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);
 const p = (rel: string) => new URL(rel, root).pathname;
@@ -24,13 +24,7 @@ const CALIB = join(dir, 'calib-3-stories.txt');
 writeFileSync(CALIB, readFileSync(p('public/data/tinystories-calib.txt'), 'utf8').split('\n').slice(0, 3).join('\n'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+const run = runCli;
 const base = ['--model', MODEL, '--tokenizer', TOK, '--backend', 'cpu'];
 
 describe('nibble eval', () => {

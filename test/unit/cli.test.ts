@@ -5,12 +5,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/cli/main.ts';
+import type { CliIo } from '../../src/cli/main.ts';
 import { NibbleError } from '../../src/core/errors.ts';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
 import { Tokenizer } from '../../src/core/tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
+import { runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);
 const MODEL_PATH = new URL('public/models/stories260K.bin', root).pathname;
@@ -38,13 +39,7 @@ function v1Header(dims: number[]): Uint8Array {
   return b;
 }
 
-async function run(argv: string[], extra: Partial<CliIo> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, ...extra };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 const gen = (model: string, tok: string, ...more: string[]) => ['generate', '--model', model, '--tokenizer', tok, '--backend', 'cpu', ...more];
 

@@ -5,12 +5,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/cli/main.ts';
 import { CpuForward } from '../../src/core/forward.ts';
 import { loadGguf } from '../../src/core/gguf/llama.ts';
 import { parseGguf } from '../../src/core/gguf/read.ts';
 import { GgmlType } from '../../src/core/gguf/types.ts';
 import { parseLlama2c } from '../../src/core/llama2c.ts';
+import { runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);
 const p = (rel: string) => new URL(rel, root).pathname;
@@ -23,13 +23,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const CALIB = join(dir, 'calib.txt');
 writeFileSync(CALIB, readFileSync(p('public/data/tinystories-calib.txt'), 'utf8').split('\n')[0]);
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
+const run = runCli;
 const bin = ['--model', MODEL, '--tokenizer', TOK];
 const read = (f: string) => new Uint8Array(readFileSync(f));
 

@@ -39,6 +39,18 @@ function TurnStats({ turn }: { turn: ChatTurn }) {
   );
 }
 
+/** The generated text of a turn, with a caret while it streams. */
+function Completion({ turn, latest }: { turn: ChatTurn; latest: boolean }) {
+  return (
+    <>
+      <span data-testid={latest ? 'chat-output' : undefined} data-status={turn.status} className="completion">
+        {turn.text}
+      </span>
+      {turn.status === 'streaming' && <span className="caret" aria-hidden />}
+    </>
+  );
+}
+
 /** Memoized: while one turn streams, the finished ones above it do not re-render. */
 const Turn = memo(function Turn({ turn, latest }: { turn: ChatTurn; latest: boolean }) {
   if (turn.chat) {
@@ -46,10 +58,7 @@ const Turn = memo(function Turn({ turn, latest }: { turn: ChatTurn; latest: bool
       <article className="turn chat-turn" data-testid="chat-turn">
         <p className="chat-msg user">{turn.prompt}</p>
         <p className="chat-msg assistant">
-          <span data-testid={latest ? 'chat-output' : undefined} data-status={turn.status} className="completion">
-            {turn.text}
-          </span>
-          {turn.status === 'streaming' && <span className="caret" aria-hidden />}
+          <Completion turn={turn} latest={latest} />
         </p>
         <TurnStats turn={turn} />
       </article>
@@ -59,10 +68,7 @@ const Turn = memo(function Turn({ turn, latest }: { turn: ChatTurn; latest: bool
     <article className="turn" data-testid="chat-turn">
       <p className="story">
         {turn.prompt ? <mark className="prompt">{turn.prompt}</mark> : <span className="bos" title="generation started from the BOS token">BOS</span>}
-        <span data-testid={latest ? 'chat-output' : undefined} data-status={turn.status} className="completion">
-          {turn.text}
-        </span>
-        {turn.status === 'streaming' && <span className="caret" aria-hidden />}
+        <Completion turn={turn} latest={latest} />
       </p>
       <TurnStats turn={turn} />
     </article>
