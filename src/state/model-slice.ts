@@ -181,7 +181,15 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
       const keep = p.keep && storage.status !== 'error' && storage.backend !== 'memory' ? keepable(p.source, plan) : null; // as the UI offers it
       discard();
       patch(() => ({ finished }));
-      if (keep?.ok && source.kind === 'files') {
+      if (keep?.ok && 'convert' in keep) {
+        // The worker writes the loaded model (base) as .nibble; it loads back without a tokenizer file.
+        try {
+          const { files } = await ctx.engine.exportModel('base', 'nibble');
+          await get().storeModelFiles(source.name, new Blob([files[0].bytes]), new Blob([]));
+        } catch (e) {
+          get().showError(`Keeping ${source.name}`, toWireError(e));
+        }
+      } else if (keep?.ok && source.kind === 'files') {
         const blob = (path: string) => source.files.find((f) => f.path === path)?.blob;
         const weights = blob(keep.weights);
         if (weights) await get().storeModelFiles(source.name, weights, (keep.tokenizer && blob(keep.tokenizer)) || new Blob([]));

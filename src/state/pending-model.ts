@@ -59,16 +59,22 @@ export const startProgress = (op: ProgressView['op'], bytesTotal: number, now: n
   op, phase: 'headers', file: '', bytesDone: 0, bytesTotal, etaMs: null, bytesPerSecond: null, startedAt: now,
 });
 
-export type Keepable = { ok: true; weights: string; tokenizer: string | null } | { ok: false; reason: string };
+export type Keepable =
+  | { ok: true; weights: string; tokenizer: string | null } // the user's own file(s), stored as they are
+  | { ok: true; convert: true; note: string } // an HF folder or a download: stored as the loaded model's .nibble (f32)
+  | { ok: false; reason: string };
 
 /**
  * Whether a planned source can be kept in browser storage, which holds one checkpoint and its
- * tokenizer (model.bin + tokenizer.bin): single-file checkpoints from the user's files, yes;
- * Hugging Face folders and downloads, not (yet).
+ * tokenizer (model.bin + tokenizer.bin): single-file checkpoints from the user's files as they
+ * are; Hugging Face folders and downloads as a .nibble of the loaded model (f32 weights, its
+ * tokenizer, chat template and biases), written by the worker after the load.
  */
 export function keepable(source: PendingSource, plan: ModelPlan): Keepable {
-  if (source.kind === 'remote') return { ok: false, reason: 'Downloaded models are not kept in this browser: fetch them again, or save the file and choose it.' };
-  if (plan.format === 'hf') return { ok: false, reason: 'Hugging Face folders are not kept in this browser yet; single-file checkpoints (.bin + tokenizer, .gguf, .nibble) are.' };
+  if (source.kind === 'remote' || plan.format === 'hf') {
+    const what = source.kind === 'remote' ? 'the download' : 'the folder';
+    return { ok: true, convert: true, note: `${what} is stored as one .nibble file (f32 weights + tokenizer, ~${Math.max(1, Math.round((plan.params * 4) / 2 ** 20))} MiB)` };
+  }
   const weights = plan.files.filter((f) => f.role === 'weights');
   const tokenizers = plan.files.filter((f) => f.role === 'tokenizer');
   if (weights.length !== 1 || tokenizers.length > 1) return { ok: false, reason: 'Only one checkpoint file with at most one tokenizer file can be kept in this browser.' };

@@ -133,7 +133,7 @@ export default async function byom(e) {
     await loadApp(page);
   });
 
-  await test('a. HF folder (folder input) → plan shows params and KV cache → Load → golden greedy text', async () => {
+  await test('a. HF folder (folder input) → plan shows params and KV cache → Load → golden greedy text; kept in OPFS as a .nibble', async () => {
     await byTestId(page, 'model-folder').setInputFiles(`${ROOT}${HF_DIR}`);
     await planned();
     assert(/stories260K-hf/.test(await byTestId(page, 'plan-name').textContent()), 'plan is not named after the folder');
@@ -146,11 +146,16 @@ export default async function byom(e) {
     assert(verdict === 'fits', `verdict ${verdict}`);
     const facts = await plan.textContent();
     assert(/Hugging Face/.test(facts) && /llama/.test(facts) && /model\.safetensors/.test(facts) && /tokenizer\.json/.test(facts), `plan card: ${facts}`);
-    assert(/not kept in this browser/.test(await byTestId(page, 'byom-keep-note').textContent()), 'no note that HF folders are not kept');
+    assert(/stored as one \.nibble file/.test(await byTestId(page, 'byom-keep-note').textContent()), 'no note that the HF folder is kept as a .nibble');
     await shot(page, 'byom-plan-hf-folder');
     await loadAndWait('stories260K-hf');
     const out = await generateGreedy(page, 20);
     assert(out === expected, `HF folder text differs:\n  got      ${JSON.stringify(out)}\n  expected ${JSON.stringify(expected)}`);
+    // Kept: the worker wrote the loaded model as one .nibble into OPFS; the drawer lists it.
+    await byTestId(page, 'models-drawer-open').click();
+    await page.locator('[data-testid="models-drawer"][data-status="ready"]').waitFor();
+    await page.locator('[data-testid="stored-entry"][data-name="stories260K-hf"]').waitFor({ timeout: 20_000 });
+    await byTestId(page, 'models-drawer-close').click();
   });
 
   await test('b. GGUF dropped on the card → Load; the progress reaches 100 %', async () => {

@@ -70,7 +70,7 @@ describe('ByomCard', () => {
     expect(screen.getByTestId('plan-hint').textContent).toMatch(/Memory hint \(navigator.deviceMemory\)\s*8(\.0)? GiB/);
     expect(screen.getByTestId('plan-chat-template').textContent).toBe('yes');
     expect(screen.getByTestId('plan-files').textContent).toMatch(/model\.safetensors.*weights · 1020.5 KiB/);
-    expect(screen.getByTestId('byom-keep-note').textContent).toMatch(/Hugging Face folders are not kept/);
+    expect(screen.getByTestId('byom-keep-note').textContent).toMatch(/the folder is stored as one \.nibble file \(f32 weights \+ tokenizer/);
     expect((screen.getByTestId('byom-load') as HTMLButtonElement).disabled).toBe(false);
 
     const ctx = screen.getByTestId('byom-context') as HTMLInputElement;

@@ -129,11 +129,11 @@ describe('keeping in browser storage', () => {
   const plan = (format: ModelPlan['format'], files: ModelPlan['files']) => ({ format, files }) as ModelPlan;
   const files: PendingSource = { kind: 'files', name: 'm', ref: null, from: null, files: [] };
 
-  it('keeps one checkpoint with at most one tokenizer; not HF folders or downloads', () => {
+  it('keeps one checkpoint with at most one tokenizer as it is; HF folders and downloads as a .nibble', () => {
     expect(keepable(files, plan('llama2c', [{ path: 'm.bin', bytes: 9, role: 'weights' }, { path: 't.bin', bytes: 1, role: 'tokenizer' }]))).toEqual({ ok: true, weights: 'm.bin', tokenizer: 't.bin' });
     expect(keepable(files, plan('gguf', [{ path: 'm.gguf', bytes: 9, role: 'weights' }]))).toEqual({ ok: true, weights: 'm.gguf', tokenizer: null });
-    expect(keepable(files, plan('hf', [{ path: 'model.safetensors', bytes: 9, role: 'weights' }]))).toMatchObject({ ok: false, reason: expect.stringMatching(/Hugging Face folders/) });
-    expect(keepable({ ...files, kind: 'remote' }, plan('gguf', [{ path: 'm.gguf', bytes: 9, role: 'weights' }]))).toMatchObject({ ok: false });
+    expect(keepable(files, plan('hf', [{ path: 'model.safetensors', bytes: 9, role: 'weights' }]))).toMatchObject({ ok: true, convert: true, note: expect.stringMatching(/the folder is stored as one \.nibble file/) });
+    expect(keepable({ ...files, kind: 'remote' }, plan('gguf', [{ path: 'm.gguf', bytes: 9, role: 'weights' }]))).toMatchObject({ ok: true, convert: true, note: expect.stringMatching(/the download/) });
     expect(keepable(files, plan('gguf', [{ path: 'a.gguf', bytes: 9, role: 'weights' }, { path: 'b.gguf', bytes: 9, role: 'weights' }])).ok).toBe(false);
   });
 });

@@ -109,6 +109,31 @@ describe('bring your own model with the real engine', () => {
     }
   });
 
+  it('HF folder kept as a .nibble the worker writes; it loads back with its HF tokenizer and gives the same text', async () => {
+    const fs = new FakeFs();
+    const store = makeStore(fs);
+    try {
+      await store.getState().openStorage();
+      const { files, name } = prepareFiles(hfFolder());
+      await store.getState().chooseModelFiles(files, name);
+      expect(store.getState().pending.keep).toBe(true);
+      await store.getState().loadPendingModel();
+      expect(store.getState().error).toBeNull();
+      const text = await greedy(store);
+      expect(GOLDEN.startsWith(text)).toBe(true);
+      const [entry] = store.getState().storage.entries;
+      expect(entry).toMatchObject({ kind: 'model', name: 'stories260K-hf' });
+      expect(entry.bytes).toBeGreaterThan(PARAMS * 4); // f32 weights + the tokenizer.json
+      await store.getState().loadDefaultModel();
+      await store.getState().loadStored(entry.id);
+      expect(store.getState().error).toBeNull();
+      expect(store.getState().model.info).toMatchObject({ name: 'stories260K-hf', format: 'nibble', params: PARAMS });
+      expect(await greedy(store)).toBe(text);
+    } finally {
+      store.dispose();
+    }
+  });
+
   it('llama2.c checkpoint + tokenizer as two loose files: named after the checkpoint, kept as model.bin + tokenizer.bin', async () => {
     const fs = new FakeFs();
     const store = makeStore(fs);

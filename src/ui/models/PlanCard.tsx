@@ -161,7 +161,7 @@ function KeepOption({ plan }: { plan: ModelPlan }) {
   return (
     <label className="check">
       <input type="checkbox" checked={keep} onChange={(e) => setKeep(e.target.checked)} data-testid="keep-model" />
-      Keep in this browser (Stored models, works offline)
+      Keep in this browser (Stored models, works offline){'convert' in k && <span className="muted small" data-testid="byom-keep-note"> — {k.note}</span>}
     </label>
   );
 }
