@@ -5,6 +5,7 @@ import { NibbleError } from './errors.ts';
 import { matmulInt8Mixed, unpackInt8Rows } from './llmint8.ts';
 import { matmul } from './ops.ts';
 import type { AnyTensor } from './quant/format.ts';
+import type { F32Tensor } from './tensor.ts';
 import { dequantizeTensor } from './quant/quantize-tensor.ts';
 
 /** out (M, N) = x (M, K) · Wᵀ with W [N, K] in any format. */
@@ -32,4 +33,15 @@ export function f32Values(t: AnyTensor): Float32Array {
     return Float32Array.from(q, (v, i) => v * scale[Math.floor(i / K)]);
   }
   return dequantizeTensor(t).data;
+}
+
+/**
+ * A weight's values as f32 (ŵ for a quantized one): what quantizers and charts read when the
+ * loaded model is itself quantized (a GGUF Q8_0/Q4_0 file kept native, a .nibble variant loaded
+ * as the base). LLM.int8 rows keep their outlier split only inside matmuls: refused here.
+ */
+export function weightValues(w: AnyTensor, what: string): F32Tensor {
+  if (w.format === 'f32') return w;
+  if (w.format === 'llmint8') throw new NibbleError('unsupported', `${what} is stored as LLM.int8 rows; quantize from an fp32 or uniform/codebook-quantized model`);
+  return dequantizeTensor(w);
 }

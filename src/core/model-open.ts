@@ -34,6 +34,8 @@ export interface OpenOptions {
   chooseContext?: (own: number) => number;
   /** GGUF only, when chooseContext is absent: llama.cpp's -c (any length, default the file's). */
   contextLength?: number;
+  /** GGUF only: 'native' keeps Q8_0/Q4_0 linears as our q8/q4 tensors (no f32 copy); default 'f32'. */
+  ggufWeights?: 'f32' | 'native';
   /** The tokenizer the user gave; wins over the one the file carries. */
   tokenizer?: TokenizerFiles | null;
   /** The 'bad-argument' message when there is neither. */
@@ -81,7 +83,7 @@ export async function openCheckpoint(reader: RangeReader, opts: OpenOptions = {}
   if (format === 'gguf') {
     const header = await readGgufHeader(reader);
     opts.onWeights?.();
-    const g = await loadGgufRanged(header, reader, { contextLength: opts.contextLength, chooseContext: opts.chooseContext });
+    const g = await loadGgufRanged(header, reader, { contextLength: opts.contextLength, chooseContext: opts.chooseContext, weights: opts.ggufWeights });
     return finish(g.model, { kind: 'llama2c', bytes: g.tokenizerBytes }, { label: null, format: 'gguf', architecture: 'llama' }, opts, g.tokenizer);
   }
   if (format === 'safetensors') {

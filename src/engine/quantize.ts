@@ -5,7 +5,7 @@
 import { NibbleError } from '../core/errors.ts';
 import { CpuForward, type LinearInputSite } from '../core/forward.ts';
 import { HessianAccumulator, gptqQuantize } from '../core/gptq.ts';
-import { f32Values } from '../core/linear.ts';
+import { f32Values, weightValues } from '../core/linear.ts';
 import { outlierColumns, packInt8Rows, quantizeRowsInt8 } from '../core/llmint8.ts';
 import { sqnrDb } from '../core/metrics.ts';
 import { LINEAR_NAMES, type LayerWeights, type LinearName, type LlamaModel } from '../core/model.ts';
@@ -66,10 +66,8 @@ const FLOAT_METHODS: Record<string, FloatFormat> = { fp16: 'fp16', bf16: 'bf16',
 
 const tick = yieldToEventLoop;
 
-function asF32(t: Tensor, what: string): F32Tensor {
-  if (t.format !== 'f32') throw new NibbleError('unsupported', `${what} is already quantized (${t.format}); quantize from the fp32 model`);
-  return t;
-}
+/** The weight as f32: a quantized base (native GGUF, a .nibble loaded as the model) is dequantized, ŵ. */
+const asF32 = (t: Tensor, what: string): F32Tensor => weightValues(t, what);
 
 /** Quantizes one f32 linear by a calibration-free method. */
 export function quantizeLinear(w: F32Tensor, spec: QuantSpec): Tensor {

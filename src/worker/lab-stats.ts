@@ -3,6 +3,7 @@
 // per quantizer (bucket collisions) and per-feature activation maxima (outlier features).
 import { NibbleError } from '../core/errors.ts';
 import { CpuForward, type LinearInputSite } from '../core/forward.ts';
+import { weightValues } from '../core/linear.ts';
 import { LINEAR_NAMES, type LlamaModel } from '../core/model.ts';
 import { FLOAT_SPECS, decodeFloat, type FloatFormat } from '../core/quant/float-formats.ts';
 import { weightBytes, type UniformQuantTensor } from '../core/quant/format.ts';
@@ -23,9 +24,8 @@ export function linearWeight(model: LlamaModel, ref: TensorRef): F32Tensor {
   const { nLayers } = model.config;
   if (!Number.isInteger(ref.layer) || ref.layer < 0 || ref.layer >= nLayers) throw new NibbleError('bad-argument', `layer ${ref.layer}: the model has layers 0..${nLayers - 1}`);
   if (!(LINEAR_NAMES as readonly string[]).includes(ref.linear)) throw new NibbleError('bad-argument', `unknown linear '${ref.linear}' (one of ${LINEAR_NAMES.join(', ')})`);
-  const t = model.weights.layers[ref.layer][ref.linear];
-  if (t.format !== 'f32') throw new NibbleError('unsupported', `layer ${ref.layer} ${ref.linear} is stored as ${t.format}; charts read fp32 weights`);
-  return t;
+  // A quantized base (native GGUF, a .nibble) is charted through its dequantized values ŵ.
+  return weightValues(model.weights.layers[ref.layer][ref.linear], `layer ${ref.layer} ${ref.linear}`);
 }
 
 /** Counts of `values` in `bins` equal bins over [lo, hi]; the last bin is closed. */
@@ -232,4 +232,11 @@ export function footprint(m: LlamaModel): Pick<VariantInfo, 'weightBytes' | 'lin
   const rest = weightBytes(w.tokEmb) + weightBytes(w.rmsFinal) + (m.config.sharedClassifier ? 0 : weightBytes(w.wcls)) +
     w.layers.reduce((n, lw) => n + weightBytes(lw.rmsAtt) + weightBytes(lw.rmsFfn), 0);
   return { weightBytes: linearBytes + rest, linearBytes, bitsPerWeight: (8 * linearBytes) / count };
+}
+
+/** The loaded model's label: 'fp32', or what a quantized base holds (a native GGUF, a .nibble loaded as the model). */
+export function loadedLabel(m: LlamaModel): Pick<VariantInfo, 'label' | 'nominalBits'> {
+  const formats = [...new Set(m.weights.layers.flatMap((l) => LINEAR_NAMES.map((n) => l[n].format)))];
+  if (formats.length === 1 && formats[0] === 'f32') return { label: 'fp32', nominalBits: 32 };
+  return { label: `as loaded (${formats.join(', ')})`, nominalBits: footprint(m).bitsPerWeight };
 }

@@ -21,7 +21,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { driftOf, ReferenceCache, truncationPoint } from './lab-eval.ts';
 import { exportHeld, exportIssuesOf, tokenizerFilesOf } from './lab-export.ts';
 import { BASE_VARIANT, type JobProgress, type LabRequest, type LabResultMap, type TextSources, type VariantInfo, type VariantMeta } from './lab-protocol.ts';
-import { activationMaxima, collisionConfigs, footprint, linearWeight, summarizeCodes, weightHistogram, type CodeCounter } from './lab-stats.ts';
+import { activationMaxima, collisionConfigs, footprint, linearWeight, loadedLabel, summarizeCodes, weightHistogram, type CodeCounter } from './lab-stats.ts';
 import type { SlotLocks } from './slot-lock.ts';
 
 /** The loaded model as the lab sees it. */
@@ -106,8 +106,8 @@ export function createLab(deps: LabDeps): Lab {
   };
 
   const baseInfo = (b: LabBase): VariantInfo => ({
-    id: BASE_VARIANT, label: 'fp32', spec: { ...DEFAULT_SPEC }, baseModel: b.name, origin: 'loaded',
-    ...footprint(b.model), nominalBits: 32, seconds: 0, report: null, exportIssues: exportIssuesOf(b.model, tokenizerFilesOf(b)),
+    id: BASE_VARIANT, spec: { ...DEFAULT_SPEC }, baseModel: b.name, origin: 'loaded', ...footprint(b.model), ...loadedLabel(b.model),
+    seconds: 0, report: null, exportIssues: exportIssuesOf(b.model, tokenizerFilesOf(b)),
   });
 
   /** The loaded model or a variant, by id. */

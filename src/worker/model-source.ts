@@ -29,7 +29,7 @@ interface Described {
 }
 
 async function describe(r: Resolved): Promise<Described> {
-  const desc = r.kind === 'folder' ? await describeHfFolder(r.folder) : await describeCheckpoint(r.checkpoint);
+  const desc = r.kind === 'folder' ? await describeHfFolder(r.folder) : await describeCheckpoint(r.checkpoint, { ggufWeights: GGUF_WEIGHTS });
   // A tokenizer file chosen beside the checkpoint wins over the one the file carries.
   const given = r.kind === 'checkpoint' ? r.tokenizer?.kind : undefined;
   return { desc: given ? { ...desc, chatTemplate: false } : desc, tokenizer: given ?? desc.tokenizer ?? 'missing' };
@@ -46,6 +46,13 @@ function planOf(name: string, d: Described, files: SourceFiles, ctx: number, bud
     memory: planMemory(withContext(desc.config, ctx), desc.tensors, ctx, budget),
   };
 }
+
+/**
+ * The page keeps a GGUF's Q8_0/Q4_0 linears as they are (our q8/q4, code for code): a Q4_0 file
+ * then needs ~1× its size in memory, not ~7× as f32. Quantizers and charts read such a base
+ * through its dequantized values (core/linear.ts weightValues).
+ */
+const GGUF_WEIGHTS = 'native' as const;
 
 /** Reads headers only (progress: bytes read so far, the total known at the end) and plans the load. */
 export async function inspectSource(source: ModelSource, contextLength: number | undefined, budget: DeviceBudget | null, run: SourceRun): Promise<ModelPlan> {
@@ -111,7 +118,7 @@ export async function loadSource(
   if (tokenizer === 'missing' && resolved.kind === 'checkpoint') throw new NibbleError('bad-argument', 'this checkpoint carries no tokenizer: choose its tokenizer .bin too');
   const ctx = chooseContext(contextLength, desc.config.seqLen);
   check(withContext(desc.config, ctx), desc.tensors, ctx);
-  const opts = { chooseContext: () => ctx, onWeights: () => void (files.weightsStarted = true) };
+  const opts = { chooseContext: () => ctx, ggufWeights: GGUF_WEIGHTS, onWeights: () => void (files.weightsStarted = true) };
   let opened: OpenedModel;
   try {
     opened = resolved.kind === 'folder'
