@@ -20,7 +20,7 @@ import { needsCalibration } from '../engine/quant-spec.ts';
 import { quantizeModel } from '../engine/quantize.ts';
 import { numberOption, parseArgs } from './args.ts';
 import type { CliIo } from './main.ts';
-import { loadModel, readInput } from './model-files.ts';
+import { loadModel, readInput, withOwnContext } from './model-files.ts';
 import { QUANT_FLAGS, specFromArgs } from './quant-commands.ts';
 
 // The quantize flags (as quant-commands.ts reads them through specFromArgs) plus --format and --out.
@@ -95,7 +95,7 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
   const label = spec.method === 'fp32' ? (loaded.label ?? 'fp32') : q.report.label;
 
   const stem = basename(args.values.model!).replace(/\.[^.]*$/, '');
-  const result = exportModelFiles({ model: q.model, modelName: stem, label, spec, tokenizerFiles: loaded.tokenizerFiles }, format);
+  const result = exportModelFiles({ model: withOwnContext(loaded, q.model), modelName: stem, label, spec, tokenizerFiles: loaded.tokenizerFiles }, format);
   // Where each file goes: a one-file format to --out; a folder format's files into --out DIR,
   // or (GPTQ only) beside --out X.safetensors, which then takes model.safetensors' bytes.
   const intoDir = result.files.length > 1 && !out.endsWith('.safetensors');

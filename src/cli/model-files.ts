@@ -19,7 +19,11 @@ export interface LoadedModel {
   tokenizer: TextTokenizer;
   tokenizerFiles: TokenizerFiles; // what the tokenizer was made from (saved into .nibble files)
   label: string | null; // a .nibble file's variant label
+  ownContext: number; // the file's own context; model.config.seqLen may be shorter (--ctx, default cap)
 }
+
+/** The model as files should describe it: with its own context, not the one it runs with. */
+export const withOwnContext = (loaded: LoadedModel, model: LlamaModel): LlamaModel => ({ ...model, config: { ...model.config, seqLen: loaded.ownContext } });
 
 export async function readInput(io: CliIo, flag: string, path: string | undefined): Promise<Uint8Array> {
   if (!path) throw new NibbleError('bad-argument', `--${flag} FILE is required`);
@@ -84,10 +88,11 @@ export async function loadModel(io: CliIo, modelPath: string | undefined, tokPat
   const readTokenizer = async () => (tokPath === undefined ? null : tokenizerFilesOf(await readInput(io, 'tokenizer', tokPath)));
   const missingTokenizer = '--tokenizer FILE is required (the model file carries no tokenizer)';
   let opened: OpenedModel;
+  let ownContext: number | undefined; // set by chooseContext (GGUF: the context asked for is the file's)
   if (isDir) {
     const folder = nodeFolder(modelPath);
     try {
-      opened = await openHfFolder(folder, { chooseContext: (own) => chooseContext(opts.contextLength, own), tokenizer: await readTokenizer(), missingTokenizer });
+      opened = await openHfFolder(folder, { chooseContext: (own) => chooseContext(opts.contextLength, (ownContext = own)), tokenizer: await readTokenizer(), missingTokenizer });
     } finally {
       await folder.close();
     }
@@ -100,11 +105,11 @@ export async function loadModel(io: CliIo, modelPath: string | undefined, tokPat
     // with min(own, DEFAULT_CONTEXT) unless --ctx (1..own) says otherwise.
     const gguf = detectModelFormat(bytes) === 'gguf';
     opened = await openCheckpoint(bytesReader(bytes), {
-      ...(gguf ? { contextLength: opts.contextLength } : { chooseContext: (own: number) => chooseContext(opts.contextLength, own) }),
+      ...(gguf ? { contextLength: opts.contextLength } : { chooseContext: (own: number) => chooseContext(opts.contextLength, (ownContext = own)) }),
       tokenizer: await readTokenizer(), missingTokenizer,
     });
   }
-  return { model: opened.model, tokenizer: opened.tokenizer, tokenizerFiles: opened.tokenizerFiles, label: opened.label };
+  return { model: opened.model, tokenizer: opened.tokenizer, tokenizerFiles: opened.tokenizerFiles, label: opened.label, ownContext: ownContext ?? opened.model.config.seqLen };
 }
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';

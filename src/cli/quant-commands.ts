@@ -10,7 +10,7 @@ import { DEFAULT_SPEC, QUANT_METHODS, needsCalibration, type QuantMethod, type Q
 import { quantizeModel, type QuantizeReport } from '../engine/quantize.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
 import type { CliIo } from './main.ts';
-import { backendOption, createRunner, loadModel, openBackend, readInput, type LoadedModel } from './model-files.ts';
+import { backendOption, createRunner, loadModel, openBackend, readInput, withOwnContext, type LoadedModel } from './model-files.ts';
 import { GpuQuantizer } from '../engine/gpu-quantize.ts';
 import type { GpuContext } from '../gpu/device.ts';
 
@@ -171,7 +171,7 @@ export async function runQuantize(argv: readonly string[], io: CliIo): Promise<n
     ctx?.destroy();
   }
   const { loaded, spec, q } = prepared;
-  const bytes = writeNibbleFile(q.model, { tokenizer: loaded.tokenizerFiles, label: q.report.label, spec });
+  const bytes = writeNibbleFile(withOwnContext(loaded, q.model), { tokenizer: loaded.tokenizerFiles, label: q.report.label, spec });
   try {
     await writeFile(args.values.out, bytes);
   } catch (e) {

@@ -216,7 +216,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     };
     // HF tokenizers have no tokenizer.bin: their files travel in tokenizerFiles (.nibble export embeds them).
     const tokBytes = tokenizerFiles.kind === 'llama2c' ? tokenizerFiles.bytes.slice() : new Uint8Array(0);
-    const labBase: LabBase = { name: source.name, model, tokenizer, tokBytes, tokenizerFiles };
+    const labBase: LabBase = { name: source.name, model, tokenizer, tokBytes, tokenizerFiles, ownContext: src.ownContext };
     loaded = { seq, runner: createCpuRunner(model), tokenizer, info, tensors: src.tensors, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null, lab: labBase };
     const tooLarge = loaded.upgrading ? planFailure(loaded) : null; // null until the device is known
     if (tooLarge) loaded = { ...loaded, upgrading: false, gpuFailure: tooLarge };

@@ -33,8 +33,10 @@ const modelStem = (name: string): string => name.replace(/\.(bin|gguf|nibble|saf
 
 /** The export-model answer: every file's bytes in its own ArrayBuffer, listed for transfer. */
 export function exportHeld(b: LabBase, held: { info: VariantInfo; model: LlamaModel }, format: ExportFileFormat): { result: ExportedFiles; transfer: ArrayBuffer[] } {
+  // Files say the model's own context, not the shorter one it was loaded to run with.
+  const model = b.ownContext ? { ...held.model, config: { ...held.model.config, seqLen: b.ownContext } } : held.model;
   const { files, folder } = exportModelFiles(
-    { model: held.model, modelName: modelStem(b.name), label: held.info.label, spec: held.info.spec, tokenizerFiles: tokenizerFilesOf(b) },
+    { model, modelName: modelStem(b.name), label: held.info.label, spec: held.info.spec, tokenizerFiles: tokenizerFilesOf(b) },
     format,
   );
   const out = files.map((f) => {

@@ -32,6 +32,8 @@ export interface LabBase {
   tokBytes: Uint8Array; // embedded into exported variants
   /** The files the tokenizer was made from (HF models: tokenizer.json + config; tokBytes is then empty). */
   tokenizerFiles?: import('../core/tokenizer-files.ts').TokenizerFiles;
+  /** The model's own context; it runs with a shorter one (config.seqLen), downloads carry this one. */
+  ownContext?: number;
 }
 
 export interface LabDeps {

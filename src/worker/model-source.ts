@@ -66,6 +66,7 @@ export async function inspectSource(source: ModelSource, contextLength: number |
 
 export interface LoadedSource extends OpenedModel {
   contextLength: number;
+  ownContext: number; // the model's own (config.seqLen of the file); the model runs with contextLength
   /** The weights as the memory plan describes them (for the WebGPU check once the adapter is known). */
   tensors: TensorPlanEntry[];
   modelBytes: number;
@@ -131,7 +132,7 @@ export async function loadSource(
   tracker.finish();
   const list = files.list();
   return {
-    ...opened, contextLength: ctx, tensors: describeModelTensors(opened.model), // exact, as the runner uploads them
+    ...opened, contextLength: ctx, ownContext: desc.config.seqLen, tensors: describeModelTensors(opened.model), // exact, as the runner uploads them
     modelBytes: list.filter((f) => f.role !== 'tokenizer').reduce((n, f) => n + f.bytes, 0),
     tokenizerBytes: tokenizerSize(opened.tokenizerFiles),
     fetchMs: source.kind === 'url' ? resolveMs : source.kind === 'remote' ? files.readMs : 0,
