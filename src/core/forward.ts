@@ -19,8 +19,16 @@ export class CpuForward {
 
   constructor(readonly model: LlamaModel) {
     const c = model.config;
-    this.kCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.seqLen * kvDim(c)));
-    this.vCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.seqLen * kvDim(c)));
+    const n = c.seqLen * kvDim(c); // (seqLen, kvDim) per layer, K and V
+    try {
+      this.kCache = Array.from({ length: c.nLayers }, () => new Float32Array(n));
+      this.vCache = Array.from({ length: c.nLayers }, () => new Float32Array(n));
+    } catch (e) {
+      // A context the machine cannot hold: the engine's RangeError becomes a typed refusal.
+      if (!(e instanceof RangeError)) throw e;
+      const gib = ((2 * c.nLayers * n * 4) / 2 ** 30).toFixed(1);
+      throw new NibbleError('too-large', `the KV cache for ${c.seqLen} positions needs ${gib} GiB, more than this machine could allocate: choose a shorter context`);
+    }
   }
 
   /**

@@ -195,6 +195,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     const t0 = now();
     const src = await loadSource(source, contextLength, run(id, signal), checkCpuMemory(deps.deviceMemoryGiB));
     const t1 = now();
+    const cpuRunner = createCpuRunner(src.model); // may refuse (a KV cache too large): the old model stays
     gpuReady ??= ensureGpu();
     gpuReady.catch(() => undefined);
     // The new model is valid: retire the old one (after its generation, if any, has ended).
@@ -217,7 +218,7 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     // HF tokenizers have no tokenizer.bin: their files travel in tokenizerFiles (.nibble export embeds them).
     const tokBytes = tokenizerFiles.kind === 'llama2c' ? tokenizerFiles.bytes.slice() : new Uint8Array(0);
     const labBase: LabBase = { name: source.name, model, tokenizer, tokBytes, tokenizerFiles, ownContext: src.ownContext };
-    loaded = { seq, runner: createCpuRunner(model), tokenizer, info, tensors: src.tensors, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null, lab: labBase };
+    loaded = { seq, runner: cpuRunner, tokenizer, info, tensors: src.tensors, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null, lab: labBase };
     const tooLarge = loaded.upgrading ? planFailure(loaded) : null; // null until the device is known
     if (tooLarge) loaded = { ...loaded, upgrading: false, gpuFailure: tooLarge };
     const result = { model: info, engine: engineInfo() };
