@@ -20,6 +20,7 @@
 // Workgroup j owns rows j*ROWS .. j*ROWS + ROWS - 1. Thread t walks k = t, t + WG, ...: each
 // x̂[k] it computes is used for all ROWS rows (x is read once per workgroup, not per row),
 // and the WG threads of one row read W coalesced. A tree reduction sums the ROWS partials.
+// workgroup_sum and x_hat (the fused prologue) come from matmul_gemv_common.wgsl, prepended.
 
 struct Params {
   K: u32,
@@ -41,36 +42,6 @@ override ACCUMULATE: bool = false;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, ROWS * WG>; // (ROWS, WG) partial sums
-
-// Sum of v over the workgroup, returned to every thread. Call from uniform control flow.
-fn workgroup_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red[lid] += red[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier(); // all have read red[0] before anyone writes red again
-  return total;
-}
-
-fn x_hat(k: u32, inv_rms: f32) -> f32 {
-  let v = x[p.x_off + k];
-  switch PROLOGUE {
-    case 1u: {
-      return g[k] * (inv_rms * v);
-    }
-    case 2u: {
-      return v / (1.0 + exp(-v)) * x[p.x_off + p.K + k];
-    }
-    default: {
-      return v;
-    }
-  }
-}
 
 @compute @workgroup_size(WG)
 fn main(

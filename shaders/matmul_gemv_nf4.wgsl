@@ -18,6 +18,7 @@
 // matmul_gemv_qn: thread (lid / TC, lid % TC) owns RPT = ROWS / RG rows and walks chunks of
 // CV = 8 columns c = lane, lane + TC, ..., computing x̂ once per chunk for all its rows. When
 // K and block are multiples of 8 a chunk is one word in one block: acc += absmax · Σ CODE·x̂.
+// workgroup_sum and x_hat (the fused prologue) come from matmul_gemv_common.wgsl, prepended.
 
 struct Params {
   K: u32,
@@ -68,38 +69,6 @@ fn code_value(c: u32) -> f32 {
 // Code of flattened element e.
 fn code(e: u32) -> u32 {
   return (q[e >> 3u] >> (8u * ((e >> 1u) & 3u) + select(4u, 0u, (e & 1u) == 1u))) & 15u;
-}
-
-fn workgroup_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st >>= 1u) {
-    if (lid < st) {
-      red[lid] += red[lid + st];
-    }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
-fn x_hat(k: u32, inv_rms: f32) -> f32 {
-  if (k >= p.K) {
-    return 0.0;
-  }
-  let v = x[p.x_off + k];
-  switch PROLOGUE {
-    case 1u: {
-      return g[k] * (inv_rms * v);
-    }
-    case 2u: {
-      return v / (1.0 + exp(-v)) * x[p.x_off + p.K + k];
-    }
-    default: {
-      return v;
-    }
-  }
 }
 
 @compute @workgroup_size(WG)

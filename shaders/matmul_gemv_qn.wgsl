@@ -34,6 +34,7 @@
 // and uses them for all its rows (x is read once per thread and chunk, not per row). When no
 // chunk straddles a group (no gidx; CV divides group, or one group per row) scale and zero are read once per chunk
 // and row: acc += scale · Σ_j (q_j − zero) · x̂_j. A tree reduction over the TC lanes sums each row.
+// workgroup_sum and x_hat (the fused prologue) come from matmul_gemv_common.wgsl, prepended.
 
 struct Params {
   K: u32,
@@ -69,39 +70,6 @@ override CW: u32 = select(1u, 3u, BITS == 3u); // words per chunk
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, ROWS * TC>; // (ROWS, TC) partial sums; >= WG entries
-
-// Sum of v over the workgroup, returned to every thread. Call from uniform control flow.
-fn workgroup_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st >>= 1u) {
-    if (lid < st) {
-      red[lid] += red[lid + st];
-    }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
-fn x_hat(k: u32, inv_rms: f32) -> f32 {
-  if (k >= p.K) {
-    return 0.0;
-  }
-  let v = x[p.x_off + k];
-  switch PROLOGUE {
-    case 1u: {
-      return g[k] * (inv_rms * v);
-    }
-    case 2u: {
-      return v / (1.0 + exp(-v)) * x[p.x_off + p.K + k];
-    }
-    default: {
-      return v;
-    }
-  }
-}
 
 fn scale_at(i: u32) -> f32 {
   if (SCALE_F16) {

@@ -8,11 +8,12 @@ import matmul_gemm_f32 from '../../shaders/matmul_gemm_f32.wgsl?raw';
 import matmul_gemm_llmint8 from '../../shaders/matmul_gemm_llmint8.wgsl?raw';
 import matmul_gemm_nf4 from '../../shaders/matmul_gemm_nf4.wgsl?raw';
 import matmul_gemm_qn from '../../shaders/matmul_gemm_qn.wgsl?raw';
-import matmul_gemv_f32 from '../../shaders/matmul_gemv_f32.wgsl?raw';
+import matmul_gemv_common from '../../shaders/matmul_gemv_common.wgsl?raw';
+import matmul_gemv_f32_body from '../../shaders/matmul_gemv_f32.wgsl?raw';
 import matmul_gemv_f32_sg from '../../shaders/matmul_gemv_f32_sg.wgsl?raw';
 import matmul_gemv_llmint8 from '../../shaders/matmul_gemv_llmint8.wgsl?raw';
-import matmul_gemv_nf4 from '../../shaders/matmul_gemv_nf4.wgsl?raw';
-import matmul_gemv_qn from '../../shaders/matmul_gemv_qn.wgsl?raw';
+import matmul_gemv_nf4_body from '../../shaders/matmul_gemv_nf4.wgsl?raw';
+import matmul_gemv_qn_body from '../../shaders/matmul_gemv_qn.wgsl?raw';
 import matmul_prep_llmint8 from '../../shaders/matmul_prep_llmint8.wgsl?raw';
 import rmsnorm_f32 from '../../shaders/rmsnorm_f32.wgsl?raw';
 import rope_f32 from '../../shaders/rope_f32.wgsl?raw';
@@ -39,6 +40,12 @@ import quant_pack from '../../shaders/quant_pack.wgsl?raw';
 import quant_params from '../../shaders/quant_params.wgsl?raw';
 import quant_range from '../../shaders/quant_range.wgsl?raw';
 import quant_softfloat from '../../shaders/quant_softfloat.wgsl?raw';
+
+/** A kernel with the GEMV library (workgroup_sum, x_hat) in front of it. */
+const withGemvCommon = (body: string): string => `${matmul_gemv_common}\n${body}`;
+const matmul_gemv_f32 = withGemvCommon(matmul_gemv_f32_body);
+const matmul_gemv_nf4 = withGemvCommon(matmul_gemv_nf4_body);
+const matmul_gemv_qn = withGemvCommon(matmul_gemv_qn_body);
 
 export const SHADERS = {
   add_f32,
