@@ -35,7 +35,7 @@ export default defineConfig({
     }),
   ],
   // onnxruntime-web finds its .wasm through `new URL(…, import.meta.url)` / the ?url import in
-  // src/worker/vision.worker.ts; pre-bundling in dev would break those paths.
+  // src/worker/vision/vision.worker.ts; pre-bundling in dev would break those paths.
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   worker: { format: 'es' },
   build: { target: 'es2022', sourcemap: true },

@@ -2,9 +2,9 @@
 // embedded model requested first; React and the UI arrive as a separate chunk meanwhile.
 import { createAppStore } from './state/store.ts';
 import { bindUrlHash } from './state/url-hash.ts';
-import { spawnEngineWorker } from './worker/client.ts';
-import { openBestStore } from './worker/storage.ts';
-import { spawnVisionWorker } from './worker/vision-client.ts';
+import { spawnEngineWorker } from './worker/engine-host/client.ts';
+import { openBestStore } from './worker/storage/storage.ts';
+import { spawnVisionWorker } from './worker/vision/vision-client.ts';
 
 // Absolute URLs: the worker resolves relative ones against its own script, not the page.
 const asset = (path: string) => new URL(`${import.meta.env.BASE_URL}${path}`, window.location.href).href;

@@ -7,12 +7,12 @@
 // big model is built from ONE random block, quantized once, whose host tensors every layer
 // shares; the runner uploads each layer's weights into its own GPU buffers, so GPU memory and
 // the bytes each token streams are those of the full model. Speed does not depend on values.
-import type { LlamaConfig, LlamaModel } from '../core/model.ts';
+import type { LlamaConfig, LlamaModel } from '../core/model/model.ts';
 import { f32Tensor, numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { createGpuRunner } from '../engine/gpu-runner.ts';
 import { quantizeModel } from '../engine/quantize.ts';
-import { DEFAULT_SPEC, type QuantSpec } from '../engine/quant-spec.ts';
+import { DEFAULT_SPEC, type QuantSpec } from '../core/quant/quant-spec.ts';
 import type { RunnerMemory } from '../engine/runner.ts';
 import { randomF32, rng, round, sig } from './bench-util.ts';
 

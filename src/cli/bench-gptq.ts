@@ -10,10 +10,10 @@
 //
 // Implementation: GpuQuantizer (src/engine/gpu-quantize.ts: hessian_accum, cholesky_*, gptq_*
 // WGSL kernels); --gptq-backend cpu (the default on SwiftShader, where the WGSL path is ~10×
-// slower than the CPU twin), or a GPU failure, times the CPU twin (src/core/gptq.ts, float64)
+// slower than the CPU twin), or a GPU failure, times the CPU twin (src/core/quant/gptq.ts, float64)
 // instead and says why.
-import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions } from '../core/gptq.ts';
-import type { LlamaConfig } from '../core/model.ts';
+import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions } from '../core/quant/gptq.ts';
+import type { LlamaConfig } from '../core/model/model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuQuantizer } from '../engine/gpu-quantize.ts';
 import type { GpuHessian } from '../gpu/quant-gptq.ts';
@@ -82,7 +82,7 @@ function gpuEngine(ctx: GpuContext): Engine & { dispose(): void } {
 }
 
 const cpuEngine: Engine = {
-  name: 'CPU twin (src/core/gptq.ts): HessianAccumulator + gptqQuantize in float64',
+  name: 'CPU twin (src/core/quant/gptq.ts): HessianAccumulator + gptqQuantize in float64',
   async hessian(cols, windows, tokens, rand) {
     const H = new HessianAccumulator(cols);
     for (let w = 0; w < windows; w++) H.add(randomF32(rand, tokens * cols), tokens);

@@ -1,6 +1,6 @@
 // `nibble bench` part 2: quantized GEMV (M = 1) and GEMM (M > 1) through the runner's kernel
 // switch (src/gpu/kernels.ts dispatchMatmul) on random packed weights, next to a read-only
-// stream and a copy of the same number of bytes (shaders/copy_stream.wgsl) timed the same way
+// stream and a copy of the same number of bytes (shaders/bench/copy_stream.wgsl) timed the same way
 // in the same run, and next to onnxruntime-web's MatMulNBits on the same q4 bytes
 // (src/cli/bench-ort.ts).
 //
@@ -15,7 +15,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { dispatchMatmul } from '../gpu/kernels.ts';
 import type { MatmulCall } from '../gpu/matmul-quant.ts';
 import { uploadLinear, weightBuffers, type UniformWeight } from '../gpu/weights.ts';
-import copyStreamWgsl from '../../shaders/copy_stream.wgsl?raw';
+import copyStreamWgsl from '../../shaders/bench/copy_stream.wgsl?raw';
 import type { OrtBench, OrtResult } from './bench-ort.ts';
 import { CaptureSink, randomF32, randomWords, rng, sig, type GpuTimer, type Replay, type Timing } from './bench-util.ts';
 

@@ -1,6 +1,6 @@
 // A one-node ONNX model, written in code, for the bench's onnxruntime-web reference: Y = A · Bᵀ
 // with com.microsoft MatMulNBits (4-bit, blocks of 32 along K). A tiny protobuf encoder (the
-// repo's src/core/onnx/ only reads); field numbers from onnx/onnx.proto:
+// repo's src/core/formats/onnx/ only reads); field numbers from onnx/onnx.proto:
 //   ModelProto      1 ir_version, 7 graph, 8 opset_import {1 domain, 2 version}
 //   GraphProto      1 node, 2 name, 5 initializer, 11 input, 12 output
 //   NodeProto       1 input, 2 output, 3 name, 4 op_type, 5 attribute, 7 domain

@@ -2,7 +2,7 @@
 // backends, plus GPU submits and dispatches per decoded token (issue 2's bench, unchanged in
 // method: a fixed prompt, median of timed prefills after a warm-up, then greedy decode).
 import { NibbleError } from '../core/errors.ts';
-import type { LlamaModel } from '../core/model.ts';
+import type { LlamaModel } from '../core/model/model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import { createGpuRunner } from '../engine/gpu-runner.ts';

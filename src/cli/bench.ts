@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { NibbleError, isNibbleError } from '../core/errors.ts';
-import { parseLlama2c } from '../core/llama2c.ts';
+import { parseLlama2c } from '../core/formats/llama2c.ts';
 import { describeAdapter, type GpuContext } from '../gpu/device.ts';
 import type { Backend } from '../engine/runner.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';

@@ -14,9 +14,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NibbleError } from '../core/errors.ts';
-import { textWindows } from '../core/metrics.ts';
+import { textWindows } from '../core/model/metrics.ts';
 import { EXPORT_FORMATS, exportModelFiles, type ExportFormat } from '../engine/export-model.ts';
-import { needsCalibration } from '../engine/quant-spec.ts';
+import { needsCalibration } from '../core/quant/quant-spec.ts';
 import { quantizeModel } from '../engine/quantize.ts';
 import { numberOption, parseArgs } from './args.ts';
 import type { CliIo } from './main.ts';

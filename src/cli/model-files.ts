@@ -3,12 +3,12 @@
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
-import type { LlamaModel } from '../core/model.ts';
-import { bytesReader, chooseContext, openCheckpoint, openHfFolder, tokenizerFilesOf, type OpenedModel } from '../core/model-open.ts';
-import type { TextTokenizer } from '../core/text-tokenizer.ts';
-import { detectModelFormat } from '../core/hf/detect.ts';
-import type { ModelFolder } from '../core/hf/load.ts';
-import type { TokenizerFiles } from '../core/tokenizer-files.ts';
+import type { LlamaModel } from '../core/model/model.ts';
+import { bytesReader, chooseContext, openCheckpoint, openHfFolder, tokenizerFilesOf, type OpenedModel } from '../core/formats/model-open.ts';
+import type { TextTokenizer } from '../core/tokenizers/text-tokenizer.ts';
+import { detectModelFormat } from '../core/formats/hf/detect.ts';
+import type { ModelFolder } from '../core/formats/hf/load.ts';
+import type { TokenizerFiles } from '../core/tokenizers/tokenizer-files.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';

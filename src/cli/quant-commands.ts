@@ -2,11 +2,11 @@
 // quantized variants as .nibble files. Flags map one-to-one onto QuantSpec.
 import { writeFile } from 'node:fs/promises';
 import { NibbleError } from '../core/errors.ts';
-import { textWindows } from '../core/metrics.ts';
-import { LINEAR_NAMES } from '../core/model.ts';
-import { writeNibbleFile } from '../core/nibble-file.ts';
+import { textWindows } from '../core/model/metrics.ts';
+import { LINEAR_NAMES } from '../core/model/model.ts';
+import { writeNibbleFile } from '../core/formats/nibble-file.ts';
 import { evaluate, type EvalReport } from '../engine/evaluate.ts';
-import { DEFAULT_SPEC, QUANT_METHODS, needsCalibration, type QuantMethod, type QuantSpec } from '../engine/quant-spec.ts';
+import { DEFAULT_SPEC, QUANT_METHODS, needsCalibration, type QuantMethod, type QuantSpec } from '../core/quant/quant-spec.ts';
 import { quantizeModel, type QuantizeReport } from '../engine/quantize.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
 import type { CliIo } from './main.ts';

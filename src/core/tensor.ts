@@ -1,7 +1,7 @@
 import type { AnyTensor } from './quant/format.ts';
 
 // A weight is a tensor with a format tag: f32, or a quantized format (src/core/quant/format.ts,
-// src/core/llmint8.ts); kernels are chosen by `format`, so the runner never needs to know who produced a weight.
+// src/core/quant/llmint8.ts); kernels are chosen by `format`, so the runner never needs to know who produced a weight.
 
 export interface F32Tensor {
   format: 'f32';

@@ -1,7 +1,7 @@
 // The CPU backend: the core reference forward pass behind the ModelRunner interface.
-import { CpuForward } from '../core/forward.ts';
-import type { LlamaModel } from '../core/model.ts';
-import { argmax } from '../core/ops.ts';
+import { CpuForward } from '../core/model/forward.ts';
+import type { LlamaModel } from '../core/model/model.ts';
+import { argmax } from '../core/model/ops.ts';
 import type { ModelRunner, RunnerCounters, StepResult } from './runner.ts';
 
 export function createCpuRunner(model: LlamaModel): ModelRunner {

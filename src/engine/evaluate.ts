@@ -2,7 +2,7 @@
 // runner (fp32) on the same windows: KL mean / p99, top-1 agreement, per-layer SQNR of the
 // residual stream. Works with any ModelRunner (GPU or CPU).
 import { NibbleError } from '../core/errors.ts';
-import { argmaxRow, klDivergence, logSoftmax, percentile } from '../core/metrics.ts';
+import { argmaxRow, klDivergence, logSoftmax, percentile } from '../core/model/metrics.ts';
 import type { ModelRunner } from './runner.ts';
 
 export interface EvalReport {

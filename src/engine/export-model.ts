@@ -13,15 +13,15 @@
 // (the writers may still find a deeper mismatch, e.g. AutoGPTQ's single group size, and throw
 // their own typed error). The UI greys out a format with exportIssue's message.
 import { NibbleError, type NibbleErrorCode } from '../core/errors.ts';
-import { exportGptqCheckpoint } from '../core/export/gptq.ts';
-import { exportHfFolder } from '../core/export/hf-folder.ts';
-import { vocabFromLlama2c } from '../core/gguf/vocab.ts';
-import { writeGgufModel, type GgufExportFormat } from '../core/gguf/write.ts';
-import { LINEAR_NAMES, type LlamaModel } from '../core/model.ts';
-import { writeNibbleFile } from '../core/nibble-file.ts';
+import { exportGptqCheckpoint } from '../core/formats/export/gptq.ts';
+import { exportHfFolder } from '../core/formats/export/hf-folder.ts';
+import { vocabFromLlama2c } from '../core/formats/gguf/vocab.ts';
+import { writeGgufModel, type GgufExportFormat } from '../core/formats/gguf/write.ts';
+import { LINEAR_NAMES, type LlamaModel } from '../core/model/model.ts';
+import { writeNibbleFile } from '../core/formats/nibble-file.ts';
 import { isUniformFormat, UNIFORM_BITS } from '../core/quant/format.ts';
-import type { TokenizerFiles } from '../core/tokenizer-files.ts';
-import type { QuantSpec } from './quant-spec.ts';
+import type { TokenizerFiles } from '../core/tokenizers/tokenizer-files.ts';
+import type { QuantSpec } from '../core/quant/quant-spec.ts';
 
 export const EXPORT_FORMATS = ['gguf-f32', 'gguf-q8_0', 'gguf-q4_0', 'gptq-safetensors', 'hf-safetensors', 'nibble'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

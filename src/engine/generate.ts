@@ -8,9 +8,9 @@
 // token itself (bos_token, <|im_start|>, …), so its text is tokenized with no BOS/EOS added —
 // transformers' rule (apply_chat_template output is encoded with add_special_tokens=False).
 import { NibbleError } from '../core/errors.ts';
-import type { ChatMessage } from '../core/hf/chat-template.ts';
-import { Sampler } from '../core/sampler.ts';
-import type { TextTokenizer } from '../core/text-tokenizer.ts';
+import type { ChatMessage } from '../core/formats/hf/chat-template.ts';
+import { Sampler } from '../core/model/sampler.ts';
+import type { TextTokenizer } from '../core/tokenizers/text-tokenizer.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
 import type { ModelRunner } from './runner.ts';
 

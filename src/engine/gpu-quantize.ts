@@ -8,8 +8,8 @@
 // Every call uploads its inputs, records one command buffer, reads the results back in one
 // staging copy and frees its buffers; the device is the caller's (a GpuContext).
 import { NibbleError } from '../core/errors.ts';
-import { type GptqOptions, type GptqResult } from '../core/gptq.ts';
-import { type Int8RowsTensor } from '../core/llmint8.ts';
+import { type GptqOptions, type GptqResult } from '../core/quant/gptq.ts';
+import { type Int8RowsTensor } from '../core/quant/llmint8.ts';
 import { FLOAT_SPECS, type FloatFormat, type Overflow } from '../core/quant/float-formats.ts';
 import { UNIFORM_BITS, isCodebookFormat, isUniformFormat, unpackScales, unpackZeros, type CodebookQuantTensor, type QuantTensor, type UniformQuantTensor } from '../core/quant/format.ts';
 import type { CodeHistogram } from '../core/quant/histogram.ts';
@@ -26,7 +26,7 @@ import { GpuHessian, gptqOnGpu } from '../gpu/quant-gptq.ts';
 import { HISTOGRAM_WORDS, histogram } from '../gpu/quant-histogram.ts';
 import { QuantRecorder, readBuffers } from '../gpu/quant-pipelines.ts';
 import { quantInt8Rows, quantUniform, uniformSizes, type UniformDims } from '../gpu/quant-rtn.ts';
-import type { QuantSpec } from './quant-spec.ts';
+import type { QuantSpec } from '../core/quant/quant-spec.ts';
 
 const FLOAT_METHODS: Record<string, FloatFormat> = { fp16: 'fp16', bf16: 'bf16', tf32: 'tf32', 'fp8-e4m3': 'fp8e4m3', 'fp8-e5m2': 'fp8e5m2' };
 

@@ -11,7 +11,7 @@
 // Quantized linears stay packed on the GPU; their GEMVs decode in registers with the same
 // fusions. A stacked linear whose parts could not be merged (src/gpu/weights.ts: different
 // formats or groups) costs one more dispatch per extra part, and so does a weight split by rows
-// across bindings (larger than one storage binding; src/core/memory-plan.ts rules): a classifier
+// across bindings (larger than one storage binding; src/core/plan/memory-plan.ts rules): a classifier
 // in P parts adds P − 1 per token. A split embedding adds none to decode (only the part holding
 // the token is dispatched) and up to P − 1 per prefill chunk.
 // Prefill (M > 1) runs the same per chunk of up to `prefillChunk` tokens with the GEMM and
@@ -19,13 +19,13 @@
 // dispatch per matmul), and the classifier only for the last position. logitsAll (evaluation)
 // runs the prefill path from position 0 and the final RMSNorm + classifier on every row, in one
 // submit.
-// Before allocating anything the runner plans its memory (src/core/memory-plan.ts over
+// Before allocating anything the runner plans its memory (src/core/plan/memory-plan.ts over
 // describeModelTensors) and refuses a model the plan calls 'too-large' with the plan's reasons.
-import { assertRunnable } from '../core/hf/runnable.ts';
+import { assertRunnable } from '../core/formats/hf/runnable.ts';
 import { NibbleError } from '../core/errors.ts';
-import { planMemory } from '../core/memory-plan.ts';
-import { describeModelTensors } from '../core/model-tensors.ts';
-import { kvDim, type LlamaModel } from '../core/model.ts';
+import { planMemory } from '../core/plan/memory-plan.ts';
+import { describeModelTensors } from '../core/plan/model-tensors.ts';
+import { kvDim, type LlamaModel } from '../core/model/model.ts';
 import { createReadback, createStorage, mapRead, uploadStorage } from '../gpu/buffers.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import * as k from '../gpu/kernels.ts';
@@ -83,7 +83,7 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
     }));
     const ropeTable = own(uploadStorage(ctx, k.ropeTable(c.seqLen, hs, c.ropeTheta), 'rope_cs'));
 
-    // Activations for up to `chunk` rows (src/core/memory-plan.ts activationBytes lists them).
+    // Activations for up to `chunk` rows (src/core/plan/memory-plan.ts activationBytes lists them).
     const act = (cols: number, label: string): GPUBuffer => own(createStorage(ctx, chunk * cols * 4, label));
     const b = {
       tokens: own(createStorage(ctx, c.seqLen * 4, 'tokens')), // (seqLen) u32: the step's ids

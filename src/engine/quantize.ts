@@ -3,21 +3,21 @@
 // quantized) model over the calibration windows, as GPTQ's sequential reference does; inside a
 // block GPTQ runs true-sequential groups [q,k,v] → [o] → [gate, up] → [down].
 import { NibbleError } from '../core/errors.ts';
-import { CpuForward, type LinearInputSite } from '../core/forward.ts';
-import { HessianAccumulator, gptqQuantize } from '../core/gptq.ts';
-import { f32Values, weightValues } from '../core/linear.ts';
-import { outlierColumns, packInt8Rows, quantizeRowsInt8 } from '../core/llmint8.ts';
-import { sqnrDb } from '../core/metrics.ts';
-import { LINEAR_NAMES, type LayerWeights, type LinearName, type LlamaModel } from '../core/model.ts';
+import { CpuForward, type LinearInputSite } from '../core/model/forward.ts';
+import { HessianAccumulator, gptqQuantize } from '../core/quant/gptq.ts';
+import { f32Values, weightValues } from '../core/model/linear.ts';
+import { outlierColumns, packInt8Rows, quantizeRowsInt8 } from '../core/quant/llmint8.ts';
+import { sqnrDb } from '../core/model/metrics.ts';
+import { LINEAR_NAMES, type LayerWeights, type LinearName, type LlamaModel } from '../core/model/model.ts';
 import { FLOAT_SPECS, roundArrayToFloat, roundFraction, truncateFraction, type FloatFormat } from '../core/quant/float-formats.ts';
 import { weightBytes } from '../core/quant/format.ts';
 import { packUniform, quantizeTensor } from '../core/quant/quantize-tensor.ts';
 import { fitParams, groupLayout, quantizeValue } from '../core/quant/uniform.ts';
-import { accumulateAbsMax, foldSmoothing, smoothingScales } from '../core/smoothquant.ts';
+import { accumulateAbsMax, foldSmoothing, smoothingScales } from '../core/quant/smoothquant.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
 import { f32Tensor, numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
 import type { GpuQuantizer } from './gpu-quantize.ts';
-import { needsCalibration, specLabel, validateSpec, type QuantSpec } from './quant-spec.ts';
+import { needsCalibration, specLabel, validateSpec, type QuantSpec } from '../core/quant/quant-spec.ts';
 
 export interface LinearReport {
   sqnrDb: number; // weight SQNR of ŵ vs w

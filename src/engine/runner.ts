@@ -1,6 +1,6 @@
 // The contract both backends implement. generate.ts drives either one; callers cannot tell
 // the WebGPU runner (src/engine/gpu-runner.ts) from the CPU runner (src/engine/cpu-runner.ts).
-import type { LlamaConfig } from '../core/model.ts';
+import type { LlamaConfig } from '../core/model/model.ts';
 
 export type Backend = 'webgpu' | 'cpu';
 

@@ -2,7 +2,7 @@
 // GPUBufferUsage is read inside functions, not at import time: in Node the globals exist only
 // after src/cli/dawn.ts has installed them.
 import { NibbleError } from '../core/errors.ts';
-import { gpuBufferBytes } from '../core/memory-plan.ts';
+import { gpuBufferBytes } from '../core/plan/memory-plan.ts';
 import type { GpuContext } from './device.ts';
 
 const MiB = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;

@@ -1,11 +1,11 @@
 // The weights of one LlamaModel on the GPU, for the WebGPU runner: uploaded once, in the layout
-// src/core/model-tensors.ts describes (describeModelTensors: the memory plan knows every buffer's
+// src/core/plan/model-tensors.ts describes (describeModelTensors: the memory plan knows every buffer's
 // bytes before a byte is uploaded; labels here = names there), split by rows across bindings
 // where a weight is larger than `cap` (src/gpu/weights.ts), and counted by format for
 // runner.memory(). Also compiles every pipeline the runner's steps will dispatch.
 import { NibbleError } from '../core/errors.ts';
-import { sharesEmbeddingBuffer } from '../core/model-tensors.ts';
-import { kvDim, type AttentionBias, type LlamaModel } from '../core/model.ts';
+import { sharesEmbeddingBuffer } from '../core/plan/model-tensors.ts';
+import { kvDim, type AttentionBias, type LlamaModel } from '../core/model/model.ts';
 import type { Tensor } from '../core/tensor.ts';
 import type { GpuContext } from './device.ts';
 import * as k from './kernels.ts';

@@ -2,7 +2,7 @@
 // rows) and U = upper Cholesky factor of Ĥ⁻¹, Ĥ = H with dead inputs fixed, damping and the
 // act-order permutation. U is computed as U = J L⁻¹ J with J Ĥ J = L Lᵀ (J reverses indices):
 // Ĥ = (J L J)(J L J)ᵀ with J L J upper triangular, so Ĥ⁻¹ = Uᵀ U with U = (J L J)⁻¹ = J L⁻¹ J,
-// the same factor src/core/linalg.ts upperCholeskyOfInverse gets through chol → inverse → chol,
+// the same factor src/core/quant/linalg.ts upperCholeskyOfInverse gets through chol → inverse → chol,
 // with one factorization and one triangular inverse instead of two of each plus a product.
 //   cholesky_prep (gather, dead fix, damping) → per 32-column panel: cholesky_panel +
 //   cholesky_update → cholesky_inverse_diag → cholesky_inverse_rows per block row →

@@ -1,4 +1,4 @@
-// GPTQ on the GPU (f32): the twin of src/core/gptq.ts gptqQuantize (f64), same GptqResult.
+// GPTQ on the GPU (f32): the twin of src/core/quant/gptq.ts gptqQuantize (f64), same GptqResult.
 // Host: diag(H) → dead inputs, act-order permutation, damping value, group index per permuted
 // column, and W's column permutation (all O(cols) or O(rows·cols), cheap). GPU, one command
 // buffer: U (quant-cholesky.ts), the initial grid fit (per-row, or static groups), then per block
@@ -9,7 +9,7 @@
 // block start, so results match the reference's block semantics for any B.
 // Dispatches: ≈ 3·cols/32 (U) + 1 + ⌈cols/B⌉ (fits) + 2·⌈cols/min(B, 128)⌉.
 import { NibbleError } from '../core/errors.ts';
-import type { GptqOptions, GptqResult } from '../core/gptq.ts';
+import type { GptqOptions, GptqResult } from '../core/quant/gptq.ts';
 import { createStorage, uploadStorage } from './buffers.ts';
 import type { GpuContext } from './device.ts';
 import { GpuHessian, checkPivot, choleskyInverseUpper, choleskyScratchWords } from './quant-cholesky.ts';

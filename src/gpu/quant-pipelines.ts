@@ -3,7 +3,7 @@
 // pipelines.ts and recorder.ts: binding 0 is the kernel's params uniform (a 64-byte slot at a
 // dynamic offset in a params arena), then its storage buffers in order; pipelines are cached
 // by (kernel, override constants). Kept apart from pipelines.ts because its KERNELS table is
-// typed over the inference shaders. Kernels marked `lib` get shaders/quant_softfloat.wgsl
+// typed over the inference shaders. Kernels marked `lib` get shaders/lib/quant_softfloat.wgsl
 // prepended (bit-exact integer float arithmetic; see that file).
 import { NibbleError } from '../core/errors.ts';
 import type { GpuContext } from './device.ts';

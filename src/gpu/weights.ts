@@ -1,5 +1,5 @@
 // Weights on the GPU, tagged by format like core's Tensor. Linears are uploaded PACKED, exactly
-// as src/core/quant/format.ts and src/core/llmint8.ts lay them out, and the matmul kernels
+// as src/core/quant/format.ts and src/core/quant/llmint8.ts lay them out, and the matmul kernels
 // decode them in registers (src/gpu/kernels.ts picks the kernel by the GpuWeight's format);
 // no f32 copy of a quantized linear exists on the GPU. One exception, on the host: NF4/FP4
 // double-quantized ('dq8') absmax values are decoded to f32 at upload
@@ -7,21 +7,21 @@
 // 64 weights; the 4-bit codes stay packed.
 //
 // Stacked linears (wq;wk;wv and w1;w3 share their input) become ONE weight when their parts
-// can be concatenated row-wise (the rules and the merge live in src/core/model-tensors.ts, which
+// can be concatenated row-wise (the rules and the merge live in src/core/plan/model-tensors.ts, which
 // the memory plan shares). Otherwise runs of mergeable parts are uploaded separately as a
 // 'stack' and the matmul dispatches once per run, writing its output columns (n_off, ldo).
 // A stack cannot mix f32 and quantized runs.
 //
 // Splitting across bindings: a run larger than `cap` bytes (one storage binding; the device's
 // min(maxBufferSize, maxStorageBufferBindingSize) unless the runner asks for less) is cut into
-// row ranges of rowsPerPart(...) rows (src/core/memory-plan.ts: ⌊cap / rowBytes⌋, rounded to the
+// row ranges of rowsPerPart(...) rows (src/core/plan/memory-plan.ts: ⌊cap / rowBytes⌋, rounded to the
 // packing's rowAlign) and each part is one leaf of the stack: one more dispatch per extra part.
 // Parts of a uniform weight with gIdx share one gIdx buffer. A row (or rowAlign rows) larger
 // than cap fails with NibbleError('too-large').
 import { NibbleError } from '../core/errors.ts';
-import { f32Values } from '../core/linear.ts';
-import { rowsPerPart } from '../core/memory-plan.ts';
-import { linearRuns, mergeRun, runLayout, sliceRows } from '../core/model-tensors.ts';
+import { f32Values } from '../core/model/linear.ts';
+import { rowsPerPart } from '../core/plan/memory-plan.ts';
+import { linearRuns, mergeRun, runLayout, sliceRows } from '../core/plan/model-tensors.ts';
 import { UNIFORM_BITS, unpackScales, type CodebookFormat, type UniformFormat } from '../core/quant/format.ts';
 import { wordsPerRow, type PackBits } from '../core/quant/packing.ts';
 import { f32Tensor, type Tensor } from '../core/tensor.ts';

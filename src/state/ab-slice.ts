@@ -2,8 +2,8 @@
 // the first generated token where they differ is marked. Tokens reach the state at most once
 // per flush interval (as in the chat slice). With a chat model (ModelInfo.chatTemplate) the
 // prompt is one user message after the chat's system prompt, rendered by the template.
-import { BASE_VARIANT } from '../worker/lab-protocol.ts';
-import { toWireError, type TokenProgress } from '../worker/protocol.ts';
+import { BASE_VARIANT } from '../worker/engine-host/lab-protocol.ts';
+import { toWireError, type TokenProgress } from '../worker/engine-host/protocol.ts';
 import type { AbSide, AbSlice, AbTurn } from './lab-types.ts';
 import { chatMessages } from './chat-slice.ts';
 import { variantLabel } from './variants-slice.ts';

@@ -1,8 +1,8 @@
 // Charts slice: the chosen tensor, each chart's options and its latest result from the worker
 // (histogram bins, code counts, per-feature maxima, drift per variant). A newer request makes
 // an older one's answer stale: only the latest lands in the state.
-import { BASE_VARIANT } from '../worker/lab-protocol.ts';
-import { toWireError } from '../worker/protocol.ts';
+import { BASE_VARIANT } from '../worker/engine-host/lab-protocol.ts';
+import { toWireError } from '../worker/engine-host/protocol.ts';
 import { runJob } from './jobs-slice.ts';
 import type { Async, ChartsSlice, ChartsState } from './lab-types.ts';
 import { textOf, variantLabel } from './variants-slice.ts';

@@ -4,8 +4,8 @@
 // - chat (ModelInfo.chatTemplate): the prompt is the user's message; the engine receives the
 //   system prompt + every earlier chat turn (user, assistant) + it as `messages`, and renders
 //   them through the model's template. Turns from completion mode are never sent as history.
-import { BASE_VARIANT } from '../worker/lab-protocol.ts';
-import { toWireError, type ChatMessage, type SamplingSettings, type TokenProgress } from '../worker/protocol.ts';
+import { BASE_VARIANT } from '../worker/engine-host/lab-protocol.ts';
+import { toWireError, type ChatMessage, type SamplingSettings, type TokenProgress } from '../worker/engine-host/protocol.ts';
 import type { ChatSlice, ChatTurn, Slice } from './types.ts';
 
 export const DEFAULT_SAMPLING: SamplingSettings = { temperature: 0.8, topP: 0.9, maxTokens: 256, seed: 42 };

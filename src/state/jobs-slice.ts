@@ -1,7 +1,7 @@
 // Jobs slice: every long worker call (quantize, drift evaluation, truncation point, outlier
 // capture) is a job with a progress bar, a stage line, GPTQ losses as they come, and Cancel.
-import { toWireError, type WireError } from '../worker/protocol.ts';
-import type { JobProgress } from '../worker/lab-protocol.ts';
+import { toWireError, type WireError } from '../worker/engine-host/protocol.ts';
+import type { JobProgress } from '../worker/engine-host/lab-protocol.ts';
 import type { JobKind, JobsSlice, JobState } from './lab-types.ts';
 import type { GetState, SetState, Slice, SliceContext } from './types.ts';
 

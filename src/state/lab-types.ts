@@ -16,8 +16,8 @@ import type {
   VariantInfo,
   VariantMeta,
   WeightHistogram,
-} from '../worker/lab-protocol.ts';
-import type { GenerationSummary, SamplingSettings, WireError } from '../worker/protocol.ts';
+} from '../worker/engine-host/lab-protocol.ts';
+import type { GenerationSummary, SamplingSettings, WireError } from '../worker/engine-host/protocol.ts';
 
 export type {
   CollisionReport,
@@ -36,8 +36,8 @@ export type {
   VariantInfo,
   VariantMeta,
   WeightHistogram,
-} from '../worker/lab-protocol.ts';
-export type { GpuMemory } from '../worker/protocol.ts';
+} from '../worker/engine-host/lab-protocol.ts';
+export type { GpuMemory } from '../worker/engine-host/protocol.ts';
 
 /** Status of one asynchronous result the UI shows. */
 export interface Async<T> {

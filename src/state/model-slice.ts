@@ -3,7 +3,7 @@
 // only, with progress) → a plan with the memory it needs here for the chosen context → load
 // (progress, cancel) → the loaded model. The chosen Blobs never leave the slice's closure:
 // state holds plain data only.
-import { toWireError, type LoadProgress, type ModelSource } from '../worker/protocol.ts';
+import { toWireError, type LoadProgress, type ModelSource } from '../worker/engine-host/protocol.ts';
 import { keepable, nextProgress, parseRemoteRef, startProgress } from './pending-model.ts';
 import { resetLab } from './variants-slice.ts';
 import type { GetState, ModelSlice, ModelState, PendingModelState, ReloadSource, SetState, Slice, SliceContext } from './types.ts';

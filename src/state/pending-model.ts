@@ -1,6 +1,6 @@
 // Pure pieces of the "bring your own model" flow (model-slice.ts): what the URL field accepts,
 // progress with a measured rate and ETA, and which sources can be kept in browser storage.
-import type { LoadProgress, ModelPlan } from '../worker/protocol.ts';
+import type { LoadProgress, ModelPlan } from '../worker/engine-host/protocol.ts';
 import type { PendingSource, ProgressView } from './types.ts';
 
 export type RemoteRef = { ok: true; ref: string; name: string; from: string } | { ok: false; message: string };

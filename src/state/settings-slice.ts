@@ -1,5 +1,5 @@
 // Settings slice (tab, backend preference, random seeds) and the error banner slice.
-import { toWireError } from '../worker/protocol.ts';
+import { toWireError } from '../worker/engine-host/protocol.ts';
 import { loadInto } from './model-slice.ts';
 import type { ErrorSlice, SettingsSlice, Slice } from './types.ts';
 

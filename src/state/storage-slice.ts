@@ -1,13 +1,13 @@
 // Storage slice: models the user loaded and quantized variants, kept in the browser (OPFS with a
-// manifest, src/worker/storage.ts) so they survive reloads and work offline. Fills the variants
+// manifest, src/worker/storage/storage.ts) so they survive reloads and work offline. Fills the variants
 // slice's `persistVariant` hook; the Models drawer lists, loads and deletes entries and shows
 // the quota. Other contexts (the engine worker, other tabs) writing the store trigger a refresh.
-import type { VariantMeta } from '../worker/lab-protocol.ts';
-import { toWireError, type WireError } from '../worker/protocol.ts';
-import { onStoreChange, type OpenedStore, type StoredEntry, type StoreRecovery } from '../worker/storage.ts';
+import type { VariantMeta } from '../worker/engine-host/lab-protocol.ts';
+import { toWireError, type WireError } from '../worker/engine-host/protocol.ts';
+import { onStoreChange, type OpenedStore, type StoredEntry, type StoreRecovery } from '../worker/storage/storage.ts';
 import type { Slice, SliceContext } from './types.ts';
 
-export type { StoredEntry, StoreRecovery } from '../worker/storage.ts';
+export type { StoredEntry, StoreRecovery } from '../worker/storage/storage.ts';
 
 /** Opens the store (the app passes openBestStore: OPFS, or memory with the reason). */
 export type StorageOpener = () => Promise<{ store: OpenedStore; fallback: string | null }>;

@@ -13,8 +13,8 @@ import type {
   SamplingSettings,
   SourceFile,
   WireError,
-} from '../worker/protocol.ts';
-import type { TextSources } from '../worker/lab-protocol.ts';
+} from '../worker/engine-host/protocol.ts';
+import type { TextSources } from '../worker/engine-host/lab-protocol.ts';
 import type { AbSlice, ChartsSlice, JobsSlice, TruncationSlice, VariantPersistence, VariantsSlice } from './lab-types.ts';
 import type { StorageOpener, StorageSlice } from './storage-slice.ts';
 import type { VisionDeps, VisionSlice } from './vision-slice.ts';
@@ -196,4 +196,4 @@ export type SetState = (fn: (s: AppState) => Partial<AppState>) => void;
 export type GetState = () => AppState;
 
 // Engine data shapes the UI renders; re-exported so the UI depends on the store alone.
-export type { BackendPreference, EngineInfo, GenerationSummary, GpuSummary, LoadProgress, MemoryPlan, ModelInfo, ModelPlan, SamplingSettings, SourceFile, WireError } from '../worker/protocol.ts';
+export type { BackendPreference, EngineInfo, GenerationSummary, GpuSummary, LoadProgress, MemoryPlan, ModelInfo, ModelPlan, SamplingSettings, SourceFile, WireError } from '../worker/engine-host/protocol.ts';

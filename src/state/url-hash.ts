@@ -3,7 +3,7 @@
 // Only values that differ from the defaults are written. Variant ids are not (they name models
 // held in one session). The hash follows the store with history.replaceState (no history spam);
 // editing the hash (or following a link) applies it to the store.
-import { DEFAULT_SPEC, LINEAR_NAMES, QUANT_METHODS } from '../worker/lab-protocol.ts';
+import { DEFAULT_SPEC, LINEAR_NAMES, QUANT_METHODS } from '../worker/engine-host/lab-protocol.ts';
 import { initialCharts } from './charts-slice.ts';
 import type { LinearInputSite, LinearName, QuantMethod, QuantSpec, TruncMode } from './lab-types.ts';
 import { clampK, initialTruncation } from './truncation-slice.ts';

@@ -3,7 +3,7 @@
 // storage slice); stored variants come back through `importVariant` without re-quantizing.
 // `exportModel` asks the worker for a download format and returns the files; saving them (Blob,
 // <a download>, a folder picker) is the UI's part (src/ui/common/download.ts).
-import { BASE_VARIANT, DEFAULT_SPEC, specLabel, type QuantSpec, type TextSources } from '../worker/lab-protocol.ts';
+import { BASE_VARIANT, DEFAULT_SPEC, specLabel, type QuantSpec, type TextSources } from '../worker/engine-host/lab-protocol.ts';
 import { runJob } from './jobs-slice.ts';
 import type { VariantInfo, VariantsSlice, VariantsState } from './lab-types.ts';
 import type { GetState, SetState, Slice, SliceContext } from './types.ts';
@@ -16,7 +16,7 @@ export const textOf = (ctx: SliceContext): TextSources => ctx.text ?? DEFAULT_TE
 
 export const initialVariants = (): VariantsState => ({ list: [], form: INITIAL_FORM, saved: {}, exporting: null });
 
-export { EXPORT_FILE_FORMATS } from '../worker/lab-protocol.ts';
+export { EXPORT_FILE_FORMATS } from '../worker/engine-host/lab-protocol.ts';
 
 const isCodebook = (m: QuantSpec['method']) => m === 'nf4' || m === 'fp4';
 

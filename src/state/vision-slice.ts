@@ -2,11 +2,11 @@
 // held-out MNIST digits, or a model + data set the user drops). The slider asks the vision worker
 // for one point — a model rewritten to k fraction bits, run in a new onnxruntime session — and
 // the sweep fills the accuracy-vs-bits curve, coarse bits first so its shape shows early.
-import { toWireError, type WireError } from '../worker/protocol.ts';
-import type { TruncMode, VisionEngine, VisionModelInfo, VisionPoint, VisionProgress, VisionSource } from '../worker/vision-protocol.ts';
+import { toWireError, type WireError } from '../worker/engine-host/protocol.ts';
+import type { TruncMode, VisionEngine, VisionModelInfo, VisionPoint, VisionProgress, VisionSource } from '../worker/vision/vision-protocol.ts';
 import type { Slice, SliceContext } from './types.ts';
 
-export type { TruncMode as VisionMode, VisionModelInfo, VisionPoint, VisionSource } from '../worker/vision-protocol.ts';
+export type { TruncMode as VisionMode, VisionModelInfo, VisionPoint, VisionSource } from '../worker/vision/vision-protocol.ts';
 
 /** How the store reaches the vision worker (spawned on first use) and where the embedded lab lives. */
 export interface VisionDeps {

@@ -80,7 +80,7 @@ const WIDE_CONTEXT = 1 << 20;
  * cannot be bound. Written with the project's own GGUF writer.
  */
 async function wideGguf(e) {
-  const [{ parseGguf }, { serializeGguf }, { GgmlType, ggmlBytes }] = await Promise.all([e.imp('src/core/gguf/read.ts'), e.imp('src/core/gguf/write.ts'), e.imp('src/core/gguf/types.ts')]);
+  const [{ parseGguf }, { serializeGguf }, { GgmlType, ggmlBytes }] = await Promise.all([e.imp('src/core/formats/gguf/read.ts'), e.imp('src/core/formats/gguf/write.ts'), e.imp('src/core/formats/gguf/types.ts')]);
   const src = parseGguf(e.readRepo(GGUF));
   const set = { 'llama.context_length': WIDE_CONTEXT, 'llama.embedding_length': WIDE, 'llama.feed_forward_length': 64, 'llama.attention.head_count': 8, 'llama.attention.head_count_kv': 8, 'llama.block_count': 1, 'llama.rope.dimension_count': WIDE / 8 };
   const kvs = [...src.kv].map(([key, kv]) => ({ key, type: kv.type, value: key in set ? set[key] : kv.value }));

@@ -105,7 +105,7 @@ export function assertLocalOnly(requests) {
 /** Greedy text from BOS computed by the CPU engine, checked to be a prefix of the golden file. */
 export async function expectedGreedy(maxTokens) {
   const [{ parseLlama2c }, { Tokenizer }, { createCpuRunner }, { generate }] = await Promise.all([
-    imp('src/core/llama2c.ts'), imp('src/core/tokenizer.ts'), imp('src/engine/cpu-runner.ts'), imp('src/engine/generate.ts'),
+    imp('src/core/formats/llama2c.ts'), imp('src/core/tokenizers/llama2c-tokenizer.ts'), imp('src/engine/cpu-runner.ts'), imp('src/engine/generate.ts'),
   ]);
   const model = parseLlama2c(readRepo('public/models/stories260K.bin'));
   const tok = Tokenizer.fromLlama2c(readRepo('public/models/tok512.bin'), model.config.vocabSize);

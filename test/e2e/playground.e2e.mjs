@@ -22,9 +22,9 @@ const PROMPT = 'Once upon a time';
 /** Node's side: the model, tokenizer and helpers, imported from the repository. */
 async function nodeSide(e) {
   const [{ parseLlama2c }, { Tokenizer }, { quantizeTensor }, { codeHistogram }, { quantizeModel }, { DEFAULT_SPEC }, { createCpuRunner }, { generate }, { evaluate }, { textWindows }] = await Promise.all([
-    e.imp('src/core/llama2c.ts'), e.imp('src/core/tokenizer.ts'), e.imp('src/core/quant/quantize-tensor.ts'), e.imp('src/core/quant/histogram.ts'),
-    e.imp('src/engine/quantize.ts'), e.imp('src/engine/quant-spec.ts'), e.imp('src/engine/cpu-runner.ts'), e.imp('src/engine/generate.ts'),
-    e.imp('src/engine/evaluate.ts'), e.imp('src/core/metrics.ts'),
+    e.imp('src/core/formats/llama2c.ts'), e.imp('src/core/tokenizers/llama2c-tokenizer.ts'), e.imp('src/core/quant/quantize-tensor.ts'), e.imp('src/core/quant/histogram.ts'),
+    e.imp('src/engine/quantize.ts'), e.imp('src/core/quant/quant-spec.ts'), e.imp('src/engine/cpu-runner.ts'), e.imp('src/engine/generate.ts'),
+    e.imp('src/engine/evaluate.ts'), e.imp('src/core/model/metrics.ts'),
   ]);
   const model = parseLlama2c(e.readRepo('public/models/stories260K.bin'));
   const tok = Tokenizer.fromLlama2c(e.readRepo('public/models/tok512.bin'), model.config.vocabSize);
@@ -94,7 +94,7 @@ export default async function playground(e) {
   });
 
   await test('export: Download GGUF Q8_0 of the loaded model gives the CLI’s file (GGUF magic, same size and bytes)', async () => {
-    const [{ exportModelFiles }, { GGUF_MAGIC }] = await Promise.all([e.imp('src/engine/export-model.ts'), e.imp('src/core/gguf/types.ts')]);
+    const [{ exportModelFiles }, { GGUF_MAGIC }] = await Promise.all([e.imp('src/engine/export-model.ts'), e.imp('src/core/formats/gguf/types.ts')]);
     const want = exportModelFiles({ model: node.model, modelName: 'stories260K', label: 'fp32', tokenizerFiles: { kind: 'llama2c', bytes: e.readRepo('public/models/tok512.bin') } }, 'gguf-q8_0').files[0];
     const base = page.locator('[data-testid="variant-row"][data-variant="base"]');
     const gptq = base.locator('[data-testid="export-format"] option[value="gptq-safetensors"]');

@@ -41,7 +41,7 @@ function png(gray, width, height) {
 /** Node's side: the same lab on the same files (fp32, truncate 3 and 0, rne 0). */
 async function nodeSide(e) {
   ort.env.wasm.numThreads = 1;
-  const [{ createVisionLab }, { datasetFromIdx }, { readIdxImages }] = await Promise.all([e.imp('src/engine/vision/lab.ts'), e.imp('src/engine/vision/dataset.ts'), e.imp('src/core/idx.ts')]);
+  const [{ createVisionLab }, { datasetFromIdx }, { readIdxImages }] = await Promise.all([e.imp('src/engine/vision/lab.ts'), e.imp('src/engine/vision/dataset.ts'), e.imp('src/core/formats/idx.ts')]);
   const imagesIdx = e.readRepo('public/data/mnist-heldout-images.idx3');
   const labelsIdx = e.readRepo('public/data/mnist-heldout-labels.idx1');
   const onnx = e.readRepo('public/models/vit-mnist.onnx');

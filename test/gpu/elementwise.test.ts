@@ -1,6 +1,6 @@
-// embed, rmsnorm, silu·mul, residual add and argmax kernels vs their CPU twins in src/core/ops.ts.
+// embed, rmsnorm, silu·mul, residual add and argmax kernels vs their CPU twins in src/core/model/ops.ts.
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as ops from '../../src/core/ops.ts';
+import * as ops from '../../src/core/model/ops.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import * as k from '../../src/gpu/kernels.ts';
 import { expectClose, gpuContext, randomF32, read, rng, run, upload, zeros } from './setup-device.ts';

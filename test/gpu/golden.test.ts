@@ -5,9 +5,9 @@
 // says where the two first diverge.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import type { LlamaModel } from '../../src/core/model.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import type { LlamaModel } from '../../src/core/model/model.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate, type GenerateOptions } from '../../src/engine/generate.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';

@@ -1,4 +1,4 @@
-// GPTQ on the GPU (f32) vs the float64 CPU twin (src/core/gptq.ts, src/core/linalg.ts) on a real
+// GPTQ on the GPU (f32) vs the float64 CPU twin (src/core/quant/gptq.ts, src/core/quant/linalg.ts) on a real
 // stories260K layer with captured calibration activations. Tolerances (f32 vs f64; the values
 // seen on SwiftShader are logged, all far inside them: ~4e-7, ~1e-6, 100% of codes, ≤ 1.4e-6):
 //   H:  |ΔH_ij| ≤ 1e-5 · √(H_ii H_jj) (Cauchy–Schwarz scale of entry ij)
@@ -9,12 +9,12 @@
 //         equals ½ ΔW Ĥ ΔWᵀ (Ĥ damped, from the CPU H; ΔW against W with dead inputs zeroed)
 //         within 1e-3.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CpuForward } from '../../src/core/forward.ts';
-import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions, type GptqResult } from '../../src/core/gptq.ts';
-import { upperCholeskyOfInverse } from '../../src/core/linalg.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions, type GptqResult } from '../../src/core/quant/gptq.ts';
+import { upperCholeskyOfInverse } from '../../src/core/quant/linalg.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { upperCholeskyOfInverseGpu } from '../../src/gpu/quant-cholesky.ts';
 import { QuantRecorder } from '../../src/gpu/quant-pipelines.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';

@@ -1,9 +1,9 @@
 // Shared by the quantized-matmul GPU tests: run one packed weight through `matmul` on the GPU
-// and through its CPU twin `linear()` (src/core/linear.ts, which decodes the same packed data),
+// and through its CPU twin `linear()` (src/core/model/linear.ts, which decodes the same packed data),
 // with the prologue / epilogue the runner uses, and compare.
 import { expect } from 'vitest';
-import { linear } from '../../src/core/linear.ts';
-import * as ops from '../../src/core/ops.ts';
+import { linear } from '../../src/core/model/linear.ts';
+import * as ops from '../../src/core/model/ops.ts';
 import type { AnyTensor } from '../../src/core/quant/format.ts';
 import { packUniform } from '../../src/core/quant/quantize-tensor.ts';
 import { quantizeMatrix } from '../../src/core/quant/uniform.ts';

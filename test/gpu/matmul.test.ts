@@ -3,7 +3,7 @@
 // Tolerance: |gpu − cpu| <= 1e-5·sqrt(K) + 1e-4·|cpu| for inputs in [-1, 1): f32 rounding
 // of a K-term sum grows like sqrt(K) ulp of the partial sums.
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as ops from '../../src/core/ops.ts';
+import * as ops from '../../src/core/model/ops.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import * as k from '../../src/gpu/kernels.ts';
 import type { GpuWeight } from '../../src/gpu/weights.ts';

@@ -1,4 +1,4 @@
-// The memory plan (src/core/memory-plan.ts over describeModelTensors, pure, before any upload)
+// The memory plan (src/core/plan/memory-plan.ts over describeModelTensors, pure, before any upload)
 // against what the WebGPU runner actually allocates (runner.memory(): buffer sizes):
 // - weight bytes, in total and by format: equal, for f32 (tied and untied), with Qwen2 biases,
 //   quantized (q4 g32 asym f16, q8 per row, q4 act-order with gIdx, nf4, LLM.int8, and a stack
@@ -8,11 +8,11 @@
 //   counts that peak); before, smaller by exactly that buffer.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/llmint8.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { gpuBufferBytes, planMemory, PREFILL_CHUNK } from '../../src/core/memory-plan.ts';
-import { describeModelTensors } from '../../src/core/model-tensors.ts';
-import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
+import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/quant/llmint8.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { gpuBufferBytes, planMemory, PREFILL_CHUNK } from '../../src/core/plan/memory-plan.ts';
+import { describeModelTensors } from '../../src/core/plan/model-tensors.ts';
+import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model/model.ts';
 import { quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';
 import type { F32Tensor, Tensor } from '../../src/core/tensor.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';

@@ -3,8 +3,8 @@
 // quantization (CPU on the GPU's absmax) equal too. Random shapes, odd block sizes, values on
 // the NF4/FP4 decision thresholds, zero blocks, subnormals, and real stories260K weights.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { LINEAR_NAMES } from '../../src/core/model.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { LINEAR_NAMES } from '../../src/core/model/model.ts';
 import type { CodebookQuantTensor } from '../../src/core/quant/format.ts';
 import { NF4_THRESHOLDS } from '../../src/core/quant/nf4.ts';
 import { quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';

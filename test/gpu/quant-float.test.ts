@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FLOAT_SPECS, decodeFloat, roundArrayToFloat, roundFraction, truncateFraction, type FloatFormat } from '../../src/core/quant/float-formats.ts';
 import { f32Tensor } from '../../src/core/tensor.ts';
-import { DEFAULT_SPEC } from '../../src/engine/quant-spec.ts';
+import { DEFAULT_SPEC } from '../../src/core/quant/quant-spec.ts';
 import { quantizeLinear } from '../../src/engine/quantize.ts';
 import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
 import { expectSameBits, randomBits } from './quant-helpers.ts';

@@ -2,7 +2,7 @@
 // src/core/quant/histogram.ts codeHistogram: exact counts per code and clipped-at-ends counts,
 // for every container, ragged groups, fp16 scales, a gIdx permutation and real weights.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import type { UniformQuantTensor } from '../../src/core/quant/format.ts';
 import { codeHistogram } from '../../src/core/quant/histogram.ts';
 import { quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';

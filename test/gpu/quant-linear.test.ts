@@ -2,9 +2,9 @@
 // method, bit for bit, on real stories260K linears and an odd random matrix: what the model
 // pipeline gets when it swaps the CPU twins for the GPU.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { f32Tensor, type F32Tensor, type Tensor } from '../../src/core/tensor.ts';
-import { DEFAULT_SPEC, type QuantSpec } from '../../src/engine/quant-spec.ts';
+import { DEFAULT_SPEC, type QuantSpec } from '../../src/core/quant/quant-spec.ts';
 import { quantizeLinear } from '../../src/engine/quantize.ts';
 import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
 import { stories260K } from '../unit/helpers.ts';

@@ -1,11 +1,11 @@
 // RTN (uniform) and absmax-int8 kernels vs their CPU twins, bit for bit: quantizeTensor
-// (src/core/quant/quantize-tensor.ts) and packInt8Rows(quantizeRowsInt8) (src/core/llmint8.ts),
+// (src/core/quant/quantize-tensor.ts) and packInt8Rows(quantizeRowsInt8) (src/core/quant/llmint8.ts),
 // on random shapes (odd sizes 1, 7, 33, 172), constructed ties, subnormals, and every linear of
 // the real stories260K model.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/llmint8.ts';
-import { LINEAR_NAMES } from '../../src/core/model.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/quant/llmint8.ts';
+import { LINEAR_NAMES } from '../../src/core/model/model.ts';
 import type { UniformQuantTensor } from '../../src/core/quant/format.ts';
 import { quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';
 import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';

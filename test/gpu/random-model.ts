@@ -1,5 +1,5 @@
 // A small random Llama model built in code, for comparing the GPU runner with the CPU one.
-import type { LayerWeights, LlamaConfig, LlamaModel } from '../../src/core/model.ts';
+import type { LayerWeights, LlamaConfig, LlamaModel } from '../../src/core/model/model.ts';
 import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
 import { randomF32, rng } from './setup-device.ts';
 

@@ -1,6 +1,6 @@
 // RoPE (+ KV-cache write) and causal GQA attention vs ops.rope / ops.attention.
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as ops from '../../src/core/ops.ts';
+import * as ops from '../../src/core/model/ops.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import * as k from '../../src/gpu/kernels.ts';
 import { expectClose, gpuContext, randomF32, read, rng, run, upload } from './setup-device.ts';

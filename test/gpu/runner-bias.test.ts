@@ -5,9 +5,9 @@
 // tied and untied, f32 and q8) and the HF stories260K fixture turned into a "Qwen2 with biases"
 // checkpoint the way test/unit/hf-load.test.ts builds it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadHfModel } from '../../src/core/hf/load.ts';
-import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
-import { argmax } from '../../src/core/ops.ts';
+import { loadHfModel } from '../../src/core/formats/hf/load.ts';
+import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model/model.ts';
+import { argmax } from '../../src/core/model/ops.ts';
 import { quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';

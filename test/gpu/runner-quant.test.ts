@@ -5,13 +5,13 @@
 // decode step stays at 6·nLayers + 3 dispatches.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import type { LlamaModel } from '../../src/core/model.ts';
-import { argmax } from '../../src/core/ops.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import type { LlamaModel } from '../../src/core/model/model.ts';
+import { argmax } from '../../src/core/model/ops.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
-import { DEFAULT_SPEC, type QuantSpec } from '../../src/engine/quant-spec.ts';
+import { DEFAULT_SPEC, type QuantSpec } from '../../src/core/quant/quant-spec.ts';
 import { quantizeModel } from '../../src/engine/quantize.ts';
 import type { ModelRunner, RunnerMemory, StepResult } from '../../src/engine/runner.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';

@@ -1,20 +1,20 @@
 // Weights split across bindings (GpuRunnerOptions.maxBindingBytes forces a tiny cap): the
 // embedding, the classifier and some linears in 2–5 row parts with a shorter last part, per the
-// rules in src/core/memory-plan.ts. The split runner must give the same logits as the unsplit GPU
+// rules in src/core/plan/memory-plan.ts. The split runner must give the same logits as the unsplit GPU
 // runner (bit for bit: every output is the same kernel over the same K) and as the CPU runner
 // (within the runner tests' tolerance): decode, prefill, logitsAll, greedy argmax. A row or a
 // per-layer KV cache larger than the cap is a typed 'too-large' error with the plan's reason.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNibbleError } from '../../src/core/errors.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { planMemory, type MemoryPlan } from '../../src/core/memory-plan.ts';
-import { describeModelTensors } from '../../src/core/model-tensors.ts';
-import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
-import { argmax } from '../../src/core/ops.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { planMemory, type MemoryPlan } from '../../src/core/plan/memory-plan.ts';
+import { describeModelTensors } from '../../src/core/plan/model-tensors.ts';
+import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model/model.ts';
+import { argmax } from '../../src/core/model/ops.ts';
 import { quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';

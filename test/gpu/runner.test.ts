@@ -1,12 +1,12 @@
-// The GPU runner vs the CPU runner (src/core/forward.ts, built from ops.ts) on small random
+// The GPU runner vs the CPU runner (src/core/model/forward.ts, built from ops.ts) on small random
 // models: prefill of 9 tokens, then decode steps; logits within tolerance, argmax equal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNibbleError } from '../../src/core/errors.ts';
-import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
+import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model/model.ts';
 import { quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';
-import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/llmint8.ts';
+import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/quant/llmint8.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
-import { argmax } from '../../src/core/ops.ts';
+import { argmax } from '../../src/core/model/ops.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createNodeGpuContext } from '../../src/cli/dawn.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';

@@ -6,11 +6,11 @@
 //   same weight unsplit (each output is computed by the same kernel over the same K);
 // - rope_f32 with BIAS (ops.addRowBias then ops.rope; the KV-cache write) on odd shapes.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { linear } from '../../src/core/linear.ts';
-import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/llmint8.ts';
-import { rowsPerPart } from '../../src/core/memory-plan.ts';
-import { runLayout } from '../../src/core/model-tensors.ts';
-import * as ops from '../../src/core/ops.ts';
+import { linear } from '../../src/core/model/linear.ts';
+import { packInt8Rows, quantizeRowsInt8 } from '../../src/core/quant/llmint8.ts';
+import { rowsPerPart } from '../../src/core/plan/memory-plan.ts';
+import { runLayout } from '../../src/core/plan/model-tensors.ts';
+import * as ops from '../../src/core/model/ops.ts';
 import { quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
 import { f32Tensor, type Tensor } from '../../src/core/tensor.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';

@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createNodeGpu } from '../../src/cli/dawn.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import { DEFAULT_SPEC, type QuantSpec, type TextSources } from '../../src/worker/lab-protocol.ts';
-import type { SamplingSettings } from '../../src/worker/protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import { DEFAULT_SPEC, type QuantSpec, type TextSources } from '../../src/worker/engine-host/lab-protocol.ts';
+import type { SamplingSettings } from '../../src/worker/engine-host/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const FILES: Record<string, Uint8Array> = { '/calib.txt': read('public/data/tinystories-calib.txt'), '/eval.txt': read('public/data/tinystories-eval.txt') };

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StoreProvider } from '../../src/state/react.tsx';
 import { createAppStore } from '../../src/state/store.ts';
 import { ByomCard } from '../../src/ui/models/ByomCard.tsx';
-import type { Engine, LoadProgress, ModelPlan, ModelSource } from '../../src/worker/protocol.ts';
+import type { Engine, LoadProgress, ModelPlan, ModelSource } from '../../src/worker/engine-host/protocol.ts';
 
 afterEach(cleanup);
 

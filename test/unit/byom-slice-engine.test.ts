@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { createAppStore } from '../../src/state/store.ts';
 import type { ProgressView, SourceFile } from '../../src/state/types.ts';
 import { prepareFiles } from '../../src/ui/models/source-files.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import { openOpfsStore } from '../../src/worker/storage.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import { openOpfsStore } from '../../src/worker/storage/storage.ts';
 import { FakeFs } from './storage-fake-fs.ts';
 import { readProjectFile, stories260K, tok512 } from './helpers.ts';
 

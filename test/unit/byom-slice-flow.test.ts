@@ -7,7 +7,7 @@ import { createAppStore } from '../../src/state/store.ts';
 import type { AppState } from '../../src/state/types.ts';
 import {
   EngineError, type Engine, type EngineInfo, type LoadProgress, type ModelInfo, type ModelPlan, type ModelSource,
-} from '../../src/worker/protocol.ts';
+} from '../../src/worker/engine-host/protocol.ts';
 
 interface Call {
   kind: 'inspect' | 'load';

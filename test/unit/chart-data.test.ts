@@ -8,7 +8,7 @@ import { toJson, wrapWords } from '../../src/ui/charts/export.ts';
 import { evenTicks, fromLogCount, histogramExport, histogramRows, toLogCount, visibleGrid } from '../../src/ui/charts/histogram-data.ts';
 import { outliersExport, overCounts, recurringOutliers, stripPoints } from '../../src/ui/charts/outliers-data.ts';
 import { kneeOf, storageBits, truncationExport, truncationRows } from '../../src/ui/truncation/lm-data.ts';
-import { DEFAULT_SPEC } from '../../src/worker/lab-protocol.ts';
+import { DEFAULT_SPEC } from '../../src/worker/engine-host/lab-protocol.ts';
 
 const hist: WeightHistogram = {
   layer: 0, linear: 'wq', shape: [2, 4], min: -1, max: 1, edges: [-1, -0.5, 0, 0.5, 1], counts: [1, 3, 0, 4], groupCounts: [0, 1, 0, 3],

@@ -8,8 +8,8 @@ import { createAppStore } from '../../src/state/store.ts';
 import { ChartCard } from '../../src/ui/charts/ChartCard.tsx';
 import { QuantizeForm } from '../../src/ui/quantize/QuantizeForm.tsx';
 import { VariantList } from '../../src/ui/quantize/VariantList.tsx';
-import { DEFAULT_SPEC, type VariantInfo } from '../../src/worker/lab-protocol.ts';
-import type { Engine } from '../../src/worker/protocol.ts';
+import { DEFAULT_SPEC, type VariantInfo } from '../../src/worker/engine-host/lab-protocol.ts';
+import type { Engine } from '../../src/worker/engine-host/protocol.ts';
 
 afterEach(cleanup);
 

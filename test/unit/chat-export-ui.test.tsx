@@ -8,8 +8,8 @@ import { StoreProvider } from '../../src/state/react.tsx';
 import { createAppStore } from '../../src/state/store.ts';
 import { ChatPanel } from '../../src/ui/chat/ChatPanel.tsx';
 import { VariantList } from '../../src/ui/quantize/VariantList.tsx';
-import { DEFAULT_SPEC, type ExportedFiles, type VariantInfo } from '../../src/worker/lab-protocol.ts';
-import type { ChatMessage, Engine, GenerationSummary } from '../../src/worker/protocol.ts';
+import { DEFAULT_SPEC, type ExportedFiles, type VariantInfo } from '../../src/worker/engine-host/lab-protocol.ts';
+import type { ChatMessage, Engine, GenerationSummary } from '../../src/worker/engine-host/protocol.ts';
 
 afterEach(cleanup);
 

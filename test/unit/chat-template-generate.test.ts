@@ -4,18 +4,18 @@
 // one BOS, the template's), generation must stop on the template's end token, and the worker
 // path (generateOn, the host) must render `messages` the same way or refuse them typed.
 import { describe, expect, it } from 'vitest';
-import { HfTokenizer } from '../../src/core/hf-tokenizer.ts';
-import { loadHfModel } from '../../src/core/hf/load.ts';
-import type { LlamaModel } from '../../src/core/model.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { HfTokenizer } from '../../src/core/tokenizers/hf-tokenizer.ts';
+import { loadHfModel } from '../../src/core/formats/hf/load.ts';
+import type { LlamaModel } from '../../src/core/model/model.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate, hasChatTemplate, promptTokenIds, renderChat } from '../../src/engine/generate.ts';
 import type { ModelRunner, StepResult } from '../../src/engine/runner.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { generateOn } from '../../src/worker/generation.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import type { SamplingSettings } from '../../src/worker/protocol.ts';
-import { DEFAULT_SPEC } from '../../src/engine/quant-spec.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { generateOn } from '../../src/worker/engine-host/generation.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import type { SamplingSettings } from '../../src/worker/engine-host/protocol.ts';
+import { DEFAULT_SPEC } from '../../src/core/quant/quant-spec.ts';
 import { folderOf, hfFixtureFiles, jsonBytes, parseJson } from './hf-fixture.ts';
 import { stories260K, tok512 } from './helpers.ts';
 

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadHfModel } from '../../src/core/hf/load.ts';
+import { loadHfModel } from '../../src/core/formats/hf/load.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate, renderChat } from '../../src/engine/generate.ts';
 import { folderOf, hfFixtureFiles } from './hf-fixture.ts';

@@ -1,10 +1,10 @@
 // The evaluator's perplexity equals an independent token-by-token computation with the CPU
 // forward pass; drift of a model against itself is exactly zero.
 import { describe, expect, it } from 'vitest';
-import { CpuForward } from '../../src/core/forward.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { logSoftmax, percentile, sqnrDb, textWindows } from '../../src/core/metrics.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { logSoftmax, percentile, sqnrDb, textWindows } from '../../src/core/model/metrics.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { evaluate } from '../../src/engine/evaluate.ts';
 import { readProjectFile, stories260K, tok512 } from './helpers.ts';

@@ -5,22 +5,22 @@
 // back typed.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadGguf } from '../../src/core/gguf/llama.ts';
-import { memoryFolder } from '../../src/core/hf/load.ts';
-import { GGUF_MAGIC } from '../../src/core/gguf/types.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { openHfFolder } from '../../src/core/model-open.ts';
-import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
-import { readNibbleFile } from '../../src/core/nibble-file-read.ts';
-import { parseSafetensors } from '../../src/core/safetensors.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { loadGguf } from '../../src/core/formats/gguf/llama.ts';
+import { memoryFolder } from '../../src/core/formats/hf/load.ts';
+import { GGUF_MAGIC } from '../../src/core/formats/gguf/types.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { openHfFolder } from '../../src/core/formats/model-open.ts';
+import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model/model.ts';
+import { readNibbleFile } from '../../src/core/formats/nibble-file-read.ts';
+import { parseSafetensors } from '../../src/core/formats/safetensors.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { exportModelFiles } from '../../src/engine/export-model.ts';
 import { quantizeModel } from '../../src/engine/quantize.ts';
 import { createAppStore } from '../../src/state/store.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import { DEFAULT_SPEC, type ExportedFiles, type QuantSpec } from '../../src/worker/lab-protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import { DEFAULT_SPEC, type ExportedFiles, type QuantSpec } from '../../src/worker/engine-host/lab-protocol.ts';
 import { hfFixtureFiles } from './hf-fixture.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));

@@ -5,11 +5,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CpuForward } from '../../src/core/forward.ts';
-import { loadGguf } from '../../src/core/gguf/llama.ts';
-import { parseGguf } from '../../src/core/gguf/read.ts';
-import { GgmlType } from '../../src/core/gguf/types.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { loadGguf } from '../../src/core/formats/gguf/llama.ts';
+import { parseGguf } from '../../src/core/formats/gguf/read.ts';
+import { GgmlType } from '../../src/core/formats/gguf/types.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);

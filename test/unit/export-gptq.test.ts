@@ -6,18 +6,18 @@
 // the decoded checkpoint computes the variant's logits.
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { exportGptqCheckpoint, packGptqLinear } from '../../src/core/export/gptq.ts';
-import { halfFromInterleaved, permuteRows } from '../../src/core/export/rope-permute.ts';
-import { CpuForward } from '../../src/core/forward.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model.ts';
+import { exportGptqCheckpoint, packGptqLinear } from '../../src/core/formats/export/gptq.ts';
+import { halfFromInterleaved, permuteRows } from '../../src/core/formats/export/rope-permute.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model/model.ts';
 import { f16BitsToF32, roundToF16 } from '../../src/core/quant/float-formats.ts';
 import { unpackZeros, type UniformQuantTensor } from '../../src/core/quant/format.ts';
 import { unpackRows } from '../../src/core/quant/packing.ts';
 import { dequantizeTensor, packUniform, quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
 import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
 import { quantizeModel } from '../../src/engine/quantize.ts';
-import { DEFAULT_SPEC } from '../../src/engine/quant-spec.ts';
+import { DEFAULT_SPEC } from '../../src/core/quant/quant-spec.ts';
 import { seededRandom, stories260K } from './helpers.ts';
 
 /** A tiny safetensors reader (test-only): header JSON and typed views of each tensor. */

@@ -3,9 +3,9 @@
 // negative-max blocks, nibble order), and every decoder (F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)
 // against an independent per-value formulation written here.
 import { describe, expect, it } from 'vitest';
-import { f16Array, f16FromF32Bits } from '../../src/core/export/f16.ts';
-import { dequantize, encodeQ4_0, encodeQ8_0 } from '../../src/core/gguf/blocks.ts';
-import { GgmlType } from '../../src/core/gguf/types.ts';
+import { f16Array, f16FromF32Bits } from '../../src/core/formats/export/f16.ts';
+import { dequantize, encodeQ4_0, encodeQ8_0 } from '../../src/core/formats/gguf/blocks.ts';
+import { GgmlType } from '../../src/core/formats/gguf/types.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/core/quant/float-formats.ts';
 import { seededRandom } from './helpers.ts';
 

@@ -7,10 +7,10 @@
 // typed-array and ArrayBuffer constructors are wrapped while the loader runs to measure that
 // (views and slices of the file cannot exceed it; nothing else in the loader allocates by a count).
 import { isNibbleError } from '../../src/core/errors.ts';
-import { CpuForward } from '../../src/core/forward.ts';
-import { loadGguf } from '../../src/core/gguf/llama.ts';
-import { describeCheckpoint } from '../../src/core/model-inspect.ts';
-import { bytesReader, openCheckpoint } from '../../src/core/model-open.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { loadGguf } from '../../src/core/formats/gguf/llama.ts';
+import { describeCheckpoint } from '../../src/core/formats/model-inspect.ts';
+import { bytesReader, openCheckpoint } from '../../src/core/formats/model-open.ts';
 
 export interface FieldMap {
   u64: number[]; // counts, string/array lengths, tensor dims, tensor offsets

@@ -2,7 +2,7 @@
 // scripts/fuzz-gguf.mjs runs 10,000). Every mutation must end in a NibbleError or a model that
 // runs, within 2 s, with no allocation larger than the mutated file (gguf-fuzz-lib.ts).
 import { describe, expect, it } from 'vitest';
-import { loadGguf } from '../../src/core/gguf/llama.ts';
+import { loadGguf } from '../../src/core/formats/gguf/llama.ts';
 import { mapFields, mutate, runCase, runRangedCase, trackAllocations } from './gguf-fuzz-lib.ts';
 import { readProjectFile, seededRandom } from './helpers.ts';
 

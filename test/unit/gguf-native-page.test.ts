@@ -2,21 +2,21 @@
 // the plan says so before loading, generation equals the CPU forward of the same native model,
 // and the lab still quantizes and charts from the dequantized values ŵ of such a base.
 import { describe, expect, it } from 'vitest';
-import { loadGguf } from '../../src/core/gguf/llama.ts';
-import { vocabFromLlama2c } from '../../src/core/gguf/vocab.ts';
-import { writeGgufModel } from '../../src/core/gguf/write.ts';
-import { weightValues } from '../../src/core/linear.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { readNibbleFile } from '../../src/core/nibble-file-read.ts';
-import { LINEAR_NAMES } from '../../src/core/model.ts';
+import { loadGguf } from '../../src/core/formats/gguf/llama.ts';
+import { vocabFromLlama2c } from '../../src/core/formats/gguf/vocab.ts';
+import { writeGgufModel } from '../../src/core/formats/gguf/write.ts';
+import { weightValues } from '../../src/core/model/linear.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { readNibbleFile } from '../../src/core/formats/nibble-file-read.ts';
+import { LINEAR_NAMES } from '../../src/core/model/model.ts';
 import { weightBytes } from '../../src/core/quant/format.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
-import { DEFAULT_SPEC } from '../../src/engine/quant-spec.ts';
+import { DEFAULT_SPEC } from '../../src/core/quant/quant-spec.ts';
 import { quantizeLinear } from '../../src/engine/quantize.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import type { SamplingSettings } from '../../src/worker/protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import type { SamplingSettings } from '../../src/worker/engine-host/protocol.ts';
 import { stories260K, tok512 } from './helpers.ts';
 
 const GREEDY: SamplingSettings = { temperature: 0, topP: 1, maxTokens: 24, seed: 1 };

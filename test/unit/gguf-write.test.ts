@@ -5,18 +5,18 @@
 // layout is permuted back (convert_hf_to_gguf.py) to the very same bytes; uniform q8/q4 symmetric
 // group-32 variants are written code for code.
 import { describe, expect, it } from 'vitest';
-import { f16Array } from '../../src/core/export/f16.ts';
-import { halfFromInterleaved, permuteRows } from '../../src/core/export/rope-permute.ts';
-import { CpuForward } from '../../src/core/forward.ts';
-import { encodeQ4_0, encodeQ8_0 } from '../../src/core/gguf/blocks.ts';
-import { LAYER_TENSORS, loadGguf } from '../../src/core/gguf/llama.ts';
-import { parseGguf } from '../../src/core/gguf/read.ts';
-import { GgmlType, GgufValueType as T, type GgufFile } from '../../src/core/gguf/types.ts';
-import { vocabFromLlama2c } from '../../src/core/gguf/vocab.ts';
-import { writeGgufModel } from '../../src/core/gguf/write.ts';
-import { f32Values } from '../../src/core/linear.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import type { LayerWeights, LlamaModel } from '../../src/core/model.ts';
+import { f16Array } from '../../src/core/formats/export/f16.ts';
+import { halfFromInterleaved, permuteRows } from '../../src/core/formats/export/rope-permute.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { encodeQ4_0, encodeQ8_0 } from '../../src/core/formats/gguf/blocks.ts';
+import { LAYER_TENSORS, loadGguf } from '../../src/core/formats/gguf/llama.ts';
+import { parseGguf } from '../../src/core/formats/gguf/read.ts';
+import { GgmlType, GgufValueType as T, type GgufFile } from '../../src/core/formats/gguf/types.ts';
+import { vocabFromLlama2c } from '../../src/core/formats/gguf/vocab.ts';
+import { writeGgufModel } from '../../src/core/formats/gguf/write.ts';
+import { f32Values } from '../../src/core/model/linear.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import type { LayerWeights, LlamaModel } from '../../src/core/model/model.ts';
 import { dequantizeTensor, quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
 import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
 import { stories260K, tok512 } from './helpers.ts';

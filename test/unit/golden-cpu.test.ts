@@ -2,8 +2,8 @@
 // llama2.c's run.c prints for stories260K (test/fixtures/golden-stories260K.txt).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
 

@@ -2,10 +2,10 @@
 // Independent checks: the OBS identity (reported loss = ½ ΔW H_damped ΔWᵀ), reduction to RTN
 // when H is diagonal, lazy-batch invariance, and a lower proxy error than RTN.
 import { describe, expect, it } from 'vitest';
-import { CpuForward } from '../../src/core/forward.ts';
-import { GPTQ_DEFAULTS, HessianAccumulator, fitUniformRows, gptqQuantize, type GptqOptions } from '../../src/core/gptq.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { GPTQ_DEFAULTS, HessianAccumulator, fitUniformRows, gptqQuantize, type GptqOptions } from '../../src/core/quant/gptq.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
 import { roundHalfEven } from '../../src/core/quant/rounding.ts';
 import { readProjectFile, seededRandom, stories260K, tok512 } from './helpers.ts';

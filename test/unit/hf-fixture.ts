@@ -1,10 +1,10 @@
 // The HF fixture (test/fixtures/stories260K-hf, written by transformers) and variants of it built
 // in code: other dtypes, sharded, untied, Qwen2 with biases. Shared by the hf-* tests and the fuzzer.
 import { readdirSync, readFileSync } from 'node:fs';
-import { f32ToBf16Bits } from '../../src/core/hf/half.ts';
-import { memoryFolder, type ModelFolder } from '../../src/core/hf/load.ts';
+import { f32ToBf16Bits } from '../../src/core/formats/hf/half.ts';
+import { memoryFolder, type ModelFolder } from '../../src/core/formats/hf/load.ts';
 import { f32ToF16Bits } from '../../src/core/quant/float-formats.ts';
-import { encodeSafetensors, parseSafetensors, readTensorF32, type SafetensorsInput } from '../../src/core/safetensors.ts';
+import { encodeSafetensors, parseSafetensors, readTensorF32, type SafetensorsInput } from '../../src/core/formats/safetensors.ts';
 
 const DIR = new URL('../fixtures/stories260K-hf/', import.meta.url);
 

@@ -5,9 +5,9 @@
 // file of the folder (tracked by wrapping the global constructors while the loader runs).
 // Used by test/unit/hf-fuzz.test.ts (bounded count) and scripts/fuzz-hf.mjs (10,000).
 import { isNibbleError } from '../../src/core/errors.ts';
-import { CpuForward } from '../../src/core/forward.ts';
-import { loadHfModel, memoryFolder } from '../../src/core/hf/load.ts';
-import { describeHfFolder } from '../../src/core/model-inspect.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { loadHfModel, memoryFolder } from '../../src/core/formats/hf/load.ts';
+import { describeHfFolder } from '../../src/core/formats/model-inspect.ts';
 import { hfFixtureFiles, tensorsOf, writeTensors } from './hf-fixture.ts';
 import { seededRandom } from './helpers.ts';
 

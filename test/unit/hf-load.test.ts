@@ -4,13 +4,13 @@
 // variant (f16, bf16, sharded, untied, old-style rope_theta, Qwen2 biases) must load correctly.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CpuForward } from '../../src/core/forward.ts';
-import { detectModelFormat } from '../../src/core/hf/detect.ts';
-import { loadHfModel, looksLikeHfFolder, memoryFolder } from '../../src/core/hf/load.ts';
-import { assertRunnable } from '../../src/core/hf/runnable.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import type { LlamaModel } from '../../src/core/model.ts';
-import { attention, matmul, rmsnorm, rope, siluMul } from '../../src/core/ops.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { detectModelFormat } from '../../src/core/formats/hf/detect.ts';
+import { loadHfModel, looksLikeHfFolder, memoryFolder } from '../../src/core/formats/hf/load.ts';
+import { assertRunnable } from '../../src/core/formats/hf/runnable.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import type { LlamaModel } from '../../src/core/model/model.ts';
+import { attention, matmul, rmsnorm, rope, siluMul } from '../../src/core/model/ops.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';

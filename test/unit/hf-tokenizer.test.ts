@@ -3,10 +3,10 @@
 // a byte-level BPE (Qwen2 / SmolLM2 style, built here) covers no-BOS models, streaming of
 // characters split over byte tokens, and chat templates rendered with @huggingface/jinja.
 import { describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { HfTokenizer } from '../../src/core/hf-tokenizer.ts';
-import { textWindows } from '../../src/core/metrics.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { HfTokenizer } from '../../src/core/tokenizers/hf-tokenizer.ts';
+import { textWindows } from '../../src/core/model/metrics.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
 import { hfFixtureFiles, jsonBytes, parseJson } from './hf-fixture.ts';

@@ -1,6 +1,6 @@
 // IDX reader: the shipped MNIST held-out pair, and every way a header can lie.
 import { describe, expect, it } from 'vitest';
-import { readIdx, readIdxImages, readIdxLabels } from '../../src/core/idx.ts';
+import { readIdx, readIdxImages, readIdxLabels } from '../../src/core/formats/idx.ts';
 import { readProjectFile } from './helpers.ts';
 
 const images = readProjectFile('public/data/mnist-heldout-images.idx3');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { NibbleError } from '../../src/core/errors.ts';
-import { CpuForward } from '../../src/core/forward.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import type { LlamaModel } from '../../src/core/model.ts';
-import { f32Values } from '../../src/core/linear.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import type { LlamaModel } from '../../src/core/model/model.ts';
+import { f32Values } from '../../src/core/model/linear.ts';
 import { seededRandom, stories260K } from './helpers.ts';
 
 const file = stories260K();

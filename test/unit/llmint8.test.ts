@@ -1,8 +1,8 @@
-// LLM.int8 and SmoothQuant twins against fp32 matmul (src/core/ops.ts) on seeded data.
+// LLM.int8 and SmoothQuant twins against fp32 matmul (src/core/model/ops.ts) on seeded data.
 import { describe, expect, it } from 'vitest';
-import { matmulInt8Mixed, quantizeRowsInt8 } from '../../src/core/llmint8.ts';
-import { matmul } from '../../src/core/ops.ts';
-import { foldSmoothing, smoothingScales } from '../../src/core/smoothquant.ts';
+import { matmulInt8Mixed, quantizeRowsInt8 } from '../../src/core/quant/llmint8.ts';
+import { matmul } from '../../src/core/model/ops.ts';
+import { foldSmoothing, smoothingScales } from '../../src/core/quant/smoothquant.ts';
 import { seededRandom } from './helpers.ts';
 
 const rnd = seededRandom(9);

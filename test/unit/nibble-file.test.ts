@@ -2,13 +2,13 @@
 // crash or an oversized allocation) for corrupt files.
 import { describe, expect, it } from 'vitest';
 import { NibbleError } from '../../src/core/errors.ts';
-import { CpuForward } from '../../src/core/forward.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { LINEAR_NAMES } from '../../src/core/model.ts';
-import { isNibbleFile, writeNibbleFile } from '../../src/core/nibble-file.ts';
-import { readNibbleFile } from '../../src/core/nibble-file-read.ts';
+import { CpuForward } from '../../src/core/model/forward.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { LINEAR_NAMES } from '../../src/core/model/model.ts';
+import { isNibbleFile, writeNibbleFile } from '../../src/core/formats/nibble-file.ts';
+import { readNibbleFile } from '../../src/core/formats/nibble-file-read.ts';
 import { quantizeModel } from '../../src/engine/quantize.ts';
-import { DEFAULT_SPEC, type QuantSpec } from '../../src/engine/quant-spec.ts';
+import { DEFAULT_SPEC, type QuantSpec } from '../../src/core/quant/quant-spec.ts';
 import { seededRandom, stories260K, tok512 } from './helpers.ts';
 
 const model = parseLlama2c(stories260K());
@@ -63,9 +63,9 @@ describe('.nibble files', () => {
     expect(got).toEqual(new CpuForward(q).forward(ids, 0));
     expect(got).not.toEqual(new CpuForward({ ...q, weights: { ...q.weights, attnBias: undefined } }).forward(ids, 0));
     // The header-only plan (the page's inspect) counts the biases as a load holds them.
-    const { describeCheckpoint } = await import('../../src/core/model-inspect.ts');
-    const { describeModelTensors } = await import('../../src/core/model-tensors.ts');
-    const { bytesReader } = await import('../../src/core/model-open.ts');
+    const { describeCheckpoint } = await import('../../src/core/formats/model-inspect.ts');
+    const { describeModelTensors } = await import('../../src/core/plan/model-tensors.ts');
+    const { bytesReader } = await import('../../src/core/formats/model-open.ts');
     const file = writeNibbleFile(q, { tokenizer: tok512() });
     expect((await describeCheckpoint(bytesReader(file))).tensors).toEqual(describeModelTensors(back));
     // A header naming layer 0's biases but not layer 3's is refused, not half-applied.
@@ -123,8 +123,8 @@ describe('.nibble files', () => {
 describe('.nibble files with a Hugging Face tokenizer', () => {
   it('keep chat_template.jinja and the BOS/EOS ids config.json / generation_config.json gave', async () => {
     const { hfFixtureFiles, folderOf } = await import('./hf-fixture.ts');
-    const { openHfFolder } = await import('../../src/core/model-open.ts');
-    const { tokenizerFromFiles } = await import('../../src/core/tokenizer-files.ts');
+    const { openHfFolder } = await import('../../src/core/formats/model-open.ts');
+    const { tokenizerFromFiles } = await import('../../src/core/tokenizers/tokenizer-files.ts');
     const files = hfFixtureFiles();
     files['chat_template.jinja'] = new TextEncoder().encode('{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{{ eos_token }}');
     files['generation_config.json'] = new TextEncoder().encode(JSON.stringify({ bos_token_id: 1, eos_token_id: [2, 7] }));

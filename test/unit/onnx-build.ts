@@ -1,4 +1,4 @@
-// Test-only protobuf encoder for small ONNX models (field numbers as in src/core/onnx/model.ts),
+// Test-only protobuf encoder for small ONNX models (field numbers as in src/core/formats/onnx/model.ts),
 // independent of the reader under test.
 
 type Bytes = Uint8Array | number[];

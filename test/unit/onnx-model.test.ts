@@ -1,7 +1,7 @@
 // ONNX reader/rewriter: the shipped vit-mnist.onnx and hand-built models in every float encoding.
 import { describe, expect, it } from 'vitest';
-import { parseOnnx, type OnnxModelInfo } from '../../src/core/onnx/model.ts';
-import { mapFloatTensors, readFloatTensor } from '../../src/core/onnx/weights.ts';
+import { parseOnnx, type OnnxModelInfo } from '../../src/core/formats/onnx/model.ts';
+import { mapFloatTensors, readFloatTensor } from '../../src/core/formats/onnx/weights.ts';
 import { roundFraction, truncateFraction } from '../../src/core/quant/float-formats.ts';
 import { readProjectFile } from './helpers.ts';
 import { attrGraph, attrTensor, cat, fLen, fVarint, graph, model, node, tensor, valueInfo } from './onnx-build.ts';

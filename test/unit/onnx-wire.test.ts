@@ -2,8 +2,8 @@
 // bad-dims), never another exception, a hang or a huge allocation.
 import { describe, expect, it } from 'vitest';
 import { isNibbleError } from '../../src/core/errors.ts';
-import { parseOnnx } from '../../src/core/onnx/model.ts';
-import { fields, readVarint } from '../../src/core/onnx/wire.ts';
+import { parseOnnx } from '../../src/core/formats/onnx/model.ts';
+import { fields, readVarint } from '../../src/core/formats/onnx/wire.ts';
 import { readProjectFile, seededRandom } from './helpers.ts';
 import { cat, fLen, fVarint, graph, model, tensor, varint } from './onnx-build.ts';
 

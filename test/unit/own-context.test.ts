@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readNibbleFile } from '../../src/core/nibble-file-read.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
+import { readNibbleFile } from '../../src/core/formats/nibble-file-read.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
 import { runCli } from './cli-run.ts';
 import { hfFixtureFiles, withConfig } from './hf-fixture.ts';
 

@@ -1,11 +1,11 @@
 // safetensors: the header is validated completely before any tensor is allocated, and every
 // corruption ends in a typed NibbleError naming expected vs actual; f16 / bf16 decode exactly.
 import { describe, expect, it } from 'vitest';
-import { bf16ToF32, f16ToF32, f32ToBf16Bits } from '../../src/core/hf/half.ts';
+import { bf16ToF32, f16ToF32, f32ToBf16Bits } from '../../src/core/formats/hf/half.ts';
 import { FLOAT_SPECS, decodeFloat } from '../../src/core/quant/float-formats.ts';
 import {
   encodeSafetensors, MAX_HEADER_BYTES, parseSafetensors, parseSafetensorsHeader, parseSafetensorsIndex, readTensorF32, readTensorF32Ranged,
-} from '../../src/core/safetensors.ts';
+} from '../../src/core/formats/safetensors.ts';
 import { hfFixtureFiles } from './hf-fixture.ts';
 
 const real = hfFixtureFiles()['model.safetensors'];

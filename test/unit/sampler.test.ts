@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, Sampler, sampleTopP, softmaxInPlace } from '../../src/core/sampler.ts';
+import { Rng, Sampler, sampleTopP, softmaxInPlace } from '../../src/core/model/sampler.ts';
 import { seededRandom } from './helpers.ts';
 
 describe('sampler', () => {

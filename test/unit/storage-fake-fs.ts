@@ -2,7 +2,7 @@
 // createWritable — contents appear on close, like Chromium's swap file — removeEntry, keys,
 // move), with an operation log and a crash switch: `crashAt = n` makes the n-th mutating
 // operation throw, as if the page were reloaded there; the tree keeps what was done before.
-import type { DirHandleLike, FileHandleLike, WritableLike } from '../../src/worker/storage-dir.ts';
+import type { DirHandleLike, FileHandleLike, WritableLike } from '../../src/worker/storage/storage-dir.ts';
 
 export type MoveMode = 'move' | 'no-move' | 'no-overwrite';
 

@@ -4,10 +4,10 @@
 // banner while the store keeps working, and no store at all when the app gives no opener.
 import { describe, expect, it, vi } from 'vitest';
 import { createAppStore } from '../../src/state/store.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import { memoryStore, openOpfsStore, STORE_DIR } from '../../src/worker/storage.ts';
-import type { VariantMeta } from '../../src/worker/lab-protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import { memoryStore, openOpfsStore, STORE_DIR } from '../../src/worker/storage/storage.ts';
+import type { VariantMeta } from '../../src/worker/engine-host/lab-protocol.ts';
 import { FakeFs } from './storage-fake-fs.ts';
 import { stories260K, tok512 } from './helpers.ts';
 

@@ -1,9 +1,9 @@
-// The stored-models store (src/worker/storage.ts) on an in-memory fake of the OPFS handles:
+// The stored-models store (src/worker/storage/storage.ts) on an in-memory fake of the OPFS handles:
 // the contract (shared with memoryStore), temp-then-rename writes with the manifest last, a
 // simulated reload at every step of a put and a remove, orphan cleanup, and recovery from a
 // corrupt or missing manifest. The real OPFS is exercised by test/e2e/offline.e2e.mjs.
 import { describe, expect, it } from 'vitest';
-import { memoryStore, openOpfsStore, STORE_DIR, type ModelStore, type OpenedStore } from '../../src/worker/storage.ts';
+import { memoryStore, openOpfsStore, STORE_DIR, type ModelStore, type OpenedStore } from '../../src/worker/storage/storage.ts';
 import { Crash, FakeFs, type MoveMode } from './storage-fake-fs.ts';
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);

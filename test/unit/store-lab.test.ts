@@ -10,10 +10,10 @@ import { nextTruncKey, truncKey, initialTruncation } from '../../src/state/trunc
 import { applyHash, bindUrlHash, encodeHash, specFromParams } from '../../src/state/url-hash.ts';
 import { applyFormPatch, INITIAL_FORM } from '../../src/state/variants-slice.ts';
 import type { VariantMeta } from '../../src/state/lab-types.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import type { TruncationPoint, TruncationQuery } from '../../src/worker/lab-protocol.ts';
-import type { Engine, GenerationSummary, TokenProgress } from '../../src/worker/protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import type { TruncationPoint, TruncationQuery } from '../../src/worker/engine-host/lab-protocol.ts';
+import type { Engine, GenerationSummary, TokenProgress } from '../../src/worker/engine-host/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const FILES: Record<string, Uint8Array> = {

@@ -2,16 +2,16 @@
 // and streaming, and a scripted fake Engine where the test must control timing or events.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
 import { applySamplingPatch, DEFAULT_SAMPLING } from '../../src/state/chat-slice.ts';
 import { createAppStore } from '../../src/state/store.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import type { LabEngine } from '../../src/worker/lab-protocol.ts';
-import { EngineError, type Engine, type EngineEvent, type EngineInfo, type ModelInfo } from '../../src/worker/protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import type { LabEngine } from '../../src/worker/engine-host/lab-protocol.ts';
+import { EngineError, type Engine, type EngineEvent, type EngineInfo, type ModelInfo } from '../../src/worker/engine-host/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const MODEL = read('public/models/stories260K.bin');

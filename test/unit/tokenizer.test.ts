@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NibbleError } from '../../src/core/errors.ts';
-import { BOS, TextStream, Tokenizer } from '../../src/core/tokenizer.ts';
+import { BOS, TextStream, Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { tok512 } from './helpers.ts';
 
 const tok = Tokenizer.fromLlama2c(tok512(), 512);

@@ -1,7 +1,7 @@
 // Vision data sets (IDX pair, decoded images, labels files) and the model-vs-data checks that
 // give a user-dropped classifier a clear error. No onnxruntime here: see vision-lab.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { OnnxModelInfo, OnnxValueInfo } from '../../src/core/onnx/model.ts';
+import type { OnnxModelInfo, OnnxValueInfo } from '../../src/core/formats/onnx/model.ts';
 import { classifierIO } from '../../src/engine/vision/classifier.ts';
 import { datasetFromIdx, datasetFromImages, parseLabelsText, type VisionDataset } from '../../src/engine/vision/dataset.ts';
 import { readProjectFile } from './helpers.ts';

@@ -6,8 +6,8 @@
 //   rne      k: 23 → 0.9795, 3 → 0.9790, 0 → 0.9740 (exponent kept: weights → powers of two)
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseOnnx } from '../../src/core/onnx/model.ts';
-import { readFloatTensor } from '../../src/core/onnx/weights.ts';
+import { parseOnnx } from '../../src/core/formats/onnx/model.ts';
+import { readFloatTensor } from '../../src/core/formats/onnx/weights.ts';
 import { roundFraction, truncateFraction } from '../../src/core/quant/float-formats.ts';
 import { sweepTruncationCurve, type CurvePoint } from '../../src/engine/vision/curve.ts';
 import { datasetFromIdx, datasetFromImages } from '../../src/engine/vision/dataset.ts';

@@ -8,11 +8,11 @@ import { createAppStore, type AppStore } from '../../src/state/store.ts';
 import { COARSE_BITS, FINE_BITS, visionCurve, visionKey, type VisionDeps } from '../../src/state/vision-slice.ts';
 import { createVisionLab } from '../../src/engine/vision/lab.ts';
 import { datasetFromIdx } from '../../src/engine/vision/dataset.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import { VisionClient } from '../../src/worker/vision-client.ts';
-import { inThreadVisionTransport } from '../../src/worker/vision-host.ts';
-import type { TruncMode, VisionEngine, VisionEvaluation, VisionModelInfo, VisionPoint, VisionProgress } from '../../src/worker/vision-protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import { VisionClient } from '../../src/worker/vision/vision-client.ts';
+import { inThreadVisionTransport } from '../../src/worker/vision/vision-host.ts';
+import type { TruncMode, VisionEngine, VisionEvaluation, VisionModelInfo, VisionPoint, VisionProgress } from '../../src/worker/vision/vision-protocol.ts';
 import { readProjectFile } from './helpers.ts';
 
 ort.env.wasm.numThreads = 1;

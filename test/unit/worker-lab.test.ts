@@ -3,21 +3,21 @@
 // uses, drift, truncation points, A/B generation, .nibble export/import and cancellation.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { textWindows } from '../../src/core/metrics.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { textWindows } from '../../src/core/model/metrics.ts';
 import type { UniformQuantTensor } from '../../src/core/quant/format.ts';
 import { codeHistogram } from '../../src/core/quant/histogram.ts';
 import { quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { evaluate } from '../../src/engine/evaluate.ts';
 import { quantizeModel } from '../../src/engine/quantize.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import { DEFAULT_SPEC, type QuantSpec, type TextSources } from '../../src/worker/lab-protocol.ts';
-import { binCounts } from '../../src/worker/lab-stats.ts';
-import type { SamplingSettings } from '../../src/worker/protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import { DEFAULT_SPEC, type QuantSpec, type TextSources } from '../../src/worker/engine-host/lab-protocol.ts';
+import { binCounts } from '../../src/worker/engine-host/lab-stats.ts';
+import type { SamplingSettings } from '../../src/worker/engine-host/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const MODEL = read('public/models/stories260K.bin');

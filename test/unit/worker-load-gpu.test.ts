@@ -3,10 +3,10 @@
 // WebGPU runner is never attempted; a model the RAM hint cannot hold is refused before its
 // weights are read.
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { LlamaModel } from '../../src/core/model.ts';
+import type { LlamaModel } from '../../src/core/model/model.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
-import { createEngineHost, type HostDeps } from '../../src/worker/host.ts';
-import type { ModelSource, Reply, Request } from '../../src/worker/protocol.ts';
+import { createEngineHost, type HostDeps } from '../../src/worker/engine-host/host.ts';
+import type { ModelSource, Reply, Request } from '../../src/worker/engine-host/protocol.ts';
 import { hfFixtureFiles } from './hf-fixture.ts';
 import { stories260K, tok512 } from './helpers.ts';
 

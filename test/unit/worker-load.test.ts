@@ -4,14 +4,14 @@
 // the context choice, load progress, cancellation, and the typed error of every failure.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kvCacheBytes } from '../../src/core/memory-plan.ts';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { kvDim } from '../../src/core/model.ts';
-import { writeNibbleFile } from '../../src/core/nibble-file.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { createEngineHost, type HostDeps } from '../../src/worker/host.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import type { LoadProgress, ModelPlan, ModelSource, Reply, Request, SamplingSettings, SourceFile } from '../../src/worker/protocol.ts';
+import { kvCacheBytes } from '../../src/core/plan/memory-plan.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { kvDim } from '../../src/core/model/model.ts';
+import { writeNibbleFile } from '../../src/core/formats/nibble-file.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { createEngineHost, type HostDeps } from '../../src/worker/engine-host/host.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import type { LoadProgress, ModelPlan, ModelSource, Reply, Request, SamplingSettings, SourceFile } from '../../src/worker/engine-host/protocol.ts';
 import { hfFixtureFiles } from './hf-fixture.ts';
 import { readProjectFile, stories260K, tok512 } from './helpers.ts';
 import { serveFiles, type Served } from './worker-sources-server.ts';

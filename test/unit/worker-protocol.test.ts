@@ -3,14 +3,14 @@
 // EngineClient over the in-thread transport (structured clone + transfer, like a Worker).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseLlama2c } from '../../src/core/llama2c.ts';
-import { Tokenizer } from '../../src/core/tokenizer.ts';
+import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
+import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
-import { EngineClient } from '../../src/worker/client.ts';
-import { createEngineHost } from '../../src/worker/host.ts';
-import { inThreadTransport } from '../../src/worker/in-thread.ts';
-import { EngineError, type ModelSource, type Reply, type Request, type SamplingSettings } from '../../src/worker/protocol.ts';
+import { EngineClient } from '../../src/worker/engine-host/client.ts';
+import { createEngineHost } from '../../src/worker/engine-host/host.ts';
+import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import { EngineError, type ModelSource, type Reply, type Request, type SamplingSettings } from '../../src/worker/engine-host/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const MODEL = read('public/models/stories260K.bin');
@@ -129,7 +129,7 @@ describe('engine host (request by request)', () => {
 
   it('loads GGUF and .nibble checkpoints that carry their tokenizer (no tokenizer file)', async () => {
     const ref = await referenceGreedy(20);
-    const { writeNibbleFile } = await import('../../src/core/nibble-file.ts');
+    const { writeNibbleFile } = await import('../../src/core/formats/nibble-file.ts');
     const nibble = writeNibbleFile(parseLlama2c(MODEL), { tokenizer: TOK });
     for (const [name, bytes] of [['stories260K-f32.gguf', read('test/fixtures/stories260K-f32.gguf')], ['stories.nibble', nibble]] as const) {
       const { send } = makeHost();

@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { NibbleError } from '../../src/core/errors.ts';
-import type { LlamaModel } from '../../src/core/model.ts';
+import type { LlamaModel } from '../../src/core/model/model.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
-import { createEngineHost } from '../../src/worker/host.ts';
-import type { Reply, Request, SamplingSettings } from '../../src/worker/protocol.ts';
+import { createEngineHost } from '../../src/worker/engine-host/host.ts';
+import type { Reply, Request, SamplingSettings } from '../../src/worker/engine-host/protocol.ts';
 
 /** A promise the test settles by hand. */
 function deferred<T>() {

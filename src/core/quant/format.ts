@@ -28,7 +28,7 @@ import { numel, type F32Tensor } from '../tensor.ts';
 import { DYNAMIC_MAP } from './nf4.ts';
 import { unpackF16Pairs, unpackU8, type PackBits } from './packing.ts';
 import type { Granularity } from './uniform.ts';
-import type { Int8RowsTensor } from '../llmint8.ts';
+import type { Int8RowsTensor } from './llmint8.ts';
 
 export type UniformFormat = 'q8' | 'q4' | 'q3' | 'q2';
 export type CodebookFormat = 'nf4' | 'fp4';

@@ -1,6 +1,6 @@
 // Bucket collisions of a uniform quantized tensor: how many weights share each code, and how
 // many lay outside the grid and were clamped to 0 or maxq. CPU twin of the histogram_codes
-// kernel (shaders/histogram_codes.wgsl).
+// kernel (shaders/quant/histogram_codes.wgsl).
 
 import { NibbleError } from '../errors.ts';
 import { UNIFORM_BITS, unpackScales, unpackZeros, type UniformQuantTensor } from './format.ts';

@@ -5,7 +5,7 @@
 // N may be symbolic (any batch) or fixed (then every batch has that size, the last one padded).
 
 import { NibbleError } from '../../core/errors.ts';
-import type { OnnxModelInfo, OnnxValueInfo } from '../../core/onnx/model.ts';
+import type { OnnxModelInfo, OnnxValueInfo } from '../../core/formats/onnx/model.ts';
 import { MAX_CLASSES, type VisionDataset } from './dataset.ts';
 import type { OrtModuleLike, OrtSessionLike } from './ort.ts';
 

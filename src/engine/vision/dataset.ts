@@ -3,7 +3,7 @@
 // folder of images into grayscale Float32Arrays in [0, 1] and hands them to `datasetFromImages`.
 
 import { NibbleError } from '../../core/errors.ts';
-import { readIdxImages, readIdxLabels } from '../../core/idx.ts';
+import { readIdxImages, readIdxLabels } from '../../core/formats/idx.ts';
 
 /** At most 255 classes: prediction 255 means "no prediction" (every logit NaN). */
 export const MAX_CLASSES = 255;

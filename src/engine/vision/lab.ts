@@ -12,8 +12,8 @@
 // treat a result's arrays as read-only.
 
 import { NibbleError } from '../../core/errors.ts';
-import { parseOnnx, type OnnxFloatTensor, type OnnxModelInfo } from '../../core/onnx/model.ts';
-import { mapFloatTensors } from '../../core/onnx/weights.ts';
+import { parseOnnx, type OnnxFloatTensor, type OnnxModelInfo } from '../../core/formats/onnx/model.ts';
+import { mapFloatTensors } from '../../core/formats/onnx/weights.ts';
 import { roundFraction, truncateFraction } from '../../core/quant/float-formats.ts';
 import { checkSessionNames, classifierIO, classify, throwIfAborted, type ClassifierIO } from './classifier.ts';
 import type { VisionDataset } from './dataset.ts';

@@ -9,8 +9,8 @@
 //   the URL and the HTTP status. A body that ends early or runs long is 'fetch-failed' too.
 // Bodies are streamed into buffers of the size asked for, counting bytes as they arrive.
 import { NibbleError } from '../../core/errors.ts';
-import type { RangeReader } from '../../core/safetensors.ts';
-import { EngineError } from '../protocol.ts';
+import type { RangeReader } from '../../core/formats/safetensors.ts';
+import { EngineError } from '../engine-host/protocol.ts';
 import { cancelledError, type Count } from './registry.ts';
 
 export interface HttpOptions {

@@ -4,10 +4,10 @@
 // Only each file's first bytes are read here. Paths from a chosen or dropped directory carry its
 // name ('stories/config.json'): a root shared by every path is stripped first.
 import { NibbleError } from '../../core/errors.ts';
-import { detectModelFormat } from '../../core/hf/detect.ts';
-import { describeCheckpoint } from '../../core/model-inspect.ts';
-import { parseSafetensorsIndex } from '../../core/safetensors.ts';
-import type { SourceFile } from '../protocol.ts';
+import { detectModelFormat } from '../../core/formats/hf/detect.ts';
+import { describeCheckpoint } from '../../core/formats/model-inspect.ts';
+import { parseSafetensorsIndex } from '../../core/formats/safetensors.ts';
+import type { SourceFile } from '../engine-host/protocol.ts';
 
 export type LocalSource =
   | { kind: 'hf'; files: Map<string, Blob> }

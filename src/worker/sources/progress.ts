@@ -3,7 +3,7 @@
 // an exponentially smoothed read rate. bytesDone never goes down and never passes bytesTotal
 // (bytes read twice, e.g. a header prefix that overlaps tensor data, are clamped); finish()
 // posts bytesDone = bytesTotal.
-import type { LoadProgress } from '../protocol.ts';
+import type { LoadProgress } from '../engine-host/protocol.ts';
 
 export type LoadPhase = LoadProgress['phase'];
 

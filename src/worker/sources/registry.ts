@@ -4,8 +4,8 @@
 // cancelled. Reads made while `caching` (the header pass that precedes a load: inspect) are kept
 // and served again to the load, so headers are read once; tensor data is never cached.
 import { NibbleError } from '../../core/errors.ts';
-import type { RangeReader } from '../../core/safetensors.ts';
-import type { ModelPlan } from '../protocol.ts';
+import type { RangeReader } from '../../core/formats/safetensors.ts';
+import type { ModelPlan } from '../engine-host/protocol.ts';
 import type { LoadPhase, ProgressTracker } from './progress.ts';
 
 export type FileRole = ModelPlan['files'][number]['role'];

@@ -3,10 +3,10 @@
 // 'remote' refs: "owner/name" or "owner/name@revision" (a Hugging Face repo, resolved on
 // `hfBaseUrl`), or the URL of one .gguf / .bin / .nibble file (https; http only on loopback).
 import { NibbleError } from '../../core/errors.ts';
-import type { ModelFolder } from '../../core/hf/load.ts';
-import { INDEX_FILE, parseSafetensorsIndex, type RangeReader } from '../../core/safetensors.ts';
-import type { TokenizerFiles } from '../../core/tokenizer-files.ts';
-import type { ModelSource } from '../protocol.ts';
+import type { ModelFolder } from '../../core/formats/hf/load.ts';
+import { INDEX_FILE, parseSafetensorsIndex, type RangeReader } from '../../core/formats/safetensors.ts';
+import type { TokenizerFiles } from '../../core/tokenizers/tokenizer-files.ts';
+import type { ModelSource } from '../engine-host/protocol.ts';
 import { openUrl, type HttpOptions } from './http.ts';
 import { checkHfFiles, classifyFiles } from './local.ts';
 import { blobReader, memoryReader, type FileRole, type Opener, type SourceFiles } from './registry.ts';
