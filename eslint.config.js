@@ -5,9 +5,12 @@ import tseslint from 'typescript-eslint';
 const layer = (files, forbidden, why) => ({
   files,
   rules: {
-    'no-restricted-imports': ['error', {
-      patterns: forbidden.map((dir) => ({ group: [`**/${dir}/**`, `**/${dir}`], message: why })),
-    }],
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: forbidden.map((dir) => ({ group: [`**/${dir}/**`, `**/${dir}`], message: why })),
+      },
+    ],
   },
 });
 
@@ -20,10 +23,22 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  layer(['src/core/**'], ['gpu', 'engine', 'worker', 'state', 'ui', 'cli'], 'src/core is pure TypeScript: no GPU, engine, UI or CLI imports.'),
+  layer(
+    ['src/core/**'],
+    ['gpu', 'engine', 'worker', 'state', 'ui', 'cli'],
+    'src/core is pure TypeScript: no GPU, engine, UI or CLI imports.',
+  ),
   layer(['src/gpu/**'], ['engine', 'worker', 'state', 'ui', 'cli'], 'src/gpu sits below the engine.'),
   layer(['src/engine/**'], ['worker', 'state', 'ui', 'cli'], 'src/engine never imports the worker, store, UI or CLI.'),
   layer(['src/worker/**'], ['state', 'ui', 'cli'], 'src/worker never imports the store, UI or CLI.'),
-  layer(['src/state/**'], ['ui', 'cli', 'gpu', 'engine'], 'src/state reaches the engine only through the worker client.'),
-  layer(['src/ui/**'], ['gpu', 'engine', 'cli'], 'the UI talks to the engine only through the store and the worker client.'),
+  layer(
+    ['src/state/**'],
+    ['ui', 'cli', 'gpu', 'engine'],
+    'src/state reaches the engine only through the worker client.',
+  ),
+  layer(
+    ['src/ui/**'],
+    ['gpu', 'engine', 'cli'],
+    'the UI talks to the engine only through the store and the worker client.',
+  ),
 );

@@ -18,14 +18,21 @@ mkdirSync(join(out, 'ort'), { recursive: true });
 const wgslRaw = {
   name: 'wgsl-raw',
   setup(b) {
-    b.onResolve({ filter: /\.wgsl\?raw$/ }, (a) => ({ path: resolve(a.resolveDir, a.path.replace(/\?raw$/, '')), namespace: 'wgsl' }));
-    b.onLoad({ filter: /.*/, namespace: 'wgsl' }, (a) => ({ contents: `export default ${JSON.stringify(readFileSync(a.path, 'utf8'))};`, loader: 'js' }));
+    b.onResolve({ filter: /\.wgsl\?raw$/ }, (a) => ({
+      path: resolve(a.resolveDir, a.path.replace(/\?raw$/, '')),
+      namespace: 'wgsl',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'wgsl' }, (a) => ({
+      contents: `export default ${JSON.stringify(readFileSync(a.path, 'utf8'))};`,
+      loader: 'js',
+    }));
   },
 };
 
 await build({
   stdin: {
-    contents: "import { runBenchCli } from './src/cli/bench.ts';\nprocess.exitCode = await runBenchCli(process.argv.slice(2), process);\n",
+    contents:
+      "import { runBenchCli } from './src/cli/bench.ts';\nprocess.exitCode = await runBenchCli(process.argv.slice(2), process);\n",
     resolveDir: root,
     loader: 'ts',
     sourcefile: 'bench-entry.ts',
@@ -42,6 +49,7 @@ await build({
 });
 
 const ort = join(root, 'node_modules/ort-jsep/dist');
-for (const f of ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']) copyFileSync(join(ort, f), join(out, 'ort', f));
+for (const f of ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'])
+  copyFileSync(join(ort, f), join(out, 'ort', f));
 copyFileSync(join(root, 'public/models/stories260K.bin'), join(out, 'stories260K.bin'));
 console.log(`bundled the bench into ${out}/bench.mjs (+ ort/, stories260K.bin)`);

@@ -40,7 +40,12 @@ for (let i = 0; i < count; i++) {
     maxMs = Math.max(maxMs, r.ms);
     maxAllocRatio = Math.max(maxAllocRatio, r.maxAlloc / Math.max(1, m.bytes.length));
     if (r.ms > 2000) failures.push({ case: i, kind: m.kind, problem: `took ${r.ms.toFixed(0)} ms` });
-    if (r.maxAlloc > m.bytes.length) failures.push({ case: i, kind: m.kind, problem: `allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file` });
+    if (r.maxAlloc > m.bytes.length)
+      failures.push({
+        case: i,
+        kind: m.kind,
+        problem: `allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file`,
+      });
   } catch (e) {
     outcome = 'EXCEPTION';
     failures.push({ case: i, kind: m.kind, problem: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
@@ -51,24 +56,56 @@ for (let i = 0; i < count; i++) {
     maxMs = Math.max(maxMs, r.ms);
     maxAllocRatio = Math.max(maxAllocRatio, r.maxAlloc / Math.max(1, m.bytes.length));
     if (r.ms > 2000) failures.push({ case: i, kind: m.kind, problem: `ranged path took ${r.ms.toFixed(0)} ms` });
-    if (r.maxAlloc > m.bytes.length) failures.push({ case: i, kind: m.kind, problem: `ranged path allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file` });
+    if (r.maxAlloc > m.bytes.length)
+      failures.push({
+        case: i,
+        kind: m.kind,
+        problem: `ranged path allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file`,
+      });
   } catch (e) {
-    failures.push({ case: i, kind: m.kind, problem: `ranged path: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}` });
+    failures.push({
+      case: i,
+      kind: m.kind,
+      problem: `ranged path: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+    });
   }
   outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
   byKind[m.kind] ??= {};
   byKind[m.kind][outcome] = (byKind[m.kind][outcome] ?? 0) + 1;
 }
 const report = {
-  cases: count, seed, seconds: +((performance.now() - t0) / 1000).toFixed(1), outcomes, ranged_outcomes: ranged, by_mutation: byKind,
-  max_case_ms: +maxMs.toFixed(1), max_allocation_vs_file: +maxAllocRatio.toFixed(3), failures: failures.slice(0, 50), failure_count: failures.length,
+  cases: count,
+  seed,
+  seconds: +((performance.now() - t0) / 1000).toFixed(1),
+  outcomes,
+  ranged_outcomes: ranged,
+  by_mutation: byKind,
+  max_case_ms: +maxMs.toFixed(1),
+  max_allocation_vs_file: +maxAllocRatio.toFixed(3),
+  failures: failures.slice(0, 50),
+  failure_count: failures.length,
 };
 if (process.argv.includes('--json')) console.log(JSON.stringify(report, null, 2));
 else {
-  console.log(`fuzz-gguf: ${count} cases (seed ${seed}) in ${report.seconds} s; slowest ${report.max_case_ms} ms; largest allocation ${report.max_allocation_vs_file} × the file`);
-  console.log(`outcomes: ${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  console.log(`ranged (page) path: ${Object.entries(ranged).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  for (const [k, v] of Object.entries(byKind)) console.log(`  ${k.padEnd(12)} ${Object.entries(v).map(([o, n]) => `${o} ${n}`).join(', ')}`);
+  console.log(
+    `fuzz-gguf: ${count} cases (seed ${seed}) in ${report.seconds} s; slowest ${report.max_case_ms} ms; largest allocation ${report.max_allocation_vs_file} × the file`,
+  );
+  console.log(
+    `outcomes: ${Object.entries(outcomes)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `ranged (page) path: ${Object.entries(ranged)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  for (const [k, v] of Object.entries(byKind))
+    console.log(
+      `  ${k.padEnd(12)} ${Object.entries(v)
+        .map(([o, n]) => `${o} ${n}`)
+        .join(', ')}`,
+    );
   for (const f of failures.slice(0, 50)) console.log(`FAIL case ${f.case} (${f.kind}): ${f.problem}`);
   console.log(`${count - failures.length} passed, ${failures.length} failed`);
 }

@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
 const backend = process.argv.includes('--backend') ? process.argv[process.argv.indexOf('--backend') + 1] : 'cpu';
-const common = '--model public/models/stories260K.bin --tokenizer public/models/tok512.bin --text public/data/tinystories-eval.txt --calib public/data/tinystories-calib.txt --seq 256';
+const common =
+  '--model public/models/stories260K.bin --tokenizer public/models/tok512.bin --text public/data/tinystories-eval.txt --calib public/data/tinystories-calib.txt --seq 256';
 const rows = [
   '--method fp32',
   '--method rtn --bits 8 --group 0',
@@ -46,9 +47,13 @@ const lines = [
 for (const opts of rows) {
   const args = ['bin/nibble.mjs', 'eval', ...common.split(' '), '--backend', backend, ...opts.split(' '), '--json'];
   process.stderr.write(`${opts}\n`);
-  const j = JSON.parse(execFileSync('node', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 }));
+  const j = JSON.parse(
+    execFileSync('node', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 }),
+  );
   const f = (x, d = 4) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
-  lines.push(`| \`${opts}\` | ${f(j.ppl)} | ${f(j.kl_mean, 5)} | ${f(j.kl_p99, 4)} | ${f(j.top1_agreement)} | ${f(j.bits_per_weight, 2)} | ${j.nominal_bits} | ${f(j.quantize_seconds, 1)} |`);
+  lines.push(
+    `| \`${opts}\` | ${f(j.ppl)} | ${f(j.kl_mean, 5)} | ${f(j.kl_p99, 4)} | ${f(j.top1_agreement)} | ${f(j.bits_per_weight, 2)} | ${j.nominal_bits} | ${f(j.quantize_seconds, 1)} |`,
+  );
 }
 writeFileSync('docs/results.md', `${lines.join('\n')}\n`);
 console.log(lines.join('\n'));

@@ -11,12 +11,24 @@ const asset = (path: string) => new URL(`${import.meta.env.BASE_URL}${path}`, wi
 
 const store = createAppStore({
   engine: spawnEngineWorker(),
-  defaultSource: { kind: 'url', name: 'stories260K', modelUrl: asset('models/stories260K.bin'), tokenizerUrl: asset('models/tok512.bin') },
+  defaultSource: {
+    kind: 'url',
+    name: 'stories260K',
+    modelUrl: asset('models/stories260K.bin'),
+    tokenizerUrl: asset('models/tok512.bin'),
+  },
   text: { calib: asset('data/tinystories-calib.txt'), eval: asset('data/tinystories-eval.txt') },
   // The vision lab's worker (onnxruntime-web) starts only when the lab is first opened.
   vision: {
     spawn: spawnVisionWorker,
-    source: { kind: 'url', name: 'vit-mnist.onnx', dataName: 'MNIST held-out digits', modelUrl: asset('models/vit-mnist.onnx'), imagesUrl: asset('data/mnist-heldout-images.idx3'), labelsUrl: asset('data/mnist-heldout-labels.idx1') },
+    source: {
+      kind: 'url',
+      name: 'vit-mnist.onnx',
+      dataName: 'MNIST held-out digits',
+      modelUrl: asset('models/vit-mnist.onnx'),
+      imagesUrl: asset('data/mnist-heldout-images.idx3'),
+      labelsUrl: asset('data/mnist-heldout-labels.idx1'),
+    },
   },
   storage: openBestStore, // stored models and variants (OPFS with a manifest; memory where there is none)
 });
@@ -44,5 +56,6 @@ window.addEventListener('unhandledrejection', (e) => {
 import('./ui/mount.tsx')
   .then(({ mount }) => mount(document.getElementById('root')!, store))
   .catch((e: unknown) => {
-    document.getElementById('root')!.textContent = `nibble could not start its interface: ${(e as Error).message}. Reload the page.`;
+    document.getElementById('root')!.textContent =
+      `nibble could not start its interface: ${(e as Error).message}. Reload the page.`;
   });

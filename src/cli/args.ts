@@ -23,7 +23,8 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
     }
     const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg) ?? /^-([a-z])$/.exec(arg);
     if (!m) {
-      if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) throw new NibbleError('bad-argument', `unknown option ${arg}`);
+      if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg))
+        throw new NibbleError('bad-argument', `unknown option ${arg}`);
       out.positionals.push(arg);
       continue;
     }

@@ -27,8 +27,18 @@ const SPECS: Record<DecodeFormat, QuantSpec> = {
 
 /** SmolLM2-135M's shape (HF config): tied embeddings, rotate-half RoPE, θ = 100000. */
 export const SMOL135M_CONFIG: LlamaConfig = {
-  dim: 576, hiddenDim: 1536, nLayers: 30, nHeads: 9, nKvHeads: 3, vocabSize: 49152, seqLen: 512,
-  headSize: 64, normEps: 1e-5, ropeTheta: 100000, ropeStyle: 'half', sharedClassifier: true,
+  dim: 576,
+  hiddenDim: 1536,
+  nLayers: 30,
+  nHeads: 9,
+  nKvHeads: 3,
+  vocabSize: 49152,
+  seqLen: 512,
+  headSize: 64,
+  normEps: 1e-5,
+  ropeTheta: 100000,
+  ropeStyle: 'half',
+  sharedClassifier: true,
 };
 
 export interface DecodeModel {
@@ -43,17 +53,31 @@ export function randomSharedBlockModel(c: LlamaConfig, seed: number): LlamaModel
   const rand = rng(seed);
   const kvd = c.nKvHeads * c.headSize;
   const qd = c.nHeads * c.headSize;
-  const linear = (out: number, inp: number): F32Tensor => f32Tensor([out, inp], randomF32(rand, out * inp, Math.sqrt(3 / inp)));
-  const norm = (n: number): F32Tensor => f32Tensor([n], randomF32(rand, n, 0.2).map((v) => 1 + v));
+  const linear = (out: number, inp: number): F32Tensor =>
+    f32Tensor([out, inp], randomF32(rand, out * inp, Math.sqrt(3 / inp)));
+  const norm = (n: number): F32Tensor =>
+    f32Tensor(
+      [n],
+      randomF32(rand, n, 0.2).map((v) => 1 + v),
+    );
   const block = {
-    rmsAtt: norm(c.dim), wq: linear(qd, c.dim), wk: linear(kvd, c.dim), wv: linear(kvd, c.dim), wo: linear(c.dim, qd),
-    rmsFfn: norm(c.dim), w1: linear(c.hiddenDim, c.dim), w2: linear(c.dim, c.hiddenDim), w3: linear(c.hiddenDim, c.dim),
+    rmsAtt: norm(c.dim),
+    wq: linear(qd, c.dim),
+    wk: linear(kvd, c.dim),
+    wv: linear(kvd, c.dim),
+    wo: linear(c.dim, qd),
+    rmsFfn: norm(c.dim),
+    w1: linear(c.hiddenDim, c.dim),
+    w2: linear(c.dim, c.hiddenDim),
+    w3: linear(c.hiddenDim, c.dim),
   };
   const tokEmb = f32Tensor([c.vocabSize, c.dim], randomF32(rand, c.vocabSize * c.dim));
   return {
     config: c,
     weights: {
-      tokEmb, layers: Array.from({ length: c.nLayers }, () => ({ ...block })), rmsFinal: norm(c.dim),
+      tokEmb,
+      layers: Array.from({ length: c.nLayers }, () => ({ ...block })),
+      rmsFinal: norm(c.dim),
       wcls: c.sharedClassifier ? tokEmb : linear(c.vocabSize, c.dim),
     },
   };
@@ -63,8 +87,14 @@ export function randomSharedBlockModel(c: LlamaConfig, seed: number): LlamaModel
 export function paramCount(m: LlamaModel): number {
   const w = m.weights;
   const count = (t: Tensor): number => numel(t.shape);
-  const layer = (l: (typeof w.layers)[number]): number => Object.values(l).reduce((s: number, t: Tensor) => s + count(t), 0);
-  return count(w.tokEmb) + count(w.rmsFinal) + (w.wcls === w.tokEmb ? 0 : count(w.wcls)) + w.layers.reduce((s, l) => s + layer(l), 0);
+  const layer = (l: (typeof w.layers)[number]): number =>
+    Object.values(l).reduce((s: number, t: Tensor) => s + count(t), 0);
+  return (
+    count(w.tokEmb) +
+    count(w.rmsFinal) +
+    (w.wcls === w.tokEmb ? 0 : count(w.wcls)) +
+    w.layers.reduce((s, l) => s + layer(l), 0)
+  );
 }
 
 /** The model quantized as `format` with quantizeModel (a shared-block model: one block, repeated). */
@@ -72,9 +102,15 @@ async function quantized(dm: DecodeModel, format: DecodeFormat): Promise<LlamaMo
   if (format === 'fp32') return dm.model;
   const m = dm.model;
   if (!dm.sharedBlock) return (await quantizeModel(m, SPECS[format])).model;
-  const one: LlamaModel = { config: { ...m.config, nLayers: 1 }, weights: { ...m.weights, layers: [m.weights.layers[0]] } };
+  const one: LlamaModel = {
+    config: { ...m.config, nLayers: 1 },
+    weights: { ...m.weights, layers: [m.weights.layers[0]] },
+  };
   const q = (await quantizeModel(one, SPECS[format])).model;
-  return { config: m.config, weights: { ...q.weights, layers: Array.from({ length: m.config.nLayers }, () => ({ ...q.weights.layers[0] })) } };
+  return {
+    config: m.config,
+    weights: { ...q.weights, layers: Array.from({ length: m.config.nLayers }, () => ({ ...q.weights.layers[0] })) },
+  };
 }
 
 export interface DecodeRow {
@@ -97,7 +133,13 @@ export interface DecodeOptions {
   promptTokens: number; // 1: BOS alone, so the untimed first step is a decode step (warm-up)
 }
 
-export async function benchDecode(ctx: GpuContext, dm: DecodeModel, formats: readonly DecodeFormat[], o: DecodeOptions, log: (s: string) => void): Promise<DecodeRow[]> {
+export async function benchDecode(
+  ctx: GpuContext,
+  dm: DecodeModel,
+  formats: readonly DecodeFormat[],
+  o: DecodeOptions,
+  log: (s: string) => void,
+): Promise<DecodeRow[]> {
   const c = dm.model.config;
   const promptTokens = Math.max(1, Math.min(o.promptTokens, c.seqLen - 1));
   const tokens = Math.max(1, Math.min(o.tokens, c.seqLen - promptTokens));
@@ -124,9 +166,14 @@ export async function benchDecode(ctx: GpuContext, dm: DecodeModel, formats: rea
       }
       const ms = performance.now() - t0;
       rows.push({
-        model: dm.name, format,
-        quantizer: format === 'fp32' ? 'none' : `quantizeModel rtn ${SPECS[format].bits}-bit ${SPECS[format].group ? `group ${SPECS[format].group}` : 'per row'}, asymmetric, f32 scales`,
-        promptTokens, tokens,
+        model: dm.name,
+        format,
+        quantizer:
+          format === 'fp32'
+            ? 'none'
+            : `quantizeModel rtn ${SPECS[format].bits}-bit ${SPECS[format].group ? `group ${SPECS[format].group}` : 'per row'}, asymmetric, f32 scales`,
+        promptTokens,
+        tokens,
         msPerToken: round(ms / tokens, 3),
         tokensPerSecond: sig((tokens / ms) * 1000),
         dispatchesPerToken: (runner.counters.dispatches - before.dispatches) / tokens,

@@ -4,12 +4,20 @@ import type { BenchReport } from './bench.ts';
 const MB = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 /** ≥ 1000: grouped integer; else `digits` significant digits. */
 const fmt = (x: number | null | undefined, digits = 3): string =>
-  x === null || x === undefined ? '—' : x >= 1000 ? Math.round(x).toLocaleString('en') : String(Number(x.toPrecision(digits)));
+  x === null || x === undefined
+    ? '—'
+    : x >= 1000
+      ? Math.round(x).toLocaleString('en')
+      : String(Number(x.toPrecision(digits)));
 
 /** Rows of cells as left-aligned columns. */
 function table(head: string[], rows: string[][]): string[] {
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(width[i]))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(width.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
@@ -23,13 +31,19 @@ export function formatReport(r: BenchReport): string[] {
   for (const [section, why] of Object.entries(r.skipped)) out.push(`${section}: skipped: ${why}`);
 
   if (r.results.length) {
-    out.push('', `stories260K (${r.model.params.toLocaleString('en')} params, dim ${r.model.dim}, ${r.model.layers} layers)`);
+    out.push(
+      '',
+      `stories260K (${r.model.params.toLocaleString('en')} params, dim ${r.model.dim}, ${r.model.layers} layers)`,
+    );
     for (const x of r.results) {
       if (x.skipped) {
         out.push(`${x.backend.padEnd(6)} skipped: ${x.skipped}`);
         continue;
       }
-      const gpu = x.dispatchesPerToken !== undefined ? `, ${x.dispatchesPerToken} dispatches + ${x.submitsPerToken} submit per token` : '';
+      const gpu =
+        x.dispatchesPerToken !== undefined
+          ? `, ${x.dispatchesPerToken} dispatches + ${x.submitsPerToken} submit per token`
+          : '';
       out.push(
         `${x.backend.padEnd(6)} prefill ${x.prefill!.tokensPerSecond} tok/s (${x.prefill!.tokens} tokens, median of ${x.prefill!.reps}), ` +
           `decode ${x.decode!.tokensPerSecond} tok/s (${x.decode!.msPerToken} ms/token over ${x.decode!.tokens})${gpu}`,
@@ -39,14 +53,39 @@ export function formatReport(r: BenchReport): string[] {
 
   if (r.matmul) {
     const m = r.matmul;
-    out.push('', `matmul (µs per call: ${m.timing}); onnxruntime: ${m.ort.error ? `not run: ${m.ort.error}` : `${m.ort.version}, ${m.ort.build}`}`);
+    out.push(
+      '',
+      `matmul (µs per call: ${m.timing}); onnxruntime: ${m.ort.error ? `not run: ${m.ort.error}` : `${m.ort.version}, ${m.ort.build}`}`,
+    );
     out.push(
       ...table(
-        ['format', 'N×K', 'M', 'weights', 'ours µs', 'ours GB/s', 'stream GB/s', 'copy GB/s', 'ours/stream', 'ORT gpu µs', 'ORT wasm µs', 'vs ORT gpu'],
+        [
+          'format',
+          'N×K',
+          'M',
+          'weights',
+          'ours µs',
+          'ours GB/s',
+          'stream GB/s',
+          'copy GB/s',
+          'ours/stream',
+          'ORT gpu µs',
+          'ORT wasm µs',
+          'vs ORT gpu',
+        ],
         m.rows.map((x) => [
-          x.format, `${x.n}×${x.k}`, String(x.m), MB(x.weightBytes), fmt(x.ours.usPerCall), fmt(x.ours.GBs), fmt(x.stream.GBs), fmt(x.copy.GBs),
-          fmt(x.oursOverStream), x.ort ? (x.ort.webgpu.error ? 'error' : fmt(x.ort.webgpu.kernelUsPerCall)) : '',
-          x.ort ? (x.ort.wasm.error ? 'error' : fmt(x.ort.wasm.runUsPerCall)) : '', x.speedupVsOrt !== undefined ? `${x.speedupVsOrt}×` : '',
+          x.format,
+          `${x.n}×${x.k}`,
+          String(x.m),
+          MB(x.weightBytes),
+          fmt(x.ours.usPerCall),
+          fmt(x.ours.GBs),
+          fmt(x.stream.GBs),
+          fmt(x.copy.GBs),
+          fmt(x.oursOverStream),
+          x.ort ? (x.ort.webgpu.error ? 'error' : fmt(x.ort.webgpu.kernelUsPerCall)) : '',
+          x.ort ? (x.ort.wasm.error ? 'error' : fmt(x.ort.wasm.runUsPerCall)) : '',
+          x.speedupVsOrt !== undefined ? `${x.speedupVsOrt}×` : '',
         ]),
       ),
     );
@@ -59,7 +98,16 @@ export function formatReport(r: BenchReport): string[] {
     out.push(
       ...table(
         ['model', 'format', 'tok/s', 'ms/token', 'dispatches/token', 'GPU weights', 'linears', 'tokens'],
-        r.decode.map((x) => [x.model, x.format, fmt(x.tokensPerSecond), fmt(x.msPerToken), String(x.dispatchesPerToken), MB(x.memory.weightBytes), MB(x.memory.linearBytes), String(x.tokens)]),
+        r.decode.map((x) => [
+          x.model,
+          x.format,
+          fmt(x.tokensPerSecond),
+          fmt(x.msPerToken),
+          String(x.dispatchesPerToken),
+          MB(x.memory.weightBytes),
+          MB(x.memory.linearBytes),
+          String(x.tokens),
+        ]),
       ),
     );
   }
@@ -67,14 +115,22 @@ export function formatReport(r: BenchReport): string[] {
   if (r.gptq) {
     const g = r.gptq;
     out.push('', `gptq (${g.implementation}${g.cpuReason ? `; why: ${g.cpuReason}` : ''})`);
-    out.push(`measured: ${g.measured.layers} layer(s) × ${g.measured.windows} windows × ${g.measured.windowTokens} tokens: ${g.measured.totalSeconds} s`);
+    out.push(
+      `measured: ${g.measured.layers} layer(s) × ${g.measured.windows} windows × ${g.measured.windowTokens} tokens: ${g.measured.totalSeconds} s`,
+    );
     for (const [i, p] of g.measured.perLayer.entries()) {
-      const h = Object.entries(p.hessianMs).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ');
-      const q = Object.entries(p.gptqMs).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ');
+      const h = Object.entries(p.hessianMs)
+        .map(([k, v]) => `${k} ${Math.round(v)}`)
+        .join(', ');
+      const q = Object.entries(p.gptqMs)
+        .map(([k, v]) => `${k} ${Math.round(v)}`)
+        .join(', ');
       out.push(`  layer ${i}: Hessians ms (${h}); GPTQ ms (${q})`);
     }
     const e = g.extrapolated;
-    out.push(`${e.label}: ${e.layers} layers × ${e.windows} windows: ${e.totalSeconds} s (Hessians ${e.hessianSeconds} s + GPTQ ${e.gptqSeconds} s)`);
+    out.push(
+      `${e.label}: ${e.layers} layers × ${e.windows} windows: ${e.totalSeconds} s (Hessians ${e.hessianSeconds} s + GPTQ ${e.gptqSeconds} s)`,
+    );
   }
   return out;
 }

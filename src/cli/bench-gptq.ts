@@ -37,8 +37,13 @@ function linears(c: LlamaConfig): [name: string, site: Site, rows: number, cols:
   const qd = c.nHeads * c.headSize;
   const kvd = c.nKvHeads * c.headSize;
   return [
-    ['wq', 'attn', qd, c.dim], ['wk', 'attn', kvd, c.dim], ['wv', 'attn', kvd, c.dim], ['wo', 'wo', c.dim, qd],
-    ['w1', 'ffn', c.hiddenDim, c.dim], ['w3', 'ffn', c.hiddenDim, c.dim], ['w2', 'w2', c.dim, c.hiddenDim],
+    ['wq', 'attn', qd, c.dim],
+    ['wk', 'attn', kvd, c.dim],
+    ['wv', 'attn', kvd, c.dim],
+    ['wo', 'wo', c.dim, qd],
+    ['w1', 'ffn', c.hiddenDim, c.dim],
+    ['w3', 'ffn', c.hiddenDim, c.dim],
+    ['w2', 'w2', c.dim, c.hiddenDim],
   ];
 }
 
@@ -53,9 +58,24 @@ export interface GptqReport {
   cpuReason?: string; // why the CPU twin was timed instead of the GPU quantizer
   shape: string;
   quantizer: GptqOptions;
-  measured: { layers: number; windows: number; windowTokens: number; perLayer: GptqLayerTiming[]; totalSeconds: number };
+  measured: {
+    layers: number;
+    windows: number;
+    windowTokens: number;
+    perLayer: GptqLayerTiming[];
+    totalSeconds: number;
+  };
   activations: string;
-  extrapolated: { label: string; layers: number; windows: number; windowTokens: number; formula: string; hessianSeconds: number; gptqSeconds: number; totalSeconds: number };
+  extrapolated: {
+    label: string;
+    layers: number;
+    windows: number;
+    windowTokens: number;
+    formula: string;
+    hessianSeconds: number;
+    gptqSeconds: number;
+    totalSeconds: number;
+  };
 }
 
 interface Engine {
@@ -92,7 +112,14 @@ const cpuEngine: Engine = {
   release: () => {},
 };
 
-async function timeLayer(e: Engine, c: LlamaConfig, o: GptqBenchOptions, opts: GptqOptions, seed: number, log: (s: string) => void): Promise<GptqLayerTiming> {
+async function timeLayer(
+  e: Engine,
+  c: LlamaConfig,
+  o: GptqBenchOptions,
+  opts: GptqOptions,
+  seed: number,
+  log: (s: string) => void,
+): Promise<GptqLayerTiming> {
   const rand = rng(seed);
   const cols: Record<Site, number> = { attn: c.dim, wo: c.nHeads * c.headSize, ffn: c.dim, w2: c.hiddenDim };
   const hessianMs = {} as Record<Site, number>;
@@ -121,7 +148,12 @@ async function timeLayer(e: Engine, c: LlamaConfig, o: GptqBenchOptions, opts: G
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-export async function benchGptq(ctx: GpuContext | null, c: LlamaConfig, o: GptqBenchOptions, log: (s: string) => void): Promise<GptqReport> {
+export async function benchGptq(
+  ctx: GpuContext | null,
+  c: LlamaConfig,
+  o: GptqBenchOptions,
+  log: (s: string) => void,
+): Promise<GptqReport> {
   const opts: GptqOptions = { ...GPTQ_DEFAULTS, bits: 4, group: 32 };
   let cpuReason: string | undefined;
   let engine: Engine = cpuEngine;
@@ -144,7 +176,10 @@ export async function benchGptq(ctx: GpuContext | null, c: LlamaConfig, o: GptqB
   } finally {
     gpu?.dispose();
   }
-  const hessianPerWindowMs = (['attn', 'wo', 'ffn', 'w2'] as const).reduce((s, site) => s + mean(perLayer.map((p) => p.hessianMs[site])) / o.windows, 0);
+  const hessianPerWindowMs = (['attn', 'wo', 'ffn', 'w2'] as const).reduce(
+    (s, site) => s + mean(perLayer.map((p) => p.hessianMs[site])) / o.windows,
+    0,
+  );
   const gptqPerLayerMs = mean(perLayer.map((p) => Object.values(p.gptqMs).reduce((a, b) => a + b, 0)));
   const hessianSeconds = (o.fullLayers * o.fullWindows * hessianPerWindowMs) / 1000; // same window size
   const gptqSeconds = (o.fullLayers * gptqPerLayerMs) / 1000;
@@ -153,13 +188,24 @@ export async function benchGptq(ctx: GpuContext | null, c: LlamaConfig, o: GptqB
     ...(cpuReason ? { cpuReason } : {}),
     shape: `dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nHeads} heads / ${c.nKvHeads} kv heads of ${c.headSize}: per layer wq ${c.nHeads * c.headSize}×${c.dim}, wk/wv ${c.nKvHeads * c.headSize}×${c.dim}, wo ${c.dim}×${c.nHeads * c.headSize}, w1/w3 ${c.hiddenDim}×${c.dim}, w2 ${c.dim}×${c.hiddenDim}`,
     quantizer: opts,
-    measured: { layers: o.layers, windows: o.windows, windowTokens: o.windowTokens, perLayer, totalSeconds: round(perLayer.reduce((s, p) => s + p.totalMs, 0) / 1000, 2) },
-    activations: 'random uniform [−1, 1) calibration activations; the forward passes that capture real ones are not included',
+    measured: {
+      layers: o.layers,
+      windows: o.windows,
+      windowTokens: o.windowTokens,
+      perLayer,
+      totalSeconds: round(perLayer.reduce((s, p) => s + p.totalMs, 0) / 1000, 2),
+    },
+    activations:
+      'random uniform [−1, 1) calibration activations; the forward passes that capture real ones are not included',
     extrapolated: {
       label: 'EXTRAPOLATED from the measured layers, not measured',
-      layers: o.fullLayers, windows: o.fullWindows, windowTokens: o.windowTokens,
+      layers: o.fullLayers,
+      windows: o.fullWindows,
+      windowTokens: o.windowTokens,
       formula: 'layers × (windows × Σ_sites Hessian ms per window + Σ_linears GPTQ ms per layer)',
-      hessianSeconds: round(hessianSeconds, 1), gptqSeconds: round(gptqSeconds, 1), totalSeconds: round(hessianSeconds + gptqSeconds, 1),
+      hessianSeconds: round(hessianSeconds, 1),
+      gptqSeconds: round(gptqSeconds, 1),
+      totalSeconds: round(hessianSeconds + gptqSeconds, 1),
     },
   };
 }

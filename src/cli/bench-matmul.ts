@@ -17,7 +17,16 @@ import type { MatmulCall } from '../gpu/matmul-quant.ts';
 import { uploadLinear, weightBuffers, type UniformWeight } from '../gpu/weights.ts';
 import copyStreamWgsl from '../../shaders/bench/copy_stream.wgsl?raw';
 import type { OrtBench, OrtResult } from './bench-ort.ts';
-import { CaptureSink, randomF32, randomWords, rng, sig, type GpuTimer, type Replay, type Timing } from './bench-util.ts';
+import {
+  CaptureSink,
+  randomF32,
+  randomWords,
+  rng,
+  sig,
+  type GpuTimer,
+  type Replay,
+  type Timing,
+} from './bench-util.ts';
 
 export interface MatmulOptions {
   shapes: [n: number, k: number][]; // (N, K) = (outputs, inputs)
@@ -77,7 +86,12 @@ export function randomPacked(format: MatmulFormat, n: number, k: number, seed: n
   if (pad) for (let r = 0; r < n; r++) data[(r + 1) * wordsPerRow(bits, k) - 1] &= (1 << (bits * pad)) - 1;
   const scales = new Float32Array(n * nGroups).map(() => (0.5 + rand()) / Math.sqrt(k));
   return {
-    format: bits === 4 ? 'q4' : 'q8', shape: [n, k], granularity: G < k ? 'group' : 'row', group: G, sym: true, scaleType: 'f32',
+    format: bits === 4 ? 'q4' : 'q8',
+    shape: [n, k],
+    granularity: G < k ? 'group' : 'row',
+    group: G,
+    sym: true,
+    scaleType: 'f32',
     buffers: { data, scales },
   };
 }
@@ -111,20 +125,34 @@ class StreamKernel {
   readonly src: GPUBuffer;
   readonly dst: GPUBuffer;
 
-  constructor(private readonly ctx: GpuContext, maxBytes: number, seed: number) {
+  constructor(
+    private readonly ctx: GpuContext,
+    maxBytes: number,
+    seed: number,
+  ) {
     const d = ctx.device;
     const storage = (type: GPUBufferBindingType): GPUBindGroupLayoutEntry['buffer'] => ({ type });
     this.layout = d.createBindGroupLayout({
       label: 'copy_stream',
       entries: [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: 16 } },
+        {
+          binding: 0,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: 16 },
+        },
         { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: storage('read-only-storage') },
         { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: storage('storage') },
       ],
     });
     const module = d.createShaderModule({ label: 'copy_stream', code: copyStreamWgsl });
     const layout = d.createPipelineLayout({ bindGroupLayouts: [this.layout] });
-    this.pipelines = [0, 1].map((MODE) => d.createComputePipeline({ label: `copy_stream MODE=${MODE}`, layout, compute: { module, entryPoint: 'main', constants: { MODE } } }));
+    this.pipelines = [0, 1].map((MODE) =>
+      d.createComputePipeline({
+        label: `copy_stream MODE=${MODE}`,
+        layout,
+        compute: { module, entryPoint: 'main', constants: { MODE } },
+      }),
+    );
     const words = Math.ceil(maxBytes / 16) * 4;
     this.src = uploadStorage(ctx, randomWords(rng(seed), words), 'stream-src');
     this.dst = createStorage(ctx, words * 4, 'stream-dst');
@@ -156,13 +184,25 @@ class StreamKernel {
   }
 }
 
-async function bandwidth(timer: GpuTimer, k: StreamKernel, bytes: number, mode: 0 | 1, o: MatmulOptions): Promise<Bandwidth> {
+async function bandwidth(
+  timer: GpuTimer,
+  k: StreamKernel,
+  bytes: number,
+  mode: 0 | 1,
+  o: MatmulOptions,
+): Promise<Bandwidth> {
   const t = await timer.time([k.replay(bytes, mode)], o);
   const moved = bytes * (mode === 1 ? 2 : 1);
   return { ...t, bytes, GBs: sig(moved / t.usPerCall / 1e3) };
 }
 
-export async function benchMatmul(ctx: GpuContext, timer: GpuTimer, o: MatmulOptions, ort: OrtBench | null, log: (s: string) => void): Promise<MatmulReport> {
+export async function benchMatmul(
+  ctx: GpuContext,
+  timer: GpuTimer,
+  o: MatmulOptions,
+  ort: OrtBench | null,
+  log: (s: string) => void,
+): Promise<MatmulReport> {
   const maxBytes = Math.max(...o.shapes.map(([n, k]) => n * k + 4 * n * Math.ceil(k / 32))) + 16;
   const stream = new StreamKernel(ctx, maxBytes, o.seed + 1);
   const rows: MatmulRow[] = [];
@@ -178,7 +218,8 @@ export async function benchMatmul(ctx: GpuContext, timer: GpuTimer, o: MatmulOpt
           const w = uploadLinear(ctx, [t], `bench-${format}`) as UniformWeight;
           const weightBytes = weightBuffers(w).reduce((s, b) => s + b.size, 0);
           try {
-            for (const m of new Set([1, o.gemmM])) { // --gemm-m 1: GEMV only
+            for (const m of new Set([1, o.gemmM])) {
+              // --gemm-m 1: GEMV only
               log(`matmul ${format} ${n}×${k} M=${m}`);
               const sink = new CaptureSink(ctx);
               const call: MatmulCall = { x: xBuf, out: outBuf, M: m, xOff: 0, accumulate: false, nOff: 0, ldo: n };
@@ -189,19 +230,38 @@ export async function benchMatmul(ctx: GpuContext, timer: GpuTimer, o: MatmulOpt
               const c = await bandwidth(timer, stream, weightBytes, 1, o);
               const GBs = sig(weightBytes / tm.usPerCall / 1e3);
               const row: MatmulRow = {
-                format, n, k, m, weightBytes,
+                format,
+                n,
+                k,
+                m,
+                weightBytes,
                 ours: { ...tm, GBs, GFLOPs: sig((2 * m * n * k) / tm.usPerCall / 1e3) },
-                stream: s, copy: c, oursOverStream: sig(GBs / s.GBs), oursOverCopy: sig(GBs / c.GBs),
+                stream: s,
+                copy: c,
+                oursOverStream: sig(GBs / s.GBs),
+                oursOverCopy: sig(GBs / c.GBs),
               };
               if (m === 1) {
                 const got = await readF32(ctx, outBuf, n);
                 const want = cpuGemv(t, x);
                 const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0) || 1;
-                row.maxRelErr = Number((got.reduce((a, v, i) => Math.max(a, Math.abs(v - want[i])), 0) / scale).toExponential(2));
+                row.maxRelErr = Number(
+                  (got.reduce((a, v, i) => Math.max(a, Math.abs(v - want[i])), 0) / scale).toExponential(2),
+                );
               }
               if (ort && format === 'q4-g32') {
                 log(`onnxruntime MatMulNBits ${n}×${k} M=${m}`);
-                row.ort = await ort.matmul({ n, k, m, codes: t.buffers.data, scales: t.buffers.scales as Float32Array /* f32 scales */, x: x.subarray(0, m * k) }, m === 1 ? await readF32(ctx, outBuf, n) : undefined);
+                row.ort = await ort.matmul(
+                  {
+                    n,
+                    k,
+                    m,
+                    codes: t.buffers.data,
+                    scales: t.buffers.scales as Float32Array /* f32 scales */,
+                    x: x.subarray(0, m * k),
+                  },
+                  m === 1 ? await readF32(ctx, outBuf, n) : undefined,
+                );
                 const kernel = row.ort.webgpu?.kernelUsPerCall;
                 if (kernel) row.speedupVsOrt = sig(kernel / tm.usPerCall);
                 if (row.ort.wasm?.runUsPerCall) row.speedupVsOrtWasm = sig(row.ort.wasm.runUsPerCall / tm.usPerCall);

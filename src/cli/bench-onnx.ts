@@ -38,7 +38,8 @@ const cat = (parts: readonly Uint8Array[]): Uint8Array => {
 
 const tag = (field: number, wire: number): number[] => varint((field << 3) | wire);
 const int = (field: number, v: number): Field => Uint8Array.from([...tag(field, 0), ...varint(v)]);
-const bytes = (field: number, payload: Uint8Array): Field => cat([Uint8Array.from([...tag(field, 2), ...varint(payload.length)]), payload]);
+const bytes = (field: number, payload: Uint8Array): Field =>
+  cat([Uint8Array.from([...tag(field, 2), ...varint(payload.length)]), payload]);
 const str = (field: number, s: string): Field => bytes(field, new TextEncoder().encode(s));
 const msg = (field: number, ...fields: Field[]): Field => bytes(field, cat(fields));
 
@@ -69,12 +70,22 @@ export interface MatMulNBitsModel {
 export function matMulNBitsModel(m: MatMulNBitsModel): Uint8Array {
   const blocks = m.K / 32;
   if (!Number.isInteger(blocks) || m.codes.length !== (m.N * m.K) / 8 || m.scales.length !== m.N * blocks) {
-    throw new Error(`MatMulNBits model: K ${m.K} must be a multiple of 32 with ${(m.N * m.K) / 8} code words and ${m.N * blocks} scales`);
+    throw new Error(
+      `MatMulNBits model: K ${m.K} must be a multiple of 32 with ${(m.N * m.K) / 8} code words and ${m.N * blocks} scales`,
+    );
   }
   const node = msg(
     1,
-    str(1, 'A'), str(1, 'B'), str(1, 'scales'), str(2, 'Y'), str(3, 'matmul'), str(4, 'MatMulNBits'),
-    intAttr('K', m.K), intAttr('N', m.N), intAttr('bits', 4), intAttr('block_size', 32),
+    str(1, 'A'),
+    str(1, 'B'),
+    str(1, 'scales'),
+    str(2, 'Y'),
+    str(3, 'matmul'),
+    str(4, 'MatMulNBits'),
+    intAttr('K', m.K),
+    intAttr('N', m.N),
+    intAttr('bits', 4),
+    intAttr('block_size', 32),
     str(7, 'com.microsoft'),
   );
   const b = new Uint8Array(m.codes.buffer, m.codes.byteOffset, m.codes.byteLength);

@@ -58,7 +58,10 @@ export interface OrtResult {
 
 export interface OrtBench {
   version: string;
-  matmul(a: { n: number; k: number; m: number; codes: Uint32Array; scales: Float32Array; x: Float32Array }, ours?: Float32Array): Promise<OrtResult>;
+  matmul(
+    a: { n: number; k: number; m: number; codes: Uint32Array; scales: Float32Array; x: Float32Array },
+    ours?: Float32Array,
+  ): Promise<OrtResult>;
 }
 
 // NIBBLE_ORT_JSEP: another path to ort.webgpu.min.mjs (e.g. next to a bundled bench on a GPU machine).
@@ -69,8 +72,14 @@ const ORT_JSEP = process.env.NIBBLE_ORT_JSEP
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** Loads ORT and points its WebGPU EP at a fresh adapter of `gpu`; {error} when it cannot. */
-export async function loadOrt(gpu: GPU, o: { targetMs: number; maxReps: number; trials: number }): Promise<OrtBench | { error: string }> {
-  if (!existsSync(ORT_JSEP)) return { error: `onnxruntime-web 1.20.1 JSEP build not found at ${ORT_JSEP.pathname} (devDependency ort-jsep: run npm install)` };
+export async function loadOrt(
+  gpu: GPU,
+  o: { targetMs: number; maxReps: number; trials: number },
+): Promise<OrtBench | { error: string }> {
+  if (!existsSync(ORT_JSEP))
+    return {
+      error: `onnxruntime-web 1.20.1 JSEP build not found at ${ORT_JSEP.pathname} (devDependency ort-jsep: run npm install)`,
+    };
   let ort: OrtModule;
   try {
     const g = globalThis as { navigator?: object };
@@ -96,7 +105,12 @@ export async function loadOrt(gpu: GPU, o: { targetMs: number; maxReps: number; 
   const version = ort.env.versions?.web ?? '1.20.1';
 
   /** Runs one EP: warm-up, reps per trial from the warm-up time, trials. */
-  async function runEp(ep: 'webgpu' | 'wasm', model: Uint8Array, a: { m: number; k: number; n: number; x: Float32Array }, ours?: Float32Array): Promise<OrtEpResult> {
+  async function runEp(
+    ep: 'webgpu' | 'wasm',
+    model: Uint8Array,
+    a: { m: number; k: number; n: number; x: Float32Array },
+    ours?: Float32Array,
+  ): Promise<OrtEpResult> {
     try {
       const session = await ort.InferenceSession.create(model, { executionProviders: [ep] });
       const A = new ort.Tensor('float32', a.x, [a.m, a.k]);

@@ -26,7 +26,12 @@ export interface BackendResult {
 }
 
 /** Times `reps` prefills of `prompt` at position 0 (after one untimed warm-up) and a greedy decode after one more. */
-async function measure(runner: ModelRunner, prompt: number[], reps: number, decodeTokens: number): Promise<BackendResult> {
+async function measure(
+  runner: ModelRunner,
+  prompt: number[],
+  reps: number,
+  decodeTokens: number,
+): Promise<BackendResult> {
   await runner.step(prompt, 0, 'argmax'); // warm-up: first-use costs (pipelines, caches)
   const times: number[] = [];
   let next = 0;
@@ -46,8 +51,18 @@ async function measure(runner: ModelRunner, prompt: number[], reps: number, deco
   const msMedian = median(times);
   const out: BackendResult = {
     backend: runner.backend,
-    prefill: { tokens: prompt.length, reps, msMedian: round(msMedian, 3), tokensPerSecond: round((prompt.length / msMedian) * 1000, 1) },
-    decode: { tokens: decodeTokens, ms: round(ms, 1), tokensPerSecond: round((decodeTokens / ms) * 1000, 1), msPerToken: round(ms / decodeTokens, 3) },
+    prefill: {
+      tokens: prompt.length,
+      reps,
+      msMedian: round(msMedian, 3),
+      tokensPerSecond: round((prompt.length / msMedian) * 1000, 1),
+    },
+    decode: {
+      tokens: decodeTokens,
+      ms: round(ms, 1),
+      tokensPerSecond: round((decodeTokens / ms) * 1000, 1),
+      msPerToken: round(ms / decodeTokens, 3),
+    },
   };
   if (runner.backend === 'webgpu') {
     out.submitsPerToken = (runner.counters.submits - before.submits) / decodeTokens;
@@ -57,12 +72,20 @@ async function measure(runner: ModelRunner, prompt: number[], reps: number, deco
 }
 
 /** Each backend's result; `ctx` null: WebGPU is skipped with `noGpu` as the reason. */
-export async function benchStories(model: LlamaModel, ctx: GpuContext | null, noGpu: string, o: StoriesOptions): Promise<BackendResult[]> {
+export async function benchStories(
+  model: LlamaModel,
+  ctx: GpuContext | null,
+  noGpu: string,
+  o: StoriesOptions,
+): Promise<BackendResult[]> {
   const c = model.config;
   const prefillTokens = Math.min(o.prefillTokens, c.seqLen - 1);
   const decodeTokens = Math.min(o.decodeTokens, c.seqLen - prefillTokens);
   if (prefillTokens < 1 || decodeTokens < 1 || o.prefillReps < 1) {
-    throw new NibbleError('bad-argument', `bench needs prefill, decode and reps >= 1 within the context of ${c.seqLen}`);
+    throw new NibbleError(
+      'bad-argument',
+      `bench needs prefill, decode and reps >= 1 within the context of ${c.seqLen}`,
+    );
   }
   // BOS, then a fixed spread of ids: speed does not depend on the text.
   const prompt = [1, ...Array.from({ length: prefillTokens - 1 }, (_, i) => 3 + ((i * 37) % (c.vocabSize - 3)))];

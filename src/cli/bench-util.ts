@@ -55,14 +55,23 @@ export async function createBenchGpuContext(opts: GpuOptions = {}): Promise<GpuC
   const withTimestamps = (a: GPUAdapter): GPUAdapter => {
     const extra: GPUFeatureName[] = a.features.has('timestamp-query') ? ['timestamp-query'] : [];
     return {
-      get info() { return a.info; },
-      get features() { return a.features; },
-      get limits() { return a.limits; },
-      requestDevice: (d?: GPUDeviceDescriptor) => a.requestDevice({ ...d, requiredFeatures: [...(d?.requiredFeatures ?? []), ...extra] }),
+      get info() {
+        return a.info;
+      },
+      get features() {
+        return a.features;
+      },
+      get limits() {
+        return a.limits;
+      },
+      requestDevice: (d?: GPUDeviceDescriptor) =>
+        a.requestDevice({ ...d, requiredFeatures: [...(d?.requiredFeatures ?? []), ...extra] }),
     } as GPUAdapter;
   };
   const wrapped = {
-    get wgslLanguageFeatures() { return gpu.wgslLanguageFeatures; },
+    get wgslLanguageFeatures() {
+      return gpu.wgslLanguageFeatures;
+    },
     getPreferredCanvasFormat: () => gpu.getPreferredCanvasFormat(),
     requestAdapter: async (o?: GPURequestAdapterOptions) => {
       const a = await gpu.requestAdapter(o);
@@ -106,7 +115,11 @@ export class CaptureSink implements Sink {
       else u32[i] = d.params[name];
     });
     const device = this.ctx.device;
-    const params = device.createBuffer({ label: `bench-${kernel}-params`, size: PARAM_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const params = device.createBuffer({
+      label: `bench-${kernel}-params`,
+      size: PARAM_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.owned.push(params);
     device.queue.writeBuffer(params, 0, words);
     const bindGroup = device.createBindGroup({
@@ -157,7 +170,9 @@ export class GpuTimer {
     const d = this.ctx.device;
     const q = this.query;
     const enc = d.createCommandEncoder();
-    const pass = enc.beginComputePass(q ? { timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    const pass = enc.beginComputePass(
+      q ? { timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+    );
     for (let r = 0; r < reps; r++) {
       for (const p of replays) {
         pass.setPipeline(p.pipeline);
@@ -200,7 +215,13 @@ export class GpuTimer {
     }
     const gpuUs = gpu.length === o.trials ? median(gpu) : null;
     const wallUs = median(wall);
-    return { usPerCall: round(gpuUs ?? wallUs, 2), wallUsPerCall: round(wallUs, 2), gpuUsPerCall: gpuUs === null ? null : round(gpuUs, 2), reps, trials: o.trials };
+    return {
+      usPerCall: round(gpuUs ?? wallUs, 2),
+      wallUsPerCall: round(wallUs, 2),
+      gpuUsPerCall: gpuUs === null ? null : round(gpuUs, 2),
+      reps,
+      trials: o.trials,
+    };
   }
 
   dispose(): void {

@@ -13,7 +13,15 @@ import { parseLlama2c } from '../core/formats/llama2c.ts';
 import { describeAdapter, type GpuContext } from '../gpu/device.ts';
 import type { Backend } from '../engine/runner.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
-import { DECODE_FORMATS, SMOL135M_CONFIG, benchDecode, paramCount, randomSharedBlockModel, type DecodeFormat, type DecodeRow } from './bench-decode.ts';
+import {
+  DECODE_FORMATS,
+  SMOL135M_CONFIG,
+  benchDecode,
+  paramCount,
+  randomSharedBlockModel,
+  type DecodeFormat,
+  type DecodeRow,
+} from './bench-decode.ts';
 import { formatReport } from './bench-format.ts';
 import { benchGptq, type GptqReport } from './bench-gptq.ts';
 import { MATMUL_FORMATS, benchMatmul, type MatmulFormat, type MatmulReport } from './bench-matmul.ts';
@@ -49,20 +57,58 @@ gptq:     --gptq-layers N (full 30, quick 1)  --gptq-windows N (full 128, quick 
 `;
 
 const SPEC = {
-  json: { kind: 'flag' }, quick: { kind: 'flag' }, full: { kind: 'flag' }, help: { kind: 'flag' }, h: { kind: 'flag' }, 'no-ort': { kind: 'flag' },
-  only: { kind: 'string' }, seed: { kind: 'string' }, model: { kind: 'string' },
-  'prefill-tokens': { kind: 'string' }, 'prefill-reps': { kind: 'string' }, 'stories-decode': { kind: 'string' },
-  shapes: { kind: 'string' }, 'gemm-m': { kind: 'string' }, formats: { kind: 'string' }, 'target-ms': { kind: 'string' }, trials: { kind: 'string' },
-  'decode-models': { kind: 'string' }, 'decode-formats': { kind: 'string' }, 'decode-tokens': { kind: 'string' }, 'decode-layers': { kind: 'string' }, seq: { kind: 'string' },
-  'gptq-layers': { kind: 'string' }, 'gptq-windows': { kind: 'string' }, 'gptq-tokens': { kind: 'string' }, 'gptq-backend': { kind: 'string' },
+  json: { kind: 'flag' },
+  quick: { kind: 'flag' },
+  full: { kind: 'flag' },
+  help: { kind: 'flag' },
+  h: { kind: 'flag' },
+  'no-ort': { kind: 'flag' },
+  only: { kind: 'string' },
+  seed: { kind: 'string' },
+  model: { kind: 'string' },
+  'prefill-tokens': { kind: 'string' },
+  'prefill-reps': { kind: 'string' },
+  'stories-decode': { kind: 'string' },
+  shapes: { kind: 'string' },
+  'gemm-m': { kind: 'string' },
+  formats: { kind: 'string' },
+  'target-ms': { kind: 'string' },
+  trials: { kind: 'string' },
+  'decode-models': { kind: 'string' },
+  'decode-formats': { kind: 'string' },
+  'decode-tokens': { kind: 'string' },
+  'decode-layers': { kind: 'string' },
+  seq: { kind: 'string' },
+  'gptq-layers': { kind: 'string' },
+  'gptq-windows': { kind: 'string' },
+  'gptq-tokens': { kind: 'string' },
+  'gptq-backend': { kind: 'string' },
 } as const;
 
 export interface BenchReport {
-  device: { adapter: string | null; swiftshader: boolean; note: string; timestampQuery: boolean; kernels: string | null; cpuCores: number; loadAverage: { start: number[]; end: number[] }; node: string };
+  device: {
+    adapter: string | null;
+    swiftshader: boolean;
+    note: string;
+    timestampQuery: boolean;
+    kernels: string | null;
+    cpuCores: number;
+    loadAverage: { start: number[]; end: number[] };
+    node: string;
+  };
   mode: 'quick' | 'full';
   params: Record<string, unknown>;
   // stories260K (issue 2's report, same fields)
-  model: { path: string; dim: number; layers: number; heads: number; kvHeads: number; vocab: number; seqLen: number; params: number };
+  model: {
+    path: string;
+    dim: number;
+    layers: number;
+    heads: number;
+    kvHeads: number;
+    vocab: number;
+    seqLen: number;
+    params: number;
+  };
   adapter: string | null;
   kernels: string | null;
   swiftshader: boolean;
@@ -82,9 +128,13 @@ const DEFAULT_MODEL = new URL('../../public/models/stories260K.bin', import.meta
 function list<T extends string>(args: ParsedArgs, name: string, allowed: readonly T[], fallback: readonly T[]): T[] {
   const raw = args.values[name];
   if (raw === undefined) return [...fallback];
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = items.find((s) => !(allowed as readonly string[]).includes(s));
-  if (bad !== undefined || !items.length) throw new NibbleError('bad-argument', `--${name}: "${bad ?? raw}" is not one of ${allowed.join(', ')}`);
+  if (bad !== undefined || !items.length)
+    throw new NibbleError('bad-argument', `--${name}: "${bad ?? raw}" is not one of ${allowed.join(', ')}`);
   return items as T[];
 }
 
@@ -92,12 +142,17 @@ function shapes(raw: string | undefined, fallback: [number, number][]): [number,
   if (raw === undefined) return fallback;
   return raw.split(',').map((s) => {
     const m = /^(\d+)x(\d+)$/.exec(s.trim());
-    if (!m || +m[1] < 1 || +m[2] < 32 || +m[2] % 32) throw new NibbleError('bad-argument', `--shapes: "${s}" must be NxK with K a multiple of 32`);
+    if (!m || +m[1] < 1 || +m[2] < 32 || +m[2] % 32)
+      throw new NibbleError('bad-argument', `--shapes: "${s}" must be NxK with K a multiple of 32`);
     return [+m[1], +m[2]] as [number, number];
   });
 }
 
-const FULL_SHAPES: [number, number][] = [[4096, 4096], [11008, 4096], [4096, 11008]];
+const FULL_SHAPES: [number, number][] = [
+  [4096, 4096],
+  [11008, 4096],
+  [4096, 11008],
+];
 
 /** Opens the bench's device; null with the reason when WebGPU cannot run here. */
 async function openGpu(): Promise<{ ctx: GpuContext | null; why: string }> {
@@ -109,14 +164,18 @@ async function openGpu(): Promise<{ ctx: GpuContext | null; why: string }> {
   }
 }
 
-export async function runBenchCli(argv: readonly string[], io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }): Promise<number> {
+export async function runBenchCli(
+  argv: readonly string[],
+  io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } },
+): Promise<number> {
   const args = parseArgs(argv, SPEC);
   if (args.flags.has('help') || args.flags.has('h')) {
     io.stdout.write(BENCH_USAGE);
     return 0;
   }
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
-  if (args.flags.has('quick') && args.flags.has('full')) throw new NibbleError('bad-argument', '--quick and --full exclude each other');
+  if (args.flags.has('quick') && args.flags.has('full'))
+    throw new NibbleError('bad-argument', '--quick and --full exclude each other');
   const report = await runBench(args, (s) => io.stderr.write(`bench: ${s}\n`));
   if (args.flags.has('json')) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else io.stdout.write(`${formatReport(report).join('\n')}\n`);
@@ -135,9 +194,17 @@ async function runBench(args: ParsedArgs, log: (s: string) => void): Promise<Ben
   }
 }
 
-async function runParts(args: ParsedArgs, ctx: GpuContext | null, why: string, log: (s: string) => void, t0: number, load0: number[]): Promise<BenchReport> {
+async function runParts(
+  args: ParsedArgs,
+  ctx: GpuContext | null,
+  why: string,
+  log: (s: string) => void,
+  t0: number,
+  load0: number[],
+): Promise<BenchReport> {
   const sections = list(args, 'only', SECTIONS, SECTIONS);
-  const num = (name: string, fallback: number, max = 1 << 20) => numberOption(args, name, fallback, { min: 1, max, integer: true });
+  const num = (name: string, fallback: number, max = 1 << 20) =>
+    numberOption(args, name, fallback, { min: 1, max, integer: true });
   const adapter = ctx ? describeAdapter(ctx.adapterInfo) : null;
   const swiftshader = adapter !== null && isSwiftShader(adapter);
   const quick = args.flags.has('quick') || (!args.flags.has('full') && swiftshader);
@@ -155,23 +222,48 @@ async function runParts(args: ParsedArgs, ctx: GpuContext | null, why: string, l
   const stories = parseLlama2c(bytes);
   const storiesOpts = {
     backends: ['webgpu', 'cpu'] as Backend[],
-    prefillTokens: num('prefill-tokens', 64), prefillReps: num('prefill-reps', q(3, 5)), decodeTokens: num('stories-decode', q(32, 128)),
+    prefillTokens: num('prefill-tokens', 64),
+    prefillReps: num('prefill-reps', q(3, 5)),
+    decodeTokens: num('stories-decode', q(32, 128)),
   };
-  const timing = { targetMs: numberOption(args, 'target-ms', q(200, 50), { min: 0.01, max: 60000 }), maxReps: 2000, trials: num('trials', q(3, 7), 1000) };
+  const timing = {
+    targetMs: numberOption(args, 'target-ms', q(200, 50), { min: 0.01, max: 60000 }),
+    maxReps: 2000,
+    trials: num('trials', q(3, 7), 1000),
+  };
   const matmulOpts = {
-    shapes: shapes(args.values.shapes, FULL_SHAPES.map(([n, k]) => (quick ? [n / 8, k / 8] : [n, k]) as [number, number])),
-    gemmM: num('gemm-m', q(16, 64), 4096), formats: list<MatmulFormat>(args, 'formats', MATMUL_FORMATS, MATMUL_FORMATS), ...timing, seed,
+    shapes: shapes(
+      args.values.shapes,
+      FULL_SHAPES.map(([n, k]) => (quick ? [n / 8, k / 8] : [n, k]) as [number, number]),
+    ),
+    gemmM: num('gemm-m', q(16, 64), 4096),
+    formats: list<MatmulFormat>(args, 'formats', MATMUL_FORMATS, MATMUL_FORMATS),
+    ...timing,
+    seed,
   };
-  const smolConfig = { ...SMOL135M_CONFIG, nLayers: num('decode-layers', q(2, SMOL135M_CONFIG.nLayers), 1000), seqLen: num('seq', SMOL135M_CONFIG.seqLen, 1 << 16) };
+  const smolConfig = {
+    ...SMOL135M_CONFIG,
+    nLayers: num('decode-layers', q(2, SMOL135M_CONFIG.nLayers), 1000),
+    seqLen: num('seq', SMOL135M_CONFIG.seqLen, 1 << 16),
+  };
   const decodeModels = list(args, 'decode-models', ['stories', 'smol135m'] as const, ['stories', 'smol135m']);
   const decodeFormats = list<DecodeFormat>(args, 'decode-formats', DECODE_FORMATS, DECODE_FORMATS);
   const decodeOpts = { tokens: num('decode-tokens', q(4, 128)), promptTokens: 1 };
   const backend = args.values['gptq-backend'] ?? (swiftshader ? 'cpu' : 'gpu');
-  const cpuReason = args.values['gptq-backend'] ? '--gptq-backend cpu' : 'default on SwiftShader: the WGSL quantizer emulated on the CPU took ~8 min per layer here (1 layer × 2 windows); --gptq-backend gpu times it';
-  if (backend !== 'gpu' && backend !== 'cpu') throw new NibbleError('bad-argument', `--gptq-backend must be gpu or cpu, got "${backend}"`);
+  const cpuReason = args.values['gptq-backend']
+    ? '--gptq-backend cpu'
+    : 'default on SwiftShader: the WGSL quantizer emulated on the CPU took ~8 min per layer here (1 layer × 2 windows); --gptq-backend gpu times it';
+  if (backend !== 'gpu' && backend !== 'cpu')
+    throw new NibbleError('bad-argument', `--gptq-backend must be gpu or cpu, got "${backend}"`);
   const gptqOpts = {
-    layers: num('gptq-layers', q(1, SMOL135M_CONFIG.nLayers), 1000), windows: num('gptq-windows', q(2, 128), 100000), windowTokens: num('gptq-tokens', 256, 1 << 16),
-    fullLayers: SMOL135M_CONFIG.nLayers, fullWindows: 128, backend: backend as 'gpu' | 'cpu', cpuReason, seed,
+    layers: num('gptq-layers', q(1, SMOL135M_CONFIG.nLayers), 1000),
+    windows: num('gptq-windows', q(2, 128), 100000),
+    windowTokens: num('gptq-tokens', 256, 1 << 16),
+    fullLayers: SMOL135M_CONFIG.nLayers,
+    fullWindows: 128,
+    backend: backend as 'gpu' | 'cpu',
+    cpuReason,
+    seed,
   };
 
   let results: BackendResult[] = [];
@@ -186,8 +278,16 @@ async function runParts(args: ParsedArgs, ctx: GpuContext | null, why: string, l
     if (!ctx) skipped.matmul = why;
     else {
       const timer = new GpuTimer(ctx);
-      const ort = args.flags.has('no-ort') ? { error: 'skipped (--no-ort)' } : await loadOrt(await createNodeGpu(), timing);
-      const ortInfo = 'error' in ort ? { build: 'onnxruntime-web JSEP (ort-jsep)', error: ort.error } : { version: ort.version, build: 'onnxruntime-web JSEP (ort-jsep), WebGPU EP on its own device + wasm EP (1 thread)' };
+      const ort = args.flags.has('no-ort')
+        ? { error: 'skipped (--no-ort)' }
+        : await loadOrt(await createNodeGpu(), timing);
+      const ortInfo =
+        'error' in ort
+          ? { build: 'onnxruntime-web JSEP (ort-jsep)', error: ort.error }
+          : {
+              version: ort.version,
+              build: 'onnxruntime-web JSEP (ort-jsep), WebGPU EP on its own device + wasm EP (1 thread)',
+            };
       try {
         matmul = { ...(await benchMatmul(ctx, timer, matmulOpts, 'error' in ort ? null : ort, log)), ort: ortInfo };
       } finally {
@@ -199,9 +299,14 @@ async function runParts(args: ParsedArgs, ctx: GpuContext | null, why: string, l
     if (!ctx) skipped.decode = why;
     else {
       for (const name of decodeModels) {
-        const dm = name === 'stories'
-          ? { name: 'stories260K', model: stories, sharedBlock: false }
-          : { name: `smollm2-135m-shape (${smolConfig.nLayers} layers, seq ${smolConfig.seqLen})`, model: randomSharedBlockModel(smolConfig, seed), sharedBlock: true };
+        const dm =
+          name === 'stories'
+            ? { name: 'stories260K', model: stories, sharedBlock: false }
+            : {
+                name: `smollm2-135m-shape (${smolConfig.nLayers} layers, seq ${smolConfig.seqLen})`,
+                model: randomSharedBlockModel(smolConfig, seed),
+                sharedBlock: true,
+              };
         decode.push(...(await benchDecode(ctx, dm, decodeFormats, decodeOpts, log)));
       }
     }
@@ -217,13 +322,39 @@ async function runParts(args: ParsedArgs, ctx: GpuContext | null, why: string, l
       : 'WebGPU did not run; CPU numbers only.';
   return {
     device: {
-      adapter, swiftshader, note, timestampQuery: ctx?.device.features.has('timestamp-query') ?? false, kernels: ctx?.kernels.label ?? null,
-      cpuCores: cpus().length, loadAverage: { start: load0.map(r2), end: loadavg().map(r2) }, node: process.version,
+      adapter,
+      swiftshader,
+      note,
+      timestampQuery: ctx?.device.features.has('timestamp-query') ?? false,
+      kernels: ctx?.kernels.label ?? null,
+      cpuCores: cpus().length,
+      loadAverage: { start: load0.map(r2), end: loadavg().map(r2) },
+      node: process.version,
     },
     mode: quick ? 'quick' : 'full',
-    params: { sections, seed, stories: storiesOpts, matmul: sections.includes('matmul') ? matmulOpts : undefined, decode: { models: decodeModels, formats: decodeFormats, ...decodeOpts, smol135m: smolConfig }, gptq: gptqOpts },
-    model: { path: storiesPath, dim: c.dim, layers: c.nLayers, heads: c.nHeads, kvHeads: c.nKvHeads, vocab: c.vocabSize, seqLen: c.seqLen, params: paramCount(stories) },
-    adapter, kernels: ctx?.kernels.label ?? null, swiftshader, results, note,
+    params: {
+      sections,
+      seed,
+      stories: storiesOpts,
+      matmul: sections.includes('matmul') ? matmulOpts : undefined,
+      decode: { models: decodeModels, formats: decodeFormats, ...decodeOpts, smol135m: smolConfig },
+      gptq: gptqOpts,
+    },
+    model: {
+      path: storiesPath,
+      dim: c.dim,
+      layers: c.nLayers,
+      heads: c.nHeads,
+      kvHeads: c.nKvHeads,
+      vocab: c.vocabSize,
+      seqLen: c.seqLen,
+      params: paramCount(stories),
+    },
+    adapter,
+    kernels: ctx?.kernels.label ?? null,
+    swiftshader,
+    results,
+    note,
     ...(matmul ? { matmul } : {}),
     ...(decode.length ? { decode } : {}),
     ...(gptq ? { gptq } : {}),

@@ -34,7 +34,10 @@ async function open(): Promise<GPU> {
   try {
     dawn = await import('webgpu');
   } catch (e) {
-    throw new NibbleError('no-webgpu', `Dawn (npm package "webgpu") could not be loaded: ${(e as Error).message}. Run npm install. ${INSTALL_HINT}`);
+    throw new NibbleError(
+      'no-webgpu',
+      `Dawn (npm package "webgpu") could not be loaded: ${(e as Error).message}. Run npm install. ${INSTALL_HINT}`,
+    );
   }
   Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
 
@@ -49,7 +52,10 @@ async function open(): Promise<GPU> {
     instances.push(second);
     if (await second.requestAdapter()) return second;
   }
-  throw new NibbleError('no-webgpu', `Dawn found no WebGPU adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}). ${INSTALL_HINT}`);
+  throw new NibbleError(
+    'no-webgpu',
+    `Dawn found no WebGPU adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}). ${INSTALL_HINT}`,
+  );
 }
 
 /** The process's WebGPU entry point (navigator.gpu's Node twin); created once. */

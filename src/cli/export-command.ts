@@ -66,26 +66,41 @@ async function write(path: string, bytes: Uint8Array | string): Promise<void> {
 
 export async function runExport(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, EXPORT_FLAGS);
-  if (args.flags.has('help') || args.flags.has('h')) return io.stdout.write(EXPORT_USAGE), 0;
+  if (args.flags.has('help') || args.flags.has('h')) return (io.stdout.write(EXPORT_USAGE), 0);
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
   const format = args.values.format as ExportFormat | undefined;
-  if (!format || !(EXPORT_FORMATS as readonly string[]).includes(format)) throw new NibbleError('bad-argument', `--format must be one of ${EXPORT_FORMATS.join(', ')}${format ? `, got "${format}"` : ''}`);
+  if (!format || !(EXPORT_FORMATS as readonly string[]).includes(format))
+    throw new NibbleError(
+      'bad-argument',
+      `--format must be one of ${EXPORT_FORMATS.join(', ')}${format ? `, got "${format}"` : ''}`,
+    );
   const out = args.values.out;
   if (!out) throw new NibbleError('bad-argument', '--out PATH is required');
   if (format === 'hf-safetensors' && out.endsWith('.safetensors')) {
-    throw new NibbleError('bad-argument', `--format hf-safetensors writes a folder (config.json, model.safetensors, tokenizer.json, …): give --out DIR, not ${out}`);
+    throw new NibbleError(
+      'bad-argument',
+      `--format hf-safetensors writes a folder (config.json, model.safetensors, tokenizer.json, …): give --out DIR, not ${out}`,
+    );
   }
   const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
   const spec = specFromArgs(args);
   if (format === 'gptq-safetensors' && spec.method !== 'fp32' && spec.method !== 'gptq' && spec.method !== 'rtn') {
-    throw new NibbleError('bad-argument', `--format gptq-safetensors needs --method gptq or rtn (or a .nibble variant with uniform-int linears), got --method ${spec.method}`);
+    throw new NibbleError(
+      'bad-argument',
+      `--format gptq-safetensors needs --method gptq or rtn (or a .nibble variant with uniform-int linears), got --method ${spec.method}`,
+    );
   }
-  if (needsCalibration(spec.method) && !args.values.calib) throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
+  if (needsCalibration(spec.method) && !args.values.calib)
+    throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
 
   const loaded = await loadModel(io, args.values.model, args.values.tokenizer);
-  if (args.values.calib && seq > loaded.model.config.seqLen) throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${loaded.model.config.seqLen}`);
-  const calibration = args.values.calib ? textWindows(loaded.tokenizer, await calibrationText(io, args.values.calib), seq) : [];
-  if (args.values.calib && calibration.length === 0) throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
+  if (args.values.calib && seq > loaded.model.config.seqLen)
+    throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${loaded.model.config.seqLen}`);
+  const calibration = args.values.calib
+    ? textWindows(loaded.tokenizer, await calibrationText(io, args.values.calib), seq)
+    : [];
+  if (args.values.calib && calibration.length === 0)
+    throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
   const q = await quantizeModel(loaded.model, spec, {
     calibration,
     onProgress: (p) => {
@@ -95,12 +110,18 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
   const label = spec.method === 'fp32' ? (loaded.label ?? 'fp32') : q.report.label;
 
   const stem = basename(args.values.model!).replace(/\.[^.]*$/, '');
-  const result = exportModelFiles({ model: withOwnContext(loaded, q.model), modelName: stem, label, spec, tokenizerFiles: loaded.tokenizerFiles }, format);
+  const result = exportModelFiles(
+    { model: withOwnContext(loaded, q.model), modelName: stem, label, spec, tokenizerFiles: loaded.tokenizerFiles },
+    format,
+  );
   // Where each file goes: a one-file format to --out; a folder format's files into --out DIR,
   // or (GPTQ only) beside --out X.safetensors, which then takes model.safetensors' bytes.
   const intoDir = result.files.length > 1 && !out.endsWith('.safetensors');
   const dir = intoDir ? out : dirname(out);
-  if (intoDir) await mkdir(dir, { recursive: true }).catch((e: Error) => { throw new NibbleError('bad-argument', `cannot create --out ${dir}: ${e.message}`); });
+  if (intoDir)
+    await mkdir(dir, { recursive: true }).catch((e: Error) => {
+      throw new NibbleError('bad-argument', `cannot create --out ${dir}: ${e.message}`);
+    });
   const files: { path: string; bytes: number }[] = [];
   for (const f of result.files) {
     const path = result.files.length === 1 || (!intoDir && f.name === 'model.safetensors') ? out : join(dir, f.name);
@@ -108,6 +129,10 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
     files.push({ path, bytes: f.bytes.byteLength });
   }
   const summary = { format, label, files };
-  io.stdout.write(args.flags.has('json') ? `${JSON.stringify(summary, null, 2)}\n` : files.map((f) => `wrote ${f.path}: ${label}, ${f.bytes} bytes\n`).join(''));
+  io.stdout.write(
+    args.flags.has('json')
+      ? `${JSON.stringify(summary, null, 2)}\n`
+      : files.map((f) => `wrote ${f.path}: ${label}, ${f.bytes} bytes\n`).join(''),
+  );
   return 0;
 }

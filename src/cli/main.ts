@@ -90,15 +90,20 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
   }
 
   const chat = args.flags.has('chat');
-  if (args.values.system !== undefined && !chat) throw new NibbleError('bad-argument', '--system needs --chat (it is a chat message)');
+  if (args.values.system !== undefined && !chat)
+    throw new NibbleError('bad-argument', '--system needs --chat (it is a chat message)');
 
-  const contextLength = args.values.ctx === undefined ? undefined : numberOption(args, 'ctx', 0, { min: 2, max: 1 << 16, integer: true });
+  const contextLength =
+    args.values.ctx === undefined ? undefined : numberOption(args, 'ctx', 0, { min: 2, max: 1 << 16, integer: true });
   const { model, tokenizer, label } = await loadModel(io, args.values.model, args.values.tokenizer, { contextLength });
   const text = args.values.prompt ?? '';
   // --chat: one user message (after an optional system one) rendered by the template, which
   // writes its own special tokens: nothing is added when it is tokenized (engine/generate.ts).
   const prompt: Prompt = chat
-    ? renderChat(tokenizer, [...(args.values.system !== undefined ? [{ role: 'system', content: args.values.system }] : []), { role: 'user', content: text }])
+    ? renderChat(tokenizer, [
+        ...(args.values.system !== undefined ? [{ role: 'system', content: args.values.system }] : []),
+        { role: 'user', content: text },
+      ])
     : text;
   const ctx = await openBackend(io, backendOption(backend));
   let runner: ModelRunner;
@@ -115,7 +120,9 @@ async function runGenerate(argv: readonly string[], io: CliIo): Promise<number> 
           `prefill ${res.promptTokens} tokens in ${res.prefillMs.toFixed(1)} ms, stopped by ${res.stoppedBy}\n`,
       );
       const device = ctx ? `webgpu on ${describe(ctx)}` : 'cpu';
-      io.stderr.write(`nibble: backend ${device}; ${label ? `variant ${label}; ` : ''}${chat ? 'chat template; ' : ''}seed ${seed}, temperature ${temperature}, top-p ${topP}\n`);
+      io.stderr.write(
+        `nibble: backend ${device}; ${label ? `variant ${label}; ` : ''}${chat ? 'chat template; ' : ''}seed ${seed}, temperature ${temperature}, top-p ${topP}\n`,
+      );
     } finally {
       runner.dispose();
     }

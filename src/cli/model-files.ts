@@ -4,7 +4,14 @@ import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isNibbleError, NibbleError } from '../core/errors.ts';
 import type { LlamaModel } from '../core/model/model.ts';
-import { bytesReader, chooseContext, openCheckpoint, openHfFolder, tokenizerFilesOf, type OpenedModel } from '../core/formats/model-open.ts';
+import {
+  bytesReader,
+  chooseContext,
+  openCheckpoint,
+  openHfFolder,
+  tokenizerFilesOf,
+  type OpenedModel,
+} from '../core/formats/model-open.ts';
 import type { TextTokenizer } from '../core/tokenizers/text-tokenizer.ts';
 import { detectModelFormat } from '../core/formats/hf/detect.ts';
 import type { ModelFolder } from '../core/formats/hf/load.ts';
@@ -23,7 +30,10 @@ export interface LoadedModel {
 }
 
 /** The model as files should describe it: with its own context, not the one it runs with. */
-export const withOwnContext = (loaded: LoadedModel, model: LlamaModel): LlamaModel => ({ ...model, config: { ...model.config, seqLen: loaded.ownContext } });
+export const withOwnContext = (loaded: LoadedModel, model: LlamaModel): LlamaModel => ({
+  ...model,
+  config: { ...model.config, seqLen: loaded.ownContext },
+});
 
 export async function readInput(io: CliIo, flag: string, path: string | undefined): Promise<Uint8Array> {
   if (!path) throw new NibbleError('bad-argument', `--${flag} FILE is required`);
@@ -77,7 +87,12 @@ function nodeFolder(dir: string): ModelFolder & { close(): Promise<void> } {
  * --model: a llama2.c .bin, a .nibble file, a GGUF file, or a Hugging Face model folder.
  * --tokenizer: a llama2.c tokenizer.bin (or tokenizer.json); optional when the model carries one.
  */
-export async function loadModel(io: CliIo, modelPath: string | undefined, tokPath: string | undefined, opts: { contextLength?: number } = {}): Promise<LoadedModel> {
+export async function loadModel(
+  io: CliIo,
+  modelPath: string | undefined,
+  tokPath: string | undefined,
+  opts: { contextLength?: number } = {},
+): Promise<LoadedModel> {
   if (!modelPath) throw new NibbleError('bad-argument', '--model FILE is required');
   let isDir = false;
   try {
@@ -85,38 +100,56 @@ export async function loadModel(io: CliIo, modelPath: string | undefined, tokPat
   } catch {
     /* readInput reports a missing file */
   }
-  const readTokenizer = async () => (tokPath === undefined ? null : tokenizerFilesOf(await readInput(io, 'tokenizer', tokPath)));
+  const readTokenizer = async () =>
+    tokPath === undefined ? null : tokenizerFilesOf(await readInput(io, 'tokenizer', tokPath));
   const missingTokenizer = '--tokenizer FILE is required (the model file carries no tokenizer)';
   let opened: OpenedModel;
   let ownContext: number | undefined; // set by chooseContext (GGUF: the context asked for is the file's)
   if (isDir) {
     const folder = nodeFolder(modelPath);
     try {
-      opened = await openHfFolder(folder, { chooseContext: (own) => chooseContext(opts.contextLength, (ownContext = own)), tokenizer: await readTokenizer(), missingTokenizer });
+      opened = await openHfFolder(folder, {
+        chooseContext: (own) => chooseContext(opts.contextLength, (ownContext = own)),
+        tokenizer: await readTokenizer(),
+        missingTokenizer,
+      });
     } finally {
       await folder.close();
     }
   } else {
     const bytes = await readInput(io, 'model', modelPath);
     if (detectModelFormat(bytes) === 'safetensors') {
-      throw new NibbleError('bad-argument', `${modelPath} is a safetensors file: pass the model's folder (with config.json and tokenizer.json) as --model`);
+      throw new NibbleError(
+        'bad-argument',
+        `${modelPath} is a safetensors file: pass the model's folder (with config.json and tokenizer.json) as --model`,
+      );
     }
     // --ctx is llama.cpp's -c for GGUF files (any length, default the file's); other formats run
     // with min(own, DEFAULT_CONTEXT) unless --ctx (1..own) says otherwise.
     const gguf = detectModelFormat(bytes) === 'gguf';
     opened = await openCheckpoint(bytesReader(bytes), {
-      ...(gguf ? { contextLength: opts.contextLength } : { chooseContext: (own: number) => chooseContext(opts.contextLength, (ownContext = own)) }),
-      tokenizer: await readTokenizer(), missingTokenizer,
+      ...(gguf
+        ? { contextLength: opts.contextLength }
+        : { chooseContext: (own: number) => chooseContext(opts.contextLength, (ownContext = own)) }),
+      tokenizer: await readTokenizer(),
+      missingTokenizer,
     });
   }
-  return { model: opened.model, tokenizer: opened.tokenizer, tokenizerFiles: opened.tokenizerFiles, label: opened.label, ownContext: ownContext ?? opened.model.config.seqLen };
+  return {
+    model: opened.model,
+    tokenizer: opened.tokenizer,
+    tokenizerFiles: opened.tokenizerFiles,
+    label: opened.label,
+    ownContext: ownContext ?? opened.model.config.seqLen,
+  };
 }
 
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
 export function backendOption(raw: string | undefined): BackendChoice {
   const b = raw ?? 'auto';
-  if (b !== 'auto' && b !== 'webgpu' && b !== 'cpu') throw new NibbleError('bad-argument', `--backend must be auto, webgpu or cpu, got "${b}"`);
+  if (b !== 'auto' && b !== 'webgpu' && b !== 'cpu')
+    throw new NibbleError('bad-argument', `--backend must be auto, webgpu or cpu, got "${b}"`);
   return b;
 }
 

@@ -6,20 +6,51 @@ import { textWindows } from '../core/model/metrics.ts';
 import { LINEAR_NAMES } from '../core/model/model.ts';
 import { writeNibbleFile } from '../core/formats/nibble-file.ts';
 import { evaluate, type EvalReport } from '../engine/evaluate.ts';
-import { DEFAULT_SPEC, QUANT_METHODS, needsCalibration, type QuantMethod, type QuantSpec } from '../core/quant/quant-spec.ts';
+import {
+  DEFAULT_SPEC,
+  QUANT_METHODS,
+  needsCalibration,
+  type QuantMethod,
+  type QuantSpec,
+} from '../core/quant/quant-spec.ts';
 import { quantizeModel, type QuantizeReport } from '../engine/quantize.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
 import type { CliIo } from './main.ts';
-import { backendOption, createRunner, loadModel, openBackend, readInput, withOwnContext, type LoadedModel } from './model-files.ts';
+import {
+  backendOption,
+  createRunner,
+  loadModel,
+  openBackend,
+  readInput,
+  withOwnContext,
+  type LoadedModel,
+} from './model-files.ts';
 import { GpuQuantizer } from '../engine/gpu-quantize.ts';
 import type { GpuContext } from '../gpu/device.ts';
 
 export const QUANT_FLAGS = {
-  model: { kind: 'string' }, tokenizer: { kind: 'string' }, text: { kind: 'string' }, calib: { kind: 'string' }, seq: { kind: 'string' },
-  backend: { kind: 'string' }, method: { kind: 'string' }, bits: { kind: 'string' }, group: { kind: 'string' },
-  sym: { kind: 'flag' }, 'act-order': { kind: 'flag' }, 'static-groups': { kind: 'flag' }, damp: { kind: 'string' },
-  alpha: { kind: 'string' }, threshold: { kind: 'string' }, 'mantissa-bits': { kind: 'string' }, round: { kind: 'string' },
-  'double-quant': { kind: 'flag' }, 'f16-scales': { kind: 'flag' }, json: { kind: 'flag' }, help: { kind: 'flag' }, h: { kind: 'flag' },
+  model: { kind: 'string' },
+  tokenizer: { kind: 'string' },
+  text: { kind: 'string' },
+  calib: { kind: 'string' },
+  seq: { kind: 'string' },
+  backend: { kind: 'string' },
+  method: { kind: 'string' },
+  bits: { kind: 'string' },
+  group: { kind: 'string' },
+  sym: { kind: 'flag' },
+  'act-order': { kind: 'flag' },
+  'static-groups': { kind: 'flag' },
+  damp: { kind: 'string' },
+  alpha: { kind: 'string' },
+  threshold: { kind: 'string' },
+  'mantissa-bits': { kind: 'string' },
+  round: { kind: 'string' },
+  'double-quant': { kind: 'flag' },
+  'f16-scales': { kind: 'flag' },
+  json: { kind: 'flag' },
+  help: { kind: 'flag' },
+  h: { kind: 'flag' },
 } as const;
 
 export const QUANT_USAGE = `
@@ -47,15 +78,21 @@ quantize: quantize and save a .nibble file (loads back bit-exactly in generate, 
 
 export function specFromArgs(args: ParsedArgs): QuantSpec {
   const method = (args.values.method ?? 'fp32') as QuantMethod;
-  if (!(QUANT_METHODS as readonly string[]).includes(method)) throw new NibbleError('bad-argument', `--method must be one of ${QUANT_METHODS.join(', ')}, got "${method}"`);
+  if (!(QUANT_METHODS as readonly string[]).includes(method))
+    throw new NibbleError('bad-argument', `--method must be one of ${QUANT_METHODS.join(', ')}, got "${method}"`);
   const round = args.values.round ?? 'truncate';
-  if (round !== 'truncate' && round !== 'rne') throw new NibbleError('bad-argument', `--round must be truncate or rne, got "${round}"`);
+  if (round !== 'truncate' && round !== 'rne')
+    throw new NibbleError('bad-argument', `--round must be truncate or rne, got "${round}"`);
   const codebook = method === 'nf4' || method === 'fp4';
   return {
     ...DEFAULT_SPEC,
     method,
     bits: numberOption(args, 'bits', DEFAULT_SPEC.bits, { min: 2, max: 8, integer: true }),
-    group: numberOption(args, 'group', codebook ? 64 : DEFAULT_SPEC.group, { min: codebook ? 1 : 0, max: 1 << 20, integer: true }),
+    group: numberOption(args, 'group', codebook ? 64 : DEFAULT_SPEC.group, {
+      min: codebook ? 1 : 0,
+      max: 1 << 20,
+      integer: true,
+    }),
     sym: args.flags.has('sym'),
     actOrder: args.flags.has('act-order'),
     staticGroups: args.flags.has('static-groups'),
@@ -79,14 +116,23 @@ async function textFile(io: CliIo, flag: string, path: string | undefined): Prom
 }
 
 /** Shared by eval and quantize: load, check flags, read calibration windows, quantize. */
-async function prepare(args: ParsedArgs, io: CliIo, seq: number, ctx: GpuContext | null): Promise<{ loaded: LoadedModel; spec: QuantSpec; q: Awaited<ReturnType<typeof quantizeModel>> }> {
+async function prepare(
+  args: ParsedArgs,
+  io: CliIo,
+  seq: number,
+  ctx: GpuContext | null,
+): Promise<{ loaded: LoadedModel; spec: QuantSpec; q: Awaited<ReturnType<typeof quantizeModel>> }> {
   const spec = specFromArgs(args);
   const loaded = await loadModel(io, args.values.model, args.values.tokenizer);
   const c = loaded.model.config;
   if (seq > c.seqLen) throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${c.seqLen}`);
-  if (needsCalibration(spec.method) && !args.values.calib) throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
-  const calibration = args.values.calib ? textWindows(loaded.tokenizer, await textFile(io, 'calib', args.values.calib), seq) : [];
-  if (args.values.calib && calibration.length === 0) throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
+  if (needsCalibration(spec.method) && !args.values.calib)
+    throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
+  const calibration = args.values.calib
+    ? textWindows(loaded.tokenizer, await textFile(io, 'calib', args.values.calib), seq)
+    : [];
+  if (args.values.calib && calibration.length === 0)
+    throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
   let lastLayer = -1;
   const gpu = ctx ? new GpuQuantizer(ctx) : undefined;
   const q = await quantizeModel(loaded.model, spec, {
@@ -95,7 +141,9 @@ async function prepare(args: ParsedArgs, io: CliIo, seq: number, ctx: GpuContext
     onProgress: (p) => {
       if (p.layer !== lastLayer || p.linear) {
         lastLayer = p.layer;
-        io.stderr.write(`nibble: ${p.stage} layer ${p.layer + 1}/${p.nLayers}${p.linear ? ` ${p.linear}` : ''}${p.gptqLoss !== undefined ? ` loss ${p.gptqLoss.toFixed(4)}` : ''}\n`);
+        io.stderr.write(
+          `nibble: ${p.stage} layer ${p.layer + 1}/${p.nLayers}${p.linear ? ` ${p.linear}` : ''}${p.gptqLoss !== undefined ? ` loss ${p.gptqLoss.toFixed(4)}` : ''}\n`,
+        );
       }
     },
   });
@@ -105,15 +153,29 @@ async function prepare(args: ParsedArgs, io: CliIo, seq: number, ctx: GpuContext
 
 function evalJson(r: EvalReport, q: QuantizeReport, backend: string): Record<string, unknown> {
   return {
-    method: q.spec.method, label: q.label, backend,
-    ppl: r.ppl, tokens: r.tokens, windows: r.windows,
-    kl_mean: r.klMean, kl_p99: r.klP99, top1_agreement: r.top1Agreement,
-    weight_bytes: q.weightBytes, linear_bytes: q.linearBytes, bits_per_weight: q.bitsPerWeight, nominal_bits: q.nominalBits,
+    method: q.spec.method,
+    label: q.label,
+    backend,
+    ppl: r.ppl,
+    tokens: r.tokens,
+    windows: r.windows,
+    kl_mean: r.klMean,
+    kl_p99: r.klP99,
+    top1_agreement: r.top1Agreement,
+    weight_bytes: q.weightBytes,
+    linear_bytes: q.linearBytes,
+    bits_per_weight: q.bitsPerWeight,
+    nominal_bits: q.nominalBits,
     layers: r.layers.map((l, i) => {
       const ql = q.layers[i];
       return {
         sqnr_db: Number.isFinite(l.sqnrDb) ? l.sqnrDb : null,
-        ...(ql?.gptqLoss !== undefined ? { gptq_loss: ql.gptqLoss, gptq_loss_per_linear: Object.fromEntries(LINEAR_NAMES.map((n) => [n, ql.linears[n].gptqLoss])) } : {}),
+        ...(ql?.gptqLoss !== undefined
+          ? {
+              gptq_loss: ql.gptqLoss,
+              gptq_loss_per_linear: Object.fromEntries(LINEAR_NAMES.map((n) => [n, ql.linears[n].gptqLoss])),
+            }
+          : {}),
         ...(ql?.outlierDims ? { outlier_dims: ql.outlierDims } : {}),
         weight_sqnr_db: ql ? Object.fromEntries(LINEAR_NAMES.map((n) => [n, ql.linears[n].sqnrDb])) : undefined,
       };
@@ -125,27 +187,48 @@ function evalJson(r: EvalReport, q: QuantizeReport, backend: string): Record<str
 
 export async function runEval(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, QUANT_FLAGS);
-  if (args.flags.has('help') || args.flags.has('h')) return io.stdout.write(QUANT_USAGE), 0;
+  if (args.flags.has('help') || args.flags.has('h')) return (io.stdout.write(QUANT_USAGE), 0);
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
   const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
   const backend = backendOption(args.values.backend);
-  const text = await textFile(io, 'text', args.values.text ?? (() => { throw new NibbleError('bad-argument', '--text FILE is required'); })());
+  const text = await textFile(
+    io,
+    'text',
+    args.values.text ??
+      (() => {
+        throw new NibbleError('bad-argument', '--text FILE is required');
+      })(),
+  );
   const ctx = await openBackend(io, backend);
   try {
     const { loaded, q } = await prepare(args, io, seq, ctx);
     const windows = textWindows(loaded.tokenizer, text, seq);
-    if (windows.length === 0) throw new NibbleError('bad-argument', `--text is shorter than one window of ${seq} tokens`);
+    if (windows.length === 0)
+      throw new NibbleError('bad-argument', `--text is shorter than one window of ${seq} tokens`);
     const target = await createRunner(ctx, q.model);
     const reference = q.report.spec.method === 'fp32' ? null : await createRunner(ctx, loaded.model);
     try {
-      const r = await evaluate(target, windows, reference, (p) => io.stderr.write(`nibble: eval window ${p.window}/${p.windows} ppl ${p.pplSoFar.toFixed(3)}\r`));
+      const r = await evaluate(target, windows, reference, (p) =>
+        io.stderr.write(`nibble: eval window ${p.window}/${p.windows} ppl ${p.pplSoFar.toFixed(3)}\r`),
+      );
       io.stderr.write('\n');
-      const out = evalJson(r.klMean === null ? { ...r, klMean: 0, klP99: 0, top1Agreement: 1 } : r, q.report, ctx ? 'webgpu' : 'cpu');
+      const out = evalJson(
+        r.klMean === null ? { ...r, klMean: 0, klP99: 0, top1Agreement: 1 } : r,
+        q.report,
+        ctx ? 'webgpu' : 'cpu',
+      );
       if (args.flags.has('json')) io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       else {
-        io.stdout.write(`${q.report.label}: ppl ${r.ppl.toFixed(4)} over ${r.tokens} tokens (${r.windows} windows of ${seq})\n`);
-        if (r.klMean !== null) io.stdout.write(`drift vs fp32: KL mean ${r.klMean.toFixed(5)}, p99 ${r.klP99!.toFixed(5)}, top-1 agreement ${(100 * r.top1Agreement!).toFixed(2)} %\n`);
-        io.stdout.write(`weights: ${q.report.weightBytes} bytes, ${q.report.bitsPerWeight.toFixed(3)} bits per linear weight\n`);
+        io.stdout.write(
+          `${q.report.label}: ppl ${r.ppl.toFixed(4)} over ${r.tokens} tokens (${r.windows} windows of ${seq})\n`,
+        );
+        if (r.klMean !== null)
+          io.stdout.write(
+            `drift vs fp32: KL mean ${r.klMean.toFixed(5)}, p99 ${r.klP99!.toFixed(5)}, top-1 agreement ${(100 * r.top1Agreement!).toFixed(2)} %\n`,
+          );
+        io.stdout.write(
+          `weights: ${q.report.weightBytes} bytes, ${q.report.bitsPerWeight.toFixed(3)} bits per linear weight\n`,
+        );
       }
     } finally {
       target.dispose();
@@ -159,7 +242,7 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
 
 export async function runQuantize(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { ...QUANT_FLAGS, out: { kind: 'string' } });
-  if (args.flags.has('help') || args.flags.has('h')) return io.stdout.write(QUANT_USAGE), 0;
+  if (args.flags.has('help') || args.flags.has('h')) return (io.stdout.write(QUANT_USAGE), 0);
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
   if (!args.values.out) throw new NibbleError('bad-argument', '--out FILE is required');
   const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
@@ -171,13 +254,28 @@ export async function runQuantize(argv: readonly string[], io: CliIo): Promise<n
     ctx?.destroy();
   }
   const { loaded, spec, q } = prepared;
-  const bytes = writeNibbleFile(withOwnContext(loaded, q.model), { tokenizer: loaded.tokenizerFiles, label: q.report.label, spec });
+  const bytes = writeNibbleFile(withOwnContext(loaded, q.model), {
+    tokenizer: loaded.tokenizerFiles,
+    label: q.report.label,
+    spec,
+  });
   try {
     await writeFile(args.values.out, bytes);
   } catch (e) {
     throw new NibbleError('bad-argument', `cannot write --out ${args.values.out}: ${(e as Error).message}`);
   }
-  const summary = { out: args.values.out, label: q.report.label, file_bytes: bytes.byteLength, weight_bytes: q.report.weightBytes, bits_per_weight: q.report.bitsPerWeight, seconds: q.report.seconds };
-  io.stdout.write(args.flags.has('json') ? `${JSON.stringify(summary, null, 2)}\n` : `wrote ${summary.out}: ${summary.label}, ${summary.file_bytes} bytes, ${summary.bits_per_weight.toFixed(3)} bits per linear weight\n`);
+  const summary = {
+    out: args.values.out,
+    label: q.report.label,
+    file_bytes: bytes.byteLength,
+    weight_bytes: q.report.weightBytes,
+    bits_per_weight: q.report.bitsPerWeight,
+    seconds: q.report.seconds,
+  };
+  io.stdout.write(
+    args.flags.has('json')
+      ? `${JSON.stringify(summary, null, 2)}\n`
+      : `wrote ${summary.out}: ${summary.label}, ${summary.file_bytes} bytes, ${summary.bits_per_weight.toFixed(3)} bits per linear weight\n`,
+  );
   return 0;
 }

@@ -23,8 +23,7 @@ export class NibbleError extends Error {
 }
 
 export const isNibbleError = (e: unknown): e is NibbleError =>
-  e instanceof NibbleError ||
-  (typeof e === 'object' && e !== null && (e as { name?: string }).name === 'NibbleError');
+  e instanceof NibbleError || (typeof e === 'object' && e !== null && (e as { name?: string }).name === 'NibbleError');
 
 /** Throws `truncated` unless `need` bytes starting at `offset` fit in a buffer of `size` bytes. */
 export function requireBytes(what: string, offset: number, need: number, size: number): void {

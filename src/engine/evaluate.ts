@@ -29,7 +29,8 @@ export async function evaluate(
   onProgress?: (p: EvalProgress) => void,
   signal?: AbortSignal,
 ): Promise<EvalReport> {
-  if (windows.length === 0) throw new NibbleError('bad-argument', 'the evaluation text is shorter than one window: nothing to score');
+  if (windows.length === 0)
+    throw new NibbleError('bad-argument', 'the evaluation text is shorter than one window: nothing to score');
   const V = target.config.vocabSize;
   const t0 = globalThis.performance.now();
   let nll = 0;
@@ -44,7 +45,11 @@ export async function evaluate(
     if (signal?.aborted) throw new NibbleError('cancelled', 'evaluation cancelled');
     const ids = windows[w];
     const M = ids.length;
-    if (M > target.config.seqLen) throw new NibbleError('bad-argument', `window of ${M} tokens exceeds the model's context of ${target.config.seqLen}`);
+    if (M > target.config.seqLen)
+      throw new NibbleError(
+        'bad-argument',
+        `window of ${M} tokens exceeds the model's context of ${target.config.seqLen}`,
+      );
     const q = await target.logitsAll(ids, { residuals: reference !== null });
     const r = reference ? await reference.logitsAll(ids, { residuals: true }) : null;
     // Position t predicts token t + 1: positions 0..M−2 are scored.
@@ -78,8 +83,11 @@ export async function evaluate(
     klMean,
     klP99: reference ? percentile(kls, 99) : null,
     top1Agreement: reference ? agree / scored : null,
-    layers: reference ? Array.from({ length: nLayers }, (_, l) => ({ sqnrDb: err[l] === 0 ? Infinity : 10 * Math.log10(sig[l] / err[l]) })) : [],
+    layers: reference
+      ? Array.from({ length: nLayers }, (_, l) => ({
+          sqnrDb: err[l] === 0 ? Infinity : 10 * Math.log10(sig[l] / err[l]),
+        }))
+      : [],
     seconds: (globalThis.performance.now() - t0) / 1000,
   };
 }
-

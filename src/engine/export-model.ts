@@ -23,7 +23,14 @@ import { isUniformFormat, UNIFORM_BITS } from '../core/quant/format.ts';
 import type { TokenizerFiles } from '../core/tokenizers/tokenizer-files.ts';
 import type { QuantSpec } from '../core/quant/quant-spec.ts';
 
-export const EXPORT_FORMATS = ['gguf-f32', 'gguf-q8_0', 'gguf-q4_0', 'gptq-safetensors', 'hf-safetensors', 'nibble'] as const;
+export const EXPORT_FORMATS = [
+  'gguf-f32',
+  'gguf-q8_0',
+  'gguf-q4_0',
+  'gptq-safetensors',
+  'hf-safetensors',
+  'nibble',
+] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportInput {
@@ -66,28 +73,46 @@ export const exportStem = (modelName: string, label: string): string =>
 /** Why `format` cannot be written for this model and tokenizer, or null when it can. */
 export function exportIssue(model: LlamaModel, tokenizer: TokenizerFiles['kind'], format: string): ExportIssue | null {
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
-    return { code: 'bad-argument', message: `export format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"` };
+    return {
+      code: 'bad-argument',
+      message: `export format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`,
+    };
   }
   const f = format as ExportFormat;
   if (isGguf(f)) {
     if (tokenizer !== 'llama2c') {
-      return { code: 'unsupported', message: `${f} writes a SentencePiece ("llama") vocabulary from a llama2.c tokenizer; this model's tokenizer is a Hugging Face tokenizer.json (export .nibble instead)` };
+      return {
+        code: 'unsupported',
+        message: `${f} writes a SentencePiece ("llama") vocabulary from a llama2.c tokenizer; this model's tokenizer is a Hugging Face tokenizer.json (export .nibble instead)`,
+      };
     }
-    if (model.weights.attnBias) return { code: 'unsupported', message: 'GGUF export: attention biases (Qwen2-style) are not written; only plain Llama models' };
+    if (model.weights.attnBias)
+      return {
+        code: 'unsupported',
+        message: 'GGUF export: attention biases (Qwen2-style) are not written; only plain Llama models',
+      };
   }
   if (f === 'gptq-safetensors') {
-    if (model.weights.attnBias) return { code: 'unsupported', message: 'GPTQ export: attention biases (Qwen2-style) are not written; only plain Llama models' };
+    if (model.weights.attnBias)
+      return {
+        code: 'unsupported',
+        message: 'GPTQ export: attention biases (Qwen2-style) are not written; only plain Llama models',
+      };
     const bits = new Set<number>();
     for (const [l, lw] of model.weights.layers.entries()) {
       for (const n of LINEAR_NAMES) {
         const fmt = lw[n].format;
         if (!isUniformFormat(fmt)) {
-          return { code: 'bad-argument', message: `gptq-safetensors: layer ${l} ${n} is ${fmt}; the GPTQ layout needs uniform-int linears (an rtn or gptq variant)` };
+          return {
+            code: 'bad-argument',
+            message: `gptq-safetensors: layer ${l} ${n} is ${fmt}; the GPTQ layout needs uniform-int linears (an rtn or gptq variant)`,
+          };
         }
         bits.add(UNIFORM_BITS[fmt]);
       }
     }
-    if (bits.size > 1) return { code: 'unsupported', message: `GPTQ export: linears mix ${[...bits].join(' and ')} bits` };
+    if (bits.size > 1)
+      return { code: 'unsupported', message: `GPTQ export: linears mix ${[...bits].join(' and ')} bits` };
   }
   return null;
 }
@@ -102,15 +127,31 @@ export function exportModelFiles(input: ExportInput, format: ExportFormat): Expo
   const { model, modelName, label, spec, tokenizerFiles } = input;
   const stem = exportStem(modelName, label);
   if (format === 'nibble') {
-    return { files: [{ name: `${stem}.nibble`, mime: OCTETS, bytes: writeNibbleFile(model, { tokenizer: tokenizerFiles, label, spec }) }], folder: null };
+    return {
+      files: [
+        {
+          name: `${stem}.nibble`,
+          mime: OCTETS,
+          bytes: writeNibbleFile(model, { tokenizer: tokenizerFiles, label, spec }),
+        },
+      ],
+      folder: null,
+    };
   }
   if (format === 'hf-safetensors') {
-    const files = exportHfFolder(model, tokenizerFiles, { dtype: 'F32', name: label === 'fp32' ? modelName : `${modelName} (${label})` });
+    const files = exportHfFolder(model, tokenizerFiles, {
+      dtype: 'F32',
+      name: label === 'fp32' ? modelName : `${modelName} (${label})`,
+    });
     // A folder apart from the GPTQ one (both hold config.json and model.safetensors).
     return { files, folder: stem.endsWith('-hf') ? stem : `${stem}-hf` };
   }
   if (format === 'gptq-safetensors') {
-    const ckpt = exportGptqCheckpoint(model, { dampPercent: spec?.damp, staticGroups: spec?.staticGroups, trueSequential: true });
+    const ckpt = exportGptqCheckpoint(model, {
+      dampPercent: spec?.damp,
+      staticGroups: spec?.staticGroups,
+      trueSequential: true,
+    });
     return {
       files: [
         { name: 'model.safetensors', mime: OCTETS, bytes: ckpt.safetensors },

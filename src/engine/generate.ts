@@ -66,21 +66,33 @@ export function hasChatTemplate(tokenizer: TextTokenizer): tokenizer is TextToke
  * messages that are not { role, content } strings.
  */
 export function renderChat(tokenizer: TextTokenizer, messages: readonly ChatMessage[]): RenderedPrompt {
-  if (!Array.isArray(messages) || messages.length === 0) throw new NibbleError('bad-argument', 'a chat needs at least one message');
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw new NibbleError('bad-argument', 'a chat needs at least one message');
   messages.forEach((m, i) => {
-    if (typeof m !== 'object' || m === null || typeof m.role !== 'string' || typeof m.content !== 'string' || m.role === '') {
+    if (
+      typeof m !== 'object' ||
+      m === null ||
+      typeof m.role !== 'string' ||
+      typeof m.content !== 'string' ||
+      m.role === ''
+    ) {
       throw new NibbleError('bad-argument', `chat message ${i} must be { role, content } strings`);
     }
   });
   if (!hasChatTemplate(tokenizer)) {
-    throw new NibbleError('unsupported', "this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja): give a plain prompt");
+    throw new NibbleError(
+      'unsupported',
+      "this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja): give a plain prompt",
+    );
   }
   return { rendered: tokenizer.applyChatTemplate(messages, { add_generation_prompt: true }) };
 }
 
 /** Token ids of a prompt: plain text with BOS (when the tokenizer adds one), a rendered chat as written. */
 export function promptTokenIds(tokenizer: TextTokenizer, prompt: Prompt): number[] {
-  return typeof prompt === 'string' ? tokenizer.encode(prompt, { bos: true, eos: false }) : tokenizer.encode(prompt.rendered, { bos: false, eos: false });
+  return typeof prompt === 'string'
+    ? tokenizer.encode(prompt, { bos: true, eos: false })
+    : tokenizer.encode(prompt.rendered, { bos: false, eos: false });
 }
 
 const now = (): number => globalThis.performance.now();
@@ -93,14 +105,24 @@ export async function generate(
   onToken?: (ev: TokenEvent) => void,
 ): Promise<GenerateResult> {
   const { seqLen } = runner.config;
-  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new NibbleError('bad-argument', `maxTokens must be a whole number ≥ 0, got ${opts.maxTokens}`);
-  if (!(opts.temperature >= 0)) throw new NibbleError('bad-argument', `temperature must be ≥ 0, got ${opts.temperature}`);
+  if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0)
+    throw new NibbleError('bad-argument', `maxTokens must be a whole number ≥ 0, got ${opts.maxTokens}`);
+  if (!(opts.temperature >= 0))
+    throw new NibbleError('bad-argument', `temperature must be ≥ 0, got ${opts.temperature}`);
   const promptIds = promptTokenIds(tokenizer, prompt);
   if (promptIds.length === 0) {
-    throw new NibbleError('bad-argument', typeof prompt === 'string' ? 'the prompt is empty and the model has no BOS token to start from: give a prompt' : 'the chat template rendered an empty prompt');
+    throw new NibbleError(
+      'bad-argument',
+      typeof prompt === 'string'
+        ? 'the prompt is empty and the model has no BOS token to start from: give a prompt'
+        : 'the chat template rendered an empty prompt',
+    );
   }
   if (promptIds.length >= seqLen) {
-    throw new NibbleError('bad-argument', `the prompt is ${promptIds.length} tokens; the model's context holds ${seqLen}`);
+    throw new NibbleError(
+      'bad-argument',
+      `the prompt is ${promptIds.length} tokens; the model's context holds ${seqLen}`,
+    );
   }
   const sampler = new Sampler({ temperature: opts.temperature, topP: opts.topP, seed: opts.seed });
   const want = sampler.greedy ? 'argmax' : 'logits';
@@ -139,7 +161,12 @@ export async function generate(
     text += piece;
     generated.push(next);
     const elapsed = (now() - tDecode) / 1000;
-    onToken?.({ token: next, text: piece, index: generated.length - 1, tokensPerSecond: generated.length > 1 && elapsed > 0 ? (generated.length - 1) / elapsed : 0 });
+    onToken?.({
+      token: next,
+      text: piece,
+      index: generated.length - 1,
+      tokensPerSecond: generated.length > 1 && elapsed > 0 ? (generated.length - 1) / elapsed : 0,
+    });
     prev = next;
     feed = [next];
     await yieldToEventLoop();

@@ -45,7 +45,11 @@ export interface GpuRunnerOptions {
   maxBindingBytes?: number;
 }
 
-export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: GpuRunnerOptions = {}): Promise<ModelRunner> {
+export async function createGpuRunner(
+  ctx: GpuContext,
+  model: LlamaModel,
+  opts: GpuRunnerOptions = {},
+): Promise<ModelRunner> {
   assertRunnable(model, 'the WebGPU runner', { attentionBias: true });
   const c = model.config;
   const hs = c.headSize;
@@ -53,22 +57,34 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
   const kvd = kvDim(c);
   const qkvCols = qDim + 2 * kvd;
   if (hs % 2 || hs > k.MAX_HEAD_SIZE || c.nHeads % c.nKvHeads) {
-    throw new NibbleError('unsupported', `the GPU kernels need an even head size <= ${k.MAX_HEAD_SIZE} and nHeads % nKvHeads = 0 (head size ${hs}, ${c.nHeads}/${c.nKvHeads} heads)`);
+    throw new NibbleError(
+      'unsupported',
+      `the GPU kernels need an even head size <= ${k.MAX_HEAD_SIZE} and nHeads % nKvHeads = 0 (head size ${hs}, ${c.nHeads}/${c.nKvHeads} heads)`,
+    );
   }
   const chunk = Math.min(c.seqLen, opts.prefillChunk ?? 64);
-  if (!Number.isInteger(chunk) || chunk < 1) throw new NibbleError('bad-argument', `prefillChunk must be a positive integer, got ${opts.prefillChunk}`);
+  if (!Number.isInteger(chunk) || chunk < 1)
+    throw new NibbleError('bad-argument', `prefillChunk must be a positive integer, got ${opts.prefillChunk}`);
   const { maxBindingBytes: userCap } = opts;
-  if (userCap !== undefined && !(Number.isInteger(userCap) && userCap >= 16)) throw new NibbleError('bad-argument', `maxBindingBytes must be an integer >= 16, got ${userCap}`);
+  if (userCap !== undefined && !(Number.isInteger(userCap) && userCap >= 16))
+    throw new NibbleError('bad-argument', `maxBindingBytes must be an integer >= 16, got ${userCap}`);
   const lim = (v: number) => Math.min(v, userCap ?? Infinity);
 
   // The plan first (nothing allocated yet): the same rules the page shows; the uploads below
   // split exactly the weights it lists in plan.splits.
-  const plan = planMemory(c, describeModelTensors(model), c.seqLen, {
-    maxBufferSize: lim(ctx.limits.maxBufferSize),
-    maxStorageBufferBindingSize: lim(ctx.limits.maxStorageBufferBindingSize),
-    memoryHintBytes: null,
-  }, chunk);
-  if (plan.verdict === 'too-large') throw new NibbleError('too-large', `This model does not fit this GPU: ${plan.reasons.join('; ')}.`);
+  const plan = planMemory(
+    c,
+    describeModelTensors(model),
+    c.seqLen,
+    {
+      maxBufferSize: lim(ctx.limits.maxBufferSize),
+      maxStorageBufferBindingSize: lim(ctx.limits.maxStorageBufferBindingSize),
+      memoryHintBytes: null,
+    },
+    chunk,
+  );
+  if (plan.verdict === 'too-large')
+    throw new NibbleError('too-large', `This model does not fit this GPU: ${plan.reasons.join('; ')}.`);
 
   const owned: GPUBuffer[] = [];
   const own = (b: GPUBuffer): GPUBuffer => (owned.push(b), b);
@@ -129,12 +145,32 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
           matmul({ x: b.xn, w: L.wqkv, out: b.qkv, M });
         }
         k.rope(rec, {
-          qkv: b.qkv, kcache, vcache, table: ropeTable, M, pos0: p0, bias: L.bias,
-          nHeads: c.nHeads, nKv: c.nKvHeads, hs, stride: qkvCols, kOff: qDim, vOff: qDim + kvd, style: c.ropeStyle,
+          qkv: b.qkv,
+          kcache,
+          vcache,
+          table: ropeTable,
+          M,
+          pos0: p0,
+          bias: L.bias,
+          nHeads: c.nHeads,
+          nKv: c.nKvHeads,
+          hs,
+          stride: qkvCols,
+          kOff: qDim,
+          vOff: qDim + kvd,
+          style: c.ropeStyle,
         });
         k.attention(rec, {
-          q: b.qkv, qStride: qkvCols, kcache, vcache, out: b.att, M, pos0: p0,
-          nHeads: c.nHeads, nKv: c.nKvHeads, hs,
+          q: b.qkv,
+          qStride: qkvCols,
+          kcache,
+          vcache,
+          out: b.att,
+          M,
+          pos0: p0,
+          nHeads: c.nHeads,
+          nKv: c.nKvHeads,
+          hs,
         });
         matmul({ x: b.att, w: L.wo, out: b.x, M, accumulate: true });
         // feed-forward block: x += w2 · (silu(w1 · xn) ⊙ w3 · xn), xn = rmsnorm(x)
@@ -156,10 +192,14 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
       if (busy) throw new NibbleError('bad-argument', 'step() called while another step is running; await each step');
       if (tokens.length < 1) throw new NibbleError('bad-argument', 'step() needs at least one token');
       if (!Number.isInteger(pos) || pos < 0 || pos + tokens.length > c.seqLen) {
-        throw new NibbleError('bad-argument', `positions ${pos}..${pos + tokens.length - 1} are outside the context of ${c.seqLen}`);
+        throw new NibbleError(
+          'bad-argument',
+          `positions ${pos}..${pos + tokens.length - 1} are outside the context of ${c.seqLen}`,
+        );
       }
       for (const t of tokens) {
-        if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new NibbleError('bad-argument', `token ${t} is outside the vocabulary of ${c.vocabSize}`);
+        if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize)
+          throw new NibbleError('bad-argument', `token ${t} is outside the vocabulary of ${c.vocabSize}`);
       }
     }
 
@@ -225,7 +265,12 @@ export async function createGpuRunner(ctx: GpuContext, model: LlamaModel, opts: 
         try {
           for (let off = 0; off < T; off += chunk) {
             const M = Math.min(chunk, T - off);
-            recordBlocks(tokens.slice(off, off + M), off, off, (l) => outResid && rec.copy(b.x, 0, outResid, (l * T + off) * rowBytes, M * rowBytes));
+            recordBlocks(
+              tokens.slice(off, off + M),
+              off,
+              off,
+              (l) => outResid && rec.copy(b.x, 0, outResid, (l * T + off) * rowBytes, M * rowBytes),
+            );
             k.rmsnorm(rec, { x: b.x, weight: rmsFinal, out: b.xn, M, dim: c.dim, eps });
             matmul({ x: b.xn, w: wcls, out: chunkLogits, M });
             rec.copy(chunkLogits, 0, outLogits, off * V * 4, M * V * 4);

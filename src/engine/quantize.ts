@@ -9,7 +9,13 @@ import { f32Values, weightValues } from '../core/model/linear.ts';
 import { outlierColumns, packInt8Rows, quantizeRowsInt8 } from '../core/quant/llmint8.ts';
 import { sqnrDb } from '../core/model/metrics.ts';
 import { LINEAR_NAMES, type LayerWeights, type LinearName, type LlamaModel } from '../core/model/model.ts';
-import { FLOAT_SPECS, roundArrayToFloat, roundFraction, truncateFraction, type FloatFormat } from '../core/quant/float-formats.ts';
+import {
+  FLOAT_SPECS,
+  roundArrayToFloat,
+  roundFraction,
+  truncateFraction,
+  type FloatFormat,
+} from '../core/quant/float-formats.ts';
 import { weightBytes } from '../core/quant/format.ts';
 import { packUniform, quantizeTensor } from '../core/quant/quantize-tensor.ts';
 import { fitParams, groupLayout, quantizeValue } from '../core/quant/uniform.ts';
@@ -59,10 +65,24 @@ export interface QuantizeOptions {
 }
 
 /** Which captured input feeds each linear (q/k/v share the attention norm output, etc.). */
-export const INPUT_SITE: Record<LinearName, LinearInputSite> = { wq: 'attn', wk: 'attn', wv: 'attn', wo: 'wo', w1: 'ffn', w3: 'ffn', w2: 'w2' };
+export const INPUT_SITE: Record<LinearName, LinearInputSite> = {
+  wq: 'attn',
+  wk: 'attn',
+  wv: 'attn',
+  wo: 'wo',
+  w1: 'ffn',
+  w3: 'ffn',
+  w2: 'w2',
+};
 const TRUE_SEQUENTIAL: LinearName[][] = [['wq', 'wk', 'wv'], ['wo'], ['w1', 'w3'], ['w2']];
 const SITES: LinearInputSite[] = ['attn', 'wo', 'ffn', 'w2'];
-const FLOAT_METHODS: Record<string, FloatFormat> = { fp16: 'fp16', bf16: 'bf16', tf32: 'tf32', 'fp8-e4m3': 'fp8e4m3', 'fp8-e5m2': 'fp8e5m2' };
+const FLOAT_METHODS: Record<string, FloatFormat> = {
+  fp16: 'fp16',
+  bf16: 'bf16',
+  tf32: 'tf32',
+  'fp8-e4m3': 'fp8e4m3',
+  'fp8-e5m2': 'fp8e5m2',
+};
 
 const tick = yieldToEventLoop;
 
@@ -78,7 +98,13 @@ export function quantizeLinear(w: F32Tensor, spec: QuantSpec): Tensor {
     case 'rtn': {
       const group = spec.group > 0 && spec.group < K ? spec.group : undefined;
       if (spec.bits === 2 || spec.bits === 3 || spec.bits === 4 || spec.bits === 8) {
-        return quantizeTensor(w, { format: `q${spec.bits}` as 'q4', granularity: group ? 'group' : 'row', group, sym: spec.sym, scaleType: spec.scaleType });
+        return quantizeTensor(w, {
+          format: `q${spec.bits}` as 'q4',
+          granularity: group ? 'group' : 'row',
+          group,
+          sym: spec.sym,
+          scaleType: spec.scaleType,
+        });
       }
       // 5–7-bit codes live in 8-bit containers with explicit zero points.
       return requantizeNarrow(w, spec, groupLayout({ granularity: group ? 'group' : 'row', group }, K).group);
@@ -89,7 +115,12 @@ export function quantizeLinear(w: F32Tensor, spec: QuantSpec): Tensor {
     case 'llmint8':
       return packInt8Rows(quantizeRowsInt8(w.data, N, K), N, K, spec.threshold);
     case 'trunc':
-      return f32Tensor([N, K], spec.truncMode === 'rne' ? roundFraction(w.data, spec.mantissaBits) : truncateFraction(w.data, spec.mantissaBits));
+      return f32Tensor(
+        [N, K],
+        spec.truncMode === 'rne'
+          ? roundFraction(w.data, spec.mantissaBits)
+          : truncateFraction(w.data, spec.mantissaBits),
+      );
     default: {
       const fmt = FLOAT_METHODS[spec.method];
       if (fmt) return f32Tensor([N, K], roundArrayToFloat(w.data, fmt));
@@ -116,7 +147,21 @@ function requantizeNarrow(w: F32Tensor, spec: QuantSpec, group: number): Tensor 
       for (let i = s; i < e; i++) codes[i] = quantizeValue(w.data[i], p.scale, p.zero, mq);
     }
   }
-  return packUniform({ rows: N, cols: K, bits: 8, sym: false, granularity: group < K ? 'group' : 'row', group, nGroups, codes, scales, zeros }, 'f32');
+  return packUniform(
+    {
+      rows: N,
+      cols: K,
+      bits: 8,
+      sym: false,
+      granularity: group < K ? 'group' : 'row',
+      group,
+      nGroups,
+      codes,
+      scales,
+      zeros,
+    },
+    'f32',
+  );
 }
 
 function nominalBits(spec: QuantSpec): number {
@@ -145,13 +190,20 @@ function cloneModel(m: LlamaModel): LlamaModel {
   return { config: m.config, weights: { ...m.weights, layers: m.weights.layers.map((l) => ({ ...l })) } };
 }
 
-export async function quantizeModel(model: LlamaModel, spec: QuantSpec, opts: QuantizeOptions = {}): Promise<{ model: LlamaModel; report: QuantizeReport }> {
+export async function quantizeModel(
+  model: LlamaModel,
+  spec: QuantSpec,
+  opts: QuantizeOptions = {},
+): Promise<{ model: LlamaModel; report: QuantizeReport }> {
   const t0 = globalThis.performance.now();
   const c = model.config;
   validateSpec(spec, [c.dim, c.dim, c.dim, c.nHeads * c.headSize, c.dim, c.dim, c.hiddenDim]);
   const calib = opts.calibration ?? [];
   if (needsCalibration(spec.method) && calib.length === 0) {
-    throw new NibbleError('bad-argument', `${spec.method} needs calibration text (--calib FILE) with at least one full window`);
+    throw new NibbleError(
+      'bad-argument',
+      `${spec.method} needs calibration text (--calib FILE) with at least one full window`,
+    );
   }
   const out = cloneModel(model);
   const L = c.nLayers;
@@ -172,7 +224,8 @@ export async function quantizeModel(model: LlamaModel, spec: QuantSpec, opts: Qu
       stats = await captureAbsMax(model, calib, check);
     }
     if (spec.method === 'smoothquant') applySmoothing(out, stats!, spec.alpha);
-    const linearSpec: QuantSpec = spec.method === 'smoothquant' ? { ...spec, method: 'llmint8', threshold: Infinity } : spec;
+    const linearSpec: QuantSpec =
+      spec.method === 'smoothquant' ? { ...spec, method: 'llmint8', threshold: Infinity } : spec;
     for (let l = 0; l < L; l++) {
       check();
       const lw = out.weights.layers[l];
@@ -185,7 +238,14 @@ export async function quantizeModel(model: LlamaModel, spec: QuantSpec, opts: Qu
       }
       const layer: LayerQuantReport = { linears: rep };
       if (spec.method === 'llmint8' && stats) {
-        layer.outlierDims = Object.fromEntries(SITES.map((s) => [s, [...outlierColumns(stats!.absMax[l][s], 1, stats!.absMax[l][s].length, spec.threshold)].flatMap((v, i) => (v ? [i] : []))])) as Record<LinearInputSite, number[]>;
+        layer.outlierDims = Object.fromEntries(
+          SITES.map((s) => [
+            s,
+            [...outlierColumns(stats!.absMax[l][s], 1, stats!.absMax[l][s].length, spec.threshold)].flatMap((v, i) =>
+              v ? [i] : [],
+            ),
+          ]),
+        ) as Record<LinearInputSite, number[]>;
       }
       layers.push(layer);
       progress({ stage: 'quantize', layer: l, fraction: (l + 1) / L });
@@ -201,13 +261,21 @@ export async function quantizeModel(model: LlamaModel, spec: QuantSpec, opts: Qu
       linearCount += numel(lw[n].shape);
     }
   }
-  const rest = weightBytes(out.weights.tokEmb) + weightBytes(out.weights.rmsFinal) + (c.sharedClassifier ? 0 : weightBytes(out.weights.wcls)) +
+  const rest =
+    weightBytes(out.weights.tokEmb) +
+    weightBytes(out.weights.rmsFinal) +
+    (c.sharedClassifier ? 0 : weightBytes(out.weights.wcls)) +
     out.weights.layers.reduce((n, lw) => n + weightBytes(lw.rmsAtt) + weightBytes(lw.rmsFfn), 0);
   return {
     model: out,
     report: {
-      label: specLabel(spec), spec, layers, linearBytes, weightBytes: linearBytes + rest,
-      bitsPerWeight: (8 * linearBytes) / linearCount, nominalBits: nominalBits(spec),
+      label: specLabel(spec),
+      spec,
+      layers,
+      linearBytes,
+      weightBytes: linearBytes + rest,
+      bitsPerWeight: (8 * linearBytes) / linearCount,
+      nominalBits: nominalBits(spec),
       seconds: (globalThis.performance.now() - t0) / 1000,
     },
   };
@@ -220,8 +288,17 @@ interface SiteStats {
 /** One fp32 pass over the calibration windows recording max |x| per input feature of every site. */
 async function captureAbsMax(model: LlamaModel, calib: readonly number[][], check: () => void): Promise<SiteStats> {
   const c = model.config;
-  const width: Record<LinearInputSite, number> = { attn: c.dim, wo: c.nHeads * c.headSize, ffn: c.dim, w2: c.hiddenDim };
-  const absMax = Array.from({ length: c.nLayers }, () => Object.fromEntries(SITES.map((s) => [s, new Float32Array(width[s])])) as Record<LinearInputSite, Float32Array>);
+  const width: Record<LinearInputSite, number> = {
+    attn: c.dim,
+    wo: c.nHeads * c.headSize,
+    ffn: c.dim,
+    w2: c.hiddenDim,
+  };
+  const absMax = Array.from(
+    { length: c.nLayers },
+    () =>
+      Object.fromEntries(SITES.map((s) => [s, new Float32Array(width[s])])) as Record<LinearInputSite, Float32Array>,
+  );
   const f = new CpuForward(model);
   f.capture = (l, site, x, M) => accumulateAbsMax(absMax[l][site], x, M);
   for (const w of calib) {
@@ -235,7 +312,10 @@ async function captureAbsMax(model: LlamaModel, calib: readonly number[][], chec
 /** SmoothQuant: fold s into the attention/FFN norms and the q,k,v / gate,up columns. */
 function applySmoothing(m: LlamaModel, stats: SiteStats, alpha: number): void {
   m.weights.layers.forEach((lw: LayerWeights, l) => {
-    for (const [site, norm, names] of [['attn', 'rmsAtt', ['wq', 'wk', 'wv']], ['ffn', 'rmsFfn', ['w1', 'w3']]] as const) {
+    for (const [site, norm, names] of [
+      ['attn', 'rmsAtt', ['wq', 'wk', 'wv']],
+      ['ffn', 'rmsFfn', ['w1', 'w3']],
+    ] as const) {
       const ws = names.map((n) => ({ data: asF32(lw[n], n).data, rows: lw[n].shape[0] }));
       const s = smoothingScales(stats.absMax[l][site], ws, alpha);
       const f = foldSmoothing(asF32(lw[norm], norm).data, ws, s);
@@ -247,8 +327,13 @@ function applySmoothing(m: LlamaModel, stats: SiteStats, alpha: number): void {
 
 /** Sequential GPTQ: layer inputs come from the already-quantized earlier layers. */
 async function quantizeGptq(
-  m: LlamaModel, spec: QuantSpec, calib: readonly number[][], layers: LayerQuantReport[],
-  progress: (p: Omit<QuantizeProgress, 'nLayers'>) => void, check: () => void, gpu?: GpuQuantizer,
+  m: LlamaModel,
+  spec: QuantSpec,
+  calib: readonly number[][],
+  layers: LayerQuantReport[],
+  progress: (p: Omit<QuantizeProgress, 'nLayers'>) => void,
+  check: () => void,
+  gpu?: GpuQuantizer,
 ): Promise<void> {
   const c = m.config;
   const L = c.nLayers;
@@ -278,12 +363,28 @@ async function quantizeGptq(
         check();
         const w = asF32(lw[name], `layer ${l} ${name}`);
         const [N] = w.shape;
-        const gopts = { bits: spec.bits, group: spec.group, sym: spec.sym, actOrder: spec.actOrder, staticGroups: spec.staticGroups, damp: spec.damp, blockSize: spec.blockSize };
-        const r = gpu ? await gpu.gptq(w.data, N, K, acc as ReturnType<GpuQuantizer['hessian']>, gopts) : gptqQuantize(w.data, N, K, (acc as HessianAccumulator).H, gopts);
+        const gopts = {
+          bits: spec.bits,
+          group: spec.group,
+          sym: spec.sym,
+          actOrder: spec.actOrder,
+          staticGroups: spec.staticGroups,
+          damp: spec.damp,
+          blockSize: spec.blockSize,
+        };
+        const r = gpu
+          ? await gpu.gptq(w.data, N, K, acc as ReturnType<GpuQuantizer['hessian']>, gopts)
+          : gptqQuantize(w.data, N, K, (acc as HessianAccumulator).H, gopts);
         lw[name] = packGptq(r, N, K, spec);
         rep[name] = { sqnrDb: sqnrDb(w.data, f32Values(lw[name])), gptqLoss: r.loss };
         layerLoss += r.loss;
-        progress({ stage: 'quantize', layer: l, linear: name, gptqLoss: r.loss, fraction: (l * TRUE_SEQUENTIAL.length + gi + 1) / steps });
+        progress({
+          stage: 'quantize',
+          layer: l,
+          linear: name,
+          gptqLoss: r.loss,
+          fraction: (l * TRUE_SEQUENTIAL.length + gi + 1) / steps,
+        });
       }
       if ('destroy' in acc) acc.destroy(); // the GPU Hessian's buffer
     }
@@ -301,7 +402,18 @@ function packGptq(r: ReturnType<typeof gptqQuantize>, N: number, K: number, spec
   const sym = spec.sym && container === spec.bits;
   const natural = r.gIdx.every((g, c) => g === Math.floor(c / G));
   return packUniform(
-    { rows: N, cols: K, bits: container, sym, granularity: spec.group > 0 && G < K ? 'group' : 'row', group: G, nGroups, codes: r.codes, scales: r.scales, zeros: Uint8Array.from(r.zeros) },
+    {
+      rows: N,
+      cols: K,
+      bits: container,
+      sym,
+      granularity: spec.group > 0 && G < K ? 'group' : 'row',
+      group: G,
+      nGroups,
+      codes: r.codes,
+      scales: r.scales,
+      zeros: Uint8Array.from(r.zeros),
+    },
     'f32',
     natural ? undefined : Uint32Array.from(r.gIdx),
   );

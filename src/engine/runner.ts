@@ -36,7 +36,10 @@ export interface ModelRunner {
    * Evaluation pass: runs `tokens` from position 0 and returns the logits of every position
    * (M, vocab), plus the residual stream after each block (nLayers × (M, dim)) when asked.
    */
-  logitsAll(tokens: readonly number[], opts?: { residuals?: boolean }): Promise<{ logits: Float32Array; residuals?: Float32Array[] }>;
+  logitsAll(
+    tokens: readonly number[],
+    opts?: { residuals?: boolean },
+  ): Promise<{ logits: Float32Array; residuals?: Float32Array[] }>;
   /** GPU memory held (WebGPU runner); absent on the CPU runner. */
   memory?(): RunnerMemory;
   /** Frees GPU buffers; the runner is unusable afterwards. */

@@ -55,7 +55,11 @@ export function uploadStorage(
 
 /** A mappable buffer to copy results into (MAP_READ | COPY_DST). */
 export function createReadback(ctx: GpuContext, bytes: number, label: string): GPUBuffer {
-  return ctx.device.createBuffer({ label, size: padded(bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  return ctx.device.createBuffer({
+    label,
+    size: padded(bytes),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
 }
 
 /** Maps a readback buffer and copies out its first `bytes` (the buffer is unmapped again). */

@@ -35,12 +35,23 @@ const WG = 64; // threads per workgroup of the elementwise kernels
  */
 export function embed(
   rec: Recorder,
-  a: { tokens: GPUBuffer; tokOff: number; table: GPUBuffer; out: GPUBuffer; M: number; dim: number; vocab: number; row0?: number; rows?: number },
+  a: {
+    tokens: GPUBuffer;
+    tokOff: number;
+    table: GPUBuffer;
+    out: GPUBuffer;
+    M: number;
+    dim: number;
+    vocab: number;
+    row0?: number;
+    rows?: number;
+  },
 ): void {
   const row0 = a.row0 ?? 0;
   const rows = a.rows ?? a.vocab;
   positive('embed', ['M', a.M], ['dim', a.dim], ['vocab', a.vocab], ['rows', rows]);
-  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > a.vocab) fail(`embed: rows ${row0}..${row0 + rows - 1} are outside the vocabulary of ${a.vocab}`);
+  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > a.vocab)
+    fail(`embed: rows ${row0}..${row0 + rows - 1} are outside the vocabulary of ${a.vocab}`);
   holds('embed tokens', a.tokens, a.tokOff + a.M);
   holds('embed table', a.table, rows * a.dim);
   holds('embed out', a.out, a.M * a.dim);
@@ -67,7 +78,17 @@ export function embedTable(
     if (part.format !== 'f32') fail(`embed: the table must be f32, got a ${part.format} part`);
     const p = part as { data: GPUBuffer; n: number };
     if (!a.ids || a.ids.some((t) => t >= row0 && t < row0 + p.n)) {
-      embed(rec, { tokens: a.tokens, tokOff: a.tokOff, table: p.data, out: a.out, M: a.M, dim: a.table.k, vocab: a.table.n, row0, rows: p.n });
+      embed(rec, {
+        tokens: a.tokens,
+        tokOff: a.tokOff,
+        table: p.data,
+        out: a.out,
+        M: a.M,
+        dim: a.table.k,
+        vocab: a.table.n,
+        row0,
+        rows: p.n,
+      });
     }
     row0 += p.n;
   }
@@ -95,7 +116,8 @@ const GEMV_ROWS = 8; // rows per GEMV workgroup: ROWS in matmul_gemv_f32*.wgsl
  * Threads per GEMV workgroup (the WG override): about K/4 so that each thread has a few
  * k values and none idles (K = 64 → 32), between 32 and 128.
  */
-export const gemvWorkgroupSize = (K: number): number => Math.min(128, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(K / 4)))));
+export const gemvWorkgroupSize = (K: number): number =>
+  Math.min(128, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(K / 4)))));
 
 /** Override constants of the f32 M = 1 kernel for K, a prologue and an epilogue. */
 export const gemvConstants = (K: number, prologue: Prologue['kind'] | 'none', accumulate: boolean): Constants => ({
@@ -133,13 +155,26 @@ export function matmul(rec: Recorder, a: MatmulArgs): void {
   if (a.prologue?.kind === 'rmsnorm') holds('matmul norm weight', a.prologue.weight, K);
   const scratchBytes = matmulScratchBytes(a.w, a.M);
   if (scratchBytes && (!a.scratch || a.scratch.size < scratchBytes)) {
-    fail(`matmul: LLM.int8 with M = ${a.M} needs a scratch buffer of ${scratchBytes} bytes, got ${a.scratch?.size ?? 'none'}`);
+    fail(
+      `matmul: LLM.int8 with M = ${a.M} needs a scratch buffer of ${scratchBytes} bytes, got ${a.scratch?.size ?? 'none'}`,
+    );
   }
   if (a.M > 1) {
     const max = rec.ctx.limits.maxComputeWorkgroupsPerDimension;
-    if (Math.ceil(N / 32) > max || Math.ceil(a.M / 32) > max) fail(`matmul: (${a.M}, ${N}) output needs too many tiles`);
+    if (Math.ceil(N / 32) > max || Math.ceil(a.M / 32) > max)
+      fail(`matmul: (${a.M}, ${N}) output needs too many tiles`);
   }
-  const call: MatmulCall = { x: a.x, out: a.out, M: a.M, xOff, prologue: a.prologue, accumulate: a.accumulate ?? false, scratch: a.scratch, nOff: 0, ldo: N };
+  const call: MatmulCall = {
+    x: a.x,
+    out: a.out,
+    M: a.M,
+    xOff,
+    prologue: a.prologue,
+    accumulate: a.accumulate ?? false,
+    scratch: a.scratch,
+    nOff: 0,
+    ldo: N,
+  };
   for (const w of a.w.format === 'stack' ? a.w.parts : [a.w]) {
     dispatchMatmul(rec, call, w);
     call.nOff += w.n;
@@ -163,7 +198,13 @@ export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
         sink.dispatch(sink.ctx.kernels.gemv, {
           constants: gemvConstants(w.k, c.prologue?.kind ?? 'none', c.accumulate),
           buffers: [w.data, c.x, c.prologue?.kind === 'rmsnorm' ? c.prologue.weight : w.data, c.out],
-          params: { K: w.k, N: w.n, x_off: c.xOff, eps: c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0, n_off: c.nOff },
+          params: {
+            K: w.k,
+            N: w.n,
+            x_off: c.xOff,
+            eps: c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0,
+            n_off: c.nOff,
+          },
           workgroups: sink.grid(Math.ceil(w.n / GEMV_ROWS)),
         });
       } else {
@@ -192,7 +233,10 @@ export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
       holds('matmul q', w.data, w.n * w.wpr);
       holds('matmul scales', w.scales, w.n);
       if (!sink.ctx.kernels.int8Dot) {
-        throw new NibbleError('unsupported', 'LLM.int8 weights need WGSL dot4I8Packed (packed_4x8_integer_dot_product), which this browser does not offer; use the CPU backend for this variant');
+        throw new NibbleError(
+          'unsupported',
+          'LLM.int8 weights need WGSL dot4I8Packed (packed_4x8_integer_dot_product), which this browser does not offer; use the CPU backend for this variant',
+        );
       }
       return gemv ? q.int8Gemv(sink, c, w) : q.int8Gemm(sink, c, w);
     default: {
@@ -207,14 +251,30 @@ export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
  * and epilogue — from the same switch, so a runner can compile them before its first step.
  */
 export function matmulPipelines(
-  ctx: GpuContext, w: GpuWeight, M: number, prologue: Prologue['kind'] | 'none', accumulate: boolean,
+  ctx: GpuContext,
+  w: GpuWeight,
+  M: number,
+  prologue: Prologue['kind'] | 'none',
+  accumulate: boolean,
 ): [KernelName, Constants][] {
   const found: [KernelName, Constants][] = [];
   const any = weightBuffers(w)[0]; // stands in for every buffer: only kernels and constants are kept
   const sink: Sink = { ctx, grid: (n) => [n, 1], dispatch: (kernel, d) => found.push([kernel, d.constants ?? {}]) };
   const call: MatmulCall = {
-    x: any, out: any, M, xOff: 0, accumulate, scratch: any, nOff: 0, ldo: w.n,
-    prologue: prologue === 'rmsnorm' ? { kind: 'rmsnorm', weight: any, eps: 0 } : prologue === 'swiglu' ? { kind: 'swiglu' } : undefined,
+    x: any,
+    out: any,
+    M,
+    xOff: 0,
+    accumulate,
+    scratch: any,
+    nOff: 0,
+    ldo: w.n,
+    prologue:
+      prologue === 'rmsnorm'
+        ? { kind: 'rmsnorm', weight: any, eps: 0 }
+        : prologue === 'swiglu'
+          ? { kind: 'swiglu' }
+          : undefined,
   };
   for (const part of w.format === 'stack' ? w.parts : [w]) {
     dispatchMatmul(sink, call, part);
@@ -249,7 +309,9 @@ export function rope(rec: Recorder, a: RopeArgs): void {
   if (a.hs % 2) fail(`rope: head size ${a.hs} is odd`);
   const kvDim = a.nKv * a.hs;
   if (a.nHeads * a.hs > a.kOff || a.kOff + kvDim > a.vOff || a.vOff + kvDim > a.stride) {
-    fail(`rope: q (${a.nHeads * a.hs}) / k at ${a.kOff} / v at ${a.vOff} (${kvDim} each) do not fit a row of ${a.stride}`);
+    fail(
+      `rope: q (${a.nHeads * a.hs}) / k at ${a.kOff} / v at ${a.vOff} (${kvDim} each) do not fit a row of ${a.stride}`,
+    );
   }
   holds('rope qkv', a.qkv, a.M * a.stride);
   holds('rope kcache', a.kcache, (a.pos0 + a.M) * kvDim);
@@ -260,8 +322,15 @@ export function rope(rec: Recorder, a: RopeArgs): void {
     constants: ropeConstants(!!a.bias),
     buffers: [a.qkv, a.kcache, a.vcache, a.table, a.bias ?? a.table],
     params: {
-      M: a.M, pos0: a.pos0, n_heads: a.nHeads, n_kv: a.nKv, hs: a.hs,
-      stride: a.stride, k_off: a.kOff, v_off: a.vOff, style: a.style === 'interleaved' ? 0 : 1,
+      M: a.M,
+      pos0: a.pos0,
+      n_heads: a.nHeads,
+      n_kv: a.nKv,
+      hs: a.hs,
+      stride: a.stride,
+      k_off: a.kOff,
+      v_off: a.vOff,
+      style: a.style === 'interleaved' ? 0 : 1,
     },
     workgroups: rec.grid(Math.ceil((a.M * (a.nHeads + a.nKv) * (a.hs / 2)) / WG)),
   });
@@ -314,8 +383,13 @@ export function attention(rec: Recorder, a: AttentionArgs): void {
   rec.dispatch('attention_f32', {
     buffers: [a.q, a.kcache, a.vcache, a.out],
     params: {
-      M: a.M, pos0: a.pos0, n_heads: a.nHeads, n_kv: a.nKv, hs: a.hs,
-      q_stride: a.qStride, scale: 1 / Math.sqrt(a.hs),
+      M: a.M,
+      pos0: a.pos0,
+      n_heads: a.nHeads,
+      n_kv: a.nKv,
+      hs: a.hs,
+      q_stride: a.qStride,
+      scale: 1 / Math.sqrt(a.hs),
     },
     workgroups: [a.nHeads, a.M],
   });

@@ -54,7 +54,8 @@ const gemvCommon = (c: MatmulCall, chunks: number): Constants => ({
   PROLOGUE: PROLOGUE_ID[c.prologue?.kind ?? 'none'],
   ACCUMULATE: c.accumulate ? 1 : 0,
 });
-const normWeight = (c: MatmulCall, fallback: GPUBuffer): GPUBuffer => (c.prologue?.kind === 'rmsnorm' ? c.prologue.weight : fallback);
+const normWeight = (c: MatmulCall, fallback: GPUBuffer): GPUBuffer =>
+  c.prologue?.kind === 'rmsnorm' ? c.prologue.weight : fallback;
 const eps = (c: MatmulCall): number => (c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0);
 const tiles = (M: number, N: number): [number, number] => [Math.ceil(N / TILE), Math.ceil(M / TILE)];
 
@@ -72,7 +73,16 @@ export function uniformGemv(sink: Sink, c: MatmulCall, w: UniformWeight): void {
   sink.dispatch('matmul_gemv_qn', {
     constants: { ...gemvCommon(c, Math.ceil(w.k / cv)), ...uniformFlags(w) },
     buffers: [w.data, w.scales, w.zeros ?? w.scales, w.gIdx ?? w.scales, c.x, normWeight(c, w.scales), c.out],
-    params: { K: w.k, N: w.n, x_off: c.xOff, eps: eps(c), group: w.group, n_groups: w.nGroups, wpr: w.wpr, n_off: c.nOff },
+    params: {
+      K: w.k,
+      N: w.n,
+      x_off: c.xOff,
+      eps: eps(c),
+      group: w.group,
+      n_groups: w.nGroups,
+      wpr: w.wpr,
+      n_off: c.nOff,
+    },
     workgroups: sink.grid(Math.ceil(w.n / ROWS)),
   });
 }

@@ -45,7 +45,10 @@ function biasRow(model: LlamaModel, b: AttentionBias, l: number): Float32Array {
   const kvd = kvDim(c);
   const got = [b.bq.data.length, b.bk.data.length, b.bv.data.length];
   if (got[0] !== qDim || got[1] !== kvd || got[2] !== kvd) {
-    throw new NibbleError('bad-dims', `layer ${l}: attention biases have ${got.join(', ')} values, the model needs ${qDim}, ${kvd}, ${kvd}`);
+    throw new NibbleError(
+      'bad-dims',
+      `layer ${l}: attention biases have ${got.join(', ')} values, the model needs ${qDim}, ${kvd}, ${kvd}`,
+    );
   }
   const row = new Float32Array(qDim + 2 * kvd);
   row.set(b.bq.data, 0);
@@ -91,7 +94,10 @@ export function uploadModelWeights(ctx: GpuContext, model: LlamaModel, cap: numb
     const rmsFinal = vec(w.rmsFinal, 'rms_final');
     const wcls = sharesEmbeddingBuffer(w) ? tokEmb : lin([w.wcls], 'wcls');
     return {
-      tokEmb, layers, rmsFinal, wcls,
+      tokEmb,
+      layers,
+      rmsFinal,
+      wcls,
       linears: [...layers.flatMap((L) => [L.wqkv, L.wo, L.w13, L.w2]), wcls],
       bytes() {
         const byFormat: Record<string, number> = {};

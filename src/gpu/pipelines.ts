@@ -32,7 +32,10 @@ export const KERNELS: Record<ShaderName, KernelSpec> = {
     buffers: ['read', 'read', 'read', 'read', 'read', 'rw'],
     params: ['M', 'N', 'K', 'group', 'n_groups', 'wpr', 'n_off', 'ldo'],
   },
-  matmul_gemv_nf4: { buffers: ['read', 'read', 'read', 'read', 'rw'], params: ['K', 'N', 'x_off', 'eps:f32', 'block', 'n_off'] },
+  matmul_gemv_nf4: {
+    buffers: ['read', 'read', 'read', 'read', 'rw'],
+    params: ['K', 'N', 'x_off', 'eps:f32', 'block', 'n_off'],
+  },
   matmul_gemm_nf4: { buffers: ['read', 'read', 'read', 'rw'], params: ['M', 'N', 'K', 'block', 'n_off', 'ldo'] },
   matmul_gemv_llmint8: {
     buffers: ['read', 'read', 'read', 'read', 'rw'],
@@ -144,13 +147,11 @@ export class PipelineCache {
           visibility: GPUShaderStage.COMPUTE,
           buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_BYTES },
         },
-        ...spec.buffers.map(
-          (a, i): GPUBindGroupLayoutEntry => ({
-            binding: i + 1,
-            visibility: GPUShaderStage.COMPUTE,
-            buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' },
-          }),
-        ),
+        ...spec.buffers.map((a, i): GPUBindGroupLayoutEntry => ({
+          binding: i + 1,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' },
+        })),
       ];
       const group = this.device.createBindGroupLayout({ label: kernel, entries });
       l = { group, pipeline: this.device.createPipelineLayout({ label: kernel, bindGroupLayouts: [group] }) };

@@ -15,12 +15,19 @@ import { fail, groupsFor, holds, positive, readBuffers, type QuantRecorder } fro
 const NB = 32; // panel / block width of the cholesky_* kernels
 
 /** H (K, K) = decay·H + f·XᵀX for X (T, K). */
-export function hessianAccum(rec: QuantRecorder, a: { x: GPUBuffer; H: GPUBuffer; K: number; T: number; decay: number; f: number }): void {
+export function hessianAccum(
+  rec: QuantRecorder,
+  a: { x: GPUBuffer; H: GPUBuffer; K: number; T: number; decay: number; f: number },
+): void {
   positive('hessianAccum', ['K', a.K], ['T', a.T]);
   holds('hessianAccum x', a.x, a.T * a.K);
   holds('hessianAccum H', a.H, a.K * a.K);
   const t = Math.ceil(a.K / 32);
-  rec.dispatch('hessian_accum', { buffers: [a.x, a.H], params: { K: a.K, T: a.T, decay: a.decay, f: a.f }, workgroups: [t, t] });
+  rec.dispatch('hessian_accum', {
+    buffers: [a.x, a.H],
+    params: { K: a.K, T: a.T, decay: a.decay, f: a.f },
+    workgroups: [t, t],
+  });
 }
 
 export interface CholeskyArgs {
@@ -41,16 +48,30 @@ export const choleskyScratchWords = (n: number): number => Math.ceil(n / NB) * N
 export function choleskyInverseUpper(rec: QuantRecorder, a: CholeskyArgs): void {
   const { n } = a;
   positive('choleskyInverseUpper', ['n', n]);
-  if (!(a.damp >= 0) || !Number.isFinite(a.damp)) fail(`choleskyInverseUpper: damping ${a.damp} must be finite and ≥ 0`);
+  if (!(a.damp >= 0) || !Number.isFinite(a.damp))
+    fail(`choleskyInverseUpper: damping ${a.damp} must be finite and ≥ 0`);
   if (a.H === a.A || a.A === a.X) fail('choleskyInverseUpper: H, A and X must be different buffers');
-  for (const [name, b] of [['H', a.H], ['A', a.A], ['X', a.X]] as const) holds(`choleskyInverseUpper ${name}`, b, n * n);
+  for (const [name, b] of [
+    ['H', a.H],
+    ['A', a.A],
+    ['X', a.X],
+  ] as const)
+    holds(`choleskyInverseUpper ${name}`, b, n * n);
   holds('choleskyInverseUpper q', a.q, n);
   holds('choleskyInverseUpper ld', a.ld, choleskyScratchWords(n));
   holds('choleskyInverseUpper status', a.status, 1);
-  rec.dispatch('cholesky_prep', { buffers: [a.H, a.q, a.A], params: { n, damp: a.damp }, workgroups: groupsFor(rec, n * n) });
+  rec.dispatch('cholesky_prep', {
+    buffers: [a.H, a.q, a.A],
+    params: { n, damp: a.damp },
+    workgroups: groupsFor(rec, n * n),
+  });
   for (let k0 = 0; k0 < n; k0 += NB) {
     const below = n - k0 - NB;
-    rec.dispatch('cholesky_panel', { buffers: [a.A, a.ld, a.status], params: { n, k0 }, workgroups: [Math.max(1, Math.ceil(below / 64))] });
+    rec.dispatch('cholesky_panel', {
+      buffers: [a.A, a.ld, a.status],
+      params: { n, k0 },
+      workgroups: [Math.max(1, Math.ceil(below / 64))],
+    });
     if (below > 0) {
       const t = Math.ceil(below / NB);
       rec.dispatch('cholesky_update', { buffers: [a.A], params: { n, k0 }, workgroups: [t, t] });
@@ -58,14 +79,18 @@ export function choleskyInverseUpper(rec: QuantRecorder, a: CholeskyArgs): void 
   }
   const blocks = Math.ceil(n / NB);
   rec.dispatch('cholesky_inverse_diag', { buffers: [a.ld, a.X], params: { n }, workgroups: [blocks] });
-  for (let bi = 1; bi < blocks; bi++) rec.dispatch('cholesky_inverse_rows', { buffers: [a.A, a.X], params: { n, bi }, workgroups: [bi] });
+  for (let bi = 1; bi < blocks; bi++)
+    rec.dispatch('cholesky_inverse_rows', { buffers: [a.A, a.X], params: { n, bi }, workgroups: [bi] });
   rec.dispatch('cholesky_reverse', { buffers: [a.X, a.A], params: { n }, workgroups: groupsFor(rec, n * n) });
 }
 
 /** Throws the CPU twin's error when the factorization met a non-positive pivot. */
 export function checkPivot(status: number): void {
   if (status !== 0) {
-    throw new NibbleError('bad-argument', `Cholesky: matrix is not positive definite at column ${status - 1} (f32, GPU); raise the damping`);
+    throw new NibbleError(
+      'bad-argument',
+      `Cholesky: matrix is not positive definite at column ${status - 1} (f32, GPU); raise the damping`,
+    );
   }
 }
 
@@ -77,7 +102,11 @@ export class GpuHessian {
   readonly buffer: GPUBuffer; // (cols, cols) f32
   private n = 0;
 
-  constructor(readonly ctx: GpuContext, private readonly rec: QuantRecorder, readonly cols: number) {
+  constructor(
+    readonly ctx: GpuContext,
+    private readonly rec: QuantRecorder,
+    readonly cols: number,
+  ) {
     positive('GpuHessian', ['cols', cols]);
     this.buffer = createStorage(ctx, cols * cols * 4, 'hessian');
   }
@@ -123,7 +152,13 @@ export class GpuHessian {
  * U (n, n) = upper Cholesky factor of (H + damp·I)⁻¹ on the GPU, for a symmetric H given on the
  * CPU (no permutation; dead inputs fixed as GPTQ does). For tests and tools.
  */
-export async function upperCholeskyOfInverseGpu(ctx: GpuContext, rec: QuantRecorder, H: ArrayLike<number>, n: number, damp = 0): Promise<Float32Array> {
+export async function upperCholeskyOfInverseGpu(
+  ctx: GpuContext,
+  rec: QuantRecorder,
+  H: ArrayLike<number>,
+  n: number,
+  damp = 0,
+): Promise<Float32Array> {
   if (H.length !== n * n) fail(`upperCholeskyOfInverseGpu: ${H.length} values for ${n}×${n}`);
   const identity = Uint32Array.from({ length: n }, (_, i) => n - 1 - i);
   const bufs = {
@@ -137,7 +172,10 @@ export async function upperCholeskyOfInverseGpu(ctx: GpuContext, rec: QuantRecor
   try {
     choleskyInverseUpper(rec, { ...bufs, n, damp });
     rec.submit();
-    const [u, st] = await readBuffers(ctx, [[bufs.A, n * n], [bufs.status, 1]]);
+    const [u, st] = await readBuffers(ctx, [
+      [bufs.A, n * n],
+      [bufs.status, 1],
+    ]);
     checkPivot(st[0]);
     return new Float32Array(u.buffer);
   } finally {

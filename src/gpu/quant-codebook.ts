@@ -4,7 +4,15 @@ import { groupsFor, holds, positive, type QuantRecorder } from './quant-pipeline
 
 export function quant4bit(
   rec: QuantRecorder,
-  a: { x: GPUBuffer; absmax: GPUBuffer; data: GPUBuffer; status: GPUBuffer; n: number; blockSize: number; fp4: boolean },
+  a: {
+    x: GPUBuffer;
+    absmax: GPUBuffer;
+    data: GPUBuffer;
+    status: GPUBuffer;
+    n: number;
+    blockSize: number;
+    fp4: boolean;
+  },
 ): void {
   positive('quant4bit', ['n', a.n], ['blockSize', a.blockSize]);
   const nBlocks = Math.ceil(a.n / a.blockSize);

@@ -20,7 +20,10 @@ export function floatRound(
   rec.dispatch('float_round', {
     buffers: [a.x, a.out],
     params: {
-      n: a.n, mb: s.manBits, emin: 1 - s.bias, max_bits: f32Bits(s.maxFinite),
+      n: a.n,
+      mb: s.manBits,
+      emin: 1 - s.bias,
+      max_bits: f32Bits(s.maxFinite),
       overflow: overflow === 'saturate' ? 2 : s.special === 'ieee' ? 0 : 1,
     },
     workgroups: groupsFor(rec, a.n),
@@ -28,9 +31,13 @@ export function floatRound(
 }
 
 /** out (n) = x (n) with k of the 23 fraction bits: 'truncate' (mask) or 'rne' (round to nearest even). */
-export function floatTrunc(rec: QuantRecorder, a: { x: GPUBuffer; out: GPUBuffer; n: number; k: number; mode: 'truncate' | 'rne' }): void {
+export function floatTrunc(
+  rec: QuantRecorder,
+  a: { x: GPUBuffer; out: GPUBuffer; n: number; k: number; mode: 'truncate' | 'rne' },
+): void {
   positive('floatTrunc', ['n', a.n]);
-  if (!Number.isInteger(a.k) || a.k < 0 || a.k > 23) fail(`floatTrunc: fraction bits k = ${a.k}, must be an integer in 0..23`);
+  if (!Number.isInteger(a.k) || a.k < 0 || a.k > 23)
+    fail(`floatTrunc: fraction bits k = ${a.k}, must be an integer in 0..23`);
   if (a.x === a.out) fail('floatTrunc: x and out must be different buffers');
   holds('floatTrunc x', a.x, a.n);
   holds('floatTrunc out', a.out, a.n);

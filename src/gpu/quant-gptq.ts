@@ -39,7 +39,16 @@ export function gptqFit(rec: QuantRecorder, a: GptqFitArgs): void {
   holds('gptqFit grid', a.grid, a.rows * nGroups * 2);
   rec.dispatch('gptq_fit', {
     buffers: [a.W, a.grid],
-    params: { rows: a.rows, cols: a.cols, G: a.group, n_groups: nGroups, g0: a.g0, ng: a.ng, maxq: 2 ** a.bits - 1, sym: +a.sym },
+    params: {
+      rows: a.rows,
+      cols: a.cols,
+      G: a.group,
+      n_groups: nGroups,
+      g0: a.g0,
+      ng: a.ng,
+      maxq: 2 ** a.bits - 1,
+      sym: +a.sym,
+    },
     workgroups: groupsFor(rec, a.rows * a.ng),
   });
 }
@@ -61,7 +70,8 @@ export interface GptqBlockArgs {
 /** Column loop over columns s1 .. s1 + cnt − 1 (cnt ≤ 128), then the lazy update right of them. */
 export function gptqBlock(rec: QuantRecorder, a: GptqBlockArgs, s1: number, cnt: number): void {
   positive('gptqBlock', ['rows', a.rows], ['cols', a.cols], ['cnt', cnt]);
-  if (cnt > CHUNK || s1 + cnt > a.cols) fail(`gptqBlock: columns ${s1}..${s1 + cnt - 1} (at most ${CHUNK}) of ${a.cols}`);
+  if (cnt > CHUNK || s1 + cnt > a.cols)
+    fail(`gptqBlock: columns ${s1}..${s1 + cnt - 1} (at most ${CHUNK}) of ${a.cols}`);
   holds('gptqBlock W', a.W, a.rows * a.cols);
   holds('gptqBlock U', a.U, a.cols * a.cols);
   holds('gptqBlock grid', a.grid, a.rows * a.nGroups * 2);
@@ -94,23 +104,35 @@ function plan(diag: ArrayLike<number>, cols: number, opts: GptqOptions) {
   for (let i = 0; i < cols; i++) mean += d[i];
   mean /= cols;
   const G = opts.group > 0 ? opts.group : cols;
-  const gIdxPerm = Uint32Array.from({ length: cols }, (_, j) => (opts.group > 0 ? Math.floor((opts.staticGroups ? perm[j] : j) / G) : 0));
+  const gIdxPerm = Uint32Array.from({ length: cols }, (_, j) =>
+    opts.group > 0 ? Math.floor((opts.staticGroups ? perm[j] : j) / G) : 0,
+  );
   return { dead, perm, damp: opts.damp * mean, G, gIdxPerm };
 }
 
 export async function gptqOnGpu(
-  ctx: GpuContext, rec: QuantRecorder, Win: Float32Array, rows: number, cols: number,
-  H: GpuHessian | Float64Array | Float32Array, opts: GptqOptions,
+  ctx: GpuContext,
+  rec: QuantRecorder,
+  Win: Float32Array,
+  rows: number,
+  cols: number,
+  H: GpuHessian | Float64Array | Float32Array,
+  opts: GptqOptions,
 ): Promise<GptqResult> {
   const { bits, sym, blockSize: B } = opts;
-  if (!(Number.isInteger(bits) && bits >= 2 && bits <= 8)) throw new NibbleError('bad-argument', `GPTQ: bits must be 2..8, got ${bits}`);
+  if (!(Number.isInteger(bits) && bits >= 2 && bits <= 8))
+    throw new NibbleError('bad-argument', `GPTQ: bits must be 2..8, got ${bits}`);
   positive('gptq', ['rows', rows], ['cols', cols], ['blockSize', B]);
-  if (!(opts.group >= 0 && Number.isInteger(opts.group))) fail(`GPTQ: group must be 0 or a positive integer, got ${opts.group}`);
+  if (!(opts.group >= 0 && Number.isInteger(opts.group)))
+    fail(`GPTQ: group must be 0 or a positive integer, got ${opts.group}`);
   if (Win.length !== rows * cols) fail(`GPTQ: ${Win.length} weights for a ${rows}×${cols} layer`);
   const gpuH = H instanceof GpuHessian ? H : null;
-  if (gpuH ? gpuH.cols !== cols : (H as Float64Array | Float32Array).length !== cols * cols) fail(`GPTQ: Hessian is not ${cols}×${cols}`);
+  if (gpuH ? gpuH.cols !== cols : (H as Float64Array | Float32Array).length !== cols * cols)
+    fail(`GPTQ: Hessian is not ${cols}×${cols}`);
 
-  const diag = gpuH ? await gpuH.diag() : Float64Array.from({ length: cols }, (_, i) => (H as Float64Array)[i * cols + i]);
+  const diag = gpuH
+    ? await gpuH.diag()
+    : Float64Array.from({ length: cols }, (_, i) => (H as Float64Array)[i * cols + i]);
   const { dead, perm, damp, G, gIdxPerm } = plan(diag, cols, opts);
   const nGroups = Math.ceil(cols / G);
   const grouped = opts.group > 0;
@@ -126,7 +148,13 @@ export async function gptqOnGpu(
   const keep = (b: GPUBuffer): GPUBuffer => (owned.push(b), b);
   try {
     const Hbuf = gpuH ? gpuH.buffer : keep(uploadStorage(ctx, Float32Array.from(H as ArrayLike<number>), 'gptq-H'));
-    const q = keep(uploadStorage(ctx, Uint32Array.from({ length: cols }, (_, i) => perm[cols - 1 - i]), 'gptq-q'));
+    const q = keep(
+      uploadStorage(
+        ctx,
+        Uint32Array.from({ length: cols }, (_, i) => perm[cols - 1 - i]),
+        'gptq-q',
+      ),
+    );
     const U = keep(createStorage(ctx, cols * cols * 4, 'gptq-U'));
     const X = keep(createStorage(ctx, cols * cols * 4, 'gptq-X'));
     const ld = keep(createStorage(ctx, choleskyScratchWords(cols) * 4, 'gptq-ld'));
@@ -141,7 +169,10 @@ export async function gptqOnGpu(
       codes: keep(createStorage(ctx, rows * cols * 4, 'gptq-codes')),
       err: keep(createStorage(ctx, rows * CHUNK * 4, 'gptq-err')),
       loss: keep(createStorage(ctx, rows * 4, 'gptq-loss')),
-      rows, cols, nGroups, bits,
+      rows,
+      cols,
+      nGroups,
+      bits,
     };
     // Per-row grid: fitted on the ORIGINAL W (before the dead-input fix), as the reference does.
     // Static groups: every group on W with dead inputs zeroed, before the permutation.
@@ -154,14 +185,29 @@ export async function gptqOnGpu(
       if (grouped && !staticGroups) {
         const g0 = Math.ceil(i1 / G);
         const g1 = Math.floor((i2 - 1) / G); // groups whose first column lies in [i1, i2)
-        if (g1 >= g0) gptqFit(rec, { W: bufs.W, grid: bufs.grid, rows, cols, group: G, g0, ng: g1 - g0 + 1, bits, sym });
+        if (g1 >= g0)
+          gptqFit(rec, { W: bufs.W, grid: bufs.grid, rows, cols, group: G, g0, ng: g1 - g0 + 1, bits, sym });
       }
       for (let s1 = i1; s1 < i2; s1 += CHUNK) gptqBlock(rec, bufs, s1, Math.min(CHUNK, i2 - s1));
     }
     rec.submit();
-    const [codesP, gridW, lossW, st] = await readBuffers(ctx, [[bufs.codes, rows * cols], [bufs.grid, rows * nGroups * 2], [bufs.loss, rows], [status, 1]]);
+    const [codesP, gridW, lossW, st] = await readBuffers(ctx, [
+      [bufs.codes, rows * cols],
+      [bufs.grid, rows * nGroups * 2],
+      [bufs.loss, rows],
+      [status, 1],
+    ]);
     checkPivot(st[0]);
-    return assemble(codesP, new Float32Array(gridW.buffer), new Float32Array(lossW.buffer), perm, gIdxPerm, rows, cols, nGroups);
+    return assemble(
+      codesP,
+      new Float32Array(gridW.buffer),
+      new Float32Array(lossW.buffer),
+      perm,
+      gIdxPerm,
+      rows,
+      cols,
+      nGroups,
+    );
   } finally {
     owned.forEach((b) => b.destroy());
   }
@@ -169,8 +215,14 @@ export async function gptqOnGpu(
 
 /** Undo the permutation; ŵ = f32(scale · (q − zero)) in the original column order. */
 function assemble(
-  codesP: Uint32Array, grid: Float32Array, lossRows: Float32Array, perm: Int32Array, gIdxPerm: Uint32Array,
-  rows: number, cols: number, nGroups: number,
+  codesP: Uint32Array,
+  grid: Float32Array,
+  lossRows: Float32Array,
+  perm: Int32Array,
+  gIdxPerm: Uint32Array,
+  rows: number,
+  cols: number,
+  nGroups: number,
 ): GptqResult {
   const codes = new Uint8Array(rows * cols);
   const dequant = new Float32Array(rows * cols);

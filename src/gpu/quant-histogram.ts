@@ -36,8 +36,14 @@ export function histogram(rec: QuantRecorder, a: HistogramArgs): void {
     constants: { BITS: a.container },
     buffers: [a.data, c?.w ?? a.data, c?.scales ?? a.data, c?.zeros ?? a.data, c?.gIdx ?? a.data, a.out],
     params: {
-      rows: a.rows, cols: a.cols, wpr, G: c?.group ?? a.cols, n_groups: nGroups, bits: c?.bits ?? a.container,
-      has_w: c ? 1 : 0, has_gidx: c?.gIdx ? 1 : 0,
+      rows: a.rows,
+      cols: a.cols,
+      wpr,
+      G: c?.group ?? a.cols,
+      n_groups: nGroups,
+      bits: c?.bits ?? a.container,
+      has_w: c ? 1 : 0,
+      has_gidx: c?.gIdx ? 1 : 0,
     },
     workgroups: rec.grid(Math.ceil((a.rows * a.cols) / 256)),
   });

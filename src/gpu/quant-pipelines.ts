@@ -23,7 +23,11 @@ const SLOTS_PER_PAGE = 256;
 
 export const QUANT_KERNELS: Record<QuantKernel, QuantKernelSpec> = {
   quant_range: { buffers: ['read', 'rw', 'rw'], params: ['rows', 'cols', 'G', 'n_groups'] },
-  quant_params: { buffers: ['read', 'rw', 'rw', 'rw'], params: ['n', 'bits', 'sym', 'f16', 'write_zeros', 'tensor'], lib: true },
+  quant_params: {
+    buffers: ['read', 'rw', 'rw', 'rw'],
+    params: ['n', 'bits', 'sym', 'f16', 'write_zeros', 'tensor'],
+    lib: true,
+  },
   quant_pack: {
     buffers: ['read', 'read', 'read', 'rw'],
     params: ['rows', 'cols', 'G', 'n_groups', 'wpr', 'units', 'bits', 'f16', 'has_zeros'],
@@ -57,7 +61,10 @@ export const QUANT_KERNELS: Record<QuantKernel, QuantKernelSpec> = {
 export type Constants = Readonly<Record<string, number>>;
 
 const cacheKey = (kernel: QuantKernel, c: Constants): string =>
-  `${kernel}|${Object.keys(c).sort().map((k) => `${k}=${c[k]}`).join(',')}`;
+  `${kernel}|${Object.keys(c)
+    .sort()
+    .map((k) => `${k}=${c[k]}`)
+    .join(',')}`;
 
 /** Pipelines of the quant kernels for one device, compiled on first use. */
 export class QuantPipelineCache {
@@ -104,7 +111,11 @@ export class QuantPipelineCache {
     if (!l) {
       const spec = QUANT_KERNELS[kernel];
       const entries: GPUBindGroupLayoutEntry[] = [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_BYTES } },
+        {
+          binding: 0,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_BYTES },
+        },
         ...spec.buffers.map((a, i): GPUBindGroupLayoutEntry => ({
           binding: i + 1,
           visibility: GPUShaderStage.COMPUTE,
@@ -169,7 +180,8 @@ export class QuantRecorder {
 
   dispatch(kernel: QuantKernel, d: QuantDispatch): void {
     const spec = QUANT_KERNELS[kernel];
-    if (d.buffers.length !== spec.buffers.length) throw new Error(`${kernel}: ${d.buffers.length} buffers given, ${spec.buffers.length} expected`);
+    if (d.buffers.length !== spec.buffers.length)
+      throw new Error(`${kernel}: ${d.buffers.length} buffers given, ${spec.buffers.length} expected`);
     const slot = this.used++;
     const page = this.page(Math.floor(slot / SLOTS_PER_PAGE));
     const offset = (slot % SLOTS_PER_PAGE) * this.stride;
@@ -245,7 +257,11 @@ export class QuantRecorder {
     while (this.pages.length <= i) {
       const bytes = SLOTS_PER_PAGE * this.stride;
       this.pages.push({
-        buffer: this.ctx.device.createBuffer({ label: `quant-params-${this.pages.length}`, size: bytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
+        buffer: this.ctx.device.createBuffer({
+          label: `quant-params-${this.pages.length}`,
+          size: bytes,
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        }),
         words: new ArrayBuffer(bytes),
       });
     }
@@ -260,7 +276,8 @@ export const fail = (msg: string): never => {
 };
 
 export function positive(what: string, ...dims: [string, number][]): void {
-  for (const [name, v] of dims) if (!Number.isInteger(v) || v < 1) fail(`${what}: ${name} must be a positive integer, got ${v}`);
+  for (const [name, v] of dims)
+    if (!Number.isInteger(v) || v < 1) fail(`${what}: ${name} must be a positive integer, got ${v}`);
 }
 
 /** Checks that `buf` holds at least `words` 32-bit values. */
@@ -269,20 +286,28 @@ export function holds(what: string, buf: GPUBuffer, words: number): void {
 }
 
 /** Workgroups of `size` threads covering `threads` threads, as an (x, y) grid. */
-export const groupsFor = (rec: QuantRecorder, threads: number, size = 64): [number, number] => rec.grid(Math.ceil(threads / size));
+export const groupsFor = (rec: QuantRecorder, threads: number, size = 64): [number, number] =>
+  rec.grid(Math.ceil(threads / size));
 
 // ---- readback ---------------------------------------------------------------------------------
 
 /** Copies several buffers (`words` 32-bit values from word `offset`, default 0) to the CPU
  *  through one staging buffer and one map. */
-export async function readBuffers(ctx: GpuContext, parts: readonly (readonly [buf: GPUBuffer, words: number, offset?: number])[]): Promise<Uint32Array[]> {
+export async function readBuffers(
+  ctx: GpuContext,
+  parts: readonly (readonly [buf: GPUBuffer, words: number, offset?: number])[],
+): Promise<Uint32Array[]> {
   const offsets: number[] = [];
   let total = 0;
   for (const [, words] of parts) {
     offsets.push(total);
     total += Math.max(1, words);
   }
-  const staging = ctx.device.createBuffer({ label: 'quant-readback', size: total * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const staging = ctx.device.createBuffer({
+    label: 'quant-readback',
+    size: total * 4,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
   try {
     const enc = ctx.device.createCommandEncoder();
     parts.forEach(([buf, words, offset = 0], i) => {
@@ -297,4 +322,3 @@ export async function readBuffers(ctx: GpuContext, parts: readonly (readonly [bu
     staging.destroy();
   }
 }
-

@@ -40,7 +40,8 @@ export function uniformSizes(d: UniformDims): { data: number; scales: number; ze
 
 function check(d: UniformDims): void {
   positive('quantUniform', ['rows', d.rows], ['cols', d.cols], ['group', d.group]);
-  if (!Number.isInteger(d.bits) || d.bits < 2 || d.bits > d.container) fail(`quantUniform: ${d.bits}-bit codes do not fit a ${d.container}-bit container`);
+  if (!Number.isInteger(d.bits) || d.bits < 2 || d.bits > d.container)
+    fail(`quantUniform: ${d.bits}-bit codes do not fit a ${d.container}-bit container`);
   if (d.group > d.cols) fail(`quantUniform: group ${d.group} > cols ${d.cols}`);
   if (d.tensor && d.group !== d.cols) fail('quantUniform: tensor granularity needs group = cols');
 }
@@ -72,7 +73,17 @@ export function quantUniform(rec: QuantRecorder, d: UniformDims, b: UniformBuffe
   rec.dispatch('quant_pack', {
     constants: { BITS: d.container },
     buffers: [b.w, b.scales, d.writeZeros ? b.zeros : b.scales, b.data],
-    params: { rows: d.rows, cols: d.cols, G: d.group, n_groups: nGroups, wpr, units, bits: d.bits, f16: +d.f16, has_zeros: +d.writeZeros },
+    params: {
+      rows: d.rows,
+      cols: d.cols,
+      G: d.group,
+      n_groups: nGroups,
+      wpr,
+      units,
+      bits: d.bits,
+      f16: +d.f16,
+      has_zeros: +d.writeZeros,
+    },
     workgroups: groupsFor(rec, d.rows * units),
   });
 }

@@ -94,7 +94,11 @@ function checkLeaf(t: Tensor, label: string): void {
     case 'nf4':
     case 'fp4':
       need('data', t.buffers.data.length, Math.ceil((n * k) / 8));
-      return need('absmax', t.scaleType === 'f32' ? t.buffers.scales.length : Math.ceil((n * k) / t.group), Math.ceil((n * k) / t.group));
+      return need(
+        'absmax',
+        t.scaleType === 'f32' ? t.buffers.scales.length : Math.ceil((n * k) / t.group),
+        Math.ceil((n * k) / t.group),
+      );
     case 'q8':
     case 'q4':
     case 'q3':
@@ -129,10 +133,25 @@ function uploadLeaf(ctx: GpuContext, t: Tensor, label: string, gIdxBufs: Map<Uin
     case 'f32':
       return { format: 'f32', n, k, data: up(t.data, 'w') };
     case 'llmint8':
-      return { format: 'llmint8', n, k, threshold: t.threshold, wpr: Math.ceil(k / 4), data: up(t.buffers.data, 'q'), scales: up(t.buffers.scales, 's') };
+      return {
+        format: 'llmint8',
+        n,
+        k,
+        threshold: t.threshold,
+        wpr: Math.ceil(k / 4),
+        data: up(t.buffers.data, 'q'),
+        scales: up(t.buffers.scales, 's'),
+      };
     case 'nf4':
     case 'fp4': // dq8 absmax decoded here (see the header)
-      return { format: t.format, n, k, block: t.group, data: up(t.buffers.data, 'q'), absmax: up(unpackScales(t), 'absmax') };
+      return {
+        format: t.format,
+        n,
+        k,
+        block: t.group,
+        data: up(t.buffers.data, 'q'),
+        absmax: up(unpackScales(t), 'absmax'),
+      };
     default: {
       const b = t.buffers;
       let gIdx: GPUBuffer | undefined;
@@ -141,9 +160,16 @@ function uploadLeaf(ctx: GpuContext, t: Tensor, label: string, gIdxBufs: Map<Uin
         gIdxBufs.set(b.gIdx, gIdx);
       }
       return {
-        format: t.format, n, k, bits: UNIFORM_BITS[t.format], group: t.group, nGroups: Math.ceil(k / t.group),
-        wpr: wordsPerRow(UNIFORM_BITS[t.format], k), scaleF16: t.scaleType === 'f16',
-        data: up(b.data, 'q'), scales: up(b.scales, 's'),
+        format: t.format,
+        n,
+        k,
+        bits: UNIFORM_BITS[t.format],
+        group: t.group,
+        nGroups: Math.ceil(k / t.group),
+        wpr: wordsPerRow(UNIFORM_BITS[t.format], k),
+        scaleF16: t.scaleType === 'f16',
+        data: up(b.data, 'q'),
+        scales: up(b.scales, 's'),
         ...(t.sym ? {} : { zeros: up(b.zeros!, 'z') }),
         ...(gIdx ? { gIdx } : {}),
       };
@@ -152,14 +178,20 @@ function uploadLeaf(ctx: GpuContext, t: Tensor, label: string, gIdxBufs: Map<Uin
 }
 
 /** Bytes one storage binding may hold on this device: min(maxBufferSize, maxStorageBufferBindingSize). */
-export const deviceBindingCap = (ctx: GpuContext): number => Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
+export const deviceBindingCap = (ctx: GpuContext): number =>
+  Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
 
 /**
  * Uploads one linear map, or several stacked along the output dim (e.g. wq;wk;wv → one
  * (qDim + 2·kvDim, dim) weight so one matmul computes all three). Parts must share the
  * input size. A run larger than `cap` bytes is split by rows (see the header).
  */
-export function uploadLinear(ctx: GpuContext, parts: readonly Tensor[], label: string, cap = deviceBindingCap(ctx)): GpuWeight {
+export function uploadLinear(
+  ctx: GpuContext,
+  parts: readonly Tensor[],
+  label: string,
+  cap = deviceBindingCap(ctx),
+): GpuWeight {
   const shapes = parts.map((t, i) => shapeOf(t, `${label}[${i}]`));
   const k = shapes[0][1];
   if (shapes.some(([, kk]) => kk !== k)) {
@@ -187,12 +219,20 @@ export function uploadLinear(ctx: GpuContext, parts: readonly Tensor[], label: s
       }
       const rows = rowsPerPart({ bytes, rows: layout.rows, rowAlign: layout.rowAlign }, cap);
       if (rows < 1) {
-        const unit = layout.rowAlign > 1 ? `${layout.rowAlign} rows (the smallest split of ${layout.format}) take` : 'one row takes';
-        throw new NibbleError('too-large', `${runLabel}: ${unit} ${Math.ceil((bytes / layout.rows) * layout.rowAlign)} bytes, more than one storage binding holds (${cap} bytes)`);
+        const unit =
+          layout.rowAlign > 1
+            ? `${layout.rowAlign} rows (the smallest split of ${layout.format}) take`
+            : 'one row takes';
+        throw new NibbleError(
+          'too-large',
+          `${runLabel}: ${unit} ${Math.ceil((bytes / layout.rows) * layout.rowAlign)} bytes, more than one storage binding holds (${cap} bytes)`,
+        );
       }
       checkLeaf(merged, runLabel);
       for (let r0 = 0, p = 0; r0 < layout.rows; r0 += rows, p++) {
-        leaves.push(uploadLeaf(ctx, sliceRows(merged, r0, Math.min(rows, layout.rows - r0)), `${runLabel}.part${p}`, gIdxBufs));
+        leaves.push(
+          uploadLeaf(ctx, sliceRows(merged, r0, Math.min(rows, layout.rows - r0)), `${runLabel}.part${p}`, gIdxBufs),
+        );
       }
     });
   } catch (e) {

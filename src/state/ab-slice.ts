@@ -24,7 +24,15 @@ export function finalDivergence(a: readonly number[], b: readonly number[]): num
   return firstDivergence(a, b) ?? (a.length === b.length ? null : Math.min(a.length, b.length));
 }
 
-const side = (variant: string, label: string): AbSide => ({ variant, label, text: '', pieces: [], tokens: [], tokensPerSecond: 0, result: null });
+const side = (variant: string, label: string): AbSide => ({
+  variant,
+  label,
+  text: '',
+  pieces: [],
+  tokens: [],
+  tokensPerSecond: 0,
+  result: null,
+});
 
 export const createAbSlice: Slice<AbSlice> = (ctx) => (set, get) => {
   let nextId = 1;
@@ -45,14 +53,25 @@ export const createAbSlice: Slice<AbSlice> = (ctx) => (set, get) => {
       const s = get();
       if (s.model.status !== 'ready' || s.ab.streaming || s.chat.streaming) return;
       if (s.ab.a === s.ab.b) {
-        get().showError('A/B', { code: 'bad-argument', message: 'pick two different variants for A and B (quantize one first)' });
+        get().showError('A/B', {
+          code: 'bad-argument',
+          message: 'pick two different variants for A and B (quantize one first)',
+        });
         return;
       }
       if (s.settings.randomSeed) s.setSampling({ seed: Math.floor(Math.random() * 0x100000000) });
       const settings = get().chat.sampling;
       const id = nextId++;
       const list = s.variants.list;
-      const turn: AbTurn = { id, prompt, settings, sides: [side(s.ab.a, variantLabel(list, s.ab.a)), side(s.ab.b, variantLabel(list, s.ab.b))], divergeAt: null, status: 'streaming', error: null };
+      const turn: AbTurn = {
+        id,
+        prompt,
+        settings,
+        sides: [side(s.ab.a, variantLabel(list, s.ab.a)), side(s.ab.b, variantLabel(list, s.ab.b))],
+        divergeAt: null,
+        status: 'streaming',
+        error: null,
+      };
       set((st) => ({ ab: { ...st.ab, turns: [...st.ab.turns, turn], streaming: true } }));
       const mine = new AbortController();
       ctrl = mine;
@@ -66,7 +85,13 @@ export const createAbSlice: Slice<AbSlice> = (ctx) => (set, get) => {
           const sides = t.sides.map((sd, i) => {
             const add = batch[i];
             if (!add.length) return sd;
-            return { ...sd, text: sd.text + add.map((x) => x.text).join(''), pieces: [...sd.pieces, ...add.map((x) => x.text)], tokens: [...sd.tokens, ...add.map((x) => x.token)], tokensPerSecond: add[add.length - 1].tokensPerSecond };
+            return {
+              ...sd,
+              text: sd.text + add.map((x) => x.text).join(''),
+              pieces: [...sd.pieces, ...add.map((x) => x.text)],
+              tokens: [...sd.tokens, ...add.map((x) => x.token)],
+              tokensPerSecond: add[add.length - 1].tokensPerSecond,
+            };
           }) as [AbSide, AbSide];
           return { sides, divergeAt: firstDivergence(sides[0].tokens, sides[1].tokens) };
         });
@@ -84,9 +109,19 @@ export const createAbSlice: Slice<AbSlice> = (ctx) => (set, get) => {
         if (timer) clearTimeout(timer);
         flush();
         updateTurn(id, (t) => {
-          const sides = t.sides.map((sd, i) => ({ ...sd, text: results[i].text, tokens: results[i].tokens, result: results[i], tokensPerSecond: results[i].decodeTokensPerSecond })) as [AbSide, AbSide];
+          const sides = t.sides.map((sd, i) => ({
+            ...sd,
+            text: results[i].text,
+            tokens: results[i].tokens,
+            result: results[i],
+            tokensPerSecond: results[i].decodeTokensPerSecond,
+          })) as [AbSide, AbSide];
           const stopped = results.some((r) => r.stoppedBy === 'cancelled');
-          return { sides, divergeAt: finalDivergence(sides[0].tokens, sides[1].tokens), status: stopped ? 'stopped' : 'done' };
+          return {
+            sides,
+            divergeAt: finalDivergence(sides[0].tokens, sides[1].tokens),
+            status: stopped ? 'stopped' : 'done',
+          };
         });
       } catch (e) {
         if (timer) clearTimeout(timer);

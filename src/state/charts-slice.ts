@@ -21,14 +21,23 @@ export const initialCharts = (): ChartsState => ({
 
 /** Granularities of the collision comparison: 0 = per row, −1 = per tensor, G > 0 = groups of G. */
 export function granularitiesOf(groups: readonly number[]) {
-  return groups.map((g) => (g < 0 ? { granularity: 'tensor' as const } : g === 0 ? { granularity: 'row' as const } : { granularity: 'group' as const, group: g }));
+  return groups.map((g) =>
+    g < 0
+      ? { granularity: 'tensor' as const }
+      : g === 0
+        ? { granularity: 'row' as const }
+        : { granularity: 'group' as const, group: g },
+  );
 }
 
 export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
   const latest = { histogram: 0, collisions: 0, outliers: 0 };
 
   /** Runs a chart request; its answer lands only if no newer request of the same chart was made. */
-  async function load<K extends 'histogram' | 'collisions' | 'outliers'>(key: K, call: () => Promise<NonNullable<ChartsState[K]['data']>>): Promise<void> {
+  async function load<K extends 'histogram' | 'collisions' | 'outliers'>(
+    key: K,
+    call: () => Promise<NonNullable<ChartsState[K]['data']>>,
+  ): Promise<void> {
     const token = ++latest[key];
     set((s) => ({ charts: { ...s.charts, [key]: { ...s.charts[key], status: 'loading', error: null } } }));
     try {
@@ -46,11 +55,24 @@ export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
 
   async function drift(id: string): Promise<void> {
     const label = id === BASE_VARIANT ? 'fp32 perplexity' : `Evaluating ${variantLabel(get().variants.list, id)}`;
-    set((s) => ({ charts: { ...s.charts, drift: { ...s.charts.drift, [id]: { status: 'loading', data: null, error: null } } } }));
-    const data = await runJob(ctx, set, get, 'drift', label, (signal, onProgress) => ctx.engine.drift({ variant: id, text: textOf(ctx), ...(get().charts.evalWindows > 0 ? { windows: get().charts.evalWindows } : {}) }, { signal, onProgress }));
+    set((s) => ({
+      charts: { ...s.charts, drift: { ...s.charts.drift, [id]: { status: 'loading', data: null, error: null } } },
+    }));
+    const data = await runJob(ctx, set, get, 'drift', label, (signal, onProgress) =>
+      ctx.engine.drift(
+        {
+          variant: id,
+          text: textOf(ctx),
+          ...(get().charts.evalWindows > 0 ? { windows: get().charts.evalWindows } : {}),
+        },
+        { signal, onProgress },
+      ),
+    );
     set((s) => {
       if (!(id in s.charts.drift)) return {}; // deleted meanwhile
-      const entry: Async<NonNullable<typeof data>> = data ? { status: 'ready', data, error: null } : { status: 'error', data: null, error: { code: 'cancelled', message: 'not evaluated' } };
+      const entry: Async<NonNullable<typeof data>> = data
+        ? { status: 'ready', data, error: null }
+        : { status: 'error', data: null, error: { code: 'cancelled', message: 'not evaluated' } };
       return { charts: { ...s.charts, drift: { ...s.charts.drift, [id]: entry } } };
     });
   }
@@ -61,12 +83,19 @@ export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
     selectTensor(p) {
       const nLayers = get().model.info?.config.nLayers ?? Infinity;
       const layer = p.layer === undefined ? undefined : Math.max(0, Math.min(nLayers - 1, Math.floor(p.layer)));
-      set((s) => ({ charts: { ...s.charts, tensor: { ...s.charts.tensor, ...p, ...(layer === undefined ? {} : { layer }) }, histogram: { ...s.charts.histogram, row: 0, group: 0 } } }));
+      set((s) => ({
+        charts: {
+          ...s.charts,
+          tensor: { ...s.charts.tensor, ...p, ...(layer === undefined ? {} : { layer }) },
+          histogram: { ...s.charts.histogram, row: 0, group: 0 },
+        },
+      }));
     },
 
     setHistogramOptions(p) {
       const clean = { ...p };
-      for (const k of ['bins', 'row', 'group'] as const) if (clean[k] !== undefined) clean[k] = Math.max(0, Math.floor(clean[k]!));
+      for (const k of ['bins', 'row', 'group'] as const)
+        if (clean[k] !== undefined) clean[k] = Math.max(0, Math.floor(clean[k]!));
       if (clean.bins !== undefined) clean.bins = Math.max(8, Math.min(512, clean.bins));
       patch('histogram', clean);
     },
@@ -76,31 +105,46 @@ export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
     },
 
     setOutlierOptions(p) {
-      patch('outliers', p.threshold !== undefined && !(p.threshold > 0) ? { ...p, threshold: get().charts.outliers.threshold } : p);
+      patch(
+        'outliers',
+        p.threshold !== undefined && !(p.threshold > 0) ? { ...p, threshold: get().charts.outliers.threshold } : p,
+      );
     },
 
     setEvalWindows(n) {
       const evalWindows = Number.isInteger(n) && n > 0 ? n : 0;
       if (evalWindows === get().charts.evalWindows) return;
-      set((s) => ({ charts: { ...s.charts, evalWindows, drift: Object.fromEntries(Object.entries(s.charts.drift).filter(([, d]) => d.status === 'loading')) } }));
+      set((s) => ({
+        charts: {
+          ...s.charts,
+          evalWindows,
+          drift: Object.fromEntries(Object.entries(s.charts.drift).filter(([, d]) => d.status === 'loading')),
+        },
+      }));
     },
 
     loadHistogram() {
       const { charts, variants } = get();
       const h = charts.histogram;
-      return load('histogram', () => ctx.engine.weightHistogram({ ...charts.tensor, spec: variants.form, bins: h.bins, row: h.row, group: h.group }));
+      return load('histogram', () =>
+        ctx.engine.weightHistogram({ ...charts.tensor, spec: variants.form, bins: h.bins, row: h.row, group: h.group }),
+      );
     },
 
     loadCollisions() {
       const { charts } = get();
       const c = charts.collisions;
-      return load('collisions', () => ctx.engine.collisions({ ...charts.tensor, bits: c.bits, granularities: granularitiesOf(c.groups), sym: c.sym }));
+      return load('collisions', () =>
+        ctx.engine.collisions({ ...charts.tensor, bits: c.bits, granularities: granularitiesOf(c.groups), sym: c.sym }),
+      );
     },
 
     loadOutliers() {
       const o = get().charts.outliers;
       return load('outliers', async () => {
-        const r = await runJob(ctx, set, get, 'outliers', 'Capturing activation maxima', (signal, onProgress) => ctx.engine.outliers({ threshold: o.threshold, text: textOf(ctx) }, { signal, onProgress }));
+        const r = await runJob(ctx, set, get, 'outliers', 'Capturing activation maxima', (signal, onProgress) =>
+          ctx.engine.outliers({ threshold: o.threshold, text: textOf(ctx) }, { signal, onProgress }),
+        );
         if (!r) throw { code: 'cancelled', message: 'the capture did not finish' };
         return r;
       });

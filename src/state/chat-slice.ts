@@ -5,7 +5,12 @@
 //   system prompt + every earlier chat turn (user, assistant) + it as `messages`, and renders
 //   them through the model's template. Turns from completion mode are never sent as history.
 import { BASE_VARIANT } from '../worker/engine-host/lab-protocol.ts';
-import { toWireError, type ChatMessage, type SamplingSettings, type TokenProgress } from '../worker/engine-host/protocol.ts';
+import {
+  toWireError,
+  type ChatMessage,
+  type SamplingSettings,
+  type TokenProgress,
+} from '../worker/engine-host/protocol.ts';
 import type { ChatSlice, ChatTurn, Slice } from './types.ts';
 
 export const DEFAULT_SAMPLING: SamplingSettings = { temperature: 0.8, topP: 0.9, maxTokens: 256, seed: 42 };
@@ -68,8 +73,20 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
       const settings = get().chat.sampling;
       const variant = s.chat.variant;
       const id = nextTurnId++;
-      const turn: ChatTurn = { id, prompt, text: '', tokens: 0, status: 'streaming', settings, result: null, error: null, ...(chat ? { chat } : {}) };
-      set((st) => ({ chat: { ...st.chat, turns: [...st.chat.turns, turn], streaming: { turnId: id, tokensPerSecond: 0 } } }));
+      const turn: ChatTurn = {
+        id,
+        prompt,
+        text: '',
+        tokens: 0,
+        status: 'streaming',
+        settings,
+        result: null,
+        error: null,
+        ...(chat ? { chat } : {}),
+      };
+      set((st) => ({
+        chat: { ...st.chat, turns: [...st.chat.turns, turn], streaming: { turnId: id, tokensPerSecond: 0 } },
+      }));
       const mine = new AbortController();
       ctrl = mine;
       // Tokens are applied to the state at most once per `flushMs` (one render per frame, not per
@@ -101,7 +118,12 @@ export const createChatSlice: Slice<ChatSlice> = (ctx) => (set, get) => {
         if (timer) clearTimeout(timer);
         flush();
         // The summary's text is authoritative (it includes any bytes flushed at the end).
-        updateTurn(id, () => ({ text: result.text, tokens: result.tokens.length, result, status: result.stoppedBy === 'cancelled' ? 'stopped' : 'done' }));
+        updateTurn(id, () => ({
+          text: result.text,
+          tokens: result.tokens.length,
+          result,
+          status: result.stoppedBy === 'cancelled' ? 'stopped' : 'done',
+        }));
       } catch (e) {
         if (timer) clearTimeout(timer);
         flush();

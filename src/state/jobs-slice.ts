@@ -12,7 +12,13 @@ export function progressLine(p: JobProgress): string {
   switch (p.kind) {
     case 'quantize':
       if (p.stage === 'calibration') return 'capturing calibration activations';
-      return [`layer ${p.layer + 1} of ${p.nLayers}`, p.linear, p.gptqLoss !== undefined ? `loss ${p.gptqLoss.toPrecision(4)}` : ''].filter(Boolean).join(' · ');
+      return [
+        `layer ${p.layer + 1} of ${p.nLayers}`,
+        p.linear,
+        p.gptqLoss !== undefined ? `loss ${p.gptqLoss.toPrecision(4)}` : '',
+      ]
+        .filter(Boolean)
+        .join(' · ');
     case 'eval':
       return `window ${p.window} of ${p.windows} · ${Number.isFinite(p.pplSoFar) ? `ppl ${p.pplSoFar.toFixed(3)}` : 'fp32 reference'}`;
     case 'pair-token':
@@ -32,13 +38,28 @@ let nextJobId = 1;
  * result, or null when it failed (banner) or was cancelled (no banner).
  */
 export async function runJob<T>(
-  ctx: SliceContext, set: SetState, get: GetState, kind: JobKind, label: string,
+  ctx: SliceContext,
+  set: SetState,
+  get: GetState,
+  kind: JobKind,
+  label: string,
   fn: (signal: AbortSignal, onProgress: (p: JobProgress) => void) => Promise<T>,
 ): Promise<T | null> {
   const id = nextJobId++;
   const ctrl = new AbortController();
   ctx.jobCtrls.set(id, ctrl);
-  const job: JobState = { id, kind, label, status: 'running', fraction: 0, stage: 'starting', losses: [], startedAt: globalThis.performance.now(), endedAt: null, error: null };
+  const job: JobState = {
+    id,
+    kind,
+    label,
+    status: 'running',
+    fraction: 0,
+    stage: 'starting',
+    losses: [],
+    startedAt: globalThis.performance.now(),
+    endedAt: null,
+    error: null,
+  };
   const update = (f: (j: JobState) => Partial<JobState>) =>
     set((s) => ({ jobs: { list: s.jobs.list.map((j) => (j.id === id ? { ...j, ...f(j) } : j)) } }));
   set((s) => {
@@ -50,7 +71,10 @@ export async function runJob<T>(
     update((j) => ({
       fraction: 'fraction' in p ? p.fraction : j.fraction,
       stage: progressLine(p),
-      losses: p.kind === 'quantize' && p.gptqLoss !== undefined ? [...j.losses, { step: `L${p.layer}·${p.linear ?? ''}`, loss: p.gptqLoss }] : j.losses,
+      losses:
+        p.kind === 'quantize' && p.gptqLoss !== undefined
+          ? [...j.losses, { step: `L${p.layer}·${p.linear ?? ''}`, loss: p.gptqLoss }]
+          : j.losses,
     }));
   try {
     const result = await fn(ctrl.signal, onProgress);
@@ -59,7 +83,12 @@ export async function runJob<T>(
   } catch (e) {
     const error = toWireError(e);
     const cancelled = isCancel(error) || ctrl.signal.aborted;
-    update(() => ({ status: cancelled ? 'cancelled' : 'error', stage: cancelled ? 'cancelled' : error.message, error: cancelled ? null : error, endedAt: globalThis.performance.now() }));
+    update(() => ({
+      status: cancelled ? 'cancelled' : 'error',
+      stage: cancelled ? 'cancelled' : error.message,
+      error: cancelled ? null : error,
+      endedAt: globalThis.performance.now(),
+    }));
     if (!cancelled) get().showError(label, e);
     return null;
   } finally {

@@ -6,11 +6,29 @@
 import { toWireError, type LoadProgress, type ModelSource } from '../worker/engine-host/protocol.ts';
 import { keepable, nextProgress, parseRemoteRef, startProgress } from './pending-model.ts';
 import { resetLab } from './variants-slice.ts';
-import type { GetState, ModelSlice, ModelState, PendingModelState, ReloadSource, SetState, Slice, SliceContext } from './types.ts';
+import type {
+  GetState,
+  ModelSlice,
+  ModelState,
+  PendingModelState,
+  ReloadSource,
+  SetState,
+  Slice,
+  SliceContext,
+} from './types.ts';
 
 const initialModel: ModelState = { status: 'idle', info: null, engine: null, source: null, loading: null, error: null };
 
-export const initialPending = (): PendingModelState => ({ phase: 'idle', source: null, plan: null, contextLength: null, progress: null, error: null, keep: true, finished: null });
+export const initialPending = (): PendingModelState => ({
+  phase: 'idle',
+  source: null,
+  plan: null,
+  contextLength: null,
+  progress: null,
+  error: null,
+  keep: true,
+  finished: null,
+});
 
 type Chosen = Extract<ModelSource, { kind: 'files' | 'remote' }>;
 
@@ -27,8 +45,15 @@ const isCancelled = (e: unknown): boolean => toWireError(e).code === 'cancelled'
  * on failure the previous model (if any) stays loaded and the error goes to the banner (a
  * cancelled load goes back quietly). Resolves true when the model loaded.
  */
-export async function loadInto(ctx: SliceContext, set: SetState, get: GetState, source: ReloadSource, opts: LoadOpts = {}): Promise<boolean> {
-  const name = source.kind === 'default' ? ctx.defaultSource.name : source.kind === 'files' ? source.name : source.source.name;
+export async function loadInto(
+  ctx: SliceContext,
+  set: SetState,
+  get: GetState,
+  source: ReloadSource,
+  opts: LoadOpts = {},
+): Promise<boolean> {
+  const name =
+    source.kind === 'default' ? ctx.defaultSource.name : source.kind === 'files' ? source.name : source.source.name;
   set((s) => ({ model: { ...s.model, status: 'loading', loading: name } }));
   try {
     let wire: ModelSource = ctx.defaultSource;
@@ -40,15 +65,31 @@ export async function loadInto(ctx: SliceContext, set: SetState, get: GetState, 
       wire = source.source;
       contextLength = source.contextLength;
     }
-    const { model, engine } = await ctx.engine.load(wire, get().settings.backend, { contextLength, onProgress: opts.onProgress, signal: opts.signal });
+    const { model, engine } = await ctx.engine.load(wire, get().settings.backend, {
+      contextLength,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
     ctx.lastSource = source;
-    const from = source.kind === 'default' ? 'default' : source.kind === 'source' && source.source.kind === 'remote' ? 'remote' : 'files';
+    const from =
+      source.kind === 'default'
+        ? 'default'
+        : source.kind === 'source' && source.source.kind === 'remote'
+          ? 'remote'
+          : 'files';
     set(() => ({ model: { status: 'ready', info: model, engine, source: from, loading: null, error: null } }));
     resetLab(set, get); // the worker dropped the previous model's variants
     return true;
   } catch (e) {
     const cancelled = isCancelled(e);
-    set((s) => ({ model: { ...s.model, status: s.model.info ? 'ready' : cancelled ? 'idle' : 'error', loading: null, error: cancelled ? s.model.error : toWireError(e) } }));
+    set((s) => ({
+      model: {
+        ...s.model,
+        status: s.model.info ? 'ready' : cancelled ? 'idle' : 'error',
+        loading: null,
+        error: cancelled ? s.model.error : toWireError(e),
+      },
+    }));
     if (!cancelled) get().showError(`Loading ${name}`, e);
     return false;
   }
@@ -59,7 +100,8 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
   let seq = 0; // bumps with every inspect, choice and cancel: late answers of older ones are dropped
   let inspectCtrl: AbortController | null = null;
   let loadCtrl: AbortController | null = null;
-  const patch = (f: (p: PendingModelState) => Partial<PendingModelState>) => set((s) => ({ pending: { ...s.pending, ...f(s.pending) } }));
+  const patch = (f: (p: PendingModelState) => Partial<PendingModelState>) =>
+    set((s) => ({ pending: { ...s.pending, ...f(s.pending) } }));
 
   /** Forgets the pending source, stopping its inspect (a running load is stopped by cancel only). */
   const discard = () => {
@@ -78,7 +120,12 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
     const ctrl = new AbortController();
     inspectCtrl = ctrl;
     const total = source.kind === 'files' ? source.files.reduce((n, f) => n + f.blob.size, 0) : 0;
-    patch(() => ({ phase: 'inspecting', contextLength: contextLength ?? null, progress: startProgress('inspect', total, now()), error: null }));
+    patch(() => ({
+      phase: 'inspecting',
+      contextLength: contextLength ?? null,
+      progress: startProgress('inspect', total, now()),
+      error: null,
+    }));
     try {
       const plan = await ctx.engine.inspect(source, {
         contextLength,
@@ -119,7 +166,12 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
     loadDefaultModel: () => loadInto(ctx, set, get, { kind: 'default' }).then(() => undefined),
 
     loadModelFiles: (model, tokenizer, name) =>
-      loadInto(ctx, set, get, { kind: 'files', model, tokenizer, name: name ?? ((model as File).name || 'model.bin') }).then(() => undefined),
+      loadInto(ctx, set, get, {
+        kind: 'files',
+        model,
+        tokenizer,
+        name: name ?? ((model as File).name || 'model.bin'),
+      }).then(() => undefined),
 
     async refreshEngineInfo() {
       try {
@@ -132,10 +184,19 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
 
     chooseModelFiles(files, name) {
       if (files.length === 0) {
-        get().showError('Choosing a model', { code: 'bad-argument', message: 'no files were chosen (hidden files and folders are skipped)' });
+        get().showError('Choosing a model', {
+          code: 'bad-argument',
+          message: 'no files were chosen (hidden files and folders are skipped)',
+        });
         return Promise.resolve();
       }
-      const summary = { kind: 'files' as const, name, ref: null, from: null, files: files.map((f) => ({ path: f.path, bytes: f.blob.size })) };
+      const summary = {
+        kind: 'files' as const,
+        name,
+        ref: null,
+        from: null,
+        files: files.map((f) => ({ path: f.path, bytes: f.blob.size })),
+      };
       return choose({ kind: 'files', name, files: files.map((f) => ({ path: f.path, blob: f.blob })) }, summary);
     },
 
@@ -145,7 +206,10 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
         get().showError('Fetching a model', { code: 'bad-argument', message: r.message });
         return Promise.resolve();
       }
-      return choose({ kind: 'remote', name: r.name, ref: r.ref }, { kind: 'remote', name: r.name, ref: r.ref, from: r.from, files: [] });
+      return choose(
+        { kind: 'remote', name: r.name, ref: r.ref },
+        { kind: 'remote', name: r.name, ref: r.ref, from: r.from, files: [] },
+      );
     },
 
     async setPendingContext(n) {
@@ -168,17 +232,29 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
       const ctrl = new AbortController();
       loadCtrl = ctrl;
       patch(() => ({ phase: 'loading', progress: startProgress('load', plan.fileBytes, now()), error: null }));
-      const onProgress = (lp: LoadProgress) => patch((v) => (v.phase === 'loading' ? { progress: nextProgress(v.progress, lp, 'load', now()) } : {}));
-      const ok = await loadInto(ctx, set, get, { kind: 'source', source, contextLength: plan.memory.contextLength }, { onProgress, signal: ctrl.signal });
+      const onProgress = (lp: LoadProgress) =>
+        patch((v) => (v.phase === 'loading' ? { progress: nextProgress(v.progress, lp, 'load', now()) } : {}));
+      const ok = await loadInto(
+        ctx,
+        set,
+        get,
+        { kind: 'source', source, contextLength: plan.memory.contextLength },
+        { onProgress, signal: ctrl.signal },
+      );
       if (loadCtrl === ctrl) loadCtrl = null;
       if (!ok) {
         patch(() => ({ phase: 'planned', progress: null, error: ctrl.signal.aborted ? null : get().model.error }));
         return;
       }
       const last = get().pending.progress;
-      const finished = { name: get().model.info?.name ?? p.source.name, progress: last && last.bytesDone > 0 ? last : null, ms: now() - (last?.startedAt ?? now()) };
+      const finished = {
+        name: get().model.info?.name ?? p.source.name,
+        progress: last && last.bytesDone > 0 ? last : null,
+        ms: now() - (last?.startedAt ?? now()),
+      };
       const { storage } = get();
-      const keep = p.keep && storage.status !== 'error' && storage.backend !== 'memory' ? keepable(p.source, plan) : null; // as the UI offers it
+      const keep =
+        p.keep && storage.status !== 'error' && storage.backend !== 'memory' ? keepable(p.source, plan) : null; // as the UI offers it
       discard();
       patch(() => ({ finished }));
       if (keep?.ok && 'convert' in keep) {
@@ -192,7 +268,8 @@ export const createModelSlice: Slice<ModelSlice> = (ctx) => (set, get) => {
       } else if (keep?.ok && source.kind === 'files') {
         const blob = (path: string) => source.files.find((f) => f.path === path)?.blob;
         const weights = blob(keep.weights);
-        if (weights) await get().storeModelFiles(source.name, weights, (keep.tokenizer && blob(keep.tokenizer)) || new Blob([]));
+        if (weights)
+          await get().storeModelFiles(source.name, weights, (keep.tokenizer && blob(keep.tokenizer)) || new Blob([]));
       }
     },
 

@@ -26,17 +26,24 @@ export function parseRemoteRef(text: string): RemoteRef {
     } catch {
       return { ok: false, message: `not a valid URL: ${t}` };
     }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) return { ok: false, message: `only https:// URLs are fetched (got ${url.protocol}//)` };
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname)))
+      return { ok: false, message: `only https:// URLs are fetched (got ${url.protocol}//)` };
     const seg = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (url.hostname === HF_HOST && (seg.length === 2 || (seg.length >= 4 && seg[2] === 'tree'))) {
       const id = `${seg[0]}/${seg[1]}${seg.length >= 4 ? `@${seg.slice(3).join('/')}` : ''}`;
-      if (REPO_ID.test(id)) return { ok: true, ref: id, name: `${seg[0]}/${seg[1]}`, from: `${HF_HOST}/${seg[0]}/${seg[1]}` };
+      if (REPO_ID.test(id))
+        return { ok: true, ref: id, name: `${seg[0]}/${seg[1]}`, from: `${HF_HOST}/${seg[0]}/${seg[1]}` };
     }
     const file = seg[seg.length - 1];
-    if (!file || !MODEL_FILE.test(file)) return { ok: false, message: 'the URL must name one model file (.gguf, .bin, .nibble) or a Hugging Face repo' };
+    if (!file || !MODEL_FILE.test(file))
+      return { ok: false, message: 'the URL must name one model file (.gguf, .bin, .nibble) or a Hugging Face repo' };
     return { ok: true, ref: url.href, name: file, from: url.hostname };
   }
-  if (!REPO_ID.test(t)) return { ok: false, message: `'${t}' is neither a Hugging Face repo id (owner/name or owner/name@revision) nor an https:// URL` };
+  if (!REPO_ID.test(t))
+    return {
+      ok: false,
+      message: `'${t}' is neither a Hugging Face repo id (owner/name or owner/name@revision) nor an https:// URL`,
+    };
   const id = t.split('@')[0];
   return { ok: true, ref: t, name: id, from: `${HF_HOST}/${id}` };
 }
@@ -45,18 +52,39 @@ export function parseRemoteRef(text: string): RemoteRef {
 const MIN_RATE_MS = 250;
 
 /** Folds one progress reply into the view: bytes, measured rate since the start, ETA (engine's, else from the rate). */
-export function nextProgress(prev: ProgressView | null, p: LoadProgress, op: ProgressView['op'], now: number): ProgressView {
+export function nextProgress(
+  prev: ProgressView | null,
+  p: LoadProgress,
+  op: ProgressView['op'],
+  now: number,
+): ProgressView {
   const startedAt = prev && prev.op === op ? prev.startedAt : now;
   const elapsed = now - startedAt;
   const bytesPerSecond = elapsed >= MIN_RATE_MS && p.bytesDone > 0 ? (p.bytesDone * 1000) / elapsed : null;
   const left = Math.max(0, p.bytesTotal - p.bytesDone);
   const etaMs = p.etaMs ?? (bytesPerSecond && p.bytesTotal > 0 ? (left / bytesPerSecond) * 1000 : null);
-  return { op, phase: p.phase, file: p.file, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, etaMs, bytesPerSecond, startedAt };
+  return {
+    op,
+    phase: p.phase,
+    file: p.file,
+    bytesDone: p.bytesDone,
+    bytesTotal: p.bytesTotal,
+    etaMs,
+    bytesPerSecond,
+    startedAt,
+  };
 }
 
 /** The progress a load or inspect starts from, before the engine reports anything. */
 export const startProgress = (op: ProgressView['op'], bytesTotal: number, now: number): ProgressView => ({
-  op, phase: 'headers', file: '', bytesDone: 0, bytesTotal, etaMs: null, bytesPerSecond: null, startedAt: now,
+  op,
+  phase: 'headers',
+  file: '',
+  bytesDone: 0,
+  bytesTotal,
+  etaMs: null,
+  bytesPerSecond: null,
+  startedAt: now,
 });
 
 export type Keepable =
@@ -73,10 +101,18 @@ export type Keepable =
 export function keepable(source: PendingSource, plan: ModelPlan): Keepable {
   if (source.kind === 'remote' || plan.format === 'hf') {
     const what = source.kind === 'remote' ? 'the download' : 'the folder';
-    return { ok: true, convert: true, note: `${what} is stored as one .nibble file (f32 weights + tokenizer, ~${Math.max(1, Math.round((plan.params * 4) / 2 ** 20))} MiB)` };
+    return {
+      ok: true,
+      convert: true,
+      note: `${what} is stored as one .nibble file (f32 weights + tokenizer, ~${Math.max(1, Math.round((plan.params * 4) / 2 ** 20))} MiB)`,
+    };
   }
   const weights = plan.files.filter((f) => f.role === 'weights');
   const tokenizers = plan.files.filter((f) => f.role === 'tokenizer');
-  if (weights.length !== 1 || tokenizers.length > 1) return { ok: false, reason: 'Only one checkpoint file with at most one tokenizer file can be kept in this browser.' };
+  if (weights.length !== 1 || tokenizers.length > 1)
+    return {
+      ok: false,
+      reason: 'Only one checkpoint file with at most one tokenizer file can be kept in this browser.',
+    };
   return { ok: true, weights: weights[0].path, tokenizer: tokenizers[0]?.path ?? null };
 }

@@ -48,7 +48,17 @@ export const TOKENIZER_FILE = 'tokenizer.bin';
 export const VARIANT_FILE = 'model.nibble';
 
 export const initialStorage = (): StorageState => ({
-  status: 'idle', backend: null, fallback: null, entries: [], usage: 0, quota: 0, persisted: null, busy: {}, drawerOpen: false, recovery: null, error: null,
+  status: 'idle',
+  backend: null,
+  fallback: null,
+  entries: [],
+  usage: 0,
+  quota: 0,
+  persisted: null,
+  busy: {},
+  drawerOpen: false,
+  recovery: null,
+  error: null,
 });
 
 const storageManager = (): StorageManager | undefined => globalThis.navigator?.storage;
@@ -61,13 +71,16 @@ async function askPersist(): Promise<void> {
 }
 
 const asMeta = (m: Record<string, unknown> | undefined): VariantMeta | undefined =>
-  m && typeof m.label === 'string' && typeof m.spec === 'object' && m.spec !== null ? (m as unknown as VariantMeta) : undefined;
+  m && typeof m.label === 'string' && typeof m.spec === 'object' && m.spec !== null
+    ? (m as unknown as VariantMeta)
+    : undefined;
 
 export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (set, get) => {
   const opener = ctx.storage;
   let opening: Promise<OpenedStore | null> | null = null;
   let unwatch: (() => void) | null = null;
-  const patch = (f: (s: StorageState) => Partial<StorageState>) => set((s) => ({ storage: { ...s.storage, ...f(s.storage) } }));
+  const patch = (f: (s: StorageState) => Partial<StorageState>) =>
+    set((s) => ({ storage: { ...s.storage, ...f(s.storage) } }));
   const setBusy = (id: string, v: 'loading' | 'deleting' | null) =>
     patch((s) => {
       const { [id]: _old, ...busy } = s.busy;
@@ -103,7 +116,13 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
     const s = await store();
     if (!s) return;
     try {
-      const [entries, q, persisted] = await Promise.all([s.list(), s.quota(), storageManager()?.persisted?.().catch(() => null) ?? null]);
+      const [entries, q, persisted] = await Promise.all([
+        s.list(),
+        s.quota(),
+        storageManager()
+          ?.persisted?.()
+          .catch(() => null) ?? null,
+      ]);
       patch(() => ({ entries, usage: q.usage, quota: q.quota, persisted, error: null }));
     } catch (e) {
       fail('Listing stored models', e);
@@ -121,7 +140,10 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
       if (!s) return null;
       try {
         const [m, t] = await Promise.all([model.arrayBuffer(), tokenizer.arrayBuffer()]);
-        const entry = await s.put({ kind: 'model', name }, { [MODEL_FILE]: new Uint8Array(m), [TOKENIZER_FILE]: new Uint8Array(t) });
+        const entry = await s.put(
+          { kind: 'model', name },
+          { [MODEL_FILE]: new Uint8Array(m), [TOKENIZER_FILE]: new Uint8Array(t) },
+        );
         await askPersist();
         await refresh();
         return entry;
@@ -134,7 +156,8 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
     async loadAndKeepModelFiles(model, tokenizer, name) {
       await get().loadModelFiles(model, tokenizer, name);
       const m = get().model;
-      if (m.status === 'ready' && m.source === 'files' && m.error === null && m.info?.name === name) await get().storeModelFiles(name, model, tokenizer);
+      if (m.status === 'ready' && m.source === 'files' && m.error === null && m.info?.name === name)
+        await get().storeModelFiles(name, model, tokenizer);
     },
 
     async loadStored(id) {
@@ -144,10 +167,19 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
       try {
         const { entry, files } = await s.get(id);
         if (entry.kind === 'model') {
-          if (!files[MODEL_FILE] || !files[TOKENIZER_FILE]) throw { code: 'bad-format', message: `stored model '${entry.name}' lacks ${MODEL_FILE} or ${TOKENIZER_FILE}` };
-          await get().loadModelFiles(new Blob([files[MODEL_FILE] as BlobPart]), new Blob([files[TOKENIZER_FILE] as BlobPart]), entry.name);
+          if (!files[MODEL_FILE] || !files[TOKENIZER_FILE])
+            throw {
+              code: 'bad-format',
+              message: `stored model '${entry.name}' lacks ${MODEL_FILE} or ${TOKENIZER_FILE}`,
+            };
+          await get().loadModelFiles(
+            new Blob([files[MODEL_FILE] as BlobPart]),
+            new Blob([files[TOKENIZER_FILE] as BlobPart]),
+            entry.name,
+          );
         } else {
-          if (!files[VARIANT_FILE]) throw { code: 'bad-format', message: `stored variant '${entry.name}' lacks ${VARIANT_FILE}` };
+          if (!files[VARIANT_FILE])
+            throw { code: 'bad-format', message: `stored variant '${entry.name}' lacks ${VARIANT_FILE}` };
           await get().importVariant(files[VARIANT_FILE], asMeta(entry.meta) ?? ({ label: entry.name } as VariantMeta));
         }
       } catch (e) {
@@ -180,7 +212,10 @@ export const createStorageSlice: Slice<StorageSlice> = (ctx: SliceContext) => (s
       ? async (bytes, meta) => {
           const s = await store();
           if (!s) throw { code: 'unsupported', message: 'browser storage is not available' };
-          await s.put({ kind: 'variant', name: meta.label, meta: meta as unknown as Record<string, unknown> }, { [VARIANT_FILE]: bytes });
+          await s.put(
+            { kind: 'variant', name: meta.label, meta: meta as unknown as Record<string, unknown> },
+            { [VARIANT_FILE]: bytes },
+          );
           await askPersist();
           await refresh();
         }

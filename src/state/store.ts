@@ -38,7 +38,9 @@ export type AppStore = StoreApi<AppState> & {
 
 export function createAppStore(deps: StoreDeps): AppStore {
   const ctx: SliceContext = { ...deps, lastSource: null, jobCtrls: new Map() };
-  const store = createStore<AppState>()((...a) => Object.assign({}, ...SLICES.map((slice) => slice(ctx)(...a))) as AppState);
+  const store = createStore<AppState>()(
+    (...a) => Object.assign({}, ...SLICES.map((slice) => slice(ctx)(...a))) as AppState,
+  );
 
   const unsubscribe = deps.engine.onEvent((ev) => {
     const s = store.getState();

@@ -14,8 +14,15 @@ export const parseTruncKey = (key: string): { mode: TruncMode; k: number } => {
 };
 
 export const initialTruncation = (): TruncationState => ({
-  k: 23, mode: 'truncate', points: {}, running: null, queue: [], errors: {},
-  windows: 2, prompt: 'Once upon a time', sampleTokens: 40,
+  k: 23,
+  mode: 'truncate',
+  points: {},
+  running: null,
+  queue: [],
+  errors: {},
+  windows: 2,
+  prompt: 'Once upon a time',
+  sampleTokens: 40,
 });
 
 export const clampK = (k: number): number => Math.max(0, Math.min(23, Math.round(Number.isFinite(k) ? k : 23)));
@@ -40,8 +47,17 @@ export const createTruncationSlice: Slice<TruncationSlice> = (ctx) => (set, get)
     const { mode, k } = parseTruncKey(key);
     const t = s.truncation;
     set((st) => ({ truncation: { ...st.truncation, running: key } }));
-    const point = await runJob(ctx, set, get, 'truncation', `Truncation lab: ${k} fraction bits (${mode === 'rne' ? 'RNE' : 'truncate'})`, (signal, onProgress) =>
-      ctx.engine.truncationPoint({ k, mode, text: textOf(ctx), windows: t.windows, prompt: t.prompt, sampleTokens: t.sampleTokens }, { signal, onProgress }),
+    const point = await runJob(
+      ctx,
+      set,
+      get,
+      'truncation',
+      `Truncation lab: ${k} fraction bits (${mode === 'rne' ? 'RNE' : 'truncate'})`,
+      (signal, onProgress) =>
+        ctx.engine.truncationPoint(
+          { k, mode, text: textOf(ctx), windows: t.windows, prompt: t.prompt, sampleTokens: t.sampleTokens },
+          { signal, onProgress },
+        ),
     );
     set((st) => {
       if (st.truncation.running !== key) return {}; // the model was reloaded meanwhile
@@ -57,7 +73,13 @@ export const createTruncationSlice: Slice<TruncationSlice> = (ctx) => (set, get)
     truncation: initialTruncation(),
 
     setTruncation(p) {
-      set((s) => ({ truncation: { ...s.truncation, ...(p.k !== undefined ? { k: clampK(p.k) } : {}), ...(p.mode ? { mode: p.mode } : {}) } }));
+      set((s) => ({
+        truncation: {
+          ...s.truncation,
+          ...(p.k !== undefined ? { k: clampK(p.k) } : {}),
+          ...(p.mode ? { mode: p.mode } : {}),
+        },
+      }));
       void pump();
     },
 

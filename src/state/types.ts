@@ -15,7 +15,14 @@ import type {
   WireError,
 } from '../worker/engine-host/protocol.ts';
 import type { TextSources } from '../worker/engine-host/lab-protocol.ts';
-import type { AbSlice, ChartsSlice, JobsSlice, TruncationSlice, VariantPersistence, VariantsSlice } from './lab-types.ts';
+import type {
+  AbSlice,
+  ChartsSlice,
+  JobsSlice,
+  TruncationSlice,
+  VariantPersistence,
+  VariantsSlice,
+} from './lab-types.ts';
 import type { StorageOpener, StorageSlice } from './storage-slice.ts';
 import type { VisionDeps, VisionSlice } from './vision-slice.ts';
 
@@ -160,7 +167,18 @@ export interface ErrorSlice {
  * The whole store. Slices own one top-level key each; a new slice adds its type here and its
  * creator to SLICES in store.ts. VariantPersistence is the optional hook a storage slice fills.
  */
-export type AppState = ModelSlice & ChatSlice & SettingsSlice & ErrorSlice & VariantsSlice & JobsSlice & ChartsSlice & TruncationSlice & AbSlice & VariantPersistence & VisionSlice & StorageSlice;
+export type AppState = ModelSlice &
+  ChatSlice &
+  SettingsSlice &
+  ErrorSlice &
+  VariantsSlice &
+  JobsSlice &
+  ChartsSlice &
+  TruncationSlice &
+  AbSlice &
+  VariantPersistence &
+  VisionSlice &
+  StorageSlice;
 
 /** What slices share besides the store: the engine and how to find the embedded model. */
 export interface StoreDeps {
@@ -196,4 +214,16 @@ export type SetState = (fn: (s: AppState) => Partial<AppState>) => void;
 export type GetState = () => AppState;
 
 // Engine data shapes the UI renders; re-exported so the UI depends on the store alone.
-export type { BackendPreference, EngineInfo, GenerationSummary, GpuSummary, LoadProgress, MemoryPlan, ModelInfo, ModelPlan, SamplingSettings, SourceFile, WireError } from '../worker/engine-host/protocol.ts';
+export type {
+  BackendPreference,
+  EngineInfo,
+  GenerationSummary,
+  GpuSummary,
+  LoadProgress,
+  MemoryPlan,
+  ModelInfo,
+  ModelPlan,
+  SamplingSettings,
+  SourceFile,
+  WireError,
+} from '../worker/engine-host/protocol.ts';

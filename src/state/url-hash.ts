@@ -35,7 +35,8 @@ const enc = (v: unknown): string => (typeof v === 'boolean' ? (v ? '1' : '0') : 
 export function encodeHash(s: AppState): string {
   const p = new URLSearchParams();
   if (s.settings.tab !== 'chat') p.set('v', s.settings.tab);
-  for (const c of SPEC_KEYS) if (s.variants.form[c.field] !== INITIAL_FORM[c.field]) p.set(c.key, enc(s.variants.form[c.field]));
+  for (const c of SPEC_KEYS)
+    if (s.variants.form[c.field] !== INITIAL_FORM[c.field]) p.set(c.key, enc(s.variants.form[c.field]));
   const ch = initialCharts();
   const { tensor, histogram: h, outliers: o } = s.charts;
   if (tensor.layer !== ch.tensor.layer) p.set('L', String(tensor.layer));
@@ -108,10 +109,24 @@ export function applyHash(store: { getState(): AppState; setState(p: Partial<App
     variants: { ...s.variants, form: specFromParams(p) },
     charts: {
       ...s.charts,
-      tensor: { layer: int('L', 0, ch.tensor.layer), linear: linear && (LINEAR_NAMES as readonly string[]).includes(linear) ? (linear as LinearName) : ch.tensor.linear },
-      histogram: { ...s.charts.histogram, row: int('row', 0, ch.histogram.row), group: int('grp', 0, ch.histogram.group), bins: Math.min(512, Math.max(8, int('bins', 8, ch.histogram.bins))), logCount: p.get('log') === '1' },
+      tensor: {
+        layer: int('L', 0, ch.tensor.layer),
+        linear:
+          linear && (LINEAR_NAMES as readonly string[]).includes(linear) ? (linear as LinearName) : ch.tensor.linear,
+      },
+      histogram: {
+        ...s.charts.histogram,
+        row: int('row', 0, ch.histogram.row),
+        group: int('grp', 0, ch.histogram.group),
+        bins: Math.min(512, Math.max(8, int('bins', 8, ch.histogram.bins))),
+        logCount: p.get('log') === '1',
+      },
       evalWindows: int('ew', 0, ch.evalWindows),
-      outliers: { ...s.charts.outliers, site: site && (SITES as string[]).includes(site) ? (site as LinearInputSite) : ch.outliers.site, threshold: alpha8 > 0 ? alpha8 : ch.outliers.threshold },
+      outliers: {
+        ...s.charts.outliers,
+        site: site && (SITES as string[]).includes(site) ? (site as LinearInputSite) : ch.outliers.site,
+        threshold: alpha8 > 0 ? alpha8 : ch.outliers.threshold,
+      },
     },
     ab: { ...s.ab, enabled: p.get('ab') === '1' },
   });
@@ -126,7 +141,14 @@ interface WindowLike {
 }
 
 /** Keeps the hash and the store in step; returns the unbind function. */
-export function bindUrlHash(store: { getState(): AppState; setState(p: Partial<AppState>): void; subscribe(l: (s: AppState) => void): () => void }, win: WindowLike): () => void {
+export function bindUrlHash(
+  store: {
+    getState(): AppState;
+    setState(p: Partial<AppState>): void;
+    subscribe(l: (s: AppState) => void): () => void;
+  },
+  win: WindowLike,
+): () => void {
   let written = win.location.hash.replace(/^#/, '');
   if (written) applyHash(store, written);
   const unsubscribe = store.subscribe((s) => {

@@ -3,7 +3,13 @@
 // storage slice); stored variants come back through `importVariant` without re-quantizing.
 // `exportModel` asks the worker for a download format and returns the files; saving them (Blob,
 // <a download>, a folder picker) is the UI's part (src/ui/common/download.ts).
-import { BASE_VARIANT, DEFAULT_SPEC, specLabel, type QuantSpec, type TextSources } from '../worker/engine-host/lab-protocol.ts';
+import {
+  BASE_VARIANT,
+  DEFAULT_SPEC,
+  specLabel,
+  type QuantSpec,
+  type TextSources,
+} from '../worker/engine-host/lab-protocol.ts';
 import { runJob } from './jobs-slice.ts';
 import type { VariantInfo, VariantsSlice, VariantsState } from './lab-types.ts';
 import type { GetState, SetState, Slice, SliceContext } from './types.ts';
@@ -33,7 +39,8 @@ export function applyFormPatch(cur: QuantSpec, patch: Partial<QuantSpec>): Quant
 }
 
 /** Display name of a variant id ("fp32", "rtn int4 g32", or the id when unknown). */
-export const variantLabel = (list: readonly VariantInfo[], id: string): string => list.find((v) => v.id === id)?.label ?? id;
+export const variantLabel = (list: readonly VariantInfo[], id: string): string =>
+  list.find((v) => v.id === id)?.label ?? id;
 
 /**
  * The loaded model changed: everything computed on the previous one is dropped, and the list is
@@ -42,7 +49,13 @@ export const variantLabel = (list: readonly VariantInfo[], id: string): string =
 export function resetLab(set: SetState, get: GetState): void {
   set((s) => ({
     variants: { ...s.variants, list: [], saved: {} },
-    charts: { ...s.charts, histogram: { ...s.charts.histogram, status: 'idle', data: null, error: null }, collisions: { ...s.charts.collisions, status: 'idle', data: null, error: null }, outliers: { ...s.charts.outliers, status: 'idle', data: null, error: null }, drift: {} },
+    charts: {
+      ...s.charts,
+      histogram: { ...s.charts.histogram, status: 'idle', data: null, error: null },
+      collisions: { ...s.charts.collisions, status: 'idle', data: null, error: null },
+      outliers: { ...s.charts.outliers, status: 'idle', data: null, error: null },
+      drift: {},
+    },
     truncation: { ...s.truncation, points: {}, running: null, queue: [], errors: {} },
     ab: { ...s.ab, a: BASE_VARIANT, b: BASE_VARIANT, turns: [] },
     chat: { ...s.chat, variant: BASE_VARIANT },

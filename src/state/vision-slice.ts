@@ -3,10 +3,22 @@
 // for one point — a model rewritten to k fraction bits, run in a new onnxruntime session — and
 // the sweep fills the accuracy-vs-bits curve, coarse bits first so its shape shows early.
 import { toWireError, type WireError } from '../worker/engine-host/protocol.ts';
-import type { TruncMode, VisionEngine, VisionModelInfo, VisionPoint, VisionProgress, VisionSource } from '../worker/vision/vision-protocol.ts';
+import type {
+  TruncMode,
+  VisionEngine,
+  VisionModelInfo,
+  VisionPoint,
+  VisionProgress,
+  VisionSource,
+} from '../worker/vision/vision-protocol.ts';
 import type { Slice, SliceContext } from './types.ts';
 
-export type { TruncMode as VisionMode, VisionModelInfo, VisionPoint, VisionSource } from '../worker/vision/vision-protocol.ts';
+export type {
+  TruncMode as VisionMode,
+  VisionModelInfo,
+  VisionPoint,
+  VisionSource,
+} from '../worker/vision/vision-protocol.ts';
 
 /** How the store reaches the vision worker (spawned on first use) and where the embedded lab lives. */
 export interface VisionDeps {
@@ -63,19 +75,38 @@ export const COARSE_BITS = [23, 0, 1, 2, 3, 4, 6, 8, 12, 16];
 export const FINE_BITS = ALL_BITS.filter((k) => !COARSE_BITS.includes(k));
 export const DEFAULT_BITS = 23;
 
-export const visionKey = (k: number | null, mode: TruncMode | null): string => (k === null || mode === null ? 'fp32' : `${mode}:${k}`);
+export const visionKey = (k: number | null, mode: TruncMode | null): string =>
+  k === null || mode === null ? 'fp32' : `${mode}:${k}`;
 
 export const initialVision = (embedded: VisionState['embedded'] = null): VisionState => ({
-  status: 'idle', embedded, opening: null, model: null, k: DEFAULT_BITS, mode: 'truncate', points: {}, shown: null, reference: null, evaluating: null, sweep: null, error: null,
+  status: 'idle',
+  embedded,
+  opening: null,
+  model: null,
+  k: DEFAULT_BITS,
+  mode: 'truncate',
+  points: {},
+  shown: null,
+  reference: null,
+  evaluating: null,
+  sweep: null,
+  error: null,
 });
 
 /** The curve as chart rows: one per k with each mode's accuracy (null where not computed). */
-export function visionCurve(points: Record<string, VisionPoint>): { k: number; truncate: number | null; rne: number | null }[] {
-  return ALL_BITS.map((k) => ({ k, truncate: points[visionKey(k, 'truncate')]?.accuracy ?? null, rne: points[visionKey(k, 'rne')]?.accuracy ?? null }));
+export function visionCurve(
+  points: Record<string, VisionPoint>,
+): { k: number; truncate: number | null; rne: number | null }[] {
+  return ALL_BITS.map((k) => ({
+    k,
+    truncate: points[visionKey(k, 'truncate')]?.accuracy ?? null,
+    rne: points[visionKey(k, 'rne')]?.accuracy ?? null,
+  }));
 }
 
 const clampBits = (k: number): number => Math.min(23, Math.max(0, Math.round(k)));
-const jobOf = (p: VisionProgress): VisionJob | null => (p.phase === 'images' ? { k: p.k, mode: p.mode, done: p.done, total: p.total } : null);
+const jobOf = (p: VisionProgress): VisionJob | null =>
+  p.phase === 'images' ? { k: p.k, mode: p.mode, done: p.done, total: p.total } : null;
 
 interface VisionCtx {
   engine: VisionEngine | null;
@@ -87,7 +118,8 @@ interface VisionCtx {
 export const createVisionSlice: Slice<VisionSlice> = (ctx: SliceContext) => (set, get) => {
   const deps = ctx.vision;
   const v: VisionCtx = { engine: null, slider: null, sweep: null, seq: 0 };
-  const patch = (f: (s: VisionState) => Partial<VisionState>) => set((s) => ({ vision: { ...s.vision, ...f(s.vision) } }));
+  const patch = (f: (s: VisionState) => Partial<VisionState>) =>
+    set((s) => ({ vision: { ...s.vision, ...f(s.vision) } }));
   const addPoint = (p: VisionPoint) => patch((s) => ({ points: { ...s.points, [visionKey(p.k, p.mode)]: p } }));
   const engine = (): VisionEngine => {
     if (!deps) throw { code: 'unsupported', message: 'this build has no vision worker' };
@@ -209,7 +241,9 @@ export const createVisionSlice: Slice<VisionSlice> = (ctx: SliceContext) => (set
             onProgress: (p) => {
               if (seq !== v.seq) return;
               if (p.phase === 'point') addPoint(p.point);
-              patch((cur) => ({ sweep: cur.sweep && { ...cur.sweep, done: done(), current: jobOf(p) ?? cur.sweep.current } }));
+              patch((cur) => ({
+                sweep: cur.sweep && { ...cur.sweep, done: done(), current: jobOf(p) ?? cur.sweep.current },
+              }));
             },
           });
           if (seq !== v.seq) return;

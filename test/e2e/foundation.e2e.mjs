@@ -12,7 +12,23 @@ const READY_BUDGET_MS = 2_000; // the embedded model must be ready this soon aft
 export const name = 'foundation';
 
 export default async function foundation(e) {
-  const { test, assert, log, byTestId, loadApp, generateGreedy, shot, assertNoErrors, markTime, openPage, launch, ROOT, T, COMMON_ARGS, WEBGPU_ARGS } = e;
+  const {
+    test,
+    assert,
+    log,
+    byTestId,
+    loadApp,
+    generateGreedy,
+    shot,
+    assertNoErrors,
+    markTime,
+    openPage,
+    launch,
+    ROOT,
+    T,
+    COMMON_ARGS,
+    WEBGPU_ARGS,
+  } = e;
   const expected = await e.expectedGreedy(20);
   log(`expected greedy text (20 tokens): ${JSON.stringify(expected)}`);
 
@@ -28,7 +44,10 @@ export default async function foundation(e) {
     assert(/WebGPU is unavailable/.test(text) && /CPU backend/.test(text), `GPU panel says: ${text}`);
     assert((await gpu.getAttribute('data-backend')) === 'cpu', 'backend is not cpu');
     const out = await generateGreedy(page, 20);
-    assert(out === expected, `CPU chat text differs:\n  got      ${JSON.stringify(out)}\n  expected ${JSON.stringify(expected)}`);
+    assert(
+      out === expected,
+      `CPU chat text differs:\n  got      ${JSON.stringify(out)}\n  expected ${JSON.stringify(expected)}`,
+    );
     await shot(page, name);
     assertNoErrors(errors);
   }
@@ -44,9 +63,14 @@ export default async function foundation(e) {
     if ((await gpu.getAttribute('data-backend')) === 'cpu') await shot(page, 'webgpu-warming-up');
     await page.locator('[data-testid="gpu-status"][data-backend="webgpu"]').waitFor({ timeout: T.ready });
     const onGpu = await markTime(page, 'nibble:model-webgpu');
-    log(`webgpu: model ready ${ready.toFixed(0)} ms after navigation start (${wall} ms seen from here), on WebGPU at ${onGpu.toFixed(0)} ms; the page says "${await byTestId(page, 'load-time').textContent()}"`);
+    log(
+      `webgpu: model ready ${ready.toFixed(0)} ms after navigation start (${wall} ms seen from here), on WebGPU at ${onGpu.toFixed(0)} ms; the page says "${await byTestId(page, 'load-time').textContent()}"`,
+    );
     assert((await gpu.getAttribute('data-webgpu')) === 'true', 'GPU panel reports no WebGPU');
-    assert((await gpu.getAttribute('data-backend')) === 'webgpu', `backend is ${await gpu.getAttribute('data-backend')}`);
+    assert(
+      (await gpu.getAttribute('data-backend')) === 'webgpu',
+      `backend is ${await gpu.getAttribute('data-backend')}`,
+    );
     const adapter = await byTestId(page, 'gpu-adapter').textContent();
     assert(/swiftshader/i.test(adapter), `adapter is not SwiftShader: ${adapter}`);
     for (const f of ['feature-shader-f16', 'feature-subgroups']) {
@@ -58,7 +82,10 @@ export default async function foundation(e) {
 
   await test('webgpu: greedy decoding from BOS streams the golden 20 tokens', async () => {
     const out = await generateGreedy(page, 20);
-    assert(out === expected, `chat-output differs:\n  got      ${JSON.stringify(out)}\n  expected ${JSON.stringify(expected)}`);
+    assert(
+      out === expected,
+      `chat-output differs:\n  got      ${JSON.stringify(out)}\n  expected ${JSON.stringify(expected)}`,
+    );
     const stats = await page.locator('[data-testid="chat-turn"]').last().textContent();
     assert(/20 tokens/.test(stats) && /tok\/s/.test(stats) && /WebGPU/.test(stats), `turn stats: ${stats}`);
     await shot(page, 'webgpu-golden');
@@ -70,7 +97,11 @@ export default async function foundation(e) {
     await byTestId(page, 'chat-input').fill('Once upon a time');
     await byTestId(page, 'chat-send').click();
     await page.locator('[data-testid="chat-output"][data-status="streaming"]').waitFor({ timeout: T.action });
-    await page.waitForFunction(() => (document.querySelector('[data-testid="chat-output"]')?.textContent ?? '').length > 20, null, { timeout: T.generate });
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="chat-output"]')?.textContent ?? '').length > 20,
+      null,
+      { timeout: T.generate },
+    );
     const live = await byTestId(page, 'tokens-per-second').textContent();
     assert(/Generating · \d+ tokens/.test(live), `live rate shows: ${live}`);
     await byTestId(page, 'stop').click();
@@ -85,15 +116,25 @@ export default async function foundation(e) {
     const tok = readFileSync(`${ROOT}public/models/tok512.bin`);
     // "Bring your own model": choosing the files inspects them at once (no Load needed to fail).
     await byTestId(page, 'model-files').setInputFiles([
-      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('These are my notes, not a model.\n'.repeat(8)) },
+      {
+        name: 'notes.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('These are my notes, not a model.\n'.repeat(8)),
+      },
       { name: 'tok512.bin', mimeType: 'application/octet-stream', buffer: tok },
     ]);
     const banner = byTestId(page, 'error-banner');
     await banner.waitFor({ timeout: T.action });
     const text = await banner.textContent();
-    assert(/bad-format/.test(text) && /notes\.txt/.test(text) && /not a llama2\.c checkpoint/.test(text), `banner says: ${text}`);
+    assert(
+      /bad-format/.test(text) && /notes\.txt/.test(text) && /not a llama2\.c checkpoint/.test(text),
+      `banner says: ${text}`,
+    );
     await page.locator('[data-testid="model-status"][data-status="ready"]').waitFor({ timeout: T.action });
-    assert(/stories260K/.test(await byTestId(page, 'model-status').textContent()), 'the embedded model is no longer loaded');
+    assert(
+      /stories260K/.test(await byTestId(page, 'model-status').textContent()),
+      'the embedded model is no longer loaded',
+    );
     await shot(page, 'error-banner');
     await banner.getByRole('button', { name: 'Dismiss error' }).click();
     await banner.waitFor({ state: 'detached', timeout: T.action });
@@ -116,7 +157,8 @@ export default async function foundation(e) {
     cpuFallbackChecks(noAdapter.page, noAdapter.errors, 'no-webgpu-adapter'));
 
   // ---- 3. navigator.gpu missing in page and worker ----
-  const hideGpu = 'Object.defineProperty(Object.getPrototypeOf(self.navigator), "gpu", { get: () => undefined, configurable: true });';
+  const hideGpu =
+    'Object.defineProperty(Object.getPrototypeOf(self.navigator), "gpu", { get: () => undefined, configurable: true });';
   const noApi = await openPage(gpuBrowser, {
     initScript: hideGpu,
     // Init scripts do not reach workers: prepend the same line to the worker script.

@@ -10,8 +10,20 @@ export const OUT = `${ROOT}test-results`;
 export const PORT = 4173;
 export const URL_ = `http://localhost:${PORT}/`;
 export const CHROMIUM = '/usr/bin/chromium';
-export const COMMON_ARGS = ['--headless', '--no-sandbox', '--use-angle=swiftshader', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'];
+export const COMMON_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--use-angle=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+export const WEBGPU_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+];
 export const T = { ready: 20_000, generate: 60_000, action: 10_000, job: 120_000 };
 
 export const log = (...a) => console.log('[e2e]', ...a);
@@ -47,7 +59,10 @@ export const readRepo = (p) => new Uint8Array(readFileSync(`${ROOT}${p}`));
  * service worker: context-level events).
  */
 export async function openPage(browser, { initScript, route, viewport } = {}) {
-  const context = await browser.newContext({ viewport: viewport ?? { width: 1280, height: 860 }, acceptDownloads: true });
+  const context = await browser.newContext({
+    viewport: viewport ?? { width: 1280, height: 860 },
+    acceptDownloads: true,
+  });
   context.setDefaultTimeout(T.action);
   if (initScript) await context.addInitScript(initScript);
   if (route) await context.route(route.pattern, route.handler);
@@ -64,7 +79,8 @@ export async function openPage(browser, { initScript, route, viewport } = {}) {
 export const byTestId = (page, id) => page.locator(`[data-testid="${id}"]`);
 
 /** ms since navigation start of a User Timing mark the app sets (nibble:model-ready, …). */
-export const markTime = (page, name) => page.evaluate((n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN, name);
+export const markTime = (page, name) =>
+  page.evaluate((n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN, name);
 
 /** Navigates and waits for the embedded model; returns when it became usable (page-measured) and the wall time. */
 export async function loadApp(page, url = URL_) {
@@ -105,14 +121,20 @@ export function assertLocalOnly(requests) {
 /** Greedy text from BOS computed by the CPU engine, checked to be a prefix of the golden file. */
 export async function expectedGreedy(maxTokens) {
   const [{ parseLlama2c }, { Tokenizer }, { createCpuRunner }, { generate }] = await Promise.all([
-    imp('src/core/formats/llama2c.ts'), imp('src/core/tokenizers/llama2c-tokenizer.ts'), imp('src/engine/cpu-runner.ts'), imp('src/engine/generate.ts'),
+    imp('src/core/formats/llama2c.ts'),
+    imp('src/core/tokenizers/llama2c-tokenizer.ts'),
+    imp('src/engine/cpu-runner.ts'),
+    imp('src/engine/generate.ts'),
   ]);
   const model = parseLlama2c(readRepo('public/models/stories260K.bin'));
   const tok = Tokenizer.fromLlama2c(readRepo('public/models/tok512.bin'), model.config.vocabSize);
   const res = await generate(createCpuRunner(model), tok, '', { maxTokens, temperature: 0, topP: 1, seed: 1 });
   const golden = readFileSync(`${ROOT}test/fixtures/golden-stories260K.txt`, 'utf8');
   assert(res.tokens.length === maxTokens, `CPU engine made ${res.tokens.length} tokens, wanted ${maxTokens}`);
-  assert(golden.startsWith(res.text), `CPU engine text is not a prefix of the golden file: ${JSON.stringify(res.text)}`);
+  assert(
+    golden.startsWith(res.text),
+    `CPU engine text is not a prefix of the golden file: ${JSON.stringify(res.text)}`,
+  );
   return res.text;
 }
 

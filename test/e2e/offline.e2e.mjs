@@ -38,7 +38,22 @@ const readOpfs = (page) =>
   });
 
 export default async function offline(e) {
-  const { test, assert, log, byTestId, loadApp, generateGreedy, shot, assertNoErrors, assertLocalOnly, openPage, launch, readRepo, T, COMMON_ARGS } = e;
+  const {
+    test,
+    assert,
+    log,
+    byTestId,
+    loadApp,
+    generateGreedy,
+    shot,
+    assertNoErrors,
+    assertLocalOnly,
+    openPage,
+    launch,
+    readRepo,
+    T,
+    COMMON_ARGS,
+  } = e;
   const expected = await e.expectedGreedy(20);
   const browser = await launch(COMMON_ARGS); // the CPU engine: offline behaviour, not kernels, is under test
   const { context, page, errors, requests } = await openPage(browser);
@@ -57,7 +72,9 @@ export default async function offline(e) {
 
   await test('offline: the service worker installs, controls the page, and precaches the app, ORT wasm and the embedded models', async () => {
     await loadApp(page);
-    await page.locator('[data-testid="offline-status"][data-sw="ready"][data-controlled="true"]').waitFor({ timeout: T_SW });
+    await page
+      .locator('[data-testid="offline-status"][data-sw="ready"][data-controlled="true"]')
+      .waitFor({ timeout: T_SW });
     const cache = await page.evaluate(async () => {
       const keys = await caches.keys();
       const urls = [];
@@ -65,8 +82,22 @@ export default async function offline(e) {
       return { keys, urls, sw: navigator.serviceWorker.controller?.scriptURL ?? null };
     });
     assert(/\/sw\.js$/.test(cache.sw ?? ''), `controller: ${cache.sw}`);
-    const want = [/^\/index\.html$/, /^\/models\/stories260K\.bin$/, /^\/models\/tok512\.bin$/, /^\/models\/vit-mnist\.onnx$/, /^\/data\/mnist-heldout-images\.idx3$/, /^\/data\/mnist-heldout-labels\.idx1$/, /^\/assets\/ort-wasm-simd-threaded-[\w-]+\.wasm$/, /^\/assets\/engine\.worker-[\w-]+\.js$/, /^\/assets\/vision\.worker-[\w-]+\.js$/];
-    for (const re of want) assert(cache.urls.some((u) => re.test(u)), `precache lacks ${re}: ${cache.urls.join(', ')}`);
+    const want = [
+      /^\/index\.html$/,
+      /^\/models\/stories260K\.bin$/,
+      /^\/models\/tok512\.bin$/,
+      /^\/models\/vit-mnist\.onnx$/,
+      /^\/data\/mnist-heldout-images\.idx3$/,
+      /^\/data\/mnist-heldout-labels\.idx1$/,
+      /^\/assets\/ort-wasm-simd-threaded-[\w-]+\.wasm$/,
+      /^\/assets\/engine\.worker-[\w-]+\.js$/,
+      /^\/assets\/vision\.worker-[\w-]+\.js$/,
+    ];
+    for (const re of want)
+      assert(
+        cache.urls.some((u) => re.test(u)),
+        `precache lacks ${re}: ${cache.urls.join(', ')}`,
+      );
     log(`precache: ${cache.urls.length} files in ${cache.keys.join(', ')}`);
   });
 
@@ -79,20 +110,32 @@ export default async function offline(e) {
     await byTestId(page, 'quantize-run').click();
     await page.locator('[data-testid="variant-row"]').first().waitFor({ timeout: T.job });
     await openDrawer();
-    await page.locator(`[data-testid="stored-entry"][data-kind="variant"][data-name="${variantLabel}"]`).waitFor({ timeout: T.job });
+    await page
+      .locator(`[data-testid="stored-entry"][data-kind="variant"][data-name="${variantLabel}"]`)
+      .waitFor({ timeout: T.job });
     await closeDrawer();
   });
 
   await test('offline: a user-loaded model is stored in OPFS; the drawer lists it with its size and the quota; no temp files', async () => {
     await byTestId(page, 'tab-chat').click();
     await byTestId(page, 'model-files').setInputFiles([
-      { name: 'my-stories.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(readRepo('public/models/stories260K.bin')) },
-      { name: 'my-tok512.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(readRepo('public/models/tok512.bin')) },
+      {
+        name: 'my-stories.bin',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from(readRepo('public/models/stories260K.bin')),
+      },
+      {
+        name: 'my-tok512.bin',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from(readRepo('public/models/tok512.bin')),
+      },
     ]);
     await page.locator('[data-testid="byom"][data-phase="planned"]').waitFor({ timeout: T.ready });
     assert(await byTestId(page, 'keep-model').isChecked(), '"Keep in this browser" is not ticked by default');
     await byTestId(page, 'byom-load').click();
-    await page.locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'my-stories.bin' }).waitFor({ timeout: T.ready });
+    await page
+      .locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'my-stories.bin' })
+      .waitFor({ timeout: T.ready });
     await openDrawer();
     const entry = drawerEntry('my-stories.bin');
     await entry.waitFor({ timeout: T.action });
@@ -108,9 +151,16 @@ export default async function offline(e) {
     const entries = disk.manifest?.entries ?? [];
     assert(entries.length === 2, `manifest has ${entries.length} entries`);
     const m = entries.find((x) => x.name === 'my-stories.bin');
-    assert(m && m.kind === 'model' && m.files['model.bin'] === 1056540 && m.files['tokenizer.bin'] === 6227, `manifest record: ${JSON.stringify(m)}`);
-    assert(JSON.stringify(disk.names) === JSON.stringify(['manifest.json', ...entries.map((x) => x.dir)].sort()), `OPFS holds ${disk.names.join(', ')}`);
-    for (const [dir, files] of Object.entries(disk.inside)) assert(!files.some((f) => f.endsWith('.tmp')) && files.includes('entry.json'), `${dir}: ${files.join(', ')}`);
+    assert(
+      m && m.kind === 'model' && m.files['model.bin'] === 1056540 && m.files['tokenizer.bin'] === 6227,
+      `manifest record: ${JSON.stringify(m)}`,
+    );
+    assert(
+      JSON.stringify(disk.names) === JSON.stringify(['manifest.json', ...entries.map((x) => x.dir)].sort()),
+      `OPFS holds ${disk.names.join(', ')}`,
+    );
+    for (const [dir, files] of Object.entries(disk.inside))
+      assert(!files.some((f) => f.endsWith('.tmp')) && files.includes('entry.json'), `${dir}: ${files.join(', ')}`);
     // What a reload in the middle of a write leaves behind: cleaned up on the next open.
     await page.evaluate(async () => {
       const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('nibble-store');
@@ -128,30 +178,44 @@ export default async function offline(e) {
     const before = requests.length;
     await context.setOffline(true);
     await page.reload({ waitUntil: 'commit' });
-    await page.locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'stories260K' }).waitFor({ timeout: T.ready });
-    await page.locator('[data-testid="offline-status"][data-online="false"][data-sw="ready"][data-controlled="true"]').waitFor({ timeout: T.action });
+    await page
+      .locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'stories260K' })
+      .waitFor({ timeout: T.ready });
+    await page
+      .locator('[data-testid="offline-status"][data-online="false"][data-sw="ready"][data-controlled="true"]')
+      .waitFor({ timeout: T.action });
     const out = await generateGreedy(page, 20);
-    assert(out === expected, `offline chat text differs:\n  got      ${JSON.stringify(out)}\n  expected ${JSON.stringify(expected)}`);
+    assert(
+      out === expected,
+      `offline chat text differs:\n  got      ${JSON.stringify(out)}\n  expected ${JSON.stringify(expected)}`,
+    );
     await shot(page, 'offline-reloaded-chat');
     await openDrawer();
     await drawerEntry('my-stories.bin').waitFor({ timeout: T.action });
     await drawerEntry(variantLabel).waitFor({ timeout: T.action });
     await viewportShot('offline-reloaded-drawer');
     const disk = await readOpfs(page);
-    assert(!disk.names.includes('e-orphan-half-written') && !disk.names.includes('manifest.json.tmp'), `orphans survived the reload: ${disk.names.join(', ')}`);
+    assert(
+      !disk.names.includes('e-orphan-half-written') && !disk.names.includes('manifest.json.tmp'),
+      `orphans survived the reload: ${disk.names.join(', ')}`,
+    );
     log(`offline reload: ${requests.length - before} requests, all served without the network`);
   });
 
   await test('offline: the stored model loads from OPFS and chats; the stored variant loads without re-quantizing', async () => {
     await drawerEntry('my-stories.bin').locator('[data-testid="stored-load"]').click();
-    await page.locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'my-stories.bin' }).waitFor({ timeout: T.ready });
+    await page
+      .locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'my-stories.bin' })
+      .waitFor({ timeout: T.ready });
     await closeDrawer().catch(() => undefined);
     const out = await generateGreedy(page, 20);
     assert(out === expected, `stored model's text differs: ${JSON.stringify(out)}`);
     // the variant was made from stories260K: load that first, then the variant
     await byTestId(page, 'tab-chat').click();
     await page.locator('text=Back to the embedded stories260K').click();
-    await page.locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'stories260K' }).waitFor({ timeout: T.ready });
+    await page
+      .locator('[data-testid="model-status"][data-status="ready"]', { hasText: 'stories260K' })
+      .waitFor({ timeout: T.ready });
     await openDrawer();
     await drawerEntry(variantLabel).locator('[data-testid="stored-load"]').click();
     await closeDrawer();

@@ -39,7 +39,10 @@ async function runScenario(file) {
   try {
     await Promise.race([
       mod.default({ ...lib, test, launch }),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${file} ran past its budget of ${budget} ms`)), budget))),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`${file} ran past its budget of ${budget} ms`)), budget)),
+      ),
     ]);
   } catch (e) {
     own.push({ name: `${file}: setup`, ok: false });
@@ -48,7 +51,9 @@ async function runScenario(file) {
     clearTimeout(timer);
     for (const b of browsers) await b.close().catch(() => undefined);
   }
-  log(`── ${file}: ${own.filter((r) => r.ok).length} passed, ${own.filter((r) => !r.ok).length} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    `── ${file}: ${own.filter((r) => r.ok).length} passed, ${own.filter((r) => !r.ok).length} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   results.push(...own);
 }
 
@@ -57,7 +62,11 @@ async function main() {
   if (files.length === 0) throw new Error(`no scenario file matches ${filters.join(', ')}`);
   log('building with vite…');
   await build({ root: lib.ROOT, logLevel: 'warn' });
-  const server = await preview({ root: lib.ROOT, logLevel: 'warn', preview: { port: lib.PORT, strictPort: true, host: 'localhost' } });
+  const server = await preview({
+    root: lib.ROOT,
+    logLevel: 'warn',
+    preview: { port: lib.PORT, strictPort: true, host: 'localhost' },
+  });
   try {
     for (const f of files) await runScenario(f);
   } finally {

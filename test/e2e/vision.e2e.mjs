@@ -34,33 +34,69 @@ function png(gray, width, height) {
   ihdr[8] = 8; // bit depth
   ihdr[9] = 0; // grayscale
   const raw = Buffer.alloc((width + 1) * height);
-  for (let y = 0; y < height; y++) Buffer.from(gray.subarray(y * width, (y + 1) * width)).copy(raw, y * (width + 1) + 1);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  for (let y = 0; y < height; y++)
+    Buffer.from(gray.subarray(y * width, (y + 1) * width)).copy(raw, y * (width + 1) + 1);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** Node's side: the same lab on the same files (fp32, truncate 3 and 0, rne 0). */
 async function nodeSide(e) {
   ort.env.wasm.numThreads = 1;
-  const [{ createVisionLab }, { datasetFromIdx }, { readIdxImages }] = await Promise.all([e.imp('src/engine/vision/lab.ts'), e.imp('src/engine/vision/dataset.ts'), e.imp('src/core/formats/idx.ts')]);
+  const [{ createVisionLab }, { datasetFromIdx }, { readIdxImages }] = await Promise.all([
+    e.imp('src/engine/vision/lab.ts'),
+    e.imp('src/engine/vision/dataset.ts'),
+    e.imp('src/core/formats/idx.ts'),
+  ]);
   const imagesIdx = e.readRepo('public/data/mnist-heldout-images.idx3');
   const labelsIdx = e.readRepo('public/data/mnist-heldout-labels.idx1');
   const onnx = e.readRepo('public/models/vit-mnist.onnx');
   const data = datasetFromIdx(imagesIdx, labelsIdx);
   const lab = await createVisionLab(ort, onnx, data);
   const t0 = Date.now();
-  const r = { fp32: await lab.evaluateFp32(), t3: await lab.evaluateTruncated(3, 'truncate'), t0: await lab.evaluateTruncated(0, 'truncate'), r0: await lab.evaluateTruncated(0, 'rne') };
+  const r = {
+    fp32: await lab.evaluateFp32(),
+    t3: await lab.evaluateTruncated(3, 'truncate'),
+    t0: await lab.evaluateTruncated(0, 'truncate'),
+    r0: await lab.evaluateTruncated(0, 'rne'),
+  };
   await lab.dispose();
-  e.log(`node: fp32 ${r.fp32.accuracy}, truncate k=3 ${r.t3.accuracy}, truncate k=0 ${r.t0.accuracy}, rne k=0 ${r.r0.accuracy} (${Date.now() - t0} ms)`);
+  e.log(
+    `node: fp32 ${r.fp32.accuracy}, truncate k=3 ${r.t3.accuracy}, truncate k=0 ${r.t0.accuracy}, rne k=0 ${r.r0.accuracy} (${Date.now() - t0} ms)`,
+  );
   const raw = readIdxImages(imagesIdx);
   const hw = raw.rows * raw.cols;
-  const pngs = Array.from({ length: DROPPED }, (_, i) => ({ name: `digit-${String(i).padStart(3, '0')}.png`, mimeType: 'image/png', buffer: png(raw.pixels.subarray(i * hw, (i + 1) * hw), raw.cols, raw.rows) }));
+  const pngs = Array.from({ length: DROPPED }, (_, i) => ({
+    name: `digit-${String(i).padStart(3, '0')}.png`,
+    mimeType: 'image/png',
+    buffer: png(raw.pixels.subarray(i * hw, (i + 1) * hw), raw.cols, raw.rows),
+  }));
   const labelsCsv = `filename,label\n${pngs.map((p, i) => `${p.name},${data.labels[i]}`).join('\n')}\n`;
-  const droppedCorrect = Array.from({ length: DROPPED }, (_, i) => r.fp32.predictions[i] === data.labels[i]).filter(Boolean).length;
+  const droppedCorrect = Array.from({ length: DROPPED }, (_, i) => r.fp32.predictions[i] === data.labels[i]).filter(
+    Boolean,
+  ).length;
   return { ...r, onnx, pngs, labelsCsv, droppedCorrect, labels: Array.from(data.labels.subarray(0, 48)) };
 }
 
 export default async function vision(e) {
-  const { test, assert, log, byTestId, loadApp, shot, assertNoErrors, assertLocalOnly, openPage, launch, T, COMMON_ARGS } = e;
+  const {
+    test,
+    assert,
+    log,
+    byTestId,
+    loadApp,
+    shot,
+    assertNoErrors,
+    assertLocalOnly,
+    openPage,
+    launch,
+    T,
+    COMMON_ARGS,
+  } = e;
   const node = await nodeSide(e);
   // ORT runs on wasm: the vision lab needs no WebGPU (the chat falls back to the CPU).
   const browser = await launch(COMMON_ARGS);
@@ -71,7 +107,9 @@ export default async function vision(e) {
     try {
       await p;
     } catch (err) {
-      const lab = await byTestId(page, 'vision-lab').textContent().catch(() => '(no lab)');
+      const lab = await byTestId(page, 'vision-lab')
+        .textContent()
+        .catch(() => '(no lab)');
       throw new Error(`${what}: ${err.message}\n  the lab shows: ${lab.slice(0, 400)}`);
     }
   };
@@ -80,15 +118,33 @@ export default async function vision(e) {
     await explain(`waiting for ${mode} k=${k}`, done.waitFor({ timeout: T_EVAL }));
     return Number(await done.getAttribute('data-accuracy'));
   };
-  const gridPredictions = async () => page.locator('[data-testid="digit-cell"]').evaluateAll((cells) => cells.map((c) => ({ label: Number(c.dataset.label), pred: c.dataset.pred === '' ? null : Number(c.dataset.pred), wrong: c.dataset.wrong === 'true' })));
+  const gridPredictions = async () =>
+    page.locator('[data-testid="digit-cell"]').evaluateAll((cells) =>
+      cells.map((c) => ({
+        label: Number(c.dataset.label),
+        pred: c.dataset.pred === '' ? null : Number(c.dataset.pred),
+        wrong: c.dataset.wrong === 'true',
+      })),
+    );
 
   await test('vision: the embedded ViT opens in the vision worker; fp32 accuracy on 2,000 digits equals Node’s', async () => {
     await loadApp(page);
     await byTestId(page, 'tab-truncation').click();
-    await explain('opening the embedded ViT', page.locator('[data-testid="vision-lab"][data-status="ready"]').waitFor({ timeout: T_EVAL }));
+    await explain(
+      'opening the embedded ViT',
+      page.locator('[data-testid="vision-lab"][data-status="ready"]').waitFor({ timeout: T_EVAL }),
+    );
     const model = await byTestId(page, 'vision-model').textContent();
-    assert(/vit-mnist\.onnx/.test(model) && /139,018 floats in 56 initializers/.test(model) && /2,000 images, 28×28/.test(model), `model facts: ${model}`);
-    await explain('the fp32 reference', page.locator('[data-testid="vision-readout"]:not([data-fp32=""])').waitFor({ timeout: T_EVAL }));
+    assert(
+      /vit-mnist\.onnx/.test(model) &&
+        /139,018 floats in 56 initializers/.test(model) &&
+        /2,000 images, 28×28/.test(model),
+      `model facts: ${model}`,
+    );
+    await explain(
+      'the fp32 reference',
+      page.locator('[data-testid="vision-readout"]:not([data-fp32=""])').waitFor({ timeout: T_EVAL }),
+    );
     const fp32 = Number(await readout.getAttribute('data-fp32'));
     assert(fp32 === node.fp32.accuracy, `fp32 accuracy in the page ${fp32}, Node ${node.fp32.accuracy}`);
     log(`page: fp32 accuracy ${fp32}`);
@@ -101,8 +157,14 @@ export default async function vision(e) {
     assert((await byTestId(page, 'vision-bits-value').textContent()) === '3', 'slider label does not say 3');
     const acc = await waitPoint(3, 'truncate');
     log(`page: truncate k=3 accuracy ${acc} in ${Date.now() - t0} ms (Node ${node.t3.accuracy})`);
-    assert(Math.abs(acc - node.t3.accuracy) <= 0.005, `k=3 accuracy in the page ${acc}, Node ${node.t3.accuracy}: more than 0.5 % apart`);
-    assert(acc < node.fp32.accuracy, `k=3 accuracy ${acc} is not below fp32 ${node.fp32.accuracy}: was the model really rewritten?`);
+    assert(
+      Math.abs(acc - node.t3.accuracy) <= 0.005,
+      `k=3 accuracy in the page ${acc}, Node ${node.t3.accuracy}: more than 0.5 % apart`,
+    );
+    assert(
+      acc < node.fp32.accuracy,
+      `k=3 accuracy ${acc} is not below fp32 ${node.fp32.accuracy}: was the model really rewritten?`,
+    );
     const cells = await gridPredictions();
     assert(cells.length === 48, `${cells.length} digits in the grid`);
     cells.forEach((c, i) => {
@@ -124,8 +186,13 @@ export default async function vision(e) {
     await shot(page, 'vision-k0-truncate');
     await byTestId(page, 'vision-mode-rne').click();
     const r = await waitPoint(0, 'rne');
-    log(`page: k=0 truncate ${t} (${wrong} of 48 sample digits wrong), rne ${r}; Node ${node.t0.accuracy}, ${node.r0.accuracy}`);
-    assert(Math.abs(t - node.t0.accuracy) <= 0.005 && Math.abs(r - node.r0.accuracy) <= 0.005, `k=0: page ${t} / ${r}, Node ${node.t0.accuracy} / ${node.r0.accuracy}`);
+    log(
+      `page: k=0 truncate ${t} (${wrong} of 48 sample digits wrong), rne ${r}; Node ${node.t0.accuracy}, ${node.r0.accuracy}`,
+    );
+    assert(
+      Math.abs(t - node.t0.accuracy) <= 0.005 && Math.abs(r - node.r0.accuracy) <= 0.005,
+      `k=0: page ${t} / ${r}, Node ${node.t0.accuracy} / ${node.r0.accuracy}`,
+    );
     assert(t < 0.3 && r > 0.95, `expected a collapse for truncate (${t}) and none for rne (${r})`);
     assert(wrong > 24, `only ${wrong} of 48 sample digits are red at k=0 truncated`);
     await page.evaluate(() => window.scrollTo(0, 0));
@@ -139,7 +206,9 @@ export default async function vision(e) {
       { name: 'labels.csv', mimeType: 'text/csv', buffer: Buffer.from(node.labelsCsv) },
     ]);
     const model = byTestId(page, 'vision-model');
-    await page.locator('[data-testid="vision-model"]', { hasText: `${DROPPED} images, 28×28` }).waitFor({ timeout: T_EVAL });
+    await page
+      .locator('[data-testid="vision-model"]', { hasText: `${DROPPED} images, 28×28` })
+      .waitFor({ timeout: T_EVAL });
     await page.locator('[data-testid="vision-readout"]:not([data-fp32=""])').waitFor({ timeout: T_EVAL });
     const fp32 = Number(await readout.getAttribute('data-fp32'));
     const want = node.droppedCorrect / DROPPED;
@@ -152,7 +221,13 @@ export default async function vision(e) {
   });
 
   await test('vision: a file that is not an ONNX model gives the typed error banner; the embedded ViT comes back', async () => {
-    await byTestId(page, 'vision-files').setInputFiles([{ name: 'broken.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a protobuf at all, just text'.repeat(4)) }]);
+    await byTestId(page, 'vision-files').setInputFiles([
+      {
+        name: 'broken.onnx',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from('this is not a protobuf at all, just text'.repeat(4)),
+      },
+    ]);
     const banner = byTestId(page, 'error-banner');
     await banner.waitFor({ timeout: T_EVAL });
     const text = await banner.textContent();
@@ -163,12 +238,18 @@ export default async function vision(e) {
     await byTestId(page, 'vision-back').click();
     await page.locator('[data-testid="vision-model"]', { hasText: '2,000 images' }).waitFor({ timeout: T_EVAL });
     await page.locator('[data-testid="vision-readout"]:not([data-fp32=""])').waitFor({ timeout: T_EVAL });
-    assert(Number(await readout.getAttribute('data-fp32')) === node.fp32.accuracy, 'the embedded ViT did not come back');
+    assert(
+      Number(await readout.getAttribute('data-fp32')) === node.fp32.accuracy,
+      'the embedded ViT did not come back',
+    );
   });
 
   await test('vision: no console errors; no request left localhost', async () => {
     assertNoErrors(errors);
     assertLocalOnly(requests);
-    assert(requests.some((u) => /ort-wasm-simd-threaded.*\.wasm$/.test(u)), `the ORT wasm was never requested: ${requests.filter((u) => /wasm|ort/.test(u)).join(', ')}`);
+    assert(
+      requests.some((u) => /ort-wasm-simd-threaded.*\.wasm$/.test(u)),
+      `the ORT wasm was never requested: ${requests.filter((u) => /wasm|ort/.test(u)).join(', ')}`,
+    );
   });
 }

@@ -16,7 +16,13 @@ const dir = mkdtempSync(join(tmpdir(), 'nibble-cligpu-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const story = (file: string, n: number) => {
   const out = join(dir, `${n}-${file}`);
-  writeFileSync(out, readFileSync(p(`public/data/${file}`), 'utf8').split('\n').slice(0, n).join('\n'));
+  writeFileSync(
+    out,
+    readFileSync(p(`public/data/${file}`), 'utf8')
+      .split('\n')
+      .slice(0, n)
+      .join('\n'),
+  );
   return out;
 };
 const EVAL = story('tinystories-eval.txt', 1);
@@ -30,8 +36,24 @@ async function evalJson(backend: 'cpu' | 'webgpu', ...flags: string[]) {
     stderr: { write: (s: string) => (stderr += s) },
     openGpu: async () => requestGpuContext(await createNodeGpu()), // a fresh device; the CLI destroys it
   };
-  const code = await main(['eval', '--model', p('public/models/stories260K.bin'), '--tokenizer', p('public/models/tok512.bin'),
-    '--text', EVAL, '--seq', '128', '--backend', backend, ...flags, '--json'], io);
+  const code = await main(
+    [
+      'eval',
+      '--model',
+      p('public/models/stories260K.bin'),
+      '--tokenizer',
+      p('public/models/tok512.bin'),
+      '--text',
+      EVAL,
+      '--seq',
+      '128',
+      '--backend',
+      backend,
+      ...flags,
+      '--json',
+    ],
+    io,
+  );
   expect(stderr).not.toMatch(/error/);
   expect(code).toBe(0);
   return JSON.parse(stdout);
@@ -51,6 +73,7 @@ describe('nibble eval --backend webgpu', () => {
     const gpu = await evalJson('webgpu', '--method', 'gptq', '--bits', '3', '--group', '0', '--calib', CALIB);
     const cpu = await evalJson('cpu', '--method', 'gptq', '--bits', '3', '--group', '0', '--calib', CALIB);
     expect(Math.abs(gpu.ppl - cpu.ppl) / cpu.ppl).toBeLessThan(0.01);
-    for (let l = 0; l < 5; l++) expect(Math.abs(gpu.layers[l].gptq_loss - cpu.layers[l].gptq_loss) / cpu.layers[l].gptq_loss).toBeLessThan(0.01);
+    for (let l = 0; l < 5; l++)
+      expect(Math.abs(gpu.layers[l].gptq_loss - cpu.layers[l].gptq_loss) / cpu.layers[l].gptq_loss).toBeLessThan(0.01);
   }, 600_000);
 });

@@ -30,14 +30,19 @@ process.exit(0);
 function runChild(env: Record<string, string>): Promise<Record<string, unknown>> {
   const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' };
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', CHILD], { cwd: root, env: { ...base, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const line = stdout.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        reject(new Error(`child printed no result (${err?.message ?? ''}):\n${stdout}\n${stderr}`));
-      }
-    });
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', CHILD],
+      { cwd: root, env: { ...base, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const line = stdout.trim().split('\n').pop() ?? '';
+        try {
+          resolve(JSON.parse(line));
+        } catch {
+          reject(new Error(`child printed no result (${err?.message ?? ''}):\n${stdout}\n${stderr}`));
+        }
+      },
+    );
   });
 }
 

@@ -15,7 +15,12 @@ beforeAll(async () => {
 });
 
 const caps = (over: Partial<GpuCaps>): GpuCaps => ({
-  shaderF16: false, subgroups: false, timestampQuery: false, subgroupMinSize: 0, subgroupMaxSize: 0, ...over,
+  shaderF16: false,
+  subgroups: false,
+  timestampQuery: false,
+  subgroupMinSize: 0,
+  subgroupMaxSize: 0,
+  ...over,
 });
 
 describe('chooseKernels', () => {
@@ -47,7 +52,16 @@ describe('requestGpuContext on Dawn', () => {
 
   it('prepare() compiles every kernel and variant the runner uses without errors', async () => {
     ctx.device.pushErrorScope('validation');
-    for (const k of ['embed_f32', 'rmsnorm_f32', 'matmul_gemm_f32', 'rope_f32', 'attention_f32', 'silu_mul_f32', 'add_f32', 'argmax_f32'] as const) {
+    for (const k of [
+      'embed_f32',
+      'rmsnorm_f32',
+      'matmul_gemm_f32',
+      'rope_f32',
+      'attention_f32',
+      'silu_mul_f32',
+      'add_f32',
+      'argmax_f32',
+    ] as const) {
       await ctx.pipelines.prepare(k);
     }
     for (const PROLOGUE of [0, 1, 2]) {
@@ -74,7 +88,9 @@ describe('too-large', () => {
     expect(w.format === 'stack' && w.parts.map((p) => p.n)).toEqual([8, 8, 8, 8]);
     weightBuffers(w).forEach((b) => b.destroy());
     // ...unless a single row does not fit.
-    expect(() => uploadLinear(small, [f32Tensor([2, 512], new Float32Array(1024))], 'w')).toThrow(/w: one row takes 2048 bytes/);
+    expect(() => uploadLinear(small, [f32Tensor([2, 512], new Float32Array(1024))], 'w')).toThrow(
+      /w: one row takes 2048 bytes/,
+    );
   });
 });
 

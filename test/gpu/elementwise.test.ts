@@ -27,7 +27,9 @@ describe('embed_f32', () => {
     const want = new Float32Array(M * dim);
     ops.embed(want, table, ids, dim);
     const out = zeros(ctx, M * dim);
-    await run(ctx, (rec) => k.embed(rec, { tokens: upload(ctx, tokens), tokOff, table: upload(ctx, table), out, M, dim, vocab }));
+    await run(ctx, (rec) =>
+      k.embed(rec, { tokens: upload(ctx, tokens), tokOff, table: upload(ctx, table), out, M, dim, vocab }),
+    );
     expect(await read(ctx, out, M * dim)).toEqual(want);
   });
 });
@@ -99,7 +101,13 @@ describe('argmax_f32', () => {
 
   it('ties go to the lowest index, across threads and within one thread', async () => {
     const n = 1000;
-    for (const idx of [[3, 700], [0, 256], [5, 261, 517], [999, 998], [256, 512, 768]]) {
+    for (const idx of [
+      [3, 700],
+      [0, 256],
+      [5, 261, 517],
+      [999, 998],
+      [256, 512, 768],
+    ]) {
       const x = new Float32Array(n).fill(-1);
       for (const i of idx) x[i] = 2.5;
       expect(await gpuArgmax(x, n), `max at ${idx}`).toBe(ops.argmax(x));

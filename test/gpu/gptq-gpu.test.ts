@@ -10,7 +10,13 @@
 //         within 1e-3.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuForward } from '../../src/core/model/forward.ts';
-import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions, type GptqResult } from '../../src/core/quant/gptq.ts';
+import {
+  GPTQ_DEFAULTS,
+  HessianAccumulator,
+  gptqQuantize,
+  type GptqOptions,
+  type GptqResult,
+} from '../../src/core/quant/gptq.ts';
 import { upperCholeskyOfInverse } from '../../src/core/quant/linalg.ts';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
@@ -35,7 +41,10 @@ const tok = Tokenizer.fromLlama2c(tok512(), 512);
 /** Inputs (M, K) of one site of one layer over two 128-token calibration windows. */
 function captureInputs(site: 'w2' | 'attn', layer: number): { x: Float32Array; M: number }[] {
   const text = new TextDecoder().decode(readProjectFile('public/data/tinystories-calib.txt'));
-  const ids = text.split('\n').filter((l) => l.trim()).flatMap((l) => tok.encode(l, { bos: true, eos: false }));
+  const ids = text
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => tok.encode(l, { bos: true, eos: false }));
   const out: { x: Float32Array; M: number }[] = [];
   for (let w = 0; w < 2; w++) {
     const f = new CpuForward(model);
@@ -93,7 +102,16 @@ function expectHessianClose(got: Float64Array, want: Float64Array, K: number, wh
 const liveW = (W: Float32Array, rows: number, cols: number, H: Float64Array): Float32Array =>
   W.map((v, i) => (H[(i % cols) * cols + (i % cols)] === 0 ? 0 : v));
 
-function compare(gpu: GptqResult, cpu: GptqResult, W: Float32Array, rows: number, cols: number, H: Float64Array, damp: number, what: string) {
+function compare(
+  gpu: GptqResult,
+  cpu: GptqResult,
+  W: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array,
+  damp: number,
+  what: string,
+) {
   let same = 0;
   for (let i = 0; i < cpu.codes.length; i++) if (gpu.codes[i] === cpu.codes[i]) same++;
   const agree = same / cpu.codes.length;
@@ -144,11 +162,12 @@ describe('U = upper Cholesky factor of Ĥ⁻¹ (blocked f32 Cholesky + triangula
     for (const n of [1, 7, 32, 33, 100]) {
       const B = Float64Array.from({ length: n * n }, () => rand() - 0.5);
       const A = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let k = 0; k < n; k++) s += B[i * n + k] * B[j * n + k];
-        A[i * n + j] = s / n + (i === j ? 0.1 : 0);
-      }
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let k = 0; k < n; k++) s += B[i * n + k] * B[j * n + k];
+          A[i * n + j] = s / n + (i === j ? 0.1 : 0);
+        }
       cases.push([n, A]);
     }
     const rec = new QuantRecorder(ctx);
@@ -169,7 +188,9 @@ describe('U = upper Cholesky factor of Ĥ⁻¹ (blocked f32 Cholesky + triangula
   it('a matrix that is not positive definite throws like the CPU twin', async () => {
     const A = Float64Array.of(1, 2, 2, 1);
     expect(() => upperCholeskyOfInverse(Float64Array.from(A), 2)).toThrow(/positive definite/);
-    await expect(upperCholeskyOfInverseGpu(ctx, new QuantRecorder(ctx), A, 2)).rejects.toMatchObject({ code: 'bad-argument' });
+    await expect(upperCholeskyOfInverseGpu(ctx, new QuantRecorder(ctx), A, 2)).rejects.toMatchObject({
+      code: 'bad-argument',
+    });
   });
 });
 
@@ -187,7 +208,9 @@ describe('GPTQ column loop with lazy block updates', () => {
       const cpu = gptqQuantize(w2.data, rows, cols, H2, opts(o));
       const gpu = await gq.gptq(w2.data, rows, cols, H2, opts(o));
       const m = compare(gpu, cpu, w2.data, rows, cols, H2, 0.01, JSON.stringify(o));
-      console.log(`gptq ${JSON.stringify(o)}: codes agree ${(100 * m.agree).toFixed(2)}%, loss rel ${m.lossRel.toExponential(2)}, OBS rel ${m.obsRel.toExponential(2)}`);
+      console.log(
+        `gptq ${JSON.stringify(o)}: codes agree ${(100 * m.agree).toFixed(2)}%, loss rel ${m.lossRel.toExponential(2)}, OBS rel ${m.obsRel.toExponential(2)}`,
+      );
     });
   }
 
@@ -202,14 +225,19 @@ describe('GPTQ column loop with lazy block updates', () => {
     const H = cpuHessian(xs, c);
     const h = gq.hessian(c);
     for (const { x, M } of xs) h.add(x, M);
-    for (const o of [{ bits: 4, group: 16 }, { bits: 3, group: 0, actOrder: true }] as Partial<GptqOptions>[]) {
+    for (const o of [
+      { bits: 4, group: 16 },
+      { bits: 3, group: 0, actOrder: true },
+    ] as Partial<GptqOptions>[]) {
       const t0 = performance.now();
       const gpu = await gq.gptq(wq.data, r, c, h, opts(o));
       const ms = performance.now() - t0;
       const cpu = gptqQuantize(wq.data, r, c, H, opts(o));
       const m = compare(gpu, cpu, wq.data, r, c, H, 0.01, `wq ${JSON.stringify(o)}`);
       for (let row = 0; row < r; row++) for (const dead of [3, 40]) expect(gpu.dequant[row * c + dead]).toBe(0);
-      console.log(`gptq wq GPU-H ${JSON.stringify(o)}: ${ms.toFixed(0)} ms, codes agree ${(100 * m.agree).toFixed(2)}%, loss rel ${m.lossRel.toExponential(2)}`);
+      console.log(
+        `gptq wq GPU-H ${JSON.stringify(o)}: ${ms.toFixed(0)} ms, codes agree ${(100 * m.agree).toFixed(2)}%, loss rel ${m.lossRel.toExponential(2)}`,
+      );
     }
     h.destroy();
   });

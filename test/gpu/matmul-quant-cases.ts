@@ -20,7 +20,16 @@ export const tol = (K: number, xScale = 1) => ({ atol: 1e-5 * Math.sqrt(K) * xSc
 
 /** (M, N, K): M ∈ {1, 3, 17}; odd N; K with ragged words, chunks and groups. */
 export const SHAPES: [number, number, number][] = [
-  [1, 7, 32], [1, 33, 172], [1, 172, 200], [1, 1, 96], [3, 7, 64], [3, 172, 96], [3, 33, 172], [17, 33, 200], [17, 1, 172], [17, 7, 32],
+  [1, 7, 32],
+  [1, 33, 172],
+  [1, 172, 200],
+  [1, 1, 96],
+  [3, 7, 64],
+  [3, 172, 96],
+  [3, 33, 172],
+  [17, 33, 200],
+  [17, 1, 172],
+  [17, 7, 32],
 ];
 
 export interface CaseOptions {
@@ -34,7 +43,11 @@ export interface CaseOptions {
 
 /** GPU matmul of `w` (already uploaded) vs linear() on the tensors `parts` stacked row-wise. */
 export async function checkMatmul(
-  ctx: GpuContext, parts: readonly AnyTensor[], w: GpuWeight, M: number, o: CaseOptions = {},
+  ctx: GpuContext,
+  parts: readonly AnyTensor[],
+  w: GpuWeight,
+  M: number,
+  o: CaseOptions = {},
 ): Promise<Float32Array> {
   const K = w.k;
   const N = w.n;
@@ -66,13 +79,23 @@ export async function checkMatmul(
   }
   if (o.accumulate) ops.addInPlace(want, base, M * N);
 
-  const out = upload(ctx, o.accumulate ? Float32Array.from([...base, ...new Array(5).fill(TAIL)]) : new Float32Array(M * N + 5).fill(TAIL));
+  const out = upload(
+    ctx,
+    o.accumulate ? Float32Array.from([...base, ...new Array(5).fill(TAIL)]) : new Float32Array(M * N + 5).fill(TAIL),
+  );
   const scratchBytes = matmulScratchBytes(w, M);
   const scratch = scratchBytes ? zeros(ctx, scratchBytes / 4, 'scratch') : undefined;
   await run(ctx, (rec: Recorder) =>
     k.matmul(rec, {
-      x: upload(ctx, x), w, out, M, scratch, accumulate: o.accumulate,
-      ...(o.prologue === 'rmsnorm' ? { xOff: K, prologue: { kind: 'rmsnorm', weight: upload(ctx, gNorm), eps: 1e-5 } } : {}),
+      x: upload(ctx, x),
+      w,
+      out,
+      M,
+      scratch,
+      accumulate: o.accumulate,
+      ...(o.prologue === 'rmsnorm'
+        ? { xOff: K, prologue: { kind: 'rmsnorm', weight: upload(ctx, gNorm), eps: 1e-5 } }
+        : {}),
       ...(o.prologue === 'swiglu' ? { prologue: { kind: 'swiglu' } } : {}),
     }),
   );
@@ -94,7 +117,9 @@ export const checkTensor = (ctx: GpuContext, t: AnyTensor, M: number, o: CaseOpt
  * of G consecutive permuted columns, so that gIdx[c] (the group of column c) is not monotonic.
  */
 export function actOrderTensor(
-  w: Float32Array, N: number, K: number,
+  w: Float32Array,
+  N: number,
+  K: number,
   o: { bits: 2 | 3 | 4 | 8; group: number; sym: boolean; scaleType: 'f32' | 'f16'; seed: number },
 ): AnyTensor {
   const rand = rng(o.seed);
@@ -105,7 +130,13 @@ export function actOrderTensor(
   }
   const wp = new Float32Array(N * K);
   for (let r = 0; r < N; r++) for (let j = 0; j < K; j++) wp[r * K + j] = w[r * K + perm[j]];
-  const q = quantizeMatrix(wp, N, K, { bits: o.bits, sym: o.sym, granularity: 'group', group: o.group, f16Scales: o.scaleType === 'f16' });
+  const q = quantizeMatrix(wp, N, K, {
+    bits: o.bits,
+    sym: o.sym,
+    granularity: 'group',
+    group: o.group,
+    f16Scales: o.scaleType === 'f16',
+  });
   const codes = new Uint8Array(N * K);
   for (let r = 0; r < N; r++) for (let j = 0; j < K; j++) codes[r * K + perm[j]] = q.codes[r * K + j];
   const gIdx = new Uint32Array(K);

@@ -35,7 +35,11 @@ describe.each([
   });
   it('RMSNorm prologue + accumulate, SwiGLU prologue (M = 1)', async () => {
     await checkTensor(ctx, quantizeTensor(randomTensor(172, 64, 1), q), 1, { prologue: 'rmsnorm', accumulate: true });
-    await checkTensor(ctx, quantizeTensor(randomTensor(33, 172, 2), q), 1, { prologue: 'swiglu', accumulate: true, xScale: 2 });
+    await checkTensor(ctx, quantizeTensor(randomTensor(33, 172, 2), q), 1, {
+      prologue: 'swiglu',
+      accumulate: true,
+      xScale: 2,
+    });
   });
 });
 
@@ -71,9 +75,12 @@ describe('LLM.int8 (threshold 6)', () => {
     const K = 64;
     const x = Float32Array.from({ length: K }, (_, i) => (i === 0 ? 127 : i + 0.5 * ((i % 3) - 1)));
     await checkTensor(ctx, int8Tensor(33, K, 3, 200), 1, { x, tolerance: EXACT });
-    await checkTensor(ctx, int8Tensor(33, K, 3, 200), 3, { x: Float32Array.from([...x, ...x.map((v) => -v), ...x]), tolerance: EXACT });
+    await checkTensor(ctx, int8Tensor(33, K, 3, 200), 3, {
+      x: Float32Array.from([...x, ...x.map((v) => -v), ...x]),
+      tolerance: EXACT,
+    });
   });
-  it('near-midpoint values where f32 round(x·127/amax) would differ from the twin get the twin\'s code', async () => {
+  it("near-midpoint values where f32 round(x·127/amax) would differ from the twin get the twin's code", async () => {
     // For one amax, values next to (j + 1/2)·amax/127 whose f32 quotient rounds the other way.
     const f = Math.fround;
     const amax = f(1.827576994895935);
@@ -90,7 +97,10 @@ describe('LLM.int8 (threshold 6)', () => {
     x[0] = amax;
     tricky.slice(0, 63).forEach((v, i) => (x[i + 1] = i % 2 ? -v : v));
     await checkTensor(ctx, int8Tensor(33, 64, 8, 6), 1, { x, tolerance: EXACT });
-    await checkTensor(ctx, int8Tensor(33, 64, 8, 6), 3, { x: Float32Array.from([...x, ...x.map((v) => v / 2), ...x]), tolerance: EXACT });
+    await checkTensor(ctx, int8Tensor(33, 64, 8, 6), 3, {
+      x: Float32Array.from([...x, ...x.map((v) => v / 2), ...x]),
+      tolerance: EXACT,
+    });
   });
   it('RMSNorm prologue + accumulate, SwiGLU prologue (M = 1)', async () => {
     // x̂ comes from the GPU's f32 RMSNorm / SwiGLU, the twin's from ops (f64 sums): a code may
@@ -118,7 +128,9 @@ describe('W8A8 (threshold Infinity): no outlier path', () => {
 
 describe('stacked codebook / int8 linears', () => {
   it('merges aligned NF4 parts and LLM.int8 parts with one threshold', async () => {
-    const nf4 = [randomTensor(7, 64, 1), randomTensor(33, 64, 2)].map((t) => quantizeTensor(t, { format: 'nf4', doubleQuant: true }));
+    const nf4 = [randomTensor(7, 64, 1), randomTensor(33, 64, 2)].map((t) =>
+      quantizeTensor(t, { format: 'nf4', doubleQuant: true }),
+    );
     const wn = uploadLinear(ctx, nf4, 'nf4');
     expect(wn.format).toBe('nf4');
     for (const M of [1, 17]) await checkMatmul(ctx, nf4, wn, M);
@@ -144,7 +156,7 @@ describe('stacked codebook / int8 linears', () => {
     const nf4 = quantizeTensor(f, { format: 'nf4' });
     expect(weightBytesByFormat(uploadLinear(ctx, [nf4], 'nf4')).nf4).toBe(weightBytes(nf4)); // 4.5 bits / weight
     const dq = quantizeTensor(f, { format: 'nf4', doubleQuant: true });
-    expect(weightBytesByFormat(uploadLinear(ctx, [dq], 'dq')).nf4).toBe(172 * 64 / 2 + 4 * (172 * 64) / 64);
+    expect(weightBytesByFormat(uploadLinear(ctx, [dq], 'dq')).nf4).toBe((172 * 64) / 2 + (4 * (172 * 64)) / 64);
     const i8 = int8Tensor(172, 64, 1, 6);
     expect(weightBytesByFormat(uploadLinear(ctx, [i8], 'i8')).llmint8).toBe(172 * 64 + 172 * 4);
   });

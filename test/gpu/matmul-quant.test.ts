@@ -46,7 +46,12 @@ describe.each([
   ['q8 g64 asym', 8, 64, false, 'f32'],
   ['q2 g16 asym f16', 2, 16, false, 'f16'],
 ] as const)('act-order gIdx (%s)', (_name, bits, group, sym, scaleType) => {
-  it.each([[1, 33, 172], [1, 7, 200], [3, 172, 96], [17, 33, 64]] as const)('M=%i N=%i K=%i', async (M, N, K) => {
+  it.each([
+    [1, 33, 172],
+    [1, 7, 200],
+    [3, 172, 96],
+    [17, 33, 64],
+  ] as const)('M=%i N=%i K=%i', async (M, N, K) => {
     const t = actOrderTensor(randomTensor(N, K, K).data, N, K, { bits, group, sym, scaleType, seed: N + K });
     expect(t.format !== 'f32' && t.format !== 'llmint8' && 'gIdx' in t.buffers && t.buffers.gIdx).toBeTruthy();
     await checkTensor(ctx, t, M);
@@ -65,10 +70,16 @@ describe('fused prologues and the residual epilogue (M = 1)', () => {
     await checkTensor(ctx, quantizeTensor(randomTensor(33, 200, 4), q), 1, { prologue: 'rmsnorm' });
   });
   it.each(cases)('%s: SwiGLU prologue + accumulate', async (_n, q) => {
-    await checkTensor(ctx, quantizeTensor(randomTensor(64, 172, 5), q), 1, { prologue: 'swiglu', accumulate: true, xScale: 2 });
+    await checkTensor(ctx, quantizeTensor(randomTensor(64, 172, 5), q), 1, {
+      prologue: 'swiglu',
+      accumulate: true,
+      xScale: 2,
+    });
   });
   it('M > 1 accumulates too', async () => {
-    await checkTensor(ctx, quantizeTensor(randomTensor(33, 96, 6), { format: 'q4', group: 32 }), 17, { accumulate: true });
+    await checkTensor(ctx, quantizeTensor(randomTensor(33, 96, 6), { format: 'q4', group: 32 }), 17, {
+      accumulate: true,
+    });
   });
 });
 
@@ -97,13 +108,21 @@ describe('stacked linears (wq;wk;wv)', () => {
     for (const M of [1, 3, 17]) await checkMatmul(ctx, parts, w, M, { accumulate: M === 3 });
     const rec = await run(ctx, (r) => k.matmul(r, { x: zeros(ctx, 96), w, out: zeros(ctx, 49), M: 1 }));
     expect(rec.counters.dispatches).toBe(3);
-    expect(k.matmulPipelines(ctx, w, 1, 'none', false).map(([kernel]) => kernel)).toEqual(['matmul_gemv_qn', 'matmul_gemv_qn', 'matmul_gemv_qn']);
+    expect(k.matmulPipelines(ctx, w, 1, 'none', false).map(([kernel]) => kernel)).toEqual([
+      'matmul_gemv_qn',
+      'matmul_gemv_qn',
+      'matmul_gemv_qn',
+    ]);
   });
 
   it('rejects a stack that mixes f32 and quantized parts with unsupported', () => {
     const err = (() => {
       try {
-        uploadLinear(ctx, [randomTensor(4, 32, 1), quantizeTensor(randomTensor(4, 32, 2), { format: 'q4' })], 'l0.wqkv');
+        uploadLinear(
+          ctx,
+          [randomTensor(4, 32, 1), quantizeTensor(randomTensor(4, 32, 2), { format: 'q4' })],
+          'l0.wqkv',
+        );
       } catch (e) {
         return e;
       }

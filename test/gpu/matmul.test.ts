@@ -20,12 +20,25 @@ beforeAll(async () => {
 });
 
 const weight = (ctx: GpuContext, w: Float32Array, N: number, K: number): GpuWeight => ({
-  format: 'f32', n: N, k: K, data: upload(ctx, w, 'w'),
+  format: 'f32',
+  n: N,
+  k: K,
+  data: upload(ctx, w, 'w'),
 });
 
 // (N, K): odd sizes, sizes of stories260K's linears, and a larger one.
 const SHAPES: [number, number][] = [
-  [1, 1], [7, 1], [1, 7], [7, 33], [33, 7], [172, 64], [64, 172], [512, 64], [97, 48], [33, 1000], [4096, 64],
+  [1, 1],
+  [7, 1],
+  [1, 7],
+  [7, 33],
+  [33, 7],
+  [172, 64],
+  [64, 172],
+  [512, 64],
+  [97, 48],
+  [33, 1000],
+  [4096, 64],
 ];
 
 describe('device variant choice', () => {
@@ -69,8 +82,13 @@ describe.each([
     const out = upload(ctx, base);
     await run(ctx, (rec) =>
       k.matmul(rec, {
-        x: upload(ctx, x), xOff: 2 * K, w: weight(ctx, w, N, K), out, M: 1,
-        prologue: { kind: 'rmsnorm', weight: upload(ctx, g), eps: 1e-5 }, accumulate: true,
+        x: upload(ctx, x),
+        xOff: 2 * K,
+        w: weight(ctx, w, N, K),
+        out,
+        M: 1,
+        prologue: { kind: 'rmsnorm', weight: upload(ctx, g), eps: 1e-5 },
+        accumulate: true,
       }),
     );
     // x̂ has |values| up to ~sqrt(K)·|g|, so the matmul's error bound scales with it too.
@@ -87,15 +105,30 @@ describe.each([
     const want = new Float32Array(N);
     ops.matmul(want, h, w, 1, K, N);
     const out = zeros(ctx, N);
-    await run(ctx, (rec) => k.matmul(rec, { x: upload(ctx, gu), w: weight(ctx, w, N, K), out, M: 1, prologue: { kind: 'swiglu' } }));
-    expectClose(await read(ctx, out, N), want, { atol: 1e-5 * Math.sqrt(K) * 4, rtol: 1e-4 }, `gemv+swiglu N=${N} K=${K}`);
+    await run(ctx, (rec) =>
+      k.matmul(rec, { x: upload(ctx, gu), w: weight(ctx, w, N, K), out, M: 1, prologue: { kind: 'swiglu' } }),
+    );
+    expectClose(
+      await read(ctx, out, N),
+      want,
+      { atol: 1e-5 * Math.sqrt(K) * 4, rtol: 1e-4 },
+      `gemv+swiglu N=${N} K=${K}`,
+    );
   });
 });
 
 describe('GEMM (M > 1, tiled)', () => {
   const CASES: [number, number, number][] = [
     // [M, N, K]
-    [2, 1, 1], [7, 7, 7], [33, 33, 33], [9, 172, 64], [9, 64, 172], [64, 512, 64], [33, 97, 48], [65, 40, 1000], [512, 64, 64],
+    [2, 1, 1],
+    [7, 7, 7],
+    [33, 33, 33],
+    [9, 172, 64],
+    [9, 64, 172],
+    [64, 512, 64],
+    [33, 97, 48],
+    [65, 40, 1000],
+    [512, 64, 64],
   ];
   it.each(CASES)('M=%i N=%i K=%i', async (M, N, K) => {
     const ctx = sg;
@@ -134,7 +167,9 @@ describe('matmul wrapper validation', () => {
       const w = weight(ctx, new Float32Array(8 * 8), 8, 8); // (N, K) = (8, 8)
       expect(() => k.matmul(rec, { x: zeros(ctx, 7), w, out: zeros(ctx, 8), M: 1 })).toThrow(/matmul x/);
       expect(() => k.matmul(rec, { x: zeros(ctx, 8), w, out: zeros(ctx, 7), M: 1 })).toThrow(/matmul out/);
-      expect(() => k.matmul(rec, { x: zeros(ctx, 16), w, out: zeros(ctx, 16), M: 2, prologue: { kind: 'swiglu' } })).toThrow(/M = 1/);
+      expect(() =>
+        k.matmul(rec, { x: zeros(ctx, 16), w, out: zeros(ctx, 16), M: 2, prologue: { kind: 'swiglu' } }),
+      ).toThrow(/M = 1/);
       expect(() => k.matmul(rec, { x: zeros(ctx, 8), w, out: zeros(ctx, 8), M: 0 })).toThrow(/positive/);
       const both = zeros(ctx, 8);
       expect(() => k.matmul(rec, { x: both, w, out: both, M: 1 })).toThrow(/different buffers/);

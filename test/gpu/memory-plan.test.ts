@@ -23,8 +23,16 @@ import { randomModel, withAttentionBias, type RandomModelSpec } from './random-m
 import { gpuContext } from './setup-device.ts';
 
 const BASE: RandomModelSpec = {
-  dim: 48, hiddenDim: 100, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 80,
-  ropeStyle: 'half', sharedClassifier: true, seed: 41,
+  dim: 48,
+  hiddenDim: 100,
+  nLayers: 2,
+  nHeads: 6,
+  nKvHeads: 2,
+  vocabSize: 97,
+  seqLen: 80,
+  ropeStyle: 'half',
+  sharedClassifier: true,
+  seed: 41,
 };
 
 let ctx: GpuContext;
@@ -46,15 +54,44 @@ const untied = (seed: number) => randomModel({ ...BASE, seed, sharedClassifier: 
 const CASES: [string, () => LlamaModel, number | undefined][] = [
   ['f32, tied', () => randomModel(BASE), undefined],
   ['f32, untied, Qwen2 biases', () => withAttentionBias(untied(42), 1), undefined],
-  ['q4 g32 asym f16 scales', () => quantized(untied(43), byOpts({ format: 'q4', group: 32, sym: false, scaleType: 'f16' })), undefined],
+  [
+    'q4 g32 asym f16 scales',
+    () => quantized(untied(43), byOpts({ format: 'q4', group: 32, sym: false, scaleType: 'f16' })),
+    undefined,
+  ],
   ['q8 per row', () => quantized(untied(44), byOpts({ format: 'q8' })), undefined],
-  ['q4 act-order (gIdx)', () => quantized(untied(45), (t) => actOrderTensor(t.data, t.shape[0], t.shape[1], { bits: 4, group: 16, sym: false, scaleType: 'f32', seed: 3 })), undefined],
+  [
+    'q4 act-order (gIdx)',
+    () =>
+      quantized(untied(45), (t) =>
+        actOrderTensor(t.data, t.shape[0], t.shape[1], { bits: 4, group: 16, sym: false, scaleType: 'f32', seed: 3 }),
+      ),
+    undefined,
+  ],
   ['nf4', () => quantized(untied(46), byOpts({ format: 'nf4' })), undefined],
-  ['llm.int8', () => quantized(untied(47), (t) => packInt8Rows(quantizeRowsInt8(t.data, t.shape[0], t.shape[1]), t.shape[0], t.shape[1], 6)), undefined],
+  [
+    'llm.int8',
+    () =>
+      quantized(untied(47), (t) =>
+        packInt8Rows(quantizeRowsInt8(t.data, t.shape[0], t.shape[1]), t.shape[0], t.shape[1], 6),
+      ),
+    undefined,
+  ],
   // wk in q8 cannot merge with q4 wq / wv: wqkv is a stack of 3 runs, described per run
-  ['unmergeable wq;wk;wv stack', () => quantized(untied(48), (t, n) => quantizeTensor(t, { format: n === 'wk' ? 'q8' : 'q4', group: 16 })), undefined],
+  [
+    'unmergeable wq;wk;wv stack',
+    () => quantized(untied(48), (t, n) => quantizeTensor(t, { format: n === 'wk' ? 'q8' : 'q4', group: 16 })),
+    undefined,
+  ],
   ['f32 split across bindings (cap 8000)', () => randomModel({ ...BASE, seed: 49 }), 8000],
-  ['q4 act-order split across bindings (cap 6000)', () => quantized(untied(50), (t) => actOrderTensor(t.data, t.shape[0], t.shape[1], { bits: 4, group: 16, sym: false, scaleType: 'f16', seed: 4 })), 6000],
+  [
+    'q4 act-order split across bindings (cap 6000)',
+    () =>
+      quantized(untied(50), (t) =>
+        actOrderTensor(t.data, t.shape[0], t.shape[1], { bits: 4, group: 16, sym: false, scaleType: 'f16', seed: 4 }),
+      ),
+    6000,
+  ],
 ];
 
 describe.each(CASES)('%s', (_name, make, cap) => {
@@ -62,10 +99,19 @@ describe.each(CASES)('%s', (_name, make, cap) => {
     const model = make();
     const tensors = describeModelTensors(model);
     const limit = cap ?? Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
-    const plan = planMemory(model.config, tensors, model.config.seqLen, { maxBufferSize: limit, maxStorageBufferBindingSize: limit, memoryHintBytes: null });
+    const plan = planMemory(model.config, tensors, model.config.seqLen, {
+      maxBufferSize: limit,
+      maxStorageBufferBindingSize: limit,
+      memoryHintBytes: null,
+    });
     expect(plan.verdict).toBe(cap ? 'fits-split' : 'fits');
     if (cap && _name.startsWith('q4')) expect(plan.splits.map((s) => s.name)).toContain('l0.w13'); // a packed split, gIdx shared
-    if (_name.startsWith('unmergeable')) expect(tensors.filter((t) => t.name.startsWith('l0.wqkv')).map((t) => t.name)).toEqual(['l0.wqkv.0', 'l0.wqkv.1', 'l0.wqkv.2']);
+    if (_name.startsWith('unmergeable'))
+      expect(tensors.filter((t) => t.name.startsWith('l0.wqkv')).map((t) => t.name)).toEqual([
+        'l0.wqkv.0',
+        'l0.wqkv.1',
+        'l0.wqkv.2',
+      ]);
 
     const gpu = await createGpuRunner(ctx, model, cap ? { maxBindingBytes: cap } : {});
     runners.push(gpu);
@@ -84,13 +130,21 @@ describe.each(CASES)('%s', (_name, make, cap) => {
 });
 
 it('stories260K: the plan, its weights and the runner agree', async () => {
-  const model = parseLlama2c(new Uint8Array(readFileSync(new URL('../../public/models/stories260K.bin', import.meta.url))));
+  const model = parseLlama2c(
+    new Uint8Array(readFileSync(new URL('../../public/models/stories260K.bin', import.meta.url))),
+  );
   const limit = Math.min(ctx.limits.maxBufferSize, ctx.limits.maxStorageBufferBindingSize);
-  const plan = planMemory(model.config, describeModelTensors(model), model.config.seqLen, { maxBufferSize: limit, maxStorageBufferBindingSize: limit, memoryHintBytes: null });
+  const plan = planMemory(model.config, describeModelTensors(model), model.config.seqLen, {
+    maxBufferSize: limit,
+    maxStorageBufferBindingSize: limit,
+    memoryHintBytes: null,
+  });
   const gpu = await createGpuRunner(ctx, model);
   runners.push(gpu);
   const mem = gpu.memory!();
   expect([mem.weightBytes, mem.kvCacheBytes]).toEqual([plan.weightBytes, plan.kvCacheBytes]);
   expect(plan.cpuBytes).toBe(plan.weightBytes); // all f32
-  console.log(`stories260K plan: weights ${plan.weightBytes}, KV ${plan.kvCacheBytes}, activations ${plan.activationBytes} (runner before logitsAll: ${mem.activationBytes})`);
+  console.log(
+    `stories260K plan: weights ${plan.weightBytes}, KV ${plan.kvCacheBytes}, activations ${plan.activationBytes} (runner before logitsAll: ${mem.activationBytes})`,
+  );
 });

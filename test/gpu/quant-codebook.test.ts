@@ -38,8 +38,10 @@ function onThresholds(rand: () => number, n: number, B: number): Float32Array {
   for (let b = 0; b * B < n; b++) {
     const kind = b % 4;
     for (let i = b * B; i < Math.min(n, (b + 1) * B); i++) {
-      if (kind === 0) x[i] = i === b * B ? 1 : T[Math.floor(rand() * T.length)] * (1 + (Math.floor(rand() * 3) - 1) * 2 ** -23); // absmax 1
-      else if (kind === 1) x[i] = 0; // zero block
+      if (kind === 0)
+        x[i] = i === b * B ? 1 : T[Math.floor(rand() * T.length)] * (1 + (Math.floor(rand() * 3) - 1) * 2 ** -23); // absmax 1
+      else if (kind === 1)
+        x[i] = 0; // zero block
       else if (kind === 2 && rand() < 0.5) u[i] = (rand() < 0.5 ? 0x80000000 : 0) | Math.floor(rand() * 0x7fffff); // subnormals
     }
   }
@@ -74,6 +76,8 @@ describe('NF4 / FP4 ≡ quantizeTensor, bit for bit', () => {
   });
 
   it('rejects non-finite values like the CPU twin', async () => {
-    await expect(gq.quantizeTensor(f32Tensor([3], Float32Array.of(1, Infinity, 2)), { format: 'nf4' })).rejects.toMatchObject({ code: 'bad-argument' });
+    await expect(
+      gq.quantizeTensor(f32Tensor([3], Float32Array.of(1, Infinity, 2)), { format: 'nf4' }),
+    ).rejects.toMatchObject({ code: 'bad-argument' });
   });
 });

@@ -2,7 +2,14 @@
 // bit, over many random f32 bit patterns biased to subnormals, ±0, ±∞, NaN, midpoints and the
 // edges of every format's range — plus every fp16 / fp8 code's value and its neighbours.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FLOAT_SPECS, decodeFloat, roundArrayToFloat, roundFraction, truncateFraction, type FloatFormat } from '../../src/core/quant/float-formats.ts';
+import {
+  FLOAT_SPECS,
+  decodeFloat,
+  roundArrayToFloat,
+  roundFraction,
+  truncateFraction,
+  type FloatFormat,
+} from '../../src/core/quant/float-formats.ts';
 import { f32Tensor } from '../../src/core/tensor.ts';
 import { DEFAULT_SPEC } from '../../src/core/quant/quant-spec.ts';
 import { quantizeLinear } from '../../src/engine/quantize.ts';
@@ -38,7 +45,8 @@ describe('float formats ≡ roundArrayToFloat (default overflow) and with both o
   for (const f of FORMATS) {
     it(`${f}: ${N} random bit patterns and every code's neighbourhood`, async () => {
       expectSameBits(await gq.roundToFloat(x, f), roundArrayToFloat(x, f), `${f} random`);
-      for (const ov of ['ieee', 'saturate'] as const) expectSameBits(await gq.roundToFloat(x, f, ov), roundArrayToFloat(x, f, ov), `${f} ${ov}`);
+      for (const ov of ['ieee', 'saturate'] as const)
+        expectSameBits(await gq.roundToFloat(x, f, ov), roundArrayToFloat(x, f, ov), `${f} ${ov}`);
       if (f !== 'bf16' && f !== 'tf32') {
         const y = aroundCodes(f);
         expectSameBits(await gq.roundToFloat(y, f), roundArrayToFloat(y, f), `${f} codes`);
@@ -60,14 +68,18 @@ describe('fraction bits ≡ truncateFraction / roundFraction for every k', () =>
 
 describe('quantizeLinear for the float methods', () => {
   it('fp16 … fp8-e5m2 and trunc (both modes) equal the CPU pipeline on an odd matrix', async () => {
-    const w = f32Tensor([7, 33], randomBits(rng(3), 7 * 33).map((v) => (Number.isFinite(v) ? v : 1)));
+    const w = f32Tensor(
+      [7, 33],
+      randomBits(rng(3), 7 * 33).map((v) => (Number.isFinite(v) ? v : 1)),
+    );
     for (const method of ['fp16', 'bf16', 'tf32', 'fp8-e4m3', 'fp8-e5m2', 'trunc'] as const) {
       for (const truncMode of ['truncate', 'rne'] as const) {
         const spec = { ...DEFAULT_SPEC, method, truncMode, mantissaBits: 3 };
         const want = quantizeLinear(w, spec);
         const got = await gq.quantizeLinear(w, spec);
         expect(got.format).toBe('f32');
-        if (got.format === 'f32' && want.format === 'f32') expectSameBits(got.data, want.data, `${method} ${truncMode}`);
+        if (got.format === 'f32' && want.format === 'f32')
+          expectSameBits(got.data, want.data, `${method} ${truncMode}`);
       }
     }
   });

@@ -21,17 +21,30 @@ async function same(t: UniformQuantTensor, w: Float32Array | undefined, what: st
   const got = await gq.histogram(t, w, bits);
   expect(got, what).toEqual(want);
   const [rows, cols] = t.shape;
-  expect(got.counts.reduce((a, b) => a + b, 0), `${what}: total`).toBe(rows * cols);
+  expect(
+    got.counts.reduce((a, b) => a + b, 0),
+    `${what}: total`,
+  ).toBe(rows * cols);
 }
 
 describe('code histogram ≡ codeHistogram', () => {
   it('q2/q3/q4/q8, sym (clips at the top) and asym, ragged groups, f16 scales', async () => {
     const rand = rng(9);
-    for (const [rows, cols] of [[1, 1], [7, 33], [33, 7], [64, 172]] as [number, number][]) {
+    for (const [rows, cols] of [
+      [1, 1],
+      [7, 33],
+      [33, 7],
+      [64, 172],
+    ] as [number, number][]) {
       const w = f32Tensor([rows, cols], randomF32(rand, rows * cols, 2));
       for (const format of ['q2', 'q3', 'q4', 'q8'] as const) {
         for (const sym of [false, true]) {
-          const t = quantizeTensor(w, { format, group: Math.min(cols, 32), sym, scaleType: sym ? 'f16' : 'f32' }) as UniformQuantTensor;
+          const t = quantizeTensor(w, {
+            format,
+            group: Math.min(cols, 32),
+            sym,
+            scaleType: sym ? 'f16' : 'f32',
+          }) as UniformQuantTensor;
           await same(t, undefined, `${format} ${rows}×${cols} codes only`);
           await same(t, w.data, `${format} ${rows}×${cols} sym=${sym}`);
         }
@@ -43,7 +56,10 @@ describe('code histogram ≡ codeHistogram', () => {
     const rand = rng(10);
     const [rows, cols] = [33, 100];
     const w = randomF32(rand, rows * cols, 1);
-    const t = quantizeTensor(f32Tensor([rows, cols], randomF32(rand, rows * cols, 0.3)), { format: 'q3', group: 32 }) as UniformQuantTensor;
+    const t = quantizeTensor(f32Tensor([rows, cols], randomF32(rand, rows * cols, 0.3)), {
+      format: 'q3',
+      group: 32,
+    }) as UniformQuantTensor;
     const gIdx = Uint32Array.from({ length: cols }, (_, c) => (c * 7) % 4);
     const tg = { ...t, buffers: { ...t.buffers, gIdx } };
     const h = codeHistogram(tg, w);

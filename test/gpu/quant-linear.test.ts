@@ -27,7 +27,8 @@ function expectSameTensor(got: Tensor, want: Tensor, what: string): void {
   const { buffers: wb, ...wm } = want as Extract<Tensor, { buffers: unknown }>;
   expect(gm, `${what}: metadata`).toEqual(wm);
   const keys = new Set([...Object.keys(gb), ...Object.keys(wb)]);
-  for (const k of keys) expectSameBits((gb as Record<string, Uint32Array>)[k], (wb as Record<string, Uint32Array>)[k], `${what}: ${k}`);
+  for (const k of keys)
+    expectSameBits((gb as Record<string, Uint32Array>)[k], (wb as Record<string, Uint32Array>)[k], `${what}: ${k}`);
 }
 
 const SPECS: Partial<QuantSpec>[] = [
@@ -40,7 +41,11 @@ const SPECS: Partial<QuantSpec>[] = [
   { method: 'nf4', group: 64 },
   { method: 'fp4', group: 64, doubleQuant: true },
   { method: 'llmint8', threshold: 6 },
-  { method: 'fp16' }, { method: 'bf16' }, { method: 'tf32' }, { method: 'fp8-e4m3' }, { method: 'fp8-e5m2' },
+  { method: 'fp16' },
+  { method: 'bf16' },
+  { method: 'tf32' },
+  { method: 'fp8-e4m3' },
+  { method: 'fp8-e5m2' },
   { method: 'trunc', mantissaBits: 2, truncMode: 'truncate' },
   { method: 'trunc', mantissaBits: 5, truncMode: 'rne' },
   { method: 'fp32' },
@@ -57,12 +62,15 @@ describe('GpuQuantizer.quantizeLinear ≡ quantizeLinear', () => {
   for (const s of SPECS) {
     it(JSON.stringify(s), async () => {
       const spec = { ...DEFAULT_SPEC, ...s } as QuantSpec;
-      for (const [name, w] of weights) expectSameTensor(await gq.quantizeLinear(w, spec), quantizeLinear(w, spec), name);
+      for (const [name, w] of weights)
+        expectSameTensor(await gq.quantizeLinear(w, spec), quantizeLinear(w, spec), name);
     });
   }
 
-  it('calibrated methods are refused with the CPU twin\'s error', async () => {
+  it("calibrated methods are refused with the CPU twin's error", async () => {
     const w = weights[2][1];
-    await expect(gq.quantizeLinear(w, { ...DEFAULT_SPEC, method: 'gptq' })).rejects.toMatchObject({ code: 'bad-argument' });
+    await expect(gq.quantizeLinear(w, { ...DEFAULT_SPEC, method: 'gptq' })).rejects.toMatchObject({
+      code: 'bad-argument',
+    });
   });
 });

@@ -42,16 +42,26 @@ function nastyMatrix(rand: () => number, rows: number, cols: number, bits: numbe
     const kind = r % 5;
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
-      if (kind === 1) w[i] = c === 0 ? 0 : c === 1 ? mq / 16 : (Math.floor(rand() * mq) + 0.5) / 16; // scale 1/16, x/scale = k + ½
-      else if (kind === 2 && rand() < 0.3) u[i] = (rand() < 0.5 ? 0x80000000 : 0) | Math.floor(rand() * 0x7fffff); // subnormal
-      else if (kind === 3) w[i] = r === 3 ? 0 : -0; // all-zero rows → [−1, 1]
+      if (kind === 1)
+        w[i] = c === 0 ? 0 : c === 1 ? mq / 16 : (Math.floor(rand() * mq) + 0.5) / 16; // scale 1/16, x/scale = k + ½
+      else if (kind === 2 && rand() < 0.3)
+        u[i] = (rand() < 0.5 ? 0x80000000 : 0) | Math.floor(rand() * 0x7fffff); // subnormal
+      else if (kind === 3)
+        w[i] = r === 3 ? 0 : -0; // all-zero rows → [−1, 1]
       else if (kind === 4 && rand() < 0.2) w[i] = -0;
     }
   }
   return w;
 }
 
-const SHAPES: [number, number][] = [[1, 1], [1, 7], [7, 33], [33, 7], [5, 172], [3, 100]];
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [1, 7],
+  [7, 33],
+  [33, 7],
+  [5, 172],
+  [3, 100],
+];
 
 describe('RTN uniform quantizer (q8/q4/q3/q2) ≡ quantizeTensor, bit for bit', () => {
   for (const bits of [2, 3, 4, 8] as const) {
@@ -64,9 +74,18 @@ describe('RTN uniform quantizer (q8/q4/q3/q2) ≡ quantizeTensor, bit for bit', 
           for (const scaleType of ['f32', 'f16'] as const) {
             const base = { format: `q${bits}` as const, sym, scaleType };
             await expectSameUniform(w, { ...base, granularity: 'row' }, `${rows}×${cols} row sym=${sym} ${scaleType}`);
-            for (const group of groups) await expectSameUniform(w, { ...base, granularity: 'group', group }, `${rows}×${cols} g${group} sym=${sym} ${scaleType}`);
+            for (const group of groups)
+              await expectSameUniform(
+                w,
+                { ...base, granularity: 'group', group },
+                `${rows}×${cols} g${group} sym=${sym} ${scaleType}`,
+              );
           }
-          await expectSameUniform(w, { format: `q${bits}`, sym, granularity: 'tensor' }, `${rows}×${cols} tensor sym=${sym}`);
+          await expectSameUniform(
+            w,
+            { format: `q${bits}`, sym, granularity: 'tensor' },
+            `${rows}×${cols} tensor sym=${sym}`,
+          );
         }
       }
     });
@@ -90,12 +109,15 @@ describe('RTN uniform quantizer (q8/q4/q3/q2) ≡ quantizeTensor, bit for bit', 
     await expect(gq.quantizeTensor(bad, { format: 'q4' })).rejects.toMatchObject({ code: 'bad-argument' });
     const huge = f32Tensor([1, 2], Float32Array.of(-3e38, 3e38));
     expect(() => quantizeTensor(huge, { format: 'q4', scaleType: 'f16' })).toThrow(/fp16/);
-    await expect(gq.quantizeTensor(huge, { format: 'q4', scaleType: 'f16' })).rejects.toMatchObject({ code: 'unsupported' });
+    await expect(gq.quantizeTensor(huge, { format: 'q4', scaleType: 'f16' })).rejects.toMatchObject({
+      code: 'unsupported',
+    });
   });
 });
 
 describe('absmax int8 rows (LLM.int8 weight) ≡ packInt8Rows(quantizeRowsInt8), bit for bit', () => {
-  const cpu = (w: F32Tensor) => packInt8Rows(quantizeRowsInt8(w.data, w.shape[0], w.shape[1]), w.shape[0], w.shape[1], 6);
+  const cpu = (w: F32Tensor) =>
+    packInt8Rows(quantizeRowsInt8(w.data, w.shape[0], w.shape[1]), w.shape[0], w.shape[1], 6);
 
   async function same(w: F32Tensor, what: string): Promise<void> {
     const want = cpu(w);
@@ -107,10 +129,11 @@ describe('absmax int8 rows (LLM.int8 weight) ≡ packInt8Rows(quantizeRowsInt8),
 
   it('random shapes with zero rows and subnormals', async () => {
     const rand = rng(7);
-    for (const [rows, cols] of [...SHAPES, [64, 172] as [number, number]]) await same(f32Tensor([rows, cols], nastyMatrix(rand, rows, cols, 8)), `${rows}×${cols}`);
+    for (const [rows, cols] of [...SHAPES, [64, 172] as [number, number]])
+      await same(f32Tensor([rows, cols], nastyMatrix(rand, rows, cols, 8)), `${rows}×${cols}`);
   });
 
-  it('exact ties 127·w / a = k + ½, where the twin\'s two float64 roundings decide', async () => {
+  it("exact ties 127·w / a = k + ½, where the twin's two float64 roundings decide", async () => {
     // a = 254·m·2^-e and w = (2k+1)·m·2^-e: every product is an exact tie. Many mantissas m
     // exercise both directions of fl64(127 / a)'s rounding and both exponent cases s = 69, 70.
     const rand = rng(11);
@@ -134,6 +157,7 @@ describe('absmax int8 rows (LLM.int8 weight) ≡ packInt8Rows(quantizeRowsInt8),
   });
 
   it('every linear of stories260K', async () => {
-    for (const layer of model.weights.layers) for (const name of LINEAR_NAMES) await same(layer[name] as F32Tensor, name);
+    for (const layer of model.weights.layers)
+      for (const name of LINEAR_NAMES) await same(layer[name] as F32Tensor, name);
   });
 });

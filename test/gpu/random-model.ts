@@ -21,8 +21,13 @@ export function randomModel(s: RandomModelSpec): LlamaModel {
   const hs = s.dim / s.nHeads;
   const kvd = s.nKvHeads * hs;
   // Linear weights scaled by 1/sqrt(fan_in) keep activations O(1) through the layers.
-  const linear = (out: number, inp: number): F32Tensor => f32Tensor([out, inp], randomF32(rand, out * inp, Math.sqrt(3 / inp)));
-  const norm = (n: number): F32Tensor => f32Tensor([n], randomF32(rand, n, 0.2).map((v) => 1 + v));
+  const linear = (out: number, inp: number): F32Tensor =>
+    f32Tensor([out, inp], randomF32(rand, out * inp, Math.sqrt(3 / inp)));
+  const norm = (n: number): F32Tensor =>
+    f32Tensor(
+      [n],
+      randomF32(rand, n, 0.2).map((v) => 1 + v),
+    );
   const layers: LayerWeights[] = Array.from({ length: s.nLayers }, () => ({
     rmsAtt: norm(s.dim),
     wq: linear(s.dim, s.dim),
@@ -37,9 +42,18 @@ export function randomModel(s: RandomModelSpec): LlamaModel {
   const tokEmb = f32Tensor([s.vocabSize, s.dim], randomF32(rand, s.vocabSize * s.dim));
   return {
     config: {
-      dim: s.dim, hiddenDim: s.hiddenDim, nLayers: s.nLayers, nHeads: s.nHeads, nKvHeads: s.nKvHeads,
-      vocabSize: s.vocabSize, seqLen: s.seqLen, headSize: hs, normEps: 1e-5, ropeTheta: 10000,
-      ropeStyle: s.ropeStyle, sharedClassifier: s.sharedClassifier,
+      dim: s.dim,
+      hiddenDim: s.hiddenDim,
+      nLayers: s.nLayers,
+      nHeads: s.nHeads,
+      nKvHeads: s.nKvHeads,
+      vocabSize: s.vocabSize,
+      seqLen: s.seqLen,
+      headSize: hs,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      ropeStyle: s.ropeStyle,
+      sharedClassifier: s.sharedClassifier,
     },
     weights: {
       tokEmb,

@@ -15,7 +15,12 @@ const SENTINEL = 12345; // cache rows a kernel must not touch / must not read
 describe('rope_f32 (q in place, k and v into the cache)', () => {
   // [M, pos0, nHeads, nKv, hs]
   const CASES: [number, number, number, number, number][] = [
-    [1, 0, 1, 1, 2], [1, 5, 8, 4, 8], [9, 0, 6, 2, 8], [7, 33, 4, 4, 16], [33, 100, 8, 2, 64], [3, 509, 2, 1, 128],
+    [1, 0, 1, 1, 2],
+    [1, 5, 8, 4, 8],
+    [9, 0, 6, 2, 8],
+    [7, 33, 4, 4, 16],
+    [33, 100, 8, 2, 64],
+    [3, 509, 2, 1, 128],
   ];
   // Rotation in f32 of f64-precomputed (cos, sin): ~1 ulp of |v| → atol 1e-6, rtol 1e-5.
   it.each(CASES.flatMap((c) => (['interleaved', 'half'] as const).map((s) => [...c, s] as const)))(
@@ -44,7 +49,21 @@ describe('rope_f32 (q in place, k and v into the cache)', () => {
       const vc = upload(ctx, new Float32Array(seqLen * kvd).fill(SENTINEL));
       const table = upload(ctx, k.ropeTable(seqLen, hs, theta));
       await run(ctx, (rec) =>
-        k.rope(rec, { qkv: qkvBuf, kcache: kc, vcache: vc, table, M, pos0, nHeads: nH, nKv, hs, stride, kOff: qDim, vOff: qDim + kvd, style }),
+        k.rope(rec, {
+          qkv: qkvBuf,
+          kcache: kc,
+          vcache: vc,
+          table,
+          M,
+          pos0,
+          nHeads: nH,
+          nKv,
+          hs,
+          stride,
+          kOff: qDim,
+          vOff: qDim + kvd,
+          style,
+        }),
       );
       const got = await read(ctx, qkvBuf, M * stride);
       const gotQ = new Float32Array(M * qDim);
@@ -52,12 +71,16 @@ describe('rope_f32 (q in place, k and v into the cache)', () => {
       const tol = { atol: 1e-6, rtol: 1e-5 };
       expectClose(gotQ, q, tol, 'q');
       // k and v columns of qkv are left as they were
-      for (let m = 0; m < M; m++) expect(got.subarray(m * stride + qDim, (m + 1) * stride)).toEqual(qkv.subarray(m * stride + qDim, (m + 1) * stride));
+      for (let m = 0; m < M; m++)
+        expect(got.subarray(m * stride + qDim, (m + 1) * stride)).toEqual(
+          qkv.subarray(m * stride + qDim, (m + 1) * stride),
+        );
       const kAll = await read(ctx, kc, seqLen * kvd);
       const vAll = await read(ctx, vc, seqLen * kvd);
       expectClose(kAll.subarray(pos0 * kvd, (pos0 + M) * kvd), kk, tol, 'k cache rows');
       expect(vAll.subarray(pos0 * kvd, (pos0 + M) * kvd)).toEqual(v);
-      const untouched = (a: Float32Array) => [...a.subarray(0, pos0 * kvd), ...a.subarray((pos0 + M) * kvd)].every((x) => x === SENTINEL);
+      const untouched = (a: Float32Array) =>
+        [...a.subarray(0, pos0 * kvd), ...a.subarray((pos0 + M) * kvd)].every((x) => x === SENTINEL);
       expect(untouched(kAll), 'k cache outside pos0..pos0+M-1').toBe(true);
       expect(untouched(vAll), 'v cache outside pos0..pos0+M-1').toBe(true);
     },
@@ -68,8 +91,18 @@ describe('attention_f32 (causal, GQA, online softmax)', () => {
   // [M, pos0, nHeads, nKv, hs]: groups 1, 2, 4; decode and prefill; lengths across the
   // 64-key chunk boundary; head sizes below, at and above the 64-thread workgroup.
   const CASES: [number, number, number, number, number][] = [
-    [1, 0, 1, 1, 2], [1, 0, 4, 4, 8], [1, 5, 4, 2, 8], [1, 63, 8, 2, 16], [1, 64, 8, 4, 16], [1, 511, 8, 4, 8],
-    [9, 0, 6, 2, 8], [7, 3, 4, 1, 6], [33, 40, 8, 8, 64], [64, 0, 2, 1, 96], [5, 130, 4, 2, 128], [70, 0, 4, 4, 256],
+    [1, 0, 1, 1, 2],
+    [1, 0, 4, 4, 8],
+    [1, 5, 4, 2, 8],
+    [1, 63, 8, 2, 16],
+    [1, 64, 8, 4, 16],
+    [1, 511, 8, 4, 8],
+    [9, 0, 6, 2, 8],
+    [7, 3, 4, 1, 6],
+    [33, 40, 8, 8, 64],
+    [64, 0, 2, 1, 96],
+    [5, 130, 4, 2, 128],
+    [70, 0, 4, 4, 256],
     [2, 1000, 2, 2, 32],
   ];
   // f32 scores and exp vs f64 on the CPU: atol 1e-5, rtol 1e-4 (outputs are convex mixes of v in [-1, 1)).
@@ -91,7 +124,18 @@ describe('attention_f32 (causal, GQA, online softmax)', () => {
     for (let m = 0; m < M; m++) qPadded.set(qRows.subarray(m * nH * hs, (m + 1) * nH * hs), m * qStride);
     const out = upload(ctx, new Float32Array(M * nH * hs));
     await run(ctx, (rec) =>
-      k.attention(rec, { q: upload(ctx, qPadded), qStride, kcache: upload(ctx, kc), vcache: upload(ctx, vc), out, M, pos0, nHeads: nH, nKv, hs }),
+      k.attention(rec, {
+        q: upload(ctx, qPadded),
+        qStride,
+        kcache: upload(ctx, kc),
+        vcache: upload(ctx, vc),
+        out,
+        M,
+        pos0,
+        nHeads: nH,
+        nKv,
+        hs,
+      }),
     );
     expectClose(await read(ctx, out, M * nH * hs), want, { atol: 1e-5, rtol: 1e-4 }, `attention M=${M} pos0=${pos0}`);
   });
@@ -107,7 +151,18 @@ describe('attention_f32 (causal, GQA, online softmax)', () => {
     ops.attention(want, q, kc, vc, M, pos0, nH, nKv, hs);
     const out = upload(ctx, new Float32Array(M * nH * hs));
     await run(ctx, (rec) =>
-      k.attention(rec, { q: upload(ctx, q), qStride: nH * hs, kcache: upload(ctx, kc), vcache: upload(ctx, vc), out, M, pos0, nHeads: nH, nKv, hs }),
+      k.attention(rec, {
+        q: upload(ctx, q),
+        qStride: nH * hs,
+        kcache: upload(ctx, kc),
+        vcache: upload(ctx, vc),
+        out,
+        M,
+        pos0,
+        nHeads: nH,
+        nKv,
+        hs,
+      }),
     );
     const got = await read(ctx, out, M * nH * hs);
     expect(got.every(Number.isFinite)).toBe(true);

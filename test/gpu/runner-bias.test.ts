@@ -22,8 +22,16 @@ const LOGIT_TOL = { atol: 2e-5, rtol: 1e-4 }; // as test/gpu/runner.test.ts
 
 // Qwen2-0.5B's shape in miniature: 14 heads over 2 kv heads, rotate-half RoPE.
 const QWEN: RandomModelSpec = {
-  dim: 56, hiddenDim: 76, nLayers: 2, nHeads: 14, nKvHeads: 2, vocabSize: 101, seqLen: 48,
-  ropeStyle: 'half', sharedClassifier: true, seed: 21,
+  dim: 56,
+  hiddenDim: 76,
+  nLayers: 2,
+  nHeads: 14,
+  nKvHeads: 2,
+  vocabSize: 101,
+  seqLen: 48,
+  ropeStyle: 'half',
+  sharedClassifier: true,
+  seed: 21,
 };
 const prompt9 = [1, 5, 17, 33, 2, 100, 40, 40, 7];
 
@@ -98,7 +106,9 @@ describe.each([
     const want = await createCpuRunner(m).logitsAll(tokens, { residuals: true });
     const got = await gpu.logitsAll(tokens, { residuals: true });
     expectClose(got.logits, want.logits, LOGIT_TOL, 'logitsAll');
-    got.residuals?.forEach((r, l) => expectClose(r, want.residuals![l], { atol: 1e-5, rtol: 1e-4 }, `residual after block ${l}`));
+    got.residuals?.forEach((r, l) =>
+      expectClose(r, want.residuals![l], { atol: 1e-5, rtol: 1e-4 }, `residual after block ${l}`),
+    );
   });
 });
 
@@ -112,7 +122,8 @@ it('the biases matter: the same model without them gives other logits', async ()
 
 it('q8 linears with biases match the CPU backend', async () => {
   const m = withAttentionBias(randomModel({ ...QWEN, seed: 22 }), 6, 1);
-  for (const l of m.weights.layers) for (const n of LINEAR_NAMES) l[n] = quantizeTensor(l[n] as F32Tensor, { format: 'q8' });
+  for (const l of m.weights.layers)
+    for (const n of LINEAR_NAMES) l[n] = quantizeTensor(l[n] as F32Tensor, { format: 'q8' });
   await compare(await gpuRunner(m), createCpuRunner(m), prompt9, 3);
 });
 
@@ -121,8 +132,16 @@ it('HF stories260K as a Qwen2 checkpoint with biases: GPU = CPU, prefill + 8 gre
   const rand = rng(7);
   const list = tensorsOf(files['model.safetensors']);
   for (let l = 0; l < 5; l++) {
-    for (const [p, n] of [['q', 64], ['k', 32], ['v', 32]] as const) {
-      list.push({ name: `model.layers.${l}.self_attn.${p}_proj.bias`, shape: [n], data: Float32Array.from({ length: n }, () => rand() * 2 - 1) });
+    for (const [p, n] of [
+      ['q', 64],
+      ['k', 32],
+      ['v', 32],
+    ] as const) {
+      list.push({
+        name: `model.layers.${l}.self_attn.${p}_proj.bias`,
+        shape: [n],
+        data: Float32Array.from({ length: n }, () => rand() * 2 - 1),
+      });
     }
   }
   const qwen = withConfig({ ...files, 'model.safetensors': writeTensors(list) }, (c) => {

@@ -33,7 +33,10 @@ const runners: ModelRunner[] = [];
 beforeAll(async () => {
   ctx = await gpuContext();
   model = parseLlama2c(read('public/models/stories260K.bin'));
-  prompt = Tokenizer.fromLlama2c(read('public/models/tok512.bin'), model.config.vocabSize).encode('Once upon a time, a little girl', { bos: true, eos: false });
+  prompt = Tokenizer.fromLlama2c(read('public/models/tok512.bin'), model.config.vocabSize).encode(
+    'Once upon a time, a little girl',
+    { bos: true, eos: false },
+  );
   const f32 = await createGpuRunner(ctx, model);
   runners.push(f32);
   f32Memory = f32.memory!();
@@ -89,7 +92,9 @@ describe.each(SPECS)('stories260K %s', (_name, spec, format, [lo, hi]) => {
     expect(ratio).toBeGreaterThan(lo);
     expect(ratio).toBeLessThan(hi);
     expect(mem.weightBytes).toBe(mem.weightBytesByFormat.f32 + mem.linearBytes);
-    console.log(`${_name}: GPU weight bytes ${JSON.stringify(mem.weightBytesByFormat)}; linears ${mem.linearBytes} (${ratio.toFixed(3)} of f32 ${f32Memory.linearBytes})`);
+    console.log(
+      `${_name}: GPU weight bytes ${JSON.stringify(mem.weightBytesByFormat)}; linears ${mem.linearBytes} (${ratio.toFixed(3)} of f32 ${f32Memory.linearBytes})`,
+    );
   });
 });
 

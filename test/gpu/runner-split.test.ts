@@ -24,8 +24,16 @@ import { expectClose, gpuContext } from './setup-device.ts';
 
 const LOGIT_TOL = { atol: 2e-5, rtol: 1e-4 }; // as test/gpu/runner.test.ts
 const BASE: RandomModelSpec = {
-  dim: 48, hiddenDim: 100, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 64,
-  ropeStyle: 'half', sharedClassifier: true, seed: 31,
+  dim: 48,
+  hiddenDim: 100,
+  nLayers: 2,
+  nHeads: 6,
+  nKvHeads: 2,
+  vocabSize: 97,
+  seqLen: 64,
+  ropeStyle: 'half',
+  sharedClassifier: true,
+  seed: 31,
 };
 const prompt9 = [1, 5, 17, 33, 2, 96, 40, 40, 7];
 
@@ -36,7 +44,10 @@ beforeAll(async () => {
 });
 afterAll(() => runners.forEach((r) => r.dispose()));
 
-async function gpuRunner(model: LlamaModel, opts: { maxBindingBytes?: number; prefillChunk?: number } = {}): Promise<ModelRunner> {
+async function gpuRunner(
+  model: LlamaModel,
+  opts: { maxBindingBytes?: number; prefillChunk?: number } = {},
+): Promise<ModelRunner> {
   const r = await createGpuRunner(ctx, model, opts);
   runners.push(r);
   return r;
@@ -46,7 +57,11 @@ const logitsOf = (r: StepResult): Float32Array => {
   return r.logits;
 };
 const planFor = (model: LlamaModel, cap: number): MemoryPlan =>
-  planMemory(model.config, describeModelTensors(model), model.config.seqLen, { maxBufferSize: cap, maxStorageBufferBindingSize: cap, memoryHintBytes: null });
+  planMemory(model.config, describeModelTensors(model), model.config.seqLen, {
+    maxBufferSize: cap,
+    maxStorageBufferBindingSize: cap,
+    memoryHintBytes: null,
+  });
 const partsOf = (plan: MemoryPlan, name: string): number => plan.splits.find((s) => s.name === name)?.parts ?? 1;
 
 /**
@@ -54,7 +69,14 @@ const partsOf = (plan: MemoryPlan, name: string): number => plan.splits.find((s)
  * `evalTokens` (chunked), then greedy argmax steps; the decode dispatch count adds one per
  * extra part of every split linear (the embedding costs one dispatch however it is split).
  */
-async function check(model: LlamaModel, cap: number, prompt: number[], steps: number, evalTokens: number[], tol = LOGIT_TOL): Promise<void> {
+async function check(
+  model: LlamaModel,
+  cap: number,
+  prompt: number[],
+  steps: number,
+  evalTokens: number[],
+  tol = LOGIT_TOL,
+): Promise<void> {
   const split = await gpuRunner(model, { maxBindingBytes: cap, prefillChunk: 8 });
   const whole = await gpuRunner(model, { prefillChunk: 8 });
   const cpu = createCpuRunner(model);
@@ -80,7 +102,9 @@ async function check(model: LlamaModel, cap: number, prompt: number[], steps: nu
     const d = split.counters.dispatches;
     const want = argmax(logitsOf(await cpu.step(feed, pos, 'logits')));
     expect(await split.step(feed, pos, 'argmax')).toEqual({ kind: 'argmax', token: want });
-    expect(split.counters.dispatches - d, 'dispatches per decode token').toBe(6 * c.nLayers + 3 + linearExtra + clsExtra);
+    expect(split.counters.dispatches - d, 'dispatches per decode token').toBe(
+      6 * c.nLayers + 3 + linearExtra + clsExtra,
+    );
     pos += 1;
     feed = [want];
   }
@@ -93,16 +117,32 @@ describe('random model, cap 8000 bytes', () => {
     const plan = planFor(model, CAP);
     expect(plan.verdict).toBe('fits-split');
     const parts = Object.fromEntries(plan.splits.map((s) => [s.name, [s.parts, s.rowsPerPart]]));
-    expect(parts).toMatchObject({ tok_emb: [3, 41], wcls: [3, 41], 'l0.wqkv': [2, 41], 'l0.wo': [2, 41], 'l0.w13': [5, 41], 'l0.w2': [3, 20] });
+    expect(parts).toMatchObject({
+      tok_emb: [3, 41],
+      wcls: [3, 41],
+      'l0.wqkv': [2, 41],
+      'l0.wo': [2, 41],
+      'l0.w13': [5, 41],
+      'l0.w2': [3, 20],
+    });
   });
 
   it.each([
     ['tied', true],
     ['untied', false],
-  ] as const)('%s classifier: split = unsplit = CPU (decode, prefill, logitsAll, argmax)', async (_n, sharedClassifier) => {
-    const model = randomModel({ ...BASE, sharedClassifier });
-    await check(model, CAP, prompt9, 4, Array.from({ length: 21 }, (_, i) => (i * 13 + 1) % 97));
-  });
+  ] as const)(
+    '%s classifier: split = unsplit = CPU (decode, prefill, logitsAll, argmax)',
+    async (_n, sharedClassifier) => {
+      const model = randomModel({ ...BASE, sharedClassifier });
+      await check(
+        model,
+        CAP,
+        prompt9,
+        4,
+        Array.from({ length: 21 }, (_, i) => (i * 13 + 1) % 97),
+      );
+    },
+  );
 
   it('with Qwen2 biases and q8 g16 (asym, f16 scales) linears split on 4-row boundaries', async () => {
     const model = withAttentionBias(randomModel({ ...BASE, seed: 32, sharedClassifier: false }), 3);
@@ -114,7 +154,13 @@ describe('random model, cap 8000 bytes', () => {
     const parts = Object.fromEntries(plan.splits.map((s) => [s.name, [s.parts, s.rowsPerPart]]));
     expect(parts).toMatchObject({ tok_emb: [4, 26], wcls: [2, 84], 'l0.w13': [3, 84], 'l0.w2': [2, 40] });
     expect(plan.splits.every((s) => s.name === 'tok_emb' || s.rowsPerPart % 4 === 0)).toBe(true);
-    await check(model, cap, prompt9, 3, Array.from({ length: 13 }, (_, i) => (i * 7 + 2) % 97));
+    await check(
+      model,
+      cap,
+      prompt9,
+      3,
+      Array.from({ length: 13 }, (_, i) => (i * 7 + 2) % 97),
+    );
   });
 });
 
@@ -122,10 +168,14 @@ describe('stories260K with a 70000-byte cap', () => {
   it('embedding / classifier and w13 in 2 parts: split = unsplit = CPU', async () => {
     const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
     const model = parseLlama2c(read('public/models/stories260K.bin'));
-    const prompt = Tokenizer.fromLlama2c(read('public/models/tok512.bin'), model.config.vocabSize).encode('Once upon a time, a little girl', { bos: true, eos: false });
+    const prompt = Tokenizer.fromLlama2c(read('public/models/tok512.bin'), model.config.vocabSize).encode(
+      'Once upon a time, a little girl',
+      { bos: true, eos: false },
+    );
     const plan = planFor(model, 70_000);
     expect(plan.splits.map((s) => [s.name, s.parts, s.rowsPerPart])).toEqual([
-      ['tok_emb', 2, 273], ...Array.from({ length: 5 }, (_, l) => [`l${l}.w13`, 2, 273]),
+      ['tok_emb', 2, 273],
+      ...Array.from({ length: 5 }, (_, l) => [`l${l}.w13`, 2, 273]),
     ]);
     // stories260K logits reach |10| (test/gpu/runner-quant.test.ts's tolerance)
     await check(model, 70_000, prompt, 6, prompt.slice(0, 12), { atol: 5e-5, rtol: 1e-4 });

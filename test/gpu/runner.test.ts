@@ -19,8 +19,16 @@ import { expectClose, gpuContext } from './setup-device.ts';
 const LOGIT_TOL = { atol: 2e-5, rtol: 1e-4 };
 
 const BASE: RandomModelSpec = {
-  dim: 48, hiddenDim: 100, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 97, seqLen: 64,
-  ropeStyle: 'interleaved', sharedClassifier: true, seed: 1,
+  dim: 48,
+  hiddenDim: 100,
+  nLayers: 2,
+  nHeads: 6,
+  nKvHeads: 2,
+  vocabSize: 97,
+  seqLen: 64,
+  ropeStyle: 'interleaved',
+  sharedClassifier: true,
+  seed: 1,
 };
 
 let sg: GpuContext;
@@ -106,7 +114,12 @@ describe('runner paths', () => {
     const tokens = Array.from({ length: 64 }, (_, i) => (i * 37 + 3) % 97);
     const gpu = await gpuRunner(sg, model, 16);
     const cpu = createCpuRunner(model);
-    expectClose(logitsOf(await gpu.step(tokens, 0, 'logits')), logitsOf(await cpu.step(tokens, 0, 'logits')), LOGIT_TOL, '64-token prefill');
+    expectClose(
+      logitsOf(await gpu.step(tokens, 0, 'logits')),
+      logitsOf(await cpu.step(tokens, 0, 'logits')),
+      LOGIT_TOL,
+      '64-token prefill',
+    );
   });
 
   it('logitsAll: every position and each block residual match the CPU runner', async () => {
@@ -117,7 +130,9 @@ describe('runner paths', () => {
     const got = await gpu.logitsAll(tokens, { residuals: true });
     expectClose(got.logits, want.logits, LOGIT_TOL, 'logitsAll');
     expect(got.residuals?.length).toBe(BASE.nLayers);
-    got.residuals?.forEach((r, l) => expectClose(r, want.residuals![l], { atol: 1e-5, rtol: 1e-4 }, `residual after block ${l}`));
+    got.residuals?.forEach((r, l) =>
+      expectClose(r, want.residuals![l], { atol: 1e-5, rtol: 1e-4 }, `residual after block ${l}`),
+    );
   });
 
   it('counts one submit per step and 6·nLayers + 3 dispatches per decode token', async () => {
@@ -139,7 +154,11 @@ describe('runner paths', () => {
   it('rejects positions past the context, bad tokens and overlapping steps with bad-argument', async () => {
     const model = randomModel({ ...BASE, seed: 10 });
     const gpu = await gpuRunner(sg, model);
-    const code = async (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (isNibbleError(e) ? e.code : String(e)));
+    const code = async (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: unknown) => (isNibbleError(e) ? e.code : String(e)),
+      );
     expect(await code(gpu.step([1, 2], 63, 'argmax'))).toBe('bad-argument');
     expect(await code(gpu.step([97], 0, 'argmax'))).toBe('bad-argument');
     expect(await code(gpu.step([], 0, 'argmax'))).toBe('bad-argument');

@@ -34,7 +34,8 @@ export async function run(ctx: GpuContext, record: (rec: Recorder) => void): Pro
 
 export const upload = (ctx: GpuContext, data: Float32Array | Uint32Array, label = 'test'): GPUBuffer =>
   uploadStorage(ctx, data, label);
-export const zeros = (ctx: GpuContext, floats: number, label = 'out'): GPUBuffer => createStorage(ctx, floats * 4, label);
+export const zeros = (ctx: GpuContext, floats: number, label = 'out'): GPUBuffer =>
+  createStorage(ctx, floats * 4, label);
 export const read = (ctx: GpuContext, buf: GPUBuffer, n: number, offset = 0): Promise<Float32Array> =>
   readF32(ctx, buf, n, offset);
 
@@ -61,7 +62,12 @@ export function randomF32(rand: () => number, n: number, scale = 1): Float32Arra
  * Elementwise |got − want| <= atol + rtol·|want|. On failure names the worst index, so a
  * broken kernel shows where it broke.
  */
-export function expectClose(got: Float32Array, want: ArrayLike<number>, tol: { atol: number; rtol: number }, what: string): void {
+export function expectClose(
+  got: Float32Array,
+  want: ArrayLike<number>,
+  tol: { atol: number; rtol: number },
+  what: string,
+): void {
   expect(got.length, `${what}: length`).toBe(want.length);
   let worst = -1;
   let worstExcess = 0;

@@ -29,14 +29,21 @@ const partsOf = (w: GpuWeight) => (w.format === 'stack' ? w.parts : [w]);
 
 describe('embed_f32 on a table split by rows', () => {
   // [vocab, dim, cap bytes]: parts of ⌊cap / (dim·4)⌋ rows, the last one shorter.
-  const CASES: [number, number, number][] = [[97, 7, 1000], [33, 1, 40], [512, 64, 50_000], [5, 3, 12]];
+  const CASES: [number, number, number][] = [
+    [97, 7, 1000],
+    [33, 1, 40],
+    [512, 64, 50_000],
+    [5, 3, 12],
+  ];
   it.each(CASES)('vocab %i dim %i, cap %i bytes', async (vocab, dim, cap) => {
     const rand = rng(vocab + dim);
     const table = randomF32(rand, vocab * dim);
     const ids = [0, vocab - 1, ...Array.from({ length: 9 }, () => Math.floor(rand() * vocab)), 0];
     const w = uploadTable(ctx, f32Tensor([vocab, dim], table), 'emb', cap);
     const rows = Math.floor(cap / (dim * 4));
-    expect(partsOf(w).map((p) => p.n)).toEqual(Array.from({ length: Math.ceil(vocab / rows) }, (_, i) => Math.min(rows, vocab - i * rows)));
+    expect(partsOf(w).map((p) => p.n)).toEqual(
+      Array.from({ length: Math.ceil(vocab / rows) }, (_, i) => Math.min(rows, vocab - i * rows)),
+    );
     const M = ids.length;
     const tokens = upload(ctx, Uint32Array.from([5, ...ids])); // tokOff 1
     const want = new Float32Array(M * dim);
@@ -46,7 +53,19 @@ describe('embed_f32 on a table split by rows', () => {
     const last = partsOf(w).at(-1)!;
     const row0 = vocab - last.n;
     const one = upload(ctx, new Float32Array(M * dim).fill(SENTINEL));
-    await run(ctx, (rec) => k.embed(rec, { tokens, tokOff: 1, table: (last as { data: GPUBuffer }).data, out: one, M, dim, vocab, row0, rows: last.n }));
+    await run(ctx, (rec) =>
+      k.embed(rec, {
+        tokens,
+        tokOff: 1,
+        table: (last as { data: GPUBuffer }).data,
+        out: one,
+        M,
+        dim,
+        vocab,
+        row0,
+        rows: last.n,
+      }),
+    );
     const wantOne = new Float32Array(M * dim).fill(SENTINEL);
     ops.embedRows(wantOne, table.subarray(row0 * dim), ids, dim, row0, last.n);
     expect(await read(ctx, one, M * dim)).toEqual(wantOne);
@@ -60,7 +79,9 @@ describe('embed_f32 on a table split by rows', () => {
     }
     // A decode step (one id) dispatches only the part that holds it.
     const out1 = upload(ctx, new Float32Array(dim));
-    const rec = await run(ctx, (r) => k.embedTable(r, { tokens, tokOff: 2, ids: [vocab - 1], table: w, out: out1, M: 1 }));
+    const rec = await run(ctx, (r) =>
+      k.embedTable(r, { tokens, tokOff: 2, ids: [vocab - 1], table: w, out: out1, M: 1 }),
+    );
     expect(rec.counters.dispatches).toBe(1);
     expect(await read(ctx, out1, dim)).toEqual(table.subarray((vocab - 1) * dim));
   });
@@ -89,27 +110,42 @@ function weightOf(kind: string, N: number, K: number, seed: number): Tensor {
 describe('matmuls on weights split by rows (uploadLinear with a small cap)', () => {
   // [kind, N, K, cap]: 2–5 parts with a shorter last one.
   const CASES: [string, number, number, number][] = [
-    ['f32', 97, 48, 5000], ['f32', 33, 7, 300], ['f32', 172, 64, 20_000],
-    ['q4 g16 asym f16', 97, 48, 1000], ['q8 g8 act-order', 61, 40, 1000], ['nf4 block 64', 90, 48, 800], ['llmint8', 77, 33, 1000],
+    ['f32', 97, 48, 5000],
+    ['f32', 33, 7, 300],
+    ['f32', 172, 64, 20_000],
+    ['q4 g16 asym f16', 97, 48, 1000],
+    ['q8 g8 act-order', 61, 40, 1000],
+    ['nf4 block 64', 90, 48, 800],
+    ['llmint8', 77, 33, 1000],
   ];
   it.each(CASES)('%s N=%i K=%i cap %i', async (kind, N, K, cap) => {
     const t = weightOf(kind, N, K, N * 7 + K);
     if (kind === 'q8 g8 act-order') expect((t as { buffers: { gIdx?: Uint32Array } }).buffers.gIdx).toBeDefined();
     const layout = runLayout([t]);
-    const rows = rowsPerPart({ bytes: layout.buffers.reduce((a, b) => a + b, 0), rows: N, rowAlign: layout.rowAlign }, cap);
+    const rows = rowsPerPart(
+      { bytes: layout.buffers.reduce((a, b) => a + b, 0), rows: N, rowAlign: layout.rowAlign },
+      cap,
+    );
     const split = uploadLinear(ctx, [t], `split-${kind}`, cap);
     const whole = uploadLinear(ctx, [t], `whole-${kind}`);
     const parts = partsOf(split);
     expect(parts.length).toBeGreaterThanOrEqual(2);
     expect(parts.length).toBeLessThanOrEqual(5);
-    expect(parts.map((p) => p.n)).toEqual(Array.from({ length: Math.ceil(N / rows) }, (_, i) => Math.min(rows, N - i * rows)));
+    expect(parts.map((p) => p.n)).toEqual(
+      Array.from({ length: Math.ceil(N / rows) }, (_, i) => Math.min(rows, N - i * rows)),
+    );
     expect(N % rows).not.toBe(0); // a shorter last part
     if (kind.startsWith('q8')) expect(new Set(parts.map((p) => (p as { gIdx?: GPUBuffer }).gIdx)).size).toBe(1); // one shared gIdx buffer
 
     const rand = rng(N + K);
     const tolOf = (scale: number) => ({ atol: 1e-5 * Math.sqrt(K) * scale, rtol: 1e-4 });
     // M = 1 with the RMSNorm prologue and the residual epilogue; M = 1 SwiGLU; M = 5 and 33 (GEMM) with accumulate.
-    for (const [M, prologue] of [[1, 'rmsnorm'], [1, 'swiglu'], [5, 'none'], [33, 'none']] as const) {
+    for (const [M, prologue] of [
+      [1, 'rmsnorm'],
+      [1, 'swiglu'],
+      [5, 'none'],
+      [33, 'none'],
+    ] as const) {
       const xCols = prologue === 'swiglu' ? 2 * K : K;
       const x = randomF32(rand, M * xCols, 1);
       const g = randomF32(rand, K, 1);
@@ -131,8 +167,18 @@ describe('matmuls on weights split by rows (uploadLinear with a small cap)', () 
         const scratch = upload(ctx, new Float32Array(4096));
         await run(ctx, (rec) =>
           k.matmul(rec, {
-            x: upload(ctx, x), w, out, M, accumulate: true, scratch,
-            prologue: prologue === 'rmsnorm' ? { kind: 'rmsnorm', weight: upload(ctx, g), eps: 1e-5 } : prologue === 'swiglu' ? { kind: 'swiglu' } : undefined,
+            x: upload(ctx, x),
+            w,
+            out,
+            M,
+            accumulate: true,
+            scratch,
+            prologue:
+              prologue === 'rmsnorm'
+                ? { kind: 'rmsnorm', weight: upload(ctx, g), eps: 1e-5 }
+                : prologue === 'swiglu'
+                  ? { kind: 'swiglu' }
+                  : undefined,
           }),
         );
         const got = await read(ctx, out, M * N + 2);
@@ -147,16 +193,29 @@ describe('matmuls on weights split by rows (uploadLinear with a small cap)', () 
 
   it('a row larger than the cap is too-large, naming the weight', () => {
     const t = weightOf('f32', 9, 40, 1);
-    expect(() => uploadLinear(ctx, [t], 'l0.wo', 100)).toThrow(expect.objectContaining({ code: 'too-large', message: expect.stringMatching(/l0\.wo: one row takes 160 bytes/) }));
+    expect(() => uploadLinear(ctx, [t], 'l0.wo', 100)).toThrow(
+      expect.objectContaining({ code: 'too-large', message: expect.stringMatching(/l0\.wo: one row takes 160 bytes/) }),
+    );
     const q = weightOf('q4 g16 asym f16', 9, 48, 2); // 4 rows is the smallest split of an asym q4 g16 row (3 groups)
     expect(runLayout([q]).rowAlign).toBe(4);
-    expect(() => uploadLinear(ctx, [q], 'l0.w2', 80)).toThrow(expect.objectContaining({ code: 'too-large', message: expect.stringMatching(/4 rows \(the smallest split of q4\)/) }));
+    expect(() => uploadLinear(ctx, [q], 'l0.w2', 80)).toThrow(
+      expect.objectContaining({
+        code: 'too-large',
+        message: expect.stringMatching(/4 rows \(the smallest split of q4\)/),
+      }),
+    );
   });
 });
 
 describe('rope_f32 with attention biases (BIAS)', () => {
   // [M, pos0, nHeads, nKv, hs]
-  const CASES: [number, number, number, number, number][] = [[1, 0, 1, 1, 2], [1, 7, 6, 2, 8], [9, 0, 14, 2, 64], [5, 33, 3, 3, 6], [17, 100, 8, 4, 16]];
+  const CASES: [number, number, number, number, number][] = [
+    [1, 0, 1, 1, 2],
+    [1, 7, 6, 2, 8],
+    [9, 0, 14, 2, 64],
+    [5, 33, 3, 3, 6],
+    [17, 100, 8, 4, 16],
+  ];
   it.each(CASES.flatMap((c) => (['interleaved', 'half'] as const).map((s) => [...c, s] as const)))(
     'M=%i pos0=%i heads=%i kv=%i hs=%i %s',
     async (M, pos0, nH, nKv, hs, style) => {
@@ -187,8 +246,20 @@ describe('rope_f32 with attention biases (BIAS)', () => {
       const vc = upload(ctx, new Float32Array(seqLen * kvd).fill(SENTINEL));
       await run(ctx, (rec) =>
         k.rope(rec, {
-          qkv: qkvBuf, kcache: kc, vcache: vc, table: upload(ctx, k.ropeTable(seqLen, hs, 10000)), bias: upload(ctx, bias),
-          M, pos0, nHeads: nH, nKv, hs, stride, kOff: qDim, vOff: qDim + kvd, style,
+          qkv: qkvBuf,
+          kcache: kc,
+          vcache: vc,
+          table: upload(ctx, k.ropeTable(seqLen, hs, 10000)),
+          bias: upload(ctx, bias),
+          M,
+          pos0,
+          nHeads: nH,
+          nKv,
+          hs,
+          stride,
+          kOff: qDim,
+          vOff: qDim + kvd,
+          style,
         }),
       );
       const tol = { atol: 1e-6, rtol: 1e-5 };
@@ -197,14 +268,17 @@ describe('rope_f32 with attention biases (BIAS)', () => {
       for (let m = 0; m < M; m++) {
         gotQ.set(got.subarray(m * stride, m * stride + qDim), m * qDim);
         // k, v and padding columns of qkv are left as they were (unbiased)
-        expect(got.subarray(m * stride + qDim, (m + 1) * stride)).toEqual(qkv.subarray(m * stride + qDim, (m + 1) * stride));
+        expect(got.subarray(m * stride + qDim, (m + 1) * stride)).toEqual(
+          qkv.subarray(m * stride + qDim, (m + 1) * stride),
+        );
       }
       expectClose(gotQ, q, tol, 'q');
       const kAll = await read(ctx, kc, seqLen * kvd);
       const vAll = await read(ctx, vc, seqLen * kvd);
       expectClose(kAll.subarray(pos0 * kvd, (pos0 + M) * kvd), kk, tol, 'k cache rows');
       expect(vAll.subarray(pos0 * kvd, (pos0 + M) * kvd)).toEqual(v); // one f32 add, as the twin
-      const untouched = (a: Float32Array) => [...a.subarray(0, pos0 * kvd), ...a.subarray((pos0 + M) * kvd)].every((x) => x === SENTINEL);
+      const untouched = (a: Float32Array) =>
+        [...a.subarray(0, pos0 * kvd), ...a.subarray((pos0 + M) * kvd)].every((x) => x === SENTINEL);
       expect(untouched(kAll) && untouched(vAll), 'cache rows outside the step').toBe(true);
     },
   );

@@ -10,7 +10,10 @@ import { DEFAULT_SPEC, type QuantSpec, type TextSources } from '../../src/worker
 import type { SamplingSettings } from '../../src/worker/engine-host/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
-const FILES: Record<string, Uint8Array> = { '/calib.txt': read('public/data/tinystories-calib.txt'), '/eval.txt': read('public/data/tinystories-eval.txt') };
+const FILES: Record<string, Uint8Array> = {
+  '/calib.txt': read('public/data/tinystories-calib.txt'),
+  '/eval.txt': read('public/data/tinystories-eval.txt'),
+};
 const MODEL = read('public/models/stories260K.bin');
 const TOK = read('public/models/tok512.bin');
 const TEXT: TextSources = { calib: '/calib.txt', eval: '/eval.txt' };
@@ -23,7 +26,9 @@ beforeAll(async () => {
 });
 
 async function client(withGpu: boolean) {
-  const c = new EngineClient(inThreadTransport({ gpu: withGpu ? gpu : undefined, fetchBytes: async (u) => FILES[u], labEvalOnGpu: true }));
+  const c = new EngineClient(
+    inThreadTransport({ gpu: withGpu ? gpu : undefined, fetchBytes: async (u) => FILES[u], labEvalOnGpu: true }),
+  );
   await c.load({ kind: 'bytes', name: 'stories260K', model: MODEL.slice().buffer, tokenizer: TOK.slice().buffer });
   if (withGpu) {
     // The WebGPU runner is built in the background: wait for the model to move there.
@@ -41,25 +46,46 @@ describe('lab jobs on WebGPU match the CPU host', () => {
       expect((await g.getInfo()).backend).toBe('webgpu');
       const [vg, vc] = [await g.quantize(RTN4, TEXT), await cpu.quantize(RTN4, TEXT)];
       expect(vg.linearBytes).toBe(vc.linearBytes);
-      expect(vg.report!.layers.map((l) => l.linears.wq.sqnrDb)).toEqual(vc.report!.layers.map((l) => l.linears.wq.sqnrDb)); // bit-exact codes
+      expect(vg.report!.layers.map((l) => l.linears.wq.sqnrDb)).toEqual(
+        vc.report!.layers.map((l) => l.linears.wq.sqnrDb),
+      ); // bit-exact codes
 
-      const q = { layer: 1, linear: 'w2' as const, bits: [8, 4, 2], granularities: [{ granularity: 'group' as const, group: 32 }, { granularity: 'tensor' as const }], sym: true };
+      const q = {
+        layer: 1,
+        linear: 'w2' as const,
+        bits: [8, 4, 2],
+        granularities: [{ granularity: 'group' as const, group: 32 }, { granularity: 'tensor' as const }],
+        sym: true,
+      };
       const [cg, cc] = [await g.collisions(q), await cpu.collisions(q)];
       expect([cg.backend, cc.backend]).toEqual(['webgpu', 'cpu']);
       expect(cg.rows).toEqual(cc.rows);
 
-      const [dg, dc] = [await g.drift({ variant: vg.id, text: TEXT, windows: 1 }), await cpu.drift({ variant: vc.id, text: TEXT, windows: 1 })];
+      const [dg, dc] = [
+        await g.drift({ variant: vg.id, text: TEXT, windows: 1 }),
+        await cpu.drift({ variant: vc.id, text: TEXT, windows: 1 }),
+      ];
       expect(dg.backend).toBe('webgpu');
       expect(dg.ppl).toBeCloseTo(dc.ppl, 3);
       expect(Math.abs(dg.top1! - dc.top1!)).toBeLessThanOrEqual(3 / dc.tokens);
       dg.sqnrDb.forEach((db, l) => expect(Math.abs(db - dc.sqnrDb[l])).toBeLessThan(0.5));
 
-      const tq = { k: 2, mode: 'truncate' as const, text: TEXT, windows: 1, prompt: 'Once upon a time', sampleTokens: 8 };
+      const tq = {
+        k: 2,
+        mode: 'truncate' as const,
+        text: TEXT,
+        windows: 1,
+        prompt: 'Once upon a time',
+        sampleTokens: 8,
+      };
       const [tg, tc] = [await g.truncationPoint(tq), await cpu.truncationPoint(tq)];
       expect(tg.backend).toBe('webgpu');
       expect(tg.ppl).toBeCloseTo(tc.ppl, 3);
 
-      const [pg, pc] = [await g.generatePair('Once upon a time', GREEDY, ['base', vg.id]), await cpu.generatePair('Once upon a time', GREEDY, ['base', vc.id])];
+      const [pg, pc] = [
+        await g.generatePair('Once upon a time', GREEDY, ['base', vg.id]),
+        await cpu.generatePair('Once upon a time', GREEDY, ['base', vc.id]),
+      ];
       expect(pg.results.map((r) => r.backend)).toEqual(['webgpu', 'webgpu']);
       expect(pg.results[0].gpuMemory!.weightBytes).toBeGreaterThan(pg.results[1].gpuMemory!.weightBytes); // int4 holds less
       expect(pg.results.map((r) => r.text)).toEqual(pc.results.map((r) => r.text));

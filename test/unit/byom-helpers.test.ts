@@ -6,17 +6,27 @@ import { keepable, nextProgress, parseRemoteRef, startProgress } from '../../src
 import type { ModelPlan, PendingSource } from '../../src/state/types.ts';
 import { formatBytesOf, formatEta, formatRate, percentOf } from '../../src/ui/models/format-progress.ts';
 import {
-  filesFromList, nameForFiles, prepareFiles, stripCommonRoot, walkEntries, walkHandle, type EntryLike, type HandleLike,
+  filesFromList,
+  nameForFiles,
+  prepareFiles,
+  stripCommonRoot,
+  walkEntries,
+  walkHandle,
+  type EntryLike,
+  type HandleLike,
 } from '../../src/ui/models/source-files.ts';
 
-const file = (name: string, size = 1, rel = '') => Object.assign(new File([new Uint8Array(size)], name), rel ? { webkitRelativePath: rel } : {});
+const file = (name: string, size = 1, rel = '') =>
+  Object.assign(new File([new Uint8Array(size)], name), rel ? { webkitRelativePath: rel } : {});
 const paths = (fs: { path: string }[]) => fs.map((f) => f.path).sort();
 
 /** A FileSystemEntry tree; directories answer readEntries in batches of 2, as Chromium does in 100s. */
 function entry(name: string, children?: EntryLike[]): EntryLike {
   if (!children) return { name, isFile: true, isDirectory: false, file: (ok) => ok(file(name, name.length)) };
   return {
-    name, isFile: false, isDirectory: true,
+    name,
+    isFile: false,
+    isDirectory: true,
     createReader() {
       let at = 0;
       return { readEntries: (ok) => ok(children.slice(at, (at += 2))) };
@@ -27,7 +37,8 @@ function entry(name: string, children?: EntryLike[]): EntryLike {
 function handle(name: string, children?: HandleLike[]): HandleLike {
   if (!children) return { kind: 'file', name, getFile: async () => file(name, 3) };
   return {
-    kind: 'directory', name,
+    kind: 'directory',
+    name,
     async *values() {
       yield* children;
     },
@@ -37,17 +48,28 @@ function handle(name: string, children?: HandleLike[]): HandleLike {
 describe('walking what the user chose', () => {
   it('walks dropped folders recursively (batched readEntries), keeps relative paths, skips hidden entries', async () => {
     const tree = entry('stories260K-hf', [
-      entry('config.json'), entry('model.safetensors'), entry('tokenizer.json'), entry('.gitattributes'),
+      entry('config.json'),
+      entry('model.safetensors'),
+      entry('tokenizer.json'),
+      entry('.gitattributes'),
       entry('.git', [entry('HEAD'), entry('objects', [entry('pack.bin')])]),
       entry('onnx', [entry('model.onnx')]),
     ]);
     const files = await walkEntries([tree, entry('notes.txt')]);
-    expect(paths(files)).toEqual(['notes.txt', 'stories260K-hf/config.json', 'stories260K-hf/model.safetensors', 'stories260K-hf/onnx/model.onnx', 'stories260K-hf/tokenizer.json']);
+    expect(paths(files)).toEqual([
+      'notes.txt',
+      'stories260K-hf/config.json',
+      'stories260K-hf/model.safetensors',
+      'stories260K-hf/onnx/model.onnx',
+      'stories260K-hf/tokenizer.json',
+    ]);
     expect(files.find((f) => f.path.endsWith('config.json'))!.blob.size).toBe('config.json'.length);
   });
 
   it('walks a File System Access directory handle', async () => {
-    const files = await walkHandle(handle('m', [handle('config.json'), handle('.cache', [handle('x')]), handle('sub', [handle('a.safetensors')])]));
+    const files = await walkHandle(
+      handle('m', [handle('config.json'), handle('.cache', [handle('x')]), handle('sub', [handle('a.safetensors')])]),
+    );
     expect(paths(files)).toEqual(['m/config.json', 'm/sub/a.safetensors']);
     expect(files[0].blob.size).toBe(3);
   });
@@ -62,7 +84,10 @@ describe('common root and name', () => {
   const sf = (path: string, size = 1) => ({ path, blob: new Blob([new Uint8Array(size)]) });
 
   it('strips every folder all paths share and names the model after the innermost', () => {
-    const r = stripCommonRoot([sf('models/stories260K-hf/config.json'), sf('models/stories260K-hf/shards/a.safetensors')]);
+    const r = stripCommonRoot([
+      sf('models/stories260K-hf/config.json'),
+      sf('models/stories260K-hf/shards/a.safetensors'),
+    ]);
     expect(r.root).toBe('stories260K-hf');
     expect(paths(r.files)).toEqual(['config.json', 'shards/a.safetensors']);
   });
@@ -78,23 +103,52 @@ describe('common root and name', () => {
     expect(nameForFiles([sf('tok512.bin', 6000), sf('notes.txt', 200)], null)).toBe('notes.txt');
     expect(nameForFiles([sf('my-stories.bin', 1000), sf('my-tok512.bin', 6000)], null)).toBe('my-stories.bin');
     expect(nameForFiles([sf('tokenizer.json', 5)], null)).toBe('tokenizer.json');
-    expect(prepareFiles([sf('hf/config.json'), sf('hf/model.safetensors', 9)])).toMatchObject({ name: 'hf', files: [{ path: 'config.json' }, { path: 'model.safetensors' }] });
+    expect(prepareFiles([sf('hf/config.json'), sf('hf/model.safetensors', 9)])).toMatchObject({
+      name: 'hf',
+      files: [{ path: 'config.json' }, { path: 'model.safetensors' }],
+    });
   });
 });
 
 describe('the URL field', () => {
   it('accepts HF repo ids (with a revision), repo pages and https file URLs', () => {
-    expect(parseRemoteRef(' nibble-test/stories260K ')).toEqual({ ok: true, ref: 'nibble-test/stories260K', name: 'nibble-test/stories260K', from: 'huggingface.co/nibble-test/stories260K' });
+    expect(parseRemoteRef(' nibble-test/stories260K ')).toEqual({
+      ok: true,
+      ref: 'nibble-test/stories260K',
+      name: 'nibble-test/stories260K',
+      from: 'huggingface.co/nibble-test/stories260K',
+    });
     expect(parseRemoteRef('a/b@v1.0')).toMatchObject({ ok: true, ref: 'a/b@v1.0', name: 'a/b' });
-    expect(parseRemoteRef('https://huggingface.co/a/b')).toMatchObject({ ok: true, ref: 'a/b', from: 'huggingface.co/a/b' });
+    expect(parseRemoteRef('https://huggingface.co/a/b')).toMatchObject({
+      ok: true,
+      ref: 'a/b',
+      from: 'huggingface.co/a/b',
+    });
     expect(parseRemoteRef('https://huggingface.co/a/b/tree/main')).toMatchObject({ ok: true, ref: 'a/b@main' });
-    expect(parseRemoteRef('https://example.org/m/x.gguf?download=1')).toMatchObject({ ok: true, ref: 'https://example.org/m/x.gguf?download=1', name: 'x.gguf', from: 'example.org' });
+    expect(parseRemoteRef('https://example.org/m/x.gguf?download=1')).toMatchObject({
+      ok: true,
+      ref: 'https://example.org/m/x.gguf?download=1',
+      name: 'x.gguf',
+      from: 'example.org',
+    });
     expect(parseRemoteRef('http://localhost:8000/m.bin')).toMatchObject({ ok: true, name: 'm.bin', from: 'localhost' });
-    expect(parseRemoteRef('https://huggingface.co/a/b/resolve/main/m.gguf')).toMatchObject({ ok: true, name: 'm.gguf', from: 'huggingface.co' });
+    expect(parseRemoteRef('https://huggingface.co/a/b/resolve/main/m.gguf')).toMatchObject({
+      ok: true,
+      name: 'm.gguf',
+      from: 'huggingface.co',
+    });
   });
 
   it('refuses what it cannot fetch, with a reason', () => {
-    for (const bad of ['', 'stories', 'a/b/c', 'http://example.org/x.gguf', 'ftp://x/y', 'https://example.org/', 'https://example.org/x.txt']) {
+    for (const bad of [
+      '',
+      'stories',
+      'a/b/c',
+      'http://example.org/x.gguf',
+      'ftp://x/y',
+      'https://example.org/',
+      'https://example.org/x.txt',
+    ]) {
       const r = parseRemoteRef(bad);
       expect(r.ok, bad).toBe(false);
       expect((r as { message: string }).message.length).toBeGreaterThan(5);
@@ -103,7 +157,14 @@ describe('the URL field', () => {
 });
 
 describe('progress', () => {
-  const p = (bytesDone: number, bytesTotal: number, etaMs: number | null = null) => ({ kind: 'load' as const, phase: 'weights' as const, file: 'm.gguf', bytesDone, bytesTotal, etaMs });
+  const p = (bytesDone: number, bytesTotal: number, etaMs: number | null = null) => ({
+    kind: 'load' as const,
+    phase: 'weights' as const,
+    file: 'm.gguf',
+    bytesDone,
+    bytesTotal,
+    etaMs,
+  });
 
   it('measures the rate from the start and estimates an ETA when the engine gives none', () => {
     let v = startProgress('load', 1000, 0);
@@ -117,8 +178,21 @@ describe('progress', () => {
   });
 
   it('formats ETA, rate, percent and bytes', () => {
-    expect([formatEta(null), formatEta(0), formatEta(4_400), formatEta(95_000), formatEta(120_000), formatEta(7_500_000)]).toEqual(['—', '0 s', '4 s', '1 min 35 s', '2 min', '2 h 5 min']);
-    expect([formatRate(null), formatRate(12_345_678), formatRate(250e6), formatRate(85_300), formatRate(0)]).toEqual(['—', '12.3 MB/s', '250 MB/s', '85 kB/s', '0 kB/s']);
+    expect([
+      formatEta(null),
+      formatEta(0),
+      formatEta(4_400),
+      formatEta(95_000),
+      formatEta(120_000),
+      formatEta(7_500_000),
+    ]).toEqual(['—', '0 s', '4 s', '1 min 35 s', '2 min', '2 h 5 min']);
+    expect([formatRate(null), formatRate(12_345_678), formatRate(250e6), formatRate(85_300), formatRate(0)]).toEqual([
+      '—',
+      '12.3 MB/s',
+      '250 MB/s',
+      '85 kB/s',
+      '0 kB/s',
+    ]);
     expect([percentOf(0, 0), percentOf(1, 3), percentOf(5, 5), percentOf(9, 5)]).toEqual([0, 33, 100, 100]);
     expect(formatBytesOf(1024, 2048)).toBe('1 KiB of 2 KiB');
     expect(formatBytesOf(1536, 0)).toBe('1.5 KiB');
@@ -130,10 +204,36 @@ describe('keeping in browser storage', () => {
   const files: PendingSource = { kind: 'files', name: 'm', ref: null, from: null, files: [] };
 
   it('keeps one checkpoint with at most one tokenizer as it is; HF folders and downloads as a .nibble', () => {
-    expect(keepable(files, plan('llama2c', [{ path: 'm.bin', bytes: 9, role: 'weights' }, { path: 't.bin', bytes: 1, role: 'tokenizer' }]))).toEqual({ ok: true, weights: 'm.bin', tokenizer: 't.bin' });
-    expect(keepable(files, plan('gguf', [{ path: 'm.gguf', bytes: 9, role: 'weights' }]))).toEqual({ ok: true, weights: 'm.gguf', tokenizer: null });
-    expect(keepable(files, plan('hf', [{ path: 'model.safetensors', bytes: 9, role: 'weights' }]))).toMatchObject({ ok: true, convert: true, note: expect.stringMatching(/the folder is stored as one \.nibble file/) });
-    expect(keepable({ ...files, kind: 'remote' }, plan('gguf', [{ path: 'm.gguf', bytes: 9, role: 'weights' }]))).toMatchObject({ ok: true, convert: true, note: expect.stringMatching(/the download/) });
-    expect(keepable(files, plan('gguf', [{ path: 'a.gguf', bytes: 9, role: 'weights' }, { path: 'b.gguf', bytes: 9, role: 'weights' }])).ok).toBe(false);
+    expect(
+      keepable(
+        files,
+        plan('llama2c', [
+          { path: 'm.bin', bytes: 9, role: 'weights' },
+          { path: 't.bin', bytes: 1, role: 'tokenizer' },
+        ]),
+      ),
+    ).toEqual({ ok: true, weights: 'm.bin', tokenizer: 't.bin' });
+    expect(keepable(files, plan('gguf', [{ path: 'm.gguf', bytes: 9, role: 'weights' }]))).toEqual({
+      ok: true,
+      weights: 'm.gguf',
+      tokenizer: null,
+    });
+    expect(keepable(files, plan('hf', [{ path: 'model.safetensors', bytes: 9, role: 'weights' }]))).toMatchObject({
+      ok: true,
+      convert: true,
+      note: expect.stringMatching(/the folder is stored as one \.nibble file/),
+    });
+    expect(
+      keepable({ ...files, kind: 'remote' }, plan('gguf', [{ path: 'm.gguf', bytes: 9, role: 'weights' }])),
+    ).toMatchObject({ ok: true, convert: true, note: expect.stringMatching(/the download/) });
+    expect(
+      keepable(
+        files,
+        plan('gguf', [
+          { path: 'a.gguf', bytes: 9, role: 'weights' },
+          { path: 'b.gguf', bytes: 9, role: 'weights' },
+        ]),
+      ).ok,
+    ).toBe(false);
   });
 });

@@ -24,18 +24,25 @@ const KV_PER_POSITION = 2 * 5 * 32 * 4; // K and V, 5 layers, kvDim 32, f32
 
 const file = (path: string, bytes: Uint8Array): SourceFile => ({ path, blob: new Blob([bytes as BlobPart]) });
 /** The HF fixture as a folder pick gives it: every path under the folder's name. */
-const hfFolder = (): SourceFile[] => readdirSync(new URL(`../../${HF_DIR}`, import.meta.url)).map((f) => file(`stories260K-hf/${f}`, readProjectFile(`${HF_DIR}/${f}`)));
+const hfFolder = (): SourceFile[] =>
+  readdirSync(new URL(`../../${HF_DIR}`, import.meta.url)).map((f) =>
+    file(`stories260K-hf/${f}`, readProjectFile(`${HF_DIR}/${f}`)),
+  );
 
 function makeStore(fs?: FakeFs) {
   const engine = new EngineClient(inThreadTransport({ fetchBytes: async (u) => FILES[u] }));
-  const storage = fs ? async () => ({ store: await openOpfsStore(fs.root as unknown as FileSystemDirectoryHandle), fallback: null }) : undefined;
+  const storage = fs
+    ? async () => ({ store: await openOpfsStore(fs.root as unknown as FileSystemDirectoryHandle), fallback: null })
+    : undefined;
   return createAppStore({ engine, defaultSource: DEFAULT_SOURCE, streamFlushMs: 0, storage });
 }
 
 /** Every progress view the store showed (inspect and load), in order. */
 function recordProgress(store: ReturnType<typeof makeStore>) {
   const seen: ProgressView[] = [];
-  const unsub = store.subscribe((s) => s.pending.progress && s.pending.progress !== seen.at(-1) && seen.push(s.pending.progress));
+  const unsub = store.subscribe(
+    (s) => s.pending.progress && s.pending.progress !== seen.at(-1) && seen.push(s.pending.progress),
+  );
   return { seen, unsub };
 }
 
@@ -55,22 +62,44 @@ describe('bring your own model with the real engine', () => {
       expect(name).toBe('stories260K-hf');
       await store.getState().chooseModelFiles(files, name);
       const p = store.getState().pending;
-      expect(p).toMatchObject({ phase: 'planned', error: null, contextLength: 512, source: { kind: 'files', name: 'stories260K-hf' } });
+      expect(p).toMatchObject({
+        phase: 'planned',
+        error: null,
+        contextLength: 512,
+        source: { kind: 'files', name: 'stories260K-hf' },
+      });
       const plan = p.plan!;
-      expect(plan).toMatchObject({ format: 'hf', architecture: 'llama', params: PARAMS, tokenizer: 'hf', chatTemplate: false });
+      expect(plan).toMatchObject({
+        format: 'hf',
+        architecture: 'llama',
+        params: PARAMS,
+        tokenizer: 'hf',
+        chatTemplate: false,
+      });
       expect(plan.config).toMatchObject({ dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512 });
       expect(plan.memory).toMatchObject({ contextLength: 512, kvCacheBytes: KV_PER_POSITION * 512, verdict: 'no-gpu' });
-      expect(plan.files.find((f) => f.path === 'model.safetensors')).toMatchObject({ role: 'weights', bytes: 1_044_992 });
+      expect(plan.files.find((f) => f.path === 'model.safetensors')).toMatchObject({
+        role: 'weights',
+        bytes: 1_044_992,
+      });
       expect(plan.files.find((f) => f.path === 'tokenizer.json')?.role).toBe('tokenizer');
 
       await store.getState().setPendingContext(64);
-      expect(store.getState().pending).toMatchObject({ phase: 'planned', contextLength: 64, plan: { memory: { contextLength: 64, kvCacheBytes: KV_PER_POSITION * 64 } } });
+      expect(store.getState().pending).toMatchObject({
+        phase: 'planned',
+        contextLength: 64,
+        plan: { memory: { contextLength: 64, kvCacheBytes: KV_PER_POSITION * 64 } },
+      });
 
       const { seen, unsub } = recordProgress(store);
       await store.getState().loadPendingModel();
       unsub();
       expect(store.getState().error).toBeNull();
-      expect(store.getState().model).toMatchObject({ status: 'ready', source: 'files', info: { name: 'stories260K-hf', format: 'hf' } });
+      expect(store.getState().model).toMatchObject({
+        status: 'ready',
+        source: 'files',
+        info: { name: 'stories260K-hf', format: 'hf' },
+      });
       expect(store.getState().pending).toMatchObject({ phase: 'idle', plan: null });
       const loads = seen.filter((v) => v.op === 'load');
       expect(loads.length).toBeGreaterThan(1);
@@ -91,7 +120,12 @@ describe('bring your own model with the real engine', () => {
     try {
       await store.getState().openStorage();
       await store.getState().chooseModelFiles([file('stories260K-f32.gguf', GGUF)], 'stories260K-f32.gguf');
-      expect(store.getState().pending.plan).toMatchObject({ format: 'gguf', tokenizer: 'gguf', params: PARAMS, fileBytes: GGUF.byteLength });
+      expect(store.getState().pending.plan).toMatchObject({
+        format: 'gguf',
+        tokenizer: 'gguf',
+        params: PARAMS,
+        fileBytes: GGUF.byteLength,
+      });
       expect(store.getState().pending.keep).toBe(true);
       await store.getState().loadPendingModel();
       expect(store.getState().model.info).toMatchObject({ name: 'stories260K-f32.gguf', format: 'gguf' });
@@ -144,7 +178,10 @@ describe('bring your own model with the real engine', () => {
       await store.getState().chooseModelFiles(files, name);
       const plan = store.getState().pending.plan!;
       expect(plan).toMatchObject({ format: 'llama2c', tokenizer: 'llama2c' });
-      expect(plan.files.map((f) => [f.path, f.role]).sort()).toEqual([['my-stories.bin', 'weights'], ['my-tok512.bin', 'tokenizer']]);
+      expect(plan.files.map((f) => [f.path, f.role]).sort()).toEqual([
+        ['my-stories.bin', 'weights'],
+        ['my-tok512.bin', 'tokenizer'],
+      ]);
       await store.getState().loadPendingModel();
       expect(store.getState().model.info?.name).toBe('my-stories.bin');
       const [entry] = store.getState().storage.entries;
@@ -161,7 +198,9 @@ describe('bring your own model with the real engine', () => {
       await store.getState().openStorage();
       await store.getState().loadDefaultModel();
       const before = await greedy(store, 8);
-      await store.getState().chooseModelFiles([file('broken.gguf', GGUF.slice(0, Math.floor(GGUF.byteLength * 0.6)))], 'broken.gguf');
+      await store
+        .getState()
+        .chooseModelFiles([file('broken.gguf', GGUF.slice(0, Math.floor(GGUF.byteLength * 0.6)))], 'broken.gguf');
       if (store.getState().pending.phase === 'planned') await store.getState().loadPendingModel(); // headers whole: the load fails
       expect(store.getState().error?.code).toMatch(/^(truncated|bad-format)$/);
       expect(store.getState().error?.context).toMatch(/broken\.gguf/);

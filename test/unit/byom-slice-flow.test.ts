@@ -6,7 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { createAppStore } from '../../src/state/store.ts';
 import type { AppState } from '../../src/state/types.ts';
 import {
-  EngineError, type Engine, type EngineInfo, type LoadProgress, type ModelInfo, type ModelPlan, type ModelSource,
+  EngineError,
+  type Engine,
+  type EngineInfo,
+  type LoadProgress,
+  type ModelInfo,
+  type ModelPlan,
+  type ModelSource,
 } from '../../src/worker/engine-host/protocol.ts';
 
 interface Call {
@@ -20,16 +26,48 @@ interface Call {
   reject: (e: unknown) => void;
 }
 
-const CONFIG = { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, headSize: 8, sharedClassifier: true };
+const CONFIG = {
+  dim: 64,
+  hiddenDim: 172,
+  nLayers: 5,
+  nHeads: 8,
+  nKvHeads: 4,
+  vocabSize: 512,
+  seqLen: 512,
+  headSize: 8,
+  sharedClassifier: true,
+};
 
-function plan(contextLength = 512, verdict: ModelPlan['memory']['verdict'] = 'fits', format: ModelPlan['format'] = 'gguf'): ModelPlan {
+function plan(
+  contextLength = 512,
+  verdict: ModelPlan['memory']['verdict'] = 'fits',
+  format: ModelPlan['format'] = 'gguf',
+): ModelPlan {
   return {
-    name: 'm.gguf', format, architecture: 'llama', config: CONFIG as ModelPlan['config'], params: 260_000, fileBytes: 1000,
-    files: [{ path: 'm.gguf', bytes: 1000, role: 'weights' }], tokenizer: 'gguf', chatTemplate: false,
+    name: 'm.gguf',
+    format,
+    architecture: 'llama',
+    config: CONFIG as ModelPlan['config'],
+    params: 260_000,
+    fileBytes: 1000,
+    files: [{ path: 'm.gguf', bytes: 1000, role: 'weights' }],
+    tokenizer: 'gguf',
+    chatTemplate: false,
     memory: {
-      contextLength, weightBytes: 1000, weightBytesByFormat: { f32: 1000 }, kvCacheBytes: contextLength * 1280, activationBytes: 10, totalBytes: 1010 + contextLength * 1280,
-      cpuBytes: 1000, largest: { name: 'tok_emb', bytes: 500 }, bindingCap: 1 << 27, splits: [], verdict,
-      reasons: verdict === 'too-large' ? ['the KV cache of one layer is too big'] : [], maxContextForBinding: 1 << 20, memoryHint: null,
+      contextLength,
+      weightBytes: 1000,
+      weightBytesByFormat: { f32: 1000 },
+      kvCacheBytes: contextLength * 1280,
+      activationBytes: 10,
+      totalBytes: 1010 + contextLength * 1280,
+      cpuBytes: 1000,
+      largest: { name: 'tok_emb', bytes: 500 },
+      bindingCap: 1 << 27,
+      splits: [],
+      verdict,
+      reasons: verdict === 'too-large' ? ['the KV cache of one layer is too big'] : [],
+      maxContextForBinding: 1 << 20,
+      memoryHint: null,
     },
   };
 }
@@ -39,11 +77,13 @@ function scripted() {
   const calls: Call[] = [];
   const info = { name: 'default', backend: 'cpu' } as ModelInfo;
   const engineInfo = { backend: 'cpu', gpu: null, model: null } as unknown as EngineInfo;
-  const pending = <T,>(c: Omit<Call, 'resolve' | 'reject'>) =>
+  const pending = <T>(c: Omit<Call, 'resolve' | 'reject'>) =>
     new Promise<T>((resolve, reject) => {
       const call = { ...c, resolve: resolve as (v: unknown) => void, reject };
       calls.push(call);
-      c.signal?.addEventListener('abort', () => reject(new EngineError({ code: 'cancelled', message: `${c.kind} cancelled` })));
+      c.signal?.addEventListener('abort', () =>
+        reject(new EngineError({ code: 'cancelled', message: `${c.kind} cancelled` })),
+      );
     });
   const engine = {
     getInfo: async () => engineInfo,
@@ -56,21 +96,35 @@ function scripted() {
     onEvent: () => () => undefined,
     dispose: () => undefined,
   } as Partial<Engine> as Engine;
-  const store = createAppStore({ engine, defaultSource: { kind: 'url', name: 'default', modelUrl: '/m', tokenizerUrl: '/t' } });
+  const store = createAppStore({
+    engine,
+    defaultSource: { kind: 'url', name: 'default', modelUrl: '/m', tokenizerUrl: '/t' },
+  });
   const last = (kind: Call['kind']) => calls.filter((c) => c.kind === kind).at(-1)!;
   return { store, calls, last, s: (): AppState => store.getState() };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 const gguf = () => [{ path: 'm.gguf', blob: new Blob([new Uint8Array(1000)]) }];
-const progress = (bytesDone: number, phase: LoadProgress['phase'] = 'weights'): LoadProgress => ({ kind: 'load', phase, file: 'm.gguf', bytesDone, bytesTotal: 1000, etaMs: 5 });
+const progress = (bytesDone: number, phase: LoadProgress['phase'] = 'weights'): LoadProgress => ({
+  kind: 'load',
+  phase,
+  file: 'm.gguf',
+  bytesDone,
+  bytesTotal: 1000,
+  etaMs: 5,
+});
 
 describe('bring your own model: the pending flow', () => {
   it('choose → inspect with progress → plan → load with progress → the loaded model; a backend switch reloads the same source and context', async () => {
     const { store, last, s } = scripted();
     await s().loadDefaultModel();
     const chosen = s().chooseModelFiles(gguf(), 'm.gguf');
-    expect(s().pending).toMatchObject({ phase: 'inspecting', source: { kind: 'files', name: 'm.gguf', files: [{ path: 'm.gguf', bytes: 1000 }] }, progress: { op: 'inspect', bytesTotal: 1000 } });
+    expect(s().pending).toMatchObject({
+      phase: 'inspecting',
+      source: { kind: 'files', name: 'm.gguf', files: [{ path: 'm.gguf', bytes: 1000 }] },
+      progress: { op: 'inspect', bytesTotal: 1000 },
+    });
     const insp = last('inspect');
     expect(insp.contextLength).toBeUndefined(); // the engine picks min(model's, DEFAULT_CONTEXT)
     expect(insp.source).toMatchObject({ kind: 'files', name: 'm.gguf', files: [{ path: 'm.gguf' }] });
@@ -93,7 +147,10 @@ describe('bring your own model: the pending flow', () => {
     await loading;
     expect(s().model).toMatchObject({ status: 'ready', source: 'files', info: { name: 'm.gguf' } });
     expect(s().pending).toMatchObject({ phase: 'idle', plan: null, source: null, progress: null });
-    expect(s().pending.finished).toMatchObject({ name: 'm.gguf', progress: { op: 'load', phase: 'gpu', bytesDone: 1000, bytesTotal: 1000 } });
+    expect(s().pending.finished).toMatchObject({
+      name: 'm.gguf',
+      progress: { op: 'load', phase: 'gpu', bytesDone: 1000, bytesTotal: 1000 },
+    });
 
     const switching = s().setBackendPreference('cpu');
     await tick();
@@ -113,7 +170,11 @@ describe('bring your own model: the pending flow', () => {
     const a = s().setPendingContext(100.4);
     const first = last('inspect');
     expect(first.contextLength).toBe(100);
-    expect(s().pending).toMatchObject({ phase: 'inspecting', contextLength: 100, plan: { memory: { contextLength: 512 } } });
+    expect(s().pending).toMatchObject({
+      phase: 'inspecting',
+      contextLength: 100,
+      plan: { memory: { contextLength: 512 } },
+    });
     const b = s().setPendingContext(99_999);
     const second = last('inspect');
     expect(second.contextLength).toBe(512);
@@ -130,7 +191,11 @@ describe('bring your own model: the pending flow', () => {
     s().cancelPendingModel();
     await c;
     expect(last('inspect').signal?.aborted).toBe(true);
-    expect(s().pending).toMatchObject({ phase: 'planned', contextLength: 512, plan: { memory: { contextLength: 512 } } });
+    expect(s().pending).toMatchObject({
+      phase: 'planned',
+      contextLength: 512,
+      plan: { memory: { contextLength: 512 } },
+    });
     store.dispose();
   });
 
@@ -205,7 +270,11 @@ describe('bring your own model: the pending flow', () => {
     expect(calls).toHaveLength(0);
     expect(s().error).toMatchObject({ code: 'bad-argument', context: 'Fetching a model' });
     const chosen = s().chooseRemoteModel('https://huggingface.co/nibble-test/stories260K-hf');
-    expect(last('inspect').source).toEqual({ kind: 'remote', name: 'nibble-test/stories260K-hf', ref: 'nibble-test/stories260K-hf' });
+    expect(last('inspect').source).toEqual({
+      kind: 'remote',
+      name: 'nibble-test/stories260K-hf',
+      ref: 'nibble-test/stories260K-hf',
+    });
     expect(s().pending.source).toMatchObject({ kind: 'remote', from: 'huggingface.co/nibble-test/stories260K-hf' });
     last('inspect').resolve({ ...plan(512), format: 'hf' });
     await chosen;

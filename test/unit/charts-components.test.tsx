@@ -13,10 +13,28 @@ import type { Engine } from '../../src/worker/engine-host/protocol.ts';
 
 afterEach(cleanup);
 
-const CONFIG = { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, headSize: 8 };
+const CONFIG = {
+  dim: 64,
+  hiddenDim: 172,
+  nLayers: 5,
+  nHeads: 8,
+  nKvHeads: 4,
+  vocabSize: 512,
+  seqLen: 512,
+  headSize: 8,
+};
 const variant = (id: string, label: string, bits: number): VariantInfo => ({
-  id, label, spec: DEFAULT_SPEC, baseModel: 'stories260K', origin: id === 'base' ? 'loaded' : 'quantized',
-  weightBytes: id === 'base' ? 1_040_000 : 284_000, linearBytes: 1000, bitsPerWeight: bits, nominalBits: bits, seconds: 1.5, report: null,
+  id,
+  label,
+  spec: DEFAULT_SPEC,
+  baseModel: 'stories260K',
+  origin: id === 'base' ? 'loaded' : 'quantized',
+  weightBytes: id === 'base' ? 1_040_000 : 284_000,
+  linearBytes: 1000,
+  bitsPerWeight: bits,
+  nominalBits: bits,
+  seconds: 1.5,
+  report: null,
 });
 
 function storeWith(list: VariantInfo[]) {
@@ -26,7 +44,10 @@ function storeWith(list: VariantInfo[]) {
     load: async () => ({ model: { name: 'stories260K', config: CONFIG }, engine: {} }),
     listVariants: async () => list,
   } as unknown as Engine;
-  return createAppStore({ engine, defaultSource: { kind: 'url', name: 'stories260K', modelUrl: '/m', tokenizerUrl: '/t' } });
+  return createAppStore({
+    engine,
+    defaultSource: { kind: 'url', name: 'stories260K', modelUrl: '/m', tokenizerUrl: '/t' },
+  });
 }
 
 describe('ChartCard', () => {
@@ -43,7 +64,12 @@ describe('ChartCard', () => {
     expect(screen.getByText('How to read it.')).toBeTruthy();
     expect((screen.getByTestId('c-json') as HTMLButtonElement).disabled).toBe(true);
     rerender(
-      <ChartCard title="Bucket collisions" caption="How to read it." testId="c" json={{ counts: [1, 2], sqnr: Infinity }}>
+      <ChartCard
+        title="Bucket collisions"
+        caption="How to read it."
+        testId="c"
+        json={{ counts: [1, 2], sqnr: Infinity }}
+      >
         <div />
       </ChartCard>,
     );

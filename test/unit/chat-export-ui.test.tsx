@@ -13,11 +13,42 @@ import type { ChatMessage, Engine, GenerationSummary } from '../../src/worker/en
 
 afterEach(cleanup);
 
-const CONFIG = { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, headSize: 8 };
-const SUMMARY: GenerationSummary = { text: 'Hello!', tokens: [5], promptTokens: 9, prefillMs: 1, decodeMs: 1, prefillTokensPerSecond: 1, decodeTokensPerSecond: 1, stoppedBy: 'eos', backend: 'cpu' };
+const CONFIG = {
+  dim: 64,
+  hiddenDim: 172,
+  nLayers: 5,
+  nHeads: 8,
+  nKvHeads: 4,
+  vocabSize: 512,
+  seqLen: 512,
+  headSize: 8,
+};
+const SUMMARY: GenerationSummary = {
+  text: 'Hello!',
+  tokens: [5],
+  promptTokens: 9,
+  prefillMs: 1,
+  decodeMs: 1,
+  prefillTokensPerSecond: 1,
+  decodeTokensPerSecond: 1,
+  stoppedBy: 'eos',
+  backend: 'cpu',
+};
 const BASE: VariantInfo = {
-  id: 'base', label: 'fp32', spec: DEFAULT_SPEC, baseModel: 'stories260K', origin: 'loaded', weightBytes: 1_040_000, linearBytes: 1000,
-  bitsPerWeight: 32, nominalBits: 32, seconds: 0, report: null, exportIssues: { 'gptq-safetensors': 'gptq-safetensors: layer 0 wq is f32; the GPTQ layout needs uniform-int linears' },
+  id: 'base',
+  label: 'fp32',
+  spec: DEFAULT_SPEC,
+  baseModel: 'stories260K',
+  origin: 'loaded',
+  weightBytes: 1_040_000,
+  linearBytes: 1000,
+  bitsPerWeight: 32,
+  nominalBits: 32,
+  seconds: 0,
+  report: null,
+  exportIssues: {
+    'gptq-safetensors': 'gptq-safetensors: layer 0 wq is f32; the GPTQ layout needs uniform-int linears',
+  },
 };
 
 function scripted(chatTemplate: boolean, exportModel?: Engine['exportModel']) {
@@ -26,11 +57,21 @@ function scripted(chatTemplate: boolean, exportModel?: Engine['exportModel']) {
     onEvent: () => () => undefined,
     dispose() {},
     load: async () => ({ model: { name: 'stories260K', config: CONFIG, backend: 'cpu', chatTemplate }, engine: {} }),
-    listVariants: async () => [BASE, { ...BASE, id: 'v1', label: 'rtn int4 g32', origin: 'quantized', exportIssues: {} }],
-    generate: async (prompt: string, _s: unknown, opts: { messages?: ChatMessage[] }) => (sent.push({ prompt, messages: opts.messages }), SUMMARY),
+    listVariants: async () => [
+      BASE,
+      { ...BASE, id: 'v1', label: 'rtn int4 g32', origin: 'quantized', exportIssues: {} },
+    ],
+    generate: async (prompt: string, _s: unknown, opts: { messages?: ChatMessage[] }) => (
+      sent.push({ prompt, messages: opts.messages }),
+      SUMMARY
+    ),
     exportModel,
   } as unknown as Engine;
-  const store = createAppStore({ engine, defaultSource: { kind: 'url', name: 'stories260K', modelUrl: '/m', tokenizerUrl: '/t' }, streamFlushMs: 0 });
+  const store = createAppStore({
+    engine,
+    defaultSource: { kind: 'url', name: 'stories260K', modelUrl: '/m', tokenizerUrl: '/t' },
+    streamFlushMs: 0,
+  });
   return { store, sent };
 }
 
@@ -38,7 +79,11 @@ describe('ChatPanel', () => {
   it('with a chat template: badge, system prompt, Send disabled until there is a message, messages sent', async () => {
     const { store, sent } = scripted(true);
     await store.getState().loadDefaultModel();
-    render(<StoreProvider store={store}><ChatPanel /></StoreProvider>);
+    render(
+      <StoreProvider store={store}>
+        <ChatPanel />
+      </StoreProvider>,
+    );
     expect(screen.getByTestId('chat-template-badge').textContent).toBe('chat template');
     const send = screen.getByTestId('chat-send') as HTMLButtonElement;
     expect(send.textContent).toBe('Send');
@@ -47,14 +92,26 @@ describe('ChatPanel', () => {
     fireEvent.change(screen.getByTestId('chat-input'), { target: { value: 'Hi' } });
     fireEvent.click(send);
     await waitFor(() => expect(screen.getByTestId('chat-output').getAttribute('data-status')).toBe('done'));
-    expect(sent).toEqual([{ prompt: 'Hi', messages: [{ role: 'system', content: 'Be kind.' }, { role: 'user', content: 'Hi' }] }]);
+    expect(sent).toEqual([
+      {
+        prompt: 'Hi',
+        messages: [
+          { role: 'system', content: 'Be kind.' },
+          { role: 'user', content: 'Hi' },
+        ],
+      },
+    ]);
     expect(screen.getByTestId('chat-turn').textContent).toMatch(/^HiHello!/);
   });
 
   it('without one: the story completion UI, no badge, a plain prompt', async () => {
     const { store, sent } = scripted(false);
     await store.getState().loadDefaultModel();
-    render(<StoreProvider store={store}><ChatPanel /></StoreProvider>);
+    render(
+      <StoreProvider store={store}>
+        <ChatPanel />
+      </StoreProvider>,
+    );
     expect(screen.queryByTestId('chat-template-badge')).toBeNull();
     expect(screen.queryByTestId('chat-system')).toBeNull();
     fireEvent.click(screen.getByTestId('chat-send'));
@@ -70,7 +127,12 @@ describe('Export control on the variants list', () => {
       asked.push([variant, format]);
       const f = (name: string) => ({ name, mime: 'application/octet-stream', bytes: new Uint8Array([1, 2, 3]).buffer });
       return format === 'gptq-safetensors'
-        ? { format, label: 'rtn int4 g32', files: [f('model.safetensors'), f('quantize_config.json'), f('config.json')], folder: 'stories260K-rtn-int4-g32' }
+        ? {
+            format,
+            label: 'rtn int4 g32',
+            files: [f('model.safetensors'), f('quantize_config.json'), f('config.json')],
+            folder: 'stories260K-rtn-int4-g32',
+          }
         : { format: format as 'nibble', label: 'fp32', files: [f('stories260K-q8_0.gguf')] };
     };
     const { store } = scripted(false, exportModel as Engine['exportModel']);
@@ -83,7 +145,11 @@ describe('Export control on the variants list', () => {
       names.push(this.download);
     });
     try {
-      render(<StoreProvider store={store}><VariantList /></StoreProvider>);
+      render(
+        <StoreProvider store={store}>
+          <VariantList />
+        </StoreProvider>,
+      );
       const [baseSelect, v1Select] = screen.getAllByTestId('export-format') as HTMLSelectElement[];
       const gptq = [...baseSelect.options].find((o) => o.value === 'gptq-safetensors')!;
       expect(gptq.disabled).toBe(true);
@@ -95,7 +161,10 @@ describe('Export control on the variants list', () => {
       fireEvent.click(screen.getAllByTestId('export-download')[1]);
       await waitFor(() => expect(names).toHaveLength(4), { timeout: 2000 }); // no folder picker in jsdom: three downloads
       expect(names.slice(1)).toEqual(['model.safetensors', 'quantize_config.json', 'config.json']);
-      expect(asked).toEqual([['base', 'gguf-q8_0'], ['v1', 'gptq-safetensors']]);
+      expect(asked).toEqual([
+        ['base', 'gguf-q8_0'],
+        ['v1', 'gptq-safetensors'],
+      ]);
     } finally {
       click.mockRestore();
     }

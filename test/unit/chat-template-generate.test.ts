@@ -24,7 +24,8 @@ const LLAMA2_TEMPLATE =
   "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}<<SYS>>\n{{ m['content'] }}\n<</SYS>>\n\n" +
   "{% elif m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]{% else %} {{ m['content'] }} {{ eos_token }}{% endif %}{% endfor %}";
 /** A template that writes no BOS: nothing may be added in front of its text. */
-const NO_BOS_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+const NO_BOS_TEMPLATE =
+  "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
 
 const GREEDY = { temperature: 0, topP: 1, seed: 1 };
 
@@ -61,7 +62,10 @@ describe('generation from a chat template (HF fixture)', () => {
   it('feeds exactly encode(rendered, {bos: false}): the template’s BOS, never a second one', async () => {
     const { model, tok } = await fixtureWith(LLAMA2_TEMPLATE);
     expect(hasChatTemplate(tok)).toBe(true);
-    const messages = [{ role: 'system', content: 'Tell short stories.' }, { role: 'user', content: 'Once upon a time' }];
+    const messages = [
+      { role: 'system', content: 'Tell short stories.' },
+      { role: 'user', content: 'Once upon a time' },
+    ];
     const prompt = renderChat(tok, messages);
     expect(prompt.rendered).toBe('<s><<SYS>>\nTell short stories.\n<</SYS>>\n\n[INST] Once upon a time [/INST]');
     const want = tok.encode(prompt.rendered, { bos: false, eos: false });
@@ -105,12 +109,18 @@ describe('generation from a chat template (HF fixture)', () => {
   it('refuses a chat typed: no template → unsupported, malformed messages → bad-argument', async () => {
     const l2c = Tokenizer.fromLlama2c(tok512(), 512);
     expect(hasChatTemplate(l2c)).toBe(false);
-    expect(() => renderChat(l2c, [{ role: 'user', content: 'hi' }])).toThrow(expect.objectContaining({ code: 'unsupported' }));
+    expect(() => renderChat(l2c, [{ role: 'user', content: 'hi' }])).toThrow(
+      expect.objectContaining({ code: 'unsupported' }),
+    );
     const plain = HfTokenizer.fromFiles(hfFixtureFiles()['tokenizer.json'], hfFixtureFiles()['tokenizer_config.json']);
-    expect(() => renderChat(plain, [{ role: 'user', content: 'hi' }])).toThrow(expect.objectContaining({ code: 'unsupported' }));
+    expect(() => renderChat(plain, [{ role: 'user', content: 'hi' }])).toThrow(
+      expect.objectContaining({ code: 'unsupported' }),
+    );
     const { tok } = await fixtureWith(LLAMA2_TEMPLATE);
     expect(() => renderChat(tok, [])).toThrow(expect.objectContaining({ code: 'bad-argument' }));
-    expect(() => renderChat(tok, [{ role: 'user', content: 3 } as never])).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+    expect(() => renderChat(tok, [{ role: 'user', content: 3 } as never])).toThrow(
+      expect.objectContaining({ code: 'bad-argument' }),
+    );
   });
 });
 
@@ -119,11 +129,30 @@ describe('the worker’s generate path with messages', () => {
 
   it('generateOn renders messages through the template (the prompt is ignored), as the engine does', async () => {
     const { model, tok } = await fixtureWith(LLAMA2_TEMPLATE);
-    const messages = [{ role: 'user', content: 'Once upon a time' }, { role: 'assistant', content: 'there was a cat.' }, { role: 'user', content: 'More' }];
+    const messages = [
+      { role: 'user', content: 'Once upon a time' },
+      { role: 'assistant', content: 'there was a cat.' },
+      { role: 'user', content: 'More' },
+    ];
     const pieces: string[] = [];
-    const got = await generateOn(createCpuRunner(model), tok, 'base', 'ignored', settings, new AbortController().signal, (t) => pieces.push(t.text), messages);
+    const got = await generateOn(
+      createCpuRunner(model),
+      tok,
+      'base',
+      'ignored',
+      settings,
+      new AbortController().signal,
+      (t) => pieces.push(t.text),
+      messages,
+    );
     const want = await generate(createCpuRunner(model), tok, renderChat(tok, messages), { ...settings });
-    expect(got).toMatchObject({ tokens: want.tokens, text: want.text, promptTokens: want.promptTokens, variant: 'base', backend: 'cpu' });
+    expect(got).toMatchObject({
+      tokens: want.tokens,
+      text: want.text,
+      promptTokens: want.promptTokens,
+      variant: 'base',
+      backend: 'cpu',
+    });
     expect(pieces.join('')).toBe(want.text);
     expect(want.promptTokens).toBe(tok.encode(renderChat(tok, messages).rendered, { bos: false, eos: false }).length);
   });
@@ -135,7 +164,11 @@ describe('the worker’s generate path with messages', () => {
     files['tokenizer_config.json'] = jsonBytes(cfg);
     const c = new EngineClient(inThreadTransport({}));
     try {
-      const { model: info } = await c.load({ kind: 'files', name: 'stories260K-hf', files: Object.entries(files).map(([path, b]) => ({ path, blob: new Blob([b.slice()]) })) });
+      const { model: info } = await c.load({
+        kind: 'files',
+        name: 'stories260K-hf',
+        files: Object.entries(files).map(([path, b]) => ({ path, blob: new Blob([b.slice()]) })),
+      });
       expect(info.chatTemplate).toBe(true);
       const messages = [{ role: 'user', content: 'Once upon a time' }];
       const got = await c.generate('ignored', settings, { messages });
@@ -143,7 +176,10 @@ describe('the worker’s generate path with messages', () => {
       const want = await generate(createCpuRunner(model), tok, renderChat(tok, messages), settings);
       expect(got).toMatchObject({ tokens: want.tokens, text: want.text, promptTokens: want.promptTokens });
       // A/B: a variant and the base both render the chat; the base side equals the single run.
-      const v = await c.quantize({ ...DEFAULT_SPEC, method: 'rtn', bits: 8, group: 0 }, { calib: '/calib.txt', eval: '/eval.txt' });
+      const v = await c.quantize(
+        { ...DEFAULT_SPEC, method: 'rtn', bits: 8, group: 0 },
+        { calib: '/calib.txt', eval: '/eval.txt' },
+      );
       const { results } = await c.generatePair('ignored', settings, ['base', v.id], { messages });
       expect(results[0]).toMatchObject({ tokens: want.tokens, promptTokens: want.promptTokens });
       expect(results[1].promptTokens).toBe(want.promptTokens);
@@ -155,8 +191,16 @@ describe('the worker’s generate path with messages', () => {
   it('the host answers a chat for a llama2.c model with a typed unsupported error, then still generates', async () => {
     const c = new EngineClient(inThreadTransport({}));
     try {
-      await c.load({ kind: 'bytes', name: 'stories260K', model: stories260K().slice().buffer, tokenizer: tok512().slice().buffer });
-      await expect(c.generate('', settings, { messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ code: 'unsupported', message: expect.stringMatching(/chat template/) });
+      await c.load({
+        kind: 'bytes',
+        name: 'stories260K',
+        model: stories260K().slice().buffer,
+        tokenizer: tok512().slice().buffer,
+      });
+      await expect(c.generate('', settings, { messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({
+        code: 'unsupported',
+        message: expect.stringMatching(/chat template/),
+      });
       const plain = await c.generate('Once upon a time', settings);
       expect(plain.tokens).toHaveLength(8);
     } finally {

@@ -33,13 +33,32 @@ describe('nibble generate --chat', () => {
   it('renders the prompt as one user message (after --system) and prints what the engine generates from it', async () => {
     const { model, tokenizer } = await loadHfModel(folderOf(files));
     for (const system of [undefined, 'You tell stories.']) {
-      const r = await run(['generate', '--model', HF_DIR, '--chat', '--prompt', 'Once upon a time', ...(system ? ['--system', system] : []), ...greedy]);
+      const r = await run([
+        'generate',
+        '--model',
+        HF_DIR,
+        '--chat',
+        '--prompt',
+        'Once upon a time',
+        ...(system ? ['--system', system] : []),
+        ...greedy,
+      ]);
       expect(r.code, r.stderr).toBe(0);
-      const messages = [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: 'Once upon a time' }];
+      const messages = [
+        ...(system ? [{ role: 'system', content: system }] : []),
+        { role: 'user', content: 'Once upon a time' },
+      ];
       const prompt = renderChat(tokenizer, messages);
-      const want = await generate(createCpuRunner(model), tokenizer, prompt, { maxTokens: 12, temperature: 0, topP: 0.9, seed: 1 });
+      const want = await generate(createCpuRunner(model), tokenizer, prompt, {
+        maxTokens: 12,
+        temperature: 0,
+        topP: 0.9,
+        seed: 1,
+      });
       expect(r.stdout).toBe(`${want.text}\n`);
-      expect(r.stderr).toMatch(new RegExp(`prefill ${tokenizer.encode(prompt.rendered, { bos: false, eos: false }).length} tokens`));
+      expect(r.stderr).toMatch(
+        new RegExp(`prefill ${tokenizer.encode(prompt.rendered, { bos: false, eos: false }).length} tokens`),
+      );
       expect(r.stderr).toMatch(/chat template; seed/);
     }
     const plain = await run(['generate', '--model', HF_DIR, '--prompt', 'Once upon a time', ...greedy]); // without --chat: a completion
@@ -48,7 +67,17 @@ describe('nibble generate --chat', () => {
   });
 
   it('exits 2 for --chat on a model without a template, and for --system without --chat', async () => {
-    const a = await run(['generate', '--model', MODEL_PATH, '--tokenizer', TOK_PATH, '--chat', '--prompt', 'hi', ...greedy]);
+    const a = await run([
+      'generate',
+      '--model',
+      MODEL_PATH,
+      '--tokenizer',
+      TOK_PATH,
+      '--chat',
+      '--prompt',
+      'hi',
+      ...greedy,
+    ]);
     expect(a.code).toBe(2);
     expect(a.stdout).toBe('');
     expect(a.stderr).toMatch(/error \[unsupported\]: .*no chat template/);

@@ -37,14 +37,46 @@ describe('nibble eval', () => {
     const windows = textWindows(tok, readFileSync(EVAL, 'utf8'), 128);
     const ref = await evaluate(createCpuRunner(model), windows, null);
     expect(j.ppl).toBeCloseTo(ref.ppl, 9);
-    expect(j).toMatchObject({ tokens: windows.length * 127, windows: windows.length, kl_mean: 0, top1_agreement: 1, bits_per_weight: 32 });
+    expect(j).toMatchObject({
+      tokens: windows.length * 127,
+      windows: windows.length,
+      kl_mean: 0,
+      top1_agreement: 1,
+      bits_per_weight: 32,
+    });
   });
 
   it('reports drift, bytes and per-layer fields for a quantized variant', async () => {
-    const r = await run(['eval', ...base, '--text', EVAL, '--seq', '128', '--method', 'rtn', '--bits', '4', '--group', '32', '--json']);
+    const r = await run([
+      'eval',
+      ...base,
+      '--text',
+      EVAL,
+      '--seq',
+      '128',
+      '--method',
+      'rtn',
+      '--bits',
+      '4',
+      '--group',
+      '32',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
-    for (const k of ['ppl', 'tokens', 'windows', 'kl_mean', 'kl_p99', 'top1_agreement', 'weight_bytes', 'bits_per_weight', 'layers', 'seconds']) expect(j).toHaveProperty(k);
+    for (const k of [
+      'ppl',
+      'tokens',
+      'windows',
+      'kl_mean',
+      'kl_p99',
+      'top1_agreement',
+      'weight_bytes',
+      'bits_per_weight',
+      'layers',
+      'seconds',
+    ])
+      expect(j).toHaveProperty(k);
     expect(j.kl_mean).toBeGreaterThan(0);
     expect(j.top1_agreement).toBeGreaterThan(0.5);
     expect(j.bits_per_weight).toBeGreaterThan(4);
@@ -69,19 +101,76 @@ describe('nibble eval', () => {
 describe('nibble quantize', () => {
   it('writes a .nibble file that generate loads without --tokenizer, same text as the in-memory variant', async () => {
     const out = join(dir, 'q4.nibble');
-    const q = await run(['quantize', '--model', MODEL, '--tokenizer', TOK, '--method', 'rtn', '--bits', '4', '--group', '32', '--out', out]);
+    const q = await run([
+      'quantize',
+      '--model',
+      MODEL,
+      '--tokenizer',
+      TOK,
+      '--method',
+      'rtn',
+      '--bits',
+      '4',
+      '--group',
+      '32',
+      '--out',
+      out,
+    ]);
     expect(q.code).toBe(0);
     expect(q.stdout).toMatch(/wrote .*q4\.nibble: rtn int4 g32/);
     const g = await run(['generate', '--model', out, '--backend', 'cpu', '--temperature', '0', '--steps', '30']);
     expect(g.code).toBe(0);
-    const e = await run(['eval', '--model', out, '--backend', 'cpu', '--text', EVAL, '--seq', '128', '--method', 'fp32', '--json']);
-    const viaFlags = await run(['eval', ...base, '--text', EVAL, '--seq', '128', '--method', 'rtn', '--bits', '4', '--group', '32', '--json']);
+    const e = await run([
+      'eval',
+      '--model',
+      out,
+      '--backend',
+      'cpu',
+      '--text',
+      EVAL,
+      '--seq',
+      '128',
+      '--method',
+      'fp32',
+      '--json',
+    ]);
+    const viaFlags = await run([
+      'eval',
+      ...base,
+      '--text',
+      EVAL,
+      '--seq',
+      '128',
+      '--method',
+      'rtn',
+      '--bits',
+      '4',
+      '--group',
+      '32',
+      '--json',
+    ]);
     expect(JSON.parse(e.stdout).ppl).toBe(JSON.parse(viaFlags.stdout).ppl); // bit-exact reload
     expect(g.stdout.length).toBeGreaterThan(20);
   });
 
   it('gptq with calibration writes per-linear losses', async () => {
-    const r = await run(['eval', ...base, '--text', EVAL, '--calib', CALIB, '--seq', '256', '--method', 'gptq', '--bits', '4', '--group', '0', '--json']);
+    const r = await run([
+      'eval',
+      ...base,
+      '--text',
+      EVAL,
+      '--calib',
+      CALIB,
+      '--seq',
+      '256',
+      '--method',
+      'gptq',
+      '--bits',
+      '4',
+      '--group',
+      '0',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.layers[0].gptq_loss).toBeGreaterThan(0);
@@ -92,14 +181,38 @@ describe('nibble quantize', () => {
 describe('nibble with a Hugging Face folder', () => {
   it('loads the transformers-written folder (no --tokenizer) and greedy-decodes the golden text', async () => {
     const golden = readFileSync(p('test/fixtures/golden-stories260K.txt'), 'utf8').replace(/\n$/, '');
-    const r = await run(['generate', '--model', p('test/fixtures/stories260K-hf'), '--backend', 'cpu', '--temperature', '0', '--steps', '200']);
+    const r = await run([
+      'generate',
+      '--model',
+      p('test/fixtures/stories260K-hf'),
+      '--backend',
+      'cpu',
+      '--temperature',
+      '0',
+      '--steps',
+      '200',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${golden}\n`);
   });
 
   it('quantizes it to a .nibble file that carries the HF tokenizer', async () => {
     const out = join(dir, 'hf-q8.nibble');
-    const q = await run(['quantize', '--model', p('test/fixtures/stories260K-hf'), '--method', 'rtn', '--bits', '8', '--group', '0', '--out', out, '--backend', 'cpu']);
+    const q = await run([
+      'quantize',
+      '--model',
+      p('test/fixtures/stories260K-hf'),
+      '--method',
+      'rtn',
+      '--bits',
+      '8',
+      '--group',
+      '0',
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+    ]);
     expect(q.code).toBe(0);
     const g = await run(['generate', '--model', out, '--backend', 'cpu', '--temperature', '0', '--steps', '20']);
     expect(g.code).toBe(0);

@@ -41,7 +41,16 @@ function v1Header(dims: number[]): Uint8Array {
 
 const run = runCli;
 
-const gen = (model: string, tok: string, ...more: string[]) => ['generate', '--model', model, '--tokenizer', tok, '--backend', 'cpu', ...more];
+const gen = (model: string, tok: string, ...more: string[]) => [
+  'generate',
+  '--model',
+  model,
+  '--tokenizer',
+  tok,
+  '--backend',
+  'cpu',
+  ...more,
+];
 
 async function reference(prompt: string, maxTokens: number, temperature: number, seed: number) {
   const model = parseLlama2c(MODEL);
@@ -85,11 +94,14 @@ describe('nibble generate (cpu)', () => {
   });
 
   it('exits 1 on an unexpected failure, with the message on stderr', async () => {
-    const r = await run(gen(MODEL_PATH, TOK_PATH).map((a) => (a === 'cpu' ? 'webgpu' : a)), {
-      openGpu: async () => {
-        throw new TypeError('boom');
+    const r = await run(
+      gen(MODEL_PATH, TOK_PATH).map((a) => (a === 'cpu' ? 'webgpu' : a)),
+      {
+        openGpu: async () => {
+          throw new TypeError('boom');
+        },
       },
-    });
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/internal error: TypeError: boom/);
   });
@@ -97,15 +109,47 @@ describe('nibble generate (cpu)', () => {
 
 describe('nibble generate: bad files exit 2 with a typed message', () => {
   const cases: [string, () => string[], RegExp][] = [
-    ['a text file as the checkpoint', () => gen(fixture('notes.txt', 'Hello, this is not a model.\n'.repeat(20)), TOK_PATH), /error \[bad-format\]: not a llama2\.c checkpoint/],
+    [
+      'a text file as the checkpoint',
+      () => gen(fixture('notes.txt', 'Hello, this is not a model.\n'.repeat(20)), TOK_PATH),
+      /error \[bad-format\]: not a llama2\.c checkpoint/,
+    ],
     ['a tokenizer file as the checkpoint', () => gen(TOK_PATH, TOK_PATH), /error \[bad-format\]/],
-    ['a truncated checkpoint', () => gen(fixture('cut.bin', MODEL.subarray(0, MODEL.byteLength >> 1)), TOK_PATH), /error \[truncated\]/],
-    ['a header shorter than 28 bytes', () => gen(fixture('tiny.bin', MODEL.subarray(0, 12)), TOK_PATH), /error \[truncated\]/],
-    ['a v1 header with absurd dims', () => gen(fixture('huge.bin', v1Header([1 << 30, 172, 5, 8, 4, 512, 512])), TOK_PATH), /error \[bad-dims\]: .*dim = 1073741824/],
-    ['a v1 header with inconsistent heads', () => gen(fixture('heads.bin', v1Header([64, 172, 5, 8, 3, 512, 512])), TOK_PATH), /error \[bad-dims\]/],
-    ['a tokenizer with fewer tokens than the vocab', () => gen(MODEL_PATH, fixture('tok-short.bin', TOK.subarray(0, 3000))), /error \[tokenizer-mismatch\]/],
-    ['a tokenizer for a larger vocab', () => gen(MODEL_PATH, fixture('tok-long.bin', new Uint8Array([...TOK, ...TOK.subarray(4, 400)]))), /error \[tokenizer-mismatch\]/],
-    ['a missing file', () => gen(join(dir, 'nope.bin'), TOK_PATH), /error \[bad-argument\]: cannot read --model .*no such file/],
+    [
+      'a truncated checkpoint',
+      () => gen(fixture('cut.bin', MODEL.subarray(0, MODEL.byteLength >> 1)), TOK_PATH),
+      /error \[truncated\]/,
+    ],
+    [
+      'a header shorter than 28 bytes',
+      () => gen(fixture('tiny.bin', MODEL.subarray(0, 12)), TOK_PATH),
+      /error \[truncated\]/,
+    ],
+    [
+      'a v1 header with absurd dims',
+      () => gen(fixture('huge.bin', v1Header([1 << 30, 172, 5, 8, 4, 512, 512])), TOK_PATH),
+      /error \[bad-dims\]: .*dim = 1073741824/,
+    ],
+    [
+      'a v1 header with inconsistent heads',
+      () => gen(fixture('heads.bin', v1Header([64, 172, 5, 8, 3, 512, 512])), TOK_PATH),
+      /error \[bad-dims\]/,
+    ],
+    [
+      'a tokenizer with fewer tokens than the vocab',
+      () => gen(MODEL_PATH, fixture('tok-short.bin', TOK.subarray(0, 3000))),
+      /error \[tokenizer-mismatch\]/,
+    ],
+    [
+      'a tokenizer for a larger vocab',
+      () => gen(MODEL_PATH, fixture('tok-long.bin', new Uint8Array([...TOK, ...TOK.subarray(4, 400)]))),
+      /error \[tokenizer-mismatch\]/,
+    ],
+    [
+      'a missing file',
+      () => gen(join(dir, 'nope.bin'), TOK_PATH),
+      /error \[bad-argument\]: cannot read --model .*no such file/,
+    ],
   ];
   for (const [what, argv, message] of cases) {
     it(what, async () => {
@@ -143,7 +187,10 @@ describe('nibble arguments', () => {
       [gen(MODEL_PATH, TOK_PATH, '--steps'), /--steps needs a value/],
       [gen(MODEL_PATH, TOK_PATH, '--sneed', '1'), /unknown option --sneed/],
       [gen(MODEL_PATH, TOK_PATH, 'extra'), /unexpected argument "extra"/],
-      [['generate', '--model', MODEL_PATH, '--tokenizer', TOK_PATH, '--backend', 'tpu'], /--backend must be auto, webgpu or cpu/],
+      [
+        ['generate', '--model', MODEL_PATH, '--tokenizer', TOK_PATH, '--backend', 'tpu'],
+        /--backend must be auto, webgpu or cpu/,
+      ],
       [['bench', '--fast'], /unknown option --fast/],
     ];
     for (const [argv, message] of cases) {
@@ -163,9 +210,24 @@ describe('--ctx for every format', () => {
     expect((await loadModel(io, HF_DIR, undefined)).model.config.seqLen).toBe(512); // min(own 512, 2048)
     expect((await loadModel(io, HF_DIR, undefined, { contextLength: 64 })).model.config.seqLen).toBe(64);
     expect((await loadModel(io, MODEL_PATH, TOK_PATH, { contextLength: 100 })).model.config.seqLen).toBe(100);
-    await expect(loadModel(io, HF_DIR, undefined, { contextLength: 4096 })).rejects.toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/1\.\.512/) });
+    await expect(loadModel(io, HF_DIR, undefined, { contextLength: 4096 })).rejects.toMatchObject({
+      code: 'bad-argument',
+      message: expect.stringMatching(/1\.\.512/),
+    });
     // The greedy text of a short context is the golden prefix while it fits.
-    const r = await run(['generate', '--model', HF_DIR, '--backend', 'cpu', '--temperature', '0', '--steps', '40', '--ctx', '64']);
+    const r = await run([
+      'generate',
+      '--model',
+      HF_DIR,
+      '--backend',
+      'cpu',
+      '--temperature',
+      '0',
+      '--steps',
+      '40',
+      '--ctx',
+      '64',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().length).toBeGreaterThan(60);
     expect(GOLDEN.startsWith(r.stdout.trimEnd())).toBe(true);

@@ -26,7 +26,11 @@ import { hfFixtureFiles } from './hf-fixture.ts';
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const MODEL = read('public/models/stories260K.bin');
 const TOK = read('public/models/tok512.bin');
-const FILES: Record<string, Uint8Array> = { '/m.bin': MODEL, '/t.bin': TOK, '/calib.txt': read('public/data/tinystories-calib.txt') };
+const FILES: Record<string, Uint8Array> = {
+  '/m.bin': MODEL,
+  '/t.bin': TOK,
+  '/calib.txt': read('public/data/tinystories-calib.txt'),
+};
 const TEXT = { calib: '/calib.txt', eval: '/calib.txt' };
 const RTN4: QuantSpec = { ...DEFAULT_SPEC, method: 'rtn', bits: 4, group: 32 };
 const TOKENS = [1, 403, 407, 261, 378, 9, 42];
@@ -46,7 +50,11 @@ function expectSameWeights(a: LlamaModel, b: LlamaModel): void {
   const bufs = (t: object) => {
     const x = t as { format: string; data?: ArrayBufferView; buffers?: Record<string, ArrayBufferView | undefined> };
     const all = x.format === 'f32' ? { data: x.data } : x.buffers!;
-    return Object.fromEntries(Object.entries(all).filter(([, v]) => v).map(([k, v]) => [k, [...new Uint8Array(v!.buffer, v!.byteOffset, v!.byteLength)]]));
+    return Object.fromEntries(
+      Object.entries(all)
+        .filter(([, v]) => v)
+        .map(([k, v]) => [k, [...new Uint8Array(v!.buffer, v!.byteOffset, v!.byteLength)]]),
+    );
   };
   a.weights.layers.forEach((la, l) => {
     for (const n of [...LINEAR_NAMES, 'rmsAtt', 'rmsFfn'] as const) {
@@ -71,7 +79,9 @@ describe('export-model through the engine (CPU host)', () => {
       expect(await logits(g.model)).toEqual(await logits(parseLlama2c(MODEL)));
       // the GGUF's own vocabulary is the loaded tokenizer's
       const tok = Tokenizer.fromLlama2c(g.tokenizerBytes, 512);
-      expect(tok.encode('Once upon a time', { bos: true, eos: false })).toEqual(Tokenizer.fromLlama2c(TOK, 512).encode('Once upon a time', { bos: true, eos: false }));
+      expect(tok.encode('Once upon a time', { bos: true, eos: false })).toEqual(
+        Tokenizer.fromLlama2c(TOK, 512).encode('Once upon a time', { bos: true, eos: false }),
+      );
 
       const q8 = await c.exportModel('base', 'gguf-q8_0');
       const b = bytesOf(q8, 'stories260K-q8_0.gguf');
@@ -90,7 +100,12 @@ describe('export-model through the engine (CPU host)', () => {
       const g = await c.exportModel(v.id, 'gptq-safetensors');
       expect(g.files.map((f) => f.name)).toEqual(['model.safetensors', 'quantize_config.json', 'config.json']);
       expect(g.folder).toBe('stories260K-rtn-int4-g32');
-      expect(text(g, 'quantize_config.json')).toMatchObject({ bits: 4, group_size: 32, sym: false, checkpoint_format: 'gptq' });
+      expect(text(g, 'quantize_config.json')).toMatchObject({
+        bits: 4,
+        group_size: 32,
+        sym: false,
+        checkpoint_format: 'gptq',
+      });
       expect(text(g, 'config.json')).toMatchObject({ model_type: 'llama', quantization_config: { bits: 4 } });
       const st = parseSafetensors(bytesOf(g, 'model.safetensors'));
       expect(st.tensors.get('model.layers.0.self_attn.q_proj.qweight')).toMatchObject({ dtype: 'I32', shape: [8, 64] });
@@ -113,10 +128,21 @@ describe('export-model through the engine (CPU host)', () => {
     try {
       const v = await c.quantize(RTN4, TEXT);
       const h = await c.exportModel(v.id, 'hf-safetensors');
-      expect(h.files.map((f) => f.name)).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+      expect(h.files.map((f) => f.name)).toEqual([
+        'config.json',
+        'generation_config.json',
+        'model.safetensors',
+        'tokenizer.json',
+        'tokenizer_config.json',
+      ]);
       expect(h.folder).toBe('stories260K-rtn-int4-g32-hf');
-      expect(text(h, 'config.json')).toMatchObject({ architectures: ['LlamaForCausalLM'], nibble_source: { fake_quant: true, quantized_formats: ['q4'] } });
-      const opened = await openHfFolder(memoryFolder(Object.fromEntries(h.files.map((f) => [f.name, new Uint8Array(f.bytes)]))));
+      expect(text(h, 'config.json')).toMatchObject({
+        architectures: ['LlamaForCausalLM'],
+        nibble_source: { fake_quant: true, quantized_formats: ['q4'] },
+      });
+      const opened = await openHfFolder(
+        memoryFolder(Object.fromEntries(h.files.map((f) => [f.name, new Uint8Array(f.bytes)]))),
+      );
       const ref = await quantizeModel(parseLlama2c(MODEL), RTN4);
       const [a, b] = [await logits(opened.model), await logits(ref.model)];
       expect(a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0)).toBeLessThan(1e-4);
@@ -130,10 +156,21 @@ describe('export-model through the engine (CPU host)', () => {
     try {
       const [base] = await c.listVariants();
       expect(Object.keys(base.exportIssues ?? {})).toEqual(['gptq-safetensors']);
-      expect(base.exportIssues?.['gptq-safetensors']).toMatch(/layer 0 wq is f32; the GPTQ layout needs uniform-int linears/);
-      await expect(c.exportModel('base', 'gptq-safetensors')).rejects.toMatchObject({ code: 'bad-argument', message: base.exportIssues?.['gptq-safetensors'] });
-      await expect(c.exportModel('base', 'gguf-q2_k' as never)).rejects.toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/one of gguf-f32/) });
-      await expect(c.exportModel('v9', 'nibble')).rejects.toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/no variant 'v9'/) });
+      expect(base.exportIssues?.['gptq-safetensors']).toMatch(
+        /layer 0 wq is f32; the GPTQ layout needs uniform-int linears/,
+      );
+      await expect(c.exportModel('base', 'gptq-safetensors')).rejects.toMatchObject({
+        code: 'bad-argument',
+        message: base.exportIssues?.['gptq-safetensors'],
+      });
+      await expect(c.exportModel('base', 'gguf-q2_k' as never)).rejects.toMatchObject({
+        code: 'bad-argument',
+        message: expect.stringMatching(/one of gguf-f32/),
+      });
+      await expect(c.exportModel('v9', 'nibble')).rejects.toMatchObject({
+        code: 'bad-argument',
+        message: expect.stringMatching(/no variant 'v9'/),
+      });
       const nf4 = await c.quantize({ ...DEFAULT_SPEC, method: 'nf4', group: 64 }, TEXT);
       expect(nf4.exportIssues?.['gptq-safetensors']).toMatch(/is nf4/);
       await expect(c.exportModel(nf4.id, 'gptq-safetensors')).rejects.toMatchObject({ code: 'bad-argument' });
@@ -147,17 +184,31 @@ describe('export-model through the engine (CPU host)', () => {
     const hf = hfFixtureFiles();
     const c = new EngineClient(inThreadTransport({}));
     try {
-      await c.load({ kind: 'files', name: 'stories260K-hf', files: Object.entries(hf).map(([path, b]) => ({ path, blob: new Blob([b.slice()]) })) });
+      await c.load({
+        kind: 'files',
+        name: 'stories260K-hf',
+        files: Object.entries(hf).map(([path, b]) => ({ path, blob: new Blob([b.slice()]) })),
+      });
       const [base] = await c.listVariants();
-      expect(Object.keys(base.exportIssues ?? {}).sort()).toEqual(['gguf-f32', 'gguf-q4_0', 'gguf-q8_0', 'gptq-safetensors']);
-      await expect(c.exportModel('base', 'gguf-q8_0')).rejects.toMatchObject({ code: 'unsupported', message: expect.stringMatching(/SentencePiece .*tokenizer\.json/) });
+      expect(Object.keys(base.exportIssues ?? {}).sort()).toEqual([
+        'gguf-f32',
+        'gguf-q4_0',
+        'gguf-q8_0',
+        'gptq-safetensors',
+      ]);
+      await expect(c.exportModel('base', 'gguf-q8_0')).rejects.toMatchObject({
+        code: 'unsupported',
+        message: expect.stringMatching(/SentencePiece .*tokenizer\.json/),
+      });
       const n = await c.exportModel('base', 'nibble');
       expect(n.files[0].name).toBe('stories260K-hf.nibble');
       const file = readNibbleFile(new Uint8Array(n.files[0].bytes));
       expect(file.tokenizerFiles).toMatchObject({ kind: 'hf', json: hf['tokenizer.json'] });
       // the same pure dispatch the CLI uses refuses it the same way
       const tokenizerFiles = { kind: 'hf' as const, json: hf['tokenizer.json'] };
-      expect(() => exportModelFiles({ model: file.model, modelName: 'x', label: 'fp32', tokenizerFiles }, 'gguf-f32')).toThrow(expect.objectContaining({ code: 'unsupported' }));
+      expect(() =>
+        exportModelFiles({ model: file.model, modelName: 'x', label: 'fp32', tokenizerFiles }, 'gguf-f32'),
+      ).toThrow(expect.objectContaining({ code: 'unsupported' }));
     } finally {
       c.dispose();
     }
@@ -167,7 +218,11 @@ describe('export-model through the engine (CPU host)', () => {
 describe('the store’s exportModel action', () => {
   it('returns the worker’s files, one export at a time, and shows a typed error on the banner', async () => {
     const engine = new EngineClient(inThreadTransport({ fetchBytes: async (u) => FILES[u] }));
-    const store = createAppStore({ engine, defaultSource: { kind: 'url', name: 'stories260K', modelUrl: '/m.bin', tokenizerUrl: '/t.bin' }, text: TEXT });
+    const store = createAppStore({
+      engine,
+      defaultSource: { kind: 'url', name: 'stories260K', modelUrl: '/m.bin', tokenizerUrl: '/t.bin' },
+      text: TEXT,
+    });
     try {
       await store.getState().loadDefaultModel();
       const job = store.getState().exportModel('base', 'nibble');
@@ -178,7 +233,10 @@ describe('the store’s exportModel action', () => {
       expect(readNibbleFile(new Uint8Array(files!.files[0].bytes)).label).toBe('fp32');
       expect(store.getState().variants.exporting).toBeNull();
       expect(await store.getState().exportModel('base', 'gptq-safetensors')).toBeNull();
-      expect(store.getState().error).toMatchObject({ code: 'bad-argument', context: expect.stringMatching(/Exporting .* as gptq-safetensors/) });
+      expect(store.getState().error).toMatchObject({
+        code: 'bad-argument',
+        context: expect.stringMatching(/Exporting .* as gptq-safetensors/),
+      });
     } finally {
       store.dispose();
     }

@@ -48,43 +48,141 @@ describe('nibble export', () => {
     expect(f.tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.type).toBe(GgmlType.Q4_0);
     expect(f.tensors.find((t) => t.name === 'output.weight')).toBeUndefined(); // the GGUF's copy was recognised as tied
     const q8 = join(dir, 'q8.gguf');
-    expect((await run(['export', ...bin, '--method', 'rtn', '--bits', '8', '--group', '32', '--sym', '--f16-scales', '--format', 'gguf-q8_0', '--out', q8])).code).toBe(0);
+    expect(
+      (
+        await run([
+          'export',
+          ...bin,
+          '--method',
+          'rtn',
+          '--bits',
+          '8',
+          '--group',
+          '32',
+          '--sym',
+          '--f16-scales',
+          '--format',
+          'gguf-q8_0',
+          '--out',
+          q8,
+        ])
+      ).code,
+    ).toBe(0);
     expect(parseGguf(read(q8)).kv.get('general.name')?.value).toBe('stories260K (rtn int8 g32 sym)');
   });
 
   it('gptq-safetensors: a folder, or a .safetensors file with the JSON sidecars beside it', async () => {
     const folder = join(dir, 'gptq-dir');
-    const a = await run(['export', ...bin, '--method', 'rtn', '--bits', '4', '--group', '32', '--format', 'gptq-safetensors', '--out', folder]);
+    const a = await run([
+      'export',
+      ...bin,
+      '--method',
+      'rtn',
+      '--bits',
+      '4',
+      '--group',
+      '32',
+      '--format',
+      'gptq-safetensors',
+      '--out',
+      folder,
+    ]);
     expect(a.code).toBe(0);
-    for (const f of ['model.safetensors', 'quantize_config.json', 'config.json']) expect(existsSync(join(folder, f)), f).toBe(true);
-    expect(JSON.parse(readFileSync(join(folder, 'quantize_config.json'), 'utf8'))).toMatchObject({ bits: 4, group_size: 32, desc_act: false, checkpoint_format: 'gptq' });
+    for (const f of ['model.safetensors', 'quantize_config.json', 'config.json'])
+      expect(existsSync(join(folder, f)), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(folder, 'quantize_config.json'), 'utf8'))).toMatchObject({
+      bits: 4,
+      group_size: 32,
+      desc_act: false,
+      checkpoint_format: 'gptq',
+    });
 
     const single = join(dir, 'single', 'tiny.safetensors');
     rmSync(join(dir, 'single'), { recursive: true, force: true });
     await import('node:fs').then((fs) => fs.mkdirSync(join(dir, 'single')));
-    const b = await run(['export', ...bin, '--calib', CALIB, '--seq', '64', '--method', 'gptq', '--bits', '3', '--group', '32', '--act-order', '--format', 'gptq-safetensors', '--out', single]);
+    const b = await run([
+      'export',
+      ...bin,
+      '--calib',
+      CALIB,
+      '--seq',
+      '64',
+      '--method',
+      'gptq',
+      '--bits',
+      '3',
+      '--group',
+      '32',
+      '--act-order',
+      '--format',
+      'gptq-safetensors',
+      '--out',
+      single,
+    ]);
     expect(b.code).toBe(0);
     expect(b.stderr).toMatch(/quantize layer 5\/5 w2/);
     expect(existsSync(single)).toBe(true);
-    expect(JSON.parse(readFileSync(join(dir, 'single', 'quantize_config.json'), 'utf8'))).toMatchObject({ bits: 3, group_size: 32, desc_act: true });
-    expect(JSON.parse(readFileSync(join(dir, 'single', 'config.json'), 'utf8'))).toMatchObject({ model_type: 'llama', quantization_config: { bits: 3 } });
+    expect(JSON.parse(readFileSync(join(dir, 'single', 'quantize_config.json'), 'utf8'))).toMatchObject({
+      bits: 3,
+      group_size: 32,
+      desc_act: true,
+    });
+    expect(JSON.parse(readFileSync(join(dir, 'single', 'config.json'), 'utf8'))).toMatchObject({
+      model_type: 'llama',
+      quantization_config: { bits: 3 },
+    });
   });
 
   it('hf-safetensors: an HF folder that generate --model DIR runs to the golden text; a variant as fake-quant', async () => {
     const folder = join(dir, 'hf-dir');
     const a = await run(['export', ...bin, '--format', 'hf-safetensors', '--out', folder, '--json']);
     expect(a.code).toBe(0);
-    const names = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
-    expect(JSON.parse(a.stdout)).toMatchObject({ format: 'hf-safetensors', label: 'fp32', files: names.map((n) => ({ path: join(folder, n) })) });
-    expect(JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'))).toMatchObject({ architectures: ['LlamaForCausalLM'], torch_dtype: 'float32', nibble_source: { fake_quant: false } });
+    const names = [
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ];
+    expect(JSON.parse(a.stdout)).toMatchObject({
+      format: 'hf-safetensors',
+      label: 'fp32',
+      files: names.map((n) => ({ path: join(folder, n) })),
+    });
+    expect(JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'))).toMatchObject({
+      architectures: ['LlamaForCausalLM'],
+      torch_dtype: 'float32',
+      nibble_source: { fake_quant: false },
+    });
     const g = await run(['generate', '--model', folder, '--backend', 'cpu', '--temperature', '0', '--steps', '60']);
     expect(g.code).toBe(0);
     expect(GOLDEN.startsWith(g.stdout.replace(/\n$/, ''))).toBe(true);
     expect(g.stdout.length).toBeGreaterThan(150);
 
     const q = join(dir, 'hf-rtn4');
-    expect((await run(['export', ...bin, '--method', 'rtn', '--bits', '4', '--group', '32', '--format', 'hf-safetensors', '--out', q])).code).toBe(0);
-    expect(JSON.parse(readFileSync(join(q, 'config.json'), 'utf8')).nibble_source).toMatchObject({ name: 'stories260K (rtn int4 g32)', fake_quant: true, quantized_formats: ['q4'] });
+    expect(
+      (
+        await run([
+          'export',
+          ...bin,
+          '--method',
+          'rtn',
+          '--bits',
+          '4',
+          '--group',
+          '32',
+          '--format',
+          'hf-safetensors',
+          '--out',
+          q,
+        ])
+      ).code,
+    ).toBe(0);
+    expect(JSON.parse(readFileSync(join(q, 'config.json'), 'utf8')).nibble_source).toMatchObject({
+      name: 'stories260K (rtn int4 g32)',
+      fake_quant: true,
+      quantized_formats: ['q4'],
+    });
   });
 
   it('GGUF → .nibble → generate reproduces the golden greedy text', async () => {
@@ -98,16 +196,31 @@ describe('nibble export', () => {
   });
 
   it.each([
-    [['export', ...bin, '--out', 'x'], /--format must be one of gguf-f32, gguf-q8_0, gguf-q4_0, gptq-safetensors, hf-safetensors, nibble/],
+    [
+      ['export', ...bin, '--out', 'x'],
+      /--format must be one of gguf-f32, gguf-q8_0, gguf-q4_0, gptq-safetensors, hf-safetensors, nibble/,
+    ],
     [['export', ...bin, '--format', 'gguf-q2_k', '--out', 'x'], /got "gguf-q2_k"/],
     [['export', ...bin, '--format', 'gguf-f32'], /--out PATH is required/],
     [['export', ...bin, '--format', 'gptq-safetensors', '--method', 'nf4', '--out', 'x'], /needs --method gptq or rtn/],
-    [['export', ...bin, '--format', 'gptq-safetensors', '--out', join(dir, 'no')], /layer 0 wq is f32; the GPTQ layout needs uniform-int linears/],
+    [
+      ['export', ...bin, '--format', 'gptq-safetensors', '--out', join(dir, 'no')],
+      /layer 0 wq is f32; the GPTQ layout needs uniform-int linears/,
+    ],
     [['export', ...bin, '--format', 'gguf-f32', '--method', 'gptq', '--out', 'x'], /needs calibration text/],
-    [['export', ...bin, '--format', 'hf-safetensors', '--out', 'x.safetensors'], /hf-safetensors writes a folder .*give --out DIR/],
+    [
+      ['export', ...bin, '--format', 'hf-safetensors', '--out', 'x.safetensors'],
+      /hf-safetensors writes a folder .*give --out DIR/,
+    ],
     [['export', '--model', MODEL, '--format', 'gguf-f32', '--out', 'x'], /--tokenizer FILE is required/],
-    [['export', ...bin, '--format', 'gguf-f32', '--out', join(dir, 'missing-dir', 'x.gguf')], /cannot write .*missing-dir/],
-    [['export', '--model', GGUF, '--tokenizer', join(dir, 'calib.txt'), '--format', 'nibble', '--out', 'x'], /\[(bad-format|tokenizer-mismatch|truncated)\]/],
+    [
+      ['export', ...bin, '--format', 'gguf-f32', '--out', join(dir, 'missing-dir', 'x.gguf')],
+      /cannot write .*missing-dir/,
+    ],
+    [
+      ['export', '--model', GGUF, '--tokenizer', join(dir, 'calib.txt'), '--format', 'nibble', '--out', 'x'],
+      /\[(bad-format|tokenizer-mismatch|truncated)\]/,
+    ],
   ])('exits 2: %j', async (argv, message) => {
     const r = await run(argv);
     expect(r.code).toBe(2);

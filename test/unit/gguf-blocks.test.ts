@@ -127,7 +127,7 @@ describe('decoders vs an independent per-value formulation', () => {
   const rnd = seededRandom(21);
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));
   /** A random f16 that is finite and modest (exponent field 8..20). */
-  const smallF16 = () => ((rnd() < 0.5 ? 0x8000 : 0) | ((8 + Math.floor(rnd() * 12)) << 10) | Math.floor(rnd() * 1024));
+  const smallF16 = () => (rnd() < 0.5 ? 0x8000 : 0) | ((8 + Math.floor(rnd() * 12)) << 10) | Math.floor(rnd() * 1024);
   const setU16 = (b: Uint8Array, o: number, v: number) => {
     b[o] = v & 255;
     b[o + 1] = v >> 8;
@@ -162,7 +162,10 @@ describe('decoders vs an independent per-value formulation', () => {
     setU16(b, 0, smallF16());
     setU16(b, 2, smallF16());
     const s = b.subarray(4, 16);
-    const scMin = (j: number) => (j < 4 ? [s[j] & 63, s[j + 4] & 63] : [(s[j + 4] & 15) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4)]);
+    const scMin = (j: number) =>
+      j < 4
+        ? [s[j] & 63, s[j + 4] & 63]
+        : [(s[j + 4] & 15) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4)];
     const y = dequantize(GgmlType.Q4_K, b, 256);
     for (let e = 0; e < 256; e++) {
       const chunk = e >> 6;
@@ -185,7 +188,7 @@ describe('decoders vs an independent per-value formulation', () => {
       const qlByte = b[64 * half + l + 32 * (k & 1)];
       const low = k >= 2 ? qlByte >> 4 : qlByte & 15;
       const high = (b[128 + 32 * half + l] >> (2 * k)) & 3;
-      const sc = ((b[192 + 8 * half + (l >> 4) + 2 * k] << 24) >> 24); // int8
+      const sc = (b[192 + 8 * half + (l >> 4) + 2 * k] << 24) >> 24; // int8
       expect(y[e]).toBe(f32(f32(h(b, 208) * sc) * ((low | (high << 4)) - 32)));
     }
   });
@@ -214,6 +217,8 @@ describe('bulk f32 → f16 (writers)', () => {
     const rnd = seededRandom(16);
     for (let i = 0; i < 100_000; i++) check(Math.floor(rnd() * 2 ** 32));
     expect(bad).toEqual([]);
-    expect(Array.from(f16Array(Float32Array.of(1, -2, 65504, 1e6, 2 ** -25, 2 ** -24)))).toEqual([0x3c00, 0xc000, 0x7bff, 0x7c00, 0, 1]);
+    expect(Array.from(f16Array(Float32Array.of(1, -2, 65504, 1e6, 2 ** -25, 2 ** -24)))).toEqual([
+      0x3c00, 0xc000, 0x7bff, 0x7c00, 0, 1,
+    ]);
   });
 });

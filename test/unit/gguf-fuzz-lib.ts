@@ -79,7 +79,17 @@ export interface Mutation {
   bytes: Uint8Array;
 }
 
-const U64_VALUES = [0n, 1n, 2n ** 31n - 1n, 2n ** 32n, 2n ** 40n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 64n - 2n];
+const U64_VALUES = [
+  0n,
+  1n,
+  2n ** 31n - 1n,
+  2n ** 32n,
+  2n ** 40n,
+  2n ** 53n + 1n,
+  2n ** 63n,
+  2n ** 64n - 1n,
+  2n ** 64n - 2n,
+];
 const U32_VALUES = [0, 1, 2, 3, 4, 5, 8, 9, 12, 13, 14, 30, 31, 255, 2 ** 31, 2 ** 32 - 1];
 
 /** One seeded mutation of `orig`. */
@@ -93,7 +103,21 @@ export function mutate(orig: Uint8Array, map: FieldMap, rnd: () => number): Muta
   const set64 = (at: number, v: bigint) => at + 8 <= b.length && dv.setBigUint64(at, v, true);
   const set32 = (at: number, v: number) => at + 4 <= b.length && dv.setUint32(at, v, true);
   const get64 = (at: number) => (at + 8 <= b.length ? dv.getBigUint64(at, true) : 0n);
-  const kinds = ['bitflip', 'bitflip', 'truncate', 'u64', 'u64', 'u32', 'offset', 'tensor-type', 'kv-type', 'splice', 'insert', 'delete', 'multi'];
+  const kinds = [
+    'bitflip',
+    'bitflip',
+    'truncate',
+    'u64',
+    'u64',
+    'u32',
+    'offset',
+    'tensor-type',
+    'kv-type',
+    'splice',
+    'insert',
+    'delete',
+    'multi',
+  ];
   const kind = pick(kinds);
   switch (kind) {
     case 'bitflip': {
@@ -160,7 +184,19 @@ export function mutate(orig: Uint8Array, map: FieldMap, rnd: () => number): Muta
   }
 }
 
-const TRACKED = ['ArrayBuffer', 'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'] as const;
+const TRACKED = [
+  'ArrayBuffer',
+  'Uint8Array',
+  'Int8Array',
+  'Uint16Array',
+  'Int16Array',
+  'Uint32Array',
+  'Int32Array',
+  'Float32Array',
+  'Float64Array',
+  'BigInt64Array',
+  'BigUint64Array',
+] as const;
 
 /** Runs fn with the typed-array constructors wrapped; returns its result and the largest allocation (bytes). */
 export function trackAllocations<T>(fn: () => T): { result: T; maxAlloc: number } {
@@ -193,7 +229,12 @@ function installTracker(): { max(): number; restore(): void } {
     const proxy: unknown = new Proxy(target, {
       construct(t, args, newTarget) {
         const a = args[0];
-        const n = typeof a === 'number' ? a * per : a && typeof a === 'object' && !(a instanceof (saved[0] as typeof ArrayBuffer)) && 'length' in a ? Number((a as { length: number }).length) * per : 0;
+        const n =
+          typeof a === 'number'
+            ? a * per
+            : a && typeof a === 'object' && !(a instanceof (saved[0] as typeof ArrayBuffer)) && 'length' in a
+              ? Number((a as { length: number }).length) * per
+              : 0;
         maxAlloc = Math.max(maxAlloc, n);
         return Reflect.construct(t, args, newTarget === proxy ? t : newTarget);
       },
@@ -224,8 +265,12 @@ export function runCase(bytes: Uint8Array): CaseResult {
   if (typeof result === 'string') return { outcome: result, ms, maxAlloc };
   // A model that loads must be usable: one forward step (short KV cache) and the tokenizer.
   const { config, weights } = result.model;
-  const logits = new CpuForward({ config: { ...config, seqLen: 4 }, weights }).forward([1, Math.min(5, config.vocabSize - 1)], 0);
-  if (logits.length !== config.vocabSize) throw new Error(`forward returned ${logits.length} logits for a vocabulary of ${config.vocabSize}`);
+  const logits = new CpuForward({ config: { ...config, seqLen: 4 }, weights }).forward(
+    [1, Math.min(5, config.vocabSize - 1)],
+    0,
+  );
+  if (logits.length !== config.vocabSize)
+    throw new Error(`forward returned ${logits.length} logits for a vocabulary of ${config.vocabSize}`);
   result.tokenizer.decode(result.tokenizer.encode('Once upon a time, ünïcode 🦙', { bos: true, eos: true }));
   return { outcome: 'model', ms, maxAlloc };
 }
@@ -250,11 +295,16 @@ export async function runRangedCase(bytes: Uint8Array, whole: string): Promise<C
   const ms = performance.now() - t0;
   const { inspect, opened } = result;
   const outcome = typeof opened === 'string' ? opened : 'model';
-  if (whole === 'model' && (outcome !== 'model' || inspect !== 'model')) throw new Error(`loadGguf accepts the file, the ranged path says load ${outcome}, inspect ${inspect}`);
+  if (whole === 'model' && (outcome !== 'model' || inspect !== 'model'))
+    throw new Error(`loadGguf accepts the file, the ranged path says load ${outcome}, inspect ${inspect}`);
   if (typeof opened !== 'string') {
     const { config, weights } = opened.model;
-    const logits = new CpuForward({ config: { ...config, seqLen: 4 }, weights }).forward([1, Math.min(5, config.vocabSize - 1)], 0);
-    if (logits.length !== config.vocabSize) throw new Error(`forward returned ${logits.length} logits for a vocabulary of ${config.vocabSize}`);
+    const logits = new CpuForward({ config: { ...config, seqLen: 4 }, weights }).forward(
+      [1, Math.min(5, config.vocabSize - 1)],
+      0,
+    );
+    if (logits.length !== config.vocabSize)
+      throw new Error(`forward returned ${logits.length} logits for a vocabulary of ${config.vocabSize}`);
   }
   return { outcome, inspect, ms, maxAlloc };
 }

@@ -30,7 +30,8 @@ describe('GGUF loader fuzzing', () => {
         const r = await runRangedCase(m.bytes, whole);
         outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
         if (r.ms > 2000) problems.push(`case ${i} (${m.kind}): ${r.ms.toFixed(0)} ms`);
-        if (r.maxAlloc > m.bytes.length) problems.push(`case ${i} (${m.kind}): allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file`);
+        if (r.maxAlloc > m.bytes.length)
+          problems.push(`case ${i} (${m.kind}): allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file`);
       } catch (e) {
         problems.push(`case ${i} (${m.kind}): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       }
@@ -50,7 +51,8 @@ describe('GGUF loader fuzzing', () => {
         const r = runCase(m.bytes);
         outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
         if (r.ms > 2000) problems.push(`case ${i} (${m.kind}): ${r.ms.toFixed(0)} ms`);
-        if (r.maxAlloc > m.bytes.length) problems.push(`case ${i} (${m.kind}): allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file`);
+        if (r.maxAlloc > m.bytes.length)
+          problems.push(`case ${i} (${m.kind}): allocated ${r.maxAlloc} bytes for a ${m.bytes.length}-byte file`);
       } catch (e) {
         problems.push(`case ${i} (${m.kind}): ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       }
@@ -58,6 +60,7 @@ describe('GGUF loader fuzzing', () => {
     expect(problems).toEqual([]);
     // The mix reaches both ends: many rejections of each kind, and intact models (data-only flips).
     expect(outcomes.model).toBeGreaterThan(10);
-    for (const code of ['bad-format', 'bad-dims', 'unsupported', 'truncated']) expect(outcomes[code], code).toBeGreaterThan(0);
+    for (const code of ['bad-format', 'bad-dims', 'unsupported', 'truncated'])
+      expect(outcomes[code], code).toBeGreaterThan(0);
   });
 });

@@ -24,22 +24,36 @@ const model = parseLlama2c(stories260K());
 const vocab = vocabFromLlama2c(tok512(), model.config.vocabSize);
 
 describe('quantized GGUF in the page', () => {
-  for (const [format, tag] of [['gguf-q8_0', 'q8'], ['gguf-q4_0', 'q4']] as const) {
+  for (const [format, tag] of [
+    ['gguf-q8_0', 'q8'],
+    ['gguf-q4_0', 'q4'],
+  ] as const) {
     it(`${format}: linears stay ${tag} from plan to runner; text = the native model's; the lab quantizes from ŵ`, async () => {
       const bytes = writeGgufModel(model, vocab, format);
       const native = loadGguf(bytes, { weights: 'native' });
       expect(native.model.weights.layers[0].wq.format).toBe(tag);
       const c = new EngineClient(inThreadTransport({}));
       try {
-        const source = { kind: 'files' as const, name: `stories-${tag}.gguf`, files: [{ path: `stories-${tag}.gguf`, blob: new Blob([bytes.slice()]) }] };
+        const source = {
+          kind: 'files' as const,
+          name: `stories-${tag}.gguf`,
+          files: [{ path: `stories-${tag}.gguf`, blob: new Blob([bytes.slice()]) }],
+        };
         const plan = await c.inspect(source);
         // w2 has 172 columns, not whole Q blocks: the writer stores it F16, so it loads as f32.
         const linears = native.model.weights.layers.flatMap((l) => LINEAR_NAMES.map((n) => l[n]));
         const linearBytes = linears.reduce((n, t) => n + weightBytes(t), 0);
-        expect(plan.memory.weightBytesByFormat[tag]).toBe(linears.filter((t) => t.format === tag).reduce((n, t) => n + weightBytes(t), 0));
+        expect(plan.memory.weightBytesByFormat[tag]).toBe(
+          linears.filter((t) => t.format === tag).reduce((n, t) => n + weightBytes(t), 0),
+        );
         expect(linears.filter((t) => t.format === tag)).toHaveLength(6 * 5);
         await c.load(source);
-        const want = await generate(createCpuRunner(native.model), native.tokenizer, '', { maxTokens: 24, temperature: 0, topP: 1, seed: 1 });
+        const want = await generate(createCpuRunner(native.model), native.tokenizer, '', {
+          maxTokens: 24,
+          temperature: 0,
+          topP: 1,
+          seed: 1,
+        });
         expect((await c.generate('', GREEDY)).tokens).toEqual(want.tokens);
         const [base] = await c.listVariants();
         expect(base).toMatchObject({ id: 'base', label: `as loaded (${tag}, f32)` }); // w2 is f32 (see above)
@@ -50,8 +64,17 @@ describe('quantized GGUF in the page', () => {
         const saved = readNibbleFile(new Uint8Array((await c.exportModel(v.id, 'nibble')).files[0].bytes)).model;
         const wq = native.model.weights.layers[0].wq;
         expect(saved.weights.layers[0].wq).toEqual(quantizeLinear(weightValues(wq, 'wq'), spec));
-        const h = await c.weightHistogram({ layer: 0, linear: 'wq', bins: 16, row: 0, group: 0, spec: { ...DEFAULT_SPEC, method: 'rtn', bits: 4, group: 32 } });
-        expect(h.counts.reduce((a: number, b: number) => a + b, 0)).toBe(native.model.weights.layers[0].wq.shape[0] * native.model.weights.layers[0].wq.shape[1]);
+        const h = await c.weightHistogram({
+          layer: 0,
+          linear: 'wq',
+          bins: 16,
+          row: 0,
+          group: 0,
+          spec: { ...DEFAULT_SPEC, method: 'rtn', bits: 4, group: 32 },
+        });
+        expect(h.counts.reduce((a: number, b: number) => a + b, 0)).toBe(
+          native.model.weights.layers[0].wq.shape[0] * native.model.weights.layers[0].wq.shape[1],
+        );
       } finally {
         c.dispose();
       }

@@ -49,9 +49,16 @@ describe('gguf-f32 export', () => {
     expect(kv('general.architecture')).toEqual({ type: T.STRING, value: 'llama' });
     expect(kv('general.name')?.value).toBe('stories260K');
     const ints: Record<string, number> = {
-      'llama.context_length': 512, 'llama.embedding_length': 64, 'llama.block_count': 5, 'llama.feed_forward_length': 172,
-      'llama.rope.dimension_count': 8, 'llama.attention.head_count': 8, 'llama.attention.head_count_kv': 4,
-      'tokenizer.ggml.bos_token_id': 1, 'tokenizer.ggml.eos_token_id': 2, 'general.alignment': 32,
+      'llama.context_length': 512,
+      'llama.embedding_length': 64,
+      'llama.block_count': 5,
+      'llama.feed_forward_length': 172,
+      'llama.rope.dimension_count': 8,
+      'llama.attention.head_count': 8,
+      'llama.attention.head_count_kv': 4,
+      'tokenizer.ggml.bos_token_id': 1,
+      'tokenizer.ggml.eos_token_id': 2,
+      'general.alignment': 32,
     };
     for (const [k, v] of Object.entries(ints)) expect(kv(k), k).toEqual({ type: T.U32, value: v });
     expect(kv('llama.attention.layer_norm_rms_epsilon')).toEqual({ type: T.F32, value: Math.fround(1e-5) });
@@ -65,7 +72,11 @@ describe('gguf-f32 export', () => {
   });
 
   it("follows llama.cpp's layout: tensor names, running padded offsets, aligned start and end", () => {
-    const names = ['token_embd.weight', 'output_norm.weight', ...Array.from({ length: 5 }, (_, l) => Object.values(LAYER_TENSORS).map((n) => `blk.${l}.${n}.weight`)).flat()];
+    const names = [
+      'token_embd.weight',
+      'output_norm.weight',
+      ...Array.from({ length: 5 }, (_, l) => Object.values(LAYER_TENSORS).map((n) => `blk.${l}.${n}.weight`)).flat(),
+    ];
     expect(f.tensors.map((t) => t.name)).toEqual(names); // tied classifier: no output.weight
     let expected = 0;
     for (const t of f.tensors) {
@@ -80,9 +91,21 @@ describe('gguf-f32 export', () => {
 
 describe('gguf-q8_0 / gguf-q4_0 blocks', () => {
   // An untied copy, so output.weight is written too.
-  const untied: LlamaModel = { config: { ...model.config, sharedClassifier: false }, weights: { ...model.weights, wcls: f32Tensor([512, 64], (model.weights.wcls as F32Tensor).data.map((v) => v * 0.5)) } };
+  const untied: LlamaModel = {
+    config: { ...model.config, sharedClassifier: false },
+    weights: {
+      ...model.weights,
+      wcls: f32Tensor(
+        [512, 64],
+        (model.weights.wcls as F32Tensor).data.map((v) => v * 0.5),
+      ),
+    },
+  };
 
-  it.each([['gguf-q8_0', GgmlType.Q8_0, encodeQ8_0], ['gguf-q4_0', GgmlType.Q4_0, encodeQ4_0]] as const)('%s: byte-exact encoder output per tensor', (format, type, encode) => {
+  it.each([
+    ['gguf-q8_0', GgmlType.Q8_0, encodeQ8_0],
+    ['gguf-q4_0', GgmlType.Q4_0, encodeQ4_0],
+  ] as const)('%s: byte-exact encoder output per tensor', (format, type, encode) => {
     const f = parseGguf(writeGgufModel(untied, vocab, format));
     const typeOf = (n: string) => f.tensors.find((t) => t.name === n)!.type;
     expect(tensorBytes(f, 'token_embd.weight')).toEqual(encode((model.weights.tokEmb as F32Tensor).data));
@@ -93,18 +116,23 @@ describe('gguf-q8_0 / gguf-q4_0 blocks', () => {
       const lw = model.weights.layers[l];
       for (const k of ['wq', 'wk', 'wv', 'wo', 'w1', 'w3'] as const) {
         expect(typeOf(`blk.${l}.${LAYER_TENSORS[k]}.weight`)).toBe(type);
-        expect(Buffer.from(tensorBytes(f, `blk.${l}.${LAYER_TENSORS[k]}.weight`)).equals(Buffer.from(encode(f32Of(lw[k]))))).toBe(true);
+        expect(
+          Buffer.from(tensorBytes(f, `blk.${l}.${LAYER_TENSORS[k]}.weight`)).equals(Buffer.from(encode(f32Of(lw[k])))),
+        ).toBe(true);
       }
       // ffn_down has rows of 172 (not whole blocks of 32): F16, as llama.cpp falls back
       expect(typeOf(`blk.${l}.ffn_down.weight`)).toBe(GgmlType.F16);
-      expect(Buffer.from(tensorBytes(f, `blk.${l}.ffn_down.weight`)).equals(Buffer.from(f16Array(f32Of(lw.w2)).buffer))).toBe(true);
+      expect(
+        Buffer.from(tensorBytes(f, `blk.${l}.ffn_down.weight`)).equals(Buffer.from(f16Array(f32Of(lw.w2)).buffer)),
+      ).toBe(true);
       expect(tensorBytes(f, `blk.${l}.attn_norm.weight`)).toEqual(bytesOf(f32Of(lw.rmsAtt)));
     }
   });
 
   it('quantized exports still run (top-1 agreement with fp32 on a short text)', () => {
     const ref = logits(model);
-    const argmax = (x: Float32Array, r: number) => x.subarray(r * 512, r * 512 + 512).reduce((b, v, i, a) => (v > a[b] ? i : b), 0);
+    const argmax = (x: Float32Array, r: number) =>
+      x.subarray(r * 512, r * 512 + 512).reduce((b, v, i, a) => (v > a[b] ? i : b), 0);
     for (const format of ['gguf-q8_0', 'gguf-q4_0'] as const) {
       const q = logits(loadGguf(writeGgufModel(model, vocab, format)).model);
       const agree = TOKENS.filter((_, r) => argmax(q, r) === argmax(ref, r)).length;
@@ -113,25 +141,39 @@ describe('gguf-q8_0 / gguf-q4_0 blocks', () => {
   });
 
   it('a q8/q4 symmetric group-32 f16-scale variant is written code for code', () => {
-    for (const [fmt, format] of [['q8', 'gguf-q8_0'], ['q4', 'gguf-q4_0']] as const) {
-      const layers = model.weights.layers.map((lw) => ({ ...lw, wq: quantizeTensor(lw.wq as F32Tensor, { format: fmt, group: 32, sym: true, scaleType: 'f16' }) }));
+    for (const [fmt, format] of [
+      ['q8', 'gguf-q8_0'],
+      ['q4', 'gguf-q4_0'],
+    ] as const) {
+      const layers = model.weights.layers.map((lw) => ({
+        ...lw,
+        wq: quantizeTensor(lw.wq as F32Tensor, { format: fmt, group: 32, sym: true, scaleType: 'f16' }),
+      }));
       const variant: LlamaModel = { ...model, weights: { ...model.weights, layers } };
       const g = loadGguf(writeGgufModel(variant, vocab, format));
-      layers.forEach((lw, l) => expect(f32Of(g.model.weights.layers[l].wq)).toEqual(dequantizeTensor(lw.wq as Parameters<typeof dequantizeTensor>[0]).data));
+      layers.forEach((lw, l) =>
+        expect(f32Of(g.model.weights.layers[l].wq)).toEqual(
+          dequantizeTensor(lw.wq as Parameters<typeof dequantizeTensor>[0]).data,
+        ),
+      );
     }
   });
 });
 
 describe("loading with weights: 'native'", () => {
   it('Q8_0/Q4_0 linears become q8/q4 tensors with the very values (and logits) of the f32 load', () => {
-    for (const [format, fmt] of [['gguf-q8_0', 'q8'], ['gguf-q4_0', 'q4']] as const) {
+    for (const [format, fmt] of [
+      ['gguf-q8_0', 'q8'],
+      ['gguf-q4_0', 'q4'],
+    ] as const) {
       const bytes = writeGgufModel(model, vocab, format);
       const a = loadGguf(bytes).model;
       const b = loadGguf(bytes, { weights: 'native' }).model;
       const lw = b.weights.layers[0];
       expect([lw.wq.format, lw.w1.format, lw.w2.format, lw.rmsAtt.format]).toEqual([fmt, fmt, 'f32', 'f32']); // ffn_down is F16 in the file
       b.weights.layers.forEach((l, i) => {
-        for (const k of ['wq', 'wk', 'wv', 'wo', 'w1', 'w3'] as const) expect(f32Values(l[k])).toEqual(f32Of(a.weights.layers[i][k]));
+        for (const k of ['wq', 'wk', 'wv', 'wo', 'w1', 'w3'] as const)
+          expect(f32Values(l[k])).toEqual(f32Of(a.weights.layers[i][k]));
       });
       expect(logits(b)).toEqual(logits(a));
     }
@@ -141,24 +183,42 @@ describe("loading with weights: 'native'", () => {
 describe('RoPE layouts', () => {
   it('an HF rotate-half model exports to the same bytes as its interleaved original', () => {
     const c = model.config;
-    const perm = (t: LayerWeights['wq'], heads: number) => f32Tensor([...t.shape], permuteRows(f32Values(t), t.shape[0], halfFromInterleaved(t.shape[0], heads)));
+    const perm = (t: LayerWeights['wq'], heads: number) =>
+      f32Tensor([...t.shape], permuteRows(f32Values(t), t.shape[0], halfFromInterleaved(t.shape[0], heads)));
     const half: LlamaModel = {
       config: { ...c, ropeStyle: 'half' },
-      weights: { ...model.weights, layers: model.weights.layers.map((lw) => ({ ...lw, wq: perm(lw.wq, c.nHeads), wk: perm(lw.wk, c.nKvHeads) })) },
+      weights: {
+        ...model.weights,
+        layers: model.weights.layers.map((lw) => ({ ...lw, wq: perm(lw.wq, c.nHeads), wk: perm(lw.wk, c.nKvHeads) })),
+      },
     };
     // The permutation is HF's: with rotate-half RoPE the permuted model computes the same logits.
     expect(maxDiff(logits(half), logits(model))).toBeLessThan(1e-5);
     for (const format of ['gguf-f32', 'gguf-q4_0'] as const) {
-      expect(Buffer.from(writeGgufModel(half, vocab, format)).equals(Buffer.from(writeGgufModel(model, vocab, format)))).toBe(true);
+      expect(
+        Buffer.from(writeGgufModel(half, vocab, format)).equals(Buffer.from(writeGgufModel(model, vocab, format))),
+      ).toBe(true);
     }
   });
 });
 
 describe('writer refusals', () => {
   it('rejects a vocabulary of the wrong size and attention biases', () => {
-    expect(() => writeGgufModel(model, { pieces: vocab.pieces.slice(0, 10), scores: vocab.scores.slice(0, 10) }, 'gguf-f32')).toThrow(/tokenizer has 10 tokens, the model 512/);
+    expect(() =>
+      writeGgufModel(model, { pieces: vocab.pieces.slice(0, 10), scores: vocab.scores.slice(0, 10) }, 'gguf-f32'),
+    ).toThrow(/tokenizer has 10 tokens, the model 512/);
     const b = f32Tensor([64], new Float32Array(64));
-    const biased: LlamaModel = { ...model, weights: { ...model.weights, attnBias: model.weights.layers.map(() => ({ bq: b, bk: f32Tensor([32], new Float32Array(32)), bv: f32Tensor([32], new Float32Array(32)) })) } };
+    const biased: LlamaModel = {
+      ...model,
+      weights: {
+        ...model.weights,
+        attnBias: model.weights.layers.map(() => ({
+          bq: b,
+          bk: f32Tensor([32], new Float32Array(32)),
+          bv: f32Tensor([32], new Float32Array(32)),
+        })),
+      },
+    };
     expect(() => writeGgufModel(biased, vocab, 'gguf-f32')).toThrow(/attention biases/);
   });
 });

@@ -22,8 +22,16 @@ describe('golden generation on the CPU backend', () => {
 
 describe('a context the machine cannot hold', () => {
   it('is a typed too-large error naming the KV cache, not a RangeError', () => {
-    const model = parseLlama2c(new Uint8Array(readFileSync(new URL('../../public/models/stories260K.bin', import.meta.url))));
+    const model = parseLlama2c(
+      new Uint8Array(readFileSync(new URL('../../public/models/stories260K.bin', import.meta.url))),
+    );
     const huge = { ...model, config: { ...model.config, seqLen: 2 ** 30 } }; // 2^35 floats per layer
-    expect(() => createCpuRunner(huge)).toThrow(expect.objectContaining({ name: 'NibbleError', code: 'too-large', message: expect.stringMatching(/KV cache for 1073741824 positions needs 1280\.0 GiB/) }));
+    expect(() => createCpuRunner(huge)).toThrow(
+      expect.objectContaining({
+        name: 'NibbleError',
+        code: 'too-large',
+        message: expect.stringMatching(/KV cache for 1073741824 positions needs 1280\.0 GiB/),
+      }),
+    );
   });
 });

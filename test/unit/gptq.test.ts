@@ -3,7 +3,13 @@
 // when H is diagonal, lazy-batch invariance, and a lower proxy error than RTN.
 import { describe, expect, it } from 'vitest';
 import { CpuForward } from '../../src/core/model/forward.ts';
-import { GPTQ_DEFAULTS, HessianAccumulator, fitUniformRows, gptqQuantize, type GptqOptions } from '../../src/core/quant/gptq.ts';
+import {
+  GPTQ_DEFAULTS,
+  HessianAccumulator,
+  fitUniformRows,
+  gptqQuantize,
+  type GptqOptions,
+} from '../../src/core/quant/gptq.ts';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
@@ -16,7 +22,10 @@ const tok = Tokenizer.fromLlama2c(tok512(), 512);
 /** H of layer 2's down projection (w2, 172 inputs) over two 128-token calibration windows. */
 function captureHessian(site: 'w2' | 'attn', layer: number): HessianAccumulator {
   const text = new TextDecoder().decode(readProjectFile('public/data/tinystories-calib.txt'));
-  const ids = text.split('\n').filter((l) => l.trim()).flatMap((l) => tok.encode(l, { bos: true, eos: false }));
+  const ids = text
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => tok.encode(l, { bos: true, eos: false }));
   const K = site === 'w2' ? model.config.hiddenDim : model.config.dim;
   const acc = new HessianAccumulator(K);
   for (let w = 0; w < 2; w++) {
@@ -117,8 +126,20 @@ describe('GPTQ CPU reference', () => {
   it('beats round-to-nearest on the proxy error at 3 bits, and act-order helps', () => {
     const H = acc.H;
     const base = proxyError(w2.data, rtn(w2.data, rows, cols, 3, 0), rows, cols, H);
-    const g = proxyError(w2.data, gptqQuantize(w2.data, rows, cols, H, opts({ bits: 3, group: 0 })).dequant, rows, cols, H);
-    const ga = proxyError(w2.data, gptqQuantize(w2.data, rows, cols, H, opts({ bits: 3, group: 0, actOrder: true })).dequant, rows, cols, H);
+    const g = proxyError(
+      w2.data,
+      gptqQuantize(w2.data, rows, cols, H, opts({ bits: 3, group: 0 })).dequant,
+      rows,
+      cols,
+      H,
+    );
+    const ga = proxyError(
+      w2.data,
+      gptqQuantize(w2.data, rows, cols, H, opts({ bits: 3, group: 0, actOrder: true })).dequant,
+      rows,
+      cols,
+      H,
+    );
     expect(g).toBeLessThan(0.7 * base);
     expect(ga).toBeLessThan(g);
   });

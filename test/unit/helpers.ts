@@ -1,7 +1,8 @@
 // Shared test helpers: the real shipped model files, and a seeded PRNG for random inputs.
 import { readFileSync } from 'node:fs';
 
-export const readProjectFile = (p: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
+export const readProjectFile = (p: string): Uint8Array =>
+  new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 export const stories260K = (): Uint8Array => readProjectFile('public/models/stories260K.bin');
 export const tok512 = (): Uint8Array => readProjectFile('public/models/tok512.bin');
 

@@ -4,7 +4,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { f32ToBf16Bits } from '../../src/core/formats/hf/half.ts';
 import { memoryFolder, type ModelFolder } from '../../src/core/formats/hf/load.ts';
 import { f32ToF16Bits } from '../../src/core/quant/float-formats.ts';
-import { encodeSafetensors, parseSafetensors, readTensorF32, type SafetensorsInput } from '../../src/core/formats/safetensors.ts';
+import {
+  encodeSafetensors,
+  parseSafetensors,
+  readTensorF32,
+  type SafetensorsInput,
+} from '../../src/core/formats/safetensors.ts';
 
 const DIR = new URL('../fixtures/stories260K-hf/', import.meta.url);
 
@@ -21,7 +26,9 @@ export const parseJson = (b: Uint8Array): Record<string, unknown> => JSON.parse(
 /** Named f32 tensors of a safetensors file, in file order. */
 export function tensorsOf(bytes: Uint8Array): { name: string; shape: number[]; data: Float32Array }[] {
   const f = parseSafetensors(bytes);
-  return [...f.tensors.values()].sort((a, b) => a.begin - b.begin).map((e) => ({ name: e.name, shape: e.shape, data: readTensorF32(f, e.name).data }));
+  return [...f.tensors.values()]
+    .sort((a, b) => a.begin - b.begin)
+    .map((e) => ({ name: e.name, shape: e.shape, data: readTensorF32(f, e.name).data }));
 }
 
 /** f32 values → raw bytes of one dtype (F16/BF16 rounded to nearest even). */
@@ -31,13 +38,24 @@ export function encodeAs(dtype: 'F32' | 'F16' | 'BF16', x: Float32Array): Uint8A
   return new Uint8Array(codes.buffer);
 }
 
-export function writeTensors(list: { name: string; shape: number[]; data: Float32Array }[], dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Uint8Array {
-  const inputs: SafetensorsInput[] = list.map((t) => ({ name: t.name, dtype, shape: t.shape, data: encodeAs(dtype, t.data) }));
+export function writeTensors(
+  list: { name: string; shape: number[]; data: Float32Array }[],
+  dtype: 'F32' | 'F16' | 'BF16' = 'F32',
+): Uint8Array {
+  const inputs: SafetensorsInput[] = list.map((t) => ({
+    name: t.name,
+    dtype,
+    shape: t.shape,
+    data: encodeAs(dtype, t.data),
+  }));
   return encodeSafetensors(inputs, { format: 'pt' });
 }
 
 /** The fixture with config.json edited by `edit` (which may mutate the parsed object). */
-export function withConfig(files: Record<string, Uint8Array>, edit: (c: Record<string, unknown>) => void): Record<string, Uint8Array> {
+export function withConfig(
+  files: Record<string, Uint8Array>,
+  edit: (c: Record<string, unknown>) => void,
+): Record<string, Uint8Array> {
   const c = parseJson(files['config.json']);
   edit(c);
   return { ...files, 'config.json': jsonBytes(c) };

@@ -13,7 +13,8 @@ describe('HF loader fuzz', () => {
     expect(s.maxAllocRatio).toBeLessThanOrEqual(1);
     expect(s.maxMs).toBeLessThan(2000);
     // The mutations reach the validators, not just one early check.
-    for (const code of ['bad-format', 'bad-dims', 'truncated', 'unsupported']) expect(s.errors[code] ?? 0).toBeGreaterThan(0);
+    for (const code of ['bad-format', 'bad-dims', 'truncated', 'unsupported'])
+      expect(s.errors[code] ?? 0).toBeGreaterThan(0);
     expect(s.valid).toBeGreaterThan(0);
   });
 });

@@ -14,7 +14,16 @@ import { attention, matmul, rmsnorm, rope, siluMul } from '../../src/core/model/
 import type { F32Tensor } from '../../src/core/tensor.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
-import { folderOf, hfFixtureFiles, jsonBytes, parseJson, sharded, tensorsOf, withConfig, writeTensors } from './hf-fixture.ts';
+import {
+  folderOf,
+  hfFixtureFiles,
+  jsonBytes,
+  parseJson,
+  sharded,
+  tensorsOf,
+  withConfig,
+  writeTensors,
+} from './hf-fixture.ts';
 import { seededRandom, stories260K } from './helpers.ts';
 
 const files = hfFixtureFiles();
@@ -39,7 +48,20 @@ describe('HF stories260K (written by transformers)', () => {
     const { model, arch, chatTemplate } = await load(files);
     expect(arch).toBe('llama');
     expect(chatTemplate).toBeUndefined();
-    expect(model.config).toEqual({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, headSize: 8, normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'half', sharedClassifier: true });
+    expect(model.config).toEqual({
+      dim: 64,
+      hiddenDim: 172,
+      nLayers: 5,
+      nHeads: 8,
+      nKvHeads: 4,
+      vocabSize: 512,
+      seqLen: 512,
+      headSize: 8,
+      normEps: 1e-5,
+      ropeTheta: 10000,
+      ropeStyle: 'half',
+      sharedClassifier: true,
+    });
     expect(model.weights.wcls).toBe(model.weights.tokEmb);
     expect(model.weights.attnBias).toBeUndefined();
   });
@@ -48,21 +70,36 @@ describe('HF stories260K (written by transformers)', () => {
     const { model } = await load(files);
     const ref = parseLlama2c(stories260K());
     // The permutation is real: q rows differ, yet the maths is the same.
-    expect(maxAbsDiff((model.weights.layers[0].wq as F32Tensor).data, (ref.weights.layers[0].wq as F32Tensor).data)).toBeGreaterThan(0.01);
+    expect(
+      maxAbsDiff((model.weights.layers[0].wq as F32Tensor).data, (ref.weights.layers[0].wq as F32Tensor).data),
+    ).toBeGreaterThan(0.01);
     expect(maxAbsDiff(logits(model), logits(ref))).toBeLessThanOrEqual(1e-5);
   });
 
   it('generates the golden 200 tokens greedily with the HF tokenizer', async () => {
     const { model, tokenizer } = await load(files);
-    const golden = readFileSync(new URL('../fixtures/golden-stories260K.txt', import.meta.url), 'utf8').replace(/\n$/, '');
-    const res = await generate(createCpuRunner(model), tokenizer, '', { maxTokens: 200, temperature: 0, topP: 1, seed: 1 });
+    const golden = readFileSync(new URL('../fixtures/golden-stories260K.txt', import.meta.url), 'utf8').replace(
+      /\n$/,
+      '',
+    );
+    const res = await generate(createCpuRunner(model), tokenizer, '', {
+      maxTokens: 200,
+      temperature: 0,
+      topP: 1,
+      seed: 1,
+    });
     expect(res.tokens.length).toBe(200);
     expect(res.text).toBe(golden);
   });
 
   it('continues a prompt with the same tokens and text as the llama2.c pair', async () => {
     const { model, tokenizer } = await load(files);
-    const res = await generate(createCpuRunner(model), tokenizer, 'Once upon a time', { maxTokens: 30, temperature: 0, topP: 1, seed: 1 });
+    const res = await generate(createCpuRunner(model), tokenizer, 'Once upon a time', {
+      maxTokens: 30,
+      temperature: 0,
+      topP: 1,
+      seed: 1,
+    });
     const golden = readFileSync(new URL('../fixtures/golden-stories260K.txt', import.meta.url), 'utf8');
     expect(res.promptTokens).toBe(5);
     expect('Once upon a time' + res.text).toBe(golden.slice(0, ('Once upon a time' + res.text).length));
@@ -77,7 +114,9 @@ describe('HF variants built from the fixture', () => {
       // Reference: the same rounded values stored as F32 (decoded independently by tensorsOf).
       const rounded = tensorsOf(writeTensors(list, dtype));
       const asF32 = await load({ ...files, 'model.safetensors': writeTensors(rounded, 'F32') });
-      expect((half.model.weights.layers[2].w2 as F32Tensor).data).toEqual((asF32.model.weights.layers[2].w2 as F32Tensor).data);
+      expect((half.model.weights.layers[2].w2 as F32Tensor).data).toEqual(
+        (asF32.model.weights.layers[2].w2 as F32Tensor).data,
+      );
       expect(logits(half.model)).toEqual(logits(asF32.model));
       // …and they are close to, not equal to, the f32 model.
       const d = maxAbsDiff(logits(half.model), logits((await load(files)).model));
@@ -112,12 +151,22 @@ describe('HF variants built from the fixture', () => {
   it('untied embeddings read lm_head.weight; a missing lm_head is named', async () => {
     const list = tensorsOf(files['model.safetensors']);
     const emb = list.find((t) => t.name === 'model.embed_tokens.weight')!;
-    const untied = withConfig({ ...files, 'model.safetensors': writeTensors([...list, { ...emb, name: 'lm_head.weight', data: emb.data.slice() }]) }, (c) => (c.tie_word_embeddings = false));
+    const untied = withConfig(
+      {
+        ...files,
+        'model.safetensors': writeTensors([...list, { ...emb, name: 'lm_head.weight', data: emb.data.slice() }]),
+      },
+      (c) => (c.tie_word_embeddings = false),
+    );
     const { model } = await load(untied);
     expect(model.config.sharedClassifier).toBe(false);
     expect(model.weights.wcls).not.toBe(model.weights.tokEmb);
     expect(logits(model)).toEqual(logits((await load(files)).model));
-    await rejects(withConfig(files, (c) => (c.tie_word_embeddings = false)), 'bad-format', /no tensor "lm_head.weight"/);
+    await rejects(
+      withConfig(files, (c) => (c.tie_word_embeddings = false)),
+      'bad-format',
+      /no tensor "lm_head.weight"/,
+    );
   });
 
   it('accepts the older top-level rope_theta; the context is max_position_embeddings', async () => {
@@ -129,15 +178,26 @@ describe('HF variants built from the fixture', () => {
     const { model } = await load(old);
     expect(model.config.seqLen).toBe(131072);
     expect(logits(model)).toEqual(logits((await load(files)).model));
-    expect((await load(withConfig(files, (c) => (c.rope_parameters = { rope_type: 'default', rope_theta: 5e5 })))).model.config.ropeTheta).toBe(5e5);
+    expect(
+      (await load(withConfig(files, (c) => (c.rope_parameters = { rope_type: 'default', rope_theta: 5e5 })))).model
+        .config.ropeTheta,
+    ).toBe(5e5);
   });
 
   it('Qwen2 applies q/k/v biases, matching an independent forward built from ops', async () => {
     const rand = seededRandom(7);
     const list = tensorsOf(files['model.safetensors']);
     for (let l = 0; l < 5; l++) {
-      for (const [p, n] of [['q', 64], ['k', 32], ['v', 32]] as const) {
-        list.push({ name: `model.layers.${l}.self_attn.${p}_proj.bias`, shape: [n], data: Float32Array.from({ length: n }, () => rand() * 2 - 1) });
+      for (const [p, n] of [
+        ['q', 64],
+        ['k', 32],
+        ['v', 32],
+      ] as const) {
+        list.push({
+          name: `model.layers.${l}.self_attn.${p}_proj.bias`,
+          shape: [n],
+          data: Float32Array.from({ length: n }, () => rand() * 2 - 1),
+        });
       }
     }
     const qwen = withConfig({ ...files, 'model.safetensors': writeTensors(list) }, (c) => {
@@ -151,12 +211,21 @@ describe('HF variants built from the fixture', () => {
     const got = logits(model);
     expect(maxAbsDiff(got, referenceForward(model, PROMPT_IDS))).toBeLessThanOrEqual(1e-5);
     expect(maxAbsDiff(got, logits((await load(files)).model))).toBeGreaterThan(0.1); // the biases matter
-    expect(() => assertRunnable(model, 'a consumer without biases')).toThrow(expect.objectContaining({ code: 'unsupported', message: expect.stringMatching(/consumer without biases does not support attention biases/) }));
+    expect(() => assertRunnable(model, 'a consumer without biases')).toThrow(
+      expect.objectContaining({
+        code: 'unsupported',
+        message: expect.stringMatching(/consumer without biases does not support attention biases/),
+      }),
+    );
     expect(() => assertRunnable(model, 'the WebGPU runner', { attentionBias: true })).not.toThrow();
     const llama = (await load(files)).model;
     expect(() => assertRunnable(llama, 'a consumer without biases')).not.toThrow();
     // Qwen2 without its biases is an incomplete checkpoint.
-    await rejects(withConfig(files, (c) => (c.architectures = ['Qwen2ForCausalLM'])), 'bad-format', /no tensor "model.layers.0.self_attn.q_proj.bias"/);
+    await rejects(
+      withConfig(files, (c) => (c.architectures = ['Qwen2ForCausalLM'])),
+      'bad-format',
+      /no tensor "model.layers.0.self_attn.q_proj.bias"/,
+    );
   });
 });
 
@@ -164,7 +233,12 @@ describe('HF variants built from the fixture', () => {
 function referenceForward(m: LlamaModel, ids: number[]): Float32Array {
   const c = m.config;
   const d = (t: unknown) => (t as F32Tensor).data;
-  const M = ids.length, D = c.dim, hs = c.headSize, qd = c.nHeads * hs, kvd = c.nKvHeads * hs, H = c.hiddenDim;
+  const M = ids.length,
+    D = c.dim,
+    hs = c.headSize,
+    qd = c.nHeads * hs,
+    kvd = c.nKvHeads * hs,
+    H = c.hiddenDim;
   const x = new Float32Array(M * D);
   ids.forEach((t, i) => x.set(d(m.weights.tokEmb).subarray(t * D, (t + 1) * D), i * D));
   const xb = new Float32Array(M * D);
@@ -204,22 +278,74 @@ function referenceForward(m: LlamaModel, ids: number[]): Float32Array {
 
 describe('HF loader refuses what it cannot run, with typed errors', () => {
   it('names unsupported architectures, RoPE scaling, activations and quantized checkpoints', async () => {
-    await rejects(withConfig(files, (c) => (c.architectures = ['MistralForCausalLM'])), 'unsupported', /MistralForCausalLM/);
-    await rejects(withConfig(files, (c) => (c.rope_parameters = { rope_type: 'llama3', rope_theta: 5e5 })), 'unsupported', /rope_type "llama3"/);
-    await rejects(withConfig(files, (c) => (c.rope_scaling = { type: 'linear', factor: 2 })), 'unsupported', /rope_scaling.rope_type "linear"/);
-    await rejects(withConfig(files, (c) => (c.hidden_act = 'gelu')), 'unsupported', /hidden_act "gelu"/);
-    await rejects(withConfig(files, (c) => (c.quantization_config = { quant_method: 'gptq' })), 'unsupported', /quantized checkpoints \(quantization_config "gptq"\)/);
-    await rejects(withConfig(files, (c) => (c.attention_bias = true)), 'unsupported', /o_proj bias/);
-    await rejects(withConfig(files, (c) => (c.head_dim = 16)), 'unsupported', /head_dim 16/);
+    await rejects(
+      withConfig(files, (c) => (c.architectures = ['MistralForCausalLM'])),
+      'unsupported',
+      /MistralForCausalLM/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.rope_parameters = { rope_type: 'llama3', rope_theta: 5e5 })),
+      'unsupported',
+      /rope_type "llama3"/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.rope_scaling = { type: 'linear', factor: 2 })),
+      'unsupported',
+      /rope_scaling.rope_type "linear"/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.hidden_act = 'gelu')),
+      'unsupported',
+      /hidden_act "gelu"/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.quantization_config = { quant_method: 'gptq' })),
+      'unsupported',
+      /quantized checkpoints \(quantization_config "gptq"\)/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.attention_bias = true)),
+      'unsupported',
+      /o_proj bias/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.head_dim = 16)),
+      'unsupported',
+      /head_dim 16/,
+    );
   });
 
   it('checks config values and every tensor shape against config.json', async () => {
-    await rejects(withConfig(files, (c) => ((c.hidden_size = 128), delete c.head_dim)), 'bad-dims', /model.embed_tokens.weight" has shape \[512,64\], config.json implies \[512,128\]/);
-    await rejects(withConfig(files, (c) => (c.num_key_value_heads = 3)), 'bad-dims', /not a multiple of num_key_value_heads 3/);
-    await rejects(withConfig(files, (c) => (c.num_hidden_layers = -1)), 'bad-dims', /num_hidden_layers = -1/);
-    await rejects(withConfig(files, (c) => (c.intermediate_size = '172')), 'bad-format', /intermediate_size must be a whole number/);
-    await rejects(withConfig(files, (c) => (c.num_hidden_layers = 6)), 'bad-format', /no tensor "model.layers.5.input_layernorm.weight"/);
-    await rejects(withConfig(files, (c) => (c.vocab_size = 256)), 'tokenizer-mismatch', /512 tokens.*vocab_size\) has 256/);
+    await rejects(
+      withConfig(files, (c) => ((c.hidden_size = 128), delete c.head_dim)),
+      'bad-dims',
+      /model.embed_tokens.weight" has shape \[512,64\], config.json implies \[512,128\]/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.num_key_value_heads = 3)),
+      'bad-dims',
+      /not a multiple of num_key_value_heads 3/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.num_hidden_layers = -1)),
+      'bad-dims',
+      /num_hidden_layers = -1/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.intermediate_size = '172')),
+      'bad-format',
+      /intermediate_size must be a whole number/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.num_hidden_layers = 6)),
+      'bad-format',
+      /no tensor "model.layers.5.input_layernorm.weight"/,
+    );
+    await rejects(
+      withConfig(files, (c) => (c.vocab_size = 256)),
+      'tokenizer-mismatch',
+      /512 tokens.*vocab_size\) has 256/,
+    );
   });
 
   it('names missing files and bad shard indexes', async () => {
@@ -232,9 +358,17 @@ describe('HF loader refuses what it cannot run, with typed errors', () => {
     await rejects(lost, 'bad-format', /names shard model-00002-of-00002.safetensors, which is not in the folder/);
     const index = parseJson(two['model.safetensors.index.json']) as { weight_map: Record<string, string> };
     index.weight_map['model.norm.weight'] = '../secret.safetensors';
-    await rejects({ ...two, 'model.safetensors.index.json': jsonBytes(index) }, 'bad-format', /must name a .safetensors file in the same folder/);
+    await rejects(
+      { ...two, 'model.safetensors.index.json': jsonBytes(index) },
+      'bad-format',
+      /must name a .safetensors file in the same folder/,
+    );
     index.weight_map['model.norm.weight'] = 'model-00001-of-00002.safetensors';
-    await rejects({ ...two, 'model.safetensors.index.json': jsonBytes(index) }, 'bad-format', /puts "model.norm.weight" in model-00001-of-00002.safetensors, which does not hold it/);
+    await rejects(
+      { ...two, 'model.safetensors.index.json': jsonBytes(index) },
+      'bad-format',
+      /puts "model.norm.weight" in model-00001-of-00002.safetensors, which does not hold it/,
+    );
   });
 
   it('refuses bias tensors it would otherwise ignore', async () => {

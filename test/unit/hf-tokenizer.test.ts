@@ -35,7 +35,13 @@ describe('stories260K tokenizer.json (converted by transformers)', () => {
   });
 
   it('round-trips text (byte fallback included) and agrees with the llama2.c decoder', () => {
-    for (const text of ['Once upon a time, there was a little girl named Lily.', 'Tom said: "Hi!"\nThe end.', 'naïve café — 日本 🙂', 'x', 'two  spaces\tand a tab']) {
+    for (const text of [
+      'Once upon a time, there was a little girl named Lily.',
+      'Tom said: "Hi!"\nThe end.',
+      'naïve café — 日本 🙂',
+      'x',
+      'two  spaces\tand a tab',
+    ]) {
       const ids = hf.encode(text, { bos: true, eos: false });
       expect(ids).toEqual(l2c.encode(text, { bos: true, eos: false }));
       expect(hf.decode(ids)).toBe(text);
@@ -79,23 +85,56 @@ function byteLevelTokenizer(): { json: Record<string, unknown>; config: Record<s
   const merges = ['h e', 'l l', 'he ll', 'hell o', 'Ġ w', 'o r', 'Ġw or', 'Ġwor l', 'Ġworl d'];
   for (const m of merges) vocab[m.replace(' ', '')] = Object.keys(vocab).length;
   const special = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
-  const added = special.map((content, i) => ({ id: 256 + merges.length + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  const added = special.map((content, i) => ({
+    id: 256 + merges.length + i,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
   const bl = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: true };
   return {
     json: {
-      version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: null,
-      pre_tokenizer: bl, post_processor: bl, decoder: bl,
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: added,
+      normalizer: null,
+      pre_tokenizer: bl,
+      post_processor: bl,
+      decoder: bl,
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: '',
+        end_of_word_suffix: '',
+        fuse_unk: false,
+        byte_fallback: false,
+        ignore_merges: false,
+        vocab,
+        merges,
+      },
     },
-    config: { bos_token: null, eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', clean_up_tokenization_spaces: false },
+    config: {
+      bos_token: null,
+      eos_token: '<|endoftext|>',
+      pad_token: '<|endoftext|>',
+      clean_up_tokenization_spaces: false,
+    },
   };
 }
 
-const CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+const CHATML =
+  "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 describe('byte-level BPE tokenizer without BOS, with a chat template', () => {
   const { json, config } = byteLevelTokenizer();
-  const tok = HfTokenizer.fromFiles(jsonBytes(json), jsonBytes({ ...config, chat_template: CHATML }), { eosIds: [267, 265] });
+  const tok = HfTokenizer.fromFiles(jsonBytes(json), jsonBytes({ ...config, chat_template: CHATML }), {
+    eosIds: [267, 265],
+  });
 
   it('merges, has no BOS, and stops on every EOS id it was given', () => {
     expect([tok.vocabSize, tok.bosId, tok.eosId, tok.addsBos]).toEqual([268, null, 265, false]);
@@ -115,8 +154,16 @@ describe('byte-level BPE tokenizer without BOS, with a chat template', () => {
   });
 
   it('renders ChatML and encodes its special tokens as single ids', () => {
-    const prompt = tok.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello' }], { add_generation_prompt: true });
-    expect(prompt).toBe('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n');
+    const prompt = tok.applyChatTemplate(
+      [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'hello' },
+      ],
+      { add_generation_prompt: true },
+    );
+    expect(prompt).toBe(
+      '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n',
+    );
     const ids = tok.encode(prompt, { bos: true, eos: false });
     expect(ids.filter((id) => id === 266)).toHaveLength(3); // <|im_start|>
     expect(ids.filter((id) => id === 267)).toHaveLength(2); // <|im_end|>
@@ -124,21 +171,46 @@ describe('byte-level BPE tokenizer without BOS, with a chat template', () => {
   });
 
   it('takes a template from chat_template.jinja or a named list, and reports bad ones as typed errors', () => {
-    const fromFile = HfTokenizer.fromFiles(jsonBytes(json), jsonBytes(config), { chatTemplate: '{{ bos_token }}{{ eos_token }}{{ messages[0].content }}' });
-    expect(fromFile.applyChatTemplate([{ role: 'user', content: 'x' }], { add_generation_prompt: false })).toBe('<|endoftext|>x');
-    const named = HfTokenizer.fromFiles(jsonBytes(json), jsonBytes({ ...config, chat_template: [{ name: 'tool_use', template: 'T' }, { name: 'default', template: 'D' }] }));
+    const fromFile = HfTokenizer.fromFiles(jsonBytes(json), jsonBytes(config), {
+      chatTemplate: '{{ bos_token }}{{ eos_token }}{{ messages[0].content }}',
+    });
+    expect(fromFile.applyChatTemplate([{ role: 'user', content: 'x' }], { add_generation_prompt: false })).toBe(
+      '<|endoftext|>x',
+    );
+    const named = HfTokenizer.fromFiles(
+      jsonBytes(json),
+      jsonBytes({
+        ...config,
+        chat_template: [
+          { name: 'tool_use', template: 'T' },
+          { name: 'default', template: 'D' },
+        ],
+      }),
+    );
     expect(named.chatTemplate).toBe('D');
     const none = HfTokenizer.fromFiles(jsonBytes(json), jsonBytes(config));
-    expect(() => none.applyChatTemplate([], { add_generation_prompt: true })).toThrow(expect.objectContaining({ code: 'unsupported' }));
+    expect(() => none.applyChatTemplate([], { add_generation_prompt: true })).toThrow(
+      expect.objectContaining({ code: 'unsupported' }),
+    );
     const broken = HfTokenizer.fromFiles(jsonBytes(json), jsonBytes({ ...config, chat_template: '{% for %}' }));
-    expect(() => broken.applyChatTemplate([], { add_generation_prompt: true })).toThrow(expect.objectContaining({ code: 'bad-format', message: expect.stringMatching(/chat template does not parse/) }));
-    const raising = HfTokenizer.fromFiles(jsonBytes(json), jsonBytes({ ...config, chat_template: "{{ raise_exception('no system role') }}" }));
-    expect(() => raising.applyChatTemplate([], { add_generation_prompt: true })).toThrow(/chat template failed: .*no system role/);
+    expect(() => broken.applyChatTemplate([], { add_generation_prompt: true })).toThrow(
+      expect.objectContaining({ code: 'bad-format', message: expect.stringMatching(/chat template does not parse/) }),
+    );
+    const raising = HfTokenizer.fromFiles(
+      jsonBytes(json),
+      jsonBytes({ ...config, chat_template: "{{ raise_exception('no system role') }}" }),
+    );
+    expect(() => raising.applyChatTemplate([], { add_generation_prompt: true })).toThrow(
+      /chat template failed: .*no system role/,
+    );
   });
 
   it('refuses an empty prompt in generate() when the model has no BOS to start from', async () => {
     const runner = createCpuRunner(parseLlama2c(stories260K()));
-    await expect(generate(runner, tok, '', { maxTokens: 3, temperature: 0, topP: 1, seed: 1 })).rejects.toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/no BOS/) });
+    await expect(generate(runner, tok, '', { maxTokens: 3, temperature: 0, topP: 1, seed: 1 })).rejects.toMatchObject({
+      code: 'bad-argument',
+      message: expect.stringMatching(/no BOS/),
+    });
     const res = await generate(runner, tok, 'hello', { maxTokens: 3, temperature: 0, topP: 1, seed: 1 });
     expect(res.promptTokens).toBe(1);
   });
@@ -149,12 +221,16 @@ describe('corrupt tokenizer files end in typed errors', () => {
   const bad = (edit: (j: Record<string, unknown>) => void, msg: RegExp) => {
     const j = structuredClone(base);
     edit(j);
-    expect(() => HfTokenizer.fromFiles(jsonBytes(j))).toThrow(expect.objectContaining({ name: 'NibbleError', code: 'bad-format', message: expect.stringMatching(msg) }));
+    expect(() => HfTokenizer.fromFiles(jsonBytes(j))).toThrow(
+      expect.objectContaining({ name: 'NibbleError', code: 'bad-format', message: expect.stringMatching(msg) }),
+    );
   };
 
   it('names the problem', () => {
     expect(() => HfTokenizer.fromFiles(utf8('{"model": '))).toThrow(/tokenizer.json is not valid JSON/);
-    expect(() => HfTokenizer.fromFiles(files['tokenizer.json'], utf8('[1]'))).toThrow(/tokenizer_config.json must hold a JSON object, found an array/);
+    expect(() => HfTokenizer.fromFiles(files['tokenizer.json'], utf8('[1]'))).toThrow(
+      /tokenizer_config.json must hold a JSON object, found an array/,
+    );
     bad((j) => delete j.model, /model must be an object/);
     bad((j) => ((j.model as { vocab: Record<string, unknown> }).vocab['▁the'] = 1e12), /"▁the"\] has id 1000000000000/);
     bad((j) => ((j.model as { vocab: Record<string, unknown> }).vocab['▁the'] = -1), /has id -1/);

@@ -15,16 +15,26 @@ function writeV1(m: LlamaModel): Uint8Array {
   const w = m.weights;
   const L = w.layers;
   const parts: Float32Array[] = [
-    ...L.map((l) => f32Values(l.rmsAtt)), ...L.map((l) => f32Values(l.rmsFfn)), f32Values(w.rmsFinal), f32Values(w.tokEmb),
-    ...L.map((l) => f32Values(l.wq)), ...L.map((l) => f32Values(l.wk)), ...L.map((l) => f32Values(l.wv)), ...L.map((l) => f32Values(l.wo)),
-    ...L.map((l) => f32Values(l.w1)), ...L.map((l) => f32Values(l.w2)), ...L.map((l) => f32Values(l.w3)),
+    ...L.map((l) => f32Values(l.rmsAtt)),
+    ...L.map((l) => f32Values(l.rmsFfn)),
+    f32Values(w.rmsFinal),
+    f32Values(w.tokEmb),
+    ...L.map((l) => f32Values(l.wq)),
+    ...L.map((l) => f32Values(l.wk)),
+    ...L.map((l) => f32Values(l.wv)),
+    ...L.map((l) => f32Values(l.wo)),
+    ...L.map((l) => f32Values(l.w1)),
+    ...L.map((l) => f32Values(l.w2)),
+    ...L.map((l) => f32Values(l.w3)),
   ];
   const body = parts.reduce((n, p) => n + p.byteLength, 0);
   const out = new Uint8Array(256 + body);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, 0x616b3432, true);
   dv.setInt32(4, 1, true);
-  [c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, c.seqLen].forEach((v, i) => dv.setInt32(8 + 4 * i, v, true));
+  [c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, c.seqLen].forEach((v, i) =>
+    dv.setInt32(8 + 4 * i, v, true),
+  );
   out[36] = 1; // shared classifier
   let off = 256;
   for (const p of parts) {
@@ -46,7 +56,17 @@ const errorOf = (f: () => unknown): NibbleError => {
 
 describe('llama2.c checkpoint loader', () => {
   it('reads the stories260K header and shares the classifier', () => {
-    expect(model.config).toMatchObject({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, headSize: 8, sharedClassifier: true });
+    expect(model.config).toMatchObject({
+      dim: 64,
+      hiddenDim: 172,
+      nLayers: 5,
+      nHeads: 8,
+      nKvHeads: 4,
+      vocabSize: 512,
+      seqLen: 512,
+      headSize: 8,
+      sharedClassifier: true,
+    });
     expect(model.weights.wcls).toBe(model.weights.tokEmb);
     expect(model.weights.layers[4].w2.shape).toEqual([64, 172]);
     // The first float after the 28-byte header is tok_emb[0][0].

@@ -10,12 +10,18 @@ const randn = () => {
   const u = Math.max(rnd(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rnd());
 };
-const M = 6, K = 96, N = 40;
+const M = 6,
+  K = 96,
+  N = 40;
 const x = Float32Array.from({ length: M * K }, () => randn());
 const w = Float32Array.from({ length: N * K }, () => randn() * 0.05);
 const relErr = (a: Float32Array, b: Float32Array) => {
-  let e = 0, s = 0;
-  for (let i = 0; i < a.length; i++) { e += (a[i] - b[i]) ** 2; s += b[i] ** 2; }
+  let e = 0,
+    s = 0;
+  for (let i = 0; i < a.length; i++) {
+    e += (a[i] - b[i]) ** 2;
+    s += b[i] ** 2;
+  }
   return Math.sqrt(e / s);
 };
 
@@ -28,8 +34,12 @@ describe('LLM.int8()', () => {
 
   it('quantizes weights per row with absmax: the largest |w| of each row maps to ±127', () => {
     for (let n = 0; n < N; n++) {
-      let amax = 0, qmax = 0;
-      for (let k = 0; k < K; k++) { amax = Math.max(amax, Math.abs(w[n * K + k])); qmax = Math.max(qmax, Math.abs(wq.q[n * K + k])); }
+      let amax = 0,
+        qmax = 0;
+      for (let k = 0; k < K; k++) {
+        amax = Math.max(amax, Math.abs(w[n * K + k]));
+        qmax = Math.max(qmax, Math.abs(wq.q[n * K + k]));
+      }
       expect(qmax).toBe(127);
       expect(wq.scale[n]).toBeCloseTo(amax / 127, 9);
     }
@@ -52,12 +62,28 @@ describe('SmoothQuant', () => {
   it('folding leaves norm(x)·Wᵀ unchanged and balances the ranges', () => {
     const norm = Float32Array.from({ length: K }, () => 0.5 + rnd());
     const actMax = new Float32Array(K);
-    for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) actMax[k] = Math.max(actMax[k], Math.abs(x[m * K + k] * norm[k]));
+    for (let m = 0; m < M; m++)
+      for (let k = 0; k < K; k++) actMax[k] = Math.max(actMax[k], Math.abs(x[m * K + k] * norm[k]));
     const s = smoothingScales(actMax, [{ data: w, rows: N }], 0.5);
     const f = foldSmoothing(norm, [{ data: w, rows: N }], s);
-    const a = new Float32Array(M * N), b = new Float32Array(M * N);
-    matmul(a, x.map((v, i) => v * norm[i % K]), w, M, K, N);
-    matmul(b, x.map((v, i) => v * f.norm[i % K]), f.weights[0], M, K, N);
+    const a = new Float32Array(M * N),
+      b = new Float32Array(M * N);
+    matmul(
+      a,
+      x.map((v, i) => v * norm[i % K]),
+      w,
+      M,
+      K,
+      N,
+    );
+    matmul(
+      b,
+      x.map((v, i) => v * f.norm[i % K]),
+      f.weights[0],
+      M,
+      K,
+      N,
+    );
     expect(relErr(b, a)).toBeLessThan(1e-5);
     // With α = 0.5 the smoothed activation max equals the smoothed weight max per channel.
     let wmax = 0;

@@ -35,14 +35,19 @@ describe('.nibble files', () => {
       const back = readNibbleFile(bytes);
       expect(back.model.config).toEqual(q.config);
       expect(back.tokenizer).toEqual(tok512());
-      for (let l = 0; l < 5; l++) for (const n of LINEAR_NAMES) expect(back.model.weights.layers[l][n]).toEqual(q.weights.layers[l][n]);
+      for (let l = 0; l < 5; l++)
+        for (const n of LINEAR_NAMES) expect(back.model.weights.layers[l][n]).toEqual(q.weights.layers[l][n]);
       expect(new CpuForward(back.model).forward([1, 403, 407], 0)).toEqual(new CpuForward(q).forward([1, 403, 407], 0));
     });
   }
 
   it('keeps act-order g_idx through a round trip', async () => {
-    const cal = [[1, ...Array.from({ length: 63 }, (_, i) => (i * 37) % 500 + 3)]];
-    const { model: q } = await quantizeModel(model, { ...DEFAULT_SPEC, method: 'gptq', bits: 4, group: 32, actOrder: true }, { calibration: cal });
+    const cal = [[1, ...Array.from({ length: 63 }, (_, i) => ((i * 37) % 500) + 3)]];
+    const { model: q } = await quantizeModel(
+      model,
+      { ...DEFAULT_SPEC, method: 'gptq', bits: 4, group: 32, actOrder: true },
+      { calibration: cal },
+    );
     const w = q.weights.layers[0].wq;
     expect(w.format === 'q4' && w.buffers.gIdx).toBeTruthy();
     expect(readNibbleFile(writeNibbleFile(q)).model.weights.layers[0].wq).toEqual(w);
@@ -51,9 +56,19 @@ describe('.nibble files', () => {
   it('stores Qwen2 attention biases (every layer) and refuses a file missing one', async () => {
     const rnd = seededRandom(7);
     const c = model.config;
-    const vec = (n: number) => ({ format: 'f32' as const, shape: [n], data: Float32Array.from({ length: n }, () => rnd() - 0.5) });
+    const vec = (n: number) => ({
+      format: 'f32' as const,
+      shape: [n],
+      data: Float32Array.from({ length: n }, () => rnd() - 0.5),
+    });
     const kvd = c.nKvHeads * c.headSize;
-    const biased = { config: c, weights: { ...model.weights, attnBias: model.weights.layers.map(() => ({ bq: vec(c.dim), bk: vec(kvd), bv: vec(kvd) })) } };
+    const biased = {
+      config: c,
+      weights: {
+        ...model.weights,
+        attnBias: model.weights.layers.map(() => ({ bq: vec(c.dim), bk: vec(kvd), bv: vec(kvd) })),
+      },
+    };
     const { model: q } = await quantizeModel(biased, { ...DEFAULT_SPEC, method: 'rtn', bits: 4, group: 32 });
     expect(q.weights.attnBias).toBe(biased.weights.attnBias);
     const back = readNibbleFile(writeNibbleFile(q, { tokenizer: tok512() })).model;
@@ -73,7 +88,9 @@ describe('.nibble files', () => {
     const hlen = new DataView(bytes.buffer).getUint32(8, true);
     const header = new TextDecoder().decode(bytes.subarray(12, 12 + hlen)).replace('"layers.3.bk"', '"layers.3.xx"');
     bytes.set(new TextEncoder().encode(header), 12);
-    expect(() => readNibbleFile(bytes)).toThrow(expect.objectContaining({ code: 'bad-format', message: expect.stringMatching(/layers\.3\.bk is missing/) }));
+    expect(() => readNibbleFile(bytes)).toThrow(
+      expect.objectContaining({ code: 'bad-format', message: expect.stringMatching(/layers\.3\.bk is missing/) }),
+    );
   });
 
   it('rejects truncation, bad magic, a lying header and overlapping buffers with typed errors', async () => {
@@ -97,7 +114,8 @@ describe('.nibble files', () => {
       const h = structuredClone(header);
       mut(h);
       const json = new TextEncoder().encode(JSON.stringify(h));
-      if (12 + json.byteLength > header.tensors.tok_emb.buffers.data.offset) throw new Error('header outgrew its slack');
+      if (12 + json.byteLength > header.tensors.tok_emb.buffers.data.offset)
+        throw new Error('header outgrew its slack');
       const b = good.slice();
       b.fill(0, 12, header.tensors.tok_emb.buffers.data.offset);
       b.set(json, 12);
@@ -106,7 +124,11 @@ describe('.nibble files', () => {
     };
     expect(code(rewrite((h) => (h.config.dim = 1 << 30)))).toMatch(/bad-dims|bad-format/);
     expect(code(rewrite((h) => (h.tensors['layers.0.wq'].buffers.data.bytes = 2 ** 40)))).toBe('bad-format');
-    expect(code(rewrite((h) => (h.tensors['layers.1.wq'].buffers.data.offset = h.tensors['layers.0.wq'].buffers.data.offset)))).toBe('bad-format');
+    expect(
+      code(
+        rewrite((h) => (h.tensors['layers.1.wq'].buffers.data.offset = h.tensors['layers.0.wq'].buffers.data.offset)),
+      ),
+    ).toBe('bad-format');
     expect(code(rewrite((h) => (h.tensors['layers.0.w2'].shape = [64, 171])))).toBe('bad-format');
     expect(code(rewrite((h) => (h.tensors['layers.0.wq'].format = 'q5')))).toBe('bad-format');
     expect(code(rewrite((h) => (h.tensors['layers.0.wq'].group = -3)))).toBe('bad-format');
@@ -126,8 +148,12 @@ describe('.nibble files with a Hugging Face tokenizer', () => {
     const { openHfFolder } = await import('../../src/core/formats/model-open.ts');
     const { tokenizerFromFiles } = await import('../../src/core/tokenizers/tokenizer-files.ts');
     const files = hfFixtureFiles();
-    files['chat_template.jinja'] = new TextEncoder().encode('{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{{ eos_token }}');
-    files['generation_config.json'] = new TextEncoder().encode(JSON.stringify({ bos_token_id: 1, eos_token_id: [2, 7] }));
+    files['chat_template.jinja'] = new TextEncoder().encode(
+      '{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{{ eos_token }}',
+    );
+    files['generation_config.json'] = new TextEncoder().encode(
+      JSON.stringify({ bos_token_id: 1, eos_token_id: [2, 7] }),
+    );
     const opened = await openHfFolder(folderOf(files));
     expect(opened.tokenizerFiles.kind === 'hf' && opened.tokenizerFiles.options?.chatTemplate).toMatch(/^\{% for m/);
     const back = readNibbleFile(writeNibbleFile(opened.model, { tokenizer: opened.tokenizerFiles }));
@@ -139,8 +165,12 @@ describe('.nibble files with a Hugging Face tokenizer', () => {
     // A corrupt options object is a typed error, not a crash.
     const bytes = writeNibbleFile(opened.model, { tokenizer: opened.tokenizerFiles });
     const hlen = new DataView(bytes.buffer).getUint32(8, true);
-    const header = new TextDecoder().decode(bytes.subarray(12, 12 + hlen)).replace('"eosIds":[2,2,7]', '"eosIds":[2.5,7]');
+    const header = new TextDecoder()
+      .decode(bytes.subarray(12, 12 + hlen))
+      .replace('"eosIds":[2,2,7]', '"eosIds":[2.5,7]');
     bytes.set(new TextEncoder().encode(header), 12);
-    expect(() => readNibbleFile(bytes)).toThrow(expect.objectContaining({ code: 'bad-format', message: expect.stringMatching(/eosIds must be a token id/) }));
+    expect(() => readNibbleFile(bytes)).toThrow(
+      expect.objectContaining({ code: 'bad-format', message: expect.stringMatching(/eosIds must be a token id/) }),
+    );
   });
 });

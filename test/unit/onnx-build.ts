@@ -5,7 +5,10 @@ type Bytes = Uint8Array | number[];
 
 export function varint(v: number): number[] {
   const out: number[] = [];
-  while (v >= 128) { out.push((v % 128) | 128); v = Math.floor(v / 128); }
+  while (v >= 128) {
+    out.push((v % 128) | 128);
+    v = Math.floor(v / 128);
+  }
   out.push(v);
   return out;
 }
@@ -13,7 +16,10 @@ export function varint(v: number): number[] {
 export function cat(...parts: Bytes[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -48,7 +54,12 @@ export function tensor(t: TensorSpec): Uint8Array {
   }
   const xs = t.floats ?? [];
   const enc = t.encoding ?? 'raw';
-  const payload = enc === 'raw' ? fLen(9, floatBytes(xs)) : enc === 'packed' ? fLen(4, floatBytes(xs)) : cat(...xs.map((x) => fFixed32(4, x)));
+  const payload =
+    enc === 'raw'
+      ? fLen(9, floatBytes(xs))
+      : enc === 'packed'
+        ? fLen(4, floatBytes(xs))
+        : cat(...xs.map((x) => fFixed32(4, x)));
   return cat(dims, fVarint(2, 1), fLen(8, t.name), payload);
 }
 
@@ -62,7 +73,12 @@ export const attrTensor = (name: string, t: Uint8Array): Uint8Array => cat(fLen(
 export const attrGraph = (name: string, g: Uint8Array): Uint8Array => cat(fLen(1, name), fLen(6, g), fVarint(20, 5));
 
 export function node(op: string, inputs: string[], outputs: string[], attrs: Uint8Array[] = []): Uint8Array {
-  return cat(...inputs.map((s) => fLen(1, s)), ...outputs.map((s) => fLen(2, s)), fLen(4, op), ...attrs.map((a) => fLen(5, a)));
+  return cat(
+    ...inputs.map((s) => fLen(1, s)),
+    ...outputs.map((s) => fLen(2, s)),
+    fLen(4, op),
+    ...attrs.map((a) => fLen(5, a)),
+  );
 }
 
 export interface GraphSpec {
@@ -74,11 +90,23 @@ export interface GraphSpec {
 }
 
 export function graph(g: GraphSpec): Uint8Array {
-  return cat(...g.nodes.map((n) => fLen(1, n)), fLen(2, 'g'), ...(g.initializers ?? []).map((t) => fLen(5, t)),
-    ...g.inputs.map((v) => fLen(11, v)), ...g.outputs.map((v) => fLen(12, v)), g.extra ?? []);
+  return cat(
+    ...g.nodes.map((n) => fLen(1, n)),
+    fLen(2, 'g'),
+    ...(g.initializers ?? []).map((t) => fLen(5, t)),
+    ...g.inputs.map((v) => fLen(11, v)),
+    ...g.outputs.map((v) => fLen(12, v)),
+    g.extra ?? [],
+  );
 }
 
 /** ModelProto: ir_version 7, producer, graph, opset 13, then any extra (unknown) fields. */
 export function model(graphBytes: Uint8Array, extra: Uint8Array = new Uint8Array(0)): Uint8Array {
-  return cat(fVarint(1, 7), fLen(2, 'nibble-test'), fLen(7, graphBytes), fLen(8, cat(fLen(1, ''), fVarint(2, 13))), extra);
+  return cat(
+    fVarint(1, 7),
+    fLen(2, 'nibble-test'),
+    fLen(7, graphBytes),
+    fLen(8, cat(fLen(1, ''), fVarint(2, 13))),
+    extra,
+  );
 }

@@ -43,21 +43,33 @@ describe('vit-mnist.onnx structure', () => {
   it('reads values that look like trained weights, and the constants exactly', () => {
     const eps = info.floatTensors.find((t) => t.name === '/enc/layers.0/norm1/Constant_1_output_0')!;
     expect(readFloatTensor(bytes, eps)[0]).toBe(Math.fround(1e-5));
-    const w = readFloatTensor(bytes, info.floatTensors.find((t) => t.name === 'head.weight')!);
+    const w = readFloatTensor(
+      bytes,
+      info.floatTensors.find((t) => t.name === 'head.weight')!,
+    );
     expect(w.length).toBe(640);
     expect(w.every((x) => Number.isFinite(x) && Math.abs(x) < 1)).toBe(true);
   });
 
   it('rewriting with the same values gives back the identical file', () => {
-    expect(sameBytes(mapFloatTensors(bytes, info, (v) => v), bytes)).toBe(true);
+    expect(
+      sameBytes(
+        mapFloatTensors(bytes, info, (v) => v),
+        bytes,
+      ),
+    ).toBe(true);
   });
 
-  it.each([['truncate', truncateFraction], ['rne', roundFraction]] as const)('%s to 3 bits: initializers read back bit-exactly, every other byte identical', (_, cut) => {
+  it.each([
+    ['truncate', truncateFraction],
+    ['rne', roundFraction],
+  ] as const)('%s to 3 bits: initializers read back bit-exactly, every other byte identical', (_, cut) => {
     const out = mapFloatTensors(bytes, info, (v, t) => (t.source === 'initializer' ? cut(v, 3) : null));
     expect(out.length).toBe(bytes.length);
     const again = parseOnnx(out);
-    expect(again.floatTensors.map(({ name, dims, segments }) => ({ name, dims, segments })))
-      .toEqual(info.floatTensors.map(({ name, dims, segments }) => ({ name, dims, segments })));
+    expect(again.floatTensors.map(({ name, dims, segments }) => ({ name, dims, segments }))).toEqual(
+      info.floatTensors.map(({ name, dims, segments }) => ({ name, dims, segments })),
+    );
     let changed = 0;
     for (const t of info.floatTensors) {
       const orig = readFloatTensor(bytes, t);
@@ -74,7 +86,9 @@ describe('vit-mnist.onnx structure', () => {
   });
 
   it('rejects new values of the wrong length', () => {
-    expect(() => mapFloatTensors(bytes, info, (v) => v.subarray(1))).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+    expect(() => mapFloatTensors(bytes, info, (v) => v.subarray(1))).toThrow(
+      expect.objectContaining({ code: 'bad-argument' }),
+    );
   });
 });
 
@@ -84,10 +98,18 @@ describe('hand-built models: every float encoding, Constant nodes, subgraphs, un
   const unpacked = tensor({ name: 'w_unpacked', dims: [3], floats: [-1.1, 2.2, -3.3], encoding: 'unpacked' });
   const scalar = tensor({ name: '', dims: [], floats: [Math.SQRT2] });
   const shape = tensor({ name: 'shape', dims: [2], int64: [-1, 6] });
-  const body = graph({ nodes: [node('Identity', ['x'], ['y'])], initializers: [tensor({ name: 'inner', dims: [2], floats: [9.5, -9.5] })], inputs: [], outputs: [] });
+  const body = graph({
+    nodes: [node('Identity', ['x'], ['y'])],
+    initializers: [tensor({ name: 'inner', dims: [2], floats: [9.5, -9.5] })],
+    inputs: [],
+    outputs: [],
+  });
   const unknownGraphField = fLen(99, [1, 2, 3]);
   const g = graph({
-    nodes: [node('Constant', [], ['c0'], [attrTensor('value', scalar)]), node('If', ['cond'], ['o'], [attrGraph('then_branch', body)])],
+    nodes: [
+      node('Constant', [], ['c0'], [attrTensor('value', scalar)]),
+      node('If', ['cond'], ['o'], [attrGraph('then_branch', body)]),
+    ],
     initializers: [raw, packed, unpacked, shape],
     inputs: [valueInfo('img', 1, ['n', 8, 8]), valueInfo('w_raw', 1, [2, 3])], // IR < 4 style: an initializer listed as input
     outputs: [valueInfo('out', 1, ['n', 3])],
@@ -115,7 +137,9 @@ describe('hand-built models: every float encoding, Constant nodes, subgraphs, un
     const out = mapFloatTensors(bytes, info, (v) => v.map((x) => -x));
     const info2 = parseOnnx(out);
     for (const t of info.floatTensors) {
-      expect(Array.from(readFloatTensor(out, info2.floatTensors[t.index]))).toEqual(Array.from(readFloatTensor(bytes, t)).map((x) => -x));
+      expect(Array.from(readFloatTensor(out, info2.floatTensors[t.index]))).toEqual(
+        Array.from(readFloatTensor(bytes, t)).map((x) => -x),
+      );
     }
     const mask = payloadMask(info, bytes.length);
     for (let i = 0; i < bytes.length; i++) if (!mask[i]) expect(out[i]).toBe(bytes[i]);
@@ -134,9 +158,17 @@ describe('hand-built models: every float encoding, Constant nodes, subgraphs, un
 
   it('rejects payloads that disagree with dims, and external data', () => {
     const bad = (t: Uint8Array): Uint8Array => model(graph({ nodes: [], initializers: [t], inputs: [], outputs: [] }));
-    expect(() => parseOnnx(bad(tensor({ name: 'short', dims: [5], floats: [1, 2, 3] })))).toThrow(expect.objectContaining({ code: 'bad-format' }));
-    expect(() => parseOnnx(bad(tensor({ name: 'p', dims: [5], floats: [1, 2], encoding: 'packed' })))).toThrow(expect.objectContaining({ code: 'bad-format' }));
-    const negDim = cat(fLen(1, [...[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]]), fVarint(2, 1), fLen(8, 'neg'));
+    expect(() => parseOnnx(bad(tensor({ name: 'short', dims: [5], floats: [1, 2, 3] })))).toThrow(
+      expect.objectContaining({ code: 'bad-format' }),
+    );
+    expect(() => parseOnnx(bad(tensor({ name: 'p', dims: [5], floats: [1, 2], encoding: 'packed' })))).toThrow(
+      expect.objectContaining({ code: 'bad-format' }),
+    );
+    const negDim = cat(
+      fLen(1, [...[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]]),
+      fVarint(2, 1),
+      fLen(8, 'neg'),
+    );
     expect(() => parseOnnx(bad(negDim))).toThrow(expect.objectContaining({ code: 'bad-dims' }));
     const ext = cat(fLen(1, [2]), fVarint(2, 1), fLen(8, 'ext'), fVarint(14, 1));
     expect(() => parseOnnx(bad(ext))).toThrow(expect.objectContaining({ code: 'unsupported' }));

@@ -9,7 +9,10 @@ import { cat, fLen, fVarint, graph, model, tensor, varint } from './onnx-build.t
 
 const vit = readProjectFile('public/models/vit-mnist.onnx');
 const codeOf = (f: () => unknown): string => {
-  try { f(); return 'ok'; } catch (e) {
+  try {
+    f();
+    return 'ok';
+  } catch (e) {
     if (!isNibbleError(e)) throw e; // anything else fails the test
     return e.code;
   }
@@ -26,7 +29,12 @@ describe('wire format', () => {
 
   it('walks fields of every wire type and rejects groups and wire types 6/7', () => {
     const msg = cat(fVarint(1, 300), [0x11, 1, 2, 3, 4, 5, 6, 7, 8], fLen(3, 'abc'), [0x25, 0, 0, 0x80, 0x3f]);
-    expect([...fields(msg, 0, msg.length, 't')].map((f) => [f.field, f.wire, f.end - f.start])).toEqual([[1, 0, 2], [2, 1, 8], [3, 2, 3], [4, 5, 4]]);
+    expect([...fields(msg, 0, msg.length, 't')].map((f) => [f.field, f.wire, f.end - f.start])).toEqual([
+      [1, 0, 2],
+      [2, 1, 8],
+      [3, 2, 3],
+      [4, 5, 4],
+    ]);
     for (const tag of [0x0b /* field 1 start group */, 0x0c, 0x0e, 0x0f, 0x00 /* field 0 */]) {
       expect(codeOf(() => [...fields(new Uint8Array([tag, 0]), 0, 2, 't')])).toBe('bad-format');
     }
@@ -46,7 +54,16 @@ describe('damaged files', () => {
     // (a cut exactly between top-level fields leaves a shorter valid message: after byte 2 it has
     // no graph (bad-format); 4 bytes before the end only the opset list is gone)
     const rnd = seededRandom(7);
-    const cuts = [1, 3, 10, 100, vit.length - 1, vit.length - 2, vit.length - 5, ...Array.from({ length: 40 }, () => 1 + Math.floor(rnd() * (vit.length - 2)))];
+    const cuts = [
+      1,
+      3,
+      10,
+      100,
+      vit.length - 1,
+      vit.length - 2,
+      vit.length - 5,
+      ...Array.from({ length: 40 }, () => 1 + Math.floor(rnd() * (vit.length - 2))),
+    ];
     for (const n of cuts) expect([n, codeOf(() => parseOnnx(vit.subarray(0, n)))]).toEqual([n, 'truncated']);
   });
 
@@ -67,7 +84,14 @@ describe('damaged files', () => {
 
   it('random small protobufs around a valid model → NibbleError or ok', () => {
     const rnd = seededRandom(3);
-    const base = model(graph({ nodes: [], initializers: [tensor({ name: 'w', dims: [3], floats: [1, 2, 3] })], inputs: [], outputs: [] }));
+    const base = model(
+      graph({
+        nodes: [],
+        initializers: [tensor({ name: 'w', dims: [3], floats: [1, 2, 3] })],
+        inputs: [],
+        outputs: [],
+      }),
+    );
     for (let trial = 0; trial < 500; trial++) {
       const b = base.slice();
       b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);

@@ -22,7 +22,17 @@ const json = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string
 
 describe('files carry the model’s own context', () => {
   it('nibble quantize and nibble export write max_position_embeddings / seqLen = the own context', async () => {
-    const q = await runCli(['quantize', '--model', HF_DIR, '--method', 'rtn', '--bits', '8', '--out', join(dir, 'q8.nibble')]);
+    const q = await runCli([
+      'quantize',
+      '--model',
+      HF_DIR,
+      '--method',
+      'rtn',
+      '--bits',
+      '8',
+      '--out',
+      join(dir, 'q8.nibble'),
+    ]);
     expect(q.code, q.stderr).toBe(0);
     expect(readNibbleFile(new Uint8Array(readFileSync(join(dir, 'q8.nibble')))).model.config.seqLen).toBe(OWN);
     const e = await runCli(['export', '--model', HF_DIR, '--format', 'hf-safetensors', '--out', join(dir, 'out')]);
@@ -35,12 +45,23 @@ describe('files carry the model’s own context', () => {
   it('the app loads with a 64-position context and downloads files with the own context', async () => {
     const c = new EngineClient(inThreadTransport({}));
     try {
-      const { model } = await c.load({ kind: 'files', name: 'hf', files: Object.entries(files).map(([path, b]) => ({ path, blob: new Blob([b.slice()]) })) }, 'auto', { contextLength: 64 });
+      const { model } = await c.load(
+        {
+          kind: 'files',
+          name: 'hf',
+          files: Object.entries(files).map(([path, b]) => ({ path, blob: new Blob([b.slice()]) })),
+        },
+        'auto',
+        { contextLength: 64 },
+      );
       expect(model.config.seqLen).toBe(64);
       const nib = await c.exportModel('base', 'nibble');
       expect(readNibbleFile(new Uint8Array(nib.files[0].bytes)).model.config.seqLen).toBe(OWN);
       const hf = await c.exportModel('base', 'hf-safetensors');
-      const cfg = JSON.parse(new TextDecoder().decode(hf.files.find((f) => f.name === 'config.json')!.bytes)) as Record<string, unknown>;
+      const cfg = JSON.parse(new TextDecoder().decode(hf.files.find((f) => f.name === 'config.json')!.bytes)) as Record<
+        string,
+        unknown
+      >;
       expect(cfg.max_position_embeddings).toBe(OWN);
     } finally {
       c.dispose();

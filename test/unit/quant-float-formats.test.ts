@@ -3,19 +3,40 @@
 // f64. No code path of float-formats.ts is used to build the expectations.
 import { describe, expect, it } from 'vitest';
 import {
-  FLOAT_SPECS, decodeArray, decodeFloat, encodeArray, encodeFloat, f16BitsToF32, f32ToF16Bits,
-  roundArrayToFloat, roundFraction, truncateFraction, type FloatFormat, type Overflow,
+  FLOAT_SPECS,
+  decodeArray,
+  decodeFloat,
+  encodeArray,
+  encodeFloat,
+  f16BitsToF32,
+  f32ToF16Bits,
+  roundArrayToFloat,
+  roundFraction,
+  truncateFraction,
+  type FloatFormat,
+  type Overflow,
 } from '../../src/core/quant/float-formats.ts';
 import { seededRandom } from './helpers.ts';
 
 const u32 = new Uint32Array(1);
 const fl = new Float32Array(u32.buffer);
-const bitsToF32 = (b: number): number => { u32[0] = b >>> 0; return fl[0]; };
-const f32ToBits = (x: number): number => { fl[0] = x; return u32[0]; };
+const bitsToF32 = (b: number): number => {
+  u32[0] = b >>> 0;
+  return fl[0];
+};
+const f32ToBits = (x: number): number => {
+  fl[0] = x;
+  return u32[0];
+};
 const nextUp = (x: number): number => bitsToF32(f32ToBits(x) + 1); // x > 0
 const nextDown = (x: number): number => bitsToF32(f32ToBits(x) - 1); // x > 0
 
-interface Layout { e: number; m: number; fn: boolean; nan: number }
+interface Layout {
+  e: number;
+  m: number;
+  fn: boolean;
+  nan: number;
+}
 const LAYOUTS: Record<FloatFormat, Layout> = {
   fp16: { e: 5, m: 10, fn: false, nan: 0x7e00 },
   bf16: { e: 8, m: 7, fn: false, nan: 0x7fc0 },
@@ -41,7 +62,10 @@ function positiveTable(L: Layout): { v: Float64Array; code: Int32Array; maxCode:
   const code: number[] = [];
   for (let c = 0; c < 2 ** (L.e + L.m); c++) {
     const x = refDecode(c, L);
-    if (Number.isFinite(x)) { v.push(x); code.push(c); }
+    if (Number.isFinite(x)) {
+      v.push(x);
+      code.push(c);
+    }
   }
   const maxCode = code[code.length - 1];
   const last = v[v.length - 1];
@@ -56,11 +80,16 @@ function refEncode(x: number, L: Layout, T: ReturnType<typeof positiveTable>, mo
   if (Number.isNaN(x)) return L.nan;
   const sign = x < 0 || Object.is(x, -0) ? signBit : 0;
   const a = Math.abs(x);
-  const overflow = (): number => (mode === 'saturate' ? sign + T.maxCode : L.fn ? sign + L.nan : sign + (2 ** L.e - 1) * 2 ** L.m);
+  const overflow = (): number =>
+    mode === 'saturate' ? sign + T.maxCode : L.fn ? sign + L.nan : sign + (2 ** L.e - 1) * 2 ** L.m;
   if (a >= T.v[T.v.length - 1]) return overflow();
   let lo = 0;
   let hi = T.v.length - 1; // T.v[lo] ≤ a < T.v[hi]
-  while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (T.v[mid] <= a) lo = mid; else hi = mid; }
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (T.v[mid] <= a) lo = mid;
+    else hi = mid;
+  }
   const dl = a - T.v[lo];
   const dh = T.v[hi] - a;
   const pick = dl < dh ? lo : dh < dl ? hi : T.code[lo] % 2 === 0 ? lo : hi;
@@ -69,9 +98,15 @@ function refEncode(x: number, L: Layout, T: ReturnType<typeof positiveTable>, mo
 }
 
 /** Inputs that exercise every rounding boundary: each value, each midpoint, ±1 f32 ulp around it. */
-function boundaryInputs(T: ReturnType<typeof positiveTable>, rand: () => number, nRandom: number, stride: number): number[] {
+function boundaryInputs(
+  T: ReturnType<typeof positiveTable>,
+  rand: () => number,
+  nRandom: number,
+  stride: number,
+): number[] {
   const xs: number[] = [0, -0, Infinity, -Infinity, NaN, 3.4028234663852886e38, 1.401298464324817e-45];
-  for (let i = 0; i + 1 < T.v.length; i += i + 1 + stride < T.v.length ? stride : 1) { // stride, then the top
+  for (let i = 0; i + 1 < T.v.length; i += i + 1 + stride < T.v.length ? stride : 1) {
+    // stride, then the top
     const mid = Math.fround((T.v[i] + T.v[i + 1]) / 2); // exact for these formats
     for (const x of [Math.fround(T.v[i]), mid, nextUp(mid), mid > 0 ? nextDown(mid) : 0]) xs.push(x, -x);
   }
@@ -80,7 +115,12 @@ function boundaryInputs(T: ReturnType<typeof positiveTable>, rand: () => number,
 }
 
 const sameCode = (got: number, want: number, x: number): void => {
-  if (got !== want) expect({ x, got: got.toString(16), want: want.toString(16) }).toEqual({ x, got: want.toString(16), want: want.toString(16) });
+  if (got !== want)
+    expect({ x, got: got.toString(16), want: want.toString(16) }).toEqual({
+      x,
+      got: want.toString(16),
+      want: want.toString(16),
+    });
 };
 
 describe('float formats: decode', () => {
@@ -107,8 +147,11 @@ describe('float formats: decode', () => {
 describe('float formats: encode vs nearest-value reference', () => {
   // [format, random inputs, boundary stride (1 = around every value), overflow modes]
   const cases: [FloatFormat, number, number, Overflow[]][] = [
-    ['fp16', 200_000, 1, ['ieee', 'saturate']], ['fp8e4m3', 50_000, 1, ['ieee', 'saturate']],
-    ['fp8e5m2', 50_000, 1, ['ieee', 'saturate']], ['bf16', 100_000, 1, ['ieee', 'saturate']], ['tf32', 100_000, 17, ['ieee']],
+    ['fp16', 200_000, 1, ['ieee', 'saturate']],
+    ['fp8e4m3', 50_000, 1, ['ieee', 'saturate']],
+    ['fp8e5m2', 50_000, 1, ['ieee', 'saturate']],
+    ['bf16', 100_000, 1, ['ieee', 'saturate']],
+    ['tf32', 100_000, 17, ['ieee']],
   ];
   for (const [f, nRandom, stride, modes] of cases) {
     for (const mode of modes) {
@@ -122,7 +165,8 @@ describe('float formats: encode vs nearest-value reference', () => {
           if (!Number.isFinite(x) && mode === 'saturate') continue; // ∞ saturates, checked below
           sameCode(encodeFloat(x, S, mode), c, x);
         }
-        for (const x of boundaryInputs(T, seededRandom(7), nRandom, stride)) sameCode(encodeFloat(x, S, mode), refEncode(x, L, T, mode), x);
+        for (const x of boundaryInputs(T, seededRandom(7), nRandom, stride))
+          sameCode(encodeFloat(x, S, mode), refEncode(x, L, T, mode), x);
       });
     }
   }
@@ -211,13 +255,16 @@ describe('fp32 fraction-bit truncation and rounding', () => {
         const b = randomBits[i];
         const isNan = (b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0;
         const want = isNan ? ((b & 0x80000000) | 0x7fc00000) >>> 0 : (b & mask) >>> 0;
-        if (out[i] !== want) expect([k, b.toString(16), out[i].toString(16)]).toEqual([k, b.toString(16), want.toString(16)]);
+        if (out[i] !== want)
+          expect([k, b.toString(16), out[i].toString(16)]).toEqual([k, b.toString(16), want.toString(16)]);
       }
     }
   });
 
   it('truncate keeps ∞, keeps NaN a NaN at k = 0, and leaves the exponent alone', () => {
-    const specials = new Float32Array(new Uint32Array([0x7f800000, 0xff800000, 0x7f800001, 0xffc00001, 0x3fffffff]).buffer);
+    const specials = new Float32Array(
+      new Uint32Array([0x7f800000, 0xff800000, 0x7f800001, 0xffc00001, 0x3fffffff]).buffer,
+    );
     const t = truncateFraction(specials, 0);
     expect([t[0], t[1]]).toEqual([Infinity, -Infinity]);
     expect(Number.isNaN(t[2]) && Number.isNaN(t[3])).toBe(true);
@@ -226,15 +273,17 @@ describe('fp32 fraction-bit truncation and rounding', () => {
   });
 
   it('round to nearest even: carries into the exponent and to ∞, ties to the even kept bit', () => {
-    const vals = new Float32Array(new Uint32Array([
-      0x3fffffff, // 1.9999999
-      0x3fc00000, // 1.5: tie
-      0x3f900000, // 1.125: tie at k = 2 → 1.0 (kept lsb 0)
-      0x3fb00000, // 1.375: tie at k = 2 → 1.5 (kept lsb 1 → up)
-      0x7f7fffff, // max f32
-      0x00000003, // subnormal 3·2^-149
-      0x807fffff, // −largest subnormal
-    ]).buffer);
+    const vals = new Float32Array(
+      new Uint32Array([
+        0x3fffffff, // 1.9999999
+        0x3fc00000, // 1.5: tie
+        0x3f900000, // 1.125: tie at k = 2 → 1.0 (kept lsb 0)
+        0x3fb00000, // 1.375: tie at k = 2 → 1.5 (kept lsb 1 → up)
+        0x7f7fffff, // max f32
+        0x00000003, // subnormal 3·2^-149
+        0x807fffff, // −largest subnormal
+      ]).buffer,
+    );
     expect(Array.from(roundFraction(vals, 0).slice(0, 2))).toEqual([2, 2]);
     const r2 = roundFraction(vals, 2);
     expect([r2[2], r2[3]]).toEqual([1, 1.5]);
@@ -257,7 +306,8 @@ describe('fp32 fraction-bit truncation and rounding', () => {
         const rem = mag - lo;
         const up = rem > ulp / 2 || (rem === ulp / 2 && Math.floor(lo / ulp) % 2 === 1);
         const want = ((sign | 0) + (up ? lo + ulp : lo)) >>> 0;
-        if (out[i] !== want) expect([k, b.toString(16), out[i].toString(16)]).toEqual([k, b.toString(16), want.toString(16)]);
+        if (out[i] !== want)
+          expect([k, b.toString(16), out[i].toString(16)]).toEqual([k, b.toString(16), want.toString(16)]);
       }
     }
   });

@@ -2,21 +2,37 @@
 // thresholds on exact midpoints, nearest-code property on random data.
 import { describe, expect, it } from 'vitest';
 import {
-  DYNAMIC_MAP, FP4_CODE, NF4_CODE, NF4_THRESHOLDS, dequantize4bit, doubleDequantize, doubleQuantize,
-  quantize4bit, quantizeDynamic, quantizeFP4Value, quantizeNF4Value,
+  DYNAMIC_MAP,
+  FP4_CODE,
+  NF4_CODE,
+  NF4_THRESHOLDS,
+  dequantize4bit,
+  doubleDequantize,
+  doubleQuantize,
+  quantize4bit,
+  quantizeDynamic,
+  quantizeFP4Value,
+  quantizeNF4Value,
 } from '../../src/core/quant/nf4.ts';
 import { seededRandom } from './helpers.ts';
 
 const u32 = new Uint32Array(1);
 const fl = new Float32Array(u32.buffer);
 /** Next f32 above x. */
-const nextUp = (x: number): number => { fl[0] = x; if (x === 0) return 2 ** -149; u32[0] += x > 0 ? 1 : -1; return fl[0]; };
+const nextUp = (x: number): number => {
+  fl[0] = x;
+  if (x === 0) return 2 ** -149;
+  u32[0] += x > 0 ? 1 : -1;
+  return fl[0];
+};
 
 describe('code tables', () => {
   it('NF4 is the table in docs/quantization.md', () => {
-    const doc = [-1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-      -0.18477343022823334, -0.09105003625154495, 0, 0.07958029955625534, 0.16093020141124725,
-      0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1];
+    const doc = [
+      -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
+      -0.09105003625154495, 0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+      0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1,
+    ];
     expect(Array.from(NF4_CODE)).toEqual(doc.map(Math.fround));
   });
 
@@ -60,7 +76,10 @@ describe('nearest code by midpoints', () => {
 
   it('random values pick the nearest table entry (away from ±1e-6 of a midpoint)', () => {
     const rand = seededRandom(41);
-    for (const [table, quant] of [[NF4_CODE, quantizeNF4Value], [FP4_CODE, quantizeFP4Value]] as const) {
+    for (const [table, quant] of [
+      [NF4_CODE, quantizeNF4Value],
+      [FP4_CODE, quantizeFP4Value],
+    ] as const) {
       for (let n = 0; n < 20_000; n++) {
         const x = Math.fround(rand() * 2 - 1);
         const d = Array.from(table, (c) => Math.abs(x - c));

@@ -2,8 +2,20 @@
 // 2/4/8 bits, explicit bit planes for 3 bits), plus round trips at odd lengths.
 import { describe, expect, it } from 'vitest';
 import {
-  PACK_BITS, nibbleShift, packF16Pairs, packNibblesHighFirst, packRows, packU8, packedBitsPerWeight,
-  readCode, unpackF16Pairs, unpackNibblesHighFirst, unpackRows, unpackU8, wordsPerRow, type PackBits,
+  PACK_BITS,
+  nibbleShift,
+  packF16Pairs,
+  packNibblesHighFirst,
+  packRows,
+  packU8,
+  packedBitsPerWeight,
+  readCode,
+  unpackF16Pairs,
+  unpackNibblesHighFirst,
+  unpackRows,
+  unpackU8,
+  wordsPerRow,
+  type PackBits,
 } from '../../src/core/quant/packing.ts';
 import { seededRandom } from './helpers.ts';
 
@@ -27,7 +39,8 @@ function specRowBits(codes: number[], bits: PackBits): number[] {
   return stream;
 }
 
-const wordsToBits = (w: Uint32Array): number[] => Array.from(w).flatMap((x) => Array.from({ length: 32 }, (_, i) => (x >>> i) & 1));
+const wordsToBits = (w: Uint32Array): number[] =>
+  Array.from(w).flatMap((x) => Array.from({ length: 32 }, (_, i) => (x >>> i) & 1));
 
 describe('uniform code packing', () => {
   it('words per row and bits per weight', () => {

@@ -4,10 +4,21 @@ import { describe, expect, it } from 'vitest';
 import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { LINEAR_NAMES } from '../../src/core/model/model.ts';
-import { bitsPerWeight, unpackScales, unpackZeros, weightBytes, type UniformQuantTensor } from '../../src/core/quant/format.ts';
+import {
+  bitsPerWeight,
+  unpackScales,
+  unpackZeros,
+  weightBytes,
+  type UniformQuantTensor,
+} from '../../src/core/quant/format.ts';
 import { dequantize4bit, doubleDequantize, doubleQuantize, quantize4bit } from '../../src/core/quant/nf4.ts';
 import { packF16Pairs, packRows, packU8 } from '../../src/core/quant/packing.ts';
-import { dequantizeTensor, packUniform, quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';
+import {
+  dequantizeTensor,
+  packUniform,
+  quantizeTensor,
+  type QuantizeOptions,
+} from '../../src/core/quant/quantize-tensor.ts';
 import { dequantizeMatrix, errorStats, quantizeMatrix } from '../../src/core/quant/uniform.ts';
 import { roundToF16 } from '../../src/core/quant/float-formats.ts';
 import { seededRandom, stories260K } from './helpers.ts';
@@ -18,8 +29,18 @@ const randomMatrix = (rows: number, cols: number, seed: number): Float32Array =>
 };
 
 describe('uniform tensors', () => {
-  const shapes: [number, number][] = [[64, 172], [3, 33], [1, 7], [5, 1]];
-  for (const [format, bits] of [['q8', 8], ['q4', 4], ['q3', 3], ['q2', 2]] as const) {
+  const shapes: [number, number][] = [
+    [64, 172],
+    [3, 33],
+    [1, 7],
+    [5, 1],
+  ];
+  for (const [format, bits] of [
+    ['q8', 8],
+    ['q4', 4],
+    ['q3', 3],
+    ['q2', 2],
+  ] as const) {
     it(`${format}: dequantizeTensor equals the unpacked quantizer, for sym/asym, row and ragged groups`, () => {
       for (const [rows, cols] of shapes) {
         const w = randomMatrix(rows, cols, rows * 1000 + cols);
@@ -48,7 +69,11 @@ describe('uniform tensors', () => {
     // codes: 64 rows × ⌈172/8⌉ = 22 words; scales: 64 × ⌈172/32⌉ = 6 groups × 4 B; zeros: 384 bytes
     expect(weightBytes(q)).toBe(64 * 22 * 4 + 64 * 6 * 4 + 384);
     expect(bitsPerWeight(q)).toBeCloseTo((8 * 7552) / (64 * 172), 12);
-    const q3 = quantizeTensor(f32Tensor([8, 64], randomMatrix(8, 64, 2)), { format: 'q3', sym: true, granularity: 'row' });
+    const q3 = quantizeTensor(f32Tensor([8, 64], randomMatrix(8, 64, 2)), {
+      format: 'q3',
+      sym: true,
+      granularity: 'row',
+    });
     expect(weightBytes(q3)).toBe(8 * 6 * 4 + 8 * 4); // exactly 3 bits/weight + one f32 scale per row
     expect(weightBytes(f32Tensor([2, 3], new Float32Array(6)))).toBe(24);
   });
@@ -73,7 +98,9 @@ describe('uniform tensors', () => {
 
   it('strictGroups refuses a ragged last group', () => {
     const t = f32Tensor([2, 172], randomMatrix(2, 172, 5));
-    expect(() => quantizeTensor(t, { format: 'q4', group: 64, strictGroups: true })).toThrow('group 64 does not divide in=172');
+    expect(() => quantizeTensor(t, { format: 'q4', group: 64, strictGroups: true })).toThrow(
+      'group 64 does not divide in=172',
+    );
     expect(() => quantizeTensor(t, { format: 'q4', group: 43, strictGroups: true })).not.toThrow();
   });
 
@@ -86,13 +113,23 @@ describe('uniform tensors', () => {
     const ref = quantizeMatrix(w, rows, cols, { bits: 4, sym: false, granularity: 'group', group: 4 });
     const swap = <T extends Float32Array | Uint8Array>(a: T): T => {
       const b = a.slice() as T;
-      for (let r = 0; r < rows; r++) { b[2 * r] = a[2 * r + 1]; b[2 * r + 1] = a[2 * r]; }
+      for (let r = 0; r < rows; r++) {
+        b[2 * r] = a[2 * r + 1];
+        b[2 * r + 1] = a[2 * r];
+      }
       return b;
     };
     const t: UniformQuantTensor = {
-      format: 'q4', shape: [rows, cols], granularity: 'group', group: 4, sym: false, scaleType: 'f32',
+      format: 'q4',
+      shape: [rows, cols],
+      granularity: 'group',
+      group: 4,
+      sym: false,
+      scaleType: 'f32',
       buffers: {
-        data: packRows(ref.codes, rows, cols, 4), scales: swap(ref.scales), zeros: packU8(swap(ref.zeros)),
+        data: packRows(ref.codes, rows, cols, 4),
+        scales: swap(ref.scales),
+        zeros: packU8(swap(ref.zeros)),
         gIdx: Uint32Array.from([1, 1, 1, 1, 0, 0, 0, 0]),
       },
     };
@@ -107,7 +144,9 @@ describe('uniform tensors', () => {
 
   it('rejects non-matrices and unknown formats', () => {
     expect(() => quantizeTensor(f32Tensor([4], new Float32Array(4)), { format: 'q4' })).toThrow(/matrix/);
-    expect(() => quantizeTensor(f32Tensor([1, 4], new Float32Array(4)), { format: 'q5' as 'q4' })).toThrow(/unknown format/);
+    expect(() => quantizeTensor(f32Tensor([1, 4], new Float32Array(4)), { format: 'q5' as 'q4' })).toThrow(
+      /unknown format/,
+    );
   });
 });
 
@@ -141,8 +180,12 @@ describe('real weights (stories260K)', () => {
     const model = parseLlama2c(stories260K());
     // [options, minimum SQNR dB]: measured ≈ 44 / 21 / 15 / 7.7 / 20 / 18 dB on layer 2
     const cases: [QuantizeOptions, number][] = [
-      [{ format: 'q8' }, 38], [{ format: 'q4', group: 32 }, 17], [{ format: 'q3', group: 32 }, 11],
-      [{ format: 'q2', group: 32 }, 4], [{ format: 'nf4' }, 16], [{ format: 'fp4' }, 14],
+      [{ format: 'q8' }, 38],
+      [{ format: 'q4', group: 32 }, 17],
+      [{ format: 'q3', group: 32 }, 11],
+      [{ format: 'q2', group: 32 }, 4],
+      [{ format: 'nf4' }, 16],
+      [{ format: 'fp4' }, 14],
     ];
     for (const layer of model.weights.layers) {
       for (const name of LINEAR_NAMES) {
@@ -156,7 +199,9 @@ describe('real weights (stories260K)', () => {
         for (let i = 1; i < 4; i++) expect(sqnr[i]).toBeLessThan(sqnr[i - 1]);
         const [out, inn] = t.shape;
         const q4 = quantizeTensor(t, { format: 'q4', group: 32 });
-        expect(weightBytes(q4)).toBe(4 * out * Math.ceil(inn / 8) + 4 * out * Math.ceil(inn / 32) + 4 * Math.ceil((out * Math.ceil(inn / 32)) / 4));
+        expect(weightBytes(q4)).toBe(
+          4 * out * Math.ceil(inn / 8) + 4 * out * Math.ceil(inn / 32) + 4 * Math.ceil((out * Math.ceil(inn / 32)) / 4),
+        );
       }
     }
   });

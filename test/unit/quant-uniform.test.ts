@@ -2,15 +2,36 @@
 import { describe, expect, it } from 'vitest';
 import { clamp, roundHalfAway, roundHalfEven } from '../../src/core/quant/rounding.ts';
 import {
-  absmaxInt8, dequantizeAbsmaxInt8, dequantizeMatrix, errorStats, fakeQuantize, fitParams, groupLayout,
-  quantizeMatrix, requireWholeGroups, type UniformOptions,
+  absmaxInt8,
+  dequantizeAbsmaxInt8,
+  dequantizeMatrix,
+  errorStats,
+  fakeQuantize,
+  fitParams,
+  groupLayout,
+  quantizeMatrix,
+  requireWholeGroups,
+  type UniformOptions,
 } from '../../src/core/quant/uniform.ts';
 import { roundToF16 } from '../../src/core/quant/float-formats.ts';
 import { seededRandom } from './helpers.ts';
 
 describe('rounding', () => {
   it('roundHalfEven ties to even (WGSL round)', () => {
-    const xs = [0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5, 0.49999999999999994, 2.5000000000000004, 1.4999999, -7.5, 1e15 + 0.5];
+    const xs = [
+      0.5,
+      1.5,
+      2.5,
+      3.5,
+      -0.5,
+      -1.5,
+      -2.5,
+      0.49999999999999994,
+      2.5000000000000004,
+      1.4999999,
+      -7.5,
+      1e15 + 0.5,
+    ];
     expect(xs.map((x) => roundHalfEven(x) + 0)).toEqual([0, 2, 2, 4, 0, -2, -2, 0, 3, 1, -8, 1e15]); // + 0: ±0 alike
   });
   it('roundHalfAway ties away from zero (C roundf)', () => {
@@ -66,8 +87,12 @@ describe('uniform quantizer: hand-computed vectors', () => {
   it('rejects bad bits, non-finite weights and bad groups', () => {
     const x = new Float32Array(4);
     expect(() => quantizeMatrix(x, 1, 4, { bits: 1, sym: false, granularity: 'row' })).toThrow(/2\.\.8/);
-    expect(() => quantizeMatrix(Float32Array.from([NaN, 1, 2, 3]), 1, 4, { bits: 4, sym: false, granularity: 'row' })).toThrow(/non-finite/);
-    expect(() => quantizeMatrix(x, 1, 4, { bits: 4, sym: false, granularity: 'group', group: 0 })).toThrow(/group size/);
+    expect(() =>
+      quantizeMatrix(Float32Array.from([NaN, 1, 2, 3]), 1, 4, { bits: 4, sym: false, granularity: 'row' }),
+    ).toThrow(/non-finite/);
+    expect(() => quantizeMatrix(x, 1, 4, { bits: 4, sym: false, granularity: 'group', group: 0 })).toThrow(
+      /group size/,
+    );
     expect(() => quantizeMatrix(x, 2, 4, { bits: 4, sym: false, granularity: 'row' })).toThrow(/2×4/);
   });
 });
@@ -81,7 +106,12 @@ describe('uniform quantizer: groups', () => {
     const q = quantizeMatrix(x, rows, cols, { bits: 4, sym: false, granularity: 'group', group: 5 });
     expect([q.group, q.nGroups]).toEqual([5, 4]);
     for (let r = 0; r < rows; r++) {
-      for (const [g, start, end] of [[0, 0, 5], [1, 5, 10], [2, 10, 15], [3, 15, 17]]) {
+      for (const [g, start, end] of [
+        [0, 0, 5],
+        [1, 5, 10],
+        [2, 10, 15],
+        [3, 15, 17],
+      ]) {
         const p = fitParams(x, r * cols + start, r * cols + end, 4, false);
         expect([q.scales[r * 4 + g], q.zeros[r * 4 + g]]).toEqual([p.scale, p.zero]);
       }
@@ -98,10 +128,20 @@ describe('uniform quantizer: groups', () => {
 });
 
 describe('uniform quantizer: error bounds on random matrices', () => {
-  const shapes: [number, number][] = [[1, 1], [3, 7], [5, 33], [64, 172], [7, 64]];
+  const shapes: [number, number][] = [
+    [1, 1],
+    [3, 7],
+    [5, 33],
+    [64, 172],
+    [7, 64],
+  ];
   const grans: Pick<UniformOptions, 'granularity' | 'group'>[] = [
-    { granularity: 'tensor' }, { granularity: 'row' }, { granularity: 'group', group: 1 },
-    { granularity: 'group', group: 5 }, { granularity: 'group', group: 32 }, { granularity: 'group', group: 64 },
+    { granularity: 'tensor' },
+    { granularity: 'row' },
+    { granularity: 'group', group: 1 },
+    { granularity: 'group', group: 5 },
+    { granularity: 'group', group: 32 },
+    { granularity: 'group', group: 64 },
   ];
   it('|x − x̂| ≤ scale/2 everywhere (the range always covers x), codes within [0, maxq]', () => {
     const rand = seededRandom(17);
@@ -123,7 +163,8 @@ describe('uniform quantizer: error bounds on random matrices', () => {
                   const s = q.scales[gi];
                   // f16 scales: a grid shrunk by |s32 − s16| per step may clip the top by maxq·|s32 − s16|
                   const xv = x[r * cols + c];
-                  const bound = s / 2 + (2 ** bits - 1) * Math.abs(exact.scales[gi] - s) + s * 1e-5 + Math.abs(xv) * 2 ** -22; // + f32 rounding
+                  const bound =
+                    s / 2 + (2 ** bits - 1) * Math.abs(exact.scales[gi] - s) + s * 1e-5 + Math.abs(xv) * 2 ** -22; // + f32 rounding
                   excess = Math.max(excess, (Math.abs(xv - fq.w[r * cols + c]) - bound) / s);
                   codesOk &&= q.codes[r * cols + c] <= 2 ** bits - 1 && (!f16Scales || s === roundToF16(s));
                 }
@@ -170,15 +211,22 @@ describe('absmax int8', () => {
     const rand = seededRandom(29);
     const rows = 9;
     const cols = 37;
-    const x = Float32Array.from({ length: rows * cols }, (_, i) => (Math.floor(i / cols) === 4 ? 0 : (rand() - 0.5) * 2 ** (i % 7)));
+    const x = Float32Array.from({ length: rows * cols }, (_, i) =>
+      Math.floor(i / cols) === 4 ? 0 : (rand() - 0.5) * 2 ** (i % 7),
+    );
     for (const g of ['row', 'token'] as const) {
       const a = absmaxInt8(x, rows, cols, g);
       const xh = dequantizeAbsmaxInt8(a);
       for (let r = 0; r < rows; r++) {
         const row = Array.from(a.q.slice(r * cols, (r + 1) * cols));
-        if (r === 4) { expect(a.s[r]).toBe(1); expect(row.every((v) => v === 0)).toBe(true); continue; }
+        if (r === 4) {
+          expect(a.s[r]).toBe(1);
+          expect(row.every((v) => v === 0)).toBe(true);
+          continue;
+        }
         expect(Math.max(...row.map(Math.abs))).toBe(127);
-        for (let c = 0; c < cols; c++) expect(Math.abs(x[r * cols + c] - xh[r * cols + c])).toBeLessThanOrEqual((0.5 + 1e-5) / a.s[r]);
+        for (let c = 0; c < cols; c++)
+          expect(Math.abs(x[r * cols + c] - xh[r * cols + c])).toBeLessThanOrEqual((0.5 + 1e-5) / a.s[r]);
       }
       expect(a.maxAbsErr).toBeGreaterThan(0);
     }

@@ -5,7 +5,9 @@ import { seededRandom } from './helpers.ts';
 describe('sampler', () => {
   it('xorshift64* matches run.c random_u32 (values from an independent Python model)', () => {
     const r = new Rng(42);
-    expect([r.nextU32(), r.nextU32(), r.nextU32(), r.nextU32(), r.nextU32()]).toEqual([1456360119, 3359763283, 3393612768, 4054632243, 3283045847]);
+    expect([r.nextU32(), r.nextU32(), r.nextU32(), r.nextU32(), r.nextU32()]).toEqual([
+      1456360119, 3359763283, 3393612768, 4054632243, 3283045847,
+    ]);
   });
 
   it('greedy picks the first maximum', () => {

@@ -49,7 +49,11 @@ export class FakeFs {
 
 export class FakeFile implements FileHandleLike {
   data = new Uint8Array(0);
-  constructor(readonly fs: FakeFs, public parent: FakeDir, public name: string) {}
+  constructor(
+    readonly fs: FakeFs,
+    public parent: FakeDir,
+    public name: string,
+  ) {}
   get path(): string {
     return `${this.parent.path}${this.name}`;
   }
@@ -89,7 +93,8 @@ export class FakeFile implements FileHandleLike {
 // `move` exists only in 'move' / 'no-overwrite' modes (the store must cope without it).
 function addMove(f: FakeFile): void {
   (f as FileHandleLike).move = async (newName: string) => {
-    if (f.fs.moveMode === 'no-overwrite' && f.parent.children.has(newName)) throw domError('InvalidModificationError', `${newName} exists`);
+    if (f.fs.moveMode === 'no-overwrite' && f.parent.children.has(newName))
+      throw domError('InvalidModificationError', `${newName} exists`);
     f.fs.step(`move ${f.path} -> ${newName}`);
     f.parent.children.delete(f.name);
     f.name = newName;
@@ -99,7 +104,11 @@ function addMove(f: FakeFile): void {
 
 export class FakeDir implements DirHandleLike {
   readonly children = new Map<string, FakeDir | FakeFile>();
-  constructor(readonly fs: FakeFs, readonly parent: FakeDir | null, readonly name: string) {}
+  constructor(
+    readonly fs: FakeFs,
+    readonly parent: FakeDir | null,
+    readonly name: string,
+  ) {}
   get path(): string {
     return this.parent ? `${this.parent.path}${this.name}/` : '';
   }
@@ -132,7 +141,8 @@ export class FakeDir implements DirHandleLike {
   async removeEntry(name: string, opt: { recursive?: boolean } = {}): Promise<void> {
     const c = this.children.get(name);
     if (!c) throw domError('NotFoundError', `${this.path}${name} not found`);
-    if (c instanceof FakeDir && c.children.size > 0 && !opt.recursive) throw domError('InvalidModificationError', `${name} is not empty`);
+    if (c instanceof FakeDir && c.children.size > 0 && !opt.recursive)
+      throw domError('InvalidModificationError', `${name} is not empty`);
     this.fs.step(`remove ${this.path}${name}`);
     this.children.delete(name);
   }

@@ -19,7 +19,10 @@ function makeStore(opts: { fs?: FakeFs; none?: boolean } = {}) {
   const storage = opts.none
     ? undefined
     : opts.fs
-      ? async () => ({ store: await openOpfsStore(opts.fs!.root as unknown as FileSystemDirectoryHandle), fallback: null })
+      ? async () => ({
+          store: await openOpfsStore(opts.fs!.root as unknown as FileSystemDirectoryHandle),
+          fallback: null,
+        })
       : async () => ({ store: memoryStore(), fallback: 'no OPFS in Node' });
   return createAppStore({ engine, defaultSource: DEFAULT_SOURCE, storage });
 }
@@ -36,11 +39,17 @@ describe('storage slice', () => {
       await store.getState().loadAndKeepModelFiles(blob(FILES['/m']), blob(FILES['/t']), 'my-stories.bin');
       expect(store.getState().model.info?.name).toBe('my-stories.bin');
       const [entry] = store.getState().storage.entries;
-      expect(entry).toMatchObject({ kind: 'model', name: 'my-stories.bin', bytes: FILES['/m'].byteLength + FILES['/t'].byteLength });
+      expect(entry).toMatchObject({
+        kind: 'model',
+        name: 'my-stories.bin',
+        bytes: FILES['/m'].byteLength + FILES['/t'].byteLength,
+      });
       expect(store.getState().storage.usage).toBe(entry.bytes); // no navigator.storage in Node: the stored bytes
 
       // a file that does not load is not kept
-      await store.getState().loadAndKeepModelFiles(blob(new TextEncoder().encode('not a model')), blob(FILES['/t']), 'notes.txt');
+      await store
+        .getState()
+        .loadAndKeepModelFiles(blob(new TextEncoder().encode('not a model')), blob(FILES['/t']), 'notes.txt');
       expect(store.getState().error?.code).toMatch(/bad-format|truncated/);
       expect(store.getState().storage.entries.map((e) => e.name)).toEqual(['my-stories.bin']);
 
@@ -51,7 +60,11 @@ describe('storage slice', () => {
         expect(again.getState().storage.entries).toEqual([entry]);
         await again.getState().loadDefaultModel();
         await again.getState().loadStored(entry.id);
-        expect(again.getState().model).toMatchObject({ status: 'ready', source: 'files', info: { name: 'my-stories.bin' } });
+        expect(again.getState().model).toMatchObject({
+          status: 'ready',
+          source: 'files',
+          info: { name: 'my-stories.bin' },
+        });
         await again.getState().removeStored(entry.id);
         expect(again.getState().storage.entries).toEqual([]);
         expect(again.getState().storage.busy).toEqual({});
@@ -66,7 +79,12 @@ describe('storage slice', () => {
   it('persists variants through the variants slice hook and re-imports them with their meta', async () => {
     const store = makeStore();
     try {
-      const meta: VariantMeta = { label: 'rtn int4 g32', spec: { method: 'rtn', bits: 4, group: 32 } as VariantMeta['spec'], report: null, baseModel: 'stories260K' };
+      const meta: VariantMeta = {
+        label: 'rtn int4 g32',
+        spec: { method: 'rtn', bits: 4, group: 32 } as VariantMeta['spec'],
+        report: null,
+        baseModel: 'stories260K',
+      };
       const bytes = Uint8Array.from({ length: 100 }, (_, i) => i);
       await store.getState().persistVariant!(bytes, meta);
       const [v] = store.getState().storage.entries;
@@ -83,7 +101,10 @@ describe('storage slice', () => {
   it('a damaged manifest is reported in the banner and the store keeps working', async () => {
     const fs = new FakeFs();
     const first = await openOpfsStore(fs.root as unknown as FileSystemDirectoryHandle);
-    await first.put({ kind: 'model', name: 'kept', id: 'k' }, { 'model.bin': new Uint8Array(4), 'tokenizer.bin': new Uint8Array(2) });
+    await first.put(
+      { kind: 'model', name: 'kept', id: 'k' },
+      { 'model.bin': new Uint8Array(4), 'tokenizer.bin': new Uint8Array(2) },
+    );
     fs.root.writeNow(`${STORE_DIR}/manifest.json`, '{"format": "nibble-st');
     const store = makeStore({ fs });
     try {

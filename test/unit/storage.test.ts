@@ -3,7 +3,13 @@
 // simulated reload at every step of a put and a remove, orphan cleanup, and recovery from a
 // corrupt or missing manifest. The real OPFS is exercised by test/e2e/offline.e2e.mjs.
 import { describe, expect, it } from 'vitest';
-import { memoryStore, openOpfsStore, STORE_DIR, type ModelStore, type OpenedStore } from '../../src/worker/storage/storage.ts';
+import {
+  memoryStore,
+  openOpfsStore,
+  STORE_DIR,
+  type ModelStore,
+  type OpenedStore,
+} from '../../src/worker/storage/storage.ts';
 import { Crash, FakeFs, type MoveMode } from './storage-fake-fs.ts';
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
@@ -26,7 +32,10 @@ async function contract(make: () => Promise<ModelStore>) {
   expect(got.files).toEqual(MODEL);
   // the same id replaces the entry
   const v2 = await store.put({ kind: 'variant', name: 'q4 again', id: 'v1' }, { 'model.nibble': bytes(10) });
-  expect((await store.list()).map((e) => [e.id, e.name])).toEqual([[m.id, 'stories260K'], ['v1', 'q4 again']]);
+  expect((await store.list()).map((e) => [e.id, e.name])).toEqual([
+    [m.id, 'stories260K'],
+    ['v1', 'q4 again'],
+  ]);
   expect((await store.get('v1')).files['model.nibble']).toEqual(bytes(10));
   expect(v2.meta).toBeUndefined();
   await store.remove(m.id);
@@ -35,10 +44,18 @@ async function contract(make: () => Promise<ModelStore>) {
   await expect(store.get(m.id)).rejects.toMatchObject({ name: 'NibbleError', code: 'bad-argument' });
   // bad puts are typed errors and change nothing
   await expect(store.put({ kind: 'model', name: 'x' }, {})).rejects.toMatchObject({ code: 'bad-argument' });
-  await expect(store.put({ kind: 'model', name: 'x' }, { '../evil': bytes(1) })).rejects.toMatchObject({ code: 'bad-argument' });
-  await expect(store.put({ kind: 'model', name: 'x' }, { 'entry.json': bytes(1) })).rejects.toMatchObject({ code: 'bad-argument' });
-  await expect(store.put({ kind: 'model', name: 'x', id: 'a/b' }, VARIANT)).rejects.toMatchObject({ code: 'bad-argument' });
-  await expect(store.put({ kind: 'thing' as 'model', name: 'x' }, VARIANT)).rejects.toMatchObject({ code: 'bad-argument' });
+  await expect(store.put({ kind: 'model', name: 'x' }, { '../evil': bytes(1) })).rejects.toMatchObject({
+    code: 'bad-argument',
+  });
+  await expect(store.put({ kind: 'model', name: 'x' }, { 'entry.json': bytes(1) })).rejects.toMatchObject({
+    code: 'bad-argument',
+  });
+  await expect(store.put({ kind: 'model', name: 'x', id: 'a/b' }, VARIANT)).rejects.toMatchObject({
+    code: 'bad-argument',
+  });
+  await expect(store.put({ kind: 'thing' as 'model', name: 'x' }, VARIANT)).rejects.toMatchObject({
+    code: 'bad-argument',
+  });
   expect((await store.list()).map((e) => e.id)).toEqual(['v1']);
   // the store copies: changing the caller's buffer afterwards changes nothing stored
   const buf = bytes(8);
@@ -89,7 +106,11 @@ describe('writes: temp file, rename, manifest last', () => {
       `move ${STORE_DIR}/manifest.json.tmp -> manifest.json`,
     ]);
     const manifest = JSON.parse(new TextDecoder().decode(fs.root.file(`${STORE_DIR}/manifest.json`)!.data));
-    expect(manifest).toMatchObject({ format: 'nibble-store', version: 1, entries: [{ id: e.id, kind: 'variant', bytes: 333, files: { 'model.nibble': 333 } }] });
+    expect(manifest).toMatchObject({
+      format: 'nibble-store',
+      version: 1,
+      entries: [{ id: e.id, kind: 'variant', bytes: 333, files: { 'model.nibble': 333 } }],
+    });
   });
 
   for (const mode of ['move', 'no-move', 'no-overwrite'] as MoveMode[]) {

@@ -22,7 +22,12 @@ const FILES: Record<string, Uint8Array> = {
   '/calib.txt': read('public/data/tinystories-calib.txt'),
   '/eval.txt': read('public/data/tinystories-eval.txt'),
 };
-const SOURCE = { kind: 'url', name: 'stories260K', modelUrl: '/models/stories260K.bin', tokenizerUrl: '/models/tok512.bin' } as const;
+const SOURCE = {
+  kind: 'url',
+  name: 'stories260K',
+  modelUrl: '/models/stories260K.bin',
+  tokenizerUrl: '/models/tok512.bin',
+} as const;
 const TEXT = { calib: '/calib.txt', eval: '/eval.txt' };
 
 function realStore() {
@@ -61,11 +66,20 @@ describe('variants, jobs and charts with the real engine', () => {
       // A new variant becomes A/B's B (A stays fp32).
       expect(store.getState().ab).toMatchObject({ a: 'base', b: 'v1' });
       await settle(store, () => store.getState().variants.saved.v1 === 'saved');
-      expect(persisted[0].meta).toMatchObject({ label: 'rtn int4 g32', baseModel: 'stories260K', spec: { method: 'rtn', bits: 4, group: 32 } });
+      expect(persisted[0].meta).toMatchObject({
+        label: 'rtn int4 g32',
+        baseModel: 'stories260K',
+        spec: { method: 'rtn', bits: 4, group: 32 },
+      });
       expect([...persisted[0].bytes.subarray(0, 4)]).toEqual([0x4e, 0x49, 0x42, 0x4c]); // "NIBL"
 
       const back = await store.getState().importVariant(persisted[0].bytes, persisted[0].meta);
-      expect(back).toMatchObject({ id: 'v2', origin: 'imported', label: 'rtn int4 g32', bitsPerWeight: v!.bitsPerWeight });
+      expect(back).toMatchObject({
+        id: 'v2',
+        origin: 'imported',
+        label: 'rtn int4 g32',
+        bitsPerWeight: v!.bitsPerWeight,
+      });
       store.getState().setChatVariant('v2');
       store.getState().setAb({ enabled: true, a: 'v1', b: 'v2' });
       await store.getState().deleteVariant('v2');
@@ -135,13 +149,50 @@ function scripted() {
     listVariants: async () => [],
     truncationPoint: (q: TruncationQuery) => {
       calls.push(q);
-      return new Promise<TruncationPoint>((resolve) => gates.push(() => resolve({ k: q.k, mode: q.mode, ppl: 30 - q.k, top1: q.k / 23, klMean: 0, sample: `k${q.k}`, windows: q.windows, tokens: 10, seconds: 0, backend: 'cpu' })));
+      return new Promise<TruncationPoint>((resolve) =>
+        gates.push(() =>
+          resolve({
+            k: q.k,
+            mode: q.mode,
+            ppl: 30 - q.k,
+            top1: q.k / 23,
+            klMean: 0,
+            sample: `k${q.k}`,
+            windows: q.windows,
+            tokens: 10,
+            seconds: 0,
+            backend: 'cpu',
+          }),
+        ),
+      );
     },
-    generatePair: async (_p: string, _s: unknown, variants: [string, string], opts?: { onToken?: (side: 0 | 1, t: TokenProgress) => void }) => {
-      const ids = [[1, 2, 3, 4], [1, 2, 9]];
+    generatePair: async (
+      _p: string,
+      _s: unknown,
+      variants: [string, string],
+      opts?: { onToken?: (side: 0 | 1, t: TokenProgress) => void },
+    ) => {
+      const ids = [
+        [1, 2, 3, 4],
+        [1, 2, 9],
+      ];
       const results = ids.map((tokens, side) => {
-        tokens.forEach((token, index) => opts?.onToken?.(side as 0 | 1, { token, text: `<${token}>`, index, tokensPerSecond: 10 }));
-        return { text: tokens.map((t) => `<${t}>`).join(''), tokens, promptTokens: 1, prefillMs: 1, decodeMs: 1, prefillTokensPerSecond: 1, decodeTokensPerSecond: 10, stoppedBy: 'length', backend: 'cpu', variant: variants[side], gpuMemory: null } as GenerationSummary;
+        tokens.forEach((token, index) =>
+          opts?.onToken?.(side as 0 | 1, { token, text: `<${token}>`, index, tokensPerSecond: 10 }),
+        );
+        return {
+          text: tokens.map((t) => `<${t}>`).join(''),
+          tokens,
+          promptTokens: 1,
+          prefillMs: 1,
+          decodeMs: 1,
+          prefillTokensPerSecond: 1,
+          decodeTokensPerSecond: 10,
+          stoppedBy: 'length',
+          backend: 'cpu',
+          variant: variants[side],
+          gpuMemory: null,
+        } as GenerationSummary;
       });
       return { results };
     },
@@ -193,10 +244,26 @@ describe('truncation lab scheduling and A/B with a scripted engine', () => {
 
 describe('pure helpers', () => {
   it('stage lines of progress messages', () => {
-    expect(progressLine({ kind: 'quantize', stage: 'calibration', layer: 0, nLayers: 5, fraction: 0 })).toBe('capturing calibration activations');
-    expect(progressLine({ kind: 'quantize', stage: 'quantize', layer: 1, nLayers: 5, linear: 'wq', gptqLoss: 0.012345, fraction: 0.3 })).toBe('layer 2 of 5 · wq · loss 0.01235');
-    expect(progressLine({ kind: 'eval', window: 3, windows: 8, pplSoFar: 6.5, fraction: 0.4 })).toBe('window 3 of 8 · ppl 6.500');
-    expect(progressLine({ kind: 'eval', window: 3, windows: 8, pplSoFar: NaN, fraction: 0.4 })).toBe('window 3 of 8 · fp32 reference');
+    expect(progressLine({ kind: 'quantize', stage: 'calibration', layer: 0, nLayers: 5, fraction: 0 })).toBe(
+      'capturing calibration activations',
+    );
+    expect(
+      progressLine({
+        kind: 'quantize',
+        stage: 'quantize',
+        layer: 1,
+        nLayers: 5,
+        linear: 'wq',
+        gptqLoss: 0.012345,
+        fraction: 0.3,
+      }),
+    ).toBe('layer 2 of 5 · wq · loss 0.01235');
+    expect(progressLine({ kind: 'eval', window: 3, windows: 8, pplSoFar: 6.5, fraction: 0.4 })).toBe(
+      'window 3 of 8 · ppl 6.500',
+    );
+    expect(progressLine({ kind: 'eval', window: 3, windows: 8, pplSoFar: NaN, fraction: 0.4 })).toBe(
+      'window 3 of 8 · fp32 reference',
+    );
   });
 
   it('switching between uniform and codebook methods swaps the group default', () => {
@@ -223,8 +290,19 @@ describe('URL hash', () => {
     const b = fakeStore();
     applyHash(b, `#${hash}`);
     expect(encodeHash(b.getState())).toBe(hash);
-    expect(b.getState().variants.form).toMatchObject({ method: 'gptq', bits: 3, group: 64, actOrder: true, sym: false });
-    expect(specFromParams(new URLSearchParams('m=bogus&b=-1&s=yes&r=rne'))).toMatchObject({ method: 'rtn', bits: 4, sym: false, truncMode: 'rne' });
+    expect(b.getState().variants.form).toMatchObject({
+      method: 'gptq',
+      bits: 3,
+      group: 64,
+      actOrder: true,
+      sym: false,
+    });
+    expect(specFromParams(new URLSearchParams('m=bogus&b=-1&s=yes&r=rne'))).toMatchObject({
+      method: 'rtn',
+      bits: 4,
+      sym: false,
+      truncMode: 'rne',
+    });
   });
 
   it('follows the store with replaceState and applies hash changes', () => {

@@ -11,13 +11,24 @@ import { createAppStore } from '../../src/state/store.ts';
 import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
 import type { LabEngine } from '../../src/worker/engine-host/lab-protocol.ts';
-import { EngineError, type Engine, type EngineEvent, type EngineInfo, type ModelInfo } from '../../src/worker/engine-host/protocol.ts';
+import {
+  EngineError,
+  type Engine,
+  type EngineEvent,
+  type EngineInfo,
+  type ModelInfo,
+} from '../../src/worker/engine-host/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const MODEL = read('public/models/stories260K.bin');
 const TOK = read('public/models/tok512.bin');
 const FILES: Record<string, Uint8Array> = { '/models/stories260K.bin': MODEL, '/models/tok512.bin': TOK };
-const DEFAULT_SOURCE = { kind: 'url', name: 'stories260K', modelUrl: '/models/stories260K.bin', tokenizerUrl: '/models/tok512.bin' } as const;
+const DEFAULT_SOURCE = {
+  kind: 'url',
+  name: 'stories260K',
+  modelUrl: '/models/stories260K.bin',
+  tokenizerUrl: '/models/tok512.bin',
+} as const;
 
 function realStore(randomSeed?: () => number) {
   const engine = new EngineClient(inThreadTransport({ fetchBytes: async (u) => FILES[u] }));
@@ -36,8 +47,18 @@ function labStubs(): LabEngine {
     throw new EngineError({ code: 'unsupported', message: 'not scripted' });
   };
   return {
-    listVariants: async () => [], quantize: no, deleteVariant: no, exportVariant: no, exportModel: no, importVariant: no, weightHistogram: no,
-    collisions: no, outliers: no, drift: no, truncationPoint: no, generatePair: no,
+    listVariants: async () => [],
+    quantize: no,
+    deleteVariant: no,
+    exportVariant: no,
+    exportModel: no,
+    importVariant: no,
+    weightHistogram: no,
+    collisions: no,
+    outliers: no,
+    drift: no,
+    truncationPoint: no,
+    generatePair: no,
   };
 }
 
@@ -46,7 +67,14 @@ function fakeEngine() {
   const calls: string[] = [];
   const listeners = new Set<(e: EngineEvent) => void>();
   const info = { name: 'fake', backend: 'webgpu' } as ModelInfo;
-  const engineInfo: EngineInfo = { backend: 'webgpu', gpu: null, gpuChecking: false, gpuUnavailable: null, upgrading: false, model: info };
+  const engineInfo: EngineInfo = {
+    backend: 'webgpu',
+    gpu: null,
+    gpuChecking: false,
+    gpuUnavailable: null,
+    upgrading: false,
+    model: info,
+  };
   const engine: Engine = {
     ...labStubs(),
     async getInfo() {
@@ -63,7 +91,17 @@ function fakeEngine() {
     async generate(_p, settings, opts) {
       calls.push(`generate:seed=${settings.seed}`);
       for (let i = 0; i < 3; i++) opts?.onToken?.({ token: 10 + i, text: `t${i}`, index: i, tokensPerSecond: 100 });
-      return { text: 't0t1t2', tokens: [10, 11, 12], promptTokens: 1, prefillMs: 1, decodeMs: 1, prefillTokensPerSecond: 1, decodeTokensPerSecond: 100, stoppedBy: 'length', backend: 'webgpu' };
+      return {
+        text: 't0t1t2',
+        tokens: [10, 11, 12],
+        promptTokens: 1,
+        prefillMs: 1,
+        decodeMs: 1,
+        prefillTokensPerSecond: 1,
+        decodeTokensPerSecond: 100,
+        stoppedBy: 'length',
+        backend: 'webgpu',
+      };
     },
     onEvent(l) {
       listeners.add(l);
@@ -139,7 +177,13 @@ describe('store with the real engine', () => {
     try {
       await store.getState().loadDefaultModel();
       const before = store.getState().model.info;
-      await store.getState().loadModelFiles(new Blob(['not a checkpoint at all, just some text\n'.repeat(4)]), new Blob([TOK.slice()]), 'notes.txt');
+      await store
+        .getState()
+        .loadModelFiles(
+          new Blob(['not a checkpoint at all, just some text\n'.repeat(4)]),
+          new Blob([TOK.slice()]),
+          'notes.txt',
+        );
       const s = store.getState();
       expect(s.error).toMatchObject({ code: 'bad-format', context: 'Loading notes.txt' });
       expect(s.model).toMatchObject({ status: 'ready', info: before, error: { code: 'bad-format' } });
@@ -168,8 +212,18 @@ describe('store with the real engine', () => {
 
 describe('store logic with a scripted engine', () => {
   it('clamps sampling settings and ignores non-finite values', () => {
-    expect(applySamplingPatch(DEFAULT_SAMPLING, { temperature: -1, topP: 5, maxTokens: 2.6, seed: NaN })).toEqual({ ...DEFAULT_SAMPLING, temperature: 0, topP: 1, maxTokens: 3 });
-    expect(applySamplingPatch(DEFAULT_SAMPLING, { topP: 0, maxTokens: 0, seed: 2 ** 40 })).toEqual({ ...DEFAULT_SAMPLING, topP: 0.01, maxTokens: 1, seed: 0xffffffff });
+    expect(applySamplingPatch(DEFAULT_SAMPLING, { temperature: -1, topP: 5, maxTokens: 2.6, seed: NaN })).toEqual({
+      ...DEFAULT_SAMPLING,
+      temperature: 0,
+      topP: 1,
+      maxTokens: 3,
+    });
+    expect(applySamplingPatch(DEFAULT_SAMPLING, { topP: 0, maxTokens: 0, seed: 2 ** 40 })).toEqual({
+      ...DEFAULT_SAMPLING,
+      topP: 0.01,
+      maxTokens: 1,
+      seed: 0xffffffff,
+    });
   });
 
   it('draws and shows a fresh seed per send in random-seed mode', async () => {
@@ -181,10 +235,16 @@ describe('store logic with a scripted engine', () => {
     store.getState().setRandomSeed(true);
     await store.getState().send('b');
     await store.getState().send('c');
-    expect(calls.filter((c) => c.startsWith('generate'))).toEqual([`generate:seed=${DEFAULT_SAMPLING.seed}`, 'generate:seed=1000', 'generate:seed=1001']);
+    expect(calls.filter((c) => c.startsWith('generate'))).toEqual([
+      `generate:seed=${DEFAULT_SAMPLING.seed}`,
+      'generate:seed=1000',
+      'generate:seed=1001',
+    ]);
     expect(store.getState().chat.sampling.seed).toBe(1001);
     expect(store.getState().chat.turns.map((t) => [t.text, t.settings.seed, t.status])).toEqual([
-      ['t0t1t2', DEFAULT_SAMPLING.seed, 'done'], ['t0t1t2', 1000, 'done'], ['t0t1t2', 1001, 'done'],
+      ['t0t1t2', DEFAULT_SAMPLING.seed, 'done'],
+      ['t0t1t2', 1000, 'done'],
+      ['t0t1t2', 1001, 'done'],
     ]);
   });
 
@@ -218,9 +278,20 @@ describe('store logic with a scripted engine', () => {
     await store.getState().loadDefaultModel();
     const cpuInfo = { ...store.getState().model.info!, backend: 'cpu' as const };
     store.setState((s) => ({ model: { ...s.model, info: cpuInfo } }));
-    const engineInfo: EngineInfo = { backend: 'webgpu', gpu: null, gpuChecking: false, gpuUnavailable: null, upgrading: false, model: null };
+    const engineInfo: EngineInfo = {
+      backend: 'webgpu',
+      gpu: null,
+      gpuChecking: false,
+      gpuUnavailable: null,
+      upgrading: false,
+      model: null,
+    };
     emit({ kind: 'model-updated', model: { ...cpuInfo, backend: 'webgpu', gpuMs: 12 }, engine: engineInfo });
-    expect(store.getState().model).toMatchObject({ status: 'ready', info: { backend: 'webgpu', gpuMs: 12 }, engine: engineInfo });
+    expect(store.getState().model).toMatchObject({
+      status: 'ready',
+      info: { backend: 'webgpu', gpuMs: 12 },
+      engine: engineInfo,
+    });
     expect(store.getState().error).toBeNull();
   });
 
@@ -231,7 +302,17 @@ describe('store logic with a scripted engine', () => {
       [0, 1, 2].forEach(emit);
       await new Promise((r) => setTimeout(r, 60));
       [3, 4].forEach(emit);
-      return { text: 't0t1t2t3t4', tokens: [0, 1, 2, 3, 4], promptTokens: 1, prefillMs: 1, decodeMs: 1, prefillTokensPerSecond: 1, decodeTokensPerSecond: 50, stoppedBy: 'length', backend: 'cpu' };
+      return {
+        text: 't0t1t2t3t4',
+        tokens: [0, 1, 2, 3, 4],
+        promptTokens: 1,
+        prefillMs: 1,
+        decodeMs: 1,
+        prefillTokensPerSecond: 1,
+        decodeTokensPerSecond: 50,
+        stoppedBy: 'length',
+        backend: 'cpu',
+      };
     };
     const store = createAppStore({ engine, defaultSource: DEFAULT_SOURCE, streamFlushMs: 20 });
     await store.getState().loadDefaultModel();
@@ -266,13 +347,27 @@ describe('store logic with a scripted engine', () => {
     await store.getState().send(''); // an empty chat message is not sent
     await store.getState().send('More');
     expect(sent).toEqual([
-      { prompt: 'Hi', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] },
+      {
+        prompt: 'Hi',
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hi' },
+        ],
+      },
       {
         prompt: 'More',
-        messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 't0t1t2' }, { role: 'user', content: 'More' }],
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 't0t1t2' },
+          { role: 'user', content: 'More' },
+        ],
       },
     ]);
-    expect(store.getState().chat.turns.map((t) => [t.prompt, t.chat])).toEqual([['Hi', true], ['More', true]]);
+    expect(store.getState().chat.turns.map((t) => [t.prompt, t.chat])).toEqual([
+      ['Hi', true],
+      ['More', true],
+    ]);
     template = false; // a model without a template: completions, and the chat turns are not history
     await store.getState().loadDefaultModel();
     await store.getState().send('Once');

@@ -16,7 +16,13 @@ describe('llama2.c tokenizer (tok512)', () => {
   });
 
   it('round-trips text through encode/decode, byte fallback included', () => {
-    for (const text of ['Once upon a time, there was a little girl named Lily.', 'Tom said: "Hi!"\nThe end.', 'naïve café — 日本 🙂', 'x', '  two  spaces']) {
+    for (const text of [
+      'Once upon a time, there was a little girl named Lily.',
+      'Tom said: "Hi!"\nThe end.',
+      'naïve café — 日本 🙂',
+      'x',
+      '  two  spaces',
+    ]) {
       const ids = tok.encode(text, { bos: true, eos: false });
       // Decoding after BOS drops the dummy-prefix space, giving back the text.
       expect(tok.decode(ids)).toBe(text);

@@ -22,7 +22,10 @@ describe('vit-mnist on the 2,000 held-out digits', () => {
   let lab: VisionLab;
   let fp: VisionResult;
   beforeAll(async () => {
-    const data = datasetFromIdx(readProjectFile('public/data/mnist-heldout-images.idx3'), readProjectFile('public/data/mnist-heldout-labels.idx1'));
+    const data = datasetFromIdx(
+      readProjectFile('public/data/mnist-heldout-images.idx3'),
+      readProjectFile('public/data/mnist-heldout-labels.idx1'),
+    );
     lab = await createVisionLab(ort, readProjectFile('public/models/vit-mnist.onnx'), data);
     fp = await lab.evaluateFp32();
   }, 60_000);
@@ -63,7 +66,10 @@ describe('vit-mnist on the 2,000 held-out digits', () => {
 
   it('the rewritten model holds exactly truncateFraction / roundFraction of every initializer', () => {
     const original = readProjectFile('public/models/vit-mnist.onnx');
-    for (const [mode, cut] of [['truncate', truncateFraction], ['rne', roundFraction]] as const) {
+    for (const [mode, cut] of [
+      ['truncate', truncateFraction],
+      ['rne', roundFraction],
+    ] as const) {
       const bytes = lab.rewrite(5, mode);
       const info = parseOnnx(bytes);
       for (const t of lab.info.floatTensors) {
@@ -76,19 +82,34 @@ describe('vit-mnist on the 2,000 held-out digits', () => {
 
   it('sweeps from the cache, reports each point, and cancels cleanly', async () => {
     const seen: Array<[number, number, number]> = [];
-    const pts = await sweepTruncationCurve(lab, { modes: ['truncate', 'rne'], bits: [3, 0], onPoint: (p, done, total) => seen.push([p.k, done, total]) });
+    const pts = await sweepTruncationCurve(lab, {
+      modes: ['truncate', 'rne'],
+      bits: [3, 0],
+      onPoint: (p, done, total) => seen.push([p.k, done, total]),
+    });
     expect(pts.map((p: CurvePoint) => [p.mode, p.k, p.accuracy, p.cached])).toEqual([
-      ['truncate', 3, lab.cached(3, 'truncate')!.accuracy, true], ['truncate', 0, lab.cached(0, 'truncate')!.accuracy, true],
-      ['rne', 3, lab.cached(3, 'rne')!.accuracy, false], ['rne', 0, lab.cached(0, 'rne')!.accuracy, true],
+      ['truncate', 3, lab.cached(3, 'truncate')!.accuracy, true],
+      ['truncate', 0, lab.cached(0, 'truncate')!.accuracy, true],
+      ['rne', 3, lab.cached(3, 'rne')!.accuracy, false],
+      ['rne', 0, lab.cached(0, 'rne')!.accuracy, true],
     ]);
-    expect(seen).toEqual([[3, 1, 4], [0, 2, 4], [3, 3, 4], [0, 4, 4]]);
+    expect(seen).toEqual([
+      [3, 1, 4],
+      [0, 2, 4],
+      [3, 3, 4],
+      [0, 4, 4],
+    ]);
     expect(Math.abs(pts[2].accuracy - fp.accuracy)).toBeLessThanOrEqual(0.005); // rne 3 bits: measured 0.9790
 
     const ac = new AbortController();
     const progress: number[] = [];
     const sweep = sweepTruncationCurve(lab, {
-      bits: [9], signal: ac.signal,
-      onProgress: (_, images) => { progress.push(images); if (images >= 400) ac.abort(); },
+      bits: [9],
+      signal: ac.signal,
+      onProgress: (_, images) => {
+        progress.push(images);
+        if (images >= 400) ac.abort();
+      },
     });
     await expect(sweep).rejects.toMatchObject({ code: 'cancelled' });
     expect(progress).toEqual([200, 400]);
@@ -103,22 +124,39 @@ describe('a user-dropped classifier: [2, 4, 4] input, fixed batch 2, output "sco
   // so image 0 (row 0 sums to 1.0, row 1 to 1.1) flips from class 0 to class 1; rounding makes
   // 0.8 → 1 and 0.6 → 0.5, so it stays right.
   const rowWeight = [0.8, 0.6, 0.5];
-  const W = Array.from({ length: 16 * 3 }, (_, i) => (Math.floor(Math.floor(i / 3) / 4) === i % 3 ? rowWeight[i % 3] : 0)); // [16, 3]
-  const bytes = model(graph({
-    nodes: [
-      node('Flatten', ['x'], ['flat']),
-      node('MatMul', ['flat', 'W'], ['mm']),
-      node('Constant', [], ['bias'], [attrTensor('value', tensor({ name: 'bias_value', dims: [3], floats: [0, 0, 0.3] }))]),
-      node('Add', ['mm', 'bias'], ['scores']),
-    ],
-    initializers: [tensor({ name: 'W', dims: [16, 3], floats: W, encoding: 'packed' })],
-    inputs: [valueInfo('x', 1, [2, 4, 4])],
-    outputs: [valueInfo('scores', 1, [2, 3])],
-  }));
-  const row = (r: number, v: number): Float32Array => { const im = new Float32Array(16); im.fill(v, 4 * r, 4 * r + 4); return im; };
+  const W = Array.from({ length: 16 * 3 }, (_, i) =>
+    Math.floor(Math.floor(i / 3) / 4) === i % 3 ? rowWeight[i % 3] : 0,
+  ); // [16, 3]
+  const bytes = model(
+    graph({
+      nodes: [
+        node('Flatten', ['x'], ['flat']),
+        node('MatMul', ['flat', 'W'], ['mm']),
+        node(
+          'Constant',
+          [],
+          ['bias'],
+          [attrTensor('value', tensor({ name: 'bias_value', dims: [3], floats: [0, 0, 0.3] }))],
+        ),
+        node('Add', ['mm', 'bias'], ['scores']),
+      ],
+      initializers: [tensor({ name: 'W', dims: [16, 3], floats: W, encoding: 'packed' })],
+      inputs: [valueInfo('x', 1, [2, 4, 4])],
+      outputs: [valueInfo('scores', 1, [2, 3])],
+    }),
+  );
+  const row = (r: number, v: number): Float32Array => {
+    const im = new Float32Array(16);
+    im.fill(v, 4 * r, 4 * r + 4);
+    return im;
+  };
   const img0 = row(0, 0.25);
   img0.fill(0.275, 4, 8);
-  const data = datasetFromImages([img0, row(1, 0.5), new Float32Array(16), row(2, 1), row(0, 0.5)], { height: 4, width: 4 }, [0, 1, 2, 2, 0]);
+  const data = datasetFromImages(
+    [img0, row(1, 0.5), new Float32Array(16), row(2, 1), row(0, 0.5)],
+    { height: 4, width: 4 },
+    [0, 1, 2, 2, 0],
+  );
 
   it('runs 5 images in padded batches of 2 and sees the flip at 0 truncated bits only', async () => {
     const lab = await createVisionLab(ort, bytes, data);
@@ -137,10 +175,22 @@ describe('a user-dropped classifier: [2, 4, 4] input, fixed batch 2, output "sco
 
   it('rejects data of the wrong size and a file onnxruntime cannot load', async () => {
     const wrong = datasetFromImages([new Float32Array(25)], { height: 5, width: 5 }, [0]);
-    await expect(createVisionLab(ort, bytes, wrong)).rejects.toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/4×4 images/) });
+    await expect(createVisionLab(ort, bytes, wrong)).rejects.toMatchObject({
+      code: 'bad-argument',
+      message: expect.stringMatching(/4×4 images/),
+    });
     const cut = bytes.slice(0, bytes.length - 20);
     await expect(createVisionLab(ort, cut, data)).rejects.toMatchObject({ code: 'truncated' });
-    const unknownOp = model(graph({ nodes: [node('NoSuchOp', ['x'], ['scores'])], inputs: [valueInfo('x', 1, [2, 4, 4])], outputs: [valueInfo('scores', 1, [2, 3])] }));
-    await expect(createVisionLab(ort, unknownOp, data)).rejects.toMatchObject({ code: 'bad-format', message: expect.stringMatching(/onnxruntime could not load/) });
+    const unknownOp = model(
+      graph({
+        nodes: [node('NoSuchOp', ['x'], ['scores'])],
+        inputs: [valueInfo('x', 1, [2, 4, 4])],
+        outputs: [valueInfo('scores', 1, [2, 3])],
+      }),
+    );
+    await expect(createVisionLab(ort, unknownOp, data)).rejects.toMatchObject({
+      code: 'bad-format',
+      message: expect.stringMatching(/onnxruntime could not load/),
+    });
   });
 });

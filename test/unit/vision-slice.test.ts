@@ -12,12 +12,26 @@ import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
 import { VisionClient } from '../../src/worker/vision/vision-client.ts';
 import { inThreadVisionTransport } from '../../src/worker/vision/vision-host.ts';
-import type { TruncMode, VisionEngine, VisionEvaluation, VisionModelInfo, VisionPoint, VisionProgress } from '../../src/worker/vision/vision-protocol.ts';
+import type {
+  TruncMode,
+  VisionEngine,
+  VisionEvaluation,
+  VisionModelInfo,
+  VisionPoint,
+  VisionProgress,
+} from '../../src/worker/vision/vision-protocol.ts';
 import { readProjectFile } from './helpers.ts';
 
 ort.env.wasm.numThreads = 1;
 
-const SOURCE = { kind: 'url', name: 'vit-mnist', dataName: 'MNIST held-out', modelUrl: '/models/vit-mnist.onnx', imagesUrl: '/data/i.idx3', labelsUrl: '/data/l.idx1' } as const;
+const SOURCE = {
+  kind: 'url',
+  name: 'vit-mnist',
+  dataName: 'MNIST held-out',
+  modelUrl: '/models/vit-mnist.onnx',
+  imagesUrl: '/data/i.idx3',
+  labelsUrl: '/data/l.idx1',
+} as const;
 const DEFAULT_SOURCE = { kind: 'url', name: 'stories260K', modelUrl: '/m', tokenizerUrl: '/t' } as const;
 const stores: AppStore[] = [];
 afterEach(() => {
@@ -42,9 +56,29 @@ const until = async (cond: () => boolean, ms = 2000) => {
 /** A scripted engine: each evaluate/sweep waits until the test releases it. */
 function scripted() {
   const calls: string[] = [];
-  const waiting: { key: string; release: (acc?: number) => void; fail: (e: unknown) => void; signal?: AbortSignal; onProgress?: (p: VisionProgress) => void }[] = [];
-  const info = { name: 'vit-mnist', dataName: 'MNIST held-out', images: 4, height: 2, width: 2, samples: { indices: [0, 1], pixels: new Float32Array(8), labels: [3, 4] } } as unknown as VisionModelInfo;
-  const point = (k: number | null, mode: TruncMode | null, accuracy: number): VisionPoint => ({ k, mode, accuracy, correct: accuracy * 4, count: 4, seconds: 0.1 });
+  const waiting: {
+    key: string;
+    release: (acc?: number) => void;
+    fail: (e: unknown) => void;
+    signal?: AbortSignal;
+    onProgress?: (p: VisionProgress) => void;
+  }[] = [];
+  const info = {
+    name: 'vit-mnist',
+    dataName: 'MNIST held-out',
+    images: 4,
+    height: 2,
+    width: 2,
+    samples: { indices: [0, 1], pixels: new Float32Array(8), labels: [3, 4] },
+  } as unknown as VisionModelInfo;
+  const point = (k: number | null, mode: TruncMode | null, accuracy: number): VisionPoint => ({
+    k,
+    mode,
+    accuracy,
+    correct: accuracy * 4,
+    count: 4,
+    seconds: 0.1,
+  });
   const engine: VisionEngine = {
     async open(src) {
       calls.push(`open ${src.name}`);
@@ -57,7 +91,13 @@ function scripted() {
         const cancel = () => reject({ code: 'cancelled', message: 'cancelled' });
         if (opts.signal?.aborted) return cancel();
         opts.signal?.addEventListener('abort', cancel);
-        waiting.push({ key, signal: opts.signal, onProgress: opts.onProgress, fail: reject, release: (acc = 0.5) => resolve({ ...point(k, mode, acc), predictions: Uint8Array.of(3, 4, 0, 0) }) });
+        waiting.push({
+          key,
+          signal: opts.signal,
+          onProgress: opts.onProgress,
+          fail: reject,
+          release: (acc = 0.5) => resolve({ ...point(k, mode, acc), predictions: Uint8Array.of(3, 4, 0, 0) }),
+        });
       });
     },
     async sweep(modes, bits, opts = {}) {
@@ -164,7 +204,10 @@ describe('vision slice (scripted engine)', () => {
     await opening;
     await store.getState().sweepVision();
     const sweeps = fake.calls.filter((c) => c.startsWith('sweep'));
-    expect(sweeps).toEqual([`sweep truncate+rne ${COARSE_BITS.join(',')}`, `sweep truncate+rne ${FINE_BITS.join(',')}`]);
+    expect(sweeps).toEqual([
+      `sweep truncate+rne ${COARSE_BITS.join(',')}`,
+      `sweep truncate+rne ${FINE_BITS.join(',')}`,
+    ]);
     const curve = visionCurve(store.getState().vision.points);
     expect(curve).toHaveLength(24);
     expect(curve.every((r) => r.truncate !== null && r.rne !== null)).toBe(true);
@@ -183,7 +226,14 @@ describe('vision slice (scripted engine)', () => {
     expect(store.getState().error).toMatchObject({ code: 'bad-format', context: expect.stringMatching(/Vision lab/) });
     (await fake.next('truncate:23')).release(0.9);
     await opening;
-    const reopen = store.getState().openVision({ kind: 'idx', name: 'mine', dataName: 'my digits', model: new ArrayBuffer(1), images: new ArrayBuffer(1), labels: new ArrayBuffer(1) });
+    const reopen = store.getState().openVision({
+      kind: 'idx',
+      name: 'mine',
+      dataName: 'my digits',
+      model: new ArrayBuffer(1),
+      images: new ArrayBuffer(1),
+      labels: new ArrayBuffer(1),
+    });
     expect(store.getState().vision.points).toEqual({});
     (await fake.next('fp32')).release(0.5);
     (await fake.next('truncate:23')).release(0.5);
@@ -214,7 +264,11 @@ describe('vision slice on the real vision host (onnxruntime-web, Node)', () => {
     expect(v.model!.samples.labels).toEqual(Array.from(files[SOURCE.labelsUrl].subarray(8, 20)));
     expect(v.points.fp32).toMatchObject({ accuracy: 0.9795, correct: 1959 });
     // the same computation without the worker protocol or the store
-    const lab = await createVisionLab(ort, files[SOURCE.modelUrl], datasetFromIdx(files[SOURCE.imagesUrl], files[SOURCE.labelsUrl]));
+    const lab = await createVisionLab(
+      ort,
+      files[SOURCE.modelUrl],
+      datasetFromIdx(files[SOURCE.imagesUrl], files[SOURCE.labelsUrl]),
+    );
     const direct = await lab.evaluateTruncated(3, 'truncate');
     await lab.dispose();
     expect(v.points['truncate:3']).toMatchObject({ accuracy: direct.accuracy, correct: direct.correct });

@@ -22,7 +22,10 @@ import type { SamplingSettings } from '../../src/worker/engine-host/protocol.ts'
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const MODEL = read('public/models/stories260K.bin');
 const TOK = read('public/models/tok512.bin');
-const FILES: Record<string, Uint8Array> = { '/calib.txt': read('public/data/tinystories-calib.txt'), '/eval.txt': read('public/data/tinystories-eval.txt') };
+const FILES: Record<string, Uint8Array> = {
+  '/calib.txt': read('public/data/tinystories-calib.txt'),
+  '/eval.txt': read('public/data/tinystories-eval.txt'),
+};
 const TEXT: TextSources = { calib: '/calib.txt', eval: '/eval.txt' };
 const RTN4: QuantSpec = { ...DEFAULT_SPEC, method: 'rtn', bits: 4, group: 32 };
 const GREEDY: SamplingSettings = { temperature: 0, topP: 1, maxTokens: 24, seed: 1 };
@@ -94,7 +97,13 @@ describe('lab requests on the CPU host', () => {
       expect(h.grid).toHaveLength(16);
       expect(h).toMatchObject({ row: 2, group: 1, nGroups: 2, groupSize: 32 });
 
-      const r = await c.collisions({ layer: 0, linear: 'wq', bits: [4, 2], granularities: [{ granularity: 'group', group: 32 }, { granularity: 'row' }], sym: true });
+      const r = await c.collisions({
+        layer: 0,
+        linear: 'wq',
+        bits: [4, 2],
+        granularities: [{ granularity: 'group', group: 32 }, { granularity: 'row' }],
+        sym: true,
+      });
       expect(r.backend).toBe('cpu');
       expect(r.rows.map((x) => x.label)).toEqual(['int4 g32', 'int4 per-row', 'int2 g32', 'int2 per-row']);
       const t = quantizeTensor(w, { format: 'q4', granularity: 'group', group: 32, sym: true }) as UniformQuantTensor;
@@ -131,9 +140,23 @@ describe('lab requests on the CPU host', () => {
       const base = await c.drift({ variant: 'base', text: TEXT, windows: 2 });
       expect(base.klMean).toBeNull();
 
-      const full = await c.truncationPoint({ k: 23, mode: 'truncate', text: TEXT, windows: 1, prompt: 'Once upon a time', sampleTokens: 12 });
+      const full = await c.truncationPoint({
+        k: 23,
+        mode: 'truncate',
+        text: TEXT,
+        windows: 1,
+        prompt: 'Once upon a time',
+        sampleTokens: 12,
+      });
       expect(full).toMatchObject({ top1: 1, klMean: 0, windows: 1 });
-      const low = await c.truncationPoint({ k: 0, mode: 'rne', text: TEXT, windows: 1, prompt: 'Once upon a time', sampleTokens: 12 });
+      const low = await c.truncationPoint({
+        k: 0,
+        mode: 'rne',
+        text: TEXT,
+        windows: 1,
+        prompt: 'Once upon a time',
+        sampleTokens: 12,
+      });
       expect(low.top1).toBeLessThan(1);
       expect(low.ppl).toBeGreaterThan(full.ppl);
       expect(low.sample.length).toBeGreaterThan(0);
@@ -147,7 +170,9 @@ describe('lab requests on the CPU host', () => {
     try {
       const v = await c.quantize({ ...RTN4, bits: 2 }, TEXT);
       const streamed: [string, string] = ['', ''];
-      const { results } = await c.generatePair('Once upon a time', GREEDY, ['base', v.id], { onToken: (s, t) => (streamed[s] += t.text) });
+      const { results } = await c.generatePair('Once upon a time', GREEDY, ['base', v.id], {
+        onToken: (s, t) => (streamed[s] += t.text),
+      });
       expect(results.map((r) => r.variant)).toEqual(['base', v.id]);
       expect(streamed).toEqual([results[0].text, results[1].text]);
       const alone = await c.generate('Once upon a time', GREEDY);

@@ -14,7 +14,10 @@ const fake = vi.hoisted(() => ({ limits: { maxBufferSize: 1 << 28, maxStorageBuf
 
 vi.mock('../../src/gpu/device.ts', () => ({
   requestGpuContext: async () => ({
-    device: {}, lost: new Promise(() => undefined), lostError: () => null, destroy() {},
+    device: {},
+    lost: new Promise(() => undefined),
+    lostError: () => null,
+    destroy() {},
     adapterInfo: { vendor: 'test', architecture: 'fake', device: '', description: 'scripted adapter' },
     caps: { shaderF16: false, subgroups: false, timestampQuery: false, subgroupMinSize: 4, subgroupMaxSize: 4 },
     limits: { ...fake.limits },
@@ -38,7 +41,11 @@ class CountingBlob extends Blob {
     return super.slice(start, end, type);
   }
 }
-const source = (): ModelSource => ({ kind: 'files', name: 'hf', files: Object.entries(HF).map(([path, b]) => ({ path, blob: new CountingBlob([b as Uint8Array<ArrayBuffer>]) })) });
+const source = (): ModelSource => ({
+  kind: 'files',
+  name: 'hf',
+  files: Object.entries(HF).map(([path, b]) => ({ path, blob: new CountingBlob([b as Uint8Array<ArrayBuffer>]) })),
+});
 
 function makeHost(deps: Partial<HostDeps> = {}) {
   const replies: Reply[] = [];
@@ -62,13 +69,20 @@ describe('memory plan against the device', () => {
   it('inspect plans against the held device and navigator.deviceMemory', async () => {
     const h = makeHost({ deviceMemoryGiB: 4 });
     const r = await h.send({ kind: 'inspect', source: source(), contextLength: 128 });
-    expect(r).toMatchObject({ kind: 'response', result: { memory: { verdict: 'fits', bindingCap: 1 << 27, contextLength: 128 } } });
+    expect(r).toMatchObject({
+      kind: 'response',
+      result: { memory: { verdict: 'fits', bindingCap: 1 << 27, contextLength: 128 } },
+    });
     fake.limits = { maxBufferSize: 4096, maxStorageBufferBindingSize: 4096 };
     const small = await makeHost().send({ kind: 'inspect', source: source() });
-    expect(small).toMatchObject({ result: { memory: { verdict: 'too-large', maxContextForBinding: 4096 / (4 * 8 * 4) } } });
+    expect(small).toMatchObject({
+      result: { memory: { verdict: 'too-large', maxContextForBinding: 4096 / (4 * 8 * 4) } },
+    });
     fake.limits = { maxBufferSize: 1 << 28, maxStorageBufferBindingSize: 1 << 27 };
     const tiny = await makeHost({ deviceMemoryGiB: 1 / 2 ** 20 }).send({ kind: 'inspect', source: source() }); // a 1 KiB hint
-    expect(tiny).toMatchObject({ result: { memory: { verdict: 'too-large', reasons: [expect.stringMatching(/navigator\.deviceMemory/)] } } });
+    expect(tiny).toMatchObject({
+      result: { memory: { verdict: 'too-large', reasons: [expect.stringMatching(/navigator\.deviceMemory/)] } },
+    });
   });
 
   it('loads a model too large for the device on the CPU and never builds its WebGPU runner', async () => {
@@ -76,7 +90,13 @@ describe('memory plan against the device', () => {
     const h = makeHost();
     await h.send({ kind: 'get-info' }); // the device is held
     const r = await h.send({ kind: 'load', source: source(), backend: 'auto' });
-    expect(r).toMatchObject({ kind: 'response', result: { model: { backend: 'cpu' }, engine: { upgrading: false, gpuUnavailable: expect.stringMatching(/does not fit this GPU.*KV cache/) } } });
+    expect(r).toMatchObject({
+      kind: 'response',
+      result: {
+        model: { backend: 'cpu' },
+        engine: { upgrading: false, gpuUnavailable: expect.stringMatching(/does not fit this GPU.*KV cache/) },
+      },
+    });
     await h.settle();
     expect(fake.built).toBe(0);
     // The device still pending at the answer (bytes in memory load before the adapter request):
@@ -86,7 +106,15 @@ describe('memory plan against the device', () => {
     const l = await late.send({ kind: 'load', source: bytes, backend: 'auto' });
     expect(l).toMatchObject({ result: { engine: { upgrading: true } } });
     await late.settle();
-    expect(late.events()).toMatchObject([{ event: { kind: 'model-updated', model: { backend: 'cpu' }, engine: { upgrading: false, gpuUnavailable: expect.stringMatching(/does not fit/) } } }]);
+    expect(late.events()).toMatchObject([
+      {
+        event: {
+          kind: 'model-updated',
+          model: { backend: 'cpu' },
+          engine: { upgrading: false, gpuUnavailable: expect.stringMatching(/does not fit/) },
+        },
+      },
+    ]);
     expect(fake.built).toBe(0);
   });
 
@@ -101,7 +129,10 @@ describe('memory plan against the device', () => {
   it('refuses, before reading the weights, a model the RAM hint cannot hold; the previous model stays', async () => {
     const h = makeHost({ deviceMemoryGiB: 1 / 2 ** 20 });
     const r = await h.send({ kind: 'load', source: source(), backend: 'cpu' });
-    expect(r).toMatchObject({ kind: 'error', error: { code: 'too-large', message: expect.stringMatching(/navigator\.deviceMemory/) } });
+    expect(r).toMatchObject({
+      kind: 'error',
+      error: { code: 'too-large', message: expect.stringMatching(/navigator\.deviceMemory/) },
+    });
     expect(sliced).toBeLessThan(HF_BYTES / 4);
     expect(await h.send({ kind: 'get-info' })).toMatchObject({ result: { model: null } });
   });

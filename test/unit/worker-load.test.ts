@@ -11,7 +11,15 @@ import { writeNibbleFile } from '../../src/core/formats/nibble-file.ts';
 import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { createEngineHost, type HostDeps } from '../../src/worker/engine-host/host.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
-import type { LoadProgress, ModelPlan, ModelSource, Reply, Request, SamplingSettings, SourceFile } from '../../src/worker/engine-host/protocol.ts';
+import type {
+  LoadProgress,
+  ModelPlan,
+  ModelSource,
+  Reply,
+  Request,
+  SamplingSettings,
+  SourceFile,
+} from '../../src/worker/engine-host/protocol.ts';
 import { hfFixtureFiles } from './hf-fixture.ts';
 import { readProjectFile, stories260K, tok512 } from './helpers.ts';
 import { serveFiles, type Served } from './worker-sources-server.ts';
@@ -33,8 +41,15 @@ class CountingBlob extends Blob {
   }
 }
 const files = (entries: Record<string, Uint8Array>, prefix = ''): SourceFile[] =>
-  Object.entries(entries).map(([path, b]) => ({ path: prefix + path, blob: new CountingBlob([b as Uint8Array<ArrayBuffer>]) }));
-const filesSource = (entries: Record<string, Uint8Array>, prefix = '', name = 'mine'): ModelSource => ({ kind: 'files', name, files: files(entries, prefix) });
+  Object.entries(entries).map(([path, b]) => ({
+    path: prefix + path,
+    blob: new CountingBlob([b as Uint8Array<ArrayBuffer>]),
+  }));
+const filesSource = (entries: Record<string, Uint8Array>, prefix = '', name = 'mine'): ModelSource => ({
+  kind: 'files',
+  name,
+  files: files(entries, prefix),
+});
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -47,18 +62,25 @@ function makeHost(deps: HostDeps = {}) {
     const from = replies.length;
     await host.handle(req);
     const mine = replies.slice(from).filter((r) => r.id === req.id);
-    return { id: req.id, replies: mine, final: mine[mine.length - 1], progress: mine.flatMap((r) => (r.kind === 'job-progress' && r.progress.kind === 'load' ? [r.progress] : [])) };
+    return {
+      id: req.id,
+      replies: mine,
+      final: mine[mine.length - 1],
+      progress: mine.flatMap((r) => (r.kind === 'job-progress' && r.progress.kind === 'load' ? [r.progress] : [])),
+    };
   };
   const greedy = async () => {
     const { final } = await send({ kind: 'generate', prompt: '', settings: GREEDY });
-    if (final.kind !== 'response' || final.request !== 'generate') throw new Error(`expected a generate response, got ${JSON.stringify(final)}`);
+    if (final.kind !== 'response' || final.request !== 'generate')
+      throw new Error(`expected a generate response, got ${JSON.stringify(final)}`);
     return final.result.text;
   };
   return { host, send, greedy };
 }
 
 function resultOf<K extends 'load' | 'inspect'>(r: Reply, kind: K) {
-  if (r.kind !== 'response' || r.request !== kind) throw new Error(`expected a ${kind} response, got ${JSON.stringify(r)}`);
+  if (r.kind !== 'response' || r.request !== kind)
+    throw new Error(`expected a ${kind} response, got ${JSON.stringify(r)}`);
   return r.result as K extends 'load' ? Extract<Reply, { request: 'load' }>['result'] : ModelPlan;
 }
 
@@ -78,7 +100,13 @@ describe("'files' sources through the host", () => {
     const h = makeHost();
     const l = await h.send({ kind: 'load', source: filesSource(HF, 'stories260K-hf/'), backend: 'auto' });
     const { model } = resultOf(l.final, 'load');
-    expect(model).toMatchObject({ format: 'hf', architecture: 'llama', chatTemplate: false, backend: 'cpu', modelBytes: HF_BYTES - HF['tokenizer.json'].byteLength - HF['tokenizer_config.json'].byteLength });
+    expect(model).toMatchObject({
+      format: 'hf',
+      architecture: 'llama',
+      chatTemplate: false,
+      backend: 'cpu',
+      modelBytes: HF_BYTES - HF['tokenizer.json'].byteLength - HF['tokenizer_config.json'].byteLength,
+    });
     expect(model.config).toMatchObject({ dim: 64, nLayers: 5, seqLen: 512, ropeStyle: 'half' });
     expectProgress(l.progress, HF_BYTES);
     expect(l.progress.every((p) => ['headers', 'tokenizer', 'weights'].includes(p.phase))).toBe(true);
@@ -87,10 +115,17 @@ describe("'files' sources through the host", () => {
 
   it('loads a GGUF alone and a llama2.c checkpoint + tokenizer (told apart by content) to the same text', async () => {
     const ref = makeHost();
-    await ref.send({ kind: 'load', source: { kind: 'bytes', name: 'ref', model: MODEL.slice().buffer, tokenizer: TOK.slice().buffer }, backend: 'auto' });
+    await ref.send({
+      kind: 'load',
+      source: { kind: 'bytes', name: 'ref', model: MODEL.slice().buffer, tokenizer: TOK.slice().buffer },
+      backend: 'auto',
+    });
     const want = await ref.greedy();
     expect(GOLDEN.startsWith(want)).toBe(true);
-    for (const entries of [{ 'stories.gguf': GGUF }, { 'a.bin': TOK, 'b.bin': MODEL }] as Record<string, Uint8Array>[]) {
+    for (const entries of [{ 'stories.gguf': GGUF }, { 'a.bin': TOK, 'b.bin': MODEL }] as Record<
+      string,
+      Uint8Array
+    >[]) {
       const h = makeHost();
       const l = await h.send({ kind: 'load', source: filesSource(entries), backend: 'auto' });
       expect(resultOf(l.final, 'load').model.format).toBe('stories.gguf' in entries ? 'gguf' : 'llama2c');
@@ -100,17 +135,29 @@ describe("'files' sources through the host", () => {
   });
 
   it('loads a .nibble variant that carries an HF tokenizer (refused before), keeping the tokenizer files', async () => {
-    const nibble = writeNibbleFile(parseLlama2c(MODEL), { tokenizer: { kind: 'hf', json: HF['tokenizer.json'], config: HF['tokenizer_config.json'] } });
+    const nibble = writeNibbleFile(parseLlama2c(MODEL), {
+      tokenizer: { kind: 'hf', json: HF['tokenizer.json'], config: HF['tokenizer_config.json'] },
+    });
     const h = makeHost();
     const l = await h.send({ kind: 'load', source: filesSource({ 'v.nibble': nibble }), backend: 'auto' });
-    expect(resultOf(l.final, 'load').model).toMatchObject({ format: 'nibble', tokenizerBytes: HF['tokenizer.json'].byteLength + HF['tokenizer_config.json'].byteLength });
+    expect(resultOf(l.final, 'load').model).toMatchObject({
+      format: 'nibble',
+      tokenizerBytes: HF['tokenizer.json'].byteLength + HF['tokenizer_config.json'].byteLength,
+    });
     expect(GOLDEN.startsWith(await h.greedy())).toBe(true);
   });
 
   it('inspects from headers only: params, files, KV bytes for the chosen context', async () => {
     const h = makeHost();
-    const loaded = resultOf((await h.send({ kind: 'load', source: filesSource(HF), backend: 'auto' })).final, 'load').model;
-    for (const [entries, format, tokenizer] of [[HF, 'hf', 'hf'], [{ 'm.gguf': GGUF }, 'gguf', 'gguf'], [{ 'm.bin': MODEL, 't.bin': TOK }, 'llama2c', 'llama2c']] as const) {
+    const loaded = resultOf(
+      (await h.send({ kind: 'load', source: filesSource(HF), backend: 'auto' })).final,
+      'load',
+    ).model;
+    for (const [entries, format, tokenizer] of [
+      [HF, 'hf', 'hf'],
+      [{ 'm.gguf': GGUF }, 'gguf', 'gguf'],
+      [{ 'm.bin': MODEL, 't.bin': TOK }, 'llama2c', 'llama2c'],
+    ] as const) {
       CountingBlob.read = 0;
       const size = Object.values(entries).reduce((n, b) => n + b.byteLength, 0);
       const r = await h.send({ kind: 'inspect', source: filesSource(entries), contextLength: 100 });
@@ -122,12 +169,20 @@ describe("'files' sources through the host", () => {
       expect(plan.memory.kvCacheBytes).toBe(kvCacheBytes(plan.config, 100));
       expect(plan.memory.weightBytes).toBe(4 * plan.params);
       expect(plan.memory.verdict).toBe('no-gpu');
-      expect(plan.files.map((f) => f.role).sort()).toEqual(format === 'hf' ? ['config', 'config', 'tokenizer', 'tokenizer', 'weights'] : format === 'gguf' ? ['weights'] : ['tokenizer', 'weights']);
+      expect(plan.files.map((f) => f.role).sort()).toEqual(
+        format === 'hf'
+          ? ['config', 'config', 'tokenizer', 'tokenizer', 'weights']
+          : format === 'gguf'
+            ? ['weights']
+            : ['tokenizer', 'weights'],
+      );
       // Headers only: a small part of the files (the 4 KiB head read to classify each file included).
       expect(CountingBlob.read, format).toBeLessThan(size / 8);
       expectProgress(r.progress);
     }
-    expect(resultOf((await h.send({ kind: 'inspect', source: filesSource(HF) })).final, 'inspect').memory.contextLength).toBe(512); // min(own, 2048)
+    expect(
+      resultOf((await h.send({ kind: 'inspect', source: filesSource(HF) })).final, 'inspect').memory.contextLength,
+    ).toBe(512); // min(own, 2048)
   });
 
   it('applies the context length by capping seqLen and refuses one outside 1..own', async () => {
@@ -137,7 +192,10 @@ describe("'files' sources through the host", () => {
       expect(resultOf(l.final, 'load').model.config.seqLen).toBe(64);
       for (const bad of [0, 1.5, 100_000]) {
         const r = await h.send({ kind: 'load', source: filesSource(entries), backend: 'auto', contextLength: bad });
-        expect(r.final).toMatchObject({ kind: 'error', error: { code: 'bad-argument', message: expect.stringMatching(/context length/) } });
+        expect(r.final).toMatchObject({
+          kind: 'error',
+          error: { code: 'bad-argument', message: expect.stringMatching(/context length/) },
+        });
       }
     }
     const g = await h.send({ kind: 'generate', prompt: '', settings: { ...GREEDY, maxTokens: 100 } });
@@ -165,7 +223,15 @@ describe("'files' sources through the host", () => {
       const r = await h.send({ kind: 'load', source, backend: 'auto' });
       expect(r.final, `${code}: ${JSON.stringify(r.final)}`).toMatchObject({ kind: 'error', error: { code } });
       const i = await h.send({ kind: 'inspect', source });
-      if (code !== 'tokenizer-mismatch' && !(source.kind === 'files' && source.files.length === 1 && source.files[0].path === 'm.bin' && code === 'bad-argument')) {
+      if (
+        code !== 'tokenizer-mismatch' &&
+        !(
+          source.kind === 'files' &&
+          source.files.length === 1 &&
+          source.files[0].path === 'm.bin' &&
+          code === 'bad-argument'
+        )
+      ) {
         expect(i.final, `inspect ${code}`).toMatchObject({ kind: 'error', error: { code } });
       }
     }
@@ -195,9 +261,15 @@ describe("'files' sources through the host", () => {
 
 describe("'remote' sources from a local HTTP server", () => {
   let server: Served;
-  const repo = (rev: string) => Object.fromEntries(Object.entries(HF).map(([n, b]) => [`me/stories/resolve/${rev}/${n}`, b]));
+  const repo = (rev: string) =>
+    Object.fromEntries(Object.entries(HF).map(([n, b]) => [`me/stories/resolve/${rev}/${n}`, b]));
   beforeAll(async () => {
-    server = await serveFiles({ ...repo('main'), ...repo('v1'), 'files/stories.gguf': GGUF, 'files/stories.nibble': writeNibbleFile(parseLlama2c(MODEL), { tokenizer: TOK }) });
+    server = await serveFiles({
+      ...repo('main'),
+      ...repo('v1'),
+      'files/stories.gguf': GGUF,
+      'files/stories.nibble': writeNibbleFile(parseLlama2c(MODEL), { tokenizer: TOK }),
+    });
   });
   afterAll(() => server.close());
 
@@ -210,17 +282,29 @@ describe("'remote' sources from a local HTTP server", () => {
       expectProgress(l.progress, HF_BYTES);
       const got = server.log.slice(from);
       expect(got.every((r) => r.range !== null && r.status !== 200)).toBe(true); // every request ranged
-      expect(got.some((r) => r.path.includes(`/resolve/${ref.endsWith('v1') ? 'v1' : 'main'}/model.safetensors`) && r.status === 206)).toBe(true);
+      expect(
+        got.some(
+          (r) =>
+            r.path.includes(`/resolve/${ref.endsWith('v1') ? 'v1' : 'main'}/model.safetensors`) && r.status === 206,
+        ),
+      ).toBe(true);
       expect(got.reduce((n, r) => n + r.bytes, 0)).toBeLessThan(HF_BYTES * 1.05); // headers are not read twice
       expect(GOLDEN.startsWith(await h.greedy())).toBe(true);
     }
-    const plan = resultOf((await h.send({ kind: 'inspect', source: { kind: 'remote', name: 'r', ref: 'me/stories' } })).final, 'inspect');
+    const plan = resultOf(
+      (await h.send({ kind: 'inspect', source: { kind: 'remote', name: 'r', ref: 'me/stories' } })).final,
+      'inspect',
+    );
     expect(plan.files.map((f) => f.path).sort()).toEqual(Object.keys(HF).sort());
   });
 
   it('loads one file by URL, with or without Range support on the server', async () => {
     const h = makeHost();
-    for (const url of [`${server.base}/range/files/stories.gguf`, `${server.base}/plain/files/stories.gguf`, `${server.base}/range/files/stories.nibble`]) {
+    for (const url of [
+      `${server.base}/range/files/stories.gguf`,
+      `${server.base}/plain/files/stories.gguf`,
+      `${server.base}/range/files/stories.nibble`,
+    ]) {
       const l = await h.send({ kind: 'load', source: { kind: 'remote', name: 'u', ref: url }, backend: 'auto' });
       expect(resultOf(l.final, 'load').model.format).toBe(url.endsWith('.gguf') ? 'gguf' : 'nibble');
       expect(GOLDEN.startsWith(await h.greedy())).toBe(true);
@@ -240,12 +324,36 @@ describe("'remote' sources from a local HTTP server", () => {
 
   it('turns 404s and cut connections into fetch-failed with the URL and status', async () => {
     const h = makeHost({ hfBaseUrl: `${server.base}/range` });
-    const missing = await h.send({ kind: 'load', source: { kind: 'remote', name: 'x', ref: 'me/nothing' }, backend: 'auto' });
-    expect(missing.final).toMatchObject({ kind: 'error', error: { code: 'fetch-failed', message: expect.stringMatching(/me\/nothing\/resolve\/main\/config\.json \(HTTP 404\)/) } });
+    const missing = await h.send({
+      kind: 'load',
+      source: { kind: 'remote', name: 'x', ref: 'me/nothing' },
+      backend: 'auto',
+    });
+    expect(missing.final).toMatchObject({
+      kind: 'error',
+      error: {
+        code: 'fetch-failed',
+        message: expect.stringMatching(/me\/nothing\/resolve\/main\/config\.json \(HTTP 404\)/),
+      },
+    });
     const cut = makeHost({ hfBaseUrl: `${server.base}/cut` });
-    const r = await cut.send({ kind: 'load', source: { kind: 'remote', name: 'x', ref: 'me/stories' }, backend: 'auto' });
-    expect(r.final).toMatchObject({ kind: 'error', error: { code: 'fetch-failed', message: expect.stringMatching(/\/cut\/me\/stories\/resolve\/main\/.*HTTP 206/) } });
-    const chunked = await h.send({ kind: 'load', source: { kind: 'remote', name: 'x', ref: `${server.base}/chunked/files/stories.gguf` }, backend: 'auto' });
-    expect(chunked.final).toMatchObject({ kind: 'error', error: { code: 'fetch-failed', message: expect.stringMatching(/Content-Length/) } });
+    const r = await cut.send({
+      kind: 'load',
+      source: { kind: 'remote', name: 'x', ref: 'me/stories' },
+      backend: 'auto',
+    });
+    expect(r.final).toMatchObject({
+      kind: 'error',
+      error: { code: 'fetch-failed', message: expect.stringMatching(/\/cut\/me\/stories\/resolve\/main\/.*HTTP 206/) },
+    });
+    const chunked = await h.send({
+      kind: 'load',
+      source: { kind: 'remote', name: 'x', ref: `${server.base}/chunked/files/stories.gguf` },
+      backend: 'auto',
+    });
+    expect(chunked.final).toMatchObject({
+      kind: 'error',
+      error: { code: 'fetch-failed', message: expect.stringMatching(/Content-Length/) },
+    });
   });
 });

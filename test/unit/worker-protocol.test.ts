@@ -10,7 +10,13 @@ import { generate } from '../../src/engine/generate.ts';
 import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { createEngineHost } from '../../src/worker/engine-host/host.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
-import { EngineError, type ModelSource, type Reply, type Request, type SamplingSettings } from '../../src/worker/engine-host/protocol.ts';
+import {
+  EngineError,
+  type ModelSource,
+  type Reply,
+  type Request,
+  type SamplingSettings,
+} from '../../src/worker/engine-host/protocol.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const MODEL = read('public/models/stories260K.bin');
@@ -19,7 +25,12 @@ const GOLDEN = readFileSync(new URL('../fixtures/golden-stories260K.txt', import
 const GREEDY: SamplingSettings = { temperature: 0, topP: 1, maxTokens: 20, seed: 1 };
 
 const buf = (b: Uint8Array): ArrayBuffer => b.slice().buffer as ArrayBuffer;
-const bytesSource = (model: Uint8Array = MODEL, tok: Uint8Array = TOK, name = 'stories260K'): ModelSource => ({ kind: 'bytes', name, model: buf(model), tokenizer: buf(tok) });
+const bytesSource = (model: Uint8Array = MODEL, tok: Uint8Array = TOK, name = 'stories260K'): ModelSource => ({
+  kind: 'bytes',
+  name,
+  model: buf(model),
+  tokenizer: buf(tok),
+});
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -63,15 +74,26 @@ describe('engine host (request by request)', () => {
   it('refuses to generate before a model is loaded, with a typed error', async () => {
     const { send } = makeHost();
     const { id, replies } = await send({ kind: 'generate', prompt: '', settings: GREEDY });
-    expect(replies).toEqual([{ kind: 'error', id, error: { code: 'bad-argument', message: expect.stringMatching(/no model/) } }]);
+    expect(replies).toEqual([
+      { kind: 'error', id, error: { code: 'bad-argument', message: expect.stringMatching(/no model/) } },
+    ]);
   });
 
   it('loads the embedded model from bytes and describes it', async () => {
     const { send } = makeHost();
     const r = final((await send({ kind: 'load', source: bytesSource(), backend: 'auto' })).replies);
-    if (r.kind !== 'response' || r.request !== 'load') throw new Error(`expected a load response, got ${JSON.stringify(r)}`);
+    if (r.kind !== 'response' || r.request !== 'load')
+      throw new Error(`expected a load response, got ${JSON.stringify(r)}`);
     const m = r.result.model;
-    expect(m.config).toMatchObject({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512 });
+    expect(m.config).toMatchObject({
+      dim: 64,
+      hiddenDim: 172,
+      nLayers: 5,
+      nHeads: 8,
+      nKvHeads: 4,
+      vocabSize: 512,
+      seqLen: 512,
+    });
     expect(m.modelBytes).toBe(MODEL.byteLength);
     expect(m.tokenizerBytes).toBe(TOK.byteLength);
     expect(m.backend).toBe('cpu');
@@ -83,13 +105,26 @@ describe('engine host (request by request)', () => {
   it('loads from URLs through the injected fetch and times the fetch separately', async () => {
     const files: Record<string, Uint8Array> = { '/m.bin': MODEL, '/t.bin': TOK };
     const { send } = makeHost({ fetchBytes: async (u) => files[u] });
-    const r = final((await send({ kind: 'load', source: { kind: 'url', name: 'x', modelUrl: '/m.bin', tokenizerUrl: '/t.bin' }, backend: 'auto' })).replies);
+    const r = final(
+      (
+        await send({
+          kind: 'load',
+          source: { kind: 'url', name: 'x', modelUrl: '/m.bin', tokenizerUrl: '/t.bin' },
+          backend: 'auto',
+        })
+      ).replies,
+    );
     expect(r.kind === 'response' && r.request === 'load' && r.result.model.name).toBe('x');
   });
 
   it('maps an unreachable URL to fetch-failed', async () => {
     const { send } = makeHost();
-    const src: ModelSource = { kind: 'url', name: 'x', modelUrl: 'http://127.0.0.1:9/none.bin', tokenizerUrl: 'http://127.0.0.1:9/t.bin' };
+    const src: ModelSource = {
+      kind: 'url',
+      name: 'x',
+      modelUrl: 'http://127.0.0.1:9/none.bin',
+      tokenizerUrl: 'http://127.0.0.1:9/t.bin',
+    };
     const r = final((await send({ kind: 'load', source: src, backend: 'auto' })).replies);
     expect(r).toMatchObject({ kind: 'error', error: { code: 'fetch-failed' } });
   });
@@ -119,7 +154,8 @@ describe('engine host (request by request)', () => {
     const { replies } = await send({ kind: 'generate', prompt: '', settings: GREEDY });
     const progress = replies.filter((r) => r.kind === 'progress');
     const r = final(replies);
-    if (r.kind !== 'response' || r.request !== 'generate') throw new Error(`expected a generate response, got ${JSON.stringify(r)}`);
+    if (r.kind !== 'response' || r.request !== 'generate')
+      throw new Error(`expected a generate response, got ${JSON.stringify(r)}`);
     expect(r.result.text).toBe(ref.text);
     expect(r.result.tokens).toEqual(ref.tokens);
     expect(r.result).toMatchObject({ stoppedBy: 'length', promptTokens: 1, backend: 'cpu' });
@@ -131,16 +167,24 @@ describe('engine host (request by request)', () => {
     const ref = await referenceGreedy(20);
     const { writeNibbleFile } = await import('../../src/core/formats/nibble-file.ts');
     const nibble = writeNibbleFile(parseLlama2c(MODEL), { tokenizer: TOK });
-    for (const [name, bytes] of [['stories260K-f32.gguf', read('test/fixtures/stories260K-f32.gguf')], ['stories.nibble', nibble]] as const) {
+    for (const [name, bytes] of [
+      ['stories260K-f32.gguf', read('test/fixtures/stories260K-f32.gguf')],
+      ['stories.nibble', nibble],
+    ] as const) {
       const { send } = makeHost();
-      const l = final((await send({ kind: 'load', source: bytesSource(bytes, new Uint8Array(0), name), backend: 'auto' })).replies);
+      const l = final(
+        (await send({ kind: 'load', source: bytesSource(bytes, new Uint8Array(0), name), backend: 'auto' })).replies,
+      );
       expect(l.kind).toBe('response');
       const r = final((await send({ kind: 'generate', prompt: '', settings: GREEDY })).replies);
-      if (r.kind !== 'response' || r.request !== 'generate') throw new Error(`expected a generate response, got ${JSON.stringify(r)}`);
+      if (r.kind !== 'response' || r.request !== 'generate')
+        throw new Error(`expected a generate response, got ${JSON.stringify(r)}`);
       expect(r.result.text).toBe(ref.text);
     }
     const { send } = makeHost();
-    const r = final((await send({ kind: 'load', source: bytesSource(MODEL, new Uint8Array(0)), backend: 'auto' })).replies);
+    const r = final(
+      (await send({ kind: 'load', source: bytesSource(MODEL, new Uint8Array(0)), backend: 'auto' })).replies,
+    );
     expect(r).toMatchObject({ kind: 'error', error: { code: 'bad-argument' } });
   });
 
@@ -156,10 +200,18 @@ describe('engine host (request by request)', () => {
   it('cancels a running generation and refuses a second concurrent one', async () => {
     const { host, replies, send } = makeHost();
     await send({ kind: 'load', source: bytesSource(), backend: 'auto' });
-    const running = host.handle({ kind: 'generate', id: 100, prompt: 'Once upon a time', settings: { ...GREEDY, maxTokens: 400 } });
+    const running = host.handle({
+      kind: 'generate',
+      id: 100,
+      prompt: 'Once upon a time',
+      settings: { ...GREEDY, maxTokens: 400 },
+    });
     while (!replies.some((r) => r.id === 100 && r.kind === 'progress')) await new Promise((r) => setTimeout(r, 1));
     const second = final((await send({ kind: 'generate', prompt: '', settings: GREEDY })).replies);
-    expect(second).toMatchObject({ kind: 'error', error: { code: 'bad-argument', message: expect.stringMatching(/still running/) } });
+    expect(second).toMatchObject({
+      kind: 'error',
+      error: { code: 'bad-argument', message: expect.stringMatching(/still running/) },
+    });
     const cancel = final((await send({ kind: 'cancel', target: 100 })).replies);
     expect(cancel).toMatchObject({ kind: 'response', result: { cancelled: true } });
     await running;
@@ -185,8 +237,14 @@ describe('EngineClient over a failing transport', () => {
     client.onEvent((e) => events.push(e));
     const info = client.getInfo();
     fatal('the engine worker failed: SyntaxError');
-    await expect(info).rejects.toMatchObject({ name: 'EngineError', code: 'internal', message: 'the engine worker failed: SyntaxError' });
-    expect(events).toEqual([{ kind: 'error', error: { code: 'internal', message: 'the engine worker failed: SyntaxError' } }]);
+    await expect(info).rejects.toMatchObject({
+      name: 'EngineError',
+      code: 'internal',
+      message: 'the engine worker failed: SyntaxError',
+    });
+    expect(events).toEqual([
+      { kind: 'error', error: { code: 'internal', message: 'the engine worker failed: SyntaxError' } },
+    ]);
   });
 });
 
@@ -211,11 +269,18 @@ describe('EngineClient over the in-thread transport', () => {
   it('stops through an AbortSignal and rejects errors as EngineError with the wire code', async () => {
     const client = new EngineClient(inThreadTransport({}));
     try {
-      await expect(client.load(bytesSource(new Uint8Array(10)))).rejects.toMatchObject({ name: 'EngineError', code: 'truncated' });
+      await expect(client.load(bytesSource(new Uint8Array(10)))).rejects.toMatchObject({
+        name: 'EngineError',
+        code: 'truncated',
+      });
       await client.load(bytesSource());
       const ctrl = new AbortController();
       let n = 0;
-      const res = await client.generate('', { ...GREEDY, maxTokens: 400 }, { signal: ctrl.signal, onToken: () => ++n === 3 && ctrl.abort() });
+      const res = await client.generate(
+        '',
+        { ...GREEDY, maxTokens: 400 },
+        { signal: ctrl.signal, onToken: () => ++n === 3 && ctrl.abort() },
+      );
       expect(res.stoppedBy).toBe('cancelled');
       expect(res.tokens.length).toBeGreaterThanOrEqual(3);
       expect(res.tokens.length).toBeLessThan(400);

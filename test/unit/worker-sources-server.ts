@@ -19,7 +19,13 @@ export async function serveFiles(files: Record<string, Uint8Array>): Promise<Ser
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const [, mode, ...rest] = decodeURIComponent((req.url ?? '/').split('?')[0]).split('/');
     const body = files[rest.join('/')];
-    const entry = { method: req.method ?? 'GET', path: req.url ?? '', range: req.headers.range ?? null, status: 200, bytes: 0 };
+    const entry = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '',
+      range: req.headers.range ?? null,
+      status: 200,
+      bytes: 0,
+    };
     log.push(entry);
     const send = (status: number, headers: Record<string, string | number>, bytes: Uint8Array, cut = false) => {
       entry.status = status;
@@ -34,7 +40,8 @@ export async function serveFiles(files: Record<string, Uint8Array>): Promise<Ser
       entry.bytes = bytes.byteLength;
       res.end(bytes);
     };
-    if (!body || !['range', 'plain', 'chunked', 'cut'].includes(mode)) return send(404, { 'Content-Type': 'text/plain' }, new TextEncoder().encode('not found'));
+    if (!body || !['range', 'plain', 'chunked', 'cut'].includes(mode))
+      return send(404, { 'Content-Type': 'text/plain' }, new TextEncoder().encode('not found'));
     if (mode === 'plain') return send(200, { 'Content-Length': body.byteLength }, body);
     if (mode === 'chunked') return send(200, { 'Transfer-Encoding': 'chunked' }, body);
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
@@ -43,16 +50,22 @@ export async function serveFiles(files: Record<string, Uint8Array>): Promise<Ser
     if (a >= body.byteLength) return send(416, { 'Content-Range': `bytes */${body.byteLength}` }, new Uint8Array(0));
     const part = body.subarray(a, b + 1);
     // A cut body still announces its full length, so the client sees the connection drop.
-    send(206, { 'Content-Range': `bytes ${a}-${b}/${body.byteLength}`, 'Content-Length': part.byteLength }, part, mode === 'cut' && part.byteLength > 1);
+    send(
+      206,
+      { 'Content-Range': `bytes ${a}-${b}/${body.byteLength}`, 'Content-Length': part.byteLength },
+      part,
+      mode === 'cut' && part.byteLength > 1,
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     base: `http://127.0.0.1:${port}`,
     log,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -31,7 +31,11 @@ import { serveFiles, type Served } from './worker-sources-server.ts';
 const GGUF = readProjectFile('test/fixtures/stories260K-f32.gguf');
 const MODEL = stories260K();
 const TOK = tok512();
-const http = (o: Partial<HttpOptions> = {}): HttpOptions => ({ fetch: globalThis.fetch, maxWholeBytes: MAX_WHOLE_BYTES, ...o });
+const http = (o: Partial<HttpOptions> = {}): HttpOptions => ({
+  fetch: globalThis.fetch,
+  maxWholeBytes: MAX_WHOLE_BYTES,
+  ...o,
+});
 
 /** The error a promise rejects with: its code and message. */
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
@@ -83,7 +87,9 @@ describe('HTTP reader', () => {
     expect(none.code).toBe('fetch-failed');
     expect(none.message).toContain(`${server.base}/chunked/model.gguf`);
     expect(none.message).toMatch(/Content-Length/);
-    const big = await failure(openUrl(`${server.base}/plain/model.gguf`, http({ maxWholeBytes: 1000 }), () => undefined));
+    const big = await failure(
+      openUrl(`${server.base}/plain/model.gguf`, http({ maxWholeBytes: 1000 }), () => undefined),
+    );
     expect(big.code).toBe('too-large');
   });
 
@@ -139,7 +145,12 @@ describe('GGUF header by ranges', () => {
     const { r, reads } = counting(GGUF);
     const h = await readGgufHeader(r, { first: 256 });
     const whole = parseGguf(GGUF);
-    expect([h.dataStart, h.alignment, h.tensors, [...h.kv.keys()]]).toEqual([whole.dataStart, whole.alignment, whole.tensors, [...whole.kv.keys()]]);
+    expect([h.dataStart, h.alignment, h.tensors, [...h.kv.keys()]]).toEqual([
+      whole.dataStart,
+      whole.alignment,
+      whole.tensors,
+      [...whole.kv.keys()],
+    ]);
     expect(reads.length).toBeGreaterThan(2);
     expect(reads.reduce((a, b) => a + b, 0)).toBeLessThan(GGUF.byteLength / 4);
   });
@@ -154,7 +165,9 @@ describe('GGUF header by ranges', () => {
       }
     })();
     expect(await failure(readGgufHeader(counting(cut).r, { first: 64 }))).toMatchObject({ code: want });
-    expect(await failure(readGgufHeader(counting(GGUF).r, { first: 64, max: 1024 }))).toMatchObject({ code: 'unsupported' });
+    expect(await failure(readGgufHeader(counting(GGUF).r, { first: 64, max: 1024 }))).toMatchObject({
+      code: 'unsupported',
+    });
   });
 });
 
@@ -162,8 +175,13 @@ describe("'files' sources", () => {
   const hf = hfFixtureFiles();
 
   it('strips the folder name a chosen directory puts in front of every path', () => {
-    expect(stripCommonRoot([file('stories/config.json', '{}'), file('stories/sub/a.bin', 'x')]).map((f) => f.path)).toEqual(['config.json', 'sub/a.bin']);
-    expect(stripCommonRoot([file('config.json', '{}'), file('a/b', 'x')]).map((f) => f.path)).toEqual(['config.json', 'a/b']);
+    expect(
+      stripCommonRoot([file('stories/config.json', '{}'), file('stories/sub/a.bin', 'x')]).map((f) => f.path),
+    ).toEqual(['config.json', 'sub/a.bin']);
+    expect(stripCommonRoot([file('config.json', '{}'), file('a/b', 'x')]).map((f) => f.path)).toEqual([
+      'config.json',
+      'a/b',
+    ]);
   });
 
   it('recognises an HF folder, a checkpoint with its tokenizer by content, and a GGUF alone', async () => {
@@ -176,16 +194,42 @@ describe("'files' sources", () => {
   });
 
   it('refuses a bare .safetensors, ambiguous and missing files, naming them', async () => {
-    expect(await failure(classifyFiles([file('model.safetensors', hf['model.safetensors'])]))).toMatchObject({ code: 'unsupported', message: expect.stringMatching(/whole model folder/) });
-    expect(await failure(classifyFiles([file('a.gguf', GGUF), file('b.bin', MODEL)]))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/a\.gguf, b\.bin.*choose one/) });
-    expect(await failure(classifyFiles([file('t.bin', TOK)]))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/none of the files is a model/) });
+    expect(await failure(classifyFiles([file('model.safetensors', hf['model.safetensors'])]))).toMatchObject({
+      code: 'unsupported',
+      message: expect.stringMatching(/whole model folder/),
+    });
+    expect(await failure(classifyFiles([file('a.gguf', GGUF), file('b.bin', MODEL)]))).toMatchObject({
+      code: 'bad-argument',
+      message: expect.stringMatching(/a\.gguf, b\.bin.*choose one/),
+    });
+    expect(await failure(classifyFiles([file('t.bin', TOK)]))).toMatchObject({
+      code: 'bad-argument',
+      message: expect.stringMatching(/none of the files is a model/),
+    });
     expect(await failure(classifyFiles([]))).toMatchObject({ code: 'bad-argument' });
-    expect(await failure(classifyFiles([file('a/b/config.json', '{}'), file('a/c.txt', 'x')]))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/in b\/: choose that folder/) });
-    const noTok = new Map(Object.entries(hf).filter(([n]) => n !== 'tokenizer.json').map(([n, b]) => [n, new Blob([part(b)])]));
-    expect(await failure(checkHfFiles(noTok))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/missing tokenizer\.json/) });
+    expect(await failure(classifyFiles([file('a/b/config.json', '{}'), file('a/c.txt', 'x')]))).toMatchObject({
+      code: 'bad-argument',
+      message: expect.stringMatching(/in b\/: choose that folder/),
+    });
+    const noTok = new Map(
+      Object.entries(hf)
+        .filter(([n]) => n !== 'tokenizer.json')
+        .map(([n, b]) => [n, new Blob([part(b)])]),
+    );
+    expect(await failure(checkHfFiles(noTok))).toMatchObject({
+      code: 'bad-argument',
+      message: expect.stringMatching(/missing tokenizer\.json/),
+    });
     const shards = sharded(hf, 2);
-    const oneShard = new Map(Object.entries(shards).filter(([n]) => !n.startsWith('model-00002')).map(([n, b]) => [n, new Blob([part(b)])]));
-    expect(await failure(checkHfFiles(oneShard))).toMatchObject({ code: 'bad-argument', message: expect.stringMatching(/model-00002-of-00002\.safetensors/) });
+    const oneShard = new Map(
+      Object.entries(shards)
+        .filter(([n]) => !n.startsWith('model-00002'))
+        .map(([n, b]) => [n, new Blob([part(b)])]),
+    );
+    expect(await failure(checkHfFiles(oneShard))).toMatchObject({
+      code: 'bad-argument',
+      message: expect.stringMatching(/model-00002-of-00002\.safetensors/),
+    });
   });
 
   it('reads Blobs by slices, counted, and refuses reads once cancelled', async () => {
@@ -194,7 +238,12 @@ describe("'files' sources", () => {
     const files = new SourceFiles(new ProgressTracker((p) => posts.push(p), { intervalMs: 0 }), ctrl.signal);
     const r = (await files.open('tok.bin', 'tokenizer', async (count) => blobReader(new Blob([part(TOK)]), count)))!;
     expect(Buffer.from(await r.read(10, 20)).equals(Buffer.from(TOK.subarray(10, 30)))).toBe(true);
-    expect(posts.at(-1)).toMatchObject({ phase: 'tokenizer', file: 'tok.bin', bytesDone: 20, bytesTotal: TOK.byteLength });
+    expect(posts.at(-1)).toMatchObject({
+      phase: 'tokenizer',
+      file: 'tok.bin',
+      bytesDone: 20,
+      bytesTotal: TOK.byteLength,
+    });
     expect(files.list()).toEqual([{ path: 'tok.bin', bytes: TOK.byteLength, role: 'tokenizer' }]);
     ctrl.abort();
     expect(await failure(r.read(0, 10))).toMatchObject({ code: 'cancelled' });
@@ -203,13 +252,37 @@ describe("'files' sources", () => {
 
 describe("'remote' refs", () => {
   it('accepts repo ids (with a revision) and file URLs, and lists the forms otherwise', () => {
-    expect(parseRemoteRef('karpathy/tinyllamas')).toEqual({ kind: 'repo', repo: 'karpathy/tinyllamas', revision: 'main' });
-    expect(parseRemoteRef(' HuggingFaceTB/SmolLM2-135M@v1.0 ')).toEqual({ kind: 'repo', repo: 'HuggingFaceTB/SmolLM2-135M', revision: 'v1.0' });
-    expect(parseRemoteRef('https://example.com/m/model.Q8_0.gguf')).toEqual({ kind: 'file', url: 'https://example.com/m/model.Q8_0.gguf' });
+    expect(parseRemoteRef('karpathy/tinyllamas')).toEqual({
+      kind: 'repo',
+      repo: 'karpathy/tinyllamas',
+      revision: 'main',
+    });
+    expect(parseRemoteRef(' HuggingFaceTB/SmolLM2-135M@v1.0 ')).toEqual({
+      kind: 'repo',
+      repo: 'HuggingFaceTB/SmolLM2-135M',
+      revision: 'v1.0',
+    });
+    expect(parseRemoteRef('https://example.com/m/model.Q8_0.gguf')).toEqual({
+      kind: 'file',
+      url: 'https://example.com/m/model.Q8_0.gguf',
+    });
     expect(parseRemoteRef('http://127.0.0.1:8080/stories.bin').kind).toBe('file');
-    expect(repoFileUrl('https://huggingface.co/', 'a/b', 'refs/pr/1', 'config.json')).toBe('https://huggingface.co/a/b/resolve/refs%2Fpr%2F1/config.json');
-    for (const bad of ['', 'llama', 'a/b/c', 'http://example.com/model.gguf', 'https://example.com/readme.md', 'ftp://x/y.gguf', '../etc/passwd', 'a/..b']) {
-      expect(() => parseRemoteRef(bad), bad).toThrow(expect.objectContaining({ code: 'bad-argument', message: expect.stringMatching(/owner\/name/) }));
+    expect(repoFileUrl('https://huggingface.co/', 'a/b', 'refs/pr/1', 'config.json')).toBe(
+      'https://huggingface.co/a/b/resolve/refs%2Fpr%2F1/config.json',
+    );
+    for (const bad of [
+      '',
+      'llama',
+      'a/b/c',
+      'http://example.com/model.gguf',
+      'https://example.com/readme.md',
+      'ftp://x/y.gguf',
+      '../etc/passwd',
+      'a/..b',
+    ]) {
+      expect(() => parseRemoteRef(bad), bad).toThrow(
+        expect.objectContaining({ code: 'bad-argument', message: expect.stringMatching(/owner\/name/) }),
+      );
     }
   });
 });
@@ -240,7 +313,9 @@ describe('GGUF loaded by ranges = GGUF loaded whole', () => {
     const rnd = seededRandom(0x5eed);
     for (let i = 0; i < 120; i++) {
       const m = mutate(GGUF, map, rnd);
-      expect(await outcome(() => ranged(m.bytes)), `case ${i} (${m.kind})`).toBe(await outcome(() => loadGguf(m.bytes)));
+      expect(await outcome(() => ranged(m.bytes)), `case ${i} (${m.kind})`).toBe(
+        await outcome(() => loadGguf(m.bytes)),
+      );
     }
   });
 });
@@ -256,9 +331,18 @@ describe('header descriptions = the runner plan of the loaded model', () => {
       expect(d.tensors).toEqual(describeModelTensors(m));
       expect(d.params).toBe(countParams(m));
     }
-    const checks: [Uint8Array, LlamaModel][] = [[GGUF, loadGguf(GGUF).model], [MODEL, parseLlama2c(MODEL)]];
+    const checks: [Uint8Array, LlamaModel][] = [
+      [GGUF, loadGguf(GGUF).model],
+      [MODEL, parseLlama2c(MODEL)],
+    ];
     const base = parseLlama2c(MODEL);
-    for (const s of [{ method: 'rtn', bits: 4, group: 32 }, { method: 'rtn', bits: 3, group: 0, sym: false }, { method: 'rtn', bits: 2, group: 64, scaleType: 'f16' }, { method: 'nf4', group: 64, doubleQuant: true }, { method: 'llmint8', threshold: 6 }] as Partial<QuantSpec>[]) {
+    for (const s of [
+      { method: 'rtn', bits: 4, group: 32 },
+      { method: 'rtn', bits: 3, group: 0, sym: false },
+      { method: 'rtn', bits: 2, group: 64, scaleType: 'f16' },
+      { method: 'nf4', group: 64, doubleQuant: true },
+      { method: 'llmint8', threshold: 6 },
+    ] as Partial<QuantSpec>[]) {
       const { model: q } = await quantizeModel(base, { ...DEFAULT_SPEC, ...s } as QuantSpec);
       if (s.bits === 4) {
         // act-order group indices: the same on wq/wk/wv (they merge), another on w1 (w1;w3 do not)

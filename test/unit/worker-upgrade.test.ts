@@ -29,7 +29,10 @@ vi.mock('../../src/gpu/device.ts', () => ({
   requestGpuContext: async () => {
     const lost = new Promise((r) => (fake.lost = r));
     return {
-      device: {}, lost, lostError: () => null, destroy() {},
+      device: {},
+      lost,
+      lostError: () => null,
+      destroy() {},
       adapterInfo: { vendor: 'test', architecture: 'fake', device: '', description: 'scripted adapter' },
       caps: { shaderF16: false, subgroups: true, timestampQuery: false, subgroupMinSize: 4, subgroupMaxSize: 4 },
       limits: { maxBufferSize: 1 << 28, maxStorageBufferBindingSize: 1 << 27 },
@@ -52,7 +55,12 @@ const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, im
 const MODEL = read('public/models/stories260K.bin');
 const TOK = read('public/models/tok512.bin');
 const GREEDY: SamplingSettings = { temperature: 0, topP: 1, maxTokens: 8, seed: 1 };
-const source = () => ({ kind: 'bytes' as const, name: 'm', model: MODEL.slice().buffer, tokenizer: TOK.slice().buffer });
+const source = () => ({
+  kind: 'bytes' as const,
+  name: 'm',
+  model: MODEL.slice().buffer,
+  tokenizer: TOK.slice().buffer,
+});
 
 function makeHost() {
   const replies: Reply[] = [];
@@ -79,13 +87,30 @@ describe('engine host with a WebGPU device', () => {
     fake.runnerGate = gate;
     const h = makeHost();
     await h.send({ kind: 'load', source: source(), backend: 'auto' });
-    expect(h.last()).toMatchObject({ kind: 'response', result: { model: { backend: 'cpu', gpuMs: null }, engine: { backend: 'cpu', upgrading: true } } });
+    expect(h.last()).toMatchObject({
+      kind: 'response',
+      result: { model: { backend: 'cpu', gpuMs: null }, engine: { backend: 'cpu', upgrading: true } },
+    });
     await h.send({ kind: 'generate', prompt: '', settings: GREEDY });
     expect(h.last()).toMatchObject({ kind: 'response', result: { backend: 'cpu' } });
     gate.resolve();
     await h.settle();
     expect(h.events()).toEqual([
-      { kind: 'event', id: null, event: { kind: 'model-updated', model: expect.objectContaining({ backend: 'webgpu', gpuMs: expect.any(Number) }), engine: expect.objectContaining({ backend: 'webgpu', upgrading: false, gpuChecking: false, gpuUnavailable: null, gpu: expect.objectContaining({ adapter: expect.objectContaining({ vendor: 'test' }) }) }) } },
+      {
+        kind: 'event',
+        id: null,
+        event: {
+          kind: 'model-updated',
+          model: expect.objectContaining({ backend: 'webgpu', gpuMs: expect.any(Number) }),
+          engine: expect.objectContaining({
+            backend: 'webgpu',
+            upgrading: false,
+            gpuChecking: false,
+            gpuUnavailable: null,
+            gpu: expect.objectContaining({ adapter: expect.objectContaining({ vendor: 'test' }) }),
+          }),
+        },
+      },
     ]);
     await h.send({ kind: 'generate', prompt: '', settings: GREEDY });
     expect(h.last()).toMatchObject({ kind: 'response', result: { backend: 'webgpu' } });
@@ -113,8 +138,17 @@ describe('engine host with a WebGPU device', () => {
     await h.send({ kind: 'load', source: source(), backend: 'auto' });
     await h.settle();
     const [err, upd] = h.events();
-    expect(err).toMatchObject({ kind: 'error', error: { code: 'too-large', message: expect.stringMatching(/keeps running on the CPU/) } });
-    expect(upd).toMatchObject({ kind: 'event', event: { model: { backend: 'cpu' }, engine: { upgrading: false, gpuUnavailable: expect.stringMatching(/maxBufferSize/) } } });
+    expect(err).toMatchObject({
+      kind: 'error',
+      error: { code: 'too-large', message: expect.stringMatching(/keeps running on the CPU/) },
+    });
+    expect(upd).toMatchObject({
+      kind: 'event',
+      event: {
+        model: { backend: 'cpu' },
+        engine: { upgrading: false, gpuUnavailable: expect.stringMatching(/maxBufferSize/) },
+      },
+    });
     await h.send({ kind: 'generate', prompt: '', settings: GREEDY });
     expect(h.last()).toMatchObject({ kind: 'response', result: { backend: 'cpu' } });
   });
@@ -126,7 +160,12 @@ describe('engine host with a WebGPU device', () => {
     await h.send({ kind: 'get-info' }); // the device is held from here on
     await h.send({ kind: 'load', source: source(), backend: 'auto' });
     await h.send({ kind: 'load', source: source(), backend: 'cpu' });
-    expect(h.last()).toMatchObject({ result: { model: { backend: 'cpu' }, engine: { upgrading: false, gpuUnavailable: null, gpu: { kernels: 'f32, subgroup reductions' } } } });
+    expect(h.last()).toMatchObject({
+      result: {
+        model: { backend: 'cpu' },
+        engine: { upgrading: false, gpuUnavailable: null, gpu: { kernels: 'f32, subgroup reductions' } },
+      },
+    });
     gate.resolve();
     await h.settle();
     expect(fake.built).toBe(1);
@@ -139,9 +178,16 @@ describe('engine host with a WebGPU device', () => {
   it('with the CPU preference, still tells the UI about the adapter once it is known', async () => {
     const h = makeHost();
     await h.send({ kind: 'load', source: source(), backend: 'cpu' });
-    expect(h.last()).toMatchObject({ result: { model: { backend: 'cpu' }, engine: { upgrading: false, gpuChecking: true, gpu: null } } });
+    expect(h.last()).toMatchObject({
+      result: { model: { backend: 'cpu' }, engine: { upgrading: false, gpuChecking: true, gpu: null } },
+    });
     await h.settle();
-    expect(h.events()).toMatchObject([{ kind: 'event', event: { model: { backend: 'cpu' }, engine: { gpuChecking: false, gpu: { adapter: { vendor: 'test' } } } } }]);
+    expect(h.events()).toMatchObject([
+      {
+        kind: 'event',
+        event: { model: { backend: 'cpu' }, engine: { gpuChecking: false, gpu: { adapter: { vendor: 'test' } } } },
+      },
+    ]);
     expect(fake.built).toBe(0);
   });
 
@@ -151,7 +197,11 @@ describe('engine host with a WebGPU device', () => {
     await h.settle();
     fake.lost!(new NibbleError('device-lost', 'The GPU device was lost (test).'));
     await h.settle();
-    expect(h.last()).toEqual({ kind: 'error', id: null, error: { code: 'device-lost', message: 'The GPU device was lost (test).' } });
+    expect(h.last()).toEqual({
+      kind: 'error',
+      id: null,
+      error: { code: 'device-lost', message: 'The GPU device was lost (test).' },
+    });
     await h.send({ kind: 'get-info' });
     expect(h.last()).toMatchObject({ result: { model: null } });
     await h.send({ kind: 'generate', prompt: '', settings: GREEDY });

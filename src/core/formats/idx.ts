@@ -21,10 +21,16 @@ export function readIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
   requireBytes(what, 0, 4, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new NibbleError('bad-format', `${what}: magic 0x${view.getUint32(0).toString(16).padStart(8, '0')} is not an IDX header (expected 0x00000801 or 0x00000803)`);
+    throw new NibbleError(
+      'bad-format',
+      `${what}: magic 0x${view.getUint32(0).toString(16).padStart(8, '0')} is not an IDX header (expected 0x00000801 or 0x00000803)`,
+    );
   }
   if (bytes[2] !== IDX_U8) {
-    throw new NibbleError('unsupported', `${what}: data type 0x${bytes[2].toString(16)} (only unsigned-byte IDX, type 0x08, is supported)`);
+    throw new NibbleError(
+      'unsupported',
+      `${what}: data type 0x${bytes[2].toString(16)} (only unsigned-byte IDX, type 0x08, is supported)`,
+    );
   }
   const rank = bytes[3];
   if (rank < 1 || rank > 4) throw new NibbleError('bad-dims', `${what}: rank ${rank} (expected 1 to 4)`);
@@ -39,7 +45,10 @@ export function readIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
   const start = 4 + 4 * rank;
   requireBytes(`${what} (dims [${dims.join(', ')}])`, start, count, bytes.length);
   if (start + count !== bytes.length) {
-    throw new NibbleError('bad-format', `${what}: dims [${dims.join(', ')}] need ${start + count} bytes, file has ${bytes.length} (trailing bytes)`);
+    throw new NibbleError(
+      'bad-format',
+      `${what}: dims [${dims.join(', ')}] need ${start + count} bytes, file has ${bytes.length} (trailing bytes)`,
+    );
   }
   return { dims, data: bytes.subarray(start, start + count) };
 }
@@ -73,6 +82,14 @@ function checkRank(bytes: Uint8Array, rank: number, what: string): void {
   const magic = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
   const want = 0x800 | rank;
   if (magic === want) return;
-  const other = magic === IDX_IMAGES_MAGIC ? ' (that is an images file)' : magic === IDX_LABELS_MAGIC ? ' (that is a labels file)' : '';
-  throw new NibbleError('bad-format', `${what}: magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${want.toString(16).padStart(8, '0')}${other}`);
+  const other =
+    magic === IDX_IMAGES_MAGIC
+      ? ' (that is an images file)'
+      : magic === IDX_LABELS_MAGIC
+        ? ' (that is a labels file)'
+        : '';
+  throw new NibbleError(
+    'bad-format',
+    `${what}: magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${want.toString(16).padStart(8, '0')}${other}`,
+  );
 }

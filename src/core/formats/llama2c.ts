@@ -40,21 +40,39 @@ export function validateHeader(h: Llama2cHeader): LlamaConfig {
   checkRange('n_kv_heads', h.nKvHeads, 1, h.nHeads);
   checkRange('vocab_size', h.vocabSize, 1, MAX_VOCAB);
   checkRange('seq_len', h.seqLen, 1, MAX_SEQ);
-  if (h.dim % h.nHeads !== 0) throw new NibbleError('bad-dims', `llama2.c header: dim ${h.dim} is not a multiple of n_heads ${h.nHeads}`);
-  if (h.nHeads % h.nKvHeads !== 0) throw new NibbleError('bad-dims', `llama2.c header: n_heads ${h.nHeads} is not a multiple of n_kv_heads ${h.nKvHeads}`);
+  if (h.dim % h.nHeads !== 0)
+    throw new NibbleError('bad-dims', `llama2.c header: dim ${h.dim} is not a multiple of n_heads ${h.nHeads}`);
+  if (h.nHeads % h.nKvHeads !== 0)
+    throw new NibbleError(
+      'bad-dims',
+      `llama2.c header: n_heads ${h.nHeads} is not a multiple of n_kv_heads ${h.nKvHeads}`,
+    );
   const headSize = h.dim / h.nHeads;
-  if (headSize % 2 !== 0) throw new NibbleError('bad-dims', `llama2.c header: head size ${headSize} must be even for RoPE`);
+  if (headSize % 2 !== 0)
+    throw new NibbleError('bad-dims', `llama2.c header: head size ${headSize} must be even for RoPE`);
   return {
-    dim: h.dim, hiddenDim: h.hiddenDim, nLayers: h.nLayers, nHeads: h.nHeads, nKvHeads: h.nKvHeads,
-    vocabSize: h.vocabSize, seqLen: h.seqLen, headSize, normEps: 1e-5, ropeTheta: 10000,
-    ropeStyle: 'interleaved', sharedClassifier: h.shared,
+    dim: h.dim,
+    hiddenDim: h.hiddenDim,
+    nLayers: h.nLayers,
+    nHeads: h.nHeads,
+    nKvHeads: h.nKvHeads,
+    vocabSize: h.vocabSize,
+    seqLen: h.seqLen,
+    headSize,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    ropeStyle: 'interleaved',
+    sharedClassifier: h.shared,
   };
 }
 
 /** Sequential reader of f32 tensors out of the checkpoint body. */
 class TensorCursor {
   private offset: number;
-  constructor(private readonly bytes: Uint8Array, start: number) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    start: number,
+  ) {
     this.offset = start;
   }
   take(shape: number[]): F32Tensor {
@@ -100,14 +118,35 @@ export function parseLlama2c(bytes: Uint8Array): LlamaModel {
     requireBytes('llama2.c v1 header', 0, V1_HEADER_BYTES, bytes.byteLength);
     const version = i32(4);
     if (version !== 1) {
-      throw new NibbleError('unsupported', `llama2.c checkpoint version ${version} is not supported (only legacy and version 1 fp32)`);
+      throw new NibbleError(
+        'unsupported',
+        `llama2.c checkpoint version ${version} is not supported (only legacy and version 1 fp32)`,
+      );
     }
-    header = { dim: i32(8), hiddenDim: i32(12), nLayers: i32(16), nHeads: i32(20), nKvHeads: i32(24), vocabSize: i32(28), seqLen: i32(32), shared: view.getUint8(36) !== 0 };
+    header = {
+      dim: i32(8),
+      hiddenDim: i32(12),
+      nLayers: i32(16),
+      nHeads: i32(20),
+      nKvHeads: i32(24),
+      vocabSize: i32(28),
+      seqLen: i32(32),
+      shared: view.getUint8(36) !== 0,
+    };
     legacy = false;
     bodyStart = V1_HEADER_BYTES;
   } else {
     const vocab = i32(20);
-    header = { dim: i32(0), hiddenDim: i32(4), nLayers: i32(8), nHeads: i32(12), nKvHeads: i32(16), vocabSize: Math.abs(vocab), seqLen: i32(24), shared: vocab > 0 };
+    header = {
+      dim: i32(0),
+      hiddenDim: i32(4),
+      nLayers: i32(8),
+      nHeads: i32(12),
+      nKvHeads: i32(16),
+      vocabSize: Math.abs(vocab),
+      seqLen: i32(24),
+      shared: vocab > 0,
+    };
     legacy = true;
     bodyStart = LEGACY_HEADER_BYTES;
   }
@@ -116,16 +155,25 @@ export function parseLlama2c(bytes: Uint8Array): LlamaModel {
     config = validateHeader(header);
   } catch (e) {
     if (legacy && e instanceof NibbleError) {
-      throw new NibbleError('bad-format', `not a llama2.c checkpoint (no "ak42" magic, and as a legacy header: ${e.message.replace('llama2.c header: ', '')})`);
+      throw new NibbleError(
+        'bad-format',
+        `not a llama2.c checkpoint (no "ak42" magic, and as a legacy header: ${e.message.replace('llama2.c header: ', '')})`,
+      );
     }
     throw e;
   }
   const need = bodyStart + llama2cBodyBytes(config, legacy);
   if (bytes.byteLength < need) {
-    throw new NibbleError('truncated', `llama2.c checkpoint: header (dim ${config.dim}, ${config.nLayers} layers, vocab ${config.vocabSize}) needs ${need} bytes, file has ${bytes.byteLength}`);
+    throw new NibbleError(
+      'truncated',
+      `llama2.c checkpoint: header (dim ${config.dim}, ${config.nLayers} layers, vocab ${config.vocabSize}) needs ${need} bytes, file has ${bytes.byteLength}`,
+    );
   }
   if (bytes.byteLength > need) {
-    throw new NibbleError('bad-format', `llama2.c checkpoint: header (dim ${config.dim}, ${config.nLayers} layers, vocab ${config.vocabSize}) needs ${need} bytes, file has ${bytes.byteLength} (${bytes.byteLength - need} extra)`);
+    throw new NibbleError(
+      'bad-format',
+      `llama2.c checkpoint: header (dim ${config.dim}, ${config.nLayers} layers, vocab ${config.vocabSize}) needs ${need} bytes, file has ${bytes.byteLength} (${bytes.byteLength - need} extra)`,
+    );
   }
   return { config, weights: readWeights(new TensorCursor(bytes, bodyStart), config, legacy) };
 }
@@ -158,8 +206,15 @@ function readWeights(cur: TensorCursor, c: LlamaConfig, legacy: boolean): LlamaM
   }
   const wcls = c.sharedClassifier ? tokEmb : cur.take([V, dim]);
   const layers: LayerWeights[] = Array.from({ length: L }, (_, l) => ({
-    rmsAtt: rmsAtt[l], wq: wq[l], wk: wk[l], wv: wv[l], wo: wo[l],
-    rmsFfn: rmsFfn![l], w1: w1[l], w2: w2[l], w3: w3[l],
+    rmsAtt: rmsAtt[l],
+    wq: wq[l],
+    wk: wk[l],
+    wv: wv[l],
+    wo: wo[l],
+    rmsFfn: rmsFfn![l],
+    w1: w1[l],
+    w2: w2[l],
+    w3: w3[l],
   }));
   return { tokEmb, layers, rmsFinal: rmsFinal!, wcls };
 }

@@ -50,13 +50,23 @@ const shapeOnly = (shape: number[]): F32Tensor => ({ format: 'f32', shape, data:
  */
 function shapeModel(c: LlamaConfig, tensor: (name: string, shape: number[]) => Tensor, bias = false): LlamaModel {
   const tokEmb = tensor('tok_emb', [c.vocabSize, c.dim]);
-  const layers = Array.from({ length: c.nLayers }, (_, l) =>
-    Object.fromEntries(LAYER_KEYS.map((k) => [k, tensor(`layers.${l}.${k}`, expectedShape(`layers.${l}.${k}`, c))])) as unknown as LayerWeights);
+  const layers = Array.from(
+    { length: c.nLayers },
+    (_, l) =>
+      Object.fromEntries(
+        LAYER_KEYS.map((k) => [k, tensor(`layers.${l}.${k}`, expectedShape(`layers.${l}.${k}`, c))]),
+      ) as unknown as LayerWeights,
+  );
   // describeModelTensors reads a bias vector's length only: no values are allocated.
   const vec = (n: number): F32Tensor => ({ format: 'f32', shape: [n], data: { length: n } as Float32Array });
-  const attnBias = bias ? layers.map(() => ({ bq: vec(c.nHeads * c.headSize), bk: vec(kvDim(c)), bv: vec(kvDim(c)) })) : undefined;
+  const attnBias = bias
+    ? layers.map(() => ({ bq: vec(c.nHeads * c.headSize), bk: vec(kvDim(c)), bv: vec(kvDim(c)) }))
+    : undefined;
   const wcls = c.sharedClassifier ? tokEmb : tensor('wcls', [c.vocabSize, c.dim]);
-  return { config: c, weights: { tokEmb, layers, rmsFinal: tensor('rms_final', [c.dim]), wcls, ...(attnBias ? { attnBias } : {}) } };
+  return {
+    config: c,
+    weights: { tokEmb, layers, rmsFinal: tensor('rms_final', [c.dim]), wcls, ...(attnBias ? { attnBias } : {}) },
+  };
 }
 
 /** Weight count as ModelInfo.params counts it: every weight's values, the shared classifier once, no biases. */
@@ -66,19 +76,28 @@ function paramsOf(m: LlamaModel): number {
   return all.reduce((n, t) => n + numel(t.shape), 0) + (w.wcls === w.tokEmb ? 0 : numel(w.wcls.shape));
 }
 
-function described(format: ModelFormat, architecture: string, m: LlamaModel, rest: Pick<ModelDescription, 'tokenizer' | 'chatTemplate'>): ModelDescription {
+function described(
+  format: ModelFormat,
+  architecture: string,
+  m: LlamaModel,
+  rest: Pick<ModelDescription, 'tokenizer' | 'chatTemplate'>,
+): ModelDescription {
   return { format, architecture, config: m.config, tensors: describeModelTensors(m), params: paramsOf(m), ...rest };
 }
 
 async function readExact(reader: RangeReader, offset: number, length: number, what: string): Promise<Uint8Array> {
   requireBytes(what, offset, length, reader.size);
   const b = await reader.read(offset, length);
-  if (b.byteLength !== length) throw new NibbleError('truncated', `${what}: read ${b.byteLength} bytes at offset ${offset}, expected ${length}`);
+  if (b.byteLength !== length)
+    throw new NibbleError('truncated', `${what}: read ${b.byteLength} bytes at offset ${offset}, expected ${length}`);
   return b;
 }
 
 /** Describes one checkpoint file (llama2.c, GGUF or .nibble, told apart by content). */
-export async function describeCheckpoint(reader: RangeReader, opts: { ggufWeights?: 'f32' | 'native' } = {}): Promise<ModelDescription> {
+export async function describeCheckpoint(
+  reader: RangeReader,
+  opts: { ggufWeights?: 'f32' | 'native' } = {},
+): Promise<ModelDescription> {
   const head = await reader.read(0, Math.min(reader.size, 256));
   switch (detectModelFormat(head, reader.size)) {
     case 'gguf':
@@ -86,7 +105,10 @@ export async function describeCheckpoint(reader: RangeReader, opts: { ggufWeight
     case 'nibble':
       return describeNibble(reader);
     case 'safetensors':
-      throw new NibbleError('unsupported', 'a single .safetensors file has no config or tokenizer: choose the whole model folder (config.json, tokenizer.json and the .safetensors files)');
+      throw new NibbleError(
+        'unsupported',
+        'a single .safetensors file has no config or tokenizer: choose the whole model folder (config.json, tokenizer.json and the .safetensors files)',
+      );
     default:
       return describeLlama2c(head, reader.size);
   }
@@ -103,22 +125,52 @@ function describeLlama2c(head: Uint8Array, size: number): ModelDescription {
   let bodyStart = 28;
   if (view.getUint32(0, true) === 0x616b3432) {
     requireBytes('llama2.c v1 header', 0, 256, size);
-    if (i32(4) !== 1) throw new NibbleError('unsupported', `llama2.c checkpoint version ${i32(4)} is not supported (only legacy and version 1 fp32)`);
-    config = validateHeader({ dim: i32(8), hiddenDim: i32(12), nLayers: i32(16), nHeads: i32(20), nKvHeads: i32(24), vocabSize: i32(28), seqLen: i32(32), shared: view.getUint8(36) !== 0 });
+    if (i32(4) !== 1)
+      throw new NibbleError(
+        'unsupported',
+        `llama2.c checkpoint version ${i32(4)} is not supported (only legacy and version 1 fp32)`,
+      );
+    config = validateHeader({
+      dim: i32(8),
+      hiddenDim: i32(12),
+      nLayers: i32(16),
+      nHeads: i32(20),
+      nKvHeads: i32(24),
+      vocabSize: i32(28),
+      seqLen: i32(32),
+      shared: view.getUint8(36) !== 0,
+    });
     [legacy, bodyStart] = [false, 256];
   } else {
     try {
-      config = validateHeader({ dim: i32(0), hiddenDim: i32(4), nLayers: i32(8), nHeads: i32(12), nKvHeads: i32(16), vocabSize: Math.abs(i32(20)), seqLen: i32(24), shared: i32(20) > 0 });
+      config = validateHeader({
+        dim: i32(0),
+        hiddenDim: i32(4),
+        nLayers: i32(8),
+        nHeads: i32(12),
+        nKvHeads: i32(16),
+        vocabSize: Math.abs(i32(20)),
+        seqLen: i32(24),
+        shared: i32(20) > 0,
+      });
     } catch (e) {
       if (!(e instanceof NibbleError)) throw e;
-      throw new NibbleError('bad-format', `not a llama2.c checkpoint (no "ak42" magic, and as a legacy header: ${e.message.replace('llama2.c header: ', '')})`);
+      throw new NibbleError(
+        'bad-format',
+        `not a llama2.c checkpoint (no "ak42" magic, and as a legacy header: ${e.message.replace('llama2.c header: ', '')})`,
+      );
     }
   }
   const need = bodyStart + llama2cBodyBytes(config, legacy);
   const what = `llama2.c checkpoint: header (dim ${config.dim}, ${config.nLayers} layers, vocab ${config.vocabSize}) needs ${need} bytes, file has ${size}`;
   if (size < need) throw new NibbleError('truncated', what);
   if (size > need) throw new NibbleError('bad-format', `${what} (${size - need} extra)`);
-  return described('llama2c', 'llama', shapeModel(config, (_, shape) => shapeOnly(shape)), { tokenizer: null, chatTemplate: false });
+  return described(
+    'llama2c',
+    'llama',
+    shapeModel(config, (_, shape) => shapeOnly(shape)),
+    { tokenizer: null, chatTemplate: false },
+  );
 }
 
 // ---- GGUF: the header by ranges, checked by planGguf (every tensor's presence and shape) ----
@@ -128,7 +180,15 @@ function ggufTensor(p: GgufPlanTensor, weights: 'f32' | 'native'): Tensor {
   const q8 = p.info.type === GgmlType.Q8_0;
   if (weights !== 'native' || !p.linear || (!q8 && p.info.type !== GgmlType.Q4_0)) return shapeOnly(p.shape);
   const [rows, cols] = p.shape;
-  return { format: q8 ? 'q8' : 'q4', shape: [rows, cols], granularity: cols > 32 ? 'group' : 'row', group: 32, sym: true, scaleType: 'f16', buffers: { data: NO_U32, scales: NO_U32 } };
+  return {
+    format: q8 ? 'q8' : 'q4',
+    shape: [rows, cols],
+    granularity: cols > 32 ? 'group' : 'row',
+    group: 32,
+    sym: true,
+    scaleType: 'f16',
+    buffers: { data: NO_U32, scales: NO_U32 },
+  };
 }
 
 async function describeGguf(reader: RangeReader, weights: 'f32' | 'native'): Promise<ModelDescription> {
@@ -141,14 +201,22 @@ async function describeGguf(reader: RangeReader, weights: 'f32' | 'native'): Pro
   let shared = !out;
   if (out && out.info.type === emb.info.type && out.info.bytes === emb.info.bytes) {
     const n = Math.min(out.info.bytes, 4096);
-    const [a, b] = [await reader.read(header.dataStart + out.info.offset, n), await reader.read(header.dataStart + emb.info.offset, n)];
+    const [a, b] = [
+      await reader.read(header.dataStart + out.info.offset, n),
+      await reader.read(header.dataStart + emb.info.offset, n),
+    ];
     shared = a.byteLength === n && b.byteLength === n && a.every((x, i) => x === b[i]);
   }
   const byId = new Map(plan.tensors.map((p) => [p.id, p]));
   if (out) byId.set('wcls', out);
   const ourId = (name: string) => name.replace(/^layers\.(\d+)\./, 'l$1.');
   const config = { ...plan.config, seqLen: plan.ownContext, sharedClassifier: shared };
-  return described('gguf', 'llama', shapeModel(config, (name) => ggufTensor(byId.get(ourId(name))!, weights)), { tokenizer: 'gguf', chatTemplate: false });
+  return described(
+    'gguf',
+    'llama',
+    shapeModel(config, (name) => ggufTensor(byId.get(ourId(name))!, weights)),
+    { tokenizer: 'gguf', chatTemplate: false },
+  );
 }
 
 // ---- .nibble: the JSON header (nibble-file.ts layout); buffer sizes as stored ----
@@ -164,14 +232,25 @@ async function describeNibble(reader: RangeReader): Promise<ModelDescription> {
   const header = parseNibbleHeader(await readExact(reader, 12, hlen, 'nibble file header'));
   const config = readNibbleConfig(header.config);
   const blobSize = (what: string, b: unknown): number => {
-    if (!isObj(b) || !Number.isSafeInteger(b.offset) || !Number.isSafeInteger(b.bytes) || (b.bytes as number) < 0) throw nibbleBad(`${what}: buffer needs whole-number offset and bytes`);
-    if ((b.offset as number) + (b.bytes as number) > size) throw new NibbleError('truncated', `nibble file: ${what} needs bytes up to ${(b.offset as number) + (b.bytes as number)}, file has ${size}`);
+    if (!isObj(b) || !Number.isSafeInteger(b.offset) || !Number.isSafeInteger(b.bytes) || (b.bytes as number) < 0)
+      throw nibbleBad(`${what}: buffer needs whole-number offset and bytes`);
+    if ((b.offset as number) + (b.bytes as number) > size)
+      throw new NibbleError(
+        'truncated',
+        `nibble file: ${what} needs bytes up to ${(b.offset as number) + (b.bytes as number)}, file has ${size}`,
+      );
     return b.bytes as number;
   };
   const entries = header.tensors;
   const tensors = new Map<string, Tensor>();
-  const names = ['tok_emb', 'rms_final', ...(config.sharedClassifier ? [] : ['wcls']), ...Array.from({ length: config.nLayers }, (_, l) => LAYER_KEYS.map((k) => `layers.${l}.${k}`)).flat()];
-  for (const name of names) tensors.set(name, await nibbleTensor(name, entries[name], expectedShape(name, config), reader, blobSize));
+  const names = [
+    'tok_emb',
+    'rms_final',
+    ...(config.sharedClassifier ? [] : ['wcls']),
+    ...Array.from({ length: config.nLayers }, (_, l) => LAYER_KEYS.map((k) => `layers.${l}.${k}`)).flat(),
+  ];
+  for (const name of names)
+    tensors.set(name, await nibbleTensor(name, entries[name], expectedShape(name, config), reader, blobSize));
   let tokenizer: ModelDescription['tokenizer'] = header.tokenizer ? 'llama2c' : null;
   let chatTemplate = false;
   const hf = header.hfTokenizer;
@@ -182,19 +261,33 @@ async function describeNibble(reader: RangeReader): Promise<ModelDescription> {
     if (hf.config !== null && hf.config !== undefined) {
       const n = blobSize('tokenizer_config.json', hf.config);
       if (n > MAX_NIBBLE_BLOB) throw nibbleBad('tokenizer_config.json blob has an impossible size');
-      const tc = parseJsonObject(await readExact(reader, (hf.config as Obj).offset as number, n, 'nibble file'), 'tokenizer_config.json');
+      const tc = parseJsonObject(
+        await readExact(reader, (hf.config as Obj).offset as number, n, 'nibble file'),
+        'tokenizer_config.json',
+      );
       chatTemplate ||= tc.chat_template !== undefined && tc.chat_template !== null;
     }
   }
   const bias = entries['layers.0.bq'] !== undefined; // Qwen2 biases: f32 vectors, all layers (the reader checks each)
-  return described('nibble', 'llama', shapeModel(config, (name) => tensors.get(name)!, bias), { tokenizer, chatTemplate });
+  return described(
+    'nibble',
+    'llama',
+    shapeModel(config, (name) => tensors.get(name)!, bias),
+    { tokenizer, chatTemplate },
+  );
 }
 
 /**
  * One .nibble tensor entry as a shape tensor: format fields checked as the reader checks them,
  * no data (gIdx, when stored, is read: it decides whether stacked linears merge on the GPU).
  */
-async function nibbleTensor(name: string, e: unknown, shape: number[], reader: RangeReader, blobSize: (what: string, b: unknown) => number): Promise<Tensor> {
+async function nibbleTensor(
+  name: string,
+  e: unknown,
+  shape: number[],
+  reader: RangeReader,
+  blobSize: (what: string, b: unknown) => number,
+): Promise<Tensor> {
   if (!isObj(e)) throw nibbleBad(`tensor ${name} is missing`);
   if (!Array.isArray(e.shape) || e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
     throw nibbleBad(`${name}: shape ${JSON.stringify(e.shape)} does not match the config's [${shape}]`);
@@ -205,24 +298,50 @@ async function nibbleTensor(name: string, e: unknown, shape: number[], reader: R
   const [rows, cols] = shape as [number, number];
   const bufs = isObj(e.buffers) ? e.buffers : {};
   const group = (hi: number) => {
-    if (!Number.isInteger(e.group) || (e.group as number) < 1 || (e.group as number) > hi) throw nibbleBad(`${name}: group ${JSON.stringify(e.group)} is not in 1..${hi}`);
+    if (!Number.isInteger(e.group) || (e.group as number) < 1 || (e.group as number) > hi)
+      throw nibbleBad(`${name}: group ${JSON.stringify(e.group)} is not in 1..${hi}`);
     return e.group as number;
   };
-  if (f === 'llmint8') return { format: 'llmint8', shape: [rows, cols], threshold: typeof e.threshold === 'number' ? e.threshold : Infinity, buffers: { data: NO_U32, scales: NO_F32 } };
+  if (f === 'llmint8')
+    return {
+      format: 'llmint8',
+      shape: [rows, cols],
+      threshold: typeof e.threshold === 'number' ? e.threshold : Infinity,
+      buffers: { data: NO_U32, scales: NO_F32 },
+    };
   if (typeof f === 'string' && isCodebookFormat(f)) {
-    if (e.scaleType !== 'f32' && e.scaleType !== 'dq8') throw nibbleBad(`${name}: scaleType must be 'f32' or 'dq8', got ${JSON.stringify(e.scaleType)}`);
-    return { format: f, shape, group: group(rows * cols), sym: true, scaleType: e.scaleType, buffers: { data: NO_U32, scales: NO_F32 } };
+    if (e.scaleType !== 'f32' && e.scaleType !== 'dq8')
+      throw nibbleBad(`${name}: scaleType must be 'f32' or 'dq8', got ${JSON.stringify(e.scaleType)}`);
+    return {
+      format: f,
+      shape,
+      group: group(rows * cols),
+      sym: true,
+      scaleType: e.scaleType,
+      buffers: { data: NO_U32, scales: NO_F32 },
+    };
   }
   if (typeof f !== 'string' || !isUniformFormat(f)) throw nibbleBad(`${name}: unknown format ${JSON.stringify(f)}`);
-  if (e.scaleType !== 'f32' && e.scaleType !== 'f16') throw nibbleBad(`${name}: scaleType must be 'f32' or 'f16', got ${JSON.stringify(e.scaleType)}`);
+  if (e.scaleType !== 'f32' && e.scaleType !== 'f16')
+    throw nibbleBad(`${name}: scaleType must be 'f32' or 'f16', got ${JSON.stringify(e.scaleType)}`);
   let gIdx: Uint32Array | undefined;
   if (bufs.gIdx !== undefined) {
-    if (blobSize(`${name}.gIdx`, bufs.gIdx) !== 4 * cols) throw nibbleBad(`${name}.gIdx: buffer holds ${(bufs.gIdx as Obj).bytes} bytes, its shape and format need ${4 * cols}`);
-    gIdx = new Uint32Array((await readExact(reader, (bufs.gIdx as Obj).offset as number, 4 * cols, 'nibble file')).slice().buffer);
+    if (blobSize(`${name}.gIdx`, bufs.gIdx) !== 4 * cols)
+      throw nibbleBad(
+        `${name}.gIdx: buffer holds ${(bufs.gIdx as Obj).bytes} bytes, its shape and format need ${4 * cols}`,
+      );
+    gIdx = new Uint32Array(
+      (await readExact(reader, (bufs.gIdx as Obj).offset as number, 4 * cols, 'nibble file')).slice().buffer,
+    );
   }
   return {
-    format: f, shape: [rows, cols], granularity: e.granularity === 'tensor' || e.granularity === 'row' ? e.granularity : 'group', group: group(cols),
-    sym: e.sym === true, scaleType: e.scaleType, buffers: { data: NO_U32, scales: NO_U32, ...(gIdx ? { gIdx } : {}) },
+    format: f,
+    shape: [rows, cols],
+    granularity: e.granularity === 'tensor' || e.granularity === 'row' ? e.granularity : 'group',
+    group: group(cols),
+    sym: e.sym === true,
+    scaleType: e.scaleType,
+    buffers: { data: NO_U32, scales: NO_U32, ...(gIdx ? { gIdx } : {}) },
   };
 }
 
@@ -234,10 +353,12 @@ export async function describeHfFolder(folder: ModelFolder): Promise<ModelDescri
   const c = { ...info.hf.config, sharedClassifier: info.tied };
   const model = shapeModel(c, (_, shape) => shapeOnly(shape), info.hf.attentionBias);
   // Presence without reading: through `open` (a size) when the folder has it.
-  const has = async (name: string) => (folder.open ? (await folder.open(name)) !== undefined : (await folder.get(name)) !== undefined);
+  const has = async (name: string) =>
+    folder.open ? (await folder.open(name)) !== undefined : (await folder.get(name)) !== undefined;
   const tokConfig = await folder.get('tokenizer_config.json');
   const tc = tokConfig ? parseJsonObject(tokConfig, 'tokenizer_config.json') : {};
-  const chatTemplate = (await has('chat_template.jinja')) || (tc.chat_template !== undefined && tc.chat_template !== null);
+  const chatTemplate =
+    (await has('chat_template.jinja')) || (tc.chat_template !== undefined && tc.chat_template !== null);
   const tokenizer = (await has('tokenizer.json')) ? 'hf' : null;
   return described('hf', info.hf.arch, model, { tokenizer, chatTemplate });
 }

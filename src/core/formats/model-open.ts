@@ -51,7 +51,10 @@ export const DEFAULT_CONTEXT = 2048;
 export function chooseContext(requested: number | undefined | null, own: number): number {
   if (requested === undefined || requested === null) return Math.min(own, DEFAULT_CONTEXT);
   if (!Number.isInteger(requested) || requested < 1 || requested > own) {
-    throw new NibbleError('bad-argument', `context length ${String(requested)} must be a whole number in 1..${own} (the model's own context)`);
+    throw new NibbleError(
+      'bad-argument',
+      `context length ${String(requested)} must be a whole number in 1..${own} (the model's own context)`,
+    );
   }
   return requested;
 }
@@ -68,7 +71,13 @@ function withContext(model: LlamaModel, choose: OpenOptions['chooseContext']): L
   return { ...model, config: { ...model.config, seqLen: choose(model.config.seqLen) } };
 }
 
-function finish(model: LlamaModel, carried: TokenizerFiles | null, rest: Omit<OpenedModel, 'model' | 'tokenizer' | 'tokenizerFiles' | 'chatTemplate'>, opts: OpenOptions, built?: TextTokenizer): OpenedModel {
+function finish(
+  model: LlamaModel,
+  carried: TokenizerFiles | null,
+  rest: Omit<OpenedModel, 'model' | 'tokenizer' | 'tokenizerFiles' | 'chatTemplate'>,
+  opts: OpenOptions,
+  built?: TextTokenizer,
+): OpenedModel {
   const files = opts.tokenizer ?? carried;
   if (!files) throw new NibbleError('bad-argument', opts.missingTokenizer ?? MISSING_TOKENIZER);
   const tokenizer = !opts.tokenizer && built ? built : tokenizerFromFiles(files, model.config.vocabSize);
@@ -83,29 +92,61 @@ export async function openCheckpoint(reader: RangeReader, opts: OpenOptions = {}
   if (format === 'gguf') {
     const header = await readGgufHeader(reader);
     opts.onWeights?.();
-    const g = await loadGgufRanged(header, reader, { contextLength: opts.contextLength, chooseContext: opts.chooseContext, weights: opts.ggufWeights });
-    return finish(g.model, { kind: 'llama2c', bytes: g.tokenizerBytes }, { label: null, format: 'gguf', architecture: 'llama' }, opts, g.tokenizer);
+    const g = await loadGgufRanged(header, reader, {
+      contextLength: opts.contextLength,
+      chooseContext: opts.chooseContext,
+      weights: opts.ggufWeights,
+    });
+    return finish(
+      g.model,
+      { kind: 'llama2c', bytes: g.tokenizerBytes },
+      { label: null, format: 'gguf', architecture: 'llama' },
+      opts,
+      g.tokenizer,
+    );
   }
   if (format === 'safetensors') {
-    throw new NibbleError('unsupported', 'a single .safetensors file has no config or tokenizer: choose the whole model folder (config.json, tokenizer.json and the .safetensors files)');
+    throw new NibbleError(
+      'unsupported',
+      'a single .safetensors file has no config or tokenizer: choose the whole model folder (config.json, tokenizer.json and the .safetensors files)',
+    );
   }
   // Our own formats: read whole (validated against this length before anything is allocated).
   opts.onWeights?.();
   const bytes = await reader.read(0, reader.size);
-  if (bytes.byteLength !== reader.size) throw new NibbleError('truncated', `read ${bytes.byteLength} of the checkpoint's ${reader.size} bytes`);
+  if (bytes.byteLength !== reader.size)
+    throw new NibbleError('truncated', `read ${bytes.byteLength} of the checkpoint's ${reader.size} bytes`);
   if (format === 'nibble') {
     const f = readNibbleFile(bytes);
-    return finish(withContext(f.model, opts.chooseContext), f.tokenizerFiles, { label: f.label, format: 'nibble', architecture: 'llama' }, opts);
+    return finish(
+      withContext(f.model, opts.chooseContext),
+      f.tokenizerFiles,
+      { label: f.label, format: 'nibble', architecture: 'llama' },
+      opts,
+    );
   }
-  return finish(withContext(parseLlama2c(bytes), opts.chooseContext), null, { label: null, format: 'llama2c', architecture: 'llama' }, opts);
+  return finish(
+    withContext(parseLlama2c(bytes), opts.chooseContext),
+    null,
+    { label: null, format: 'llama2c', architecture: 'llama' },
+    opts,
+  );
 }
 
 /** A Hugging Face folder (config.json, tokenizer.json, safetensors); its own tokenizer unless one is given. */
 export async function openHfFolder(folder: ModelFolder, opts: OpenOptions = {}): Promise<OpenedModel> {
   const hf = await loadHfModel(folder);
   const json = await folder.get('tokenizer.json');
-  const carried: TokenizerFiles | null = json ? { kind: 'hf', json, config: await folder.get('tokenizer_config.json'), options: hf.tokenizerOptions } : null;
-  return finish(withContext(hf.model, opts.chooseContext), carried, { label: null, format: 'hf', architecture: hf.arch }, opts, hf.tokenizer);
+  const carried: TokenizerFiles | null = json
+    ? { kind: 'hf', json, config: await folder.get('tokenizer_config.json'), options: hf.tokenizerOptions }
+    : null;
+  return finish(
+    withContext(hf.model, opts.chooseContext),
+    carried,
+    { label: null, format: 'hf', architecture: hf.arch },
+    opts,
+    hf.tokenizer,
+  );
 }
 
 /** A RangeReader over bytes already in memory (reads are views, not copies). */

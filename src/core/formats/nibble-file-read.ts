@@ -5,7 +5,16 @@
 import { NibbleError } from '../errors.ts';
 import { validateHeader } from './llama2c.ts';
 import type { LayerWeights, LlamaConfig } from '../model/model.ts';
-import { LAYER_KEYS, NIBBLE_MAGIC, NIBBLE_VERSION, bad, expectedShape, type Blob, type BufferName, type NibbleFile } from './nibble-file.ts';
+import {
+  LAYER_KEYS,
+  NIBBLE_MAGIC,
+  NIBBLE_VERSION,
+  bad,
+  expectedShape,
+  type Blob,
+  type BufferName,
+  type NibbleFile,
+} from './nibble-file.ts';
 import { UNIFORM_BITS, isCodebookFormat, isUniformFormat, type AnyTensor } from '../quant/format.ts';
 import { wordsPerRow } from '../quant/packing.ts';
 import { numel, type F32Tensor } from '../tensor.ts';
@@ -24,11 +33,24 @@ export function readNibbleConfig(v: unknown): LlamaConfig {
     if (!isInt(v[k])) throw bad(`config.${k} must be a whole number, got ${JSON.stringify(v[k])}`);
     return v[k] as number;
   };
-  const c = validateHeader({ dim: n('dim'), hiddenDim: n('hiddenDim'), nLayers: n('nLayers'), nHeads: n('nHeads'), nKvHeads: n('nKvHeads'), vocabSize: n('vocabSize'), seqLen: n('seqLen'), shared: v.sharedClassifier === true });
-  const eps = v.normEps, theta = v.ropeTheta, style = v.ropeStyle;
+  const c = validateHeader({
+    dim: n('dim'),
+    hiddenDim: n('hiddenDim'),
+    nLayers: n('nLayers'),
+    nHeads: n('nHeads'),
+    nKvHeads: n('nKvHeads'),
+    vocabSize: n('vocabSize'),
+    seqLen: n('seqLen'),
+    shared: v.sharedClassifier === true,
+  });
+  const eps = v.normEps,
+    theta = v.ropeTheta,
+    style = v.ropeStyle;
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw bad(`config.normEps ${String(eps)} is not in (0, 1)`);
-  if (typeof theta !== 'number' || !(theta > 0 && Number.isFinite(theta))) throw bad(`config.ropeTheta ${String(theta)} is not a positive number`);
-  if (style !== 'interleaved' && style !== 'half') throw bad(`config.ropeStyle must be 'interleaved' or 'half', got ${JSON.stringify(style)}`);
+  if (typeof theta !== 'number' || !(theta > 0 && Number.isFinite(theta)))
+    throw bad(`config.ropeTheta ${String(theta)} is not a positive number`);
+  if (style !== 'interleaved' && style !== 'half')
+    throw bad(`config.ropeStyle must be 'interleaved' or 'half', got ${JSON.stringify(style)}`);
   return { ...c, normEps: eps, ropeTheta: theta, ropeStyle: style };
 }
 
@@ -44,10 +66,12 @@ function expectedBuffers(name: string, e: Obj, shape: number[]): Partial<Record<
     const g = e.group;
     if (!isInt(g) || g < 1 || g > cols) throw bad(`${name}: group ${JSON.stringify(g)} is not in 1..${cols}`);
     if (typeof e.sym !== 'boolean') throw bad(`${name}: sym must be true or false`);
-    if (e.granularity !== 'tensor' && e.granularity !== 'row' && e.granularity !== 'group') throw bad(`${name}: unknown granularity ${JSON.stringify(e.granularity)}`);
+    if (e.granularity !== 'tensor' && e.granularity !== 'row' && e.granularity !== 'group')
+      throw bad(`${name}: unknown granularity ${JSON.stringify(e.granularity)}`);
     const groups = rows * Math.ceil(cols / g);
     const scales = e.scaleType === 'f32' ? words(groups) : e.scaleType === 'f16' ? words(Math.ceil(groups / 2)) : NaN;
-    if (Number.isNaN(scales)) throw bad(`${name}: scaleType must be 'f32' or 'f16', got ${JSON.stringify(e.scaleType)}`);
+    if (Number.isNaN(scales))
+      throw bad(`${name}: scaleType must be 'f32' or 'f16', got ${JSON.stringify(e.scaleType)}`);
     const out: Partial<Record<BufferName, number>> = { data: words(rows * wordsPerRow(UNIFORM_BITS[f], cols)), scales };
     if (!e.sym) out.zeros = words(Math.ceil(groups / 4));
     out.gIdx = words(cols); // optional
@@ -58,12 +82,19 @@ function expectedBuffers(name: string, e: Obj, shape: number[]): Partial<Record<
     if (!isInt(g) || g < 1 || g > n) throw bad(`${name}: block size ${JSON.stringify(g)} is not in 1..${n}`);
     const blocks = Math.ceil(n / g);
     if (e.scaleType === 'f32') return { data: words(Math.ceil(n / 8)), scales: words(blocks) };
-    if (e.scaleType !== 'dq8') throw bad(`${name}: scaleType must be 'f32' or 'dq8', got ${JSON.stringify(e.scaleType)}`);
-    if (typeof e.scaleOffset !== 'number' || !Number.isFinite(e.scaleOffset)) throw bad(`${name}: dq8 needs a finite scaleOffset`);
-    return { data: words(Math.ceil(n / 8)), scales: words(Math.ceil(blocks / 4)), scales2: words(Math.ceil(blocks / 256)) };
+    if (e.scaleType !== 'dq8')
+      throw bad(`${name}: scaleType must be 'f32' or 'dq8', got ${JSON.stringify(e.scaleType)}`);
+    if (typeof e.scaleOffset !== 'number' || !Number.isFinite(e.scaleOffset))
+      throw bad(`${name}: dq8 needs a finite scaleOffset`);
+    return {
+      data: words(Math.ceil(n / 8)),
+      scales: words(Math.ceil(blocks / 4)),
+      scales2: words(Math.ceil(blocks / 256)),
+    };
   }
   if (f === 'llmint8') {
-    if (e.threshold !== null && !(typeof e.threshold === 'number' && e.threshold > 0)) throw bad(`${name}: threshold must be a positive number or null`);
+    if (e.threshold !== null && !(typeof e.threshold === 'number' && e.threshold > 0))
+      throw bad(`${name}: threshold must be a positive number or null`);
     return { data: words(rows * Math.ceil(cols / 4)), scales: words(rows) };
   }
   throw bad(`${name}: unknown format ${JSON.stringify(f)}`);
@@ -71,14 +102,20 @@ function expectedBuffers(name: string, e: Obj, shape: number[]): Partial<Record<
 
 /** Checks the 12-byte prelude (magic, version, header length) of a file of `size` bytes; returns the header length. */
 export function nibbleHeaderLength(first12: Uint8Array, size: number): number {
-  if (size < 12 || first12.byteLength < 12) throw new NibbleError('truncated', `nibble file: expected at least 12 bytes, file has ${size}`);
+  if (size < 12 || first12.byteLength < 12)
+    throw new NibbleError('truncated', `nibble file: expected at least 12 bytes, file has ${size}`);
   const dv = new DataView(first12.buffer, first12.byteOffset, 12);
   if (dv.getUint32(0, true) !== NIBBLE_MAGIC) throw bad('no "NIBL" magic at the start');
   const version = dv.getUint32(4, true);
-  if (version !== NIBBLE_VERSION) throw new NibbleError('unsupported', `nibble file version ${version} is not supported (this build reads version ${NIBBLE_VERSION})`);
+  if (version !== NIBBLE_VERSION)
+    throw new NibbleError(
+      'unsupported',
+      `nibble file version ${version} is not supported (this build reads version ${NIBBLE_VERSION})`,
+    );
   const hlen = dv.getUint32(8, true);
   if (hlen > MAX_HEADER) throw bad(`header length ${hlen} exceeds ${MAX_HEADER} bytes`);
-  if (12 + hlen > size) throw new NibbleError('truncated', `nibble file: header needs ${12 + hlen} bytes, file has ${size}`);
+  if (12 + hlen > size)
+    throw new NibbleError('truncated', `nibble file: header needs ${12 + hlen} bytes, file has ${size}`);
   return hlen;
 }
 
@@ -102,11 +139,14 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
   const entries = header.tensors;
   const ranges: [number, number, string][] = [];
   const blobBytes = (what: string, b: unknown, need: number): Uint8Array => {
-    if (!isObj(b) || !isInt(b.offset) || !isInt(b.bytes)) throw bad(`${what}: buffer needs whole-number offset and bytes`);
+    if (!isObj(b) || !isInt(b.offset) || !isInt(b.bytes))
+      throw bad(`${what}: buffer needs whole-number offset and bytes`);
     const { offset, bytes: len } = b as unknown as Blob;
     if (len !== need) throw bad(`${what}: buffer holds ${len} bytes, its shape and format need ${need}`);
-    if (offset < 12 + hlen || offset % 4 !== 0) throw bad(`${what}: offset ${offset} is inside the header or not 4-byte aligned`);
-    if (offset + len > size) throw new NibbleError('truncated', `nibble file: ${what} needs bytes up to ${offset + len}, file has ${size}`);
+    if (offset < 12 + hlen || offset % 4 !== 0)
+      throw bad(`${what}: offset ${offset} is inside the header or not 4-byte aligned`);
+    if (offset + len > size)
+      throw new NibbleError('truncated', `nibble file: ${what} needs bytes up to ${offset + len}, file has ${size}`);
     ranges.push([offset, offset + len, what]);
     return bytes.subarray(offset, offset + len);
   };
@@ -123,11 +163,18 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
     if (shape.length === 1 && e.format !== 'f32') throw bad(`${name}: norm weights must be f32`);
     const need = expectedBuffers(name, e, shape);
     const bufs = isObj(e.buffers) ? e.buffers : {};
-    for (const k of Object.keys(bufs)) if (!(k in need)) throw bad(`${name}: unexpected buffer '${k}' for format ${String(e.format)}`);
-    const get = (k: BufferName, optional = false) => (optional && bufs[k] === undefined ? undefined : blobBytes(`${name}.${k}`, bufs[k], need[k]!));
+    for (const k of Object.keys(bufs))
+      if (!(k in need)) throw bad(`${name}: unexpected buffer '${k}' for format ${String(e.format)}`);
+    const get = (k: BufferName, optional = false) =>
+      optional && bufs[k] === undefined ? undefined : blobBytes(`${name}.${k}`, bufs[k], need[k]!);
     if (e.format === 'f32') return { format: 'f32', shape, data: copyF32(get('data')!) };
     if (e.format === 'llmint8') {
-      return { format: 'llmint8', shape: [shape[0], shape[1]], threshold: e.threshold === null ? Infinity : (e.threshold as number), buffers: { data: copyU32(get('data')!), scales: copyF32(get('scales')!) } };
+      return {
+        format: 'llmint8',
+        shape: [shape[0], shape[1]],
+        threshold: e.threshold === null ? Infinity : (e.threshold as number),
+        buffers: { data: copyU32(get('data')!), scales: copyF32(get('scales')!) },
+      };
     }
     const data = copyU32(get('data')!);
     if (isUniformFormat(e.format as string)) {
@@ -138,24 +185,46 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
       const nGroups = Math.ceil(shape[1] / (e.group as number));
       if (gIdx && gIdx.some((g) => g >= nGroups)) throw bad(`${name}: gIdx has a group index ≥ ${nGroups}`);
       return {
-        format: e.format as 'q4', shape: [shape[0], shape[1]], granularity: e.granularity as 'row', group: e.group as number, sym: e.sym as boolean,
-        scaleType: e.scaleType as 'f32', buffers: { data, scales: e.scaleType === 'f16' ? copyU32(scalesRaw) : copyF32(scalesRaw), ...(zeros ? { zeros } : {}), ...(gIdx ? { gIdx } : {}) },
+        format: e.format as 'q4',
+        shape: [shape[0], shape[1]],
+        granularity: e.granularity as 'row',
+        group: e.group as number,
+        sym: e.sym as boolean,
+        scaleType: e.scaleType as 'f32',
+        buffers: {
+          data,
+          scales: e.scaleType === 'f16' ? copyU32(scalesRaw) : copyF32(scalesRaw),
+          ...(zeros ? { zeros } : {}),
+          ...(gIdx ? { gIdx } : {}),
+        },
       };
     }
     const base = { format: e.format as 'nf4', shape, group: e.group as number, sym: true as const };
     if (e.scaleType === 'f32') return { ...base, scaleType: 'f32', buffers: { data, scales: copyF32(get('scales')!) } };
-    return { ...base, scaleType: 'dq8', scaleOffset: e.scaleOffset as number, buffers: { data, scales: copyU32(get('scales')!), scales2: copyF32(get('scales2')!) } };
+    return {
+      ...base,
+      scaleType: 'dq8',
+      scaleOffset: e.scaleOffset as number,
+      buffers: { data, scales: copyU32(get('scales')!), scales2: copyF32(get('scales2')!) },
+    };
   };
 
   const tokEmb = tensor('tok_emb');
   const rmsFinal = tensor('rms_final');
   const wcls = config.sharedClassifier ? tokEmb : tensor('wcls');
-  const layers = Array.from({ length: config.nLayers }, (_, l) =>
-    Object.fromEntries(LAYER_KEYS.map((k) => [k, tensor(`layers.${l}.${k}`)])) as unknown as LayerWeights);
+  const layers = Array.from(
+    { length: config.nLayers },
+    (_, l) => Object.fromEntries(LAYER_KEYS.map((k) => [k, tensor(`layers.${l}.${k}`)])) as unknown as LayerWeights,
+  );
   // Attention biases: all layers or none (the first layer's bq decides).
-  const attnBias = entries['layers.0.bq'] === undefined ? undefined : Array.from({ length: config.nLayers }, (_, l) => ({
-    bq: tensor(`layers.${l}.bq`) as F32Tensor, bk: tensor(`layers.${l}.bk`) as F32Tensor, bv: tensor(`layers.${l}.bv`) as F32Tensor,
-  }));
+  const attnBias =
+    entries['layers.0.bq'] === undefined
+      ? undefined
+      : Array.from({ length: config.nLayers }, (_, l) => ({
+          bq: tensor(`layers.${l}.bq`) as F32Tensor,
+          bk: tensor(`layers.${l}.bk`) as F32Tensor,
+          bv: tensor(`layers.${l}.bv`) as F32Tensor,
+        }));
   const optionalBlob = (what: string, t: unknown): Uint8Array | null => {
     if (t === null || t === undefined) return null;
     if (!isObj(t) || !isInt(t.bytes) || t.bytes < 1 || t.bytes > size) throw bad(`${what} blob has an impossible size`);
@@ -167,13 +236,28 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
     const h = header.hfTokenizer;
     if (!isObj(h)) throw bad('hfTokenizer must be an object');
     const options = hfOptions(h.options);
-    tokenizerFiles = { kind: 'hf', json: optionalBlob('tokenizer.json', h.json) ?? (() => { throw bad('hfTokenizer has no json blob'); })(), config: optionalBlob('tokenizer_config.json', h.config) ?? undefined, ...(options ? { options } : {}) };
+    tokenizerFiles = {
+      kind: 'hf',
+      json:
+        optionalBlob('tokenizer.json', h.json) ??
+        (() => {
+          throw bad('hfTokenizer has no json blob');
+        })(),
+      config: optionalBlob('tokenizer_config.json', h.config) ?? undefined,
+      ...(options ? { options } : {}),
+    };
   }
   ranges.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) throw bad(`${ranges[i][2]} overlaps ${ranges[i - 1][2]}`);
   }
-  return { model: { config, weights: { tokEmb, rmsFinal, wcls, layers, ...(attnBias ? { attnBias } : {}) } }, tokenizer, tokenizerFiles, label: typeof header.label === 'string' ? header.label : null, spec: header.spec ?? null };
+  return {
+    model: { config, weights: { tokEmb, rmsFinal, wcls, layers, ...(attnBias ? { attnBias } : {}) } },
+    tokenizer,
+    tokenizerFiles,
+    label: typeof header.label === 'string' ? header.label : null,
+    spec: header.spec ?? null,
+  };
 }
 
 /** hfTokenizer.options: BOS/EOS ids and a chat template, each checked (absent → undefined). */
@@ -181,13 +265,15 @@ function hfOptions(o: unknown): HfTokenizerOptions | undefined {
   if (o === null || o === undefined) return undefined;
   if (!isObj(o)) throw bad('hfTokenizer.options must be an object');
   const id = (v: unknown, what: string) => {
-    if (!isInt(v) || v < 0 || v >= 1 << 20) throw bad(`hfTokenizer.options.${what} must be a token id, got ${JSON.stringify(v)}`);
+    if (!isInt(v) || v < 0 || v >= 1 << 20)
+      throw bad(`hfTokenizer.options.${what} must be a token id, got ${JSON.stringify(v)}`);
     return v as number;
   };
   const out: HfTokenizerOptions = {};
   if (o.bosId !== undefined && o.bosId !== null) out.bosId = id(o.bosId, 'bosId');
   if (o.eosIds !== undefined && o.eosIds !== null) {
-    if (!Array.isArray(o.eosIds) || o.eosIds.length > 64) throw bad('hfTokenizer.options.eosIds must be a list of at most 64 ids');
+    if (!Array.isArray(o.eosIds) || o.eosIds.length > 64)
+      throw bad('hfTokenizer.options.eosIds must be a list of at most 64 ids');
     out.eosIds = o.eosIds.map((v) => id(v, 'eosIds'));
   }
   if (o.chatTemplate !== undefined && o.chatTemplate !== null) {

@@ -27,7 +27,10 @@ const ALIGN = 64;
 export const LAYER_KEYS = ['rmsAtt', 'wq', 'wk', 'wv', 'wo', 'rmsFfn', 'w1', 'w2', 'w3'] as const;
 export const BIAS_KEYS = ['bq', 'bk', 'bv'] as const;
 
-export interface Blob { offset: number; bytes: number }
+export interface Blob {
+  offset: number;
+  bytes: number;
+}
 export type BufferName = 'data' | 'scales' | 'zeros' | 'gIdx' | 'scales2';
 
 export interface NibbleFile {
@@ -43,7 +46,10 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
 function namedTensors(m: LlamaModel): [string, AnyTensor][] {
   const w = m.weights;
-  const out: [string, AnyTensor][] = [['tok_emb', w.tokEmb], ['rms_final', w.rmsFinal]];
+  const out: [string, AnyTensor][] = [
+    ['tok_emb', w.tokEmb],
+    ['rms_final', w.rmsFinal],
+  ];
   if (!m.config.sharedClassifier) out.push(['wcls', w.wcls]);
   w.layers.forEach((lw, l) => LAYER_KEYS.forEach((k) => out.push([`layers.${l}.${k}`, lw[k]])));
   w.attnBias?.forEach((b, l) => BIAS_KEYS.forEach((k) => out.push([`layers.${l}.${k}`, b[k]])));
@@ -58,8 +64,18 @@ export function expectedShape(name: string, c: LlamaConfig): number[] {
   if (name === 'rms_final') return [c.dim];
   const k = name.split('.')[2] as (typeof LAYER_KEYS)[number] | (typeof BIAS_KEYS)[number];
   const shapes: Record<(typeof LAYER_KEYS)[number] | (typeof BIAS_KEYS)[number], number[]> = {
-    bq: [qd], bk: [kvd], bv: [kvd], rmsAtt: [c.dim], rmsFfn: [c.dim], wq: [qd, c.dim], wk: [kvd, c.dim], wv: [kvd, c.dim], wo: [c.dim, qd],
-    w1: [c.hiddenDim, c.dim], w3: [c.hiddenDim, c.dim], w2: [c.dim, c.hiddenDim],
+    bq: [qd],
+    bk: [kvd],
+    bv: [kvd],
+    rmsAtt: [c.dim],
+    rmsFfn: [c.dim],
+    wq: [qd, c.dim],
+    wk: [kvd, c.dim],
+    wv: [kvd, c.dim],
+    wo: [c.dim, qd],
+    w1: [c.hiddenDim, c.dim],
+    w3: [c.hiddenDim, c.dim],
+    w2: [c.dim, c.hiddenDim],
   };
   return shapes[k];
 }
@@ -68,8 +84,12 @@ function buffersOf(t: AnyTensor): Partial<Record<BufferName, ArrayBufferView>> {
   return t.format === 'f32' ? { data: t.data } : { ...t.buffers };
 }
 
-export function writeNibbleFile(model: LlamaModel, opts: { tokenizer?: Uint8Array | TokenizerFiles; label?: string; spec?: unknown } = {}): Uint8Array {
-  const tok: TokenizerFiles | undefined = opts.tokenizer instanceof Uint8Array ? { kind: 'llama2c', bytes: opts.tokenizer } : opts.tokenizer;
+export function writeNibbleFile(
+  model: LlamaModel,
+  opts: { tokenizer?: Uint8Array | TokenizerFiles; label?: string; spec?: unknown } = {},
+): Uint8Array {
+  const tok: TokenizerFiles | undefined =
+    opts.tokenizer instanceof Uint8Array ? { kind: 'llama2c', bytes: opts.tokenizer } : opts.tokenizer;
   const blobs: ArrayBufferView[] = [];
   let cursor = 0; // relative to the start of the data section, fixed up below
   const place = (v: ArrayBufferView): Blob => {
@@ -81,15 +101,34 @@ export function writeNibbleFile(model: LlamaModel, opts: { tokenizer?: Uint8Arra
   const tensors: Record<string, unknown> = {};
   for (const [name, t] of namedTensors(model)) {
     const { buffers: _b, data: _d, ...meta } = t as AnyTensor & { buffers?: unknown; data?: unknown };
-    const bufs = Object.fromEntries(Object.entries(buffersOf(t)).filter(([, v]) => v).map(([k, v]) => [k, place(v!)]));
-    if ('threshold' in meta && !Number.isFinite(meta.threshold)) (meta as { threshold: number | null }).threshold = null;
+    const bufs = Object.fromEntries(
+      Object.entries(buffersOf(t))
+        .filter(([, v]) => v)
+        .map(([k, v]) => [k, place(v!)]),
+    );
+    if ('threshold' in meta && !Number.isFinite(meta.threshold))
+      (meta as { threshold: number | null }).threshold = null;
     tensors[name] = { ...meta, buffers: bufs };
   }
   const tokBlob = tok?.kind === 'llama2c' ? place(tok.bytes) : undefined;
   const hfJson = tok?.kind === 'hf' ? place(tok.json) : undefined;
   const hfConfig = tok?.kind === 'hf' && tok.config ? place(tok.config) : undefined;
   // The header's size depends on the offsets it contains: fix the data start, then shift.
-  const draft = (base: number) => JSON.stringify({ config: model.config, label: opts.label ?? null, spec: opts.spec ?? null, tokenizer: tokBlob ? shift(tokBlob, base) : null, hfTokenizer: hfJson ? { json: shift(hfJson, base), config: hfConfig ? shift(hfConfig, base) : null, options: tok?.kind === 'hf' ? (tok.options ?? null) : null } : null, tensors: shiftAll(tensors, base) });
+  const draft = (base: number) =>
+    JSON.stringify({
+      config: model.config,
+      label: opts.label ?? null,
+      spec: opts.spec ?? null,
+      tokenizer: tokBlob ? shift(tokBlob, base) : null,
+      hfTokenizer: hfJson
+        ? {
+            json: shift(hfJson, base),
+            config: hfConfig ? shift(hfConfig, base) : null,
+            options: tok?.kind === 'hf' ? (tok.options ?? null) : null,
+          }
+        : null,
+      tensors: shiftAll(tensors, base),
+    });
   let base = align(12 + new TextEncoder().encode(draft(0)).byteLength + 64);
   let json = new TextEncoder().encode(draft(base));
   while (12 + json.byteLength > base) {
@@ -112,12 +151,16 @@ export function writeNibbleFile(model: LlamaModel, opts: { tokenizer?: Uint8Arra
 
 const shift = (b: Blob, base: number): Blob => ({ offset: b.offset + base, bytes: b.bytes });
 function shiftAll(tensors: Record<string, unknown>, base: number): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(tensors).map(([n, e]) => {
-    const entry = e as { buffers: Record<string, Blob> };
-    return [n, { ...entry, buffers: Object.fromEntries(Object.entries(entry.buffers).map(([k, b]) => [k, shift(b, base)])) }];
-  }));
+  return Object.fromEntries(
+    Object.entries(tensors).map(([n, e]) => {
+      const entry = e as { buffers: Record<string, Blob> };
+      return [
+        n,
+        { ...entry, buffers: Object.fromEntries(Object.entries(entry.buffers).map(([k, b]) => [k, shift(b, base)])) },
+      ];
+    }),
+  );
 }
 
 export const isNibbleFile = (bytes: Uint8Array): boolean =>
   bytes.byteLength >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === NIBBLE_MAGIC;
-

@@ -20,10 +20,21 @@ export const MAX_HEADER_BYTES = 100_000_000;
 
 /** Bytes per element of every dtype the format defines; only F32/F16/BF16 can be read as floats. */
 const DTYPE_BYTES: Readonly<Record<string, number>> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 export const FLOAT_DTYPES = ['F32', 'F16', 'BF16'] as const;
 export type FloatDtype = (typeof FLOAT_DTYPES)[number];
@@ -55,7 +66,8 @@ const bad = (file: string, msg: string) => new NibbleError('bad-format', `${file
 
 /** The header length N from the first 8 bytes, checked against the file size and the cap. */
 function headerLength(first8: Uint8Array, size: number, fileName: string): number {
-  if (size < 8 || first8.byteLength < 8) throw new NibbleError('truncated', `${fileName}: expected at least 8 bytes (header length), file has ${size}`);
+  if (size < 8 || first8.byteLength < 8)
+    throw new NibbleError('truncated', `${fileName}: expected at least 8 bytes (header length), file has ${size}`);
   const nBig = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (nBig > BigInt(size - 8)) {
     throw new NibbleError('truncated', `${fileName}: header length ${nBig} needs ${nBig + 8n} bytes, file has ${size}`);
@@ -91,11 +103,15 @@ export function parseSafetensors(bytes: Uint8Array, fileName = 'model.safetensor
 }
 
 /** As parseSafetensors, reading only the 8 + N header bytes through `reader`. */
-export async function parseSafetensorsHeader(reader: RangeReader, fileName = 'model.safetensors'): Promise<SafetensorsFile> {
+export async function parseSafetensorsHeader(
+  reader: RangeReader,
+  fileName = 'model.safetensors',
+): Promise<SafetensorsFile> {
   const first8 = reader.size >= 8 ? await reader.read(0, 8) : new Uint8Array(0);
   const n = headerLength(first8, reader.size, fileName);
   const json = await reader.read(8, n);
-  if (json.byteLength !== n) throw new NibbleError('truncated', `${fileName}: read ${json.byteLength} header bytes, expected ${n}`);
+  if (json.byteLength !== n)
+    throw new NibbleError('truncated', `${fileName}: read ${json.byteLength} header bytes, expected ${n}`);
   return parseHeader(json, n, reader.size, fileName);
 }
 
@@ -114,9 +130,16 @@ function readEntry(name: string, v: unknown, file: string, dataStart: number, da
   const { dtype, shape, data_offsets: offs } = v;
   if (typeof dtype !== 'string') throw bad(file, `tensor "${name}": dtype must be a string, got ${show(dtype)}`);
   const width = Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined;
-  if (width === undefined) throw new NibbleError('unsupported', `${file}: tensor "${name}" has dtype ${show(dtype)}, which safetensors does not define (F32, F16 and BF16 are read)`);
+  if (width === undefined)
+    throw new NibbleError(
+      'unsupported',
+      `${file}: tensor "${name}" has dtype ${show(dtype)}, which safetensors does not define (F32, F16 and BF16 are read)`,
+    );
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw new NibbleError('bad-dims', `${file}: tensor "${name}": shape must be a list of non-negative whole numbers, got ${show(shape)}`);
+    throw new NibbleError(
+      'bad-dims',
+      `${file}: tensor "${name}": shape must be a list of non-negative whole numbers, got ${show(shape)}`,
+    );
   }
   if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) {
     throw bad(file, `tensor "${name}": data_offsets must be two non-negative whole numbers, got ${show(offs)}`);
@@ -124,7 +147,10 @@ function readEntry(name: string, v: unknown, file: string, dataStart: number, da
   const [b, e] = offs as number[];
   if (b > e) throw bad(file, `tensor "${name}": data_offsets [${b}, ${e}] end before they begin`);
   if (e > dataLen) {
-    throw new NibbleError('truncated', `${file}: tensor "${name}" ends at byte ${dataStart + e}, file has ${dataStart + dataLen} (data_offsets [${b}, ${e}], data section ${dataLen} bytes)`);
+    throw new NibbleError(
+      'truncated',
+      `${file}: tensor "${name}" ends at byte ${dataStart + e}, file has ${dataStart + dataLen} (data_offsets [${b}, ${e}], data section ${dataLen} bytes)`,
+    );
   }
   // numel without overflow: stop multiplying once it alone exceeds the data section (then it
   // cannot fit); otherwise numel ≤ dataLen, so numel · width is exact.
@@ -140,7 +166,10 @@ function readEntry(name: string, v: unknown, file: string, dataStart: number, da
   if ((shape as number[]).includes(0)) [numel, past] = [0, false];
   if (past || numel * width !== e - b) {
     const need = past ? `more than ${dataLen}` : `${numel * width}`;
-    throw new NibbleError('bad-dims', `${file}: tensor "${name}" (${dtype} [${shape}]) needs ${need} bytes, data_offsets [${b}, ${e}] hold ${e - b}`);
+    throw new NibbleError(
+      'bad-dims',
+      `${file}: tensor "${name}" (${dtype} [${shape}]) needs ${need} bytes, data_offsets [${b}, ${e}] hold ${e - b}`,
+    );
   }
   return { name, dtype, shape: (shape as number[]).slice(), numel, begin: dataStart + b, end: dataStart + e };
 }
@@ -151,13 +180,24 @@ function checkTiling(entries: SafetensorsEntry[], file: string, dataStart: numbe
   let at = dataStart;
   let prev = '(header)';
   for (const t of entries) {
-    if (t.begin < at) throw bad(file, `tensor "${t.name}" (bytes ${t.begin - dataStart}..${t.end - dataStart}) overlaps "${prev}" (ends at ${at - dataStart})`);
-    if (t.begin > at) throw bad(file, `bytes ${at - dataStart}..${t.begin - dataStart} of the data section belong to no tensor (before "${t.name}")`);
+    if (t.begin < at)
+      throw bad(
+        file,
+        `tensor "${t.name}" (bytes ${t.begin - dataStart}..${t.end - dataStart}) overlaps "${prev}" (ends at ${at - dataStart})`,
+      );
+    if (t.begin > at)
+      throw bad(
+        file,
+        `bytes ${at - dataStart}..${t.begin - dataStart} of the data section belong to no tensor (before "${t.name}")`,
+      );
     at = t.end;
     prev = t.name;
   }
   if (at !== dataStart + dataLen) {
-    throw bad(file, `the tensors end at byte ${at} but the file has ${dataStart + dataLen} (${dataStart + dataLen - at} bytes belong to no tensor)`);
+    throw bad(
+      file,
+      `the tensors end at byte ${at} but the file has ${dataStart + dataLen} (${dataStart + dataLen - at} bytes belong to no tensor)`,
+    );
   }
 }
 
@@ -165,23 +205,35 @@ function checkTiling(entries: SafetensorsEntry[], file: string, dataStart: numbe
 export function readTensorF32(file: SafetensorsFile, name: string): F32Tensor {
   const t = file.tensors.get(name);
   if (!t) throw new NibbleError('bad-format', `${file.fileName}: no tensor "${name}"`);
-  if (!file.bytes) throw new NibbleError('bad-argument', `${file.fileName}: parsed from a header only; use readTensorF32Ranged`);
+  if (!file.bytes)
+    throw new NibbleError('bad-argument', `${file.fileName}: parsed from a header only; use readTensorF32Ranged`);
   return decodeTensor(file.fileName, t, file.bytes, t.begin);
 }
 
 /** As readTensorF32, reading just the tensor's bytes (e − b of them) through `reader`. */
-export async function readTensorF32Ranged(file: SafetensorsFile, name: string, reader: RangeReader): Promise<F32Tensor> {
+export async function readTensorF32Ranged(
+  file: SafetensorsFile,
+  name: string,
+  reader: RangeReader,
+): Promise<F32Tensor> {
   const t = file.tensors.get(name);
   if (!t) throw new NibbleError('bad-format', `${file.fileName}: no tensor "${name}"`);
   checkFloat(file.fileName, t);
   const bytes = await reader.read(t.begin, t.end - t.begin);
-  if (bytes.byteLength !== t.end - t.begin) throw new NibbleError('truncated', `${file.fileName}: read ${bytes.byteLength} bytes of "${name}", expected ${t.end - t.begin}`);
+  if (bytes.byteLength !== t.end - t.begin)
+    throw new NibbleError(
+      'truncated',
+      `${file.fileName}: read ${bytes.byteLength} bytes of "${name}", expected ${t.end - t.begin}`,
+    );
   return decodeTensor(file.fileName, t, bytes, 0);
 }
 
 function checkFloat(fileName: string, t: SafetensorsEntry): void {
   if (!(FLOAT_DTYPES as readonly string[]).includes(t.dtype)) {
-    throw new NibbleError('unsupported', `${fileName}: tensor "${t.name}" is ${t.dtype}; only F32, F16 and BF16 weights can be loaded`);
+    throw new NibbleError(
+      'unsupported',
+      `${fileName}: tensor "${t.name}" is ${t.dtype}; only F32, F16 and BF16 weights can be loaded`,
+    );
   }
 }
 
@@ -207,7 +259,10 @@ export function parseSafetensorsIndex(bytes: Uint8Array): Map<string, string> {
   const out = new Map<string, string>();
   for (const [name, shard] of Object.entries(map)) {
     if (typeof shard !== 'string' || !/^[^/\\]+\.safetensors$/.test(shard) || shard.startsWith('.')) {
-      throw bad(INDEX_FILE, `weight_map["${name}"] must name a .safetensors file in the same folder, got ${show(shard)}`);
+      throw bad(
+        INDEX_FILE,
+        `weight_map["${name}"] must name a .safetensors file in the same folder, got ${show(shard)}`,
+      );
     }
     out.set(name, shard);
   }
@@ -232,7 +287,10 @@ export function encodeSafetensors(tensors: readonly SafetensorsInput[], metadata
     const width = DTYPE_BYTES[t.dtype];
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (width === undefined || numel * width !== t.data.byteLength) {
-      throw new NibbleError('bad-argument', `safetensors writer: "${t.name}" (${t.dtype} [${t.shape}]) has ${t.data.byteLength} bytes, expected ${numel * (width ?? NaN)}`);
+      throw new NibbleError(
+        'bad-argument',
+        `safetensors writer: "${t.name}" (${t.dtype} [${t.shape}]) has ${t.data.byteLength} bytes, expected ${numel * (width ?? NaN)}`,
+      );
     }
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
     off += t.data.byteLength;

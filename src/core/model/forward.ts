@@ -27,7 +27,10 @@ export class CpuForward {
       // A context the machine cannot hold: the engine's RangeError becomes a typed refusal.
       if (!(e instanceof RangeError)) throw e;
       const gib = ((2 * c.nLayers * n * 4) / 2 ** 30).toFixed(1);
-      throw new NibbleError('too-large', `the KV cache for ${c.seqLen} positions needs ${gib} GiB, more than this machine could allocate: choose a shorter context`);
+      throw new NibbleError(
+        'too-large',
+        `the KV cache for ${c.seqLen} positions needs ${gib} GiB, more than this machine could allocate: choose a shorter context`,
+      );
     }
   }
 
@@ -72,10 +75,14 @@ export class CpuForward {
     const c = this.model.config;
     const M = tokens.length;
     if (M < 1 || pos < 0 || pos + M > c.seqLen) {
-      throw new NibbleError('bad-argument', `forward: positions ${pos}..${pos + M - 1} are outside the context of ${c.seqLen}`);
+      throw new NibbleError(
+        'bad-argument',
+        `forward: positions ${pos}..${pos + M - 1} are outside the context of ${c.seqLen}`,
+      );
     }
     for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new NibbleError('bad-argument', `forward: token ${t} is outside the vocabulary of ${c.vocabSize}`);
+      if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize)
+        throw new NibbleError('bad-argument', `forward: token ${t} is outside the vocabulary of ${c.vocabSize}`);
     }
     const x = new Float32Array(M * c.dim);
     embed(x, f32Values(this.model.weights.tokEmb), tokens, c.dim);

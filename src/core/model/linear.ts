@@ -42,6 +42,10 @@ export function f32Values(t: AnyTensor): Float32Array {
  */
 export function weightValues(w: AnyTensor, what: string): F32Tensor {
   if (w.format === 'f32') return w;
-  if (w.format === 'llmint8') throw new NibbleError('unsupported', `${what} is stored as LLM.int8 rows; quantize from an fp32 or uniform/codebook-quantized model`);
+  if (w.format === 'llmint8')
+    throw new NibbleError(
+      'unsupported',
+      `${what} is stored as LLM.int8 rows; quantize from an fp32 or uniform/codebook-quantized model`,
+    );
   return dequantizeTensor(w);
 }

@@ -7,7 +7,8 @@ import type { TextTokenizer } from '../tokenizers/text-tokenizer.ts';
  * lines concatenated, cut into non-overlapping windows of `seq` tokens; the remainder dropped.
  */
 export function textWindows(tok: TextTokenizer, text: string, seq: number): number[][] {
-  if (!Number.isInteger(seq) || seq < 2) throw new NibbleError('bad-argument', `window length must be a whole number ≥ 2, got ${seq}`);
+  if (!Number.isInteger(seq) || seq < 2)
+    throw new NibbleError('bad-argument', `window length must be a whole number ≥ 2, got ${seq}`);
   const stream: number[] = [];
   for (const line of text.split(/\r?\n/)) {
     if (line.trim().length === 0) continue;

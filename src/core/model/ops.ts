@@ -16,7 +16,14 @@ export function matmul(out: Float32Array, x: Float32Array, w: Float32Array, M: n
 }
 
 /** out (M, dim) = weight ⊙ x / sqrt(mean(x²) + eps), per row. */
-export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, M: number, dim: number, eps: number): void {
+export function rmsnorm(
+  out: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  M: number,
+  dim: number,
+  eps: number,
+): void {
   for (let m = 0; m < M; m++) {
     const o = m * dim;
     let ss = 0;
@@ -32,7 +39,12 @@ export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array
  * head turns by angle pos · theta^(-2i/hs).
  */
 export function rope(
-  x: Float32Array, M: number, nH: number, hs: number, pos0: number, theta: number,
+  x: Float32Array,
+  M: number,
+  nH: number,
+  hs: number,
+  pos0: number,
+  theta: number,
   style: 'interleaved' | 'half',
 ): void {
   const half = hs / 2;
@@ -62,8 +74,15 @@ export function rope(
  * positions 0..pos0+M-1. out (M, nH*hs). Head h reads kv head h / (nH / nKv).
  */
 export function attention(
-  out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array,
-  M: number, pos0: number, nH: number, nKv: number, hs: number,
+  out: Float32Array,
+  q: Float32Array,
+  kCache: Float32Array,
+  vCache: Float32Array,
+  M: number,
+  pos0: number,
+  nH: number,
+  nKv: number,
+  hs: number,
 ): void {
   const kvd = nKv * hs;
   const group = nH / nKv;
@@ -132,7 +151,14 @@ export function embed(out: Float32Array, table: Float32Array, tokens: ArrayLike<
  * part row tokens[m] − row0 for the tokens in that range; other rows of out are left as they
  * are (embed_f32 on one row part of a split table).
  */
-export function embedRows(out: Float32Array, part: Float32Array, tokens: ArrayLike<number>, dim: number, row0: number, rows: number): void {
+export function embedRows(
+  out: Float32Array,
+  part: Float32Array,
+  tokens: ArrayLike<number>,
+  dim: number,
+  row0: number,
+  rows: number,
+): void {
   for (let m = 0; m < tokens.length; m++) {
     const r = tokens[m] - row0;
     if (r >= 0 && r < rows) out.set(part.subarray(r * dim, (r + 1) * dim), m * dim);

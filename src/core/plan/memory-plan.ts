@@ -82,15 +82,27 @@ export const gpuBufferBytes = (bytes: number): number => Math.max(16, Math.ceil(
  * is the peak); plus `scratchBytes` (LLM.int8 prefill, see int8ScratchBytes). The recorder's
  * uniform params pages and logitsAll's transient readbacks are not counted.
  */
-export function activationBytes(config: LlamaConfig, ctx: number, chunk = Math.min(ctx, PREFILL_CHUNK), scratchBytes = 0): number {
+export function activationBytes(
+  config: LlamaConfig,
+  ctx: number,
+  chunk = Math.min(ctx, PREFILL_CHUNK),
+  scratchBytes = 0,
+): number {
   const b = gpuBufferBytes;
   const qDim = config.nHeads * config.headSize;
   const rows = (cols: number) => b(chunk * cols * 4);
   const V = config.vocabSize;
   return (
     b(ctx * 4) +
-    2 * rows(config.dim) + rows(qDim + 2 * kvDim(config)) + rows(qDim) + rows(2 * config.hiddenDim) + rows(config.hiddenDim) +
-    2 * b(V * 4) + 2 * b(4) + b(ctx * config.headSize * 4) + rows(V) +
+    2 * rows(config.dim) +
+    rows(qDim + 2 * kvDim(config)) +
+    rows(qDim) +
+    rows(2 * config.hiddenDim) +
+    rows(config.hiddenDim) +
+    2 * b(V * 4) +
+    2 * b(4) +
+    b(ctx * config.headSize * 4) +
+    rows(V) +
     (scratchBytes > 0 ? b(scratchBytes) : 0)
   );
 }
@@ -129,7 +141,11 @@ export function rowsPerPart(t: Pick<TensorPlanEntry, 'bytes' | 'rows' | 'rowAlig
  * runner's prefill chunk (default PREFILL_CHUNK), which sizes the activations.
  */
 export function planMemory(
-  config: LlamaConfig, tensors: readonly TensorPlanEntry[], contextLength: number, budget: DeviceBudget | null, prefillChunk = PREFILL_CHUNK,
+  config: LlamaConfig,
+  tensors: readonly TensorPlanEntry[],
+  contextLength: number,
+  budget: DeviceBudget | null,
+  prefillChunk = PREFILL_CHUNK,
 ): MemoryPlan {
   const ctx = contextLength;
   const chunk = Math.min(ctx, prefillChunk);
@@ -146,8 +162,26 @@ export function planMemory(
   const kv = kvCacheBytes(config, ctx);
   const act = activationBytes(config, ctx, chunk, int8ScratchBytes(tensors, chunk));
   const total = weightBytes + kv + act;
-  const base = { contextLength: ctx, weightBytes, weightBytesByFormat: byFormat, kvCacheBytes: kv, activationBytes: act, totalBytes: total, cpuBytes, largest };
-  if (!budget) return { ...base, bindingCap: null, splits: [], verdict: 'no-gpu', reasons: ['no WebGPU device: the model runs on the CPU'], maxContextForBinding: null, memoryHint: null };
+  const base = {
+    contextLength: ctx,
+    weightBytes,
+    weightBytesByFormat: byFormat,
+    kvCacheBytes: kv,
+    activationBytes: act,
+    totalBytes: total,
+    cpuBytes,
+    largest,
+  };
+  if (!budget)
+    return {
+      ...base,
+      bindingCap: null,
+      splits: [],
+      verdict: 'no-gpu',
+      reasons: ['no WebGPU device: the model runs on the CPU'],
+      maxContextForBinding: null,
+      memoryHint: null,
+    };
 
   const cap = Math.min(budget.maxBufferSize, budget.maxStorageBufferBindingSize);
   const reasons: string[] = [];
@@ -158,19 +192,32 @@ export function planMemory(
     if (rows < 1) {
       const align = t.rowAlign ?? 1;
       const unit = align > 1 ? `${align} rows (the smallest split of its packing) take` : 'one row is';
-      reasons.push(`${t.name}: ${unit} ${MiB((t.bytes / Math.max(1, t.rows)) * align)}, more than one binding holds (${MiB(cap)})`);
+      reasons.push(
+        `${t.name}: ${unit} ${MiB((t.bytes / Math.max(1, t.rows)) * align)}, more than one binding holds (${MiB(cap)})`,
+      );
       continue;
     }
     splits.push({ name: t.name, bytes: t.bytes, parts: Math.ceil(t.rows / rows), rowsPerPart: rows });
   }
   const kvLayer = ctx * kvDim(config) * 4;
   const maxContextForBinding = Math.floor(cap / (kvDim(config) * 4));
-  if (kvLayer > cap) reasons.push(`the KV cache of one layer at ${ctx} positions is ${MiB(kvLayer)}, more than one binding holds (${MiB(cap)}): choose a context of at most ${maxContextForBinding}`);
+  if (kvLayer > cap)
+    reasons.push(
+      `the KV cache of one layer at ${ctx} positions is ${MiB(kvLayer)}, more than one binding holds (${MiB(cap)}): choose a context of at most ${maxContextForBinding}`,
+    );
   if (budget.memoryHintBytes !== null && total > budget.memoryHintBytes) {
-    reasons.push(`it needs ${MiB(total)} of GPU memory; ${budget.memoryHintSource ?? 'this device'} suggests at most ${MiB(budget.memoryHintBytes)}: quantize it or shorten the context`);
+    reasons.push(
+      `it needs ${MiB(total)} of GPU memory; ${budget.memoryHintSource ?? 'this device'} suggests at most ${MiB(budget.memoryHintBytes)}: quantize it or shorten the context`,
+    );
   }
   const verdict: PlanVerdict = reasons.length ? 'too-large' : splits.length ? 'fits-split' : 'fits';
-  if (verdict === 'fits-split') reasons.push(`${splits.map((s) => `${s.name} (${MiB(s.bytes)})`).join(', ')} ${splits.length === 1 ? 'is' : 'are'} larger than one binding (${MiB(cap)}) and will be split by rows`);
-  const memoryHint = budget.memoryHintBytes === null ? null : { bytes: budget.memoryHintBytes, source: budget.memoryHintSource ?? 'this device' };
+  if (verdict === 'fits-split')
+    reasons.push(
+      `${splits.map((s) => `${s.name} (${MiB(s.bytes)})`).join(', ')} ${splits.length === 1 ? 'is' : 'are'} larger than one binding (${MiB(cap)}) and will be split by rows`,
+    );
+  const memoryHint =
+    budget.memoryHintBytes === null
+      ? null
+      : { bytes: budget.memoryHintBytes, source: budget.memoryHintSource ?? 'this device' };
   return { ...base, bindingCap: cap, splits, verdict, reasons, maxContextForBinding, memoryHint };
 }

@@ -19,8 +19,13 @@ import type { Int8RowsTensor } from '../quant/llmint8.ts';
 import { gpuBufferBytes, type TensorPlanEntry } from './memory-plan.ts';
 import type { LlamaModel, LlamaWeights } from '../model/model.ts';
 import {
-  UNIFORM_BITS, isCodebookFormat, isUniformFormat, unpackScales, unpackZeros,
-  type CodebookQuantTensor, type UniformQuantTensor,
+  UNIFORM_BITS,
+  isCodebookFormat,
+  isUniformFormat,
+  unpackScales,
+  unpackZeros,
+  type CodebookQuantTensor,
+  type UniformQuantTensor,
 } from '../quant/format.ts';
 import { packF16Pairs, packU8, wordsPerRow } from '../quant/packing.ts';
 import { numel, type F32Tensor, type Tensor } from '../tensor.ts';
@@ -76,26 +81,60 @@ export function mergeRun(parts: readonly Tensor[]): Tensor {
   const f32 = (len: number) => new Float32Array(len);
   switch (first.format) {
     case 'f32':
-      return { format: 'f32', shape: [n, k], data: concat(parts.map((t) => (t as F32Tensor).data), f32) };
+      return {
+        format: 'f32',
+        shape: [n, k],
+        data: concat(
+          parts.map((t) => (t as F32Tensor).data),
+          f32,
+        ),
+      };
     case 'llmint8': {
       const ps = parts as Int8RowsTensor[];
       return {
-        format: 'llmint8', shape: [n, k], threshold: first.threshold,
-        buffers: { data: concat(ps.map((t) => t.buffers.data), u32), scales: concat(ps.map((t) => t.buffers.scales), f32) },
+        format: 'llmint8',
+        shape: [n, k],
+        threshold: first.threshold,
+        buffers: {
+          data: concat(
+            ps.map((t) => t.buffers.data),
+            u32,
+          ),
+          scales: concat(
+            ps.map((t) => t.buffers.scales),
+            f32,
+          ),
+        },
       };
     }
     case 'nf4':
     case 'fp4': {
       const ps = parts as CodebookQuantTensor[];
       return {
-        format: first.format, shape: [n, k], group: first.group, sym: true, scaleType: 'f32',
-        buffers: { data: concat(ps.map((t) => t.buffers.data), u32), scales: concat(ps.map((t) => unpackScales(t)), f32) },
+        format: first.format,
+        shape: [n, k],
+        group: first.group,
+        sym: true,
+        scaleType: 'f32',
+        buffers: {
+          data: concat(
+            ps.map((t) => t.buffers.data),
+            u32,
+          ),
+          scales: concat(
+            ps.map((t) => unpackScales(t)),
+            f32,
+          ),
+        },
       };
     }
     default: {
       const ps = parts as UniformQuantTensor[];
       const u = first as UniformQuantTensor;
-      const scales = concat(ps.map((t) => unpackScales(t)), f32); // f16 → f32 is exact
+      const scales = concat(
+        ps.map((t) => unpackScales(t)),
+        f32,
+      ); // f16 → f32 is exact
       const allF16 = ps.every((t) => t.scaleType === 'f16');
       const sym = ps.every((t) => t.sym);
       let zeros: Uint32Array | undefined;
@@ -105,10 +144,17 @@ export function mergeRun(parts: readonly Tensor[]): Tensor {
         zeros = packU8(bytes);
       }
       return {
-        format: u.format, shape: [n, k], granularity: u.granularity, group: u.group, sym,
+        format: u.format,
+        shape: [n, k],
+        granularity: u.granularity,
+        group: u.group,
+        sym,
         scaleType: allF16 ? 'f16' : 'f32',
         buffers: {
-          data: concat(ps.map((t) => t.buffers.data), u32),
+          data: concat(
+            ps.map((t) => t.buffers.data),
+            u32,
+          ),
           scales: allF16 ? packF16Pairs(scales) : scales, // f32 → f16 of f16 values is exact
           ...(zeros ? { zeros } : {}),
           ...(u.buffers.gIdx ? { gIdx: u.buffers.gIdx } : {}),
@@ -144,13 +190,20 @@ export function runLayout(run: readonly Tensor[]): LeafLayout {
   if (isCodebookFormat(first.format)) {
     const block = (first as CodebookQuantTensor).group;
     const unit = (8 * block) / gcd(8, block); // lcm(8, block): whole code words and absmax blocks
-    return { ...base, buffers: [b(Math.ceil((n * k) / 8) * 4), b(Math.ceil((n * k) / block) * 4)], rowAlign: alignFor(k, unit) };
+    return {
+      ...base,
+      buffers: [b(Math.ceil((n * k) / 8) * 4), b(Math.ceil((n * k) / block) * 4)],
+      rowAlign: alignFor(k, unit),
+    };
   }
   const u = first as UniformQuantTensor;
   const nGroups = Math.ceil(k / u.group);
   const f16 = run.every((t) => (t as UniformQuantTensor).scaleType === 'f16');
   const asym = run.some((t) => !(t as UniformQuantTensor).sym);
-  const buffers = [b(n * wordsPerRow(UNIFORM_BITS[u.format], k) * 4), b(f16 ? Math.ceil((n * nGroups) / 2) * 4 : n * nGroups * 4)];
+  const buffers = [
+    b(n * wordsPerRow(UNIFORM_BITS[u.format], k) * 4),
+    b(f16 ? Math.ceil((n * nGroups) / 2) * 4 : n * nGroups * 4),
+  ];
   if (asym) buffers.push(b(Math.ceil((n * nGroups) / 4) * 4));
   if (u.buffers.gIdx) buffers.push(b(k * 4));
   return { ...base, buffers, rowAlign: alignFor(nGroups, asym ? 4 : f16 ? 2 : 1) };
@@ -164,26 +217,43 @@ export function runLayout(run: readonly Tensor[]): LeafLayout {
  */
 export function sliceRows(t: Tensor, r0: number, rows: number): Tensor {
   const [n, k] = t.shape;
-  if (r0 < 0 || rows < 1 || r0 + rows > n) throw new NibbleError('bad-argument', `sliceRows: rows ${r0}..${r0 + rows - 1} of ${n}`);
-  const words = (a: Uint32Array | Float32Array, per: number, div = 1) => a.slice(Math.floor((r0 * per) / div), Math.ceil(((r0 + rows) * per) / div));
+  if (r0 < 0 || rows < 1 || r0 + rows > n)
+    throw new NibbleError('bad-argument', `sliceRows: rows ${r0}..${r0 + rows - 1} of ${n}`);
+  const words = (a: Uint32Array | Float32Array, per: number, div = 1) =>
+    a.slice(Math.floor((r0 * per) / div), Math.ceil(((r0 + rows) * per) / div));
   switch (t.format) {
     case 'f32':
       return { format: 'f32', shape: [rows, k], data: t.data.slice(r0 * k, (r0 + rows) * k) };
     case 'llmint8': {
       const wpr = Math.ceil(k / 4);
-      return { ...t, shape: [rows, k], buffers: { data: words(t.buffers.data, wpr) as Uint32Array, scales: words(t.buffers.scales, 1) as Float32Array } };
+      return {
+        ...t,
+        shape: [rows, k],
+        buffers: {
+          data: words(t.buffers.data, wpr) as Uint32Array,
+          scales: words(t.buffers.scales, 1) as Float32Array,
+        },
+      };
     }
     case 'nf4':
     case 'fp4':
       return {
-        format: t.format, shape: [rows, k], group: t.group, sym: true, scaleType: 'f32',
-        buffers: { data: words(t.buffers.data, k, 8) as Uint32Array, scales: words(unpackScales(t), k, t.group) as Float32Array },
+        format: t.format,
+        shape: [rows, k],
+        group: t.group,
+        sym: true,
+        scaleType: 'f32',
+        buffers: {
+          data: words(t.buffers.data, k, 8) as Uint32Array,
+          scales: words(unpackScales(t), k, t.group) as Float32Array,
+        },
       };
     default: {
       const nGroups = Math.ceil(k / t.group);
       const b = t.buffers;
       return {
-        ...t, shape: [rows, k],
+        ...t,
+        shape: [rows, k],
         buffers: {
           data: words(b.data, wordsPerRow(UNIFORM_BITS[t.format], k)) as Uint32Array,
           scales: words(b.scales, nGroups, t.scaleType === 'f16' ? 2 : 1),
@@ -208,19 +278,31 @@ export const sharesEmbeddingBuffer = (w: LlamaWeights): boolean => w.wcls === w.
 export function describeModelTensors(model: LlamaModel): TensorPlanEntry[] {
   const w = model.weights;
   const out: TensorPlanEntry[] = [];
-  const vector = (name: string, values: number) => out.push({ name, rows: 1, cols: values, bytes: gpuBufferBytes(values * 4), format: 'f32' });
+  const vector = (name: string, values: number) =>
+    out.push({ name, rows: 1, cols: values, bytes: gpuBufferBytes(values * 4), format: 'f32' });
   const linear = (name: string, parts: readonly Tensor[]) => {
     const runs = linearRuns(parts);
     runs.forEach((run, i) => {
       const l = runLayout(run);
       out.push({
-        name: runs.length > 1 ? `${name}.${i}` : name, rows: l.rows, cols: l.cols, format: l.format,
-        bytes: l.buffers.reduce((s, x) => s + x, 0), rowAlign: l.rowAlign,
+        name: runs.length > 1 ? `${name}.${i}` : name,
+        rows: l.rows,
+        cols: l.cols,
+        format: l.format,
+        bytes: l.buffers.reduce((s, x) => s + x, 0),
+        rowAlign: l.rowAlign,
       });
     });
   };
   const [vocab, dim] = w.tokEmb.shape;
-  out.push({ name: 'tok_emb', rows: vocab, cols: dim, bytes: gpuBufferBytes(vocab * dim * 4), format: 'f32', rowAlign: 1 });
+  out.push({
+    name: 'tok_emb',
+    rows: vocab,
+    cols: dim,
+    bytes: gpuBufferBytes(vocab * dim * 4),
+    format: 'f32',
+    rowAlign: 1,
+  });
   w.layers.forEach((l, i) => {
     vector(`l${i}.rms_att`, numel(l.rmsAtt.shape));
     linear(`l${i}.wqkv`, [l.wq, l.wk, l.wv]);

@@ -32,16 +32,25 @@ export interface FloatSpec {
   defaultOverflow: Overflow;
 }
 
-function spec(name: FloatFormat, expBits: number, manBits: number, special: 'ieee' | 'fn', nanCode: number, defaultOverflow: Overflow): FloatSpec {
+function spec(
+  name: FloatFormat,
+  expBits: number,
+  manBits: number,
+  special: 'ieee' | 'fn',
+  nanCode: number,
+  defaultOverflow: Overflow,
+): FloatSpec {
   const bias = (1 << (expBits - 1)) - 1;
   const maxField = (1 << expBits) - 1;
   // Largest finite: ieee → exponent maxField−1, all-ones fraction; fn → exponent maxField, fraction all-ones minus 1.
-  const maxFinite = special === 'ieee'
-    ? (2 - 2 ** -manBits) * 2 ** (maxField - 1 - bias)
-    : (2 - 2 * 2 ** -manBits) * 2 ** (maxField - bias);
-  const maxCode = special === 'ieee'
-    ? ((maxField - 1) << manBits) | ((1 << manBits) - 1)
-    : (maxField << manBits) | ((1 << manBits) - 2);
+  const maxFinite =
+    special === 'ieee'
+      ? (2 - 2 ** -manBits) * 2 ** (maxField - 1 - bias)
+      : (2 - 2 * 2 ** -manBits) * 2 ** (maxField - bias);
+  const maxCode =
+    special === 'ieee'
+      ? ((maxField - 1) << manBits) | ((1 << manBits) - 1)
+      : (maxField << manBits) | ((1 << manBits) - 2);
   return { name, expBits, manBits, bias, special, nanCode, maxFinite, maxCode, defaultOverflow };
 }
 
@@ -113,7 +122,8 @@ function roundToEvenInt(y: number): number {
 }
 
 /** x rounded to the format and back (fake quantization): a value of the format, as a number. */
-export const roundToFloat = (x: number, s: FloatSpec, overflow?: Overflow): number => decodeFloat(encodeFloat(x, s, overflow), s);
+export const roundToFloat = (x: number, s: FloatSpec, overflow?: Overflow): number =>
+  decodeFloat(encodeFloat(x, s, overflow), s);
 
 // ---- fp16 shorthands (scales, WGSL pack2x16float) ------------------------------------------------
 
@@ -158,7 +168,8 @@ export function roundArrayToFloat(x: Float32Array, format: FloatFormat, overflow
 const bitsOf = (x: Float32Array): Uint32Array => new Uint32Array(x.buffer, x.byteOffset, x.length);
 
 function checkK(k: number): void {
-  if (!Number.isInteger(k) || k < 0 || k > 23) throw new RangeError(`fraction bits k = ${k}: must be an integer in 0..23`);
+  if (!Number.isInteger(k) || k < 0 || k > 23)
+    throw new RangeError(`fraction bits k = ${k}: must be an integer in 0..23`);
 }
 
 /** Keeps the k most significant of the 23 fraction bits: bits & (0xffffffff << (23 − k)); exponent untouched. */
@@ -189,13 +200,22 @@ export function roundFraction(x: Float32Array, k: number): Float32Array {
   const out = new Float32Array(x.length);
   const dst = bitsOf(out);
   const shift = 23 - k;
-  if (shift === 0) { dst.set(src); return out; }
+  if (shift === 0) {
+    dst.set(src);
+    return out;
+  }
   const mask = (0xffffffff << shift) >>> 0;
   const halfMinus1 = 2 ** (shift - 1) - 1;
   for (let i = 0; i < src.length; i++) {
     const b = src[i];
-    if (isNanBits(b)) { dst[i] = ((b & 0x80000000) | 0x7fc00000) >>> 0; continue; }
-    if ((b & 0x7fffffff) === 0x7f800000) { dst[i] = b; continue; } // ±∞
+    if (isNanBits(b)) {
+      dst[i] = ((b & 0x80000000) | 0x7fc00000) >>> 0;
+      continue;
+    }
+    if ((b & 0x7fffffff) === 0x7f800000) {
+      dst[i] = b;
+      continue;
+    } // ±∞
     const lsb = (b >>> shift) & 1;
     dst[i] = ((b + halfMinus1 + lsb) & mask) >>> 0; // b + … < 2^32 for every finite b
   }

@@ -95,9 +95,11 @@ export function unpackScales(t: QuantTensor): Float32Array {
       const ct = t as CodebookQuantTensor;
       const codes = unpackU8(s as Uint32Array, n);
       const s2 = ct.buffers.scales2;
-      if (!s2 || ct.scaleOffset === undefined) throw new NibbleError('bad-format', `${t.format} tensor: dq8 scales without scales2/scaleOffset`);
+      if (!s2 || ct.scaleOffset === undefined)
+        throw new NibbleError('bad-format', `${t.format} tensor: dq8 scales without scales2/scaleOffset`);
       const out = new Float32Array(n);
-      for (let b = 0; b < n; b++) out[b] = Math.fround(Math.fround(DYNAMIC_MAP[codes[b]] * s2[b >> 8]) + ct.scaleOffset);
+      for (let b = 0; b < n; b++)
+        out[b] = Math.fround(Math.fround(DYNAMIC_MAP[codes[b]] * s2[b >> 8]) + ct.scaleOffset);
       return out;
     }
   }

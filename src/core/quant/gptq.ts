@@ -15,7 +15,15 @@ export interface GptqOptions {
   blockSize: number; // lazy batch width B (default 128)
 }
 
-export const GPTQ_DEFAULTS: GptqOptions = { bits: 4, group: 128, sym: false, actOrder: false, staticGroups: false, damp: 0.01, blockSize: 128 };
+export const GPTQ_DEFAULTS: GptqOptions = {
+  bits: 4,
+  group: 128,
+  sym: false,
+  actOrder: false,
+  staticGroups: false,
+  damp: 0.01,
+  blockSize: 128,
+};
 
 export interface GptqResult {
   codes: Uint8Array; // (rows, cols) integer codes in [0, 2^bits)
@@ -56,7 +64,15 @@ export class HessianAccumulator {
 }
 
 /** Per-row (scale, zero) fitted on columns c0..c1 of W (rows, cols), the range always holding 0. */
-export function fitUniformRows(W: Float64Array, rows: number, cols: number, c0: number, c1: number, bits: number, sym: boolean): { scale: Float64Array; zero: Float64Array } {
+export function fitUniformRows(
+  W: Float64Array,
+  rows: number,
+  cols: number,
+  c0: number,
+  c1: number,
+  bits: number,
+  sym: boolean,
+): { scale: Float64Array; zero: Float64Array } {
   const maxq = 2 ** bits - 1;
   const scale = new Float64Array(rows);
   const zero = new Float64Array(rows);
@@ -85,7 +101,13 @@ export function fitUniformRows(W: Float64Array, rows: number, cols: number, c0: 
 const quantCode = (w: number, scale: number, zero: number, maxq: number): number =>
   Math.min(maxq, Math.max(0, roundHalfEven(w / scale) + zero));
 
-export function gptqQuantize(Win: Float32Array, rows: number, cols: number, Hin: Float64Array, opts: GptqOptions): GptqResult {
+export function gptqQuantize(
+  Win: Float32Array,
+  rows: number,
+  cols: number,
+  Hin: Float64Array,
+  opts: GptqOptions,
+): GptqResult {
   const { bits, sym, actOrder, staticGroups, damp, blockSize: B } = opts;
   if (!(bits >= 2 && bits <= 8)) throw new NibbleError('bad-argument', `GPTQ: bits must be 2..8, got ${bits}`);
   const G = opts.group > 0 ? opts.group : cols;
@@ -104,9 +126,12 @@ export function gptqQuantize(Win: Float32Array, rows: number, cols: number, Hin:
       for (let r = 0; r < rows; r++) W[r * cols + i] = 0;
     }
   }
-  const staticGrids = staticGroups && opts.group > 0
-    ? Array.from({ length: nGroups }, (_, g) => fitUniformRows(W, rows, cols, g * G, Math.min(cols, (g + 1) * G), bits, sym))
-    : null;
+  const staticGrids =
+    staticGroups && opts.group > 0
+      ? Array.from({ length: nGroups }, (_, g) =>
+          fitUniformRows(W, rows, cols, g * G, Math.min(cols, (g + 1) * G), bits, sym),
+        )
+      : null;
 
   // Act-order: process columns by decreasing Hessian diagonal.
   const perm = Int32Array.from({ length: cols }, (_, i) => i);

@@ -18,7 +18,11 @@ export interface CodeHistogram {
  * against maxq = 2^bits − 1 (`bits` defaults to the container's: pass the fitted bits for 5–7-bit
  * codes in q8 containers). Column c uses group gIdx[c] when t has one, else ⌊c / group⌋.
  */
-export function codeHistogram(t: UniformQuantTensor, w?: Float32Array, bits: number = UNIFORM_BITS[t.format]): CodeHistogram {
+export function codeHistogram(
+  t: UniformQuantTensor,
+  w?: Float32Array,
+  bits: number = UNIFORM_BITS[t.format],
+): CodeHistogram {
   const [rows, cols] = t.shape;
   const container = UNIFORM_BITS[t.format];
   const codes = unpackRows(t.buffers.data, rows, cols, container);
@@ -27,7 +31,8 @@ export function codeHistogram(t: UniformQuantTensor, w?: Float32Array, bits: num
   let clippedLow = 0;
   let clippedHigh = 0;
   if (w) {
-    if (w.length !== rows * cols) throw new NibbleError('bad-argument', `codeHistogram: ${w.length} weights for a ${rows}×${cols} tensor`);
+    if (w.length !== rows * cols)
+      throw new NibbleError('bad-argument', `codeHistogram: ${w.length} weights for a ${rows}×${cols} tensor`);
     const scales = unpackScales(t);
     const zeros = unpackZeros(t);
     const nGroups = Math.ceil(cols / t.group);

@@ -7,7 +7,11 @@ export function choleskyLower(A: Float64Array, n: number): void {
   for (let j = 0; j < n; j++) {
     let d = A[j * n + j];
     for (let k = 0; k < j; k++) d -= A[j * n + k] * A[j * n + k];
-    if (!(d > 0)) throw new NibbleError('bad-argument', `Cholesky: matrix is not positive definite at column ${j} (pivot ${d}); raise the damping`);
+    if (!(d > 0))
+      throw new NibbleError(
+        'bad-argument',
+        `Cholesky: matrix is not positive definite at column ${j} (pivot ${d}); raise the damping`,
+      );
     const ljj = Math.sqrt(d);
     A[j * n + j] = ljj;
     for (let i = j + 1; i < n; i++) {

@@ -38,7 +38,15 @@ export function outlierColumns(x: Float32Array, M: number, K: number, threshold:
  * (absmax over the non-outlier columns), int32 dot products, rescaled by sx·sw. Outlier
  * columns: fp32 x times dequantized weights. Returns the outlier mask used.
  */
-export function matmulInt8Mixed(out: Float32Array, x: Float32Array, w: Int8Rows, M: number, K: number, N: number, threshold: number): Uint8Array {
+export function matmulInt8Mixed(
+  out: Float32Array,
+  x: Float32Array,
+  w: Int8Rows,
+  M: number,
+  K: number,
+  N: number,
+  threshold: number,
+): Uint8Array {
   const outl = outlierColumns(x, M, K, threshold);
   const xq = new Int8Array(K);
   for (let m = 0; m < M; m++) {

@@ -17,9 +17,8 @@ export type CodebookFormat = 'nf4' | 'fp4';
 
 /** NF4 code values (index = 4-bit code), from docs/quantization.md / bnb's nf4 LUT. */
 export const NF4_CODE = Float32Array.from([
-  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-  -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0,
-  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
+  -0.09105003625154495, 0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
   0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1,
 ]);
 
@@ -29,20 +28,21 @@ export const NF4_CODE = Float32Array.from([
  * 0b011 12 (all /12). Values as bnb's dDequantizeFP4Tree f32 constants; code 8 is −0.
  */
 export const FP4_CODE = Float32Array.from([
-  0, 5.208333333e-3, 0.66666667, 1, 0.33333333, 0.5, 0.16666667, 0.25,
-  -0, -5.208333333e-3, -0.66666667, -1, -0.33333333, -0.5, -0.16666667, -0.25,
+  0, 5.208333333e-3, 0.66666667, 1, 0.33333333, 0.5, 0.16666667, 0.25, -0, -5.208333333e-3, -0.66666667, -1,
+  -0.33333333, -0.5, -0.16666667, -0.25,
 ]);
 
 /** bnb dQuantizeNF4 thresholds (f32), ascending; value > T[i] ⇒ code > i. */
 export const NF4_THRESHOLDS = Float32Array.from([
-  -0.8480964004993439, -0.6106329262256622, -0.4599952697753906, -0.33967943489551544,
-  -0.23460740596055984, -0.13791173323988914, -0.045525018125772476, 0.03979014977812767,
-  0.1202552504837513, 0.2035212516784668, 0.2920137718319893, 0.3893125355243683,
-  0.5016634166240692, 0.6427869200706482, 0.8614784181118011,
+  -0.8480964004993439, -0.6106329262256622, -0.4599952697753906, -0.33967943489551544, -0.23460740596055984,
+  -0.13791173323988914, -0.045525018125772476, 0.03979014977812767, 0.1202552504837513, 0.2035212516784668,
+  0.2920137718319893, 0.3893125355243683, 0.5016634166240692, 0.6427869200706482, 0.8614784181118011,
 ]);
 
 /** bnb dQuantizeFP4 thresholds on |x| (f32), ascending, with the code magnitude each opens. */
-const FP4_THRESHOLDS = Float32Array.from([0.00260417, 0.0859375, 0.20833333, 0.29166667, 0.4166667, 0.583333, 0.8333333]);
+const FP4_THRESHOLDS = Float32Array.from([
+  0.00260417, 0.0859375, 0.20833333, 0.29166667, 0.4166667, 0.583333, 0.8333333,
+]);
 const FP4_MAGNITUDE_CODES = [0b000, 0b001, 0b110, 0b111, 0b100, 0b101, 0b010, 0b011];
 
 /** NF4 code of a normalized value x ∈ [−1, 1] (bnb's decision tree: the count of thresholds below x). */
@@ -62,7 +62,8 @@ export function quantizeFP4Value(x: number): number {
 }
 
 export const codeTable = (kind: CodebookFormat): Float32Array => (kind === 'nf4' ? NF4_CODE : FP4_CODE);
-const quantizeCode = (kind: CodebookFormat): ((x: number) => number) => (kind === 'nf4' ? quantizeNF4Value : quantizeFP4Value);
+const quantizeCode = (kind: CodebookFormat): ((x: number) => number) =>
+  kind === 'nf4' ? quantizeNF4Value : quantizeFP4Value;
 
 export interface Blockwise4bit {
   kind: CodebookFormat;
@@ -74,7 +75,8 @@ export interface Blockwise4bit {
 
 /** bnb quantize_4bit over the flattened x. */
 export function quantize4bit(x: Float32Array, kind: CodebookFormat, blockSize = 64): Blockwise4bit {
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new NibbleError('bad-argument', `4-bit block size ${blockSize}: must be an integer ≥ 1`);
+  if (!Number.isInteger(blockSize) || blockSize < 1)
+    throw new NibbleError('bad-argument', `4-bit block size ${blockSize}: must be an integer ≥ 1`);
   const n = x.length;
   const nBlocks = Math.ceil(n / blockSize);
   const codes = new Uint8Array(n);
@@ -142,8 +144,15 @@ export function quantizeDynamic(code: Float32Array, x: number): number {
   let upper = 1;
   let val = code[pivot];
   for (let i = 64; i > 0; i >>= 1) {
-    if (x > val) { lowerPivot = pivot; lower = val; pivot += i; }
-    else { upperPivot = pivot; upper = val; pivot -= i; }
+    if (x > val) {
+      lowerPivot = pivot;
+      lower = val;
+      pivot += i;
+    } else {
+      upperPivot = pivot;
+      upper = val;
+      pivot -= i;
+    }
     val = code[pivot];
   }
   if (upperPivot === 255) upper = code[upperPivot];
@@ -182,6 +191,7 @@ export function doubleQuantize(absmax: Float32Array, blockSize2 = 256): DoubleQu
 /** absmax[b] = DYNAMIC_MAP[codes[b]] · absmax2[⌊b / 256⌋] + offset, in f32. */
 export function doubleDequantize(dq: DoubleQuant): Float32Array {
   const out = new Float32Array(dq.codes.length);
-  for (let b = 0; b < out.length; b++) out[b] = f32(f32(DYNAMIC_MAP[dq.codes[b]] * dq.absmax2[Math.floor(b / dq.blockSize2)]) + dq.offset);
+  for (let b = 0; b < out.length; b++)
+    out[b] = f32(f32(DYNAMIC_MAP[dq.codes[b]] * dq.absmax2[Math.floor(b / dq.blockSize2)]) + dq.offset);
   return out;
 }

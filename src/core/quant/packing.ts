@@ -32,10 +32,14 @@ export const PACK_BITS: readonly PackBits[] = [2, 3, 4, 8];
 /** u32 words one packed row of n codes occupies. */
 export function wordsPerRow(bits: PackBits, n: number): number {
   switch (bits) {
-    case 8: return Math.ceil(n / 4);
-    case 4: return Math.ceil(n / 8);
-    case 2: return Math.ceil(n / 16);
-    case 3: return 3 * Math.ceil(n / 32);
+    case 8:
+      return Math.ceil(n / 4);
+    case 4:
+      return Math.ceil(n / 8);
+    case 2:
+      return Math.ceil(n / 16);
+    case 3:
+      return 3 * Math.ceil(n / 32);
   }
 }
 
@@ -75,14 +79,16 @@ export function readCode(data: Uint32Array, row: number, j: number, bits: PackBi
 /** codes (rows, cols), one byte per code → packed (rows, wordsPerRow(bits, cols)) u32 words. */
 export function packRows(codes: Uint8Array, rows: number, cols: number, bits: number): Uint32Array {
   checkBits(bits);
-  if (codes.length !== rows * cols) throw new NibbleError('bad-argument', `packRows: ${codes.length} codes for a ${rows}×${cols} matrix`);
+  if (codes.length !== rows * cols)
+    throw new NibbleError('bad-argument', `packRows: ${codes.length} codes for a ${rows}×${cols} matrix`);
   const wpr = wordsPerRow(bits, cols);
   const maxq = (1 << bits) - 1;
   const out = new Uint32Array(rows * wpr);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < cols; j++) {
       const q = codes[r * cols + j];
-      if (q > maxq) throw new NibbleError('bad-argument', `packRows: code ${q} at (${r}, ${j}) does not fit ${bits} bits`);
+      if (q > maxq)
+        throw new NibbleError('bad-argument', `packRows: code ${q} at (${r}, ${j}) does not fit ${bits} bits`);
       putCode(out, r * wpr, j, q, bits);
     }
   }
@@ -93,7 +99,11 @@ export function packRows(codes: Uint8Array, rows: number, cols: number, bits: nu
 export function unpackRows(data: Uint32Array, rows: number, cols: number, bits: number): Uint8Array {
   checkBits(bits);
   const wpr = wordsPerRow(bits, cols);
-  if (data.length !== rows * wpr) throw new NibbleError('bad-argument', `unpackRows: ${data.length} words, a ${rows}×${cols} ${bits}-bit matrix needs ${rows * wpr}`);
+  if (data.length !== rows * wpr)
+    throw new NibbleError(
+      'bad-argument',
+      `unpackRows: ${data.length} words, a ${rows}×${cols} ${bits}-bit matrix needs ${rows * wpr}`,
+    );
   const out = new Uint8Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < cols; j++) out[r * cols + j] = readCode(data, r * wpr, j, bits);
@@ -106,7 +116,8 @@ export function packU8(values: ArrayLike<number>): Uint32Array {
   const out = new Uint32Array(Math.ceil(values.length / 4));
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!(v >= 0 && v <= 255 && Number.isInteger(v))) throw new NibbleError('bad-argument', `packU8: value ${v} at ${i} is not a byte`);
+    if (!(v >= 0 && v <= 255 && Number.isInteger(v)))
+      throw new NibbleError('bad-argument', `packU8: value ${v} at ${i} is not a byte`);
     out[i >> 2] |= v << (8 * (i & 3));
   }
   return out;

@@ -2,7 +2,21 @@
 // saved variants. Validation here gives the same clear messages everywhere (CLI exit code 2).
 import { NibbleError } from '../errors.ts';
 
-export const QUANT_METHODS = ['fp32', 'rtn', 'gptq', 'llmint8', 'smoothquant', 'nf4', 'fp4', 'fp16', 'bf16', 'tf32', 'fp8-e4m3', 'fp8-e5m2', 'trunc'] as const;
+export const QUANT_METHODS = [
+  'fp32',
+  'rtn',
+  'gptq',
+  'llmint8',
+  'smoothquant',
+  'nf4',
+  'fp4',
+  'fp16',
+  'bf16',
+  'tf32',
+  'fp8-e4m3',
+  'fp8-e5m2',
+  'trunc',
+] as const;
 export type QuantMethod = (typeof QUANT_METHODS)[number];
 
 export interface QuantSpec {
@@ -23,8 +37,20 @@ export interface QuantSpec {
 }
 
 export const DEFAULT_SPEC: QuantSpec = {
-  method: 'fp32', bits: 4, group: 128, sym: false, actOrder: false, staticGroups: false, damp: 0.01, blockSize: 128,
-  alpha: 0.5, threshold: 6.0, mantissaBits: 10, truncMode: 'truncate', doubleQuant: false, scaleType: 'f32',
+  method: 'fp32',
+  bits: 4,
+  group: 128,
+  sym: false,
+  actOrder: false,
+  staticGroups: false,
+  damp: 0.01,
+  blockSize: 128,
+  alpha: 0.5,
+  threshold: 6.0,
+  mantissaBits: 10,
+  truncMode: 'truncate',
+  doubleQuant: false,
+  scaleType: 'f32',
 };
 
 /** Methods that need calibration text (activations) to quantize. */
@@ -34,28 +60,40 @@ const bad = (msg: string) => new NibbleError('bad-argument', msg);
 
 /** Checks a spec against the model's linear input widths; throws bad-argument with the reason. */
 export function validateSpec(spec: QuantSpec, inputWidths: readonly number[]): void {
-  if (!(QUANT_METHODS as readonly string[]).includes(spec.method)) throw bad(`unknown method '${spec.method}' (one of ${QUANT_METHODS.join(', ')})`);
+  if (!(QUANT_METHODS as readonly string[]).includes(spec.method))
+    throw bad(`unknown method '${spec.method}' (one of ${QUANT_METHODS.join(', ')})`);
   if (spec.method === 'rtn' || spec.method === 'gptq') {
-    if (!Number.isInteger(spec.bits) || spec.bits < 2 || spec.bits > 8) throw bad(`--bits must be a whole number from 2 to 8, got ${spec.bits}`);
-    if (!Number.isInteger(spec.group) || spec.group < 0) throw bad(`--group must be 0 (per row) or a positive whole number, got ${spec.group}`);
+    if (!Number.isInteger(spec.bits) || spec.bits < 2 || spec.bits > 8)
+      throw bad(`--bits must be a whole number from 2 to 8, got ${spec.bits}`);
+    if (!Number.isInteger(spec.group) || spec.group < 0)
+      throw bad(`--group must be 0 (per row) or a positive whole number, got ${spec.group}`);
     // A group must tile every row exactly, or be a multiple of 32 codes (whole packed words for
     // every bit width), in which case a row's last group may be shorter (ragged).
     if (spec.group > 0 && spec.group % 32 !== 0) {
       const widths = [...new Set(inputWidths)];
       const bad_ = widths.filter((K) => K % spec.group !== 0 && spec.group < K);
-      if (bad_.length) throw bad(`--group ${spec.group} does not divide the input width ${bad_.join(', ')} (linear widths: ${widths.join(', ')}) and is not a multiple of 32; use a divisor, a multiple of 32, or --group 0 (per row)`);
+      if (bad_.length)
+        throw bad(
+          `--group ${spec.group} does not divide the input width ${bad_.join(', ')} (linear widths: ${widths.join(', ')}) and is not a multiple of 32; use a divisor, a multiple of 32, or --group 0 (per row)`,
+        );
     }
   }
   if (spec.method === 'gptq') {
     if (!(spec.damp > 0 && spec.damp < 1)) throw bad(`--damp must be in (0, 1), got ${spec.damp}`);
-    if (!Number.isInteger(spec.blockSize) || spec.blockSize < 1) throw bad(`block size must be ≥ 1, got ${spec.blockSize}`);
+    if (!Number.isInteger(spec.blockSize) || spec.blockSize < 1)
+      throw bad(`block size must be ≥ 1, got ${spec.blockSize}`);
   }
-  if (spec.method === 'smoothquant' && !(spec.alpha >= 0 && spec.alpha <= 1)) throw bad(`--alpha must be in [0, 1], got ${spec.alpha}`);
+  if (spec.method === 'smoothquant' && !(spec.alpha >= 0 && spec.alpha <= 1))
+    throw bad(`--alpha must be in [0, 1], got ${spec.alpha}`);
   if (spec.method === 'llmint8' && !(spec.threshold > 0)) throw bad(`--threshold must be > 0, got ${spec.threshold}`);
-  if (spec.method === 'trunc' && !(Number.isInteger(spec.mantissaBits) && spec.mantissaBits >= 0 && spec.mantissaBits <= 23)) {
+  if (
+    spec.method === 'trunc' &&
+    !(Number.isInteger(spec.mantissaBits) && spec.mantissaBits >= 0 && spec.mantissaBits <= 23)
+  ) {
     throw bad(`--mantissa-bits must be a whole number from 0 to 23, got ${spec.mantissaBits}`);
   }
-  if ((spec.method === 'nf4' || spec.method === 'fp4') && !(Number.isInteger(spec.group) && spec.group >= 1)) throw bad(`block size must be ≥ 1, got ${spec.group}`);
+  if ((spec.method === 'nf4' || spec.method === 'fp4') && !(Number.isInteger(spec.group) && spec.group >= 1))
+    throw bad(`block size must be ≥ 1, got ${spec.group}`);
 }
 
 /** Short human label: "gptq int4 g128 act-order", "trunc 3 bits (rne)". */
@@ -63,7 +101,16 @@ export function specLabel(s: QuantSpec): string {
   switch (s.method) {
     case 'rtn':
     case 'gptq':
-      return [s.method, `int${s.bits}`, s.group ? `g${s.group}` : 'per-row', s.sym ? 'sym' : '', s.actOrder ? 'act-order' : '', s.staticGroups ? 'static' : ''].filter(Boolean).join(' ');
+      return [
+        s.method,
+        `int${s.bits}`,
+        s.group ? `g${s.group}` : 'per-row',
+        s.sym ? 'sym' : '',
+        s.actOrder ? 'act-order' : '',
+        s.staticGroups ? 'static' : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
     case 'trunc':
       return `trunc ${s.mantissaBits} bits${s.truncMode === 'rne' ? ' (rne)' : ''}`;
     case 'smoothquant':

@@ -3,12 +3,26 @@
 import { NibbleError } from '../errors.ts';
 import { f32Tensor, numel, type F32Tensor } from '../tensor.ts';
 import {
-  UNIFORM_BITS, isCodebookFormat, isUniformFormat, uniformFormatForBits, unpackScales, unpackZeros,
-  type CodebookQuantTensor, type QuantFormat, type QuantTensor, type UniformQuantTensor,
+  UNIFORM_BITS,
+  isCodebookFormat,
+  isUniformFormat,
+  uniformFormatForBits,
+  unpackScales,
+  unpackZeros,
+  type CodebookQuantTensor,
+  type QuantFormat,
+  type QuantTensor,
+  type UniformQuantTensor,
 } from './format.ts';
 import { dequantize4bit, doubleQuantize, quantize4bit } from './nf4.ts';
 import { packF16Pairs, packNibblesHighFirst, packRows, packU8, unpackNibblesHighFirst, unpackRows } from './packing.ts';
-import { dequantizeMatrix, quantizeMatrix, requireWholeGroups, type Granularity, type UniformQuantized } from './uniform.ts';
+import {
+  dequantizeMatrix,
+  quantizeMatrix,
+  requireWholeGroups,
+  type Granularity,
+  type UniformQuantized,
+} from './uniform.ts';
 
 export interface QuantizeOptions {
   format: QuantFormat;
@@ -34,13 +48,20 @@ export function quantizeTensor(t: F32Tensor, opts: QuantizeOptions): QuantTensor
 
 function quantizeUniform(t: F32Tensor, opts: QuantizeOptions): UniformQuantTensor {
   const format = opts.format as UniformQuantTensor['format'];
-  if (t.shape.length !== 2) throw new NibbleError('bad-argument', `${format}: expects a matrix [out, in], got shape [${t.shape}]`);
+  if (t.shape.length !== 2)
+    throw new NibbleError('bad-argument', `${format}: expects a matrix [out, in], got shape [${t.shape}]`);
   const [rows, cols] = t.shape;
   const granularity = opts.granularity ?? (opts.group !== undefined ? 'group' : 'row');
   if (granularity === 'group' && opts.strictGroups) requireWholeGroups(opts.group ?? NaN, cols);
   const scaleType = opts.scaleType ?? 'f32';
   const bits = UNIFORM_BITS[format];
-  const q = quantizeMatrix(t.data, rows, cols, { bits, sym: opts.sym ?? false, granularity, group: opts.group, f16Scales: scaleType === 'f16' });
+  const q = quantizeMatrix(t.data, rows, cols, {
+    bits,
+    sym: opts.sym ?? false,
+    granularity,
+    group: opts.group,
+    f16Scales: scaleType === 'f16',
+  });
   return packUniform(q, scaleType);
 }
 
@@ -49,7 +70,11 @@ function quantizeUniform(t: F32Tensor, opts: QuantizeOptions): UniformQuantTenso
  * With 'f16' the scales should already be fp16 values (f16Scales), else they are rounded here.
  * gIdx (in): group of each input column, for act-order GPTQ without static groups.
  */
-export function packUniform(q: UniformQuantized, scaleType: 'f32' | 'f16' = 'f32', gIdx?: Uint32Array): UniformQuantTensor {
+export function packUniform(
+  q: UniformQuantized,
+  scaleType: 'f32' | 'f16' = 'f32',
+  gIdx?: Uint32Array,
+): UniformQuantTensor {
   const format = uniformFormatForBits(q.bits);
   if (!format) throw new NibbleError('unsupported', `no packed format for ${q.bits}-bit codes (q8, q4, q3, q2 only)`);
   if (gIdx && (gIdx.length !== q.cols || gIdx.some((g) => g >= q.nGroups))) {
@@ -79,7 +104,12 @@ function quantizeCodebook(t: F32Tensor, opts: QuantizeOptions): CodebookQuantTen
   const base = { format, shape: [...t.shape], group: q.blockSize, sym: true as const };
   if (!opts.doubleQuant) return { ...base, scaleType: 'f32', buffers: { data, scales: q.absmax } };
   const dq = doubleQuantize(q.absmax, 256);
-  return { ...base, scaleType: 'dq8', scaleOffset: dq.offset, buffers: { data, scales: packU8(dq.codes), scales2: dq.absmax2 } };
+  return {
+    ...base,
+    scaleType: 'dq8',
+    scaleOffset: dq.offset,
+    buffers: { data, scales: packU8(dq.codes), scales2: dq.absmax2 },
+  };
 }
 
 /** ŵ as an F32Tensor of the same shape (the CPU twin of every dequantizing kernel). */
@@ -90,7 +120,10 @@ export function dequantizeTensor(t: QuantTensor): F32Tensor {
     const [rows, cols] = u.shape;
     const codes = unpackRows(u.buffers.data, rows, cols, UNIFORM_BITS[u.format]);
     const nGroups = Math.ceil(cols / u.group);
-    const w = dequantizeMatrix({ rows, cols, group: u.group, nGroups, codes, scales, zeros: unpackZeros(u) }, u.buffers.gIdx);
+    const w = dequantizeMatrix(
+      { rows, cols, group: u.group, nGroups, codes, scales, zeros: unpackZeros(u) },
+      u.buffers.gIdx,
+    );
     return f32Tensor([rows, cols], w);
   }
   const c = t as CodebookQuantTensor;

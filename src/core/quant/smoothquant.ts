@@ -3,11 +3,16 @@
 // linears' columns (× s), so x·Wᵀ is unchanged in exact arithmetic.
 
 /** s_j = max|X_j|^α / max|W_:,j|^(1−α), both maxima clamped at 1e-5; W_:,j over all given linears. */
-export function smoothingScales(actAbsMax: Float32Array, weights: { data: Float32Array; rows: number }[], alpha: number): Float32Array {
+export function smoothingScales(
+  actAbsMax: Float32Array,
+  weights: { data: Float32Array; rows: number }[],
+  alpha: number,
+): Float32Array {
   const K = actAbsMax.length;
   const wmax = new Float32Array(K);
   for (const w of weights) {
-    for (let r = 0; r < w.rows; r++) for (let j = 0; j < K; j++) wmax[j] = Math.max(wmax[j], Math.abs(w.data[r * K + j]));
+    for (let r = 0; r < w.rows; r++)
+      for (let j = 0; j < K; j++) wmax[j] = Math.max(wmax[j], Math.abs(w.data[r * K + j]));
   }
   const s = new Float32Array(K);
   for (let j = 0; j < K; j++) s[j] = Math.max(actAbsMax[j], 1e-5) ** alpha / Math.max(wmax[j], 1e-5) ** (1 - alpha);
@@ -15,7 +20,11 @@ export function smoothingScales(actAbsMax: Float32Array, weights: { data: Float3
 }
 
 /** Folds s into a norm weight (K) and linears (rows, K): norm /= s, W[:, j] *= s_j. Returns new arrays. */
-export function foldSmoothing(norm: Float32Array, weights: { data: Float32Array; rows: number }[], s: Float32Array): { norm: Float32Array; weights: Float32Array[] } {
+export function foldSmoothing(
+  norm: Float32Array,
+  weights: { data: Float32Array; rows: number }[],
+  s: Float32Array,
+): { norm: Float32Array; weights: Float32Array[] } {
   const K = s.length;
   const n2 = norm.map((v, j) => v / s[j]);
   const w2 = weights.map((w) => {

@@ -64,7 +64,8 @@ export interface ErrorStats {
 export const maxq = (bits: number): number => 2 ** bits - 1;
 
 export function checkBits(bits: number): void {
-  if (!Number.isInteger(bits) || bits < 2 || bits > 8) throw new NibbleError('bad-argument', `uniform quantizer: bits = ${bits}, must be an integer in 2..8`);
+  if (!Number.isInteger(bits) || bits < 2 || bits > 8)
+    throw new NibbleError('bad-argument', `uniform quantizer: bits = ${bits}, must be an integer in 2..8`);
 }
 
 /** Throws `bad-argument` "group G does not divide in=K" unless G divides K. */
@@ -78,7 +79,10 @@ function checkGroup(G: number): void {
 }
 
 /** Columns per group and number of groups for a row of `cols` inputs. */
-export function groupLayout(opts: Pick<UniformOptions, 'granularity' | 'group'>, cols: number): { group: number; nGroups: number } {
+export function groupLayout(
+  opts: Pick<UniformOptions, 'granularity' | 'group'>,
+  cols: number,
+): { group: number; nGroups: number } {
   if (opts.granularity !== 'group') return { group: cols, nGroups: 1 };
   if (opts.group === undefined) throw new NibbleError('bad-argument', `granularity 'group' needs a group size`);
   checkGroup(opts.group);
@@ -87,7 +91,14 @@ export function groupLayout(opts: Pick<UniformOptions, 'granularity' | 'group'>,
 }
 
 /** (scale, zero) for x[start, end) as the doc's formulas, in f32. */
-export function fitParams(x: ArrayLike<number>, start: number, end: number, bits: number, sym: boolean, f16Scales = false): QuantParams {
+export function fitParams(
+  x: ArrayLike<number>,
+  start: number,
+  end: number,
+  bits: number,
+  sym: boolean,
+  f16Scales = false,
+): QuantParams {
   let xmin = 0;
   let xmax = 0;
   for (let i = start; i < end; i++) {
@@ -100,8 +111,15 @@ export function fitParams(x: ArrayLike<number>, start: number, end: number, bits
 }
 
 /** (scale, zero) from a range that already contains 0 (xmin ≤ 0 ≤ xmax). */
-export function paramsFromRange(xmin: number, xmax: number, bits: number, sym: boolean, f16Scales = false): QuantParams {
-  if (!Number.isFinite(xmin) || !Number.isFinite(xmax)) throw new NibbleError('bad-argument', `uniform quantizer: non-finite weight in range [${xmin}, ${xmax}]`);
+export function paramsFromRange(
+  xmin: number,
+  xmax: number,
+  bits: number,
+  sym: boolean,
+  f16Scales = false,
+): QuantParams {
+  if (!Number.isFinite(xmin) || !Number.isFinite(xmax))
+    throw new NibbleError('bad-argument', `uniform quantizer: non-finite weight in range [${xmin}, ${xmax}]`);
   const mq = maxq(bits);
   if (sym) {
     xmax = Math.max(-xmin, xmax);
@@ -120,7 +138,8 @@ export function paramsFromRange(xmin: number, xmax: number, bits: number, sym: b
 /** scale rounded to fp16; below the smallest fp16 subnormal it becomes 2^-24, above 65504 it throws. */
 function f16Scale(scale: number): number {
   const h = roundToF16(scale);
-  if (!Number.isFinite(h)) throw new NibbleError('unsupported', `scale ${scale} overflows fp16 (max 65504): use f32 scales`);
+  if (!Number.isFinite(h))
+    throw new NibbleError('unsupported', `scale ${scale} overflows fp16 (max 65504): use f32 scales`);
   return h === 0 ? 2 ** -24 : h;
 }
 
@@ -161,7 +180,10 @@ export function quantizeMatrix(w: Float32Array, rows: number, cols: number, opts
  * ŵ (rows, cols) from codes. Column c uses group gIdx[c] when given (GPTQ act-order without
  * static groups), else ⌊c / group⌋.
  */
-export function dequantizeMatrix(q: Pick<UniformQuantized, 'rows' | 'cols' | 'group' | 'nGroups' | 'codes' | 'scales' | 'zeros'>, gIdx?: ArrayLike<number>): Float32Array {
+export function dequantizeMatrix(
+  q: Pick<UniformQuantized, 'rows' | 'cols' | 'group' | 'nGroups' | 'codes' | 'scales' | 'zeros'>,
+  gIdx?: ArrayLike<number>,
+): Float32Array {
   const { rows, cols, group, nGroups, codes, scales, zeros } = q;
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
@@ -174,7 +196,12 @@ export function dequantizeMatrix(q: Pick<UniformQuantized, 'rows' | 'cols' | 'gr
 }
 
 /** Quantize → dequantize in one go, with error statistics. */
-export function fakeQuantize(w: Float32Array, rows: number, cols: number, opts: UniformOptions): { w: Float32Array; q: UniformQuantized } & ErrorStats {
+export function fakeQuantize(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  opts: UniformOptions,
+): { w: Float32Array; q: UniformQuantized } & ErrorStats {
   const q = quantizeMatrix(w, rows, cols, opts);
   const wq = dequantizeMatrix(q);
   return { w: wq, q, ...errorStats(w, wq) };
@@ -182,7 +209,8 @@ export function fakeQuantize(w: Float32Array, rows: number, cols: number, opts: 
 
 /** Max |x − x̂|, mean squared error and SQNR (dB) of an approximation x̂ of x. */
 export function errorStats(x: ArrayLike<number>, xhat: ArrayLike<number>): ErrorStats {
-  if (x.length !== xhat.length) throw new NibbleError('bad-argument', `errorStats: lengths ${x.length} and ${xhat.length} differ`);
+  if (x.length !== xhat.length)
+    throw new NibbleError('bad-argument', `errorStats: lengths ${x.length} and ${xhat.length} differ`);
   let maxAbsErr = 0;
   let sig = 0;
   let err = 0;
@@ -210,8 +238,14 @@ export interface AbsmaxInt8 {
 }
 
 /** s = 127 / max|x|, q = round(x · s) (half to even, f32 product), per tensor or per row/token. */
-export function absmaxInt8(x: Float32Array, rows: number, cols: number, granularity: AbsmaxGranularity): AbsmaxInt8 & ErrorStats {
-  if (!(rows >= 1 && cols >= 1) || x.length !== rows * cols) throw new NibbleError('bad-argument', `absmaxInt8: ${x.length} values for a ${rows}×${cols} matrix`);
+export function absmaxInt8(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  granularity: AbsmaxGranularity,
+): AbsmaxInt8 & ErrorStats {
+  if (!(rows >= 1 && cols >= 1) || x.length !== rows * cols)
+    throw new NibbleError('bad-argument', `absmaxInt8: ${x.length} values for a ${rows}×${cols} matrix`);
   const perRow = granularity !== 'tensor';
   const s = new Float32Array(perRow ? rows : 1);
   const multiplier = (start: number, end: number): number => {
@@ -223,7 +257,8 @@ export function absmaxInt8(x: Float32Array, rows: number, cols: number, granular
   if (perRow) for (let r = 0; r < rows; r++) s[r] = multiplier(r * cols, (r + 1) * cols);
   else s[0] = multiplier(0, x.length);
   const q = new Int8Array(rows * cols);
-  for (let i = 0; i < q.length; i++) q[i] = clamp(roundHalfEven(f32(x[i] * s[perRow ? Math.floor(i / cols) : 0])), -127, 127);
+  for (let i = 0; i < q.length; i++)
+    q[i] = clamp(roundHalfEven(f32(x[i] * s[perRow ? Math.floor(i / cols) : 0])), -127, 127);
   const xhat = dequantizeAbsmaxInt8({ rows, cols, granularity, q, s });
   return { rows, cols, granularity, q, s, ...errorStats(x, xhat) };
 }

@@ -26,26 +26,32 @@ function vocabularySize(json: JsonObject): number {
   if (!isObject(model)) throw badTok(`model must be an object, got ${show(model)}`);
   let size = 0;
   const note = (id: unknown, what: string) => {
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0 || id >= MAX_VOCAB) throw badTok(`${what} has id ${show(id)}, outside 0..${MAX_VOCAB - 1}`);
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0 || id >= MAX_VOCAB)
+      throw badTok(`${what} has id ${show(id)}, outside 0..${MAX_VOCAB - 1}`);
     size = Math.max(size, id + 1);
   };
   const vocab = model.vocab;
-  if (Array.isArray(vocab)) { // Unigram: [[piece, score], …], id = index
+  if (Array.isArray(vocab)) {
+    // Unigram: [[piece, score], …], id = index
     if (vocab.length > MAX_VOCAB) throw badTok(`model.vocab has ${vocab.length} entries (more than ${MAX_VOCAB})`);
     vocab.forEach((e, i) => {
-      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number') throw badTok(`model.vocab[${i}] must be [piece, score], got ${show(e)}`);
+      if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number')
+        throw badTok(`model.vocab[${i}] must be [piece, score], got ${show(e)}`);
     });
     size = vocab.length;
-  } else if (isObject(vocab)) { // BPE / WordPiece / WordLevel: { piece: id }
+  } else if (isObject(vocab)) {
+    // BPE / WordPiece / WordLevel: { piece: id }
     for (const [piece, id] of Object.entries(vocab)) note(id, `model.vocab[${show(piece)}]`);
   } else {
     throw badTok(`model.vocab must be an object or a list, got ${show(vocab)}`);
   }
-  if (model.type === 'BPE' && !Array.isArray(model.merges)) throw badTok(`model.merges must be a list, got ${show(model.merges)}`);
+  if (model.type === 'BPE' && !Array.isArray(model.merges))
+    throw badTok(`model.merges must be a list, got ${show(model.merges)}`);
   const added = json.added_tokens ?? [];
   if (!Array.isArray(added)) throw badTok(`added_tokens must be a list, got ${show(added)}`);
   added.forEach((t, i) => {
-    if (!isObject(t) || typeof t.content !== 'string') throw badTok(`added_tokens[${i}] must have a string content, got ${show(t)}`);
+    if (!isObject(t) || typeof t.content !== 'string')
+      throw badTok(`added_tokens[${i}] must have a string content, got ${show(t)}`);
     note(t.id, `added token ${show(t.content)}`);
   });
   if (size === 0) throw badTok('the vocabulary is empty');
@@ -89,7 +95,9 @@ export class HfTokenizer implements TextTokenizer {
     }
     const inRange = (id: number | undefined) => (id !== undefined && id < this.vocabSize ? id : undefined);
     this.bosId = inRange(idOf(this.specialText.bos_token)) ?? inRange(opts.bosId) ?? null;
-    const eos = [idOf(this.specialText.eos_token), ...(opts.eosIds ?? [])].filter((id) => inRange(id) !== undefined) as number[];
+    const eos = [idOf(this.specialText.eos_token), ...(opts.eosIds ?? [])].filter(
+      (id) => inRange(id) !== undefined,
+    ) as number[];
     this.eosId = eos[0] ?? null;
     this.stopIds = [...new Set(eos)];
     this.addsBos = this.bosId !== null && this.probeAddsBos(this.bosId);
@@ -98,7 +106,11 @@ export class HfTokenizer implements TextTokenizer {
   }
 
   /** tokenizer.json bytes (+ tokenizer_config.json bytes) → a tokenizer; every failure is a NibbleError. */
-  static fromFiles(tokenizerJson: Uint8Array, tokenizerConfig?: Uint8Array, opts: HfTokenizerOptions = {}): HfTokenizer {
+  static fromFiles(
+    tokenizerJson: Uint8Array,
+    tokenizerConfig?: Uint8Array,
+    opts: HfTokenizerOptions = {},
+  ): HfTokenizer {
     const json = parseJsonObject(tokenizerJson, 'tokenizer.json');
     const cfg = tokenizerConfig ? parseJsonObject(tokenizerConfig, 'tokenizer_config.json') : {};
     return new HfTokenizer(json, cfg, opts);
@@ -122,7 +134,11 @@ export class HfTokenizer implements TextTokenizer {
     } catch (e) {
       throw new NibbleError('bad-argument', `tokenizer could not encode the text (${(e as Error).message})`);
     }
-    if (ids.some((id) => id === undefined)) throw new NibbleError('tokenizer-mismatch', 'tokenizer.json maps some text to no token id (no unk_token or byte fallback)');
+    if (ids.some((id) => id === undefined))
+      throw new NibbleError(
+        'tokenizer-mismatch',
+        'tokenizer.json maps some text to no token id (no unk_token or byte fallback)',
+      );
     if (opts.bos && this.addsBos) ids.unshift(this.bosId!);
     if (opts.eos && this.eosId !== null) ids.push(this.eosId);
     return ids;
@@ -145,13 +161,22 @@ export class HfTokenizer implements TextTokenizer {
 
   /** The chat rendered as the model expects its prompt; 'unsupported' when the model has no template. */
   applyChatTemplate(messages: readonly ChatMessage[], opts: { add_generation_prompt: boolean }): string {
-    if (this.chatTemplate === undefined) throw new NibbleError('unsupported', 'this model has no chat template (tokenizer_config.json chat_template or chat_template.jinja)');
-    return renderChatTemplate(this.chatTemplate, messages, { ...this.specialText, add_generation_prompt: opts.add_generation_prompt });
+    if (this.chatTemplate === undefined)
+      throw new NibbleError(
+        'unsupported',
+        'this model has no chat template (tokenizer_config.json chat_template or chat_template.jinja)',
+      );
+    return renderChatTemplate(this.chatTemplate, messages, {
+      ...this.specialText,
+      add_generation_prompt: opts.add_generation_prompt,
+    });
   }
 }
 
 function namedTemplate(list: unknown[]): string | undefined {
-  const named = list.filter((t): t is { name: unknown; template: string } => isObject(t) && typeof t.template === 'string');
+  const named = list.filter(
+    (t): t is { name: unknown; template: string } => isObject(t) && typeof t.template === 'string',
+  );
   return (named.find((t) => t.name === 'default') ?? named[0])?.template;
 }
 

@@ -44,7 +44,10 @@ export class Tokenizer implements TextTokenizer {
     let off = 4;
     for (let i = 0; i < vocabSize; i++) {
       if (off + 8 > bytes.byteLength) {
-        throw new NibbleError('tokenizer-mismatch', `tokenizer holds ${i} tokens (${bytes.byteLength} bytes), the model's vocabulary has ${vocabSize}`);
+        throw new NibbleError(
+          'tokenizer-mismatch',
+          `tokenizer holds ${i} tokens (${bytes.byteLength} bytes), the model's vocabulary has ${vocabSize}`,
+        );
       }
       scores[i] = view.getFloat32(off, true);
       const len = view.getInt32(off + 4, true);
@@ -56,7 +59,10 @@ export class Tokenizer implements TextTokenizer {
       off += 8 + len;
     }
     if (off !== bytes.byteLength) {
-      throw new NibbleError('tokenizer-mismatch', `tokenizer has ${bytes.byteLength - off} bytes left after ${vocabSize} tokens: it was made for a larger vocabulary than the model's ${vocabSize}`);
+      throw new NibbleError(
+        'tokenizer-mismatch',
+        `tokenizer has ${bytes.byteLength - off} bytes left after ${vocabSize} tokens: it was made for a larger vocabulary than the model's ${vocabSize}`,
+      );
     }
     return new Tokenizer(pieces, scores, maxLen);
   }
@@ -64,9 +70,16 @@ export class Tokenizer implements TextTokenizer {
   /** A tokenizer from raw pieces and merge scores (e.g. GGUF tokenizer.ggml.tokens / scores). */
   static fromVocab(pieces: Uint8Array[], scores: Float32Array): Tokenizer {
     if (pieces.length !== scores.length || pieces.length < 3) {
-      throw new NibbleError('bad-format', `tokenizer: ${pieces.length} pieces and ${scores.length} scores (need equal counts, at least 3)`);
+      throw new NibbleError(
+        'bad-format',
+        `tokenizer: ${pieces.length} pieces and ${scores.length} scores (need equal counts, at least 3)`,
+      );
     }
-    return new Tokenizer(pieces, Float32Array.from(scores), pieces.reduce((m, p) => Math.max(m, p.length), 1));
+    return new Tokenizer(
+      pieces,
+      Float32Array.from(scores),
+      pieces.reduce((m, p) => Math.max(m, p.length), 1),
+    );
   }
 
   piece(id: number): Uint8Array {

@@ -15,7 +15,10 @@ export function tokenizerFromFiles(files: TokenizerFiles, vocabSize: number): Te
   if (files.kind === 'llama2c') return Tokenizer.fromLlama2c(files.bytes, vocabSize);
   const tok = HfTokenizer.fromFiles(files.json, files.config, files.options);
   if (tok.vocabSize > vocabSize) {
-    throw new NibbleError('tokenizer-mismatch', `tokenizer.json has ${tok.vocabSize} tokens, the model's vocabulary has ${vocabSize}`);
+    throw new NibbleError(
+      'tokenizer-mismatch',
+      `tokenizer.json has ${tok.vocabSize} tokens, the model's vocabulary has ${vocabSize}`,
+    );
   }
   return tok;
 }

@@ -17,32 +17,56 @@ export interface ClassifierIO {
   classes: number | null; // C when the output shape records it
 }
 
-const shapeText = (v: OnnxValueInfo): string => (v.dims ? `[${v.dims.map((d) => d ?? '?').join(', ')}]` : 'with no recorded shape');
+const shapeText = (v: OnnxValueInfo): string =>
+  v.dims ? `[${v.dims.map((d) => d ?? '?').join(', ')}]` : 'with no recorded shape';
 const fits = (d: number | string | null, want: number): boolean => typeof d !== 'number' || d === want;
 
 /** Checks that the model takes one grayscale image batch of the data set's size; throws unsupported / bad-argument. */
 export function classifierIO(info: OnnxModelInfo, data: VisionDataset): ClassifierIO {
   if (info.inputs.length !== 1) {
-    throw new NibbleError('unsupported', `the model has ${info.inputs.length} inputs (${info.inputs.map((v) => v.name).join(', ')}); the lab needs an image classifier with one image input`);
+    throw new NibbleError(
+      'unsupported',
+      `the model has ${info.inputs.length} inputs (${info.inputs.map((v) => v.name).join(', ')}); the lab needs an image classifier with one image input`,
+    );
   }
   const inp = info.inputs[0];
-  if (inp.elemType !== 1) throw new NibbleError('unsupported', `input '${inp.name}' is not float32 (ONNX type ${inp.elemType}); the lab feeds float32 pixels in [0, 1]`);
+  if (inp.elemType !== 1)
+    throw new NibbleError(
+      'unsupported',
+      `input '${inp.name}' is not float32 (ONNX type ${inp.elemType}); the lab feeds float32 pixels in [0, 1]`,
+    );
   const d = inp.dims;
   let layout: ClassifierIO['layout'];
   if (d && d.length === 4) {
-    if (!fits(d[1], 1)) throw new NibbleError('unsupported', `input '${inp.name}' has shape ${shapeText(inp)}: ${d[1]} channels; the lab feeds grayscale images as [N, 1, H, W] or [N, H, W]`);
+    if (!fits(d[1], 1))
+      throw new NibbleError(
+        'unsupported',
+        `input '${inp.name}' has shape ${shapeText(inp)}: ${d[1]} channels; the lab feeds grayscale images as [N, 1, H, W] or [N, H, W]`,
+      );
     layout = 'nchw';
   } else if (d && d.length === 3) layout = 'nhw';
-  else throw new NibbleError('unsupported', `input '${inp.name}' has shape ${shapeText(inp)}; the lab needs [N, 1, H, W] or [N, H, W]`);
+  else
+    throw new NibbleError(
+      'unsupported',
+      `input '${inp.name}' has shape ${shapeText(inp)}; the lab needs [N, 1, H, W] or [N, H, W]`,
+    );
   const [h, w] = d.slice(-2);
   if (!fits(h, data.height) || !fits(w, data.width)) {
-    throw new NibbleError('bad-argument', `the model takes ${h}×${w} images (input '${inp.name}' ${shapeText(inp)}) but the data set's images are ${data.height}×${data.width}`);
+    throw new NibbleError(
+      'bad-argument',
+      `the model takes ${h}×${w} images (input '${inp.name}' ${shapeText(inp)}) but the data set's images are ${data.height}×${data.width}`,
+    );
   }
   const fixedBatch = typeof d[0] === 'number' && d[0] > 0 ? d[0] : null;
   const out = info.outputs.find((o) => o.name === 'logits') ?? info.outputs[0];
   if (!out) throw new NibbleError('unsupported', 'the model has no outputs');
-  if (out.elemType !== 1) throw new NibbleError('unsupported', `output '${out.name}' is not float32 logits (ONNX type ${out.elemType})`);
-  if (out.dims && out.dims.length !== 2) throw new NibbleError('unsupported', `output '${out.name}' has shape ${shapeText(out)}; the lab needs logits [N, classes]`);
+  if (out.elemType !== 1)
+    throw new NibbleError('unsupported', `output '${out.name}' is not float32 logits (ONNX type ${out.elemType})`);
+  if (out.dims && out.dims.length !== 2)
+    throw new NibbleError(
+      'unsupported',
+      `output '${out.name}' has shape ${shapeText(out)}; the lab needs logits [N, classes]`,
+    );
   const c = out.dims?.[1];
   const classes = typeof c === 'number' ? c : null;
   if (classes !== null) checkClasses(classes, out.name, data);
@@ -50,15 +74,26 @@ export function classifierIO(info: OnnxModelInfo, data: VisionDataset): Classifi
 }
 
 function checkClasses(classes: number, output: string, data: VisionDataset): void {
-  if (classes < 1 || classes > MAX_CLASSES) throw new NibbleError('unsupported', `output '${output}' has ${classes} classes; the lab supports 1..${MAX_CLASSES}`);
+  if (classes < 1 || classes > MAX_CLASSES)
+    throw new NibbleError(
+      'unsupported',
+      `output '${output}' has ${classes} classes; the lab supports 1..${MAX_CLASSES}`,
+    );
   const bad = data.labels.findIndex((l) => l >= classes);
-  if (bad >= 0) throw new NibbleError('bad-argument', `label ${data.labels[bad]} of image ${bad} is not one of the model's ${classes} classes`);
+  if (bad >= 0)
+    throw new NibbleError(
+      'bad-argument',
+      `label ${data.labels[bad]} of image ${bad} is not one of the model's ${classes} classes`,
+    );
 }
 
 /** Also checks the names against what ORT itself reports for the session. */
 export function checkSessionNames(io: ClassifierIO, session: OrtSessionLike): void {
   if (!session.inputNames.includes(io.input) || !session.outputNames.includes(io.output)) {
-    throw new NibbleError('bad-format', `onnxruntime sees inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], the file declares '${io.input}' → '${io.output}'`);
+    throw new NibbleError(
+      'bad-format',
+      `onnxruntime sees inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], the file declares '${io.input}' → '${io.output}'`,
+    );
   }
 }
 
@@ -78,7 +113,13 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 /** Runs the whole data set through the session in batches and takes argmax of the logits. */
-export async function classify(ort: OrtModuleLike, session: OrtSessionLike, io: ClassifierIO, data: VisionDataset, opt: ClassifyOptions): Promise<ClassifyResult> {
+export async function classify(
+  ort: OrtModuleLike,
+  session: OrtSessionLike,
+  io: ClassifierIO,
+  data: VisionDataset,
+  opt: ClassifyOptions,
+): Promise<ClassifyResult> {
   const hw = data.height * data.width;
   const batch = io.fixedBatch ?? Math.max(1, Math.min(opt.batchSize, data.count));
   const predictions = new Uint8Array(data.count);
@@ -97,7 +138,10 @@ export async function classify(ort: OrtModuleLike, session: OrtSessionLike, io: 
     for (const t of Object.values(outputs)) if (t !== y) t.dispose?.();
     if (!y || !(y.data instanceof Float32Array) || y.dims.length !== 2 || y.dims[0] !== fed) {
       y?.dispose?.();
-      throw new NibbleError('unsupported', `output '${io.output}' came back as ${y ? `[${y.dims.join(', ')}]` : 'nothing'}; expected float32 logits [${fed}, classes]`);
+      throw new NibbleError(
+        'unsupported',
+        `output '${io.output}' came back as ${y ? `[${y.dims.join(', ')}]` : 'nothing'}; expected float32 logits [${fed}, classes]`,
+      );
     }
     const classes = y.dims[1];
     if (start === 0 && io.classes === null) checkClasses(classes, io.output, data);
@@ -119,7 +163,10 @@ function argmax(row: Float32Array, off: number, n: number): number {
   let bestV = -Infinity;
   for (let c = 0; c < n; c++) {
     const v = row[off + c];
-    if (v > bestV || (best < 0 && v === -Infinity)) { best = c; bestV = v; }
+    if (v > bestV || (best < 0 && v === -Infinity)) {
+      best = c;
+      bestV = v;
+    }
   }
   return best < 0 ? MAX_CLASSES : best;
 }

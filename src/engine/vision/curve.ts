@@ -31,7 +31,8 @@ export interface SweepOptions {
 export async function sweepTruncationCurve(lab: VisionLab, opt: SweepOptions = {}): Promise<CurvePoint[]> {
   const modes = opt.modes ?? ['truncate'];
   const bits = opt.bits ?? ALL_BITS;
-  if (modes.length === 0 || bits.length === 0) throw new NibbleError('bad-argument', 'a sweep needs at least one mode and one bit width');
+  if (modes.length === 0 || bits.length === 0)
+    throw new NibbleError('bad-argument', 'a sweep needs at least one mode and one bit width');
   const total = modes.length * bits.length;
   const points: CurvePoint[] = [];
   for (const mode of modes) {

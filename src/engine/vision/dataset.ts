@@ -21,7 +21,10 @@ export function datasetFromIdx(imagesFile: Uint8Array, labelsFile: Uint8Array): 
   const img = readIdxImages(imagesFile);
   const labels = readIdxLabels(labelsFile);
   if (labels.length !== img.count) {
-    throw new NibbleError('bad-argument', `the images file has ${img.count} images but the labels file has ${labels.length} labels`);
+    throw new NibbleError(
+      'bad-argument',
+      `the images file has ${img.count} images but the labels file has ${labels.length} labels`,
+    );
   }
   const pixels = new Float32Array(img.pixels.length);
   for (let i = 0; i < pixels.length; i++) pixels[i] = img.pixels[i] / 255;
@@ -46,13 +49,20 @@ export function datasetFromImages(
   let pixels: Float32Array;
   if (images instanceof Float32Array) {
     if (images.length % hw !== 0) {
-      throw new NibbleError('bad-argument', `${images.length} pixels are not a whole number of ${height}×${width} images`);
+      throw new NibbleError(
+        'bad-argument',
+        `${images.length} pixels are not a whole number of ${height}×${width} images`,
+      );
     }
     pixels = images.slice();
   } else {
     pixels = new Float32Array(images.length * hw);
     images.forEach((im, i) => {
-      if (im.length !== hw) throw new NibbleError('bad-argument', `image ${i} has ${im.length} pixels; every image must be ${height}×${width} = ${hw}`);
+      if (im.length !== hw)
+        throw new NibbleError(
+          'bad-argument',
+          `image ${i} has ${im.length} pixels; every image must be ${height}×${width} = ${hw}`,
+        );
       pixels.set(im, i * hw);
     });
   }
@@ -61,13 +71,17 @@ export function datasetFromImages(
   for (let i = 0; i < pixels.length; i++) {
     const v = pixels[i];
     if (!(v >= 0 && v <= 1)) {
-      throw new NibbleError('bad-argument', `image ${Math.floor(i / hw)}: pixel value ${v} is outside [0, 1] (scale 8-bit grayscale by 1/255)`);
+      throw new NibbleError(
+        'bad-argument',
+        `image ${Math.floor(i / hw)}: pixel value ${v} is outside [0, 1] (scale 8-bit grayscale by 1/255)`,
+      );
     }
   }
   const lab = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const l = labels[i];
-    if (!Number.isInteger(l) || l < 0 || l >= MAX_CLASSES) throw new NibbleError('bad-argument', `label ${l} of image ${i} is not a class index 0..${MAX_CLASSES - 1}`);
+    if (!Number.isInteger(l) || l < 0 || l >= MAX_CLASSES)
+      throw new NibbleError('bad-argument', `label ${l} of image ${i} is not a class index 0..${MAX_CLASSES - 1}`);
     lab[i] = l;
   }
   if (count === 0) throw new NibbleError('bad-argument', 'the data set has no images');
@@ -77,7 +91,11 @@ export function datasetFromImages(
 function checkLabels(labels: Uint8Array): void {
   if (labels.length === 0) throw new NibbleError('bad-argument', 'the data set has no images');
   const bad = labels.findIndex((l) => l >= MAX_CLASSES);
-  if (bad >= 0) throw new NibbleError('bad-argument', `label ${labels[bad]} of image ${bad}: at most ${MAX_CLASSES} classes are supported`);
+  if (bad >= 0)
+    throw new NibbleError(
+      'bad-argument',
+      `label ${labels[bad]} of image ${bad}: at most ${MAX_CLASSES} classes are supported`,
+    );
 }
 
 /**
@@ -88,17 +106,30 @@ function checkLabels(labels: Uint8Array): void {
  * Blank lines and lines starting with `#` are skipped. Returns labels in `imageNames` order.
  */
 export function parseLabelsText(text: string, imageNames: readonly string[]): Uint8Array {
-  const lines = text.split(/\r?\n/).map((l, i) => ({ n: i + 1, s: l.trim() })).filter((l) => l.s !== '' && !l.s.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((l, i) => ({ n: i + 1, s: l.trim() }))
+    .filter((l) => l.s !== '' && !l.s.startsWith('#'));
   const out = new Uint8Array(imageNames.length);
   const label = (s: string, line: number): number => {
     const v = Number(s);
-    if (!/^\d+$/.test(s) || v >= MAX_CLASSES) throw new NibbleError('bad-format', `labels file line ${line}: '${s}' is not a class index 0..${MAX_CLASSES - 1}`);
+    if (!/^\d+$/.test(s) || v >= MAX_CLASSES)
+      throw new NibbleError(
+        'bad-format',
+        `labels file line ${line}: '${s}' is not a class index 0..${MAX_CLASSES - 1}`,
+      );
     return v;
   };
   const paired = lines.some((l) => /[,\t ]/.test(l.s));
   if (!paired) {
-    if (lines.length !== imageNames.length) throw new NibbleError('bad-argument', `the labels file has ${lines.length} labels for ${imageNames.length} images`);
-    lines.forEach((l, i) => { out[i] = label(l.s, l.n); });
+    if (lines.length !== imageNames.length)
+      throw new NibbleError(
+        'bad-argument',
+        `the labels file has ${lines.length} labels for ${imageNames.length} images`,
+      );
+    lines.forEach((l, i) => {
+      out[i] = label(l.s, l.n);
+    });
     return out;
   }
   const byName = new Map<string, number>();

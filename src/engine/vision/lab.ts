@@ -76,9 +76,15 @@ export interface VisionLab {
  * unsupported (not a one-input float classifier on [N,1,H,W] or [N,H,W]), bad-argument (image
  * size or labels do not match the model).
  */
-export async function createVisionLab(ort: OrtModuleLike, modelBytes: Uint8Array, dataset: VisionDataset, options: VisionLabOptions = {}): Promise<VisionLab> {
+export async function createVisionLab(
+  ort: OrtModuleLike,
+  modelBytes: Uint8Array,
+  dataset: VisionDataset,
+  options: VisionLabOptions = {},
+): Promise<VisionLab> {
   const batchSize = options.batchSize ?? 200;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new NibbleError('bad-argument', `batch size ${batchSize} must be a positive integer`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new NibbleError('bad-argument', `batch size ${batchSize} must be a positive integer`);
   const scope = options.scope ?? 'initializers';
   const sessionOptions = options.sessionOptions ?? { executionProviders: ['wasm'] };
   const bytes = modelBytes.slice(); // our own copy: the caller may reuse its buffer
@@ -96,9 +102,17 @@ export async function createVisionLab(ort: OrtModuleLike, modelBytes: Uint8Array
     try {
       s = await ort.InferenceSession.create(model, sessionOptions);
     } catch (e) {
-      throw new NibbleError('bad-format', `onnxruntime could not load the model: ${e instanceof Error ? e.message : String(e)}`);
+      throw new NibbleError(
+        'bad-format',
+        `onnxruntime could not load the model: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
-    try { checkSessionNames(io, s); } catch (e) { await s.release(); throw e; }
+    try {
+      checkSessionNames(io, s);
+    } catch (e) {
+      await s.release();
+      throw e;
+    }
     return s;
   };
   let fp32: OrtSessionLike | null = await open(bytes);
@@ -118,9 +132,23 @@ export async function createVisionLab(ort: OrtModuleLike, modelBytes: Uint8Array
     return mapFloatTensors(bytes, info, (v, t) => (inScope(t) ? cut(v, k) : null));
   };
 
-  const run = async (session: OrtSessionLike, k: number | null, mode: TruncMode | null, t0: number, opt: EvaluateOptions): Promise<VisionResult> => {
+  const run = async (
+    session: OrtSessionLike,
+    k: number | null,
+    mode: TruncMode | null,
+    t0: number,
+    opt: EvaluateOptions,
+  ): Promise<VisionResult> => {
     const r = await classify(ort, session, io, dataset, { batchSize, signal: opt.signal, onBatch: opt.onProgress });
-    return { k, mode, accuracy: r.correct / dataset.count, correct: r.correct, count: dataset.count, predictions: r.predictions, seconds: (performance.now() - t0) / 1000 };
+    return {
+      k,
+      mode,
+      accuracy: r.correct / dataset.count,
+      correct: r.correct,
+      count: dataset.count,
+      predictions: r.predictions,
+      seconds: (performance.now() - t0) / 1000,
+    };
   };
 
   const lab: VisionLab = {
@@ -163,16 +191,19 @@ export async function createVisionLab(ort: OrtModuleLike, modelBytes: Uint8Array
         }
       });
     },
-    dispose: () => serial(async () => {
-      const s = fp32;
-      fp32 = null;
-      await s?.release();
-    }),
+    dispose: () =>
+      serial(async () => {
+        const s = fp32;
+        fp32 = null;
+        await s?.release();
+      }),
   };
   return lab;
 }
 
 function checkBits(k: number, mode: TruncMode): void {
-  if (!Number.isInteger(k) || k < 0 || k > 23) throw new NibbleError('bad-argument', `fraction bits k = ${k}: must be an integer 0..23`);
-  if (mode !== 'truncate' && mode !== 'rne') throw new NibbleError('bad-argument', `mode '${String(mode)}': must be 'truncate' or 'rne'`);
+  if (!Number.isInteger(k) || k < 0 || k > 23)
+    throw new NibbleError('bad-argument', `fraction bits k = ${k}: must be an integer 0..23`);
+  if (mode !== 'truncate' && mode !== 'rne')
+    throw new NibbleError('bad-argument', `mode '${String(mode)}': must be 'truncate' or 'rne'`);
 }

@@ -54,7 +54,9 @@ function Header() {
             data-testid={`tab-${t.id}`}
           >
             {t.label}
-            {t.id === 'quantize' && (variants > 0 || running) && <span className={running ? 'tab-count busy' : 'tab-count'}>{running ? '…' : variants}</span>}
+            {t.id === 'quantize' && (variants > 0 || running) && (
+              <span className={running ? 'tab-count busy' : 'tab-count'}>{running ? '…' : variants}</span>
+            )}
           </button>
         ))}
       </nav>
@@ -93,7 +95,12 @@ function TruncationView() {
   );
 }
 
-const VIEWS: Record<Tab, ComponentType> = { chat: ChatView, quantize: QuantizeTab, charts: ChartsTab, truncation: TruncationView };
+const VIEWS: Record<Tab, ComponentType> = {
+  chat: ChatView,
+  quantize: QuantizeTab,
+  charts: ChartsTab,
+  truncation: TruncationView,
+};
 
 export function App() {
   const tab = useApp((s) => s.settings.tab);

@@ -28,7 +28,11 @@ function slot(name: SlotName) {
   });
 }
 
-const SLOTS: Record<SlotName, ComponentType> = { VisionLab: slot('VisionLab'), ModelsDrawer: slot('ModelsDrawer'), HeaderActions: slot('HeaderActions') };
+const SLOTS: Record<SlotName, ComponentType> = {
+  VisionLab: slot('VisionLab'),
+  ModelsDrawer: slot('ModelsDrawer'),
+  HeaderActions: slot('HeaderActions'),
+};
 
 /** Renders the component another feature exports as `name` (nothing when none does). */
 export function Slot({ name }: { name: SlotName }) {

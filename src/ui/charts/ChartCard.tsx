@@ -22,7 +22,9 @@ export function ChartCard({ title, caption, testId, json, status, controls, chil
   const png = async () => {
     setError(null);
     try {
-      const svgs = [...(body.current?.querySelectorAll<SVGSVGElement>('.recharts-wrapper > svg.recharts-surface') ?? [])];
+      const svgs = [
+        ...(body.current?.querySelectorAll<SVGSVGElement>('.recharts-wrapper > svg.recharts-surface') ?? []),
+      ];
       if (!svgs.length) throw new Error('nothing is drawn yet');
       downloadBlob(`${slug(title)}.png`, await svgsToPng(svgs, title, caption));
     } catch (e) {
@@ -34,10 +36,22 @@ export function ChartCard({ title, caption, testId, json, status, controls, chil
       <div className="card-head">
         <h2>{title}</h2>
         <div className="chart-actions">
-          <button type="button" className="mini-button" onClick={() => void png()} disabled={json === null} data-testid={`${testId}-png`}>
+          <button
+            type="button"
+            className="mini-button"
+            onClick={() => void png()}
+            disabled={json === null}
+            data-testid={`${testId}-png`}
+          >
             PNG
           </button>
-          <button type="button" className="mini-button" onClick={() => downloadJson(`${slug(title)}.json`, json)} disabled={json === null} data-testid={`${testId}-json`}>
+          <button
+            type="button"
+            className="mini-button"
+            onClick={() => downloadJson(`${slug(title)}.json`, json)}
+            disabled={json === null}
+            data-testid={`${testId}-json`}
+          >
             JSON
           </button>
         </div>

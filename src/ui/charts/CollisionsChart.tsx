@@ -47,19 +47,32 @@ export function CollisionsChart() {
       <span className="control-label">Bits</span>
       {BITS.map((b) => (
         <label key={b} className="chip">
-          <input type="checkbox" checked={c.bits.includes(b)} onChange={(e) => setOpts({ bits: toggle(c.bits, b, e.target.checked).sort((x, y) => y - x) })} />
+          <input
+            type="checkbox"
+            checked={c.bits.includes(b)}
+            onChange={(e) => setOpts({ bits: toggle(c.bits, b, e.target.checked).sort((x, y) => y - x) })}
+          />
           {b}
         </label>
       ))}
       <span className="control-label">Granularity</span>
       {GROUPS.map((g) => (
         <label key={g.value} className="chip">
-          <input type="checkbox" checked={c.groups.includes(g.value)} onChange={(e) => setOpts({ groups: toggle(c.groups, g.value, e.target.checked).sort((x, y) => x - y) })} />
+          <input
+            type="checkbox"
+            checked={c.groups.includes(g.value)}
+            onChange={(e) => setOpts({ groups: toggle(c.groups, g.value, e.target.checked).sort((x, y) => x - y) })}
+          />
           {g.label}
         </label>
       ))}
       <label className="check">
-        <input type="checkbox" checked={c.sym} onChange={(e) => setOpts({ sym: e.target.checked })} data-testid="collisions-sym" />
+        <input
+          type="checkbox"
+          checked={c.sym}
+          onChange={(e) => setOpts({ sym: e.target.checked })}
+          data-testid="collisions-sym"
+        />
         symmetric
       </label>
     </>
@@ -72,10 +85,19 @@ export function CollisionsChart() {
       caption="Each bar is one integer code: how many weights of the tensor were rounded to it. Empty codes are wasted resolution; a tall bar means many different weights became the same value. The table compares quantizers."
       json={r ? collisionsExport(r) : null}
       controls={controls}
-      status={r && <span data-testid="collisions-backend">computed on the {r.backend === 'webgpu' ? 'GPU (histogram kernel with atomics)' : 'CPU (the kernel’s twin)'} in {r.ms.toFixed(0)} ms · {r.shape[0]}×{r.shape[1]} weights</span>}
+      status={
+        r && (
+          <span data-testid="collisions-backend">
+            computed on the {r.backend === 'webgpu' ? 'GPU (histogram kernel with atomics)' : 'CPU (the kernel’s twin)'}{' '}
+            in {r.ms.toFixed(0)} ms · {r.shape[0]}×{r.shape[1]} weights
+          </span>
+        )
+      }
     >
       {c.status === 'error' && <ChartEmpty>{c.error?.message}</ChartEmpty>}
-      {c.status !== 'error' && !stats && <ChartEmpty>{ready ? 'Counting codes…' : 'Waiting for the model…'}</ChartEmpty>}
+      {c.status !== 'error' && !stats && (
+        <ChartEmpty>{ready ? 'Counting codes…' : 'Waiting for the model…'}</ChartEmpty>
+      )}
       {c.status !== 'error' && stats && r && (
         <>
           <div className="picker-row small">
@@ -90,15 +112,25 @@ export function CollisionsChart() {
               </select>
             </label>
             <span className="muted">
-              {stats.total} weights in {stats.counts.length} codes · largest bucket: code {stats.largest.code} with {stats.largest.count} ({(stats.largest.share * 100).toFixed(1)} %) ·{' '}
+              {stats.total} weights in {stats.counts.length} codes · largest bucket: code {stats.largest.code} with{' '}
+              {stats.largest.count} ({(stats.largest.share * 100).toFixed(1)} %) ·{' '}
               {unused.length ? `${unused.length} unused` : 'every code used'}
             </span>
           </div>
           <div data-testid="collisions-plot" data-label={stats.label} data-counts={stats.counts.join(',')}>
             <ResponsiveContainer width="100%" height={220}>
-              <BarChart data={bars} margin={{ top: 8, right: 16, bottom: 4, left: 0 }} barCategoryGap={bars.length > 64 ? 0 : 1}>
+              <BarChart
+                data={bars}
+                margin={{ top: 8, right: 16, bottom: 4, left: 0 }}
+                barCategoryGap={bars.length > 64 ? 0 : 1}
+              >
                 <CartesianGrid stroke={C.grid} vertical={false} />
-                <XAxis dataKey="code" stroke={C.axis} fontSize={11} interval={bars.length > 32 ? Math.ceil(bars.length / 16) - 1 : 0} />
+                <XAxis
+                  dataKey="code"
+                  stroke={C.axis}
+                  fontSize={11}
+                  interval={bars.length > 32 ? Math.ceil(bars.length / 16) - 1 : 0}
+                />
                 <YAxis stroke={C.axis} fontSize={11} width={48} />
                 <Tooltip formatter={(v) => [Number(v), 'weights']} labelFormatter={(code) => `code ${code}`} />
                 <Bar dataKey="count" isAnimationActive={false}>
@@ -121,7 +153,11 @@ export function CollisionsChart() {
             </thead>
             <tbody>
               {table.map((t) => (
-                <tr key={t.label} className={t.label === stats.label ? 'selected' : undefined} onClick={() => setPicked(t.label)}>
+                <tr
+                  key={t.label}
+                  className={t.label === stats.label ? 'selected' : undefined}
+                  onClick={() => setPicked(t.label)}
+                >
                   <td>{t.label}</td>
                   <td>{t.unusedPct.toFixed(1)} %</td>
                   <td>{t.largestPct.toFixed(1)} %</td>

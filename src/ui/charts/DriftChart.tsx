@@ -2,7 +2,19 @@
 // variant on one chart, KL / top-1 / perplexity in a table, and perplexity vs bits per weight
 // (the Pareto view: points no other variant beats on both axes are on the frontier).
 import { useMemo } from 'react';
-import { CartesianGrid, LabelList, Legend, Line, LineChart, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis } from 'recharts';
+import {
+  CartesianGrid,
+  LabelList,
+  Legend,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Scatter,
+  ScatterChart,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
 import { useApp, useShallow } from '../../state/react.tsx';
 import { ChartCard, ChartEmpty } from './ChartCard.tsx';
 import { driftExport, driftSummary, paretoPoints, sqnrRows } from './drift-data.ts';
@@ -32,12 +44,23 @@ export function DriftChart() {
 
   const controls = (
     <>
-      <button type="button" className="mini-button primary" onClick={() => void computeAll()} disabled={!ready || busy || missing === 0} data-testid="drift-evaluate">
+      <button
+        type="button"
+        className="mini-button primary"
+        onClick={() => void computeAll()}
+        disabled={!ready || busy || missing === 0}
+        data-testid="drift-evaluate"
+      >
         {busy ? 'Evaluating…' : missing ? `Evaluate ${missing} variant${missing > 1 ? 's' : ''}` : 'All evaluated'}
       </button>
       <label>
         Evaluation text
-        <select value={evalWindows} onChange={(e) => setEvalWindows(Number(e.target.value))} disabled={busy} data-testid="drift-windows">
+        <select
+          value={evalWindows}
+          onChange={(e) => setEvalWindows(Number(e.target.value))}
+          disabled={busy}
+          data-testid="drift-windows"
+        >
           <option value={0}>all windows</option>
           {[16, 8, 4, 2].map((n) => (
             <option key={n} value={n}>
@@ -46,7 +69,9 @@ export function DriftChart() {
           ))}
         </select>
       </label>
-      {variants.length < 2 && <span className="muted">Quantize a variant in the Quantize tab to compare it with fp32.</span>}
+      {variants.length < 2 && (
+        <span className="muted">Quantize a variant in the Quantize tab to compare it with fp32.</span>
+      )}
     </>
   );
 
@@ -60,8 +85,11 @@ export function DriftChart() {
       controls={controls}
       status={
         <span>
-          Evaluation text: {evalWindows ? `the first ${evalWindows}` : 'every'} 256-token window{evalWindows === 1 ? '' : 's'} of tinystories-eval
-          {windowsUsed && ` (${windowsUsed.windows} windows, ${windowsUsed.tokens} scored tokens, on the ${windowsUsed.backend === 'webgpu' ? 'GPU' : 'CPU'})`}, the same for every variant.
+          Evaluation text: {evalWindows ? `the first ${evalWindows}` : 'every'} 256-token window
+          {evalWindows === 1 ? '' : 's'} of tinystories-eval
+          {windowsUsed &&
+            ` (${windowsUsed.windows} windows, ${windowsUsed.tokens} scored tokens, on the ${windowsUsed.backend === 'webgpu' ? 'GPU' : 'CPU'})`}
+          , the same for every variant.
         </span>
       }
     >
@@ -75,10 +103,25 @@ export function DriftChart() {
                 <CartesianGrid stroke={C.grid} />
                 <XAxis dataKey="layer" stroke={C.axis} fontSize={11} />
                 <YAxis stroke={C.axis} fontSize={11} width={40} unit=" dB" />
-                <Tooltip formatter={(v, name) => [`${Number(v).toFixed(1)} dB`, variants.find((x) => x.id === name)?.label ?? name]} />
-                <Legend formatter={(id: string) => variants.find((x) => x.id === id)?.label ?? id} wrapperStyle={{ fontSize: 12 }} />
+                <Tooltip
+                  formatter={(v, name) => [
+                    `${Number(v).toFixed(1)} dB`,
+                    variants.find((x) => x.id === name)?.label ?? name,
+                  ]}
+                />
+                <Legend
+                  formatter={(id: string) => variants.find((x) => x.id === id)?.label ?? id}
+                  wrapperStyle={{ fontSize: 12 }}
+                />
                 {lines.map((v) => (
-                  <Line key={v.id} dataKey={v.id} stroke={color(v.id)} strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
+                  <Line
+                    key={v.id}
+                    dataKey={v.id}
+                    stroke={color(v.id)}
+                    strokeWidth={2}
+                    dot={{ r: 3 }}
+                    isAnimationActive={false}
+                  />
                 ))}
               </LineChart>
             </ResponsiveContainer>
@@ -91,10 +134,36 @@ export function DriftChart() {
             <ResponsiveContainer width="100%" height={240}>
               <ScatterChart margin={{ top: 16, right: 48, bottom: 4, left: 0 }}>
                 <CartesianGrid stroke={C.grid} />
-                <XAxis dataKey="bits" type="number" name="bits / weight" stroke={C.axis} fontSize={11} domain={[0, 'dataMax']} tickFormatter={(v: number) => v.toFixed(0)} unit=" b" />
-                <YAxis dataKey="ppl" type="number" name="perplexity" stroke={C.axis} fontSize={11} width={48} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(2)} />
-                <Tooltip formatter={(v, name) => (name === 'perplexity' ? Number(v).toFixed(3) : Number(v).toFixed(2))} />
-                <Scatter data={frontier} line={{ stroke: C.ok, strokeDasharray: '4 3' }} fill={C.ok} shape="circle" isAnimationActive={false} />
+                <XAxis
+                  dataKey="bits"
+                  type="number"
+                  name="bits / weight"
+                  stroke={C.axis}
+                  fontSize={11}
+                  domain={[0, 'dataMax']}
+                  tickFormatter={(v: number) => v.toFixed(0)}
+                  unit=" b"
+                />
+                <YAxis
+                  dataKey="ppl"
+                  type="number"
+                  name="perplexity"
+                  stroke={C.axis}
+                  fontSize={11}
+                  width={48}
+                  domain={['auto', 'auto']}
+                  tickFormatter={(v: number) => v.toFixed(2)}
+                />
+                <Tooltip
+                  formatter={(v, name) => (name === 'perplexity' ? Number(v).toFixed(3) : Number(v).toFixed(2))}
+                />
+                <Scatter
+                  data={frontier}
+                  line={{ stroke: C.ok, strokeDasharray: '4 3' }}
+                  fill={C.ok}
+                  shape="circle"
+                  isAnimationActive={false}
+                />
                 <Scatter data={pareto} fill={C.accent} isAnimationActive={false}>
                   <LabelList dataKey="label" position="right" offset={8} fontSize={11} fill={C.axis} />
                 </Scatter>
@@ -131,7 +200,12 @@ export function DriftChart() {
                 {drift[t.id]?.status === 'loading' ? (
                   <span className="muted">…</span>
                 ) : (
-                  <button type="button" className="link-button" onClick={() => void compute(t.id)} disabled={!ready || busy}>
+                  <button
+                    type="button"
+                    className="link-button"
+                    onClick={() => void compute(t.id)}
+                    disabled={!ready || busy}
+                  >
                     {drift[t.id]?.status === 'ready' ? 'again' : 'evaluate'}
                   </button>
                 )}

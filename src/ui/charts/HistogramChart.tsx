@@ -1,7 +1,16 @@
 // Weight histogram of the chosen tensor: fp32 distribution (step area), the selected group's
 // weights on top, and that group's quantization grid as vertical lines.
 import { useEffect, useMemo } from 'react';
-import { Area, CartesianGrid, ComposedChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import {
+  Area,
+  CartesianGrid,
+  ComposedChart,
+  ReferenceLine,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
 import { specLabel } from '../../state/lab-constants.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
 import { NumberField } from '../common/NumberField.tsx';
@@ -36,19 +45,48 @@ export function HistogramChart() {
       {!codebook && (
         <label>
           Row
-          <NumberField id="hist-row" testId="hist-row" value={h.row} min={0} max={(d?.shape[0] ?? 1) - 1} step={1} onCommit={(v) => setOpts({ row: v })} />
+          <NumberField
+            id="hist-row"
+            testId="hist-row"
+            value={h.row}
+            min={0}
+            max={(d?.shape[0] ?? 1) - 1}
+            step={1}
+            onCommit={(v) => setOpts({ row: v })}
+          />
         </label>
       )}
       <label>
         {codebook ? 'Block' : 'Group'}
-        <NumberField id="hist-group" testId="hist-group" value={h.group} min={0} max={(d?.nGroups ?? 1) - 1} step={1} onCommit={(v) => setOpts({ group: v })} />
+        <NumberField
+          id="hist-group"
+          testId="hist-group"
+          value={h.group}
+          min={0}
+          max={(d?.nGroups ?? 1) - 1}
+          step={1}
+          onCommit={(v) => setOpts({ group: v })}
+        />
       </label>
       <label>
         Bins
-        <NumberField id="hist-bins" testId="hist-bins" value={h.bins} min={8} max={512} step={8} onCommit={(v) => setOpts({ bins: v })} />
+        <NumberField
+          id="hist-bins"
+          testId="hist-bins"
+          value={h.bins}
+          min={8}
+          max={512}
+          step={8}
+          onCommit={(v) => setOpts({ bins: v })}
+        />
       </label>
       <label className="check">
-        <input type="checkbox" data-testid="hist-log" checked={h.logCount} onChange={(e) => setOpts({ logCount: e.target.checked })} />
+        <input
+          type="checkbox"
+          data-testid="hist-log"
+          checked={h.logCount}
+          onChange={(e) => setOpts({ logCount: e.target.checked })}
+        />
         log count
       </label>
     </>
@@ -64,30 +102,89 @@ export function HistogramChart() {
       status={
         d && (
           <span data-testid="histogram-stats">
-            layers.{d.layer}.{d.linear} · {d.shape[0]}×{d.shape[1]} · min {fmt(d.min)} · max {fmt(d.max)} · mean {fmt(d.mean)} · std {fmt(d.std)} ·{' '}
-            {codebook ? 'block' : `row ${d.row}, group`} {d.group} of {d.nGroups} ({d.groupSize} weights) · {d.gridLabel}
+            layers.{d.layer}.{d.linear} · {d.shape[0]}×{d.shape[1]} · min {fmt(d.min)} · max {fmt(d.max)} · mean{' '}
+            {fmt(d.mean)} · std {fmt(d.std)} · {codebook ? 'block' : `row ${d.row}, group`} {d.group} of {d.nGroups} (
+            {d.groupSize} weights) · {d.gridLabel}
           </span>
         )
       }
     >
       {h.status === 'error' && <ChartEmpty>{h.error?.message}</ChartEmpty>}
-      {h.status !== 'error' && !d && <ChartEmpty>{ready ? 'Reading the tensor…' : 'Waiting for the model…'}</ChartEmpty>}
+      {h.status !== 'error' && !d && (
+        <ChartEmpty>{ready ? 'Reading the tensor…' : 'Waiting for the model…'}</ChartEmpty>
+      )}
       {h.status !== 'error' && d && (
-        <div data-testid="histogram-plot" data-bins={d.counts.length} data-total={d.counts.reduce((a, b) => a + b, 0)} data-grid={grid.length}>
+        <div
+          data-testid="histogram-plot"
+          data-bins={d.counts.length}
+          data-total={d.counts.reduce((a, b) => a + b, 0)}
+          data-grid={grid.length}
+        >
           <ResponsiveContainer width="100%" height={260}>
             <ComposedChart data={rows} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
               <CartesianGrid stroke={C.grid} vertical={false} />
-              <XAxis dataKey="x" type="number" domain={[d.min, d.max]} ticks={evenTicks(d.min, d.max)} tickFormatter={fmt} stroke={C.axis} fontSize={11} />
-              <YAxis yAxisId="all" stroke={C.axis} fontSize={11} width={48} tickFormatter={(v: number) => String(h.logCount ? fromLogCount(v) : v)} />
-              <YAxis yAxisId="group" orientation="right" stroke={C.group} fontSize={11} width={36} allowDecimals={false} tickFormatter={(v: number) => String(h.logCount ? fromLogCount(v) : v)} />
+              <XAxis
+                dataKey="x"
+                type="number"
+                domain={[d.min, d.max]}
+                ticks={evenTicks(d.min, d.max)}
+                tickFormatter={fmt}
+                stroke={C.axis}
+                fontSize={11}
+              />
+              <YAxis
+                yAxisId="all"
+                stroke={C.axis}
+                fontSize={11}
+                width={48}
+                tickFormatter={(v: number) => String(h.logCount ? fromLogCount(v) : v)}
+              />
+              <YAxis
+                yAxisId="group"
+                orientation="right"
+                stroke={C.group}
+                fontSize={11}
+                width={36}
+                allowDecimals={false}
+                tickFormatter={(v: number) => String(h.logCount ? fromLogCount(v) : v)}
+              />
               <Tooltip
-                formatter={(v, name) => [h.logCount ? fromLogCount(Number(v)) : Number(v), name === 'group' ? 'selected group' : 'all weights']}
+                formatter={(v, name) => [
+                  h.logCount ? fromLogCount(Number(v)) : Number(v),
+                  name === 'group' ? 'selected group' : 'all weights',
+                ]}
                 labelFormatter={(x) => `from ${fmt(Number(x))}`}
               />
-              <Area yAxisId="all" type="stepAfter" dataKey="count" stroke={C.accent} fill={C.accentSoft} fillOpacity={0.9} isAnimationActive={false} name="count" />
-              <Area yAxisId="group" type="stepAfter" dataKey="group" stroke={C.group} fill={C.group} fillOpacity={0.55} isAnimationActive={false} name="group" />
+              <Area
+                yAxisId="all"
+                type="stepAfter"
+                dataKey="count"
+                stroke={C.accent}
+                fill={C.accentSoft}
+                fillOpacity={0.9}
+                isAnimationActive={false}
+                name="count"
+              />
+              <Area
+                yAxisId="group"
+                type="stepAfter"
+                dataKey="group"
+                stroke={C.group}
+                fill={C.group}
+                fillOpacity={0.55}
+                isAnimationActive={false}
+                name="group"
+              />
               {grid.map((v, i) => (
-                <ReferenceLine key={i} x={v} yAxisId="all" stroke={C.bad} strokeOpacity={grid.length > 64 ? 0.35 : 0.7} strokeWidth={1} ifOverflow="hidden" />
+                <ReferenceLine
+                  key={i}
+                  x={v}
+                  yAxisId="all"
+                  stroke={C.bad}
+                  strokeOpacity={grid.length > 64 ? 0.35 : 0.7}
+                  strokeWidth={1}
+                  ifOverflow="hidden"
+                />
               ))}
             </ComposedChart>
           </ResponsiveContainer>

@@ -1,7 +1,19 @@
 // Outlier features: per layer, the largest |x| each input feature of a linear reached over the
 // calibration windows, with the LLM.int8 threshold; the count of features over it per layer.
 import { useEffect, useMemo, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  ReferenceLine,
+  ResponsiveContainer,
+  Scatter,
+  ScatterChart,
+  Tooltip,
+  XAxis,
+  YAxis,
+  ZAxis,
+} from 'recharts';
 import type { LinearInputSite } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
 import { NumberField } from '../common/NumberField.tsx';
@@ -42,7 +54,11 @@ export function OutliersChart() {
     <>
       <label>
         Input of
-        <select value={o.site} onChange={(e) => setOpts({ site: e.target.value as LinearInputSite })} data-testid="outliers-site">
+        <select
+          value={o.site}
+          onChange={(e) => setOpts({ site: e.target.value as LinearInputSite })}
+          data-testid="outliers-site"
+        >
           {SITES.map((s) => (
             <option key={s.id} value={s.id}>
               {s.label}
@@ -52,7 +68,10 @@ export function OutliersChart() {
       </label>
       <label>
         Layers
-        <select value={String(layers)} onChange={(e) => setLayers(e.target.value === 'all' ? 'all' : Number(e.target.value))}>
+        <select
+          value={String(layers)}
+          onChange={(e) => setLayers(e.target.value === 'all' ? 'all' : Number(e.target.value))}
+        >
           <option value="all">all</option>
           {Array.from({ length: nLayers }, (_, l) => (
             <option key={l} value={l}>
@@ -63,9 +82,22 @@ export function OutliersChart() {
       </label>
       <label>
         Threshold α
-        <NumberField id="outlier-threshold" testId="outliers-threshold" value={o.threshold} min={0.01} max={1000} step={0.5} onCommit={(v) => setOpts({ threshold: v })} />
+        <NumberField
+          id="outlier-threshold"
+          testId="outliers-threshold"
+          value={o.threshold}
+          min={0.01}
+          max={1000}
+          step={0.5}
+          onCommit={(v) => setOpts({ threshold: v })}
+        />
       </label>
-      <button type="button" className="mini-button" onClick={() => void load()} disabled={!ready || o.status === 'loading'}>
+      <button
+        type="button"
+        className="mini-button"
+        onClick={() => void load()}
+        disabled={!ready || o.status === 'loading'}
+      >
         Capture again
       </button>
     </>
@@ -79,24 +111,60 @@ export function OutliersChart() {
       caption="Each dot is one input feature of the chosen linear: the largest |activation| it reached over the calibration text (one colour per layer). Features above the red line would go through LLM.int8's 16-bit path."
       json={r ? outliersExport(r, o.site, o.threshold) : null}
       controls={controls}
-      status={r && <span>{r.windows} calibration windows · {r.tokens} tokens · fp32 model</span>}
+      status={
+        r && (
+          <span>
+            {r.windows} calibration windows · {r.tokens} tokens · fp32 model
+          </span>
+        )
+      }
     >
       {o.status === 'error' && <ChartEmpty>{o.error?.message}</ChartEmpty>}
-      {o.status !== 'error' && !r && <ChartEmpty>{ready ? 'Running the calibration text through the model…' : 'Waiting for the model…'}</ChartEmpty>}
+      {o.status !== 'error' && !r && (
+        <ChartEmpty>{ready ? 'Running the calibration text through the model…' : 'Waiting for the model…'}</ChartEmpty>
+      )}
       {o.status !== 'error' && r && (
         <div className="chart-pair">
           <div className="chart-main" data-testid="outliers-plot">
             <ResponsiveContainer width="100%" height={240}>
               <ScatterChart margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
                 <CartesianGrid stroke={C.grid} />
-                <XAxis dataKey="feature" type="number" name="feature" domain={[0, r.sites[o.site].width - 1]} stroke={C.axis} fontSize={11} />
-                <YAxis dataKey="absMax" type="number" name="max |x|" domain={[0, yMax]} stroke={C.axis} fontSize={11} width={44} tickFormatter={(v: number) => v.toFixed(1)} />
+                <XAxis
+                  dataKey="feature"
+                  type="number"
+                  name="feature"
+                  domain={[0, r.sites[o.site].width - 1]}
+                  stroke={C.axis}
+                  fontSize={11}
+                />
+                <YAxis
+                  dataKey="absMax"
+                  type="number"
+                  name="max |x|"
+                  domain={[0, yMax]}
+                  stroke={C.axis}
+                  fontSize={11}
+                  width={44}
+                  tickFormatter={(v: number) => v.toFixed(1)}
+                />
                 <ZAxis range={[14, 14]} />
                 <Tooltip formatter={(v) => Number(v).toFixed(3)} />
                 {series.map((s) => (
-                  <Scatter key={s.layer} name={`layer ${s.layer}`} data={s.points} fill={seriesColor(s.layer)} isAnimationActive={false} />
+                  <Scatter
+                    key={s.layer}
+                    name={`layer ${s.layer}`}
+                    data={s.points}
+                    fill={seriesColor(s.layer)}
+                    isAnimationActive={false}
+                  />
                 ))}
-                <ReferenceLine y={o.threshold} stroke={C.bad} strokeDasharray="5 4" label={{ value: `α = ${o.threshold}`, fill: C.bad, fontSize: 11, position: 'insideTopRight' }} ifOverflow="extendDomain" />
+                <ReferenceLine
+                  y={o.threshold}
+                  stroke={C.bad}
+                  strokeDasharray="5 4"
+                  label={{ value: `α = ${o.threshold}`, fill: C.bad, fontSize: 11, position: 'insideTopRight' }}
+                  ifOverflow="extendDomain"
+                />
               </ScatterChart>
             </ResponsiveContainer>
           </div>
@@ -117,7 +185,15 @@ export function OutliersChart() {
                 </li>
               ))}
             </ul>
-            {recurring.length > 0 && <p className="hint">Recurring across layers: {recurring.slice(0, 6).map((x) => `#${x.feature} (${x.layers})`).join(', ')}</p>}
+            {recurring.length > 0 && (
+              <p className="hint">
+                Recurring across layers:{' '}
+                {recurring
+                  .slice(0, 6)
+                  .map((x) => `#${x.feature} (${x.layers})`)
+                  .join(', ')}
+              </p>
+            )}
           </div>
         </div>
       )}

@@ -4,7 +4,15 @@ import { LINEAR_NAMES, specLabel } from '../../state/lab-constants.ts';
 import type { LinearName } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
 
-export const LINEAR_LABEL: Record<LinearName, string> = { wq: 'wq (query)', wk: 'wk (key)', wv: 'wv (value)', wo: 'wo (output)', w1: 'w1 (gate)', w2: 'w2 (down)', w3: 'w3 (up)' };
+export const LINEAR_LABEL: Record<LinearName, string> = {
+  wq: 'wq (query)',
+  wk: 'wk (key)',
+  wv: 'wv (value)',
+  wo: 'wo (output)',
+  w1: 'w1 (gate)',
+  w2: 'w2 (down)',
+  w3: 'w3 (up)',
+};
 
 export function TensorPicker() {
   const tensor = useApp(useShallow((s) => s.charts.tensor));
@@ -19,7 +27,11 @@ export function TensorPicker() {
       <div className="picker-row">
         <label>
           Layer
-          <select data-testid="pick-layer" value={tensor.layer} onChange={(e) => select({ layer: Number(e.target.value) })}>
+          <select
+            data-testid="pick-layer"
+            value={tensor.layer}
+            onChange={(e) => select({ layer: Number(e.target.value) })}
+          >
             {Array.from({ length: nLayers }, (_, l) => (
               <option key={l} value={l}>
                 {l}
@@ -29,7 +41,11 @@ export function TensorPicker() {
         </label>
         <label>
           Linear
-          <select data-testid="pick-linear" value={tensor.linear} onChange={(e) => select({ linear: e.target.value as LinearName })}>
+          <select
+            data-testid="pick-linear"
+            value={tensor.linear}
+            onChange={(e) => select({ linear: e.target.value as LinearName })}
+          >
             {LINEAR_NAMES.map((n) => (
               <option key={n} value={n}>
                 {LINEAR_LABEL[n]}
@@ -45,7 +61,11 @@ export function TensorPicker() {
           <>
             <label>
               Bits
-              <select value={form.bits} onChange={(e) => setForm({ bits: Number(e.target.value) })} data-testid="pick-bits">
+              <select
+                value={form.bits}
+                onChange={(e) => setForm({ bits: Number(e.target.value) })}
+                data-testid="pick-bits"
+              >
                 {[2, 3, 4, 5, 6, 7, 8].map((b) => (
                   <option key={b} value={b}>
                     {b}
@@ -55,12 +75,18 @@ export function TensorPicker() {
             </label>
             <label>
               Group
-              <select value={form.group} onChange={(e) => setForm({ group: Number(e.target.value) })} data-testid="pick-group">
-                {[...new Set([0, 16, 32, 64, 128, form.group])].sort((a, b) => a - b).map((g) => (
-                  <option key={g} value={g}>
-                    {g === 0 ? 'per row' : g}
-                  </option>
-                ))}
+              <select
+                value={form.group}
+                onChange={(e) => setForm({ group: Number(e.target.value) })}
+                data-testid="pick-group"
+              >
+                {[...new Set([0, 16, 32, 64, 128, form.group])]
+                  .sort((a, b) => a - b)
+                  .map((g) => (
+                    <option key={g} value={g}>
+                      {g === 0 ? 'per row' : g}
+                    </option>
+                  ))}
               </select>
             </label>
             <label className="check">

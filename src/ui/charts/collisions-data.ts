@@ -28,16 +28,40 @@ const pct = (x: number) => Math.round(x * 10000) / 100;
 export function comparisonRows(r: CollisionReport): ComparisonRow[] {
   return r.rows.map((s) => {
     const used = s.counts.filter((c) => c > 0).length;
-    return { label: s.label, bits: s.bits, unusedPct: pct(s.unusedShare), largestPct: pct(s.largest.share), clippedPct: pct(s.clippedShare), perCode: used ? s.total / used : 0 };
+    return {
+      label: s.label,
+      bits: s.bits,
+      unusedPct: pct(s.unusedShare),
+      largestPct: pct(s.largest.share),
+      clippedPct: pct(s.clippedShare),
+      perCode: used ? s.total / used : 0,
+    };
   });
 }
 
 /** The quantizer the bar chart shows: the one with `label`, else the first. */
-export const pickStats = (r: CollisionReport, label: string | null): CollisionStats | undefined => r.rows.find((s) => s.label === label) ?? r.rows[0];
+export const pickStats = (r: CollisionReport, label: string | null): CollisionStats | undefined =>
+  r.rows.find((s) => s.label === label) ?? r.rows[0];
 
 export function collisionsExport(r: CollisionReport) {
   return {
-    chart: 'bucket-collisions', tensor: `layers.${r.layer}.${r.linear}`, shape: r.shape, sym: r.sym, computedOn: r.backend,
-    quantizers: r.rows.map((s) => ({ label: s.label, bits: s.bits, granularity: s.granularity, group: s.group, counts: s.counts, total: s.total, unusedShare: s.unusedShare, largest: s.largest, clippedLow: s.clippedLow, clippedHigh: s.clippedHigh, clippedShare: s.clippedShare })),
+    chart: 'bucket-collisions',
+    tensor: `layers.${r.layer}.${r.linear}`,
+    shape: r.shape,
+    sym: r.sym,
+    computedOn: r.backend,
+    quantizers: r.rows.map((s) => ({
+      label: s.label,
+      bits: s.bits,
+      granularity: s.granularity,
+      group: s.group,
+      counts: s.counts,
+      total: s.total,
+      unusedShare: s.unusedShare,
+      largest: s.largest,
+      clippedLow: s.clippedLow,
+      clippedHigh: s.clippedHigh,
+      clippedShare: s.clippedShare,
+    })),
   };
 }

@@ -38,8 +38,13 @@ export function driftSummary(variants: readonly VariantInfo[], drift: DriftMap):
     const d = ready(drift, v.id);
     const finite = d?.sqnrDb.filter(Number.isFinite) ?? [];
     return {
-      id: v.id, label: v.label, bits: v.bitsPerWeight, ppl: d?.ppl ?? null, klMean: d?.klMean ?? null,
-      top1Pct: d?.top1 == null ? null : d.top1 * 100, minSqnr: finite.length ? Math.min(...finite) : null,
+      id: v.id,
+      label: v.label,
+      bits: v.bitsPerWeight,
+      ppl: d?.ppl ?? null,
+      klMean: d?.klMean ?? null,
+      top1Pct: d?.top1 == null ? null : d.top1 * 100,
+      minSqnr: finite.length ? Math.min(...finite) : null,
     };
   });
 }
@@ -58,7 +63,8 @@ export function paretoPoints(variants: readonly VariantInfo[], drift: DriftMap):
     const d = ready(drift, v.id);
     return d ? [{ id: v.id, label: v.label, bits: v.bitsPerWeight, ppl: d.ppl, frontier: false }] : [];
   });
-  for (const p of pts) p.frontier = !pts.some((q) => q !== p && q.bits <= p.bits && q.ppl <= p.ppl && (q.bits < p.bits || q.ppl < p.ppl));
+  for (const p of pts)
+    p.frontier = !pts.some((q) => q !== p && q.bits <= p.bits && q.ppl <= p.ppl && (q.bits < p.bits || q.ppl < p.ppl));
   return pts.sort((a, b) => a.bits - b.bits);
 }
 
@@ -67,7 +73,23 @@ export function driftExport(variants: readonly VariantInfo[], drift: DriftMap) {
     chart: 'output-drift',
     variants: variants.flatMap((v) => {
       const d = ready(drift, v.id);
-      return d ? [{ id: v.id, label: v.label, bitsPerWeight: v.bitsPerWeight, weightBytes: v.weightBytes, ppl: d.ppl, klMean: d.klMean, klP99: d.klP99, top1: d.top1, sqnrDb: d.sqnrDb.map((x) => (Number.isFinite(x) ? x : null)), windows: d.windows, tokens: d.tokens }] : [];
+      return d
+        ? [
+            {
+              id: v.id,
+              label: v.label,
+              bitsPerWeight: v.bitsPerWeight,
+              weightBytes: v.weightBytes,
+              ppl: d.ppl,
+              klMean: d.klMean,
+              klP99: d.klP99,
+              top1: d.top1,
+              sqnrDb: d.sqnrDb.map((x) => (Number.isFinite(x) ? x : null)),
+              windows: d.windows,
+              tokens: d.tokens,
+            },
+          ]
+        : [];
     }),
     pareto: paretoPoints(variants, drift),
   };

@@ -17,7 +17,8 @@ export function toJson(data: unknown): string {
   return JSON.stringify(data, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
 }
 
-export const downloadJson = (name: string, data: unknown): void => downloadBlob(name, new Blob([toJson(data)], { type: 'application/json' }));
+export const downloadJson = (name: string, data: unknown): void =>
+  downloadBlob(name, new Blob([toJson(data)], { type: 'application/json' }));
 
 /** A standalone copy of an inline SVG: namespace, size and fonts set on the root. */
 export function standaloneSvg(svg: SVGSVGElement): { text: string; width: number; height: number } {
@@ -87,8 +88,14 @@ export async function svgsToPng(svgs: SVGSVGElement[], title: string, caption: s
     g.drawImage(await loadImage(p.text), pad, y, p.width, p.height);
     y += p.height + 8;
   }
-  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'));
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'),
+  );
 }
 
 /** File-name safe slug: "Weight histogram" → "weight-histogram". */
-export const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+export const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');

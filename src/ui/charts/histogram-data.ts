@@ -36,8 +36,23 @@ export function evenTicks(min: number, max: number, n = 7): number[] {
 /** The JSON export: what the chart shows, with its provenance. */
 export function histogramExport(h: WeightHistogram, quantizer: string) {
   return {
-    chart: 'weight-histogram', tensor: `layers.${h.layer}.${h.linear}`, shape: h.shape, quantizer,
-    min: h.min, max: h.max, mean: h.mean, std: h.std, edges: h.edges, counts: h.counts,
-    selectedGroup: { row: h.row, group: h.group, size: h.groupSize, counts: h.groupCounts, grid: h.grid, gridLabel: h.gridLabel },
+    chart: 'weight-histogram',
+    tensor: `layers.${h.layer}.${h.linear}`,
+    shape: h.shape,
+    quantizer,
+    min: h.min,
+    max: h.max,
+    mean: h.mean,
+    std: h.std,
+    edges: h.edges,
+    counts: h.counts,
+    selectedGroup: {
+      row: h.row,
+      group: h.group,
+      size: h.groupSize,
+      counts: h.groupCounts,
+      grid: h.grid,
+      gridLabel: h.gridLabel,
+    },
   };
 }

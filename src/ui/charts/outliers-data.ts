@@ -10,7 +10,11 @@ export interface StripPoint {
 
 /** Points of one layer of one site. */
 export function stripPoints(r: OutlierReport, site: LinearInputSite, layer: number, threshold: number): StripPoint[] {
-  return (r.sites[site].layers[layer]?.absMax ?? []).map((absMax, feature) => ({ feature, absMax, over: absMax >= threshold }));
+  return (r.sites[site].layers[layer]?.absMax ?? []).map((absMax, feature) => ({
+    feature,
+    absMax,
+    over: absMax >= threshold,
+  }));
 }
 
 export interface LayerCount {
@@ -29,12 +33,31 @@ export function overCounts(r: OutlierReport, site: LinearInputSite, threshold: n
 }
 
 /** Features over the threshold in several layers: the systematic outlier dimensions. */
-export function recurringOutliers(r: OutlierReport, site: LinearInputSite, threshold: number): { feature: number; layers: number }[] {
+export function recurringOutliers(
+  r: OutlierReport,
+  site: LinearInputSite,
+  threshold: number,
+): { feature: number; layers: number }[] {
   const hits = new Map<number, number>();
-  for (const l of r.sites[site].layers) l.absMax.forEach((v, j) => v >= threshold && hits.set(j, (hits.get(j) ?? 0) + 1));
-  return [...hits].map(([feature, layers]) => ({ feature, layers })).filter((x) => x.layers > 1).sort((a, b) => b.layers - a.layers || a.feature - b.feature);
+  for (const l of r.sites[site].layers)
+    l.absMax.forEach((v, j) => v >= threshold && hits.set(j, (hits.get(j) ?? 0) + 1));
+  return [...hits]
+    .map(([feature, layers]) => ({ feature, layers }))
+    .filter((x) => x.layers > 1)
+    .sort((a, b) => b.layers - a.layers || a.feature - b.feature);
 }
 
 export function outliersExport(r: OutlierReport, site: LinearInputSite, threshold: number) {
-  return { chart: 'outlier-features', site, threshold, windows: r.windows, tokens: r.tokens, layers: r.sites[site].layers.map((l, i) => ({ layer: i, absMax: l.absMax, over: l.absMax.flatMap((v, j) => (v >= threshold ? [j] : [])) })) };
+  return {
+    chart: 'outlier-features',
+    site,
+    threshold,
+    windows: r.windows,
+    tokens: r.tokens,
+    layers: r.sites[site].layers.map((l, i) => ({
+      layer: i,
+      absMax: l.absMax,
+      over: l.absMax.flatMap((v, j) => (v >= threshold ? [j] : [])),
+    })),
+  };
 }

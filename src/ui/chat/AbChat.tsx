@@ -6,7 +6,17 @@ import { useApp } from '../../state/react.tsx';
 import { formatBytes, formatRate } from '../common/format.ts';
 import './ab.css';
 
-function SideText({ side, divergeAt, testId, status }: { side: AbSide; divergeAt: number | null; testId: string; status: AbTurn['status'] }) {
+function SideText({
+  side,
+  divergeAt,
+  testId,
+  status,
+}: {
+  side: AbSide;
+  divergeAt: number | null;
+  testId: string;
+  status: AbTurn['status'];
+}) {
   // Before the divergence: one run of text; from it on: the diverging token marked, the rest dimmed.
   const cut = divergeAt === null ? side.pieces.length : Math.min(divergeAt, side.pieces.length);
   const same = side.pieces.slice(0, cut).join('');
@@ -33,7 +43,13 @@ function SideStats({ side }: { side: AbSide }) {
       <span>{side.tokens.length} tokens</span>
       <span>{formatRate(r ? r.decodeTokensPerSecond : side.tokensPerSecond)} tok/s</span>
       {r && <span>{r.backend === 'webgpu' ? 'WebGPU' : 'CPU'}</span>}
-      {mem && <span title={`weights ${formatBytes(mem.weightBytes)} · KV cache ${formatBytes(mem.kvCacheBytes)} · activations ${formatBytes(mem.activationBytes)}`}>GPU {formatBytes(mem.totalBytes)}</span>}
+      {mem && (
+        <span
+          title={`weights ${formatBytes(mem.weightBytes)} · KV cache ${formatBytes(mem.kvCacheBytes)} · activations ${formatBytes(mem.activationBytes)}`}
+        >
+          GPU {formatBytes(mem.totalBytes)}
+        </span>
+      )}
       {r && !mem && <span>no GPU memory (CPU)</span>}
     </div>
   );
@@ -46,8 +62,14 @@ const AbTurnView = memo(function AbTurnView({ turn, latest }: { turn: AbTurn; la
       <div className="ab-prompt">
         {turn.prompt ? <mark className="prompt">{turn.prompt}</mark> : <span className="bos">BOS</span>}
         <span className="muted small" data-testid={latest ? 'ab-diverge' : undefined} data-index={d ?? ''}>
-          {d === null ? (turn.status === 'streaming' ? 'identical so far' : 'identical outputs') : `diverge at token ${d + 1}`}
-          {turn.settings.temperature === 0 ? ' · greedy' : ` · T ${turn.settings.temperature} · seed ${turn.settings.seed}`}
+          {d === null
+            ? turn.status === 'streaming'
+              ? 'identical so far'
+              : 'identical outputs'
+            : `diverge at token ${d + 1}`}
+          {turn.settings.temperature === 0
+            ? ' · greedy'
+            : ` · T ${turn.settings.temperature} · seed ${turn.settings.seed}`}
         </span>
       </div>
       <div className="ab-columns">
@@ -57,7 +79,12 @@ const AbTurnView = memo(function AbTurnView({ turn, latest }: { turn: AbTurn; la
               <span className="ab-letter">{i === 0 ? 'A' : 'B'}</span> {side.label}
             </div>
             <p className="story">
-              <SideText side={side} divergeAt={d} status={turn.status} testId={latest ? `ab-output-${i === 0 ? 'a' : 'b'}` : `ab-old-${i}`} />
+              <SideText
+                side={side}
+                divergeAt={d}
+                status={turn.status}
+                testId={latest ? `ab-output-${i === 0 ? 'a' : 'b'}` : `ab-old-${i}`}
+              />
               {turn.status === 'streaming' && <span className="caret" aria-hidden />}
             </p>
             <SideStats side={side} />
@@ -98,21 +125,45 @@ export function AbChat() {
         {turns.length === 0 ? (
           <div className="empty">
             <p>Type a prompt: both variants continue it with the same settings and seed.</p>
-            <p>{distinct ? 'Pick A and B in the Variant card.' : 'A and B are the same variant: pick two different ones.'}</p>
+            <p>
+              {distinct
+                ? 'Pick A and B in the Variant card.'
+                : 'A and B are the same variant: pick two different ones.'}
+            </p>
           </div>
         ) : (
           turns.map((t, i) => <AbTurnView key={t.id} turn={t} latest={i === turns.length - 1} />)
         )}
       </div>
       <form className="composer" onSubmit={submit}>
-        <textarea data-testid="ab-input" value={prompt} onChange={(e) => setPrompt(e.target.value)} onKeyDown={onKey} rows={2} aria-label="A/B prompt" />
+        <textarea
+          data-testid="ab-input"
+          value={prompt}
+          onChange={(e) => setPrompt(e.target.value)}
+          onKeyDown={onKey}
+          rows={2}
+          aria-label="A/B prompt"
+        />
         <div className="composer-bar">
-          <div className="live-rate">{streaming ? 'Generating both…' : distinct ? 'Ready' : 'Pick two different variants'}</div>
+          <div className="live-rate">
+            {streaming ? 'Generating both…' : distinct ? 'Ready' : 'Pick two different variants'}
+          </div>
           <div className="composer-buttons">
-            <button type="button" className="button secondary" data-testid="ab-stop" onClick={stop} disabled={!streaming}>
+            <button
+              type="button"
+              className="button secondary"
+              data-testid="ab-stop"
+              onClick={stop}
+              disabled={!streaming}
+            >
               Stop
             </button>
-            <button type="submit" className="button primary" data-testid="ab-send" disabled={!ready || streaming || !distinct}>
+            <button
+              type="submit"
+              className="button primary"
+              data-testid="ab-send"
+              disabled={!ready || streaming || !distinct}
+            >
               Generate A and B
             </button>
           </div>

@@ -3,11 +3,31 @@ import { BASE_VARIANT } from '../../state/lab-constants.ts';
 import type { VariantInfo } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
 
-function VariantSelect({ value, onChange, testId, list, disabled, label }: { value: string; onChange: (id: string) => void; testId: string; list: VariantInfo[]; disabled?: boolean; label: string }) {
+function VariantSelect({
+  value,
+  onChange,
+  testId,
+  list,
+  disabled,
+  label,
+}: {
+  value: string;
+  onChange: (id: string) => void;
+  testId: string;
+  list: VariantInfo[];
+  disabled?: boolean;
+  label: string;
+}) {
   return (
     <div className="field inline">
       <label htmlFor={testId}>{label}</label>
-      <select id={testId} data-testid={testId} value={value} disabled={disabled} onChange={(e) => onChange(e.target.value)}>
+      <select
+        id={testId}
+        data-testid={testId}
+        value={value}
+        disabled={disabled}
+        onChange={(e) => onChange(e.target.value)}
+      >
         {list.map((v) => (
           <option key={v.id} value={v.id}>
             {v.label}
@@ -33,18 +53,48 @@ export function ChatModeCard() {
       <div className="card-head">
         <h2 id="mode-title">Variant</h2>
         <label className="check">
-          <input type="checkbox" data-testid="ab-toggle" checked={ab.enabled} disabled={busy} onChange={(e) => setAb({ enabled: e.target.checked })} />
+          <input
+            type="checkbox"
+            data-testid="ab-toggle"
+            checked={ab.enabled}
+            disabled={busy}
+            onChange={(e) => setAb({ enabled: e.target.checked })}
+          />
           A/B
         </label>
       </div>
       {ab.enabled ? (
         <>
-          <VariantSelect label="A" testId="ab-a" value={ab.a} list={list} disabled={busy} onChange={(a) => setAb({ a })} />
-          <VariantSelect label="B" testId="ab-b" value={ab.b} list={list} disabled={busy} onChange={(b) => setAb({ b })} />
-          <p className="hint">Both run the same prompt with the same sampling settings and seed; the first token where they differ is marked.</p>
+          <VariantSelect
+            label="A"
+            testId="ab-a"
+            value={ab.a}
+            list={list}
+            disabled={busy}
+            onChange={(a) => setAb({ a })}
+          />
+          <VariantSelect
+            label="B"
+            testId="ab-b"
+            value={ab.b}
+            list={list}
+            disabled={busy}
+            onChange={(b) => setAb({ b })}
+          />
+          <p className="hint">
+            Both run the same prompt with the same sampling settings and seed; the first token where they differ is
+            marked.
+          </p>
         </>
       ) : (
-        <VariantSelect label="Chat with" testId="chat-variant" value={variant} list={list} disabled={busy} onChange={setVariant} />
+        <VariantSelect
+          label="Chat with"
+          testId="chat-variant"
+          value={variant}
+          list={list}
+          disabled={busy}
+          onChange={setVariant}
+        />
       )}
       {list.length === 1 && (
         <p className="hint">

@@ -27,11 +27,19 @@ function TurnStats({ turn }: { turn: ChatTurn }) {
     <div className="turn-stats">
       <span>{r.tokens.length} tokens</span>
       <span>{formatRate(r.decodeTokensPerSecond)} tok/s</span>
-      <span title={turn.chat ? 'tokens of the chat as the template rendered it, processed in one pass' : 'prompt tokens (with BOS) processed in one pass'}>
+      <span
+        title={
+          turn.chat
+            ? 'tokens of the chat as the template rendered it, processed in one pass'
+            : 'prompt tokens (with BOS) processed in one pass'
+        }
+      >
         prefill {r.promptTokens} tok in {formatMs(r.prefillMs)}
       </span>
       <span>{r.backend === 'webgpu' ? 'WebGPU' : 'CPU'}</span>
-      {r.gpuMemory && <span title="weights + KV cache + activations held on the GPU">GPU {formatBytes(r.gpuMemory.totalBytes)}</span>}
+      {r.gpuMemory && (
+        <span title="weights + KV cache + activations held on the GPU">GPU {formatBytes(r.gpuMemory.totalBytes)}</span>
+      )}
       {label && <span className="badge">{label}</span>}
       <span>{sampling}</span>
       <span className={r.stoppedBy === 'cancelled' ? 'warn-text' : undefined}>{STOP_REASON[r.stoppedBy]}</span>
@@ -67,7 +75,13 @@ const Turn = memo(function Turn({ turn, latest }: { turn: ChatTurn; latest: bool
   return (
     <article className="turn" data-testid="chat-turn">
       <p className="story">
-        {turn.prompt ? <mark className="prompt">{turn.prompt}</mark> : <span className="bos" title="generation started from the BOS token">BOS</span>}
+        {turn.prompt ? (
+          <mark className="prompt">{turn.prompt}</mark>
+        ) : (
+          <span className="bos" title="generation started from the BOS token">
+            BOS
+          </span>
+        )}
         <Completion turn={turn} latest={latest} />
       </p>
       <TurnStats turn={turn} />
@@ -77,10 +91,13 @@ const Turn = memo(function Turn({ turn, latest }: { turn: ChatTurn; latest: bool
 
 function LiveRate() {
   const streaming = useApp((s) => s.chat.streaming);
-  const tokens = useApp((s) => (s.chat.streaming ? (s.chat.turns.find((t) => t.id === s.chat.streaming!.turnId)?.tokens ?? 0) : 0));
+  const tokens = useApp((s) =>
+    s.chat.streaming ? (s.chat.turns.find((t) => t.id === s.chat.streaming!.turnId)?.tokens ?? 0) : 0,
+  );
   const modelStatus = useApp((s) => s.model.status);
   let text = modelStatus === 'ready' ? 'Ready' : modelStatus === 'loading' ? 'Loading model…' : 'No model loaded';
-  if (streaming) text = `Generating · ${tokens} tokens · ${streaming.tokensPerSecond > 0 ? `${formatRate(streaming.tokensPerSecond)} tok/s` : 'prefill…'}`;
+  if (streaming)
+    text = `Generating · ${tokens} tokens · ${streaming.tokensPerSecond > 0 ? `${formatRate(streaming.tokensPerSecond)} tok/s` : 'prefill…'}`;
   return (
     <div className={streaming ? 'live-rate active' : 'live-rate'} data-testid="tokens-per-second" aria-live="polite">
       {text}
@@ -125,7 +142,11 @@ export function ChatPanel() {
         <h2>
           {chat ? 'Chat' : 'Story'}
           {chat && (
-            <span className="badge chat-template-badge" data-testid="chat-template-badge" title="messages are rendered through the model's own chat template (its special tokens, BOS included, come from the template)">
+            <span
+              className="badge chat-template-badge"
+              data-testid="chat-template-badge"
+              title="messages are rendered through the model's own chat template (its special tokens, BOS included, come from the template)"
+            >
               chat template
             </span>
           )}
@@ -137,13 +158,22 @@ export function ChatPanel() {
       {chat && (
         <label className="system-prompt">
           <span>System</span>
-          <input data-testid="chat-system" type="text" value={system} onChange={(e) => setSystem(e.target.value)} placeholder="optional system prompt, sent before the conversation" disabled={streaming} />
+          <input
+            data-testid="chat-system"
+            type="text"
+            value={system}
+            onChange={(e) => setSystem(e.target.value)}
+            placeholder="optional system prompt, sent before the conversation"
+            disabled={streaming}
+          />
         </label>
       )}
       <div className="transcript" ref={scroller}>
         {turns.length === 0 && chat ? (
           <div className="empty">
-            <p>This model has a chat template: write a message and press <b>Send</b>; earlier turns are sent with it.</p>
+            <p>
+              This model has a chat template: write a message and press <b>Send</b>; earlier turns are sent with it.
+            </p>
           </div>
         ) : turns.length === 0 ? (
           <div className="empty">
@@ -163,7 +193,11 @@ export function ChatPanel() {
           onChange={(e) => setPrompt(e.target.value)}
           onKeyDown={onKey}
           rows={2}
-          placeholder={chat ? 'Message…  (Enter to send, Shift+Enter for a new line)' : 'Once upon a time…  (Enter to generate, Shift+Enter for a new line)'}
+          placeholder={
+            chat
+              ? 'Message…  (Enter to send, Shift+Enter for a new line)'
+              : 'Once upon a time…  (Enter to generate, Shift+Enter for a new line)'
+          }
           aria-label={chat ? 'Message' : 'Prompt'}
         />
         <div className="composer-bar">

@@ -19,30 +19,87 @@ export function SamplingControls() {
       <div className="field">
         <label htmlFor="temperature">Temperature</label>
         <div className="slider-row">
-          <input type="range" min={0} max={2} step={0.05} value={sampling.temperature} aria-label="Temperature slider" onChange={(e) => set({ temperature: e.target.valueAsNumber })} />
-          <NumberField id="temperature" testId="temperature" value={sampling.temperature} min={0} max={2} step={0.05} onCommit={(v) => set({ temperature: v })} />
+          <input
+            type="range"
+            min={0}
+            max={2}
+            step={0.05}
+            value={sampling.temperature}
+            aria-label="Temperature slider"
+            onChange={(e) => set({ temperature: e.target.valueAsNumber })}
+          />
+          <NumberField
+            id="temperature"
+            testId="temperature"
+            value={sampling.temperature}
+            min={0}
+            max={2}
+            step={0.05}
+            onCommit={(v) => set({ temperature: v })}
+          />
         </div>
         <p className="hint">0 always picks the most likely token (deterministic).</p>
       </div>
       <div className="field">
         <label htmlFor="top-p">Top-p</label>
         <div className="slider-row">
-          <input type="range" min={0.01} max={1} step={0.01} value={sampling.topP} aria-label="Top-p slider" disabled={greedy} onChange={(e) => set({ topP: e.target.valueAsNumber })} />
-          <NumberField id="top-p" testId="top-p" value={sampling.topP} min={0.01} max={1} step={0.01} disabled={greedy} onCommit={(v) => set({ topP: v })} />
+          <input
+            type="range"
+            min={0.01}
+            max={1}
+            step={0.01}
+            value={sampling.topP}
+            aria-label="Top-p slider"
+            disabled={greedy}
+            onChange={(e) => set({ topP: e.target.valueAsNumber })}
+          />
+          <NumberField
+            id="top-p"
+            testId="top-p"
+            value={sampling.topP}
+            min={0.01}
+            max={1}
+            step={0.01}
+            disabled={greedy}
+            onCommit={(v) => set({ topP: v })}
+          />
         </div>
       </div>
       <div className="field-grid">
         <div className="field">
           <label htmlFor="max-tokens">Max tokens</label>
-          <NumberField id="max-tokens" testId="max-tokens" value={sampling.maxTokens} min={1} max={seqLen ?? 4096} step={1} onCommit={(v) => set({ maxTokens: v })} />
+          <NumberField
+            id="max-tokens"
+            testId="max-tokens"
+            value={sampling.maxTokens}
+            min={1}
+            max={seqLen ?? 4096}
+            step={1}
+            onCommit={(v) => set({ maxTokens: v })}
+          />
         </div>
         <div className="field">
           <label htmlFor="seed">Seed</label>
-          <NumberField id="seed" testId="seed" value={sampling.seed} min={0} max={4294967295} step={1} disabled={greedy} onCommit={(v) => set({ seed: v })} />
+          <NumberField
+            id="seed"
+            testId="seed"
+            value={sampling.seed}
+            min={0}
+            max={4294967295}
+            step={1}
+            disabled={greedy}
+            onCommit={(v) => set({ seed: v })}
+          />
         </div>
       </div>
       <label className="check">
-        <input type="checkbox" data-testid="random-seed" checked={randomSeed} disabled={greedy} onChange={(e) => setRandomSeed(e.target.checked)} />
+        <input
+          type="checkbox"
+          data-testid="random-seed"
+          checked={randomSeed}
+          disabled={greedy}
+          onChange={(e) => setRandomSeed(e.target.checked)}
+        />
         New random seed for every generation
       </label>
     </section>

@@ -7,7 +7,9 @@ export function ErrorBanner() {
   if (!error) return null;
   return (
     <div className="error-banner" role="alert" data-testid="error-banner" data-code={error.code}>
-      <span className="error-icon" aria-hidden>!</span>
+      <span className="error-icon" aria-hidden>
+        !
+      </span>
       <div className="error-body">
         <div className="error-title">
           {error.context} failed <code className="error-code">{error.code}</code>

@@ -16,7 +16,9 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, State> {
     if (!this.state.error) return this.props.children;
     return (
       <div className="error-banner fatal" role="alert" data-testid="error-banner" data-code="internal">
-        <span className="error-icon" aria-hidden>!</span>
+        <span className="error-icon" aria-hidden>
+          !
+        </span>
         <div className="error-body">
           <div className="error-title">
             The page hit a bug <code className="error-code">internal</code>

@@ -26,12 +26,16 @@ export function downloadBytes(name: string, mime: string, bytes: Bytes): void {
 /** The File System Access API as far as this file uses it (not in every DOM lib). */
 interface WritableDir {
   getDirectoryHandle(name: string, opts: { create: boolean }): Promise<WritableDir>;
-  getFileHandle(name: string, opts: { create: boolean }): Promise<{ createWritable(): Promise<{ write(data: Blob): Promise<void>; close(): Promise<void> }> }>;
+  getFileHandle(
+    name: string,
+    opts: { create: boolean },
+  ): Promise<{ createWritable(): Promise<{ write(data: Blob): Promise<void>; close(): Promise<void> }> }>;
 }
 type DirectoryPicker = (opts?: { id?: string; mode?: 'read' | 'readwrite' }) => Promise<WritableDir>;
 
 /** Whether several files can go into a folder the user picks (else they download one by one). */
-export const canPickFolder = (): boolean => typeof (globalThis as { showDirectoryPicker?: unknown }).showDirectoryPicker === 'function';
+export const canPickFolder = (): boolean =>
+  typeof (globalThis as { showDirectoryPicker?: unknown }).showDirectoryPicker === 'function';
 
 export type SaveOutcome = { how: 'download' | 'downloads' } | { how: 'folder'; folder: string } | { how: 'cancelled' };
 

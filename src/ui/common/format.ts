@@ -16,7 +16,11 @@ export function formatBytes(n: number): string {
 
 /** 260_000 → "260K", 6_740_000_000 → "6.7B". */
 export function formatCount(n: number): string {
-  const steps: [number, string][] = [[1e9, 'B'], [1e6, 'M'], [1e3, 'K']];
+  const steps: [number, string][] = [
+    [1e9, 'B'],
+    [1e6, 'M'],
+    [1e3, 'K'],
+  ];
   for (const [div, suffix] of steps) {
     if (n >= div) {
       const v = n / div;
@@ -29,4 +33,5 @@ export function formatCount(n: number): string {
 /** Tokens per second with sensible precision. */
 export const formatRate = (tps: number): string => (tps >= 100 ? tps.toFixed(0) : tps.toFixed(1));
 
-export const formatMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 10 ? 0 : 1)} ms`);
+export const formatMs = (ms: number): string =>
+  ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 10 ? 0 : 1)} ms`;

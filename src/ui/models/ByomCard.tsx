@@ -33,14 +33,23 @@ function ChosenSource() {
 
 /** After a load: what was read and how fast (the engine's last progress report, as it was). */
 function Finished() {
-  const finished = useApp((s) => (s.pending.phase === 'idle' && s.model.info?.name === s.pending.finished?.name ? s.pending.finished : null));
+  const finished = useApp((s) =>
+    s.pending.phase === 'idle' && s.model.info?.name === s.pending.finished?.name ? s.pending.finished : null,
+  );
   if (!finished) return null;
   const p = finished.progress;
   const pct = p ? percentOf(p.bytesDone, p.bytesTotal) : null;
   return (
-    <p className="muted small byom-finished" data-testid="byom-finished" data-percent={pct ?? ''} data-done={p?.bytesDone ?? ''} data-total={p?.bytesTotal ?? ''}>
+    <p
+      className="muted small byom-finished"
+      data-testid="byom-finished"
+      data-percent={pct ?? ''}
+      data-done={p?.bytesDone ?? ''}
+      data-total={p?.bytesTotal ?? ''}
+    >
       Loaded <span className="strong">{finished.name}</span> in {formatMs(finished.ms)}
-      {p && ` · ${formatBytesOf(p.bytesDone, p.bytesTotal)}${pct !== null && p.bytesTotal > 0 ? ` (${pct} %)` : ''} · ${formatRate(p.bytesDone / Math.max(finished.ms / 1000, 1e-3))}`}
+      {p &&
+        ` · ${formatBytesOf(p.bytesDone, p.bytesTotal)}${pct !== null && p.bytesTotal > 0 ? ` (${pct} %)` : ''} · ${formatRate(p.bytesDone / Math.max(finished.ms / 1000, 1e-3))}`}
     </p>
   );
 }

@@ -26,27 +26,48 @@ function Adapter({ gpu }: { gpu: GpuSummary }) {
   return (
     <>
       <dl className="facts" data-testid="gpu-adapter">
-        {rows.map(([k, v]) => [<dt key={`${k}-t`}>{k}</dt>, <dd key={`${k}-d`}>{v || <span className="muted">not reported</span>}</dd>])}
+        {rows.map(([k, v]) => [
+          <dt key={`${k}-t`}>{k}</dt>,
+          <dd key={`${k}-d`}>{v || <span className="muted">not reported</span>}</dd>,
+        ])}
         <dt>Kernels</dt>
         <dd>{gpu.kernels}</dd>
       </dl>
       <div className="subhead">Features</div>
       <dl className="facts compact">
         <dt>shader-f16</dt>
-        <dd data-testid="feature-shader-f16"><YesNo on={gpu.features.shaderF16} /></dd>
+        <dd data-testid="feature-shader-f16">
+          <YesNo on={gpu.features.shaderF16} />
+        </dd>
         <dt>subgroups</dt>
         <dd data-testid="feature-subgroups">
           <YesNo on={gpu.features.subgroups} />
-          {gpu.subgroupSizes && <span className="muted"> (size {gpu.subgroupSizes[0] === gpu.subgroupSizes[1] ? gpu.subgroupSizes[0] : `${gpu.subgroupSizes[0]}–${gpu.subgroupSizes[1]}`})</span>}
+          {gpu.subgroupSizes && (
+            <span className="muted">
+              {' '}
+              (size{' '}
+              {gpu.subgroupSizes[0] === gpu.subgroupSizes[1]
+                ? gpu.subgroupSizes[0]
+                : `${gpu.subgroupSizes[0]}–${gpu.subgroupSizes[1]}`}
+              )
+            </span>
+          )}
         </dd>
         <dt>timestamp-query</dt>
-        <dd><YesNo on={gpu.features.timestampQuery} /></dd>
+        <dd>
+          <YesNo on={gpu.features.timestampQuery} />
+        </dd>
       </dl>
       <div className="subhead">Limits</div>
       <dl className="facts compact">
         {Object.entries(gpu.limits).map(([k, v]) => {
           const [label, bytes] = LIMIT_LABELS[k] ?? [k, false];
-          return [<dt key={`${k}-t`} title={k}>{label}</dt>, <dd key={`${k}-d`}>{bytes ? formatBytes(v) : v.toLocaleString('en-US')}</dd>];
+          return [
+            <dt key={`${k}-t`} title={k}>
+              {label}
+            </dt>,
+            <dd key={`${k}-d`}>{bytes ? formatBytes(v) : v.toLocaleString('en-US')}</dd>,
+          ];
         })}
       </dl>
     </>
@@ -61,8 +82,10 @@ export function GpuStatus() {
   if (!engine || (!engine.gpu && engine.gpuChecking)) body = <p className="muted">Checking for WebGPU…</p>;
   else if (engine.gpu) {
     let note = null;
-    if (backend === 'cpu' && engine.upgrading) note = 'Compiling the WebGPU kernels… the chat runs on the CPU backend meanwhile.';
-    else if (backend === 'cpu' && engine.gpuUnavailable) note = `The chat runs on the CPU backend. ${engine.gpuUnavailable}`;
+    if (backend === 'cpu' && engine.upgrading)
+      note = 'Compiling the WebGPU kernels… the chat runs on the CPU backend meanwhile.';
+    else if (backend === 'cpu' && engine.gpuUnavailable)
+      note = `The chat runs on the CPU backend. ${engine.gpuUnavailable}`;
     else if (backend === 'cpu' && forcedCpu) note = 'The chat runs on the CPU backend, as chosen in the Model panel.';
     body = (
       <>
@@ -83,10 +106,18 @@ export function GpuStatus() {
     );
   }
   return (
-    <section className="card" aria-labelledby="gpu-title" data-testid="gpu-status" data-backend={backend ?? ''} data-webgpu={engine ? String(engine.gpu !== null) : ''}>
+    <section
+      className="card"
+      aria-labelledby="gpu-title"
+      data-testid="gpu-status"
+      data-backend={backend ?? ''}
+      data-webgpu={engine ? String(engine.gpu !== null) : ''}
+    >
       <div className="card-head">
         <h2 id="gpu-title">GPU</h2>
-        {engine && (engine.gpu || !engine.gpuChecking) && <span className={`badge ${engine.gpu ? 'webgpu' : 'cpu'}`}>{engine.gpu ? 'WebGPU' : 'no WebGPU'}</span>}
+        {engine && (engine.gpu || !engine.gpuChecking) && (
+          <span className={`badge ${engine.gpu ? 'webgpu' : 'cpu'}`}>{engine.gpu ? 'WebGPU' : 'no WebGPU'}</span>
+        )}
       </div>
       {body}
     </section>

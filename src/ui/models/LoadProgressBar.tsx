@@ -19,7 +19,15 @@ export function LoadProgressBar() {
   const pct = percentOf(bytesDone, bytesTotal);
   const title = op === 'inspect' ? 'Inspecting' : 'Loading';
   return (
-    <div className="byom-progress" data-testid="byom-progress" data-op={op} data-phase={phase} data-percent={pct} data-done={bytesDone} data-total={bytesTotal}>
+    <div
+      className="byom-progress"
+      data-testid="byom-progress"
+      data-op={op}
+      data-phase={phase}
+      data-percent={pct}
+      data-done={bytesDone}
+      data-total={bytesTotal}
+    >
       <div className="job-head">
         <span className="job-label">
           {title} · {PHASES[phase]}
@@ -29,7 +37,14 @@ export function LoadProgressBar() {
           Cancel
         </button>
       </div>
-      <div className="progress" role="progressbar" aria-label={`${title} the model`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct}>
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label={`${title} the model`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={pct}
+      >
         <div className="progress-fill" style={{ width: `${pct}%` }} />
       </div>
       <div className="job-stage muted" aria-live="polite" data-testid="byom-progress-line">

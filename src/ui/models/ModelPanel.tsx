@@ -4,7 +4,12 @@ import { useApp } from '../../state/react.tsx';
 import type { BackendPreference, ModelInfo } from '../../state/types.ts';
 import { formatBytes, formatCount, formatMs } from '../common/format.ts';
 
-const FORMAT_NAMES: Record<NonNullable<ModelInfo['format']>, string> = { llama2c: 'llama2.c', gguf: 'GGUF', nibble: '.nibble', hf: 'Hugging Face' };
+const FORMAT_NAMES: Record<NonNullable<ModelInfo['format']>, string> = {
+  llama2c: 'llama2.c',
+  gguf: 'GGUF',
+  nibble: '.nibble',
+  hf: 'Hugging Face',
+};
 
 function ModelFacts() {
   const info = useApp((s) => s.model.info);
@@ -67,7 +72,13 @@ export function ModelPanel() {
       <ModelFacts />
       <div className="field inline">
         <label htmlFor="backend-select">Backend</label>
-        <select id="backend-select" data-testid="backend-select" value={backend} disabled={busy} onChange={(e) => void setBackend(e.target.value as BackendPreference)}>
+        <select
+          id="backend-select"
+          data-testid="backend-select"
+          value={backend}
+          disabled={busy}
+          onChange={(e) => void setBackend(e.target.value as BackendPreference)}
+        >
           <option value="auto">WebGPU when available</option>
           <option value="cpu">CPU (reference)</option>
         </select>

@@ -8,7 +8,8 @@ export function ModelStatusPill() {
   const upgrading = useApp((s) => s.model.engine?.upgrading ?? false);
   let text: string;
   if (loading) text = `Loading ${loading}…`;
-  else if (info) text = `${info.name} · ${info.backend === 'webgpu' ? 'WebGPU' : upgrading ? 'CPU, WebGPU warming up…' : 'CPU'}`;
+  else if (info)
+    text = `${info.name} · ${info.backend === 'webgpu' ? 'WebGPU' : upgrading ? 'CPU, WebGPU warming up…' : 'CPU'}`;
   else if (status === 'error') text = 'No model loaded';
   else text = 'Starting…';
   const tone = loading || status === 'idle' ? 'busy' : info ? 'ok' : 'bad';

@@ -25,9 +25,18 @@ function Quota() {
         <span>
           <strong>{size(usage)}</strong> used
         </span>
-        <span className="muted">{quota > 0 ? `${size(Math.max(0, quota - usage))} free of ${size(quota)}` : 'quota unknown'}</span>
+        <span className="muted">
+          {quota > 0 ? `${size(Math.max(0, quota - usage))} free of ${size(quota)}` : 'quota unknown'}
+        </span>
       </div>
-      <div className="quota-bar" role="meter" aria-valuemin={0} aria-valuemax={1} aria-valuenow={share} aria-label="Storage used">
+      <div
+        className="quota-bar"
+        role="meter"
+        aria-valuemin={0}
+        aria-valuemax={1}
+        aria-valuenow={share}
+        aria-label="Storage used"
+      >
         <div style={{ width: `${Math.max(share * 100, usage > 0 ? 1 : 0)}%` }} />
       </div>
       <p className="muted small">
@@ -62,7 +71,13 @@ function EntryRow({ e }: { e: StoredEntry }) {
       <div className="stored-actions">
         {confirm ? (
           <>
-            <button type="button" className="mini-button danger" onClick={() => void remove(e.id)} disabled={!!busy} data-testid="stored-confirm-delete">
+            <button
+              type="button"
+              className="mini-button danger"
+              onClick={() => void remove(e.id)}
+              disabled={!!busy}
+              data-testid="stored-confirm-delete"
+            >
               {busy === 'deleting' ? 'Deleting…' : 'Delete'}
             </button>
             <button type="button" className="mini-button" onClick={() => setConfirm(false)}>
@@ -71,10 +86,23 @@ function EntryRow({ e }: { e: StoredEntry }) {
           </>
         ) : (
           <>
-            <button type="button" className="mini-button primary" onClick={() => void load(e.id)} disabled={!!busy || blocked || mismatch} data-testid="stored-load">
+            <button
+              type="button"
+              className="mini-button primary"
+              onClick={() => void load(e.id)}
+              disabled={!!busy || blocked || mismatch}
+              data-testid="stored-load"
+            >
               {busy === 'loading' ? 'Loading…' : 'Load'}
             </button>
-            <button type="button" className="mini-button" onClick={() => setConfirm(true)} disabled={!!busy} aria-label={`Delete ${e.name}`} data-testid="stored-delete">
+            <button
+              type="button"
+              className="mini-button"
+              onClick={() => setConfirm(true)}
+              disabled={!!busy}
+              aria-label={`Delete ${e.name}`}
+              data-testid="stored-delete"
+            >
               Delete
             </button>
           </>
@@ -119,17 +147,38 @@ export function ModelsDrawer() {
   return (
     <div className="drawer-layer">
       <div className="drawer-backdrop" onClick={() => setOpen(false)} aria-hidden />
-      <aside className="drawer" role="dialog" aria-modal="true" aria-labelledby="drawer-title" data-testid="models-drawer" data-status={status}>
+      <aside
+        className="drawer"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="drawer-title"
+        data-testid="models-drawer"
+        data-status={status}
+      >
         <div className="drawer-head">
           <h2 id="drawer-title">Stored models</h2>
-          <button type="button" className="icon-button" onClick={() => setOpen(false)} aria-label="Close the Models drawer" data-testid="models-drawer-close">
+          <button
+            type="button"
+            className="icon-button"
+            onClick={() => setOpen(false)}
+            aria-label="Close the Models drawer"
+            data-testid="models-drawer-close"
+          >
             ×
           </button>
         </div>
         <Quota />
         {recovery && <p className="warn-text small">{recovery.message}</p>}
-        <Section title="Models" entries={entries.filter((e) => e.kind === 'model')} empty="Single-file models you load with Bring your own model (Chat tab) are kept here." />
-        <Section title="Quantized variants" entries={entries.filter((e) => e.kind === 'variant')} empty="Variants you make in the Quantize tab are kept here and load again without re-quantizing." />
+        <Section
+          title="Models"
+          entries={entries.filter((e) => e.kind === 'model')}
+          empty="Single-file models you load with Bring your own model (Chat tab) are kept here."
+        />
+        <Section
+          title="Quantized variants"
+          entries={entries.filter((e) => e.kind === 'variant')}
+          empty="Variants you make in the Quantize tab are kept here and load again without re-quantizing."
+        />
       </aside>
     </div>
   );

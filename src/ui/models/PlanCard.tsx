@@ -9,9 +9,24 @@ import { useApp } from '../../state/react.tsx';
 import type { ModelPlan } from '../../state/types.ts';
 import { formatBytes, formatCount } from '../common/format.ts';
 
-const FORMATS: Record<ModelPlan['format'], string> = { llama2c: 'llama2.c checkpoint', gguf: 'GGUF', nibble: '.nibble variant', hf: 'Hugging Face (safetensors)' };
-const TOKENIZERS: Record<ModelPlan['tokenizer'], string> = { llama2c: 'llama2.c tokenizer.bin', hf: 'Hugging Face tokenizer.json', gguf: 'embedded in the GGUF', missing: 'missing' };
-const VERDICTS: Record<ModelPlan['memory']['verdict'], string> = { fits: 'Fits this GPU', 'fits-split': 'Fits, with large weights split', 'too-large': 'Too large for this GPU', 'no-gpu': 'No WebGPU: runs on the CPU' };
+const FORMATS: Record<ModelPlan['format'], string> = {
+  llama2c: 'llama2.c checkpoint',
+  gguf: 'GGUF',
+  nibble: '.nibble variant',
+  hf: 'Hugging Face (safetensors)',
+};
+const TOKENIZERS: Record<ModelPlan['tokenizer'], string> = {
+  llama2c: 'llama2.c tokenizer.bin',
+  hf: 'Hugging Face tokenizer.json',
+  gguf: 'embedded in the GGUF',
+  missing: 'missing',
+};
+const VERDICTS: Record<ModelPlan['memory']['verdict'], string> = {
+  fits: 'Fits this GPU',
+  'fits-split': 'Fits, with large weights split',
+  'too-large': 'Too large for this GPU',
+  'no-gpu': 'No WebGPU: runs on the CPU',
+};
 
 function ContextField({ plan }: { plan: ModelPlan }) {
   const value = useApp((s) => s.pending.contextLength ?? plan.memory.contextLength);
@@ -92,7 +107,9 @@ function MemoryTable({ plan }: { plan: ModelPlan }) {
         {cap !== null && (
           <>
             <tr className="sep" data-testid="plan-cap" data-bytes={cap}>
-              <th scope="row" title="min(maxBufferSize, maxStorageBufferBindingSize)">One binding holds (this GPU)</th>
+              <th scope="row" title="min(maxBufferSize, maxStorageBufferBindingSize)">
+                One binding holds (this GPU)
+              </th>
               <td>{formatBytes(cap)}</td>
             </tr>
             {m.largest && (
@@ -107,8 +124,12 @@ function MemoryTable({ plan }: { plan: ModelPlan }) {
             </tr>
             {m.memoryHint && (
               <tr data-testid="plan-hint" data-bytes={m.memoryHint.bytes}>
-                <th scope="row" title={`from ${m.memoryHint.source}`}>Memory hint ({m.memoryHint.source})</th>
-                <td className={m.totalBytes > m.memoryHint.bytes ? 'error-text' : undefined}>{formatBytes(m.memoryHint.bytes)}</td>
+                <th scope="row" title={`from ${m.memoryHint.source}`}>
+                  Memory hint ({m.memoryHint.source})
+                </th>
+                <td className={m.totalBytes > m.memoryHint.bytes ? 'error-text' : undefined}>
+                  {formatBytes(m.memoryHint.bytes)}
+                </td>
               </tr>
             )}
             {m.maxContextForBinding !== null && (
@@ -138,8 +159,16 @@ function Verdict({ plan }: { plan: ModelPlan }) {
           ))}
         </ul>
       )}
-      {m.verdict === 'no-gpu' && <p className="muted small">It will run on the CPU backend, with {formatBytes(m.cpuBytes)} of weights in memory.</p>}
-      {forcedCpu && m.verdict !== 'no-gpu' && <p className="muted small">The backend is set to CPU (Model panel): it will run there; the GPU plan is for reference.</p>}
+      {m.verdict === 'no-gpu' && (
+        <p className="muted small">
+          It will run on the CPU backend, with {formatBytes(m.cpuBytes)} of weights in memory.
+        </p>
+      )}
+      {forcedCpu && m.verdict !== 'no-gpu' && (
+        <p className="muted small">
+          The backend is set to CPU (Model panel): it will run there; the GPU plan is for reference.
+        </p>
+      )}
     </div>
   );
 }
@@ -161,7 +190,13 @@ function KeepOption({ plan }: { plan: ModelPlan }) {
   return (
     <label className="check">
       <input type="checkbox" checked={keep} onChange={(e) => setKeep(e.target.checked)} data-testid="keep-model" />
-      Keep in this browser (Stored models, works offline){'convert' in k && <span className="muted small" data-testid="byom-keep-note"> — {k.note}</span>}
+      Keep in this browser (Stored models, works offline)
+      {'convert' in k && (
+        <span className="muted small" data-testid="byom-keep-note">
+          {' '}
+          — {k.note}
+        </span>
+      )}
     </label>
   );
 }
@@ -176,12 +211,19 @@ export function PlanCard({ plan }: { plan: ModelPlan }) {
   const replanning = phase === 'inspecting';
   const heads = c.nKvHeads === c.nHeads ? `${c.nHeads} heads` : `${c.nHeads} heads (${c.nKvHeads} kv)`;
   return (
-    <div className={replanning ? 'plan stale' : 'plan'} data-testid="byom-plan" data-verdict={plan.memory.verdict} aria-busy={replanning}>
+    <div
+      className={replanning ? 'plan stale' : 'plan'}
+      data-testid="byom-plan"
+      data-verdict={plan.memory.verdict}
+      aria-busy={replanning}
+    >
       <div className="plan-head">
         <span className="strong plan-name" data-testid="plan-name">
           {plan.name}
         </span>
-        <span className="badge">{plan.format === 'hf' ? 'HF' : plan.format === 'llama2c' ? 'llama2.c' : plan.format.toUpperCase()}</span>
+        <span className="badge">
+          {plan.format === 'hf' ? 'HF' : plan.format === 'llama2c' ? 'llama2.c' : plan.format.toUpperCase()}
+        </span>
       </div>
       <dl className="facts compact">
         <dt>Format</dt>

@@ -26,7 +26,8 @@ export function SourcePicker({ disabled }: { disabled: boolean }) {
     const { files: rel, name } = prepareFiles(files);
     void chooseFiles(rel, name);
   };
-  const fail = (context: string, e: unknown) => !isAbort(e) && showError(context, { code: 'bad-argument', message: (e as Error)?.message ?? String(e) });
+  const fail = (context: string, e: unknown) =>
+    !isAbort(e) && showError(context, { code: 'bad-argument', message: (e as Error)?.message ?? String(e) });
 
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -69,7 +70,8 @@ export function SourcePicker({ disabled }: { disabled: boolean }) {
       >
         <p className="drop-title">Drop model files or a folder here</p>
         <p className="muted small" id="byom-kinds">
-          llama2.c .bin (+ tokenizer .bin), .gguf, .nibble, or a Hugging Face folder (config.json, *.safetensors, tokenizer.json). Read in place, never uploaded.
+          llama2.c .bin (+ tokenizer .bin), .gguf, .nibble, or a Hugging Face folder (config.json, *.safetensors,
+          tokenizer.json). Read in place, never uploaded.
         </p>
         <div className="drop-buttons">
           <label className={disabled ? 'button secondary picker-label disabled' : 'button secondary picker-label'}>
@@ -88,7 +90,13 @@ export function SourcePicker({ disabled }: { disabled: boolean }) {
               }}
             />
           </label>
-          <button type="button" className="button secondary" onClick={() => void pickFolder()} disabled={disabled} data-testid="byom-folder-button">
+          <button
+            type="button"
+            className="button secondary"
+            onClick={() => void pickFolder()}
+            disabled={disabled}
+            data-testid="byom-folder-button"
+          >
             Choose folder
           </button>
           <input
@@ -126,12 +134,18 @@ export function SourcePicker({ disabled }: { disabled: boolean }) {
             aria-describedby="byom-url-hint"
             disabled={disabled}
           />
-          <button type="submit" className="button secondary" disabled={disabled || !url.trim()} data-testid="byom-fetch">
+          <button
+            type="submit"
+            className="button secondary"
+            disabled={disabled || !url.trim()}
+            data-testid="byom-fetch"
+          >
             Fetch
           </button>
         </div>
         <p className="hint" id="byom-url-hint">
-          Nothing is downloaded until you press Fetch. A repo id downloads from huggingface.co; a URL from the site it names.
+          Nothing is downloaded until you press Fetch. A repo id downloads from huggingface.co; a URL from the site it
+          names.
         </p>
       </form>
     </div>

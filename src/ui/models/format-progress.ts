@@ -21,7 +21,9 @@ export function formatRate(bytesPerSecond: number | null): string {
 }
 
 /** Whole percent done, 0–100 (0 when the total is unknown). */
-export const percentOf = (done: number, total: number): number => (total > 0 ? Math.min(100, Math.max(0, Math.floor((done / total) * 100))) : 0);
+export const percentOf = (done: number, total: number): number =>
+  total > 0 ? Math.min(100, Math.max(0, Math.floor((done / total) * 100))) : 0;
 
 /** "12.5 MiB of 500 MiB" (or just the bytes read when the total is unknown). */
-export const formatBytesOf = (done: number, total: number): string => (total > 0 ? `${formatBytes(done)} of ${formatBytes(total)}` : formatBytes(done));
+export const formatBytesOf = (done: number, total: number): string =>
+  total > 0 ? `${formatBytes(done)} of ${formatBytes(total)}` : formatBytes(done);

@@ -43,7 +43,8 @@ export function startOffline(): void {
         if (!w) return;
         w.addEventListener('statechange', () => {
           if (w.state === 'activated') update({ sw: 'ready' });
-          if (w.state === 'redundant' && !reg.active) update({ sw: 'error', error: 'the offline copy could not be saved (install failed)' });
+          if (w.state === 'redundant' && !reg.active)
+            update({ sw: 'error', error: 'the offline copy could not be saved (install failed)' });
         });
       };
       if (reg.active && !reg.installing) update({ sw: 'ready' });

@@ -23,7 +23,8 @@ const HINT: Record<ExportFileFormat, string> = {
   'gguf-q8_0': 'one .gguf file llama.cpp runs, matrices Q8_0',
   'gguf-q4_0': 'one .gguf file llama.cpp runs, linears and embedding Q4_0, output Q8_0',
   'gptq-safetensors': 'AutoGPTQ checkpoint: model.safetensors + quantize_config.json + config.json',
-  'hf-safetensors': 'Hugging Face folder transformers loads: config.json, model.safetensors (f32; a variant dequantized), tokenizer.json',
+  'hf-safetensors':
+    'Hugging Face folder transformers loads: config.json, model.safetensors (f32; a variant dequantized), tokenizer.json',
   nibble: 'our bit-exact file with the tokenizer (loads here and in the nibble CLI)',
 };
 
@@ -71,7 +72,10 @@ export function ExportControl({ v }: { v: VariantInfo }) {
         className="mini-button"
         data-testid="export-download"
         disabled={issue !== undefined || exporting !== null}
-        title={issue ?? `${HINT[format]}${multi ? (canPickFolder() ? ' — saved into a folder you pick' : ' — one download per file') : ''}`}
+        title={
+          issue ??
+          `${HINT[format]}${multi ? (canPickFolder() ? ' — saved into a folder you pick' : ' — one download per file') : ''}`
+        }
         onClick={() => void download()}
       >
         {mine ? 'Exporting…' : 'Download'}

@@ -32,7 +32,13 @@ function Job({ job }: { job: JobState }) {
           </button>
         )}
       </div>
-      <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(job.fraction * 100)}>
+      <div
+        className="progress"
+        role="progressbar"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(job.fraction * 100)}
+      >
         <div className="progress-fill" style={{ width: `${Math.round(job.fraction * 100)}%` }} />
       </div>
       <div className={job.status === 'error' ? 'job-stage error-text' : 'job-stage muted'} data-testid="job-stage">
@@ -43,7 +49,14 @@ function Job({ job }: { job: JobState }) {
           <ResponsiveContainer width="100%" height={90}>
             <LineChart data={job.losses} margin={{ top: 4, right: 8, bottom: 0, left: -12 }}>
               <XAxis dataKey="step" hide />
-              <YAxis scale="log" domain={['auto', 'auto']} stroke={C.axis} fontSize={10} width={48} tickFormatter={(v: number) => v.toPrecision(2)} />
+              <YAxis
+                scale="log"
+                domain={['auto', 'auto']}
+                stroke={C.axis}
+                fontSize={10}
+                width={48}
+                tickFormatter={(v: number) => v.toPrecision(2)}
+              />
               <Tooltip formatter={(v) => [Number(v).toPrecision(4), 'GPTQ loss']} />
               <Line dataKey="loss" stroke={C.accent} dot={{ r: 2 }} isAnimationActive={false} />
             </LineChart>
@@ -58,13 +71,21 @@ function Job({ job }: { job: JobState }) {
 export function JobList({ kinds }: { kinds?: JobState['kind'][] }) {
   const jobs = useApp((s) => s.jobs.list);
   const clear = useApp((s) => s.clearJobs);
-  const shown = jobs.filter((j) => !kinds || kinds.includes(j.kind)).slice().reverse();
+  const shown = jobs
+    .filter((j) => !kinds || kinds.includes(j.kind))
+    .slice()
+    .reverse();
   if (shown.length === 0) return null;
   return (
     <section className="card" aria-labelledby="jobs-title" data-testid="jobs">
       <div className="card-head">
         <h2 id="jobs-title">Jobs</h2>
-        <button type="button" className="link-button" onClick={clear} disabled={!shown.some((j) => j.status !== 'running')}>
+        <button
+          type="button"
+          className="link-button"
+          onClick={clear}
+          disabled={!shown.some((j) => j.status !== 'running')}
+        >
           Clear finished
         </button>
       </div>

@@ -35,7 +35,12 @@ export function QuantizeForm() {
       </div>
       <div className="field">
         <label htmlFor="q-method">Method</label>
-        <select id="q-method" data-testid="q-method" value={form.method} onChange={(e) => set({ method: e.target.value as QuantMethod })}>
+        <select
+          id="q-method"
+          data-testid="q-method"
+          value={form.method}
+          onChange={(e) => set({ method: e.target.value as QuantMethod })}
+        >
           {QUANT_METHODS.map((m) => (
             <option key={m} value={m}>
               {METHOD_INFO[m].name}
@@ -51,49 +56,109 @@ export function QuantizeForm() {
         {opts.includes('bits') && (
           <div className="field">
             <label htmlFor="q-bits">Bits</label>
-            <NumberField id="q-bits" testId="q-bits" value={form.bits} min={2} max={8} step={1} onCommit={(v) => set({ bits: Math.round(v) })} />
+            <NumberField
+              id="q-bits"
+              testId="q-bits"
+              value={form.bits}
+              min={2}
+              max={8}
+              step={1}
+              onCommit={(v) => set({ bits: Math.round(v) })}
+            />
           </div>
         )}
         {opts.includes('group') && (
           <div className="field">
             <label htmlFor="q-group">Group (0 = per row)</label>
-            <NumberField id="q-group" testId="q-group" value={form.group} min={0} max={1 << 16} step={16} onCommit={(v) => set({ group: Math.round(v) })} />
+            <NumberField
+              id="q-group"
+              testId="q-group"
+              value={form.group}
+              min={0}
+              max={1 << 16}
+              step={16}
+              onCommit={(v) => set({ group: Math.round(v) })}
+            />
           </div>
         )}
         {opts.includes('block') && (
           <div className="field">
             <label htmlFor="q-block">Block size</label>
-            <NumberField id="q-block" testId="q-block" value={form.group} min={1} max={1 << 16} step={16} onCommit={(v) => set({ group: Math.round(v) })} />
+            <NumberField
+              id="q-block"
+              testId="q-block"
+              value={form.group}
+              min={1}
+              max={1 << 16}
+              step={16}
+              onCommit={(v) => set({ group: Math.round(v) })}
+            />
           </div>
         )}
         {opts.includes('damp') && (
           <div className="field">
             <label htmlFor="q-damp">Damp</label>
-            <NumberField id="q-damp" testId="q-damp" value={form.damp} min={0.0001} max={0.5} step={0.005} onCommit={(v) => set({ damp: v })} />
+            <NumberField
+              id="q-damp"
+              testId="q-damp"
+              value={form.damp}
+              min={0.0001}
+              max={0.5}
+              step={0.005}
+              onCommit={(v) => set({ damp: v })}
+            />
           </div>
         )}
         {opts.includes('threshold') && (
           <div className="field">
             <label htmlFor="q-threshold">Outlier threshold α</label>
-            <NumberField id="q-threshold" testId="q-threshold" value={form.threshold} min={0.1} max={1000} step={0.5} onCommit={(v) => set({ threshold: v })} />
+            <NumberField
+              id="q-threshold"
+              testId="q-threshold"
+              value={form.threshold}
+              min={0.1}
+              max={1000}
+              step={0.5}
+              onCommit={(v) => set({ threshold: v })}
+            />
           </div>
         )}
         {opts.includes('alpha') && (
           <div className="field">
             <label htmlFor="q-alpha">Migration strength α</label>
-            <NumberField id="q-alpha" testId="q-alpha" value={form.alpha} min={0} max={1} step={0.05} onCommit={(v) => set({ alpha: v })} />
+            <NumberField
+              id="q-alpha"
+              testId="q-alpha"
+              value={form.alpha}
+              min={0}
+              max={1}
+              step={0.05}
+              onCommit={(v) => set({ alpha: v })}
+            />
           </div>
         )}
         {opts.includes('mantissaBits') && (
           <div className="field">
             <label htmlFor="q-mant">Fraction bits kept</label>
-            <NumberField id="q-mant" testId="q-mant" value={form.mantissaBits} min={0} max={23} step={1} onCommit={(v) => set({ mantissaBits: Math.round(v) })} />
+            <NumberField
+              id="q-mant"
+              testId="q-mant"
+              value={form.mantissaBits}
+              min={0}
+              max={23}
+              step={1}
+              onCommit={(v) => set({ mantissaBits: Math.round(v) })}
+            />
           </div>
         )}
         {opts.includes('truncMode') && (
           <div className="field">
             <label htmlFor="q-round">Rounding</label>
-            <select id="q-round" value={form.truncMode} onChange={(e) => set({ truncMode: e.target.value as 'truncate' | 'rne' })}>
+            <select
+              id="q-round"
+              value={form.truncMode}
+              onChange={(e) => set({ truncMode: e.target.value as 'truncate' | 'rne' })}
+            >
               <option value="truncate">truncate (zero the bits)</option>
               <option value="rne">round to nearest even</option>
             </select>
@@ -101,11 +166,46 @@ export function QuantizeForm() {
         )}
       </div>
       <div className="checks">
-        {opts.includes('sym') && <Check label="symmetric (no zero point)" checked={form.sym} onChange={(v) => set({ sym: v })} testId="q-sym" />}
-        {opts.includes('scaleType') && <Check label="fp16 scales" checked={form.scaleType === 'f16'} onChange={(v) => set({ scaleType: v ? 'f16' : 'f32' })} testId="q-f16" />}
-        {opts.includes('actOrder') && <Check label="act-order (columns by Hessian diagonal)" checked={form.actOrder} onChange={(v) => set({ actOrder: v })} testId="q-act-order" />}
-        {opts.includes('staticGroups') && <Check label="static groups" checked={form.staticGroups} onChange={(v) => set({ staticGroups: v })} testId="q-static" />}
-        {opts.includes('doubleQuant') && <Check label="double quantization of the absmax" checked={form.doubleQuant} onChange={(v) => set({ doubleQuant: v })} testId="q-dq" />}
+        {opts.includes('sym') && (
+          <Check
+            label="symmetric (no zero point)"
+            checked={form.sym}
+            onChange={(v) => set({ sym: v })}
+            testId="q-sym"
+          />
+        )}
+        {opts.includes('scaleType') && (
+          <Check
+            label="fp16 scales"
+            checked={form.scaleType === 'f16'}
+            onChange={(v) => set({ scaleType: v ? 'f16' : 'f32' })}
+            testId="q-f16"
+          />
+        )}
+        {opts.includes('actOrder') && (
+          <Check
+            label="act-order (columns by Hessian diagonal)"
+            checked={form.actOrder}
+            onChange={(v) => set({ actOrder: v })}
+            testId="q-act-order"
+          />
+        )}
+        {opts.includes('staticGroups') && (
+          <Check
+            label="static groups"
+            checked={form.staticGroups}
+            onChange={(v) => set({ staticGroups: v })}
+            testId="q-static"
+          />
+        )}
+        {opts.includes('doubleQuant') && (
+          <Check
+            label="double quantization of the absmax"
+            checked={form.doubleQuant}
+            onChange={(v) => set({ doubleQuant: v })}
+            testId="q-dq"
+          />
+        )}
       </div>
       {problem && (
         <p className="note" data-testid="quant-problem">
@@ -113,10 +213,22 @@ export function QuantizeForm() {
         </p>
       )}
       <div className="form-buttons">
-        <button type="button" className="button secondary" data-testid="quantize-cancel" disabled={!running} onClick={() => running && cancel(running.id)}>
+        <button
+          type="button"
+          className="button secondary"
+          data-testid="quantize-cancel"
+          disabled={!running}
+          onClick={() => running && cancel(running.id)}
+        >
           Cancel
         </button>
-        <button type="button" className="button primary" data-testid="quantize-run" disabled={!ready || !!running || !!problem} onClick={() => void quantize()}>
+        <button
+          type="button"
+          className="button primary"
+          data-testid="quantize-run"
+          disabled={!ready || !!running || !!problem}
+          onClick={() => void quantize()}
+        >
           {running ? 'Quantizing…' : 'Quantize'}
         </button>
       </div>
@@ -124,7 +236,17 @@ export function QuantizeForm() {
   );
 }
 
-function Check({ label, checked, onChange, testId }: { label: string; checked: boolean; onChange: (v: boolean) => void; testId: string }) {
+function Check({
+  label,
+  checked,
+  onChange,
+  testId,
+}: {
+  label: string;
+  checked: boolean;
+  onChange: (v: boolean) => void;
+  testId: string;
+}) {
   return (
     <label className="check">
       <input type="checkbox" data-testid={testId} checked={checked} onChange={(e) => onChange(e.target.checked)} />

@@ -14,7 +14,12 @@ function tint(v: number): string {
 
 export function VariantDetails({ v }: { v: VariantInfo }) {
   const layers = v.report?.layers ?? [];
-  if (layers.length === 0) return <p className="muted small">No per-layer report for this variant{v.origin === 'imported' ? ' (stored without one)' : ''}.</p>;
+  if (layers.length === 0)
+    return (
+      <p className="muted small">
+        No per-layer report for this variant{v.origin === 'imported' ? ' (stored without one)' : ''}.
+      </p>
+    );
   const gptq = layers.some((l) => l.gptqLoss !== undefined);
   const outliers = layers.some((l) => l.outlierDims);
   return (
@@ -37,17 +42,32 @@ export function VariantDetails({ v }: { v: VariantInfo }) {
             <tr key={i}>
               <td>L{i}</td>
               {LINEAR_NAMES.map((n) => (
-                <td key={n} className="num" style={{ background: tint(l.linears[n].sqnrDb) }} title={l.linears[n].gptqLoss !== undefined ? `GPTQ loss ${l.linears[n].gptqLoss!.toPrecision(3)}` : undefined}>
+                <td
+                  key={n}
+                  className="num"
+                  style={{ background: tint(l.linears[n].sqnrDb) }}
+                  title={
+                    l.linears[n].gptqLoss !== undefined
+                      ? `GPTQ loss ${l.linears[n].gptqLoss!.toPrecision(3)}`
+                      : undefined
+                  }
+                >
                   {db(l.linears[n].sqnrDb)}
                 </td>
               ))}
               {gptq && <td className="num">{l.gptqLoss?.toPrecision(3) ?? '—'}</td>}
-              {outliers && <td className="num">{l.outlierDims ? Object.values(l.outlierDims).reduce((a, d) => a + d.length, 0) : '—'}</td>}
+              {outliers && (
+                <td className="num">
+                  {l.outlierDims ? Object.values(l.outlierDims).reduce((a, d) => a + d.length, 0) : '—'}
+                </td>
+              )}
             </tr>
           ))}
         </tbody>
       </table>
-      <p className="hint">Weight SQNR in dB of each linear (ŵ vs w): about 6 dB per bit; green is close to fp32, red is far.</p>
+      <p className="hint">
+        Weight SQNR in dB of each linear (ŵ vs w): about 6 dB per bit; green is close to fp32, red is far.
+      </p>
     </div>
   );
 }

@@ -8,9 +8,23 @@ import { formatBytes } from '../common/format.ts';
 import { ExportControl } from './ExportControl.tsx';
 import { VariantDetails } from './VariantDetails.tsx';
 
-const ORIGIN: Record<VariantInfo['origin'], string> = { loaded: 'loaded', quantized: 'quantized here', imported: 'from storage' };
+const ORIGIN: Record<VariantInfo['origin'], string> = {
+  loaded: 'loaded',
+  quantized: 'quantized here',
+  imported: 'from storage',
+};
 
-function Row({ v, fp32Bytes, open, onToggle }: { v: VariantInfo; fp32Bytes: number; open: boolean; onToggle: () => void }) {
+function Row({
+  v,
+  fp32Bytes,
+  open,
+  onToggle,
+}: {
+  v: VariantInfo;
+  fp32Bytes: number;
+  open: boolean;
+  onToggle: () => void;
+}) {
   const drift = useApp((s) => s.charts.drift[v.id]);
   const saved = useApp((s) => s.variants.saved[v.id]);
   const del = useApp((s) => s.deleteVariant);
@@ -48,9 +62,15 @@ function Row({ v, fp32Bytes, open, onToggle }: { v: VariantInfo; fp32Bytes: numb
         {formatBytes(v.weightBytes)}
         {!base && <div className="muted small">{((100 * v.weightBytes) / fp32Bytes).toFixed(0)} % of fp32</div>}
       </td>
-      <td className="num">{base ? '—' : v.seconds < 1 ? `${(v.seconds * 1000).toFixed(0)} ms` : `${v.seconds.toFixed(2)} s`}</td>
       <td className="num">
-        {drift?.status === 'ready' && drift.data ? drift.data.ppl.toFixed(3) : drift?.status === 'loading' ? '…' : (
+        {base ? '—' : v.seconds < 1 ? `${(v.seconds * 1000).toFixed(0)} ms` : `${v.seconds.toFixed(2)} s`}
+      </td>
+      <td className="num">
+        {drift?.status === 'ready' && drift.data ? (
+          drift.data.ppl.toFixed(3)
+        ) : drift?.status === 'loading' ? (
+          '…'
+        ) : (
           <button type="button" className="link-button" onClick={() => void evaluate(v.id)}>
             evaluate
           </button>
@@ -59,17 +79,35 @@ function Row({ v, fp32Bytes, open, onToggle }: { v: VariantInfo; fp32Bytes: numb
       </td>
       <td>
         <div className="actions">
-          <button type="button" className="mini-button" disabled={busy} onClick={() => (setChatVariant(v.id), setAb({ enabled: false }), setTab('chat'))}>
+          <button
+            type="button"
+            className="mini-button"
+            disabled={busy}
+            onClick={() => (setChatVariant(v.id), setAb({ enabled: false }), setTab('chat'))}
+          >
             Chat
           </button>
           {!base && (
-            <button type="button" className="mini-button" disabled={busy} onClick={() => (setAb({ enabled: true, a: BASE_VARIANT, b: v.id }), setTab('chat'))} data-testid="variant-ab">
+            <button
+              type="button"
+              className="mini-button"
+              disabled={busy}
+              onClick={() => (setAb({ enabled: true, a: BASE_VARIANT, b: v.id }), setTab('chat'))}
+              data-testid="variant-ab"
+            >
               A/B vs fp32
             </button>
           )}
           <ExportControl v={v} />
           {!base && (
-            <button type="button" className="mini-button danger" disabled={busy} onClick={() => void del(v.id)} data-testid="variant-delete" aria-label={`Delete ${v.label}`}>
+            <button
+              type="button"
+              className="mini-button danger"
+              disabled={busy}
+              onClick={() => void del(v.id)}
+              data-testid="variant-delete"
+              aria-label={`Delete ${v.label}`}
+            >
               Delete
             </button>
           )}
@@ -106,7 +144,12 @@ export function VariantList() {
           <tbody>
             {list.map((v) => (
               <Fragment key={v.id}>
-                <Row v={v} fp32Bytes={fp32} open={open === v.id} onToggle={() => setOpen(open === v.id ? null : v.id)} />
+                <Row
+                  v={v}
+                  fp32Bytes={fp32}
+                  open={open === v.id}
+                  onToggle={() => setOpen(open === v.id ? null : v.id)}
+                />
                 {open === v.id && (
                   <tr className="details-row">
                     <td colSpan={6}>
@@ -119,7 +162,12 @@ export function VariantList() {
           </tbody>
         </table>
       )}
-      {list.length === 1 && <p className="hint">Pick a method on the left and press Quantize: each variant stays here beside fp32, to chart, chat with and compare.</p>}
+      {list.length === 1 && (
+        <p className="hint">
+          Pick a method on the left and press Quantize: each variant stays here beside fp32, to chart, chat with and
+          compare.
+        </p>
+      )}
     </section>
   );
 }

@@ -2,7 +2,17 @@
 // (truncate or round to nearest even), and watch perplexity and top-1 agreement vs the fp32
 // model, point by point as the slider moves, with the greedy sample text of the current k.
 import { useEffect, useMemo } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import {
+  CartesianGrid,
+  Legend,
+  Line,
+  LineChart,
+  ReferenceLine,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
 import { truncKey } from '../../state/lab-constants.ts';
 import type { TruncMode } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
@@ -45,7 +55,13 @@ export function LmTruncationLab() {
         </div>
         <div className="slider-row">
           <input
-            type="range" min={0} max={23} step={1} value={t.k} aria-label="Fraction bits" data-testid="trunc-slider"
+            type="range"
+            min={0}
+            max={23}
+            step={1}
+            value={t.k}
+            aria-label="Fraction bits"
+            data-testid="trunc-slider"
             onChange={(e) => set({ k: e.target.valueAsNumber })}
           />
           <span className="trunc-k" data-testid="trunc-k">
@@ -55,7 +71,15 @@ export function LmTruncationLab() {
         <div className="picker-row">
           <div className="segmented" role="radiogroup" aria-label="Rounding">
             {(['truncate', 'rne'] as TruncMode[]).map((m) => (
-              <button key={m} type="button" role="radio" aria-checked={t.mode === m} className={t.mode === m ? 'seg active' : 'seg'} onClick={() => set({ mode: m })} data-testid={`trunc-mode-${m}`}>
+              <button
+                key={m}
+                type="button"
+                role="radio"
+                aria-checked={t.mode === m}
+                className={t.mode === m ? 'seg active' : 'seg'}
+                onClick={() => set({ mode: m })}
+                data-testid={`trunc-mode-${m}`}
+              >
                 {m === 'truncate' ? 'Truncate' : 'Round to nearest even'}
               </button>
             ))}
@@ -67,7 +91,9 @@ export function LmTruncationLab() {
             Stop
           </button>
           <span className="muted small" data-testid="trunc-status">
-            {job ? `computing ${job.label.replace(/^Truncation lab: /, '')} · ${job.stage}` : `${computed} point${computed === 1 ? '' : 's'} computed`}
+            {job
+              ? `computing ${job.label.replace(/^Truncation lab: /, '')} · ${job.stage}`
+              : `${computed} point${computed === 1 ? '' : 's'} computed`}
           </span>
         </div>
       </section>
@@ -77,22 +103,91 @@ export function LmTruncationLab() {
         testId="trunc-chart"
         caption={`Left axis: perplexity${logScale ? ' (log scale)' : ''}; right axis: % of next-token argmaxes equal to fp32's. Each point truncates every linear's weights, then scores the first ${t.windows} evaluation windows (${t.windows * 256} tokens, a subset for speed). Accuracy holds down to a few fraction bits, then collapses.`}
         json={computed ? truncationExport(t.points, t.windows) : null}
-        status={knee !== null && <span>{t.mode === 'rne' ? 'Round-to-nearest' : 'Truncation'} keeps ≥ 99 % top-1 agreement down to k = {knee} among the points computed.</span>}
+        status={
+          knee !== null && (
+            <span>
+              {t.mode === 'rne' ? 'Round-to-nearest' : 'Truncation'} keeps ≥ 99 % top-1 agreement down to k = {knee}{' '}
+              among the points computed.
+            </span>
+          )
+        }
       >
         <div data-testid="trunc-plot" data-points={computed}>
           <ResponsiveContainer width="100%" height={280}>
             <LineChart data={rows} margin={{ top: 8, right: 8, bottom: 4, left: 0 }}>
               <CartesianGrid stroke={C.grid} />
-              <XAxis dataKey="k" type="number" domain={[0, 23]} ticks={[0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 23]} stroke={C.axis} fontSize={11} />
-              <YAxis yAxisId="ppl" scale={logScale ? 'log' : 'auto'} domain={['auto', 'auto']} stroke={C.axis} fontSize={11} width={52} tickFormatter={(v: number) => (v >= 1000 ? v.toExponential(1) : v.toPrecision(3))} />
-              <YAxis yAxisId="top1" orientation="right" domain={[0, 100]} stroke={C.axis} fontSize={11} width={40} unit="%" />
-              <Tooltip formatter={(v, name) => [Number(v).toFixed(String(name).startsWith('top-1') ? 1 : 3), name]} labelFormatter={(k) => `k = ${k}`} />
+              <XAxis
+                dataKey="k"
+                type="number"
+                domain={[0, 23]}
+                ticks={[0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 23]}
+                stroke={C.axis}
+                fontSize={11}
+              />
+              <YAxis
+                yAxisId="ppl"
+                scale={logScale ? 'log' : 'auto'}
+                domain={['auto', 'auto']}
+                stroke={C.axis}
+                fontSize={11}
+                width={52}
+                tickFormatter={(v: number) => (v >= 1000 ? v.toExponential(1) : v.toPrecision(3))}
+              />
+              <YAxis
+                yAxisId="top1"
+                orientation="right"
+                domain={[0, 100]}
+                stroke={C.axis}
+                fontSize={11}
+                width={40}
+                unit="%"
+              />
+              <Tooltip
+                formatter={(v, name) => [Number(v).toFixed(String(name).startsWith('top-1') ? 1 : 3), name]}
+                labelFormatter={(k) => `k = ${k}`}
+              />
               <Legend wrapperStyle={{ fontSize: 12 }} />
               <ReferenceLine x={t.k} yAxisId="ppl" stroke={C.axis} strokeDasharray="3 3" />
-              <Line yAxisId="ppl" dataKey="pplTrunc" name="ppl truncate" stroke={C.accent} strokeWidth={2} connectNulls dot={{ r: 3 }} isAnimationActive={false} />
-              <Line yAxisId="ppl" dataKey="pplRne" name="ppl RNE" stroke={RNE_COLOR} strokeWidth={2} connectNulls dot={{ r: 3 }} isAnimationActive={false} />
-              <Line yAxisId="top1" dataKey="top1Trunc" name="top-1 truncate" stroke={C.accent} strokeDasharray="5 3" connectNulls dot={{ r: 2 }} isAnimationActive={false} />
-              <Line yAxisId="top1" dataKey="top1Rne" name="top-1 RNE" stroke={RNE_COLOR} strokeDasharray="5 3" connectNulls dot={{ r: 2 }} isAnimationActive={false} />
+              <Line
+                yAxisId="ppl"
+                dataKey="pplTrunc"
+                name="ppl truncate"
+                stroke={C.accent}
+                strokeWidth={2}
+                connectNulls
+                dot={{ r: 3 }}
+                isAnimationActive={false}
+              />
+              <Line
+                yAxisId="ppl"
+                dataKey="pplRne"
+                name="ppl RNE"
+                stroke={RNE_COLOR}
+                strokeWidth={2}
+                connectNulls
+                dot={{ r: 3 }}
+                isAnimationActive={false}
+              />
+              <Line
+                yAxisId="top1"
+                dataKey="top1Trunc"
+                name="top-1 truncate"
+                stroke={C.accent}
+                strokeDasharray="5 3"
+                connectNulls
+                dot={{ r: 2 }}
+                isAnimationActive={false}
+              />
+              <Line
+                yAxisId="top1"
+                dataKey="top1Rne"
+                name="top-1 RNE"
+                stroke={RNE_COLOR}
+                strokeDasharray="5 3"
+                connectNulls
+                dot={{ r: 2 }}
+                isAnimationActive={false}
+              />
             </LineChart>
           </ResponsiveContainer>
         </div>
@@ -100,16 +195,24 @@ export function LmTruncationLab() {
 
       <section className="card" data-testid="trunc-sample" aria-label="Sample text">
         <div className="card-head">
-          <h2>Sample at k = {t.k} ({t.mode === 'rne' ? 'RNE' : 'truncate'})</h2>
+          <h2>
+            Sample at k = {t.k} ({t.mode === 'rne' ? 'RNE' : 'truncate'})
+          </h2>
           {point && (
             <span className="muted small" data-testid="trunc-point">
-              ppl {point.ppl.toFixed(3)} · top-1 {(point.top1 * 100).toFixed(1)} % · KL {point.klMean < 1e-3 ? point.klMean.toExponential(1) : point.klMean.toFixed(4)} · {point.backend === 'webgpu' ? 'WebGPU' : 'CPU'} {point.seconds.toFixed(1)} s
+              ppl {point.ppl.toFixed(3)} · top-1 {(point.top1 * 100).toFixed(1)} % · KL{' '}
+              {point.klMean < 1e-3 ? point.klMean.toExponential(1) : point.klMean.toFixed(4)} ·{' '}
+              {point.backend === 'webgpu' ? 'WebGPU' : 'CPU'} {point.seconds.toFixed(1)} s
             </span>
           )}
         </div>
         <p className="story">
           <mark className="prompt">{t.prompt}</mark>
-          {point ? <span data-testid="trunc-sample-text">{point.sample}</span> : <span className="muted"> {t.running === key ? '…generating' : ready ? '…waiting' : ''}</span>}
+          {point ? (
+            <span data-testid="trunc-sample-text">{point.sample}</span>
+          ) : (
+            <span className="muted"> {t.running === key ? '…generating' : ready ? '…waiting' : ''}</span>
+          )}
         </p>
         <p className="hint">Greedy decoding, {t.sampleTokens} tokens, same prompt at every k.</p>
       </section>

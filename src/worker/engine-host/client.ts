@@ -81,20 +81,36 @@ export class EngineClient implements Engine {
     return this.request('get-info', {});
   }
 
-  load(source: ModelSource, backend: BackendPreference = 'auto', opts: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {}) {
+  load(
+    source: ModelSource,
+    backend: BackendPreference = 'auto',
+    opts: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {},
+  ) {
     const transfer = source.kind === 'bytes' ? [source.model, source.tokenizer] : [];
     const body: Body<'load'> = { source, backend };
     if (opts.contextLength !== undefined) body.contextLength = opts.contextLength;
     return this.request('load', body, { transfer, signal: opts.signal, onJob: loadProgress(opts.onProgress) });
   }
 
-  inspect(source: ModelSource, opts: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {}) {
+  inspect(
+    source: ModelSource,
+    opts: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal } = {},
+  ) {
     const body: Body<'inspect'> = { source };
     if (opts.contextLength !== undefined) body.contextLength = opts.contextLength;
     return this.request('inspect', body, { signal: opts.signal, onJob: loadProgress(opts.onProgress) });
   }
 
-  generate(prompt: string, settings: SamplingSettings, opts: { onToken?: (t: TokenProgress) => void; signal?: AbortSignal; variant?: string; messages?: ChatMessage[] } = {}) {
+  generate(
+    prompt: string,
+    settings: SamplingSettings,
+    opts: {
+      onToken?: (t: TokenProgress) => void;
+      signal?: AbortSignal;
+      variant?: string;
+      messages?: ChatMessage[];
+    } = {},
+  ) {
     const body: Body<'generate'> = { prompt, settings };
     if (opts.variant !== undefined) body.variant = opts.variant;
     if (opts.messages !== undefined) body.messages = opts.messages.map((m) => ({ role: m.role, content: m.content })); // plain data only
@@ -154,7 +170,11 @@ export class EngineClient implements Engine {
     opts: { onToken?: (side: 0 | 1, t: TokenProgress) => void; signal?: AbortSignal; messages?: ChatMessage[] } = {},
   ) {
     const onJob = (p: JobProgress) => p.kind === 'pair-token' && opts.onToken?.(p.side, p.token);
-    return this.request('generate-pair', { prompt, settings, variants, ...(opts.messages ? { messages: opts.messages } : {}) }, { signal: opts.signal, onJob });
+    return this.request(
+      'generate-pair',
+      { prompt, settings, variants, ...(opts.messages ? { messages: opts.messages } : {}) },
+      { signal: opts.signal, onJob },
+    );
   }
 
   onEvent(listener: (e: EngineEvent) => void): () => void {
@@ -179,7 +199,12 @@ export class EngineClient implements Engine {
     if (this.closed) return Promise.reject(new EngineError({ code: 'internal', message: 'the engine was shut down' }));
     const id = this.nextId++;
     const done = new Promise<ResultMap[K]>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (r: never) => void, reject, onToken: opts.onToken, onJob: opts.onJob });
+      this.pending.set(id, {
+        resolve: resolve as (r: never) => void,
+        reject,
+        onToken: opts.onToken,
+        onJob: opts.onJob,
+      });
       try {
         this.transport.send({ kind, id, ...body } as Request, opts.transfer ?? []);
       } catch (e) {

@@ -35,5 +35,7 @@ export function summarizeGpu(ctx: GpuContext): GpuSummary {
  * through a shader emulator, so big passes (evaluation) are faster on nibble's CPU twin.
  */
 export function isSoftwareAdapter(a: AdapterSummary): boolean {
-  return /swiftshader|llvmpipe|lavapipe|software|basic render|warp/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+  return /swiftshader|llvmpipe|lavapipe|software|basic render|warp/i.test(
+    `${a.vendor} ${a.architecture} ${a.device} ${a.description}`,
+  );
 }

@@ -24,7 +24,14 @@ import { isSoftwareAdapter, summarizeGpu } from './gpu-summary.ts';
 import { createLab, type LabBase } from './lab.ts';
 import { BASE_VARIANT, type LabRequest } from './lab-protocol.ts';
 import {
-  checkCpuMemory, countParams, deviceBudget, fetchBytes as defaultFetchBytes, gpuPlanFailure, inspectSource, loadSource, sourceRun,
+  checkCpuMemory,
+  countParams,
+  deviceBudget,
+  fetchBytes as defaultFetchBytes,
+  gpuPlanFailure,
+  inspectSource,
+  loadSource,
+  sourceRun,
 } from '../sources/model-source.ts';
 import { SlotLocks } from './slot-lock.ts';
 import {
@@ -89,7 +96,19 @@ interface Loaded {
 
 /** Requests answered by the lab; every one can be cancelled by id. */
 type LabJob = Exclude<LabRequest, { kind: 'generate-pair' }>;
-const LAB_KINDS = new Set<string>(['quantize', 'list-variants', 'delete-variant', 'export-variant', 'export-model', 'import-variant', 'weight-histogram', 'collisions', 'outliers', 'drift', 'truncation-point']);
+const LAB_KINDS = new Set<string>([
+  'quantize',
+  'list-variants',
+  'delete-variant',
+  'export-variant',
+  'export-model',
+  'import-variant',
+  'weight-histogram',
+  'collisions',
+  'outliers',
+  'drift',
+  'truncation-point',
+]);
 const isLabJob = (r: Request): r is LabJob => LAB_KINDS.has(r.kind);
 
 const now = (): number => globalThis.performance.now();
@@ -111,7 +130,8 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   const lab = createLab({
     base: () => loaded?.lab ?? null,
     baseRunner: () => loaded?.runner ?? null,
-    gpu: () => (gpu.status === 'ready' && preference === 'auto' && loaded !== null && !loaded.gpuFailure ? gpu.ctx : null),
+    gpu: () =>
+      gpu.status === 'ready' && preference === 'auto' && loaded !== null && !loaded.gpuFailure ? gpu.ctx : null,
     evalOnGpu: () => gpu.status === 'ready' && (deps.labEvalOnGpu ?? !isSoftwareAdapter(gpu.summary.adapter)),
     fetchBytes: (url) => fetchBytes(url),
     locks,
@@ -179,14 +199,21 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
   const budget = () => deviceBudget(gpu.status === 'ready' ? gpu.ctx.limits : null, deps.deviceMemoryGiB);
   const planFailure = (l: Loaded) => gpuPlanFailure(l.info.config, l.tensors, budget());
 
-  const run = (id: number, signal: AbortSignal) => sourceRun({ ...deps, fetchBytes }, signal, (progress) => post({ kind: 'job-progress', id, progress }));
+  const run = (id: number, signal: AbortSignal) =>
+    sourceRun({ ...deps, fetchBytes }, signal, (progress) => post({ kind: 'job-progress', id, progress }));
 
   /**
    * Makes a model usable as soon as its weights are read, on the CPU. The adapter request
    * overlaps the reading; the WebGPU runner is built afterwards in the background (afterLoad),
    * unless the memory plan says the model does not fit the device.
    */
-  async function load(id: number, source: ModelSource, pref: BackendPreference, contextLength: number | undefined, signal: AbortSignal): Promise<{ model: ModelInfo; engine: EngineInfo }> {
+  async function load(
+    id: number,
+    source: ModelSource,
+    pref: BackendPreference,
+    contextLength: number | undefined,
+    signal: AbortSignal,
+  ): Promise<{ model: ModelInfo; engine: EngineInfo }> {
     const seq = ++loadSeq;
     // The adapter request (also with 'cpu': the GPU panel describes it) overlaps the reading; bytes in
     // memory parse first. afterLoad awaits it: a failed read must not leave it unhandled.
@@ -211,14 +238,39 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     const gpuPossible = gpuPending || gpu.status === 'ready';
     const { model, tokenizer, tokenizerFiles } = src;
     const info: ModelInfo = {
-      name: source.name, format: src.format, architecture: src.architecture, chatTemplate: src.chatTemplate !== undefined,
-      config: model.config, params: countParams(model), modelBytes: src.modelBytes, tokenizerBytes: src.tokenizerBytes,
-      backend: 'cpu', loadMs: t1 - t0 - src.fetchMs, fetchMs: src.fetchMs, gpuMs: null,
+      name: source.name,
+      format: src.format,
+      architecture: src.architecture,
+      chatTemplate: src.chatTemplate !== undefined,
+      config: model.config,
+      params: countParams(model),
+      modelBytes: src.modelBytes,
+      tokenizerBytes: src.tokenizerBytes,
+      backend: 'cpu',
+      loadMs: t1 - t0 - src.fetchMs,
+      fetchMs: src.fetchMs,
+      gpuMs: null,
     };
     // HF tokenizers have no tokenizer.bin: their files travel in tokenizerFiles (.nibble export embeds them).
     const tokBytes = tokenizerFiles.kind === 'llama2c' ? tokenizerFiles.bytes.slice() : new Uint8Array(0);
-    const labBase: LabBase = { name: source.name, model, tokenizer, tokBytes, tokenizerFiles, ownContext: src.ownContext };
-    loaded = { seq, runner: cpuRunner, tokenizer, info, tensors: src.tensors, upgrading: pref === 'auto' && gpuPossible, gpuFailure: null, lab: labBase };
+    const labBase: LabBase = {
+      name: source.name,
+      model,
+      tokenizer,
+      tokBytes,
+      tokenizerFiles,
+      ownContext: src.ownContext,
+    };
+    loaded = {
+      seq,
+      runner: cpuRunner,
+      tokenizer,
+      info,
+      tensors: src.tensors,
+      upgrading: pref === 'auto' && gpuPossible,
+      gpuFailure: null,
+      lab: labBase,
+    };
     const tooLarge = loaded.upgrading ? planFailure(loaded) : null; // null until the device is known
     if (tooLarge) loaded = { ...loaded, upgrading: false, gpuFailure: tooLarge };
     const result = { model: info, engine: engineInfo() };
@@ -240,14 +292,20 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
       const tooLarge = loaded!.upgrading ? planFailure(loaded!) : null; // no runner that would not fit
       if (tooLarge) loaded = { ...loaded!, upgrading: false, gpuFailure: tooLarge };
       if (loaded!.upgrading) {
-        if (gpu.status !== 'ready') throw new NibbleError('no-webgpu', gpu.status === 'unavailable' ? gpu.reason : 'the GPU device went away');
+        if (gpu.status !== 'ready')
+          throw new NibbleError('no-webgpu', gpu.status === 'unavailable' ? gpu.reason : 'the GPU device went away');
         const { createGpuRunner } = await import('../../engine/gpu-runner.ts');
         runner = await createGpuRunner(gpu.ctx, model);
         // The turn (or evaluation pass) in flight finishes on the CPU: swap while holding 'base'.
         await locks.use(BASE_VARIANT, async () => {
           if (!current() || !runner) return;
           loaded!.runner.dispose();
-          loaded = { ...loaded!, runner, upgrading: false, info: { ...loaded!.info, backend: 'webgpu', gpuMs: now() - t0 } };
+          loaded = {
+            ...loaded!,
+            runner,
+            upgrading: false,
+            info: { ...loaded!.info, backend: 'webgpu', gpuMs: now() - t0 },
+          };
           runner = null;
         });
         if (!current()) return;
@@ -258,7 +316,11 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
       const wire = toWireError(e);
       if (wire.code !== 'no-webgpu') {
         loaded = { ...loaded!, gpuFailure: `WebGPU could not run this model (${wire.code}): ${wire.message}` };
-        post({ kind: 'error', id: null, error: { code: wire.code, message: `${loaded.gpuFailure}. It keeps running on the CPU.` } });
+        post({
+          kind: 'error',
+          id: null,
+          error: { code: wire.code, message: `${loaded.gpuFailure}. It keeps running on the CPU.` },
+        });
       }
     } finally {
       runner?.dispose(); // built for a model that is no longer loaded
@@ -293,19 +355,40 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     }
   }
 
-  function runGeneration(id: number, prompt: string, settings: SamplingSettings, variant: string = BASE_VARIANT, messages?: ChatMessage[]): Promise<void> {
+  function runGeneration(
+    id: number,
+    prompt: string,
+    settings: SamplingSettings,
+    variant: string = BASE_VARIANT,
+    messages?: ChatMessage[],
+  ): Promise<void> {
     return asGeneration(id, async (signal) => {
       checkSettings(settings);
       const { tokenizer } = loaded!;
       const result = await locks.use(variant, async () =>
-        generateOn(await lab.runner(variant), tokenizer, variant, prompt, settings, signal, (token) => post({ kind: 'progress', id, token }), messages),
+        generateOn(
+          await lab.runner(variant),
+          tokenizer,
+          variant,
+          prompt,
+          settings,
+          signal,
+          (token) => post({ kind: 'progress', id, token }),
+          messages,
+        ),
       );
       post({ kind: 'response', id, request: 'generate', result });
     });
   }
 
   /** The same prompt and settings on two variants at once, both streaming (A/B chat). */
-  function runPair(id: number, prompt: string, settings: SamplingSettings, variants: [string, string], messages?: ChatMessage[]): Promise<void> {
+  function runPair(
+    id: number,
+    prompt: string,
+    settings: SamplingSettings,
+    variants: [string, string],
+    messages?: ChatMessage[],
+  ): Promise<void> {
     return asGeneration(id, async (signal) => {
       checkSettings(settings);
       if (!Array.isArray(variants) || variants.length !== 2 || variants[0] === variants[1]) {
@@ -315,7 +398,16 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
       const results = await locks.useAll(variants, async () => {
         const runners = [await lab.runner(variants[0]), await lab.runner(variants[1])];
         const side = (s: 0 | 1) =>
-          generateOn(runners[s], tokenizer, variants[s], prompt, settings, signal, (token) => post({ kind: 'job-progress', id, progress: { kind: 'pair-token', side: s, token } }), messages);
+          generateOn(
+            runners[s],
+            tokenizer,
+            variants[s],
+            prompt,
+            settings,
+            signal,
+            (token) => post({ kind: 'job-progress', id, progress: { kind: 'pair-token', side: s, token } }),
+            messages,
+          );
         return Promise.all([side(0), side(1)]);
       });
       post({ kind: 'response', id, request: 'generate-pair', result: { results } });
@@ -328,7 +420,11 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
     let finish!: () => void;
     jobs.set(req.id, { ctrl, done: new Promise<void>((r) => (finish = r)) });
     try {
-      const { result, transfer } = await lab.handle(req, (progress) => post({ kind: 'job-progress', id: req.id, progress }), ctrl.signal);
+      const { result, transfer } = await lab.handle(
+        req,
+        (progress) => post({ kind: 'job-progress', id: req.id, progress }),
+        ctrl.signal,
+      );
       post({ kind: 'response', id: req.id, request: req.kind, result } as Reply, transfer);
     } finally {
       jobs.delete(req.id);
@@ -355,7 +451,9 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
         }
         case 'inspect': {
           await ensureGpu().catch(() => undefined); // the plan is against this device's limits when there is one
-          const result = await asOperation(req.id, (signal) => inspectSource(req.source, req.contextLength, budget(), run(req.id, signal)));
+          const result = await asOperation(req.id, (signal) =>
+            inspectSource(req.source, req.contextLength, budget(), run(req.id, signal)),
+          );
           post({ kind: 'response', id: req.id, request: 'inspect', result });
           return;
         }
@@ -366,7 +464,10 @@ export function createEngineHost(deps: HostDeps, post: Post): EngineHost {
           await runPair(req.id, req.prompt, req.settings, req.variants, req.messages);
           return;
         case 'cancel': {
-          const target = running !== null && running.id === req.target ? running : (jobs.get(req.target) ?? operations.get(req.target));
+          const target =
+            running !== null && running.id === req.target
+              ? running
+              : (jobs.get(req.target) ?? operations.get(req.target));
           target?.ctrl.abort();
           post({ kind: 'response', id: req.id, request: 'cancel', result: { cancelled: target !== undefined } });
           return;

@@ -9,7 +9,13 @@ import { yieldToEventLoop } from '../../core/yield.ts';
 import { evaluate, type EvalProgress, type EvalReport } from '../../engine/evaluate.ts';
 import { generate } from '../../engine/generate.ts';
 import type { Backend, ModelRunner } from '../../engine/runner.ts';
-import { BASE_VARIANT, type DriftReport, type EvalJobProgress, type TruncationPoint, type TruncationQuery } from './lab-protocol.ts';
+import {
+  BASE_VARIANT,
+  type DriftReport,
+  type EvalJobProgress,
+  type TruncationPoint,
+  type TruncationQuery,
+} from './lab-protocol.ts';
 import type { SlotLocks } from './slot-lock.ts';
 
 /** Reference outputs kept at most this large (logits + residuals of every cached window). */
@@ -27,7 +33,15 @@ export interface EvalDeps {
 }
 
 const evalProgress = (onProgress: OnProgress) =>
-  onProgress && ((p: EvalProgress) => onProgress({ kind: 'eval', window: p.window, windows: p.windows, pplSoFar: p.pplSoFar, fraction: p.window / p.windows }));
+  onProgress &&
+  ((p: EvalProgress) =>
+    onProgress({
+      kind: 'eval',
+      window: p.window,
+      windows: p.windows,
+      pplSoFar: p.pplSoFar,
+      fraction: p.window / p.windows,
+    }));
 
 /** fp32 outputs per evaluation window (keyed by the window array itself, which the lab caches). */
 export class ReferenceCache {
@@ -60,7 +74,11 @@ export class ReferenceCache {
         fits = false;
         return;
       }
-      if (this.bytes + windows.filter((w) => !this.cache.has(w)).reduce((n, w) => n + per(w), 0) > REFERENCE_CACHE_BYTES) this.clear();
+      if (
+        this.bytes + windows.filter((w) => !this.cache.has(w)).reduce((n, w) => n + per(w), 0) >
+        REFERENCE_CACHE_BYTES
+      )
+        this.clear();
       for (let i = 0; i < windows.length; i++) {
         const w = windows[i];
         if (!this.cache.has(w)) {
@@ -69,7 +87,13 @@ export class ReferenceCache {
           this.bytes += per(w);
           await yieldToEventLoop();
         }
-        onProgress?.({ kind: 'eval', window: i + 1, windows: windows.length, pplSoFar: NaN, fraction: (i + 1) / windows.length });
+        onProgress?.({
+          kind: 'eval',
+          window: i + 1,
+          windows: windows.length,
+          pplSoFar: NaN,
+          fraction: (i + 1) / windows.length,
+        });
       }
     });
     if (!fits) return null;
@@ -97,8 +121,12 @@ const checker = (signal: AbortSignal) => () => {
 
 /** Drift of one held variant, or the fp32 model's own perplexity for 'base'. */
 export async function driftOf(
-  deps: EvalDeps, refs: ReferenceCache, variant: string, windows: readonly number[][],
-  signal: AbortSignal, onProgress?: OnProgress,
+  deps: EvalDeps,
+  refs: ReferenceCache,
+  variant: string,
+  windows: readonly number[][],
+  signal: AbortSignal,
+  onProgress?: OnProgress,
 ): Promise<DriftReport> {
   const check = checker(signal);
   let backend: Backend = 'cpu';
@@ -119,28 +147,58 @@ export async function driftOf(
       backend = runner.backend;
       return evaluate(runner, windows, ref ?? (await deps.runner(BASE_VARIANT)), evalProgress(onProgress), signal);
     };
-    r = ref ? await deps.locks.use(deps.slot(variant), run) : await deps.locks.useAll([deps.slot(variant), deps.slot(BASE_VARIANT)], run);
+    r = ref
+      ? await deps.locks.use(deps.slot(variant), run)
+      : await deps.locks.useAll([deps.slot(variant), deps.slot(BASE_VARIANT)], run);
   }
   return {
-    variant, ppl: r.ppl, tokens: r.tokens, windows: r.windows,
-    klMean: r.klMean, klP99: r.klP99, top1: r.top1Agreement,
-    sqnrDb: r.layers.map((l) => l.sqnrDb), seconds: r.seconds, backend,
+    variant,
+    ppl: r.ppl,
+    tokens: r.tokens,
+    windows: r.windows,
+    klMean: r.klMean,
+    klP99: r.klP99,
+    top1: r.top1Agreement,
+    sqnrDb: r.layers.map((l) => l.sqnrDb),
+    seconds: r.seconds,
+    backend,
   };
 }
 
 /** One point of the truncation lab on a private runner of the truncated model. */
 export async function truncationPoint(
-  deps: EvalDeps, refs: ReferenceCache, target: ModelRunner, tokenizer: TextTokenizer, q: TruncationQuery,
-  windows: readonly number[][], signal: AbortSignal, onProgress?: OnProgress,
+  deps: EvalDeps,
+  refs: ReferenceCache,
+  target: ModelRunner,
+  tokenizer: TextTokenizer,
+  q: TruncationQuery,
+  windows: readonly number[][],
+  signal: AbortSignal,
+  onProgress?: OnProgress,
 ): Promise<Omit<TruncationPoint, 'seconds'>> {
   const ref = await refs.prepare(windows, checker(signal));
   const r = ref
     ? await evaluate(target, windows, ref, evalProgress(onProgress), signal)
-    : await deps.locks.use(deps.slot(BASE_VARIANT), async () => evaluate(target, windows, await deps.runner(BASE_VARIANT), evalProgress(onProgress), signal));
-  const sample = await generate(target, tokenizer, q.prompt, { maxTokens: q.sampleTokens, temperature: 0, topP: 1, seed: 1, signal });
+    : await deps.locks.use(deps.slot(BASE_VARIANT), async () =>
+        evaluate(target, windows, await deps.runner(BASE_VARIANT), evalProgress(onProgress), signal),
+      );
+  const sample = await generate(target, tokenizer, q.prompt, {
+    maxTokens: q.sampleTokens,
+    temperature: 0,
+    topP: 1,
+    seed: 1,
+    signal,
+  });
   if (sample.stoppedBy === 'cancelled') throw new NibbleError('cancelled', 'truncation point cancelled');
   return {
-    k: q.k, mode: q.mode, ppl: r.ppl, top1: r.top1Agreement ?? 1, klMean: r.klMean ?? 0,
-    sample: sample.text, windows: r.windows, tokens: r.tokens, backend: target.backend,
+    k: q.k,
+    mode: q.mode,
+    ppl: r.ppl,
+    top1: r.top1Agreement ?? 1,
+    klMean: r.klMean ?? 0,
+    sample: sample.text,
+    windows: r.windows,
+    tokens: r.tokens,
+    backend: target.backend,
   };
 }

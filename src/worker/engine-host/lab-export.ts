@@ -19,7 +19,10 @@ export function tokenizerFilesOf(b: LabBase): TokenizerFiles {
 }
 
 /** Formats `model` cannot be written in, with why (VariantInfo.exportIssues). */
-export function exportIssuesOf(model: LlamaModel, tokenizer: TokenizerFiles): Partial<Record<ExportFileFormat, string>> {
+export function exportIssuesOf(
+  model: LlamaModel,
+  tokenizer: TokenizerFiles,
+): Partial<Record<ExportFileFormat, string>> {
   const out: Partial<Record<ExportFileFormat, string>> = {};
   for (const f of EXPORT_FORMATS) {
     const issue = exportIssue(model, tokenizer.kind, f);
@@ -32,15 +35,28 @@ export function exportIssuesOf(model: LlamaModel, tokenizer: TokenizerFiles): Pa
 const modelStem = (name: string): string => name.replace(/\.(bin|gguf|nibble|safetensors)$/i, '');
 
 /** The export-model answer: every file's bytes in its own ArrayBuffer, listed for transfer. */
-export function exportHeld(b: LabBase, held: { info: VariantInfo; model: LlamaModel }, format: ExportFileFormat): { result: ExportedFiles; transfer: ArrayBuffer[] } {
+export function exportHeld(
+  b: LabBase,
+  held: { info: VariantInfo; model: LlamaModel },
+  format: ExportFileFormat,
+): { result: ExportedFiles; transfer: ArrayBuffer[] } {
   // Files say the model's own context, not the shorter one it was loaded to run with.
   const model = b.ownContext ? { ...held.model, config: { ...held.model.config, seqLen: b.ownContext } } : held.model;
   const { files, folder } = exportModelFiles(
-    { model, modelName: modelStem(b.name), label: held.info.label, spec: held.info.spec, tokenizerFiles: tokenizerFilesOf(b) },
+    {
+      model,
+      modelName: modelStem(b.name),
+      label: held.info.label,
+      spec: held.info.spec,
+      tokenizerFiles: tokenizerFilesOf(b),
+    },
     format,
   );
   const out = files.map((f) => {
-    const whole = f.bytes.byteOffset === 0 && f.bytes.byteLength === f.bytes.buffer.byteLength && f.bytes.buffer instanceof ArrayBuffer;
+    const whole =
+      f.bytes.byteOffset === 0 &&
+      f.bytes.byteLength === f.bytes.buffer.byteLength &&
+      f.bytes.buffer instanceof ArrayBuffer;
     return { name: f.name, mime: f.mime, bytes: (whole ? f.bytes.buffer : f.bytes.slice().buffer) as ArrayBuffer };
   });
   const result: ExportedFiles = { format, label: held.info.label, files: out, ...(folder ? { folder } : {}) };

@@ -205,7 +205,14 @@ export interface PairResult {
  * folder (config.json, generation_config.json, model.safetensors, tokenizer.json,
  * tokenizer_config.json) of any model, variants dequantized; nibble = our bit-exact file.
  */
-export const EXPORT_FILE_FORMATS = ['gguf-f32', 'gguf-q8_0', 'gguf-q4_0', 'gptq-safetensors', 'hf-safetensors', 'nibble'] as const;
+export const EXPORT_FILE_FORMATS = [
+  'gguf-f32',
+  'gguf-q8_0',
+  'gguf-q4_0',
+  'gptq-safetensors',
+  'hf-safetensors',
+  'nibble',
+] as const;
 export type ExportFileFormat = (typeof EXPORT_FILE_FORMATS)[number];
 
 /** The files of one export: one for most formats, a folder's worth for gptq-safetensors (3) and hf-safetensors (4–6). */
@@ -231,7 +238,14 @@ export type LabRequest =
   | { kind: 'drift'; id: number; query: DriftQuery }
   | { kind: 'truncation-point'; id: number; query: TruncationQuery }
   /** `messages`: a chat rendered through the model's template (as `generate`); then `prompt` is ignored. */
-  | { kind: 'generate-pair'; id: number; prompt: string; settings: SamplingSettings; variants: [string, string]; messages?: ChatMessage[] };
+  | {
+      kind: 'generate-pair';
+      id: number;
+      prompt: string;
+      settings: SamplingSettings;
+      variants: [string, string];
+      messages?: ChatMessage[];
+    };
 
 export interface LabResultMap {
   quantize: VariantInfo;

@@ -13,17 +13,34 @@ import { fitParams, maxq } from '../../core/quant/uniform.ts';
 import { accumulateAbsMax } from '../../core/quant/smoothquant.ts';
 import { numel, type F32Tensor } from '../../core/tensor.ts';
 import { yieldToEventLoop } from '../../core/yield.ts';
-import type { CollisionStats, Granularity, HistogramQuery, OutlierReport, QuantSpec, TensorRef, VariantInfo, WeightHistogram } from './lab-protocol.ts';
+import type {
+  CollisionStats,
+  Granularity,
+  HistogramQuery,
+  OutlierReport,
+  QuantSpec,
+  TensorRef,
+  VariantInfo,
+  WeightHistogram,
+} from './lab-protocol.ts';
 
 const SITES: LinearInputSite[] = ['attn', 'wo', 'ffn', 'w2'];
-const FLOAT_METHODS: Partial<Record<QuantSpec['method'], FloatFormat>> = { fp16: 'fp16', bf16: 'bf16', tf32: 'tf32', 'fp8-e4m3': 'fp8e4m3', 'fp8-e5m2': 'fp8e5m2' };
+const FLOAT_METHODS: Partial<Record<QuantSpec['method'], FloatFormat>> = {
+  fp16: 'fp16',
+  bf16: 'bf16',
+  tf32: 'tf32',
+  'fp8-e4m3': 'fp8e4m3',
+  'fp8-e5m2': 'fp8e5m2',
+};
 const MAX_GRID_LINES = 512;
 
 /** The fp32 weight matrix (out, in) of block `layer`'s `linear` in the loaded model. */
 export function linearWeight(model: LlamaModel, ref: TensorRef): F32Tensor {
   const { nLayers } = model.config;
-  if (!Number.isInteger(ref.layer) || ref.layer < 0 || ref.layer >= nLayers) throw new NibbleError('bad-argument', `layer ${ref.layer}: the model has layers 0..${nLayers - 1}`);
-  if (!(LINEAR_NAMES as readonly string[]).includes(ref.linear)) throw new NibbleError('bad-argument', `unknown linear '${ref.linear}' (one of ${LINEAR_NAMES.join(', ')})`);
+  if (!Number.isInteger(ref.layer) || ref.layer < 0 || ref.layer >= nLayers)
+    throw new NibbleError('bad-argument', `layer ${ref.layer}: the model has layers 0..${nLayers - 1}`);
+  if (!(LINEAR_NAMES as readonly string[]).includes(ref.linear))
+    throw new NibbleError('bad-argument', `unknown linear '${ref.linear}' (one of ${LINEAR_NAMES.join(', ')})`);
   // A quantized base (native GGUF, a .nibble) is charted through its dequantized values ŵ.
   return weightValues(model.weights.layers[ref.layer][ref.linear], `layer ${ref.layer} ${ref.linear}`);
 }
@@ -42,7 +59,12 @@ export function binCounts(values: ArrayLike<number>, lo: number, hi: number, bin
 }
 
 /** The weights of the selected group: uniform → row r, columns of group g; codebook → block g; absmax → row r. */
-function groupSlice(spec: QuantSpec, w: F32Tensor, row: number, group: number): { start: number; end: number; nGroups: number; G: number } {
+function groupSlice(
+  spec: QuantSpec,
+  w: F32Tensor,
+  row: number,
+  group: number,
+): { start: number; end: number; nGroups: number; G: number } {
   const [N, K] = w.shape;
   if (spec.method === 'nf4' || spec.method === 'fp4') {
     const B = spec.group || 64;
@@ -58,10 +80,17 @@ function groupSlice(spec: QuantSpec, w: F32Tensor, row: number, group: number): 
   return { start: r * K + g * G, end: r * K + Math.min(K, (g + 1) * G), nGroups, G };
 }
 
-const clampInt = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.floor(Number.isFinite(v) ? v : 0)));
+const clampInt = (v: number, lo: number, hi: number) =>
+  Math.max(lo, Math.min(hi, Math.floor(Number.isFinite(v) ? v : 0)));
 
 /** Levels the quantizer can output for the weights x[start, end), ascending, or why none are drawn. */
-export function gridFor(spec: QuantSpec, x: Float32Array, start: number, end: number, span: [number, number]): { grid: number[] | null; label: string } {
+export function gridFor(
+  spec: QuantSpec,
+  x: Float32Array,
+  start: number,
+  end: number,
+  span: [number, number],
+): { grid: number[] | null; label: string } {
   let absmax = 0;
   for (let i = start; i < end; i++) absmax = Math.max(absmax, Math.abs(x[i]));
   switch (spec.method) {
@@ -70,16 +99,25 @@ export function gridFor(spec: QuantSpec, x: Float32Array, start: number, end: nu
       const p = fitParams(x, start, end, spec.bits, spec.sym, spec.scaleType === 'f16');
       const grid = Array.from({ length: maxq(spec.bits) + 1 }, (_, q) => Math.fround(p.scale * (q - p.zero)));
       const how = spec.method === 'gptq' ? ' (RTN fit on the fp32 weights; GPTQ refits as it goes)' : '';
-      return { grid, label: `int${spec.bits} ${spec.sym ? 'sym' : 'asym'}: scale ${p.scale.toPrecision(4)}, zero ${p.zero}${how}` };
+      return {
+        grid,
+        label: `int${spec.bits} ${spec.sym ? 'sym' : 'asym'}: scale ${p.scale.toPrecision(4)}, zero ${p.zero}${how}`,
+      };
     }
     case 'nf4':
     case 'fp4':
-      return { grid: [...codeTable(spec.method)].map((c) => Math.fround(c * absmax)).sort((a, b) => a - b), label: `${spec.method} codebook × block absmax ${absmax.toPrecision(4)}` };
+      return {
+        grid: [...codeTable(spec.method)].map((c) => Math.fround(c * absmax)).sort((a, b) => a - b),
+        label: `${spec.method} codebook × block absmax ${absmax.toPrecision(4)}`,
+      };
     case 'llmint8':
     case 'smoothquant': {
       const s = absmax / 127;
       const how = spec.method === 'smoothquant' ? ' (before smoothing)' : '';
-      return { grid: Array.from({ length: 255 }, (_, i) => Math.fround((i - 127) * s)), label: `absmax int8 of the row: step ${s.toPrecision(4)}${how}` };
+      return {
+        grid: Array.from({ length: 255 }, (_, i) => Math.fround((i - 127) * s)),
+        label: `absmax int8 of the row: step ${s.toPrecision(4)}${how}`,
+      };
     }
     case 'trunc':
       return floatGrid(spec.mantissaBits, span, `fp32 with ${spec.mantissaBits} fraction bits`);
@@ -108,7 +146,8 @@ function floatGrid(k: number, span: [number, number], what: string): { grid: num
   const top = Math.max(Math.abs(span[0]), Math.abs(span[1]));
   if (!(top > 0)) return { grid: null, label: `${what}: the tensor is all zeros` };
   const perBinade = 2 ** k;
-  if (2 * perBinade > MAX_GRID_LINES) return { grid: null, label: `${what}: ${perBinade} levels per power of two, too dense to draw` };
+  if (2 * perBinade > MAX_GRID_LINES)
+    return { grid: null, label: `${what}: ${perBinade} levels per power of two, too dense to draw` };
   const vals: number[] = [];
   let e = Math.floor(Math.log2(top));
   let binades = 0;
@@ -119,7 +158,10 @@ function floatGrid(k: number, span: [number, number], what: string): { grid: num
       if (-v >= span[0]) vals.push(-v);
     }
   }
-  return { grid: vals.sort((a, b) => a - b), label: `${what}: levels in the top ${binades} powers of two (|x| ≥ ${(2 ** (e + 1)).toPrecision(3)})` };
+  return {
+    grid: vals.sort((a, b) => a - b),
+    label: `${what}: levels in the top ${binades} powers of two (|x| ≥ ${(2 ** (e + 1)).toPrecision(3)})`,
+  };
 }
 
 /** The weight histogram of one tensor with the selected group's grid (see HistogramQuery). */
@@ -145,24 +187,38 @@ export function weightHistogram(model: LlamaModel, q: HistogramQuery): WeightHis
   const [, K] = w.shape;
   const codebook = q.spec.method === 'nf4' || q.spec.method === 'fp4';
   return {
-    layer: q.layer, linear: q.linear, shape: [w.shape[0], w.shape[1]], min, max, edges,
+    layer: q.layer,
+    linear: q.linear,
+    shape: [w.shape[0], w.shape[1]],
+    min,
+    max,
+    edges,
     counts: binCounts(x, min, max, bins),
     groupCounts: binCounts(x.subarray(sl.start, sl.end), min, max, bins),
     row: Math.floor(sl.start / K),
     group: codebook ? sl.start / sl.G : Math.floor((sl.start % K) / sl.G),
-    nGroups: sl.nGroups, groupSize: sl.end - sl.start, grid, gridLabel: label,
-    mean, std: Math.sqrt(ss / x.length),
+    nGroups: sl.nGroups,
+    groupSize: sl.end - sl.start,
+    grid,
+    gridLabel: label,
+    mean,
+    std: Math.sqrt(ss / x.length),
   };
 }
 
 /** Uniform quantizer configurations of a collision query, each with its display label. */
-export function collisionConfigs(bits: readonly number[], granularities: readonly { granularity: Granularity; group?: number }[], K: number) {
+export function collisionConfigs(
+  bits: readonly number[],
+  granularities: readonly { granularity: Granularity; group?: number }[],
+  K: number,
+) {
   const out: { bits: number; granularity: Granularity; group: number; label: string }[] = [];
   for (const b of bits) {
     if (![2, 3, 4, 8].includes(b)) throw new NibbleError('bad-argument', `bucket collisions: ${b} bits (2, 3, 4 or 8)`);
     for (const g of granularities) {
       const G = g.granularity === 'group' ? Math.min(g.group ?? 0, K) : K;
-      if (g.granularity === 'group' && !(Number.isInteger(g.group) && g.group! >= 1)) throw new NibbleError('bad-argument', `bucket collisions: group ${g.group}`);
+      if (g.granularity === 'group' && !(Number.isInteger(g.group) && g.group! >= 1))
+        throw new NibbleError('bad-argument', `bucket collisions: group ${g.group}`);
       const granularity: Granularity = g.granularity === 'group' && G === K ? 'row' : g.granularity;
       const label = `int${b} ${granularity === 'group' ? `g${G}` : granularity === 'row' ? 'per-row' : 'per-tensor'}`;
       if (!out.some((o) => o.label === label)) out.push({ bits: b, granularity, group: G, label });
@@ -172,17 +228,23 @@ export function collisionConfigs(bits: readonly number[], granularities: readonl
 }
 
 /** Summary of one code histogram: unused codes, the largest bucket, clipped shares. */
-export function summarizeCodes(cfg: { bits: number; granularity: Granularity; group: number; label: string }, h: CodeHistogram): CollisionStats {
+export function summarizeCodes(
+  cfg: { bits: number; granularity: Granularity; group: number; label: string },
+  h: CodeHistogram,
+): CollisionStats {
   const counts = [...h.counts.subarray(0, 2 ** cfg.bits)];
   const total = counts.reduce((a, b) => a + b, 0);
   let code = 0;
   counts.forEach((c, i) => c > counts[code] && (code = i));
   const unused = counts.filter((c) => c === 0).length;
   return {
-    ...cfg, counts, total,
+    ...cfg,
+    counts,
+    total,
     unusedShare: unused / counts.length,
     largest: { code, count: counts[code], share: total ? counts[code] / total : 0 },
-    clippedLow: h.clippedLow, clippedHigh: h.clippedHigh,
+    clippedLow: h.clippedLow,
+    clippedHigh: h.clippedHigh,
     clippedShare: total ? (h.clippedLow + h.clippedHigh) / total : 0,
   };
 }
@@ -190,15 +252,35 @@ export function summarizeCodes(cfg: { bits: number; granularity: Granularity; gr
 /** Quantize + code histogram: the GPU kernels (GpuQuantizer) or the CPU twins behind one shape. */
 export interface CodeCounter {
   readonly backend: 'webgpu' | 'cpu';
-  quantize(w: F32Tensor, bits: number, granularity: Granularity, group: number, sym: boolean): Promise<UniformQuantTensor>;
+  quantize(
+    w: F32Tensor,
+    bits: number,
+    granularity: Granularity,
+    group: number,
+    sym: boolean,
+  ): Promise<UniformQuantTensor>;
   histogram(t: UniformQuantTensor, w: Float32Array): Promise<CodeHistogram>;
 }
 
 /** Max |x| per input feature of every linear site and layer over the calibration windows (fp32 model). */
-export async function activationMaxima(model: LlamaModel, windows: readonly number[][], threshold: number, check: () => void): Promise<Omit<OutlierReport, 'windows' | 'threshold'>> {
+export async function activationMaxima(
+  model: LlamaModel,
+  windows: readonly number[][],
+  threshold: number,
+  check: () => void,
+): Promise<Omit<OutlierReport, 'windows' | 'threshold'>> {
   const c = model.config;
-  const width: Record<LinearInputSite, number> = { attn: c.dim, wo: c.nHeads * c.headSize, ffn: c.dim, w2: c.hiddenDim };
-  const acc = Array.from({ length: c.nLayers }, () => Object.fromEntries(SITES.map((s) => [s, new Float32Array(width[s])])) as Record<LinearInputSite, Float32Array>);
+  const width: Record<LinearInputSite, number> = {
+    attn: c.dim,
+    wo: c.nHeads * c.headSize,
+    ffn: c.dim,
+    w2: c.hiddenDim,
+  };
+  const acc = Array.from(
+    { length: c.nLayers },
+    () =>
+      Object.fromEntries(SITES.map((s) => [s, new Float32Array(width[s])])) as Record<LinearInputSite, Float32Array>,
+  );
   const fwd = new CpuForward(model);
   fwd.capture = (l, site, x, M) => accumulateAbsMax(acc[l][site], x, M);
   let tokens = 0;
@@ -208,13 +290,18 @@ export async function activationMaxima(model: LlamaModel, windows: readonly numb
     tokens += w.length;
     await yieldToEventLoop();
   }
-  const sites = Object.fromEntries(SITES.map((s) => [s, {
-    width: width[s],
-    layers: acc.map((a) => {
-      const absMax = [...a[s]];
-      return { absMax, over: absMax.flatMap((v, i) => (v >= threshold ? [i] : [])) };
-    }),
-  }])) as OutlierReport['sites'];
+  const sites = Object.fromEntries(
+    SITES.map((s) => [
+      s,
+      {
+        width: width[s],
+        layers: acc.map((a) => {
+          const absMax = [...a[s]];
+          return { absMax, over: absMax.flatMap((v, i) => (v >= threshold ? [i] : [])) };
+        }),
+      },
+    ]),
+  ) as OutlierReport['sites'];
   return { tokens, sites };
 }
 
@@ -229,7 +316,10 @@ export function footprint(m: LlamaModel): Pick<VariantInfo, 'weightBytes' | 'lin
     }
   }
   const w = m.weights;
-  const rest = weightBytes(w.tokEmb) + weightBytes(w.rmsFinal) + (m.config.sharedClassifier ? 0 : weightBytes(w.wcls)) +
+  const rest =
+    weightBytes(w.tokEmb) +
+    weightBytes(w.rmsFinal) +
+    (m.config.sharedClassifier ? 0 : weightBytes(w.wcls)) +
     w.layers.reduce((n, lw) => n + weightBytes(lw.rmsAtt) + weightBytes(lw.rmsFfn), 0);
   return { weightBytes: linearBytes + rest, linearBytes, bitsPerWeight: (8 * linearBytes) / count };
 }

@@ -20,8 +20,25 @@ import type { ModelRunner } from '../../engine/runner.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import { driftOf, ReferenceCache, truncationPoint } from './lab-eval.ts';
 import { exportHeld, exportIssuesOf, tokenizerFilesOf } from './lab-export.ts';
-import { BASE_VARIANT, type JobProgress, type LabRequest, type LabResultMap, type TextSources, type VariantInfo, type VariantMeta } from './lab-protocol.ts';
-import { activationMaxima, collisionConfigs, footprint, linearWeight, loadedLabel, summarizeCodes, weightHistogram, type CodeCounter } from './lab-stats.ts';
+import {
+  BASE_VARIANT,
+  type JobProgress,
+  type LabRequest,
+  type LabResultMap,
+  type TextSources,
+  type VariantInfo,
+  type VariantMeta,
+} from './lab-protocol.ts';
+import {
+  activationMaxima,
+  collisionConfigs,
+  footprint,
+  linearWeight,
+  loadedLabel,
+  summarizeCodes,
+  weightHistogram,
+  type CodeCounter,
+} from './lab-stats.ts';
 import type { SlotLocks } from './slot-lock.ts';
 
 /** The loaded model as the lab sees it. */
@@ -55,7 +72,11 @@ export type LabAnswer = { result: LabResultMap[LabKind]; transfer?: Transferable
 
 export interface Lab {
   /** Answers one lab request (not generate-pair, which the host runs with its generations). */
-  handle(req: Exclude<LabRequest, { kind: 'generate-pair' }>, progress: (p: JobProgress) => void, signal: AbortSignal): Promise<LabAnswer>;
+  handle(
+    req: Exclude<LabRequest, { kind: 'generate-pair' }>,
+    progress: (p: JobProgress) => void,
+    signal: AbortSignal,
+  ): Promise<LabAnswer>;
   /** The runner of a variant; the caller holds the variant's slot lock. */
   runner(variant: string): Promise<ModelRunner>;
   /** The loaded model changed: every variant and cache is dropped (the host has stopped the jobs). */
@@ -78,8 +99,12 @@ const TRUNC_BASE: QuantSpec = { ...DEFAULT_SPEC, method: 'trunc' };
 /** Slot of the GpuQuantizer: its recorder is shared, so one job quantizes at a time. */
 const QUANTIZER = '#quantizer';
 
-const uniformOpts = (bits: number, granularity: 'tensor' | 'row' | 'group', group: number, sym: boolean) =>
-  ({ format: `q${bits}` as 'q4', granularity, group: granularity === 'group' ? group : undefined, sym });
+const uniformOpts = (bits: number, granularity: 'tensor' | 'row' | 'group', group: number, sym: boolean) => ({
+  format: `q${bits}` as 'q4',
+  granularity,
+  group: granularity === 'group' ? group : undefined,
+  sym,
+});
 
 /** The CPU twins of the quantizer and of the histogram_codes kernel. */
 const CPU_COUNTER: CodeCounter = {
@@ -108,8 +133,15 @@ export function createLab(deps: LabDeps): Lab {
   };
 
   const baseInfo = (b: LabBase): VariantInfo => ({
-    id: BASE_VARIANT, spec: { ...DEFAULT_SPEC }, baseModel: b.name, origin: 'loaded', ...footprint(b.model), ...loadedLabel(b.model),
-    seconds: 0, report: null, exportIssues: exportIssuesOf(b.model, tokenizerFilesOf(b)),
+    id: BASE_VARIANT,
+    spec: { ...DEFAULT_SPEC },
+    baseModel: b.name,
+    origin: 'loaded',
+    ...footprint(b.model),
+    ...loadedLabel(b.model),
+    seconds: 0,
+    report: null,
+    exportIssues: exportIssuesOf(b.model, tokenizerFilesOf(b)),
   });
 
   /** The loaded model or a variant, by id. */
@@ -188,11 +220,19 @@ export function createLab(deps: LabDeps): Lab {
   }
 
   const evalOnChatRunners = () => !deps.gpu() || deps.evalOnGpu();
-  const evalDeps = { locks: deps.locks, runner: evalRunner, slot: (id: string) => (evalOnChatRunners() ? id : `cpu:${id}`) };
+  const evalDeps = {
+    locks: deps.locks,
+    runner: evalRunner,
+    slot: (id: string) => (evalOnChatRunners() ? id : `cpu:${id}`),
+  };
   const refs = new ReferenceCache(evalDeps);
 
   /** quantizeModel on the GPU quantizer when there is one (holding its slot), else or on failure the CPU twins. */
-  function quantizeOnce(model: LlamaModel, spec: QuantSpec, opts: Omit<NonNullable<Parameters<typeof quantizeModel>[2]>, 'gpu'>) {
+  function quantizeOnce(
+    model: LlamaModel,
+    spec: QuantSpec,
+    opts: Omit<NonNullable<Parameters<typeof quantizeModel>[2]>, 'gpu'>,
+  ) {
     return deps.locks.use(QUANTIZER, async () => {
       const gpu = await gpuQuantizer();
       try {
@@ -204,7 +244,12 @@ export function createLab(deps: LabDeps): Lab {
     });
   }
 
-  async function quantize(spec: QuantSpec, text: TextSources, progress: (p: JobProgress) => void, signal: AbortSignal): Promise<VariantInfo> {
+  async function quantize(
+    spec: QuantSpec,
+    text: TextSources,
+    progress: (p: JobProgress) => void,
+    signal: AbortSignal,
+  ): Promise<VariantInfo> {
     const b = requireBase();
     const calibration = needsCalibration(spec.method) || spec.method === 'llmint8' ? await windowsOf(text.calib) : [];
     const onProgress = (p: QuantizeProgress) => progress({ kind: 'quantize', ...p });
@@ -213,8 +258,17 @@ export function createLab(deps: LabDeps): Lab {
     const { report } = out;
     const id = `v${nextVariant++}`;
     const info: VariantInfo = {
-      id, label: report.label, spec, baseModel: b.name, origin: 'quantized', weightBytes: report.weightBytes,
-      linearBytes: report.linearBytes, bitsPerWeight: report.bitsPerWeight, nominalBits: report.nominalBits, seconds: report.seconds, report,
+      id,
+      label: report.label,
+      spec,
+      baseModel: b.name,
+      origin: 'quantized',
+      weightBytes: report.weightBytes,
+      linearBytes: report.linearBytes,
+      bitsPerWeight: report.bitsPerWeight,
+      nominalBits: report.nominalBits,
+      seconds: report.seconds,
+      report,
       exportIssues: exportIssuesOf(out.model, tokenizerFilesOf(b)),
     };
     variants.set(id, { info, model: out.model, runner: null, cpuRunner: null });
@@ -224,15 +278,28 @@ export function createLab(deps: LabDeps): Lab {
   function importVariant(bytes: ArrayBuffer, meta: Partial<VariantMeta> = {}): VariantInfo {
     const b = requireBase();
     const file = readNibbleFile(new Uint8Array(bytes));
-    if (meta.baseModel && meta.baseModel !== b.name) throw new NibbleError('bad-argument', `this variant was made from ${meta.baseModel}; load ${meta.baseModel} first (${b.name} is loaded)`);
-    if (!sameShape(file.model.config, b.model.config)) throw new NibbleError('bad-argument', `this variant's shape does not match the loaded model ${b.name}`);
+    if (meta.baseModel && meta.baseModel !== b.name)
+      throw new NibbleError(
+        'bad-argument',
+        `this variant was made from ${meta.baseModel}; load ${meta.baseModel} first (${b.name} is loaded)`,
+      );
+    if (!sameShape(file.model.config, b.model.config))
+      throw new NibbleError('bad-argument', `this variant's shape does not match the loaded model ${b.name}`);
     const spec = { ...DEFAULT_SPEC, ...((meta.spec ?? file.spec ?? {}) as Partial<QuantSpec>) };
     const fp = footprint(file.model);
     const report = meta.report ?? null;
     const id = `v${nextVariant++}`;
     const info: VariantInfo = {
-      id, label: meta.label ?? file.label ?? 'imported', spec, baseModel: b.name, origin: 'imported', ...fp,
-      nominalBits: report?.nominalBits ?? fp.bitsPerWeight, seconds: report?.seconds ?? 0, report, exportIssues: exportIssuesOf(file.model, tokenizerFilesOf(b)),
+      id,
+      label: meta.label ?? file.label ?? 'imported',
+      spec,
+      baseModel: b.name,
+      origin: 'imported',
+      ...fp,
+      nominalBits: report?.nominalBits ?? fp.bitsPerWeight,
+      seconds: report?.seconds ?? 0,
+      report,
+      exportIssues: exportIssuesOf(file.model, tokenizerFilesOf(b)),
     };
     variants.set(id, { info, model: file.model, runner: null, cpuRunner: null });
     return info;
@@ -244,12 +311,17 @@ export function createLab(deps: LabDeps): Lab {
     if (!gpu) return CPU_COUNTER;
     return {
       backend: 'webgpu',
-      quantize: async (w, bits, g, group, sym) => (await gpu.quantizeTensor(w, uniformOpts(bits, g, group, sym))) as UniformQuantTensor,
+      quantize: async (w, bits, g, group, sym) =>
+        (await gpu.quantizeTensor(w, uniformOpts(bits, g, group, sym))) as UniformQuantTensor,
       histogram: (t, w) => gpu.histogram(t, w),
     };
   }
 
-  async function handle(req: Parameters<Lab['handle']>[0], progress: (p: JobProgress) => void, signal: AbortSignal): Promise<LabAnswer> {
+  async function handle(
+    req: Parameters<Lab['handle']>[0],
+    progress: (p: JobProgress) => void,
+    signal: AbortSignal,
+  ): Promise<LabAnswer> {
     const check = () => {
       if (signal.aborted) throw new NibbleError('cancelled', `${req.kind} cancelled`);
     };
@@ -261,7 +333,8 @@ export function createLab(deps: LabDeps): Lab {
         return { result: b ? [baseInfo(b), ...[...variants.values()].map((v) => v.info)] : [] };
       }
       case 'delete-variant': {
-        if (req.variant === BASE_VARIANT) throw new NibbleError('bad-argument', 'the loaded model cannot be deleted; load another model instead');
+        if (req.variant === BASE_VARIANT)
+          throw new NibbleError('bad-argument', 'the loaded model cannot be deleted; load another model instead');
         const v = variants.get(req.variant);
         if (!v) return { result: { deleted: false } };
         variants.delete(req.variant);
@@ -271,9 +344,19 @@ export function createLab(deps: LabDeps): Lab {
       case 'export-variant': {
         const b = requireBase();
         const v = held(req.variant);
-        const bytes = writeNibbleFile(v.model, { tokenizer: tokenizerFilesOf(b), label: v.info.label, spec: v.info.spec });
+        const bytes = writeNibbleFile(v.model, {
+          tokenizer: tokenizerFilesOf(b),
+          label: v.info.label,
+          spec: v.info.spec,
+        });
         const buf = bytes.buffer as ArrayBuffer;
-        return { result: { bytes: buf, meta: { label: v.info.label, spec: v.info.spec, report: v.info.report, baseModel: b.name } }, transfer: [buf] };
+        return {
+          result: {
+            bytes: buf,
+            meta: { label: v.info.label, spec: v.info.spec, report: v.info.report, baseModel: b.name },
+          },
+          transfer: [buf],
+        };
       }
       case 'export-model':
         return exportHeld(requireBase(), held(req.variant), req.format);
@@ -290,7 +373,12 @@ export function createLab(deps: LabDeps): Lab {
           const rows = [];
           for (const cfg of configs) {
             check();
-            rows.push(summarizeCodes(cfg, await counter.histogram(await counter.quantize(w, cfg.bits, cfg.granularity, cfg.group, q.sym), w.data)));
+            rows.push(
+              summarizeCodes(
+                cfg,
+                await counter.histogram(await counter.quantize(w, cfg.bits, cfg.granularity, cfg.group, q.sym), w.data),
+              ),
+            );
           }
           return rows;
         };
@@ -304,11 +392,22 @@ export function createLab(deps: LabDeps): Lab {
           }
         });
         const [N, K] = w.shape;
-        return { result: { layer: q.layer, linear: q.linear, shape: [N, K], sym: q.sym, rows, backend: counter.backend, ms: globalThis.performance.now() - t0 } };
+        return {
+          result: {
+            layer: q.layer,
+            linear: q.linear,
+            shape: [N, K],
+            sym: q.sym,
+            rows,
+            backend: counter.backend,
+            ms: globalThis.performance.now() - t0,
+          },
+        };
       }
       case 'outliers': {
         const q = req.query;
-        if (!(q.threshold > 0)) throw new NibbleError('bad-argument', `outlier threshold must be > 0, got ${q.threshold}`);
+        if (!(q.threshold > 0))
+          throw new NibbleError('bad-argument', `outlier threshold must be > 0, got ${q.threshold}`);
         const all = await windowsOf(q.text.calib);
         const ws = q.windows ? all.slice(0, q.windows) : all;
         if (ws.length === 0) throw new NibbleError('bad-argument', 'the calibration text is shorter than one window');

@@ -187,7 +187,14 @@ export type Request =
    * chat, rendered through the model's chat template (then `prompt` is ignored); refused with
    * 'unsupported' when the model has no template.
    */
-  | { kind: 'generate'; id: number; prompt: string; settings: SamplingSettings; variant?: string; messages?: ChatMessage[] }
+  | {
+      kind: 'generate';
+      id: number;
+      prompt: string;
+      settings: SamplingSettings;
+      variant?: string;
+      messages?: ChatMessage[];
+    }
   /** Stops request `target` (a generation or a lab job); answered at once with `{ cancelled }` (false if it was not running). */
   | { kind: 'cancel'; id: number; target: number }
   | LabRequest;
@@ -236,7 +243,10 @@ export interface Engine extends LabEngine {
     opts?: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal },
   ): Promise<{ model: ModelInfo; engine: EngineInfo }>;
   /** Reads headers only and answers the plan (nothing is loaded); `signal` cancels it. */
-  inspect(source: ModelSource, opts?: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal }): Promise<ModelPlan>;
+  inspect(
+    source: ModelSource,
+    opts?: { contextLength?: number; onProgress?: (p: LoadProgress) => void; signal?: AbortSignal },
+  ): Promise<ModelPlan>;
   /**
    * Resolves with stoppedBy 'cancelled' when `signal` aborts mid-run (never rejects for that).
    * `messages`: a chat rendered through the model's template (`prompt` is then ignored);

@@ -24,7 +24,10 @@ export interface HttpOptions {
 export const MAX_WHOLE_BYTES = 1 << 30;
 
 const failed = (url: string, why: string, status?: number) =>
-  new EngineError({ code: 'fetch-failed', message: `could not fetch ${url}${status === undefined ? '' : ` (HTTP ${status})`}: ${why}` });
+  new EngineError({
+    code: 'fetch-failed',
+    message: `could not fetch ${url}${status === undefined ? '' : ` (HTTP ${status})`}: ${why}`,
+  });
 
 async function request(url: string, opts: HttpOptions, init: RequestInit): Promise<Response> {
   try {
@@ -48,7 +51,14 @@ const lengthOf = (res: Response): number | null => {
 };
 
 /** Streams the body into `into` (exactly its length), counting bytes at file offset `offset` on. */
-async function readBody(res: Response, url: string, into: Uint8Array, offset: number, count: Count, opts: HttpOptions): Promise<void> {
+async function readBody(
+  res: Response,
+  url: string,
+  into: Uint8Array,
+  offset: number,
+  count: Count,
+  opts: HttpOptions,
+): Promise<void> {
   if (!res.body) {
     if (into.byteLength === 0) return;
     throw failed(url, 'the response has no body', res.status);
@@ -59,7 +69,8 @@ async function readBody(res: Response, url: string, into: Uint8Array, offset: nu
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (at + value.byteLength > into.byteLength) throw failed(url, `the server sent more than the ${into.byteLength} bytes it announced`, res.status);
+      if (at + value.byteLength > into.byteLength)
+        throw failed(url, `the server sent more than the ${into.byteLength} bytes it announced`, res.status);
       into.set(value, at);
       at += value.byteLength;
       count(value.byteLength, offset + at - value.byteLength);
@@ -68,13 +79,23 @@ async function readBody(res: Response, url: string, into: Uint8Array, offset: nu
     void reader.cancel().catch(() => undefined);
     if (opts.signal?.aborted) throw cancelledError();
     if (e instanceof EngineError) throw e;
-    throw failed(url, `the connection broke after ${at} of ${into.byteLength} bytes (${(e as Error).message || String(e)})`, res.status);
+    throw failed(
+      url,
+      `the connection broke after ${at} of ${into.byteLength} bytes (${(e as Error).message || String(e)})`,
+      res.status,
+    );
   }
-  if (at < into.byteLength) throw failed(url, `the connection closed after ${at} of ${into.byteLength} bytes`, res.status);
+  if (at < into.byteLength)
+    throw failed(url, `the connection closed after ${at} of ${into.byteLength} bytes`, res.status);
 }
 
 /** Opens `url` for reading; undefined when it is `optional` and the server answers 404. */
-export async function openUrl(url: string, opts: HttpOptions, count: Count, optional = false): Promise<RangeReader | undefined> {
+export async function openUrl(
+  url: string,
+  opts: HttpOptions,
+  count: Count,
+  optional = false,
+): Promise<RangeReader | undefined> {
   const res = await request(url, opts, { headers: { Range: 'bytes=0-0' } });
   if (res.status === 404 && optional) {
     drop(res);
@@ -101,7 +122,12 @@ async function headSize(url: string, opts: HttpOptions): Promise<number> {
   const res = await request(url, opts, { method: 'HEAD' });
   drop(res);
   const n = res.ok ? lengthOf(res) : null;
-  if (n === null) throw failed(url, 'the server tells neither Content-Range nor Content-Length, so the file size is unknown', res.status);
+  if (n === null)
+    throw failed(
+      url,
+      'the server tells neither Content-Range nor Content-Length, so the file size is unknown',
+      res.status,
+    );
   return n;
 }
 
@@ -115,7 +141,13 @@ function rangedReader(url: string, size: number, opts: HttpOptions, count: Count
       const res = await request(url, opts, { headers: { Range: `bytes=${offset}-${last}` } });
       if (res.status !== 206) {
         drop(res);
-        throw failed(url, res.status === 200 ? 'the server stopped honouring Range requests' : res.statusText || 'the range request failed', res.status);
+        throw failed(
+          url,
+          res.status === 200
+            ? 'the server stopped honouring Range requests'
+            : res.statusText || 'the range request failed',
+          res.status,
+        );
       }
       const cr = contentRange(res);
       if (cr && (cr.start !== offset || cr.end !== last)) {
@@ -134,11 +166,18 @@ async function wholeReader(url: string, res: Response, opts: HttpOptions, count:
   const n = lengthOf(res);
   if (n === null) {
     drop(res);
-    throw failed(url, 'the server ignores Range requests and sends no Content-Length, so the file size is unknown', res.status);
+    throw failed(
+      url,
+      'the server ignores Range requests and sends no Content-Length, so the file size is unknown',
+      res.status,
+    );
   }
   if (n > opts.maxWholeBytes) {
     drop(res);
-    throw new NibbleError('too-large', `${url}: the server ignores Range requests, so the whole file (${n} bytes) would have to be held in memory; at most ${opts.maxWholeBytes} bytes are read that way`);
+    throw new NibbleError(
+      'too-large',
+      `${url}: the server ignores Range requests, so the whole file (${n} bytes) would have to be held in memory; at most ${opts.maxWholeBytes} bytes are read that way`,
+    );
   }
   const buf = new Uint8Array(n);
   await readBody(res, url, buf, 0, count, opts);

@@ -55,7 +55,13 @@ async function kindOf(f: SourceFile): Promise<Kind> {
   if (format === 'llama2c') {
     // A llama2.c checkpoint when its header is valid and implies exactly this file's size.
     const headReader = { size: f.blob.size, read: async (o: number, n: number) => head.subarray(o, o + n) };
-    if (await describeCheckpoint(headReader).then(() => true, () => false)) return 'checkpoint';
+    if (
+      await describeCheckpoint(headReader).then(
+        () => true,
+        () => false,
+      )
+    )
+      return 'checkpoint';
   }
   return looksLikeLlama2cTokenizer(head, f.blob.size) ? 'llama2c-tokenizer' : 'unknown';
 }
@@ -72,31 +78,48 @@ export async function classifyFiles(input: readonly SourceFile[]): Promise<Local
   }
   if (seen.has('config.json')) return { kind: 'hf', files: new Map(files.map((f) => [f.path, f.blob])) };
   const nested = files.find((f) => baseName(f.path) === 'config.json');
-  if (nested) throw bad(`config.json is in ${nested.path.slice(0, -'/config.json'.length)}/: choose that folder itself`);
+  if (nested)
+    throw bad(`config.json is in ${nested.path.slice(0, -'/config.json'.length)}/: choose that folder itself`);
 
   const kinds = await Promise.all(files.map(kindOf));
   const of = (k: Kind) => files.filter((_, i) => kinds[i] === k);
   if (of('safetensors').length > 0) {
-    throw new NibbleError('unsupported', `${of('safetensors')[0].path} is a .safetensors file without its folder: choose the whole model folder (config.json, tokenizer.json and the .safetensors files)`);
+    throw new NibbleError(
+      'unsupported',
+      `${of('safetensors')[0].path} is a .safetensors file without its folder: choose the whole model folder (config.json, tokenizer.json and the .safetensors files)`,
+    );
   }
   let checkpoints = of('checkpoint');
   const unknown = of('unknown');
-  if (checkpoints.length > 1) throw bad(`${checkpoints.map((f) => f.path).join(', ')} are all model checkpoints: choose one`);
+  if (checkpoints.length > 1)
+    throw bad(`${checkpoints.map((f) => f.path).join(', ')} are all model checkpoints: choose one`);
   // No valid checkpoint: a single unrecognised file is taken as one, so its loader names what is wrong.
   if (checkpoints.length === 0 && unknown.length === 1) checkpoints = unknown.splice(0);
-  if (checkpoints.length === 0) throw bad('none of the files is a model: choose a llama2.c .bin, a .gguf or a .nibble file, or a Hugging Face folder (config.json, tokenizer.json, *.safetensors)');
-  if (unknown.length > 0) throw bad(`${unknown.map((f) => f.path).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} neither a model nor a tokenizer`);
+  if (checkpoints.length === 0)
+    throw bad(
+      'none of the files is a model: choose a llama2.c .bin, a .gguf or a .nibble file, or a Hugging Face folder (config.json, tokenizer.json, *.safetensors)',
+    );
+  if (unknown.length > 0)
+    throw bad(
+      `${unknown.map((f) => f.path).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} neither a model nor a tokenizer`,
+    );
 
   const json = of('json');
   const tokJson = json.find((f) => baseName(f.path) === 'tokenizer.json') ?? null;
   const tokConfig = json.find((f) => baseName(f.path) === 'tokenizer_config.json') ?? null;
   const otherJson = json.filter((f) => f !== tokJson && f !== tokConfig);
-  if (otherJson.length > 0) throw bad(`${otherJson[0].path} is neither a model nor a tokenizer (a Hugging Face folder needs its config.json)`);
+  if (otherJson.length > 0)
+    throw bad(`${otherJson[0].path} is neither a model nor a tokenizer (a Hugging Face folder needs its config.json)`);
   if (tokConfig && !tokJson) throw bad('tokenizer_config.json was chosen without tokenizer.json');
   const bins = of('llama2c-tokenizer');
   const tokenizers = [...bins, ...(tokJson ? [tokJson] : [])];
   if (tokenizers.length > 1) throw bad(`${tokenizers.map((f) => f.path).join(', ')} are all tokenizers: choose one`);
-  return { kind: 'checkpoint', checkpoint: checkpoints[0], tokenizer: tokenizers[0] ?? null, tokenizerConfig: tokConfig };
+  return {
+    kind: 'checkpoint',
+    checkpoint: checkpoints[0],
+    tokenizer: tokenizers[0] ?? null,
+    tokenizerConfig: tokConfig,
+  };
 }
 
 /** For HF folders: required files present, and every shard the index names ('bad-argument' naming what is missing). */
@@ -104,7 +127,8 @@ export async function checkHfFiles(files: Map<string, Blob>): Promise<void> {
   const missing: string[] = [];
   if (!files.has('tokenizer.json')) missing.push('tokenizer.json');
   const index = files.get('model.safetensors.index.json');
-  if (!files.has('model.safetensors') && !index) missing.push('model.safetensors (or model.safetensors.index.json with its shards)');
+  if (!files.has('model.safetensors') && !index)
+    missing.push('model.safetensors (or model.safetensors.index.json with its shards)');
   if (!files.has('model.safetensors') && index) {
     const shards = new Set(parseSafetensorsIndex(new Uint8Array(await index.arrayBuffer())).values());
     for (const s of [...shards].sort()) if (!files.has(s)) missing.push(s);

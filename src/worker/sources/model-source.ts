@@ -22,14 +22,16 @@ export interface SourceRun {
   onProgress?: (p: LoadProgress) => void;
 }
 
-
 interface Described {
   desc: ModelDescription;
   tokenizer: ModelPlan['tokenizer'];
 }
 
 async function describe(r: Resolved): Promise<Described> {
-  const desc = r.kind === 'folder' ? await describeHfFolder(r.folder) : await describeCheckpoint(r.checkpoint, { ggufWeights: GGUF_WEIGHTS });
+  const desc =
+    r.kind === 'folder'
+      ? await describeHfFolder(r.folder)
+      : await describeCheckpoint(r.checkpoint, { ggufWeights: GGUF_WEIGHTS });
   // A tokenizer file chosen beside the checkpoint wins over the one the file carries.
   const given = r.kind === 'checkpoint' ? r.tokenizer?.kind : undefined;
   return { desc: given ? { ...desc, chatTemplate: false } : desc, tokenizer: given ?? desc.tokenizer ?? 'missing' };
@@ -41,8 +43,15 @@ function planOf(name: string, d: Described, files: SourceFiles, ctx: number, bud
   const list = files.list();
   const { desc } = d;
   return {
-    name, format: desc.format, architecture: desc.architecture, config: desc.config, params: desc.params,
-    fileBytes: list.reduce((n, f) => n + f.bytes, 0), files: list, tokenizer: d.tokenizer, chatTemplate: desc.chatTemplate,
+    name,
+    format: desc.format,
+    architecture: desc.architecture,
+    config: desc.config,
+    params: desc.params,
+    fileBytes: list.reduce((n, f) => n + f.bytes, 0),
+    files: list,
+    tokenizer: d.tokenizer,
+    chatTemplate: desc.chatTemplate,
     memory: planMemory(withContext(desc.config, ctx), desc.tensors, ctx, budget),
   };
 }
@@ -55,7 +64,12 @@ function planOf(name: string, d: Described, files: SourceFiles, ctx: number, bud
 const GGUF_WEIGHTS = 'native' as const;
 
 /** Reads headers only (progress: bytes read so far, the total known at the end) and plans the load. */
-export async function inspectSource(source: ModelSource, contextLength: number | undefined, budget: DeviceBudget | null, run: SourceRun): Promise<ModelPlan> {
+export async function inspectSource(
+  source: ModelSource,
+  contextLength: number | undefined,
+  budget: DeviceBudget | null,
+  run: SourceRun,
+): Promise<ModelPlan> {
   const tracker = new ProgressTracker((p) => run.onProgress?.(p), { totals: false });
   const files = new SourceFiles(tracker, run.signal);
   const d = await describe(await resolveSource(source, files, run.deps));
@@ -93,18 +107,25 @@ export async function fetchBytes(url: string): Promise<Uint8Array> {
   } catch (e) {
     throw new EngineError({ code: 'fetch-failed', message: `could not fetch ${url}: ${(e as Error).message}` });
   }
-  if (!res.ok) throw new EngineError({ code: 'fetch-failed', message: `could not fetch ${url}: HTTP ${res.status} ${res.statusText}` });
+  if (!res.ok)
+    throw new EngineError({
+      code: 'fetch-failed',
+      message: `could not fetch ${url}: HTTP ${res.status} ${res.statusText}`,
+    });
   return new Uint8Array(await res.arrayBuffer());
 }
 
-const tokenizerSize = (t: TokenizerFiles) => (t.kind === 'llama2c' ? t.bytes.byteLength : t.json.byteLength + (t.config?.byteLength ?? 0));
+const tokenizerSize = (t: TokenizerFiles) =>
+  t.kind === 'llama2c' ? t.bytes.byteLength : t.json.byteLength + (t.config?.byteLength ?? 0);
 
 /**
  * Loads `source`: headers first, then `check(config with the context, tensors, context)` (may
  * throw, e.g. 'too-large': nothing of the weights has been read yet), then the weights.
  */
 export async function loadSource(
-  source: ModelSource, contextLength: number | undefined, run: SourceRun,
+  source: ModelSource,
+  contextLength: number | undefined,
+  run: SourceRun,
   check: (config: LlamaConfig, tensors: TensorPlanEntry[], ctx: number) => void,
 ): Promise<LoadedSource> {
   const tracker = new ProgressTracker((p) => run.onProgress?.(p));
@@ -116,15 +137,21 @@ export async function loadSource(
   const { desc, tokenizer } = await describe(resolved);
   files.caching = false;
   // Refused before a byte of the weights is read: no tokenizer, a context out of range, the plan.
-  if (tokenizer === 'missing' && resolved.kind === 'checkpoint') throw new NibbleError('bad-argument', 'this checkpoint carries no tokenizer: choose its tokenizer .bin too');
+  if (tokenizer === 'missing' && resolved.kind === 'checkpoint')
+    throw new NibbleError('bad-argument', 'this checkpoint carries no tokenizer: choose its tokenizer .bin too');
   const ctx = chooseContext(contextLength, desc.config.seqLen);
   check(withContext(desc.config, ctx), desc.tensors, ctx);
-  const opts = { chooseContext: () => ctx, ggufWeights: GGUF_WEIGHTS, onWeights: () => void (files.weightsStarted = true) };
+  const opts = {
+    chooseContext: () => ctx,
+    ggufWeights: GGUF_WEIGHTS,
+    onWeights: () => void (files.weightsStarted = true),
+  };
   let opened: OpenedModel;
   try {
-    opened = resolved.kind === 'folder'
-      ? await openHfFolder(resolved.folder, opts)
-      : await openCheckpoint(resolved.checkpoint, { ...opts, tokenizer: await resolved.tokenizer?.read() });
+    opened =
+      resolved.kind === 'folder'
+        ? await openHfFolder(resolved.folder, opts)
+        : await openCheckpoint(resolved.checkpoint, { ...opts, tokenizer: await resolved.tokenizer?.read() });
   } finally {
     files.clearCache();
   }
@@ -132,7 +159,10 @@ export async function loadSource(
   tracker.finish();
   const list = files.list();
   return {
-    ...opened, contextLength: ctx, ownContext: desc.config.seqLen, tensors: describeModelTensors(opened.model), // exact, as the runner uploads them
+    ...opened,
+    contextLength: ctx,
+    ownContext: desc.config.seqLen,
+    tensors: describeModelTensors(opened.model), // exact, as the runner uploads them
     modelBytes: list.filter((f) => f.role !== 'tokenizer').reduce((n, f) => n + f.bytes, 0),
     tokenizerBytes: tokenizerSize(opened.tokenizerFiles),
     fetchMs: source.kind === 'url' ? resolveMs : source.kind === 'remote' ? files.readMs : 0,
@@ -146,35 +176,58 @@ export const memoryHint = (deviceMemoryGiB: number | undefined): number | null =
   typeof deviceMemoryGiB === 'number' && deviceMemoryGiB > 0 ? deviceMemoryGiB * 2 ** 30 : null;
 
 /** What a held device offers a plan (null without one). */
-export function deviceBudget(limits: { maxBufferSize: number; maxStorageBufferBindingSize: number } | null, deviceMemoryGiB: number | undefined): DeviceBudget | null {
+export function deviceBudget(
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number } | null,
+  deviceMemoryGiB: number | undefined,
+): DeviceBudget | null {
   if (!limits) return null;
   const hint = memoryHint(deviceMemoryGiB);
-  return { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, memoryHintBytes: hint, ...(hint === null ? {} : { memoryHintSource: 'navigator.deviceMemory' }) };
+  return {
+    maxBufferSize: limits.maxBufferSize,
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+    memoryHintBytes: hint,
+    ...(hint === null ? {} : { memoryHintSource: 'navigator.deviceMemory' }),
+  };
 }
 
 /** Why a model (config with its context) must stay off this device, from the plan; null when it fits. */
-export function gpuPlanFailure(config: LlamaConfig, tensors: TensorPlanEntry[], budget: DeviceBudget | null): string | null {
+export function gpuPlanFailure(
+  config: LlamaConfig,
+  tensors: TensorPlanEntry[],
+  budget: DeviceBudget | null,
+): string | null {
   if (!budget) return null;
   const p = planMemory(config, tensors, config.seqLen, budget);
   return p.verdict === 'too-large' ? `WebGPU is not used: it does not fit this GPU: ${p.reasons.join('; ')}` : null;
 }
 
 /** Refuses, before the weights are read, a model the CPU runner could not hold (weights + KV cache above the RAM hint). */
-export function checkCpuMemory(deviceMemoryGiB: number | undefined): (config: LlamaConfig, tensors: TensorPlanEntry[], ctx: number) => void {
+export function checkCpuMemory(
+  deviceMemoryGiB: number | undefined,
+): (config: LlamaConfig, tensors: TensorPlanEntry[], ctx: number) => void {
   return (config, tensors, ctx) => {
     const hint = memoryHint(deviceMemoryGiB);
     const p = planMemory(config, tensors, ctx, null);
     if (hint !== null && p.weightBytes + p.kvCacheBytes > hint) {
       const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
-      throw new NibbleError('too-large', `this model needs ${gib(p.weightBytes + p.kvCacheBytes)} of memory as loaded (weights + KV cache for ${ctx} positions); navigator.deviceMemory says this device has about ${gib(hint)}`);
+      throw new NibbleError(
+        'too-large',
+        `this model needs ${gib(p.weightBytes + p.kvCacheBytes)} of memory as loaded (weights + KV cache for ${ctx} positions); navigator.deviceMemory says this device has about ${gib(hint)}`,
+      );
     }
   };
 }
 
 /** A SourceRun from the host's options (HostDeps); defaults: globalThis.fetch, huggingface.co, 1 GiB. */
 export function sourceRun(
-  d: { fetch?: typeof globalThis.fetch; hfBaseUrl?: string; maxWholeFetchBytes?: number; fetchBytes: (url: string) => Promise<Uint8Array> },
-  signal: AbortSignal, onProgress: (p: LoadProgress) => void,
+  d: {
+    fetch?: typeof globalThis.fetch;
+    hfBaseUrl?: string;
+    maxWholeFetchBytes?: number;
+    fetchBytes: (url: string) => Promise<Uint8Array>;
+  },
+  signal: AbortSignal,
+  onProgress: (p: LoadProgress) => void,
 ): SourceRun {
   const deps: SourceDeps = {
     fetch: d.fetch ?? ((input, init) => globalThis.fetch(input, init)),

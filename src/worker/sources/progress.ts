@@ -29,7 +29,10 @@ export class ProgressTracker {
   private readonly intervalMs: number;
   private readonly totals: boolean;
 
-  constructor(private readonly post: (p: LoadProgress) => void, opts: ProgressOptions = {}) {
+  constructor(
+    private readonly post: (p: LoadProgress) => void,
+    opts: ProgressOptions = {},
+  ) {
     this.now = opts.now ?? (() => globalThis.performance.now());
     this.intervalMs = opts.intervalMs ?? 100;
     this.totals = opts.totals ?? true;
@@ -73,7 +76,19 @@ export class ProgressTracker {
   private emit(t: number): void {
     this.lastPost = t;
     const left = this.total - this.done;
-    const etaMs = this.total > 0 && this.rate !== null && this.rate > 0 ? Math.round(left / this.rate) : this.total > 0 && left === 0 ? 0 : null;
-    this.post({ kind: 'load', phase: this.phase, file: this.file, bytesDone: this.done, bytesTotal: this.total, etaMs });
+    const etaMs =
+      this.total > 0 && this.rate !== null && this.rate > 0
+        ? Math.round(left / this.rate)
+        : this.total > 0 && left === 0
+          ? 0
+          : null;
+    this.post({
+      kind: 'load',
+      phase: this.phase,
+      file: this.file,
+      bytesDone: this.done,
+      bytesTotal: this.total,
+      etaMs,
+    });
   }
 }

@@ -22,11 +22,16 @@ export const HF_BASE_URL = 'https://huggingface.co';
 
 export type Resolved =
   | { kind: 'folder'; folder: ModelFolder }
-  | { kind: 'checkpoint'; checkpoint: RangeReader; tokenizer: { kind: 'llama2c' | 'hf'; read(): Promise<TokenizerFiles> } | null };
+  | {
+      kind: 'checkpoint';
+      checkpoint: RangeReader;
+      tokenizer: { kind: 'llama2c' | 'hf'; read(): Promise<TokenizerFiles> } | null;
+    };
 
 export type RemoteRef = { kind: 'repo'; repo: string; revision: string } | { kind: 'file'; url: string };
 
-const REMOTE_FORMS = 'a Hugging Face repo id ("owner/name" or "owner/name@revision") or the https URL of one .gguf, .bin or .nibble file';
+const REMOTE_FORMS =
+  'a Hugging Face repo id ("owner/name" or "owner/name@revision") or the https URL of one .gguf, .bin or .nibble file';
 const REPO = /^([A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*)(?:@([A-Za-z0-9][A-Za-z0-9._/-]*))?$/;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -41,7 +46,8 @@ export function parseRemoteRef(ref: unknown): RemoteRef {
   } catch {
     url = null;
   }
-  if (url && (url.protocol === 'https:' || LOOPBACK.has(url.hostname)) && /\.(gguf|bin|nibble)$/i.test(url.pathname)) return { kind: 'file', url: url.href };
+  if (url && (url.protocol === 'https:' || LOOPBACK.has(url.hostname)) && /\.(gguf|bin|nibble)$/i.test(url.pathname))
+    return { kind: 'file', url: url.href };
   throw new NibbleError('bad-argument', `"${s.slice(0, 200)}" is not a model reference: give ${REMOTE_FORMS}`);
 }
 
@@ -51,7 +57,8 @@ export const repoFileUrl = (base: string, repo: string, revision: string, file: 
 /** The role a file of an HF folder plays in a load. */
 export function roleOf(name: string): FileRole {
   if (name === 'config.json' || name === 'generation_config.json' || name === INDEX_FILE) return 'config';
-  if (name === 'tokenizer.json' || name === 'tokenizer_config.json' || name === 'chat_template.jinja') return 'tokenizer';
+  if (name === 'tokenizer.json' || name === 'tokenizer_config.json' || name === 'chat_template.jinja')
+    return 'tokenizer';
   return name.endsWith('.safetensors') ? 'weights' : 'other';
 }
 
@@ -91,7 +98,11 @@ async function hfFolder(files: SourceFiles, opener: (name: string, optional: boo
 
 /** Opens what `source` names. 'url' sources are fetched whole (fetchBytes) before this returns. */
 export async function resolveSource(source: ModelSource, files: SourceFiles, deps: SourceDeps): Promise<Resolved> {
-  const tokenizerOf = (kind: 'llama2c' | 'hf', r: RangeReader | undefined, config?: RangeReader): Extract<Resolved, { kind: 'checkpoint' }>['tokenizer'] => {
+  const tokenizerOf = (
+    kind: 'llama2c' | 'hf',
+    r: RangeReader | undefined,
+    config?: RangeReader,
+  ): Extract<Resolved, { kind: 'checkpoint' }>['tokenizer'] => {
     if (!r || r.size === 0) return null;
     const read = async (): Promise<TokenizerFiles> => {
       const bytes = await readWhole(r);
@@ -103,24 +114,33 @@ export async function resolveSource(source: ModelSource, files: SourceFiles, dep
   switch (source.kind) {
     case 'bytes':
     case 'url': {
-      const [model, tok] = source.kind === 'bytes'
-        ? [new Uint8Array(source.model), new Uint8Array(source.tokenizer)]
-        : await Promise.all([deps.fetchBytes(source.modelUrl), deps.fetchBytes(source.tokenizerUrl)]);
-      const [modelPath, tokPath] = source.kind === 'url' ? [source.modelUrl, source.tokenizerUrl] : ['model', 'tokenizer'];
+      const [model, tok] =
+        source.kind === 'bytes'
+          ? [new Uint8Array(source.model), new Uint8Array(source.tokenizer)]
+          : await Promise.all([deps.fetchBytes(source.modelUrl), deps.fetchBytes(source.tokenizerUrl)]);
+      const [modelPath, tokPath] =
+        source.kind === 'url' ? [source.modelUrl, source.tokenizerUrl] : ['model', 'tokenizer'];
       const checkpoint = (await files.open(modelPath, 'weights', async (count) => memoryReader(model, count)))!;
-      const tokenizer = tok.byteLength > 0 ? await files.open(tokPath, 'tokenizer', async (count) => memoryReader(tok, count)) : undefined;
+      const tokenizer =
+        tok.byteLength > 0
+          ? await files.open(tokPath, 'tokenizer', async (count) => memoryReader(tok, count))
+          : undefined;
       return { kind: 'checkpoint', checkpoint, tokenizer: tokenizerOf(tok[0] === 0x7b ? 'hf' : 'llama2c', tokenizer) };
     }
     case 'files': {
       const local = await classifyFiles(source.files);
       if (local.kind === 'hf') {
         await checkHfFiles(local.files);
-        return { kind: 'folder', folder: await hfFolder(files, (name) => async (count) => {
-          const blob = local.files.get(name);
-          return blob && blobReader(blob, count);
-        }) };
+        return {
+          kind: 'folder',
+          folder: await hfFolder(files, (name) => async (count) => {
+            const blob = local.files.get(name);
+            return blob && blobReader(blob, count);
+          }),
+        };
       }
-      const open = (f: { path: string; blob: Blob } | null, role: FileRole) => (f ? files.open(f.path, role, async (count) => blobReader(f.blob, count)) : Promise.resolve(undefined));
+      const open = (f: { path: string; blob: Blob } | null, role: FileRole) =>
+        f ? files.open(f.path, role, async (count) => blobReader(f.blob, count)) : Promise.resolve(undefined);
       const checkpoint = (await open(local.checkpoint, 'weights'))!;
       const tokenizer = await open(local.tokenizer, 'tokenizer');
       const config = await open(local.tokenizerConfig, 'tokenizer');
@@ -134,7 +154,10 @@ export async function resolveSource(source: ModelSource, files: SourceFiles, dep
         return { kind: 'checkpoint', checkpoint, tokenizer: null };
       }
       const url = (name: string) => repoFileUrl(deps.hfBaseUrl, ref.repo, ref.revision, name);
-      return { kind: 'folder', folder: await hfFolder(files, (name, optional) => (count) => openUrl(url(name), deps, count, optional)) };
+      return {
+        kind: 'folder',
+        folder: await hfFolder(files, (name, optional) => (count) => openUrl(url(name), deps, count, optional)),
+      };
     }
     default:
       throw new NibbleError('bad-argument', `unknown model source kind ${String((source as { kind?: unknown }).kind)}`);

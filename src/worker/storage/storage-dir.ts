@@ -52,7 +52,8 @@ export interface DirStoreServices {
 }
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-const isNotFound = (e: unknown): boolean => (e as { name?: string })?.name === 'NotFoundError' || (e as { name?: string })?.name === 'TypeMismatchError';
+const isNotFound = (e: unknown): boolean =>
+  (e as { name?: string })?.name === 'NotFoundError' || (e as { name?: string })?.name === 'TypeMismatchError';
 
 async function readText(dir: DirHandleLike, name: string): Promise<string | null> {
   try {
@@ -176,7 +177,8 @@ async function repair(base: DirHandleLike): Promise<{ manifest: Manifest; recove
     const extra = await scanEntryDirs(base, names, new Set(kept.map((r) => r.id)));
     const used = new Set(kept.map((r) => r.dir));
     for (const r of extra) if (!used.has(r.dir)) kept.push(r);
-    if (extra.length) problems.push(`rebuilt ${extra.length} entr${extra.length === 1 ? 'y' : 'ies'} from their directories`);
+    if (extra.length)
+      problems.push(`rebuilt ${extra.length} entr${extra.length === 1 ? 'y' : 'ies'} from their directories`);
   }
   if (kept.length !== manifest.entries.length || problems.length > 0) dirty = true;
   manifest = { ...manifest, entries: kept };
@@ -192,14 +194,21 @@ async function repair(base: DirHandleLike): Promise<{ manifest: Manifest; recove
     for (const n of await listNames(dir)) if (n.endsWith(TMP_SUFFIX)) await removeQuiet(dir, n);
   }
   const recovery: StoreRecovery | null = problems.length
-    ? { code: 'bad-format', message: `The stored-models manifest was damaged and has been repaired (${problems.join('; ')}). ${kept.length} stored entr${kept.length === 1 ? 'y was' : 'ies were'} kept.`, recovered: kept.length }
+    ? {
+        code: 'bad-format',
+        message: `The stored-models manifest was damaged and has been repaired (${problems.join('; ')}). ${kept.length} stored entr${kept.length === 1 ? 'y was' : 'ies were'} kept.`,
+        recovered: kept.length,
+      }
     : null;
   return { manifest, recovery };
 }
 
 function storageError(e: unknown, what: string, bytes: number): unknown {
   if ((e as { name?: string })?.name === 'QuotaExceededError') {
-    return new NibbleError('too-large', `${what}: the browser's storage quota is full (${bytes} bytes needed). Delete stored models or variants in the Models drawer and try again.`);
+    return new NibbleError(
+      'too-large',
+      `${what}: the browser's storage quota is full (${bytes} bytes needed). Delete stored models or variants in the Models drawer and try again.`,
+    );
   }
   return e;
 }
@@ -254,14 +263,22 @@ export async function openDirStore(base: DirHandleLike, svc: DirStoreServices): 
         const rec = (await load()).entries.find((e) => e.id === id);
         if (!rec) throw notStored(id);
         const missing = (e: unknown) =>
-          isNotFound(e) ? new NibbleError('truncated', `stored '${rec.name}': its files are missing from browser storage. Delete it and store it again.`) : e;
+          isNotFound(e)
+            ? new NibbleError(
+                'truncated',
+                `stored '${rec.name}': its files are missing from browser storage. Delete it and store it again.`,
+              )
+            : e;
         const dir = await base.getDirectoryHandle(rec.dir).catch((e: unknown) => Promise.reject(missing(e)));
         const files: Record<string, Uint8Array> = {};
         for (const [name, size] of Object.entries(rec.files)) {
           const handle = await dir.getFileHandle(name).catch((e: unknown) => Promise.reject(missing(e)));
           const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
           if (bytes.byteLength !== size) {
-            throw new NibbleError('truncated', `stored '${rec.name}': ${name} has ${bytes.byteLength} bytes, the manifest says ${size}. Delete it and store it again.`);
+            throw new NibbleError(
+              'truncated',
+              `stored '${rec.name}': ${name} has ${bytes.byteLength} bytes, the manifest says ${size}. Delete it and store it again.`,
+            );
           }
           files[name] = bytes;
         }

@@ -20,7 +20,10 @@ export interface StoredEntry {
 
 export interface ModelStore {
   list(): Promise<StoredEntry[]>;
-  put(entry: { kind: StoredKind; name: string; meta?: Record<string, unknown>; id?: string }, files: Record<string, Uint8Array>): Promise<StoredEntry>;
+  put(
+    entry: { kind: StoredKind; name: string; meta?: Record<string, unknown>; id?: string },
+    files: Record<string, Uint8Array>,
+  ): Promise<StoredEntry>;
   get(id: string): Promise<{ entry: StoredEntry; files: Record<string, Uint8Array> }>;
   remove(id: string): Promise<void>;
   quota(): Promise<{ usage: number; quota: number }>;
@@ -68,14 +71,20 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 /** Throws bad-argument unless `id` is a safe entry id (letters, digits, `._-`, ≤ 100 chars). */
 export function checkId(id: string): void {
   if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new NibbleError('bad-argument', `stored entry id '${String(id)}' must be 1–100 letters, digits, '.', '_' or '-'`);
+    throw new NibbleError(
+      'bad-argument',
+      `stored entry id '${String(id)}' must be 1–100 letters, digits, '.', '_' or '-'`,
+    );
   }
 }
 
 /** Throws bad-argument unless `name` can be a file name inside an entry. */
 export function checkFileName(name: string): void {
   if (!FILE_RE.test(name) || name === ENTRY_JSON || name.endsWith(TMP_SUFFIX)) {
-    throw new NibbleError('bad-argument', `stored file name '${name}' must be letters, digits, '.', '_' or '-' (not '${ENTRY_JSON}', not ending in '${TMP_SUFFIX}')`);
+    throw new NibbleError(
+      'bad-argument',
+      `stored file name '${name}' must be letters, digits, '.', '_' or '-' (not '${ENTRY_JSON}', not ending in '${TMP_SUFFIX}')`,
+    );
   }
 }
 
@@ -92,12 +101,21 @@ export function validateRecord(v: unknown): ManifestRecord | string {
   if (!isPlainObject(files) || Object.keys(files).length === 0) return `entry ${id}: no files`;
   let total = 0;
   for (const [f, n] of Object.entries(files)) {
-    if (!FILE_RE.test(f) || f === ENTRY_JSON || f.endsWith(TMP_SUFFIX)) return `entry ${id}: bad file name ${JSON.stringify(f)}`;
+    if (!FILE_RE.test(f) || f === ENTRY_JSON || f.endsWith(TMP_SUFFIX))
+      return `entry ${id}: bad file name ${JSON.stringify(f)}`;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return `entry ${id}: bad size for ${f}`;
     total += n;
   }
   if (bytes !== total) return `entry ${id}: bytes ${String(bytes)} ≠ sum of its files ${total}`;
-  const rec: ManifestRecord = { id, kind, name, bytes: total, createdAt, dir, files: { ...(files as Record<string, number>) } };
+  const rec: ManifestRecord = {
+    id,
+    kind,
+    name,
+    bytes: total,
+    createdAt,
+    dir,
+    files: { ...(files as Record<string, number>) },
+  };
   if (meta !== undefined) rec.meta = meta;
   return rec;
 }
@@ -119,10 +137,18 @@ export function parseManifest(text: string): ParsedManifest {
     return { manifest: emptyManifest(), problems: [`manifest is not JSON (${(e as Error).message})`], readable: false };
   }
   if (!isPlainObject(raw) || raw.format !== 'nibble-store' || !Array.isArray(raw.entries)) {
-    return { manifest: emptyManifest(), problems: ['manifest has no nibble-store header or entry list'], readable: false };
+    return {
+      manifest: emptyManifest(),
+      problems: ['manifest has no nibble-store header or entry list'],
+      readable: false,
+    };
   }
   if (raw.version !== 1) {
-    return { manifest: emptyManifest(), problems: [`manifest version ${String(raw.version)} is not supported (expected 1)`], readable: false };
+    return {
+      manifest: emptyManifest(),
+      problems: [`manifest version ${String(raw.version)} is not supported (expected 1)`],
+      readable: false,
+    };
   }
   const problems: string[] = [];
   const byId = new Map<string, ManifestRecord>();
@@ -164,9 +190,11 @@ export function nonce(): string {
 
 export const newId = (kind: StoredKind): string => `${kind}-${Date.now().toString(36)}-${nonce()}`;
 
-export const byCreated = (a: StoredEntry, b: StoredEntry): number => a.createdAt - b.createdAt || a.id.localeCompare(b.id);
+export const byCreated = (a: StoredEntry, b: StoredEntry): number =>
+  a.createdAt - b.createdAt || a.id.localeCompare(b.id);
 
-export const notStored = (id: string): NibbleError => new NibbleError('bad-argument', `no stored model or variant has id '${id}' (it may have been deleted)`);
+export const notStored = (id: string): NibbleError =>
+  new NibbleError('bad-argument', `no stored model or variant has id '${id}' (it may have been deleted)`);
 
 /** Validates a put and builds its record (files copied so the caller may reuse its buffers). */
 export function prepareRecord(
@@ -174,8 +202,10 @@ export function prepareRecord(
   files: Record<string, Uint8Array>,
   dirNonce: string,
 ): { rec: ManifestRecord; copies: Record<string, Uint8Array> } {
-  if (entry.kind !== 'model' && entry.kind !== 'variant') throw new NibbleError('bad-argument', `stored kind '${String(entry.kind)}' must be 'model' or 'variant'`);
-  if (typeof entry.name !== 'string' || entry.name.trim() === '' || entry.name.length > 200) throw new NibbleError('bad-argument', 'a stored entry needs a name of 1–200 characters');
+  if (entry.kind !== 'model' && entry.kind !== 'variant')
+    throw new NibbleError('bad-argument', `stored kind '${String(entry.kind)}' must be 'model' or 'variant'`);
+  if (typeof entry.name !== 'string' || entry.name.trim() === '' || entry.name.length > 200)
+    throw new NibbleError('bad-argument', 'a stored entry needs a name of 1–200 characters');
   const id = entry.id ?? newId(entry.kind);
   checkId(id);
   const names = Object.keys(files);
@@ -199,8 +229,15 @@ export function prepareRecord(
       throw new NibbleError('bad-argument', `the meta of '${entry.name}' is not JSON data: ${(e as Error).message}`);
     }
   }
-  const rec: ManifestRecord = { id, kind: entry.kind, name: entry.name, bytes, createdAt: Date.now(), dir: `e-${id}-${dirNonce}`, files: sizes };
+  const rec: ManifestRecord = {
+    id,
+    kind: entry.kind,
+    name: entry.name,
+    bytes,
+    createdAt: Date.now(),
+    dir: `e-${id}-${dirNonce}`,
+    files: sizes,
+  };
   if (meta !== undefined) rec.meta = meta;
   return { rec, copies };
 }
-

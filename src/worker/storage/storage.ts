@@ -12,7 +12,14 @@
 // Mutations hold a Web Lock ('nibble-store'), so the page and the engine worker can share it.
 import { NibbleError } from '../../core/errors.ts';
 import { openDirStore, type DirHandleLike } from './storage-dir.ts';
-import { byCreated, notStored, prepareRecord, publicEntry, type ManifestRecord, type OpenedStore } from './storage-manifest.ts';
+import {
+  byCreated,
+  notStored,
+  prepareRecord,
+  publicEntry,
+  type ManifestRecord,
+  type OpenedStore,
+} from './storage-manifest.ts';
 
 export type { ModelStore, OpenedStore, StoredEntry, StoredKind, StoreRecovery } from './storage-manifest.ts';
 
@@ -28,11 +35,18 @@ export async function openOpfsStore(root?: FileSystemDirectoryHandle): Promise<O
   let top = root;
   if (!top) {
     const storage = globalThis.navigator?.storage;
-    if (!storage?.getDirectory) throw new NibbleError('unsupported', 'this browser has no Origin Private File System (navigator.storage.getDirectory)');
+    if (!storage?.getDirectory)
+      throw new NibbleError(
+        'unsupported',
+        'this browser has no Origin Private File System (navigator.storage.getDirectory)',
+      );
     try {
       top = await storage.getDirectory();
     } catch (e) {
-      throw new NibbleError('unsupported', `the Origin Private File System is not available here: ${(e as Error).message}`);
+      throw new NibbleError(
+        'unsupported',
+        `the Origin Private File System is not available here: ${(e as Error).message}`,
+      );
     }
   }
   const base = await top.getDirectoryHandle(STORE_DIR, { create: true });
@@ -56,7 +70,10 @@ export function memoryStore(): OpenedStore {
     async get(id) {
       const r = records.get(id);
       if (!r) throw notStored(id);
-      return { entry: publicEntry(r.rec), files: Object.fromEntries(Object.entries(r.files).map(([k, v]) => [k, v.slice()])) };
+      return {
+        entry: publicEntry(r.rec),
+        files: Object.fromEntries(Object.entries(r.files).map(([k, v]) => [k, v.slice()])),
+      };
     },
     async remove(id) {
       records.delete(id);

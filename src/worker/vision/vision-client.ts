@@ -61,7 +61,11 @@ export class VisionClient implements VisionEngine {
     this.transport.close();
   }
 
-  private async cancellable<K extends 'evaluate' | 'sweep'>(kind: K, body: Body<K>, opts: Opts): Promise<VisionResultMap[K]> {
+  private async cancellable<K extends 'evaluate' | 'sweep'>(
+    kind: K,
+    body: Body<K>,
+    opts: Opts,
+  ): Promise<VisionResultMap[K]> {
     const id = this.nextId; // the id `request` is about to use
     const done = this.request(kind, body, [], opts.onProgress);
     const { signal } = opts;
@@ -81,8 +85,14 @@ export class VisionClient implements VisionEngine {
     this.pending.clear();
   }
 
-  private request<K extends VisionRequestKind>(kind: K, body: Body<K>, transfer: Transferable[] = [], onProgress?: (p: VisionProgress) => void): Promise<VisionResultMap[K]> {
-    if (this.closed) return Promise.reject(new EngineError({ code: 'internal', message: 'the vision worker was shut down' }));
+  private request<K extends VisionRequestKind>(
+    kind: K,
+    body: Body<K>,
+    transfer: Transferable[] = [],
+    onProgress?: (p: VisionProgress) => void,
+  ): Promise<VisionResultMap[K]> {
+    if (this.closed)
+      return Promise.reject(new EngineError({ code: 'internal', message: 'the vision worker was shut down' }));
     const id = this.nextId++;
     return new Promise<VisionResultMap[K]>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (r: never) => void, reject, onProgress });

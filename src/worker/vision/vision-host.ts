@@ -10,7 +10,14 @@ import type { OrtModuleLike } from '../../engine/vision/ort.ts';
 import { inThreadLoop } from '../rpc/in-thread-loop.ts';
 import { toWireError } from '../engine-host/protocol.ts';
 import type { VisionTransport } from './vision-client.ts';
-import type { VisionEvaluation, VisionModelInfo, VisionPoint, VisionReply, VisionRequest, VisionSource } from './vision-protocol.ts';
+import type {
+  VisionEvaluation,
+  VisionModelInfo,
+  VisionPoint,
+  VisionReply,
+  VisionRequest,
+  VisionSource,
+} from './vision-protocol.ts';
 
 export interface VisionHostDeps {
   ort: OrtModuleLike;
@@ -38,25 +45,50 @@ async function defaultFetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function readSource(source: VisionSource, fetchBytes: (url: string) => Promise<Uint8Array>): Promise<{ model: Uint8Array; data: VisionDataset }> {
+async function readSource(
+  source: VisionSource,
+  fetchBytes: (url: string) => Promise<Uint8Array>,
+): Promise<{ model: Uint8Array; data: VisionDataset }> {
   switch (source.kind) {
     case 'url': {
-      const [model, images, labels] = await Promise.all([fetchBytes(source.modelUrl), fetchBytes(source.imagesUrl), fetchBytes(source.labelsUrl)]);
+      const [model, images, labels] = await Promise.all([
+        fetchBytes(source.modelUrl),
+        fetchBytes(source.imagesUrl),
+        fetchBytes(source.labelsUrl),
+      ]);
       return { model, data: datasetFromIdx(images, labels) };
     }
     case 'idx':
-      return { model: new Uint8Array(source.model), data: datasetFromIdx(new Uint8Array(source.images), new Uint8Array(source.labels)) };
+      return {
+        model: new Uint8Array(source.model),
+        data: datasetFromIdx(new Uint8Array(source.images), new Uint8Array(source.labels)),
+      };
     case 'images': {
       const labels = parseLabelsText(source.labelsText, source.names);
-      return { model: new Uint8Array(source.model), data: datasetFromImages(new Float32Array(source.pixels), { height: source.height, width: source.width }, labels) };
+      return {
+        model: new Uint8Array(source.model),
+        data: datasetFromImages(
+          new Float32Array(source.pixels),
+          { height: source.height, width: source.width },
+          labels,
+        ),
+      };
     }
     default:
       throw new NibbleError('bad-argument', `unknown vision source kind '${(source as { kind: string }).kind}'`);
   }
 }
 
-const shape = (dims: readonly (number | string | null)[] | null): string => (dims ? `[${dims.map((d) => d ?? '?').join(', ')}]` : '');
-const point = (r: VisionResult): VisionPoint => ({ k: r.k, mode: r.mode, accuracy: r.accuracy, correct: r.correct, count: r.count, seconds: r.seconds });
+const shape = (dims: readonly (number | string | null)[] | null): string =>
+  dims ? `[${dims.map((d) => d ?? '?').join(', ')}]` : '';
+const point = (r: VisionResult): VisionPoint => ({
+  k: r.k,
+  mode: r.mode,
+  accuracy: r.accuracy,
+  correct: r.correct,
+  count: r.count,
+  seconds: r.seconds,
+});
 
 export function createVisionHost(deps: VisionHostDeps, post: VisionPost): VisionHost {
   const fetchBytes = deps.fetchBytes ?? defaultFetchBytes;
@@ -99,7 +131,11 @@ export function createVisionHost(deps: VisionHostDeps, post: VisionPost): Vision
       images: data.count,
       height: data.height,
       width: data.width,
-      samples: { indices: Array.from({ length: n }, (_, i) => i), pixels: data.pixels.slice(0, n * hw), labels: Array.from(data.labels.subarray(0, n)) },
+      samples: {
+        indices: Array.from({ length: n }, (_, i) => i),
+        pixels: data.pixels.slice(0, n * hw),
+        labels: Array.from(data.labels.subarray(0, n)),
+      },
       openMs: performance.now() - t0,
     };
   }
@@ -129,11 +165,17 @@ export function createVisionHost(deps: VisionHostDeps, post: VisionPost): Vision
         }
         case 'evaluate': {
           const l = currentLab();
-          const onProgress = (done: number, total: number) => post({ kind: 'progress', id: req.id, progress: { phase: 'images', k: req.k, mode: req.mode, done, total } });
+          const onProgress = (done: number, total: number) =>
+            post({
+              kind: 'progress',
+              id: req.id,
+              progress: { phase: 'images', k: req.k, mode: req.mode, done, total },
+            });
           let r: VisionResult;
           if (req.k === null) r = await l.evaluateFp32({ signal: ctrl.signal, onProgress });
           else {
-            if (req.mode === null) throw new NibbleError('bad-argument', 'a truncated evaluation needs a mode (truncate or rne)');
+            if (req.mode === null)
+              throw new NibbleError('bad-argument', 'a truncated evaluation needs a mode (truncate or rne)');
             r = await l.evaluateTruncated(req.k, req.mode, { signal: ctrl.signal, onProgress });
           }
           if (gen !== generation) throw new NibbleError('cancelled', 'a newer model was opened');
@@ -151,9 +193,15 @@ export function createVisionHost(deps: VisionHostDeps, post: VisionPost): Vision
               const r = l.cached(p.k, p.mode);
               if (r) post({ kind: 'progress', id: req.id, progress: { phase: 'point', point: point(r), done, total } });
             },
-            onProgress: (p, done, total) => post({ kind: 'progress', id: req.id, progress: { phase: 'images', k: p.k, mode: p.mode, done, total } }),
+            onProgress: (p, done, total) =>
+              post({ kind: 'progress', id: req.id, progress: { phase: 'images', k: p.k, mode: p.mode, done, total } }),
           });
-          post({ kind: 'response', id: req.id, request: 'sweep', result: { points: points.map((p) => point(l.cached(p.k, p.mode)!)) } });
+          post({
+            kind: 'response',
+            id: req.id,
+            request: 'sweep',
+            result: { points: points.map((p) => point(l.cached(p.k, p.mode)!)) },
+          });
           return;
         }
         default:

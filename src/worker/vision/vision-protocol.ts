@@ -17,7 +17,17 @@ export type VisionSource =
    * A dropped model with images the page decoded to grayscale: Float32 [N, H, W] in [0, 1], their
    * file names, and the labels file's text (`name,label` lines or one label per line, in `names` order).
    */
-  | { kind: 'images'; name: string; dataName: string; model: ArrayBuffer; pixels: ArrayBuffer; height: number; width: number; names: string[]; labelsText: string };
+  | {
+      kind: 'images';
+      name: string;
+      dataName: string;
+      model: ArrayBuffer;
+      pixels: ArrayBuffer;
+      height: number;
+      width: number;
+      names: string[];
+      labelsText: string;
+    };
 
 export interface VisionSamples {
   indices: number[]; // which images of the data set (the first N)
@@ -76,7 +86,9 @@ export interface VisionResultMap {
 }
 
 export type VisionReply =
-  | { [K in VisionRequestKind]: { kind: 'response'; id: number; request: K; result: VisionResultMap[K] } }[VisionRequestKind]
+  | {
+      [K in VisionRequestKind]: { kind: 'response'; id: number; request: K; result: VisionResultMap[K] };
+    }[VisionRequestKind]
   | { kind: 'progress'; id: number; progress: VisionProgress }
   | { kind: 'error'; id: number | null; error: WireError };
 
@@ -85,9 +97,17 @@ export interface VisionEngine {
   /** Opens a model + data set (replacing the previous one; its running jobs are cancelled). */
   open(source: VisionSource, opts?: { samples?: number }): Promise<VisionModelInfo>;
   /** k = null: the fp32 model. Cached per (k, mode) in the worker. */
-  evaluate(k: number | null, mode: TruncMode | null, opts?: { signal?: AbortSignal; onProgress?: (p: VisionProgress) => void }): Promise<VisionEvaluation>;
+  evaluate(
+    k: number | null,
+    mode: TruncMode | null,
+    opts?: { signal?: AbortSignal; onProgress?: (p: VisionProgress) => void },
+  ): Promise<VisionEvaluation>;
   /** Evaluates every (mode, k), modes outer; a point already evaluated costs nothing. */
-  sweep(modes: TruncMode[], bits: number[], opts?: { signal?: AbortSignal; onProgress?: (p: VisionProgress) => void }): Promise<{ points: VisionPoint[] }>;
+  sweep(
+    modes: TruncMode[],
+    bits: number[],
+    opts?: { signal?: AbortSignal; onProgress?: (p: VisionProgress) => void },
+  ): Promise<{ points: VisionPoint[] }>;
   dispose(): void;
 }
 

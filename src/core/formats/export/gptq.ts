@@ -25,7 +25,14 @@
 import { NibbleError } from '../../errors.ts';
 import { f32Values } from '../../model/linear.ts';
 import { LINEAR_NAMES, type LinearName, type LlamaModel } from '../../model/model.ts';
-import { isUniformFormat, UNIFORM_BITS, unpackScales, unpackZeros, type AnyTensor, type UniformQuantTensor } from '../../quant/format.ts';
+import {
+  isUniformFormat,
+  UNIFORM_BITS,
+  unpackScales,
+  unpackZeros,
+  type AnyTensor,
+  type UniformQuantTensor,
+} from '../../quant/format.ts';
 import { unpackRows } from '../../quant/packing.ts';
 import { f16Array, f16FromF32Bits } from './f16.ts';
 import { halfFromInterleaved } from './rope-permute.ts';
@@ -55,8 +62,13 @@ export interface GptqCheckpoint {
 }
 
 const HF_LINEAR: Record<LinearName, string> = {
-  wq: 'self_attn.q_proj', wk: 'self_attn.k_proj', wv: 'self_attn.v_proj', wo: 'self_attn.o_proj',
-  w1: 'mlp.gate_proj', w2: 'mlp.down_proj', w3: 'mlp.up_proj',
+  wq: 'self_attn.q_proj',
+  wk: 'self_attn.k_proj',
+  wv: 'self_attn.v_proj',
+  wo: 'self_attn.o_proj',
+  w1: 'mlp.gate_proj',
+  w2: 'mlp.down_proj',
+  w3: 'mlp.up_proj',
 };
 
 /** Writes `bits`-bit value v at stream position `index` of the column starting at word `base` with `stride`. */
@@ -107,7 +119,10 @@ export function packGptqLinear(t: UniformQuantTensor, rowPerm?: Int32Array): Gpt
 
 function quantLinear(t: AnyTensor, what: string): UniformQuantTensor {
   if (!isUniformFormat(t.format)) {
-    throw new NibbleError('bad-argument', `gptq-safetensors: ${what} is ${t.format}; the GPTQ layout needs uniform-int linears (--method gptq or rtn)`);
+    throw new NibbleError(
+      'bad-argument',
+      `gptq-safetensors: ${what} is ${t.format}; the GPTQ layout needs uniform-int linears (--method gptq or rtn)`,
+    );
   }
   return t as UniformQuantTensor;
 }
@@ -115,11 +130,19 @@ function quantLinear(t: AnyTensor, what: string): UniformQuantTensor {
 /** AutoGPTQ group_size for the model's linears: −1 when every row is one group, else the common group. */
 function groupSize(linears: UniformQuantTensor[]): number {
   const grouped = [...new Set(linears.filter((t) => Math.ceil(t.shape[1] / t.group) > 1).map((t) => t.group))];
-  if (grouped.length > 1) throw new NibbleError('unsupported', `GPTQ export: linears use different group sizes (${grouped.join(', ')}); AutoGPTQ has one group_size`);
+  if (grouped.length > 1)
+    throw new NibbleError(
+      'unsupported',
+      `GPTQ export: linears use different group sizes (${grouped.join(', ')}); AutoGPTQ has one group_size`,
+    );
   const G = grouped[0] ?? -1;
   for (const t of linears) {
     const K = t.shape[1];
-    if (Math.ceil(K / t.group) !== (G === -1 ? 1 : Math.ceil(K / G))) throw new NibbleError('unsupported', `GPTQ export: a linear with ${K} inputs in groups of ${t.group} does not fit group_size ${G}`);
+    if (Math.ceil(K / t.group) !== (G === -1 ? 1 : Math.ceil(K / G)))
+      throw new NibbleError(
+        'unsupported',
+        `GPTQ export: a linear with ${K} inputs in groups of ${t.group} does not fit group_size ${G}`,
+      );
   }
   return G;
 }
@@ -133,7 +156,11 @@ function floatEntry(name: string, t: AnyTensor, dtype: 'F16' | 'F32'): Safetenso
 export function exportGptqCheckpoint(model: LlamaModel, opts: GptqExportOptions = {}): GptqCheckpoint {
   const c = model.config;
   const w = model.weights;
-  if (w.attnBias) throw new NibbleError('unsupported', 'GPTQ export: attention biases (Qwen2-style) are not written; only plain Llama models');
+  if (w.attnBias)
+    throw new NibbleError(
+      'unsupported',
+      'GPTQ export: attention biases (Qwen2-style) are not written; only plain Llama models',
+    );
   const linears = w.layers.flatMap((lw, l) => LINEAR_NAMES.map((n) => quantLinear(lw[n], `layer ${l} ${n}`)));
   const bits = [...new Set(linears.map((t) => UNIFORM_BITS[t.format]))];
   if (bits.length !== 1) throw new NibbleError('unsupported', `GPTQ export: linears mix ${bits.join(' and ')} bits`);
@@ -141,12 +168,18 @@ export function exportGptqCheckpoint(model: LlamaModel, opts: GptqExportOptions 
   const dtype = opts.floatDtype ?? 'F16';
   const qd = c.nHeads * c.headSize;
   const kvd = c.nKvHeads * c.headSize;
-  const perms: Partial<Record<LinearName, Int32Array>> = c.ropeStyle === 'interleaved' ? { wq: halfFromInterleaved(qd, c.nHeads), wk: halfFromInterleaved(kvd, c.nKvHeads) } : {};
+  const perms: Partial<Record<LinearName, Int32Array>> =
+    c.ropeStyle === 'interleaved'
+      ? { wq: halfFromInterleaved(qd, c.nHeads), wk: halfFromInterleaved(kvd, c.nKvHeads) }
+      : {};
 
   const entries: SafetensorsEntry[] = [floatEntry('model.embed_tokens.weight', w.tokEmb, dtype)];
   w.layers.forEach((lw, l) => {
     const p = `model.layers.${l}`;
-    entries.push(floatEntry(`${p}.input_layernorm.weight`, lw.rmsAtt, dtype), floatEntry(`${p}.post_attention_layernorm.weight`, lw.rmsFfn, dtype));
+    entries.push(
+      floatEntry(`${p}.input_layernorm.weight`, lw.rmsAtt, dtype),
+      floatEntry(`${p}.post_attention_layernorm.weight`, lw.rmsFfn, dtype),
+    );
     for (const n of LINEAR_NAMES) {
       const t = lw[n] as UniformQuantTensor;
       const [N, K] = t.shape;
@@ -164,18 +197,37 @@ export function exportGptqCheckpoint(model: LlamaModel, opts: GptqExportOptions 
   if (!c.sharedClassifier) entries.push(floatEntry('lm_head.weight', w.wcls, dtype));
 
   const quantizeConfig = {
-    bits: bits[0], group_size: G, damp_percent: opts.dampPercent ?? 0.01,
+    bits: bits[0],
+    group_size: G,
+    damp_percent: opts.dampPercent ?? 0.01,
     desc_act: opts.descAct ?? linears.some((t) => t.buffers.gIdx !== undefined),
-    static_groups: opts.staticGroups ?? false, sym: linears.every((t) => t.sym), true_sequential: opts.trueSequential ?? true,
-    checkpoint_format: 'gptq', quant_method: 'gptq', model_file_base_name: 'model',
+    static_groups: opts.staticGroups ?? false,
+    sym: linears.every((t) => t.sym),
+    true_sequential: opts.trueSequential ?? true,
+    checkpoint_format: 'gptq',
+    quant_method: 'gptq',
+    model_file_base_name: 'model',
   };
   const config = {
-    architectures: ['LlamaForCausalLM'], model_type: 'llama',
-    hidden_size: c.dim, intermediate_size: c.hiddenDim, num_hidden_layers: c.nLayers,
-    num_attention_heads: c.nHeads, num_key_value_heads: c.nKvHeads, head_dim: c.headSize,
-    max_position_embeddings: c.seqLen, rms_norm_eps: c.normEps, rope_theta: c.ropeTheta,
-    tie_word_embeddings: c.sharedClassifier, vocab_size: c.vocabSize, bos_token_id: 1, eos_token_id: 2,
-    hidden_act: 'silu', attention_bias: false, mlp_bias: false, torch_dtype: dtype === 'F16' ? 'float16' : 'float32',
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: c.dim,
+    intermediate_size: c.hiddenDim,
+    num_hidden_layers: c.nLayers,
+    num_attention_heads: c.nHeads,
+    num_key_value_heads: c.nKvHeads,
+    head_dim: c.headSize,
+    max_position_embeddings: c.seqLen,
+    rms_norm_eps: c.normEps,
+    rope_theta: c.ropeTheta,
+    tie_word_embeddings: c.sharedClassifier,
+    vocab_size: c.vocabSize,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    hidden_act: 'silu',
+    attention_bias: false,
+    mlp_bias: false,
+    torch_dtype: dtype === 'F16' ? 'float16' : 'float32',
     quantization_config: quantizeConfig,
   };
   return { safetensors: writeSafetensors(entries), quantizeConfig, config };

@@ -58,7 +58,8 @@ export function bf16Array(x: Float32Array): Uint16Array {
   const out = new Uint16Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const u = bits[i];
-    out[i] = (u & 0x7fffffff) > 0x7f800000 ? ((u >>> 16) | 0x40) & 0xffff : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+    out[i] =
+      (u & 0x7fffffff) > 0x7f800000 ? ((u >>> 16) | 0x40) & 0xffff : ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
   }
   return out;
 }
@@ -86,26 +87,45 @@ function specialIds(files: TokenizerFiles, vocabSize: number): { bos: number | n
   return { bos: tok.bosId, eos: [...tok.stopIds] };
 }
 
-const idField = (ids: number[]): number | number[] | null => (ids.length === 0 ? null : ids.length === 1 ? ids[0] : ids);
-const jsonFile = (name: string, v: unknown): HfFolderFile => ({ name, mime: JSON_MIME, bytes: new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`) });
+const idField = (ids: number[]): number | number[] | null =>
+  ids.length === 0 ? null : ids.length === 1 ? ids[0] : ids;
+const jsonFile = (name: string, v: unknown): HfFolderFile => ({
+  name,
+  mime: JSON_MIME,
+  bytes: new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`),
+});
 
 /** The tokenizer files of the folder. */
 function tokenizerFiles(files: TokenizerFiles, c: LlamaConfig): HfFolderFile[] {
   if (files.kind === 'hf') {
     const out: HfFolderFile[] = [{ name: 'tokenizer.json', mime: JSON_MIME, bytes: files.json.slice() }];
     if (files.config) out.push({ name: 'tokenizer_config.json', mime: JSON_MIME, bytes: files.config.slice() });
-    if (files.options?.chatTemplate !== undefined) out.push({ name: 'chat_template.jinja', mime: 'text/plain', bytes: new TextEncoder().encode(files.options.chatTemplate) });
+    if (files.options?.chatTemplate !== undefined)
+      out.push({
+        name: 'chat_template.jinja',
+        mime: 'text/plain',
+        bytes: new TextEncoder().encode(files.options.chatTemplate),
+      });
     return out;
   }
   const t = llama2cTokenizerJson(files.bytes, c.vocabSize, c.seqLen);
   const out = [jsonFile('tokenizer.json', t.tokenizerJson), jsonFile('tokenizer_config.json', t.tokenizerConfig)];
   const loaded = HfTokenizer.fromFiles(out[0].bytes, out[1].bytes); // what the loader will do with them
-  if (loaded.vocabSize !== c.vocabSize) throw new NibbleError('tokenizer-mismatch', `HF export: the converted tokenizer.json has ${loaded.vocabSize} tokens, the model ${c.vocabSize}`);
+  if (loaded.vocabSize !== c.vocabSize)
+    throw new NibbleError(
+      'tokenizer-mismatch',
+      `HF export: the converted tokenizer.json has ${loaded.vocabSize} tokens, the model ${c.vocabSize}`,
+    );
   return out;
 }
 
 /** config.json; re-read with the loader's parser, which must give back the model's config. */
-function configJson(model: LlamaModel, dtype: HfExportDtype, ids: { bos: number | null; eos: number[] }, name: string | undefined): Record<string, unknown> {
+function configJson(
+  model: LlamaModel,
+  dtype: HfExportDtype,
+  ids: { bos: number | null; eos: number[] },
+  name: string | undefined,
+): Record<string, unknown> {
   const c = model.config;
   const qwen2 = (model.weights.attnBias?.length ?? 0) > 0; // as hf/runnable.ts modelFeatures
   const quantized = new Set<string>();
@@ -115,23 +135,42 @@ function configJson(model: LlamaModel, dtype: HfExportDtype, ids: { bos: number 
   const json: Record<string, unknown> = {
     architectures: [qwen2 ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
     model_type: qwen2 ? 'qwen2' : 'llama',
-    hidden_size: c.dim, intermediate_size: c.hiddenDim, num_hidden_layers: c.nLayers,
-    num_attention_heads: c.nHeads, num_key_value_heads: c.nKvHeads, head_dim: c.headSize,
-    vocab_size: c.vocabSize, max_position_embeddings: c.seqLen, rms_norm_eps: c.normEps, rope_theta: c.ropeTheta,
-    hidden_act: 'silu', tie_word_embeddings: c.sharedClassifier,
+    hidden_size: c.dim,
+    intermediate_size: c.hiddenDim,
+    num_hidden_layers: c.nLayers,
+    num_attention_heads: c.nHeads,
+    num_key_value_heads: c.nKvHeads,
+    head_dim: c.headSize,
+    vocab_size: c.vocabSize,
+    max_position_embeddings: c.seqLen,
+    rms_norm_eps: c.normEps,
+    rope_theta: c.ropeTheta,
+    hidden_act: 'silu',
+    tie_word_embeddings: c.sharedClassifier,
     ...(qwen2 ? { use_sliding_window: false } : { attention_bias: false, mlp_bias: false }),
-    bos_token_id: ids.bos, eos_token_id: idField(ids.eos), torch_dtype: TORCH_DTYPE[dtype],
+    bos_token_id: ids.bos,
+    eos_token_id: idField(ids.eos),
+    torch_dtype: TORCH_DTYPE[dtype],
     nibble_source: {
       ...(name !== undefined ? { name } : {}),
       rope: c.ropeStyle === 'interleaved' ? 'q/k rows permuted interleaved → rotate-half' : 'rotate-half as loaded',
       fake_quant: quantized.size > 0,
-      ...(quantized.size > 0 ? { quantized_formats: [...quantized].sort(), note: 'quantized weights stored dequantized (fake-quant): the variant\'s values at float size' } : {}),
+      ...(quantized.size > 0
+        ? {
+            quantized_formats: [...quantized].sort(),
+            note: "quantized weights stored dequantized (fake-quant): the variant's values at float size",
+          }
+        : {}),
     },
   };
   const back = hfConfigFromJson(json);
   const want: LlamaConfig = { ...c, ropeStyle: 'half' };
   for (const k of Object.keys(want) as (keyof LlamaConfig)[]) {
-    if (back.config[k] !== want[k]) throw new NibbleError('unsupported', `HF export: config.json would load ${k} = ${String(back.config[k])}, the model has ${String(want[k])}`);
+    if (back.config[k] !== want[k])
+      throw new NibbleError(
+        'unsupported',
+        `HF export: config.json would load ${k} = ${String(back.config[k])}, the model has ${String(want[k])}`,
+      );
   }
   return json;
 }
@@ -141,12 +180,18 @@ function configJson(model: LlamaModel, dtype: HfExportDtype, ids: { bos: number 
  * Quantized weights are written dequantized ("fake-quant"). Throws NibbleError ('bad-dims',
  * 'unsupported', 'tokenizer-mismatch', …) rather than writing a folder that would not load.
  */
-export function exportHfFolder(model: LlamaModel, tokenizer: TokenizerFiles, opts: HfExportOptions = {}): HfFolderFile[] {
+export function exportHfFolder(
+  model: LlamaModel,
+  tokenizer: TokenizerFiles,
+  opts: HfExportOptions = {},
+): HfFolderFile[] {
   const c = model.config;
   const w = model.weights;
   const dtype = opts.dtype ?? 'F32';
-  if (w.layers.length !== c.nLayers) throw new NibbleError('bad-dims', `HF export: ${w.layers.length} layers, the config says ${c.nLayers}`);
-  if (w.attnBias?.length && w.attnBias.length !== c.nLayers) throw new NibbleError('bad-dims', `HF export: attention biases for ${w.attnBias.length} of ${c.nLayers} layers`);
+  if (w.layers.length !== c.nLayers)
+    throw new NibbleError('bad-dims', `HF export: ${w.layers.length} layers, the config says ${c.nLayers}`);
+  if (w.attnBias?.length && w.attnBias.length !== c.nLayers)
+    throw new NibbleError('bad-dims', `HF export: attention biases for ${w.attnBias.length} of ${c.nLayers} layers`);
   const ids = specialIds(tokenizer, c.vocabSize);
   const config = configJson(model, dtype, ids, opts.name);
   const tokFiles = tokenizerFiles(tokenizer, c);

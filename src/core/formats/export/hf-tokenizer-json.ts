@@ -56,10 +56,18 @@ function hfPieces(pieces: Uint8Array[]): string[] {
     if (id === BOS || id === EOS) text = text.trim();
     else if (id >= BYTE_OFFSET && id < BYTE_OFFSET + 256) {
       const want = `<0x${hex2(id - BYTE_OFFSET)}>`;
-      if (text !== want) throw new NibbleError('unsupported', `tokenizer piece ${id} is ${JSON.stringify(text)}, not ${want}: byte fallback needs byte b at id b + 3`);
+      if (text !== want)
+        throw new NibbleError(
+          'unsupported',
+          `tokenizer piece ${id} is ${JSON.stringify(text)}, not ${want}: byte fallback needs byte b at id b + 3`,
+        );
     } else text = text.replaceAll(' ', SPACE_MARK);
     const dup = seen.get(text);
-    if (dup !== undefined) throw new NibbleError('unsupported', `tokenizer pieces ${dup} and ${id} are both ${JSON.stringify(text)}: tokenizer.json needs distinct pieces`);
+    if (dup !== undefined)
+      throw new NibbleError(
+        'unsupported',
+        `tokenizer pieces ${dup} and ${id} are both ${JSON.stringify(text)}: tokenizer.json needs distinct pieces`,
+      );
     seen.set(text, id);
     return text;
   });
@@ -83,12 +91,28 @@ export function mergesFromScores(texts: readonly string[], scores: Float32Array)
   return merges.map((m) => [m.l, m.r]);
 }
 
-const added = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+const added = (id: number, content: string) => ({
+  id,
+  content,
+  single_word: false,
+  lstrip: false,
+  rstrip: false,
+  normalized: false,
+  special: true,
+});
 
 /** tokenizer.json + tokenizer_config.json objects for a llama2.c tokenizer.bin of exactly `vocabSize` pieces. */
-export function llama2cTokenizerJson(bytes: Uint8Array, vocabSize: number, modelMaxLength?: number): TokenizerJsonFiles {
+export function llama2cTokenizerJson(
+  bytes: Uint8Array,
+  vocabSize: number,
+  modelMaxLength?: number,
+): TokenizerJsonFiles {
   const { pieces, scores } = vocabFromLlama2c(bytes, vocabSize);
-  if (vocabSize < BYTE_OFFSET + 256) throw new NibbleError('unsupported', `a llama2.c vocabulary of ${vocabSize} pieces has no byte-fallback tokens (<0x00>..<0xFF> at ids 3..258)`);
+  if (vocabSize < BYTE_OFFSET + 256)
+    throw new NibbleError(
+      'unsupported',
+      `a llama2.c vocabulary of ${vocabSize} pieces has no byte-fallback tokens (<0x00>..<0xFF> at ids 3..258)`,
+    );
   const texts = hfPieces(pieces);
   const vocab: Record<string, number> = Object.create(null) as Record<string, number>; // a piece may be "__proto__"
   texts.forEach((t, id) => (vocab[t] = id));
@@ -102,13 +126,21 @@ export function llama2cTokenizerJson(bytes: Uint8Array, vocabSize: number, model
     added_tokens: [...(unk ? [added(0, unk)] : []), added(BOS, bos), added(EOS, eos)],
     normalizer: {
       type: 'Sequence',
-      normalizers: [{ type: 'Prepend', prepend: SPACE_MARK }, { type: 'Replace', pattern: { String: ' ' }, content: SPACE_MARK }],
+      normalizers: [
+        { type: 'Prepend', prepend: SPACE_MARK },
+        { type: 'Replace', pattern: { String: ' ' }, content: SPACE_MARK },
+      ],
     },
     pre_tokenizer: null,
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      pair: [
+        { SpecialToken: { id: bos, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: bos, type_id: 1 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+      ],
       special_tokens: { [bos]: { id: bos, ids: [BOS], tokens: [bos] } },
     },
     decoder: {
@@ -121,8 +153,16 @@ export function llama2cTokenizerJson(bytes: Uint8Array, vocabSize: number, model
       ],
     },
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: mergesFromScores(texts, scores),
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      ignore_merges: false,
+      vocab,
+      merges: mergesFromScores(texts, scores),
     },
   };
   const tokenizerConfig = {

@@ -8,7 +8,8 @@ import { NibbleError } from '../../errors.ts';
 
 function check(rows: number, nHeads: number): number {
   const hs = rows / nHeads;
-  if (!Number.isInteger(hs) || hs % 2 !== 0) throw new NibbleError('bad-argument', `rope permutation: ${rows} rows are not ${nHeads} heads of an even size`);
+  if (!Number.isInteger(hs) || hs % 2 !== 0)
+    throw new NibbleError('bad-argument', `rope permutation: ${rows} rows are not ${nHeads} heads of an even size`);
   return hs;
 }
 
@@ -35,7 +36,8 @@ export function interleavedFromHalf(rows: number, nHeads: number): Int32Array {
 /** Rows of a row-major matrix (rows × rowLen elements of any typed array) in the order perm gives. */
 export function permuteRows<T extends Uint8Array | Float32Array>(data: T, rows: number, perm: Int32Array): T {
   const rowLen = data.length / rows;
-  if (!Number.isInteger(rowLen) || perm.length !== rows) throw new NibbleError('bad-argument', `permuteRows: ${data.length} values, ${rows} rows, ${perm.length} indices`);
+  if (!Number.isInteger(rowLen) || perm.length !== rows)
+    throw new NibbleError('bad-argument', `permuteRows: ${data.length} values, ${rows} rows, ${perm.length} indices`);
   const out = new (data.constructor as new (n: number) => T)(data.length);
   for (let r = 0; r < rows; r++) out.set(data.subarray(perm[r] * rowLen, (perm[r] + 1) * rowLen), r * rowLen);
   return out;

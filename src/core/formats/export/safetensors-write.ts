@@ -14,15 +14,23 @@ export interface SafetensorsEntry {
   data: ArrayBufferView; // little-endian, exactly numel · dtype size bytes
 }
 
-export function writeSafetensors(entries: readonly SafetensorsEntry[], metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+export function writeSafetensors(
+  entries: readonly SafetensorsEntry[],
+  metadata: Record<string, string> = { format: 'pt' },
+): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   const names = new Set<string>();
   for (const e of entries) {
-    if (names.has(e.name) || e.name === '__metadata__') throw new NibbleError('bad-argument', `safetensors: duplicate or reserved tensor name '${e.name}'`);
+    if (names.has(e.name) || e.name === '__metadata__')
+      throw new NibbleError('bad-argument', `safetensors: duplicate or reserved tensor name '${e.name}'`);
     names.add(e.name);
     const need = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
-    if (e.data.byteLength !== need) throw new NibbleError('bad-argument', `safetensors: '${e.name}' ${e.dtype} [${e.shape}] needs ${need} bytes, got ${e.data.byteLength}`);
+    if (e.data.byteLength !== need)
+      throw new NibbleError(
+        'bad-argument',
+        `safetensors: '${e.name}' ${e.dtype} [${e.shape}] needs ${need} bytes, got ${e.data.byteLength}`,
+      );
     header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + need] };
     offset += need;
   }

@@ -41,7 +41,10 @@ const f16 = (h: number): number => F16_TABLE[h];
 export function dequantize(type: GgmlType, src: Uint8Array, numel: number): Float32Array {
   const { blockSize, typeSize } = GGML_TYPES[type];
   if (numel % blockSize !== 0 || src.byteLength !== (numel / blockSize) * typeSize) {
-    throw new NibbleError('bad-argument', `dequantize ${GGML_TYPES[type].name}: ${src.byteLength} bytes for ${numel} values`);
+    throw new NibbleError(
+      'bad-argument',
+      `dequantize ${GGML_TYPES[type].name}: ${src.byteLength} bytes for ${numel} values`,
+    );
   }
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
   const out = new Float32Array(numel);
@@ -141,7 +144,8 @@ function decodeQ6K(src: Uint8Array, dv: DataView, o: number, out: Float32Array, 
 }
 
 function checkBlocks(what: string, x: Float32Array): void {
-  if (x.length % QK !== 0) throw new NibbleError('bad-argument', `${what}: ${x.length} values are not whole blocks of ${QK}`);
+  if (x.length % QK !== 0)
+    throw new NibbleError('bad-argument', `${what}: ${x.length} values are not whole blocks of ${QK}`);
 }
 
 function checkFinite(what: string, v: number, b: number): void {

@@ -46,15 +46,31 @@ export interface LoadedGguf {
 }
 
 export const LAYER_TENSORS: Readonly<Record<keyof LayerWeights, string>> = {
-  rmsAtt: 'attn_norm', wq: 'attn_q', wk: 'attn_k', wv: 'attn_v', wo: 'attn_output',
-  rmsFfn: 'ffn_norm', w1: 'ffn_gate', w2: 'ffn_down', w3: 'ffn_up',
+  rmsAtt: 'attn_norm',
+  wq: 'attn_q',
+  wk: 'attn_k',
+  wv: 'attn_v',
+  wo: 'attn_output',
+  rmsFfn: 'ffn_norm',
+  w1: 'ffn_gate',
+  w2: 'ffn_down',
+  w3: 'ffn_up',
 };
 
 const MAX_DIM = 1 << 16;
 const MAX_LAYERS = 1024;
 const MAX_HEADS = 1024;
 const MAX_CONTEXT = 1 << 20;
-const INT_TYPES = new Set<number>([GgufValueType.U8, GgufValueType.I8, GgufValueType.U16, GgufValueType.I16, GgufValueType.U32, GgufValueType.I32, GgufValueType.U64, GgufValueType.I64]);
+const INT_TYPES = new Set<number>([
+  GgufValueType.U8,
+  GgufValueType.I8,
+  GgufValueType.U16,
+  GgufValueType.I16,
+  GgufValueType.U32,
+  GgufValueType.I32,
+  GgufValueType.U64,
+  GgufValueType.I64,
+]);
 
 const bad = (msg: string) => new NibbleError('bad-format', `GGUF: ${msg}`);
 const dims = (msg: string) => new NibbleError('bad-dims', `GGUF: ${msg}`);
@@ -77,7 +93,8 @@ class Meta {
     }
     if (!INT_TYPES.has(v.type)) throw bad(`metadata '${key}' must be an integer (value type ${v.type})`);
     const n = Number(v.value as number | bigint);
-    if (!Number.isSafeInteger(n) || n < lo || n > hi) throw dims(`metadata '${key}' = ${String(v.value)} is outside ${lo}..${hi}`);
+    if (!Number.isSafeInteger(n) || n < lo || n > hi)
+      throw dims(`metadata '${key}' = ${String(v.value)} is outside ${lo}..${hi}`);
     return n;
   }
   float(key: string, fallback: number, lo: number, hi: number): number {
@@ -91,14 +108,16 @@ class Meta {
   array(key: string, elemType: GgufValueType): GgufArray | undefined {
     const v = this.file.kv.get(key);
     if (!v) return undefined;
-    if (v.type !== GgufValueType.ARRAY || (v.value as GgufArray).elemType !== elemType) throw bad(`metadata '${key}' must be an array of value type ${elemType}`);
+    if (v.type !== GgufValueType.ARRAY || (v.value as GgufArray).elemType !== elemType)
+      throw bad(`metadata '${key}' must be an array of value type ${elemType}`);
     return v.value as GgufArray;
   }
 }
 
 function configOf(meta: Meta, vocabSize: number, opts: GgufLoadOptions): { config: LlamaConfig; own: number | null } {
   const arch = meta.string('general.architecture');
-  if (arch !== 'llama') throw new NibbleError('unsupported', `GGUF: architecture '${arch}' is not supported (only 'llama')`);
+  if (arch !== 'llama')
+    throw new NibbleError('unsupported', `GGUF: architecture '${arch}' is not supported (only 'llama')`);
   const dim = meta.int('llama.embedding_length', 1, MAX_DIM);
   const nHeads = meta.int('llama.attention.head_count', 1, MAX_HEADS);
   const nKvHeads = meta.int('llama.attention.head_count_kv', 1, nHeads, nHeads);
@@ -107,18 +126,34 @@ function configOf(meta: Meta, vocabSize: number, opts: GgufLoadOptions): { confi
   const headSize = dim / nHeads;
   if (headSize % 2 !== 0) throw dims(`head size ${headSize} must be even for RoPE`);
   const ropeDims = meta.int('llama.rope.dimension_count', 1, MAX_DIM, headSize);
-  if (ropeDims !== headSize) throw new NibbleError('unsupported', `GGUF: partial rotary embeddings (rope.dimension_count ${ropeDims} < head size ${headSize}) are not supported`);
+  if (ropeDims !== headSize)
+    throw new NibbleError(
+      'unsupported',
+      `GGUF: partial rotary embeddings (rope.dimension_count ${ropeDims} < head size ${headSize}) are not supported`,
+    );
   // With contextLength given (and no chooser) the file's own context is not needed, nor read.
-  const own = opts.chooseContext || opts.contextLength === undefined ? meta.int('llama.context_length', 1, MAX_CONTEXT) : null;
+  const own =
+    opts.chooseContext || opts.contextLength === undefined ? meta.int('llama.context_length', 1, MAX_CONTEXT) : null;
   const seqLen = opts.chooseContext ? opts.chooseContext(own!) : (opts.contextLength ?? own!);
-  if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > MAX_CONTEXT) throw new NibbleError('bad-argument', `context length ${seqLen} is outside 1..${MAX_CONTEXT}`);
-  return { own, config: {
-    dim, hiddenDim: meta.int('llama.feed_forward_length', 1, 8 * MAX_DIM), nLayers: meta.int('llama.block_count', 1, MAX_LAYERS),
-    nHeads, nKvHeads, vocabSize, seqLen, headSize,
-    normEps: meta.float('llama.attention.layer_norm_rms_epsilon', 1e-5, 0, 1),
-    ropeTheta: meta.float('llama.rope.freq_base', 10000, 1, 1e12),
-    ropeStyle: 'interleaved', sharedClassifier: false,
-  } };
+  if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > MAX_CONTEXT)
+    throw new NibbleError('bad-argument', `context length ${seqLen} is outside 1..${MAX_CONTEXT}`);
+  return {
+    own,
+    config: {
+      dim,
+      hiddenDim: meta.int('llama.feed_forward_length', 1, 8 * MAX_DIM),
+      nLayers: meta.int('llama.block_count', 1, MAX_LAYERS),
+      nHeads,
+      nKvHeads,
+      vocabSize,
+      seqLen,
+      headSize,
+      normEps: meta.float('llama.attention.layer_norm_rms_epsilon', 1e-5, 0, 1),
+      ropeTheta: meta.float('llama.rope.freq_base', 10000, 1, 1e12),
+      ropeStyle: 'interleaved',
+      sharedClassifier: false,
+    },
+  };
 }
 
 /** A tensor's values as f32, whatever its ggml type. */
@@ -129,22 +164,43 @@ export function ggufTensorF32(file: GgufFile, t: GgufTensorInfo): Float32Array {
 
 function vocabOf(meta: Meta, vocabSize: number): Vocab {
   const model = meta.string('tokenizer.ggml.model');
-  if (model !== 'llama') throw new NibbleError('unsupported', `GGUF: tokenizer model '${model}' is not supported (only 'llama', SentencePiece)`);
+  if (model !== 'llama')
+    throw new NibbleError(
+      'unsupported',
+      `GGUF: tokenizer model '${model}' is not supported (only 'llama', SentencePiece)`,
+    );
   const tokens = meta.array('tokenizer.ggml.tokens', GgufValueType.STRING);
   if (!tokens) throw bad(`metadata 'tokenizer.ggml.tokens' is missing`);
   if (tokens.values.length !== vocabSize) {
-    throw new NibbleError('tokenizer-mismatch', `GGUF: tokenizer.ggml.tokens has ${tokens.values.length} tokens, token_embd.weight has ${vocabSize} rows`);
+    throw new NibbleError(
+      'tokenizer-mismatch',
+      `GGUF: tokenizer.ggml.tokens has ${tokens.values.length} tokens, token_embd.weight has ${vocabSize} rows`,
+    );
   }
   const scores = meta.array('tokenizer.ggml.scores', GgufValueType.F32)?.values as Float32Array | undefined;
   const types = meta.array('tokenizer.ggml.token_type', GgufValueType.I32)?.values as Int32Array | undefined;
   if ((scores && scores.length !== vocabSize) || (types && types.length !== vocabSize)) {
-    throw new NibbleError('tokenizer-mismatch', `GGUF: tokenizer scores/token_type lengths differ from the ${vocabSize} tokens`);
+    throw new NibbleError(
+      'tokenizer-mismatch',
+      `GGUF: tokenizer scores/token_type lengths differ from the ${vocabSize} tokens`,
+    );
   }
   const bos = meta.int('tokenizer.ggml.bos_token_id', 0, 0xffffffff, BOS);
   const eos = meta.int('tokenizer.ggml.eos_token_id', 0, 0xffffffff, EOS);
-  if (bos !== BOS || eos !== EOS) throw new NibbleError('unsupported', `GGUF: BOS/EOS ids ${bos}/${eos}; the llama tokenizer here uses ${BOS}/${EOS}`);
-  if (vocabSize < 3) throw new NibbleError('tokenizer-mismatch', `GGUF: a vocabulary of ${vocabSize} tokens has no BOS/EOS`);
-  return vocabFromGguf({ tokens: tokens.values as string[], scores: scores ?? new Float32Array(vocabSize), types: types ?? new Int32Array(vocabSize).fill(1), bos, eos });
+  if (bos !== BOS || eos !== EOS)
+    throw new NibbleError(
+      'unsupported',
+      `GGUF: BOS/EOS ids ${bos}/${eos}; the llama tokenizer here uses ${BOS}/${EOS}`,
+    );
+  if (vocabSize < 3)
+    throw new NibbleError('tokenizer-mismatch', `GGUF: a vocabulary of ${vocabSize} tokens has no BOS/EOS`);
+  return vocabFromGguf({
+    tokens: tokens.values as string[],
+    scores: scores ?? new Float32Array(vocabSize),
+    types: types ?? new Int32Array(vocabSize).fill(1),
+    bos,
+    eos,
+  });
 }
 
 /** One tensor a load reads: its info, our shape ([out, in] row-major) and our name (memory plans). */
@@ -181,15 +237,23 @@ export function planGguf(file: Pick<GgufFile, 'kv' | 'tensors'>, opts: GgufLoadO
     const t = byName.get(name);
     if (!t) throw bad(`tensor '${name}' is missing`);
     const ne = [...shape].reverse();
-    if (t.ne.length !== ne.length || t.ne.some((n, i) => n !== ne[i])) throw dims(`tensor '${name}' has ne [${t.ne}], the config needs [${ne}]`);
+    if (t.ne.length !== ne.length || t.ne.some((n, i) => n !== ne[i]))
+      throw dims(`tensor '${name}' has ne [${t.ne}], the config needs [${ne}]`);
     return { id, info: t, shape, linear };
   };
   const c = config;
   const qd = c.nHeads * c.headSize;
   const kvd = c.nKvHeads * c.headSize;
   const shapes: Record<keyof LayerWeights, number[]> = {
-    rmsAtt: [c.dim], wq: [qd, c.dim], wk: [kvd, c.dim], wv: [kvd, c.dim], wo: [c.dim, qd],
-    rmsFfn: [c.dim], w1: [c.hiddenDim, c.dim], w2: [c.dim, c.hiddenDim], w3: [c.hiddenDim, c.dim],
+    rmsAtt: [c.dim],
+    wq: [qd, c.dim],
+    wk: [kvd, c.dim],
+    wv: [kvd, c.dim],
+    wo: [c.dim, qd],
+    rmsFfn: [c.dim],
+    w1: [c.hiddenDim, c.dim],
+    w2: [c.dim, c.hiddenDim],
+    w3: [c.hiddenDim, c.dim],
   };
   const tensors = [want('tok_emb', 'token_embd.weight', [c.vocabSize, c.dim])];
   for (let l = 0; l < c.nLayers; l++) {
@@ -203,8 +267,16 @@ export function planGguf(file: Pick<GgufFile, 'kv' | 'tensors'>, opts: GgufLoadO
 }
 
 /** A planned tensor from its raw bytes (t.bytes of them): f32, or with 'native' a q8/q4 linear. */
-function decode(file: Pick<GgufFile, 'kv' | 'tensors' | 'version' | 'alignment'>, p: GgufPlanTensor, raw: Uint8Array, opts: GgufLoadOptions): Tensor {
-  const native = p.linear && opts.weights === 'native' ? nativeTensor({ ...file, bytes: raw, dataStart: 0 }, { ...p.info, offset: 0 }, p.shape as [number, number]) : null;
+function decode(
+  file: Pick<GgufFile, 'kv' | 'tensors' | 'version' | 'alignment'>,
+  p: GgufPlanTensor,
+  raw: Uint8Array,
+  opts: GgufLoadOptions,
+): Tensor {
+  const native =
+    p.linear && opts.weights === 'native'
+      ? nativeTensor({ ...file, bytes: raw, dataStart: 0 }, { ...p.info, offset: 0 }, p.shape as [number, number])
+      : null;
   return native ?? f32Tensor(p.shape, dequantize(p.info.type, raw, p.info.numel));
 }
 
@@ -214,20 +286,30 @@ const sameAsEmbedding = (out: GgufPlanTensor, emb: GgufPlanTensor, outRaw: Uint8
 
 function assemble(plan: GgufPlan, t: Map<string, Tensor>, wcls: Tensor | null): LlamaModel {
   const tokEmb = t.get('tok_emb')!;
-  const layers = Array.from({ length: plan.config.nLayers }, (_, l) =>
-    Object.fromEntries(Object.keys(LAYER_TENSORS).map((k) => [k, t.get(`l${l}.${k}`)!])) as unknown as LayerWeights);
-  return { config: { ...plan.config, sharedClassifier: !wcls }, weights: { tokEmb, layers, rmsFinal: t.get('rms_final')!, wcls: wcls ?? tokEmb } };
+  const layers = Array.from(
+    { length: plan.config.nLayers },
+    (_, l) =>
+      Object.fromEntries(Object.keys(LAYER_TENSORS).map((k) => [k, t.get(`l${l}.${k}`)!])) as unknown as LayerWeights,
+  );
+  return {
+    config: { ...plan.config, sharedClassifier: !wcls },
+    weights: { tokEmb, layers, rmsFinal: t.get('rms_final')!, wcls: wcls ?? tokEmb },
+  };
 }
 
 const result = (plan: GgufPlan, model: LlamaModel) => ({
-  model, tokenizer: Tokenizer.fromVocab(plan.vocab.pieces, plan.vocab.scores), tokenizerBytes: llama2cTokenizerBytes(plan.vocab), vocab: plan.vocab,
+  model,
+  tokenizer: Tokenizer.fromVocab(plan.vocab.pieces, plan.vocab.scores),
+  tokenizerBytes: llama2cTokenizerBytes(plan.vocab),
+  vocab: plan.vocab,
 });
 
 /** Loads a llama GGUF: every tensor the model needs must be present with its exact shape. */
 export function loadGguf(bytes: Uint8Array, opts: GgufLoadOptions = {}): LoadedGguf {
   const file = parseGguf(bytes);
   const plan = planGguf(file, opts);
-  const raw = (p: GgufPlanTensor) => bytes.subarray(file.dataStart + p.info.offset, file.dataStart + p.info.offset + p.info.bytes);
+  const raw = (p: GgufPlanTensor) =>
+    bytes.subarray(file.dataStart + p.info.offset, file.dataStart + p.info.offset + p.info.bytes);
   const t = new Map(plan.tensors.map((p) => [p.id, decode(file, p, raw(p), opts)]));
   const out = plan.output;
   const shared = !out || sameAsEmbedding(out, plan.tensors[0], raw(out), raw(plan.tensors[0]));
@@ -243,11 +325,19 @@ export interface LoadedGgufHeader extends Omit<LoadedGguf, 'file'> {
  * loadGguf over a RangeReader, from a header readGgufHeader returned: each tensor's bytes are
  * read (and converted) one at a time, so the file is never in memory whole.
  */
-export async function loadGgufRanged(header: GgufHeader, reader: RangeReader, opts: GgufLoadOptions = {}): Promise<LoadedGgufHeader> {
+export async function loadGgufRanged(
+  header: GgufHeader,
+  reader: RangeReader,
+  opts: GgufLoadOptions = {},
+): Promise<LoadedGgufHeader> {
   const plan = planGguf(header, opts);
   const read = async (p: GgufPlanTensor) => {
     const b = await reader.read(header.dataStart + p.info.offset, p.info.bytes);
-    if (b.byteLength !== p.info.bytes) throw new NibbleError('truncated', `GGUF: read ${b.byteLength} bytes of tensor '${p.info.name}', expected ${p.info.bytes}`);
+    if (b.byteLength !== p.info.bytes)
+      throw new NibbleError(
+        'truncated',
+        `GGUF: read ${b.byteLength} bytes of tensor '${p.info.name}', expected ${p.info.bytes}`,
+      );
     return b;
   };
   const t = new Map<string, Tensor>();

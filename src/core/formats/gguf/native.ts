@@ -21,11 +21,16 @@ export function nativeTensor(file: GgufFile, t: GgufTensorInfo, shape: [number, 
     const o = b * size;
     scales[b >> 1] |= (src[o] | (src[o + 1] << 8)) << (16 * (b & 1));
     for (let j = 0; j < 32; j++) {
-      codes[b * 32 + j] = q8 ? ((src[o + 2 + j] + 128) & 255) : j < 16 ? src[o + 2 + j] & 15 : src[o + 2 + j - 16] >> 4;
+      codes[b * 32 + j] = q8 ? (src[o + 2 + j] + 128) & 255 : j < 16 ? src[o + 2 + j] & 15 : src[o + 2 + j - 16] >> 4;
     }
   }
   return {
-    format: q8 ? 'q8' : 'q4', shape, granularity: cols > 32 ? 'group' : 'row', group: 32, sym: true, scaleType: 'f16',
+    format: q8 ? 'q8' : 'q4',
+    shape,
+    granularity: cols > 32 ? 'group' : 'row',
+    group: 32,
+    sym: true,
+    scaleType: 'f16',
     buffers: { data: packRows(codes, rows, cols, q8 ? 8 : 4), scales },
   };
 }

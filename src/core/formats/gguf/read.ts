@@ -13,8 +13,18 @@
 import { NibbleError } from '../../errors.ts';
 import type { RangeReader } from '../safetensors.ts';
 import {
-  GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufValueType, SCALAR_BYTES, ggmlTypeName,
-  type GgmlType, type GgufArray, type GgufFile, type GgufKv, type GgufTensorInfo, type GgufValue,
+  GGML_TYPES,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GgufValueType,
+  SCALAR_BYTES,
+  ggmlTypeName,
+  type GgmlType,
+  type GgufArray,
+  type GgufFile,
+  type GgufKv,
+  type GgufTensorInfo,
+  type GgufValue,
 } from './types.ts';
 
 const MAX_ARRAY_DEPTH = 4; // arrays of arrays of …: enough for any real file, no deep recursion
@@ -37,7 +47,10 @@ class Cursor {
   pos = 0;
   private readonly view: DataView;
   private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
-  constructor(readonly bytes: Uint8Array, readonly size = bytes.byteLength) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly size = bytes.byteLength,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get left(): number {
@@ -45,7 +58,10 @@ class Cursor {
   }
   need(n: number, what: string): void {
     if (n > this.left) {
-      throw new NibbleError('truncated', `GGUF: ${what} needs ${n} bytes at offset ${this.pos}, the file has ${this.left} left (${this.size} in all)`);
+      throw new NibbleError(
+        'truncated',
+        `GGUF: ${what} needs ${n} bytes at offset ${this.pos}, the file has ${this.left} left (${this.size} in all)`,
+      );
     }
     if (this.pos + n > this.bytes.byteLength) throw new NeedMore();
   }
@@ -93,24 +109,37 @@ class Cursor {
 
 function readValue(cur: Cursor, type: number, what: string, depth: number): GgufValue {
   switch (type) {
-    case GgufValueType.U8: return cur.u8(what);
-    case GgufValueType.I8: return cur.i8(what);
-    case GgufValueType.U16: return cur.u16(what);
-    case GgufValueType.I16: return cur.i16(what);
-    case GgufValueType.U32: return cur.u32(what);
-    case GgufValueType.I32: return cur.i32(what);
-    case GgufValueType.F32: return cur.f32(what);
-    case GgufValueType.F64: return cur.f64(what);
-    case GgufValueType.U64: return cur.u64big(what);
-    case GgufValueType.I64: return cur.i64big(what);
+    case GgufValueType.U8:
+      return cur.u8(what);
+    case GgufValueType.I8:
+      return cur.i8(what);
+    case GgufValueType.U16:
+      return cur.u16(what);
+    case GgufValueType.I16:
+      return cur.i16(what);
+    case GgufValueType.U32:
+      return cur.u32(what);
+    case GgufValueType.I32:
+      return cur.i32(what);
+    case GgufValueType.F32:
+      return cur.f32(what);
+    case GgufValueType.F64:
+      return cur.f64(what);
+    case GgufValueType.U64:
+      return cur.u64big(what);
+    case GgufValueType.I64:
+      return cur.i64big(what);
     case GgufValueType.BOOL: {
       const b = cur.u8(what);
       if (b > 1) throw bad(`${what}: bool byte ${b} (must be 0 or 1)`);
       return b === 1;
     }
-    case GgufValueType.STRING: return cur.string(what);
-    case GgufValueType.ARRAY: return readArray(cur, what, depth + 1);
-    default: throw bad(`${what}: unknown value type ${type} at offset ${cur.pos - 4}`);
+    case GgufValueType.STRING:
+      return cur.string(what);
+    case GgufValueType.ARRAY:
+      return readArray(cur, what, depth + 1);
+    default:
+      throw bad(`${what}: unknown value type ${type} at offset ${cur.pos - 4}`);
   }
 }
 
@@ -118,21 +147,32 @@ function readArray(cur: Cursor, what: string, depth: number): GgufArray {
   if (depth > MAX_ARRAY_DEPTH) throw bad(`${what}: arrays nested more than ${MAX_ARRAY_DEPTH} deep`);
   const elemType = cur.u32(`${what} element type`) as GgufValueType;
   // The smallest encoding of one element bounds the count by the bytes left.
-  const minElem = SCALAR_BYTES[elemType] ?? (elemType === GgufValueType.STRING ? 8 : elemType === GgufValueType.ARRAY ? 12 : 0);
+  const minElem =
+    SCALAR_BYTES[elemType] ?? (elemType === GgufValueType.STRING ? 8 : elemType === GgufValueType.ARRAY ? 12 : 0);
   if (minElem === 0) throw bad(`${what}: unknown array element type ${elemType}`);
   const n = cur.count(`${what} array length`, Math.floor((cur.left - 8) / minElem));
   const el = `${what} array data`;
   switch (elemType) {
-    case GgufValueType.U8: return { elemType, values: cur.typed(n, 1, el, (b) => new Uint8Array(b)) };
-    case GgufValueType.I8: return { elemType, values: cur.typed(n, 1, el, (b) => new Int8Array(b)) };
-    case GgufValueType.U16: return { elemType, values: cur.typed(n, 2, el, (b) => new Uint16Array(b)) };
-    case GgufValueType.I16: return { elemType, values: cur.typed(n, 2, el, (b) => new Int16Array(b)) };
-    case GgufValueType.U32: return { elemType, values: cur.typed(n, 4, el, (b) => new Uint32Array(b)) };
-    case GgufValueType.I32: return { elemType, values: cur.typed(n, 4, el, (b) => new Int32Array(b)) };
-    case GgufValueType.F32: return { elemType, values: cur.typed(n, 4, el, (b) => new Float32Array(b)) };
-    case GgufValueType.F64: return { elemType, values: cur.typed(n, 8, el, (b) => new Float64Array(b)) };
-    case GgufValueType.U64: return { elemType, values: cur.typed(n, 8, el, (b) => new BigUint64Array(b)) };
-    case GgufValueType.I64: return { elemType, values: cur.typed(n, 8, el, (b) => new BigInt64Array(b)) };
+    case GgufValueType.U8:
+      return { elemType, values: cur.typed(n, 1, el, (b) => new Uint8Array(b)) };
+    case GgufValueType.I8:
+      return { elemType, values: cur.typed(n, 1, el, (b) => new Int8Array(b)) };
+    case GgufValueType.U16:
+      return { elemType, values: cur.typed(n, 2, el, (b) => new Uint16Array(b)) };
+    case GgufValueType.I16:
+      return { elemType, values: cur.typed(n, 2, el, (b) => new Int16Array(b)) };
+    case GgufValueType.U32:
+      return { elemType, values: cur.typed(n, 4, el, (b) => new Uint32Array(b)) };
+    case GgufValueType.I32:
+      return { elemType, values: cur.typed(n, 4, el, (b) => new Int32Array(b)) };
+    case GgufValueType.F32:
+      return { elemType, values: cur.typed(n, 4, el, (b) => new Float32Array(b)) };
+    case GgufValueType.F64:
+      return { elemType, values: cur.typed(n, 8, el, (b) => new Float64Array(b)) };
+    case GgufValueType.U64:
+      return { elemType, values: cur.typed(n, 8, el, (b) => new BigUint64Array(b)) };
+    case GgufValueType.I64:
+      return { elemType, values: cur.typed(n, 8, el, (b) => new BigInt64Array(b)) };
     default: {
       const values: GgufValue[] = [];
       for (let i = 0; i < n; i++) values.push(readValue(cur, elemType, `${what}[${i}]`, depth));
@@ -143,11 +183,20 @@ function readArray(cur: Cursor, what: string, depth: number): GgufArray {
 
 function readHeader(cur: Cursor): { version: 2 | 3; tensorCount: number; kvCount: number } {
   const magic = cur.u32('magic');
-  if (magic !== GGUF_MAGIC) throw bad(`not a GGUF file (magic 0x${magic.toString(16).padStart(8, '0')}, expected "GGUF")`);
+  if (magic !== GGUF_MAGIC)
+    throw bad(`not a GGUF file (magic 0x${magic.toString(16).padStart(8, '0')}, expected "GGUF")`);
   const version = cur.u32('version');
   if (version !== 2 && version !== 3) {
-    if (version === 1) throw new NibbleError('unsupported', 'GGUF version 1 (32-bit counts) is not supported: re-convert with a current llama.cpp');
-    if ((version & 0xffff) === 0 && version >>> 24 <= 3) throw new NibbleError('unsupported', 'GGUF: this is a big-endian GGUF file; only little-endian files are supported');
+    if (version === 1)
+      throw new NibbleError(
+        'unsupported',
+        'GGUF version 1 (32-bit counts) is not supported: re-convert with a current llama.cpp',
+      );
+    if ((version & 0xffff) === 0 && version >>> 24 <= 3)
+      throw new NibbleError(
+        'unsupported',
+        'GGUF: this is a big-endian GGUF file; only little-endian files are supported',
+      );
     throw new NibbleError('unsupported', `GGUF version ${version} is not supported (2 and 3 are)`);
   }
   const tensorCount = cur.count('tensor_count', Math.floor((cur.left - 16) / MIN_TENSOR_INFO_BYTES));
@@ -158,20 +207,32 @@ function readHeader(cur: Cursor): { version: 2 | 3; tensorCount: number; kvCount
 function readTensorInfo(cur: Cursor, i: number): GgufTensorInfo {
   const name = cur.string(`tensor ${i} name`);
   const nDims = cur.u32(`tensor '${name}' n_dims`);
-  if (nDims < 1 || nDims > MAX_DIMS) throw new NibbleError('bad-dims', `GGUF: tensor '${name}' has ${nDims} dimensions (1..${MAX_DIMS} supported)`);
+  if (nDims < 1 || nDims > MAX_DIMS)
+    throw new NibbleError('bad-dims', `GGUF: tensor '${name}' has ${nDims} dimensions (1..${MAX_DIMS} supported)`);
   const ne: number[] = [];
   let numel = 1;
   for (let d = 0; d < nDims; d++) {
     const v = cur.u64big(`tensor '${name}' ne[${d}]`);
-    if (v < 1n || v > BigInt(MAX_NUMEL)) throw new NibbleError('bad-dims', `GGUF: tensor '${name}' ne[${d}] = ${v} (must be 1..2^40)`);
+    if (v < 1n || v > BigInt(MAX_NUMEL))
+      throw new NibbleError('bad-dims', `GGUF: tensor '${name}' ne[${d}] = ${v} (must be 1..2^40)`);
     ne.push(Number(v));
     numel *= Number(v);
     if (numel > MAX_NUMEL) throw new NibbleError('bad-dims', `GGUF: tensor '${name}' has more than 2^40 elements`);
   }
   const type = cur.u32(`tensor '${name}' type`);
   const info = GGML_TYPES[type];
-  if (!info) throw new NibbleError('unsupported', `GGUF: tensor '${name}' has ggml type ${ggmlTypeName(type)} (${type}); supported: ${Object.values(GGML_TYPES).map((t) => t.name).join(', ')}`);
-  if (ne[0] % info.blockSize !== 0) throw new NibbleError('bad-dims', `GGUF: tensor '${name}' row length ${ne[0]} is not a multiple of the ${info.name} block size ${info.blockSize}`);
+  if (!info)
+    throw new NibbleError(
+      'unsupported',
+      `GGUF: tensor '${name}' has ggml type ${ggmlTypeName(type)} (${type}); supported: ${Object.values(GGML_TYPES)
+        .map((t) => t.name)
+        .join(', ')}`,
+    );
+  if (ne[0] % info.blockSize !== 0)
+    throw new NibbleError(
+      'bad-dims',
+      `GGUF: tensor '${name}' row length ${ne[0]} is not a multiple of the ${info.name} block size ${info.blockSize}`,
+    );
   // Bounded here only to stay an exact number; a cut file fails the data-section check ('truncated').
   const offset = cur.count(`tensor '${name}' offset`, Number.MAX_SAFE_INTEGER);
   return { name, ne, type: type as GgmlType, offset, numel, bytes: (numel / info.blockSize) * info.typeSize };
@@ -205,7 +266,10 @@ export const MAX_GGUF_HEADER_BYTES = 64 << 20;
  * it (×4, new bytes only) until the header parses or `max` is reached ('unsupported'). The
  * checks and errors are parseGguf's, against the file's size.
  */
-export async function readGgufHeader(reader: RangeReader, opts: { first?: number; max?: number } = {}): Promise<GgufHeader> {
+export async function readGgufHeader(
+  reader: RangeReader,
+  opts: { first?: number; max?: number } = {},
+): Promise<GgufHeader> {
   const size = reader.size;
   const max = Math.min(size, opts.max ?? MAX_GGUF_HEADER_BYTES);
   let prefix = await readExact(reader, 0, Math.min(max, opts.first ?? 64 << 10));
@@ -216,7 +280,10 @@ export async function readGgufHeader(reader: RangeReader, opts: { first?: number
       if (!(e instanceof NeedMore)) throw e;
     }
     if (prefix.byteLength >= max) {
-      throw new NibbleError('unsupported', `GGUF: the header (metadata and tensor list) is larger than ${max} bytes, the most this reader reads`);
+      throw new NibbleError(
+        'unsupported',
+        `GGUF: the header (metadata and tensor list) is larger than ${max} bytes, the most this reader reads`,
+      );
     }
     const next = Math.min(max, Math.max(prefix.byteLength * 4, 64));
     const more = await readExact(reader, prefix.byteLength, next - prefix.byteLength);
@@ -229,7 +296,8 @@ export async function readGgufHeader(reader: RangeReader, opts: { first?: number
 
 async function readExact(reader: RangeReader, offset: number, length: number): Promise<Uint8Array> {
   const b = await reader.read(offset, length);
-  if (b.byteLength !== length) throw new NibbleError('truncated', `GGUF: read ${b.byteLength} bytes at offset ${offset}, expected ${length}`);
+  if (b.byteLength !== length)
+    throw new NibbleError('truncated', `GGUF: read ${b.byteLength} bytes at offset ${offset}, expected ${length}`);
   return b;
 }
 
@@ -258,19 +326,27 @@ function parseStructure(cur: Cursor): Omit<GgufFile, 'bytes'> {
 
   const dataStart = Math.ceil(cur.pos / alignment) * alignment;
   if (tensors.length > 0 && dataStart > size) {
-    throw new NibbleError('truncated', `GGUF: the data section should start at ${dataStart}, the file has ${size} bytes`);
+    throw new NibbleError(
+      'truncated',
+      `GGUF: the data section should start at ${dataStart}, the file has ${size} bytes`,
+    );
   }
   const dataBytes = Math.max(0, size - dataStart);
   for (const t of tensors) {
-    if (t.offset % alignment !== 0) throw bad(`tensor '${t.name}' offset ${t.offset} is not a multiple of the alignment ${alignment}`);
+    if (t.offset % alignment !== 0)
+      throw bad(`tensor '${t.name}' offset ${t.offset} is not a multiple of the alignment ${alignment}`);
     if (t.offset + t.bytes > dataBytes) {
-      throw new NibbleError('truncated', `GGUF: tensor '${t.name}' (${ggmlTypeName(t.type)} [${t.ne}], ${t.bytes} bytes at data offset ${t.offset}) ends past the data section (${dataBytes} bytes)`);
+      throw new NibbleError(
+        'truncated',
+        `GGUF: tensor '${t.name}' (${ggmlTypeName(t.type)} [${t.ne}], ${t.bytes} bytes at data offset ${t.offset}) ends past the data section (${dataBytes} bytes)`,
+      );
     }
   }
   const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < byOffset.length; i++) {
     const [a, b] = [byOffset[i - 1], byOffset[i]];
-    if (b.offset < a.offset + a.bytes) throw bad(`tensors '${a.name}' [${a.offset}, ${a.offset + a.bytes}) and '${b.name}' (from ${b.offset}) overlap`);
+    if (b.offset < a.offset + a.bytes)
+      throw bad(`tensors '${a.name}' [${a.offset}, ${a.offset + a.bytes}) and '${b.name}' (from ${b.offset}) overlap`);
   }
   return { version, kv, tensors, alignment, dataStart };
 }

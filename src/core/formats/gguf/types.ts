@@ -14,18 +14,48 @@ export const GGUF_DEFAULT_ALIGNMENT = 32;
 
 /** Metadata value type ids. */
 export const GgufValueType = {
-  U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12,
+  U8: 0,
+  I8: 1,
+  U16: 2,
+  I16: 3,
+  U32: 4,
+  I32: 5,
+  F32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  U64: 10,
+  I64: 11,
+  F64: 12,
 } as const;
 export type GgufValueType = (typeof GgufValueType)[keyof typeof GgufValueType];
 
 /** Bytes of one fixed-size scalar of each numeric/bool type (strings and arrays are variable). */
 export const SCALAR_BYTES: Readonly<Partial<Record<GgufValueType, number>>> = {
-  0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8,
+  0: 1,
+  1: 1,
+  2: 2,
+  3: 2,
+  4: 4,
+  5: 4,
+  6: 4,
+  7: 1,
+  10: 8,
+  11: 8,
+  12: 8,
 };
 
 export type GgufNumberArray =
-  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array
-  | BigUint64Array | BigInt64Array;
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array
+  | BigUint64Array
+  | BigInt64Array;
 
 /** An array value: `values` is a typed array for numeric elements, else a plain array. */
 export interface GgufArray {
@@ -64,9 +94,29 @@ export const GGML_TYPES: Readonly<Record<number, GgmlTypeInfo>> = {
 
 /** Names of ggml types we know of but do not read, for clearer 'unsupported' messages. */
 export const OTHER_GGML_TYPES: Readonly<Record<number, string>> = {
-  6: 'Q5_0', 7: 'Q5_1', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 13: 'Q5_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS',
-  18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32',
-  27: 'I64', 28: 'F64', 29: 'IQ1_M', 34: 'TQ1_0', 35: 'TQ2_0',
+  6: 'Q5_0',
+  7: 'Q5_1',
+  9: 'Q8_1',
+  10: 'Q2_K',
+  11: 'Q3_K',
+  13: 'Q5_K',
+  15: 'Q8_K',
+  16: 'IQ2_XXS',
+  17: 'IQ2_XS',
+  18: 'IQ3_XXS',
+  19: 'IQ1_S',
+  20: 'IQ4_NL',
+  21: 'IQ3_S',
+  22: 'IQ2_S',
+  23: 'IQ4_XS',
+  24: 'I8',
+  25: 'I16',
+  26: 'I32',
+  27: 'I64',
+  28: 'F64',
+  29: 'IQ1_M',
+  34: 'TQ1_0',
+  35: 'TQ2_0',
 };
 
 export interface GgufTensorInfo {
@@ -88,6 +138,8 @@ export interface GgufFile {
 }
 
 /** Bytes a tensor of `numel` values takes in ggml type `type` (numel a multiple of the block size). */
-export const ggmlBytes = (type: GgmlType, numel: number): number => (numel / GGML_TYPES[type].blockSize) * GGML_TYPES[type].typeSize;
+export const ggmlBytes = (type: GgmlType, numel: number): number =>
+  (numel / GGML_TYPES[type].blockSize) * GGML_TYPES[type].typeSize;
 
-export const ggmlTypeName = (type: number): string => GGML_TYPES[type]?.name ?? OTHER_GGML_TYPES[type] ?? `type ${type}`;
+export const ggmlTypeName = (type: number): string =>
+  GGML_TYPES[type]?.name ?? OTHER_GGML_TYPES[type] ?? `type ${type}`;

@@ -100,6 +100,7 @@ export function vocabFromLlama2c(bytes: Uint8Array, vocabSize: number): Vocab {
     pieces.push(bytes.slice(o + 8, o + 8 + len));
     o += 8 + len;
   }
-  if (o !== bytes.byteLength) throw new NibbleError('tokenizer-mismatch', `tokenizer has bytes left after ${vocabSize} tokens`);
+  if (o !== bytes.byteLength)
+    throw new NibbleError('tokenizer-mismatch', `tokenizer has bytes left after ${vocabSize} tokens`);
   return { pieces, scores };
 }

@@ -21,7 +21,15 @@ import { f16Array } from '../export/f16.ts';
 import { interleavedFromHalf, permuteRows } from '../export/rope-permute.ts';
 import { encodeQ4_0, encodeQ8_0, QK } from './blocks.ts';
 import { LAYER_TENSORS } from './llama.ts';
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType, ggmlBytes, type GgufArray, type GgufValue } from './types.ts';
+import {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GgmlType,
+  GgufValueType,
+  ggmlBytes,
+  type GgufArray,
+  type GgufValue,
+} from './types.ts';
 import { vocabToGguf, type Vocab } from './vocab.ts';
 
 export interface GgufKvEntry {
@@ -40,7 +48,11 @@ export interface GgufTensorEntry {
 const utf8 = new TextEncoder();
 
 /** Serializes metadata and tensors as GGUF v3; tensor data aligned to `alignment`. */
-export function serializeGguf(kvs: readonly GgufKvEntry[], tensors: readonly GgufTensorEntry[], alignment = GGUF_DEFAULT_ALIGNMENT): Uint8Array {
+export function serializeGguf(
+  kvs: readonly GgufKvEntry[],
+  tensors: readonly GgufTensorEntry[],
+  alignment = GGUF_DEFAULT_ALIGNMENT,
+): Uint8Array {
   const head = new ByteSink();
   head.u32(GGUF_MAGIC).u32(3).u64(tensors.length).u64(kvs.length);
   for (const kv of kvs) {
@@ -52,7 +64,11 @@ export function serializeGguf(kvs: readonly GgufKvEntry[], tensors: readonly Ggu
   let end = 0; // data-section bytes up to the end of the last tensor
   for (const t of tensors) {
     const numel = t.ne.reduce((a, b) => a * b, 1);
-    if (t.data.byteLength !== ggmlBytes(t.type, numel)) throw new NibbleError('bad-argument', `GGUF tensor '${t.name}': ${t.data.byteLength} bytes for type ${t.type} [${t.ne}]`);
+    if (t.data.byteLength !== ggmlBytes(t.type, numel))
+      throw new NibbleError(
+        'bad-argument',
+        `GGUF tensor '${t.name}': ${t.data.byteLength} bytes for type ${t.type} [${t.ne}]`,
+      );
     const offset = pad(end);
     head.str(t.name).u32(t.ne.length);
     for (const n of t.ne) head.u64(n);
@@ -70,18 +86,42 @@ export function serializeGguf(kvs: readonly GgufKvEntry[], tensors: readonly Ggu
 
 function writeValue(s: ByteSink, type: GgufValueType, v: GgufValue): void {
   switch (type) {
-    case GgufValueType.U8: s.fixed(1, (dv) => dv.setUint8(0, v as number)); break;
-    case GgufValueType.I8: s.fixed(1, (dv) => dv.setInt8(0, v as number)); break;
-    case GgufValueType.U16: s.fixed(2, (dv) => dv.setUint16(0, v as number, true)); break;
-    case GgufValueType.I16: s.fixed(2, (dv) => dv.setInt16(0, v as number, true)); break;
-    case GgufValueType.U32: s.u32(v as number); break;
-    case GgufValueType.I32: s.fixed(4, (dv) => dv.setInt32(0, v as number, true)); break;
-    case GgufValueType.F32: s.fixed(4, (dv) => dv.setFloat32(0, v as number, true)); break;
-    case GgufValueType.F64: s.fixed(8, (dv) => dv.setFloat64(0, v as number, true)); break;
-    case GgufValueType.U64: s.u64(v as number | bigint); break;
-    case GgufValueType.I64: s.fixed(8, (dv) => dv.setBigInt64(0, BigInt(v as number | bigint), true)); break;
-    case GgufValueType.BOOL: s.fixed(1, (dv) => dv.setUint8(0, v ? 1 : 0)); break;
-    case GgufValueType.STRING: s.str(v as string); break;
+    case GgufValueType.U8:
+      s.fixed(1, (dv) => dv.setUint8(0, v as number));
+      break;
+    case GgufValueType.I8:
+      s.fixed(1, (dv) => dv.setInt8(0, v as number));
+      break;
+    case GgufValueType.U16:
+      s.fixed(2, (dv) => dv.setUint16(0, v as number, true));
+      break;
+    case GgufValueType.I16:
+      s.fixed(2, (dv) => dv.setInt16(0, v as number, true));
+      break;
+    case GgufValueType.U32:
+      s.u32(v as number);
+      break;
+    case GgufValueType.I32:
+      s.fixed(4, (dv) => dv.setInt32(0, v as number, true));
+      break;
+    case GgufValueType.F32:
+      s.fixed(4, (dv) => dv.setFloat32(0, v as number, true));
+      break;
+    case GgufValueType.F64:
+      s.fixed(8, (dv) => dv.setFloat64(0, v as number, true));
+      break;
+    case GgufValueType.U64:
+      s.u64(v as number | bigint);
+      break;
+    case GgufValueType.I64:
+      s.fixed(8, (dv) => dv.setBigInt64(0, BigInt(v as number | bigint), true));
+      break;
+    case GgufValueType.BOOL:
+      s.fixed(1, (dv) => dv.setUint8(0, v ? 1 : 0));
+      break;
+    case GgufValueType.STRING:
+      s.str(v as string);
+      break;
     case GgufValueType.ARRAY: {
       const a = v as GgufArray;
       s.u32(a.elemType).u64(a.values.length);
@@ -89,7 +129,8 @@ function writeValue(s: ByteSink, type: GgufValueType, v: GgufValue): void {
       for (let i = 0; i < values.length; i++) writeValue(s, a.elemType, values[i]);
       break;
     }
-    default: throw new NibbleError('bad-argument', `GGUF: unknown value type ${type as number}`);
+    default:
+      throw new NibbleError('bad-argument', `GGUF: unknown value type ${type as number}`);
   }
 }
 
@@ -141,7 +182,8 @@ function nativeBlocks(t: AnyTensor, type: GgmlType): Uint8Array | null {
   if (t.format !== 'q8' && t.format !== 'q4') return null;
   const u = t as UniformQuantTensor;
   const want = type === GgmlType.Q8_0 ? 'q8' : type === GgmlType.Q4_0 ? 'q4' : null;
-  if (u.format !== want || !u.sym || u.group !== QK || u.scaleType !== 'f16' || u.buffers.gIdx || u.shape[1] % QK !== 0) return null;
+  if (u.format !== want || !u.sym || u.group !== QK || u.scaleType !== 'f16' || u.buffers.gIdx || u.shape[1] % QK !== 0)
+    return null;
   const [rows, cols] = u.shape;
   const codes = unpackRows(u.buffers.data, rows, cols, UNIFORM_BITS[u.format]);
   const scales = u.buffers.scales as Uint32Array; // fp16 pairs: scale i in word i >> 1, half i & 1
@@ -159,7 +201,13 @@ function nativeBlocks(t: AnyTensor, type: GgmlType): Uint8Array | null {
 }
 
 /** One model tensor as a GGUF tensor entry; `perm` reorders rows (q/k RoPE layout). */
-function tensorEntry(name: string, t: AnyTensor, role: Role, format: GgufExportFormat, perm?: Int32Array): GgufTensorEntry {
+function tensorEntry(
+  name: string,
+  t: AnyTensor,
+  role: Role,
+  format: GgufExportFormat,
+  perm?: Int32Array,
+): GgufTensorEntry {
   const shape = t.shape;
   const rows = shape.length === 2 ? shape[0] : 1;
   const rowLen = shape.at(-1)!;
@@ -209,15 +257,39 @@ function llamaKvs(model: LlamaModel, vocab: Vocab, format: GgufExportFormat, nam
 }
 
 /** LlamaModel + vocabulary → a GGUF file llama.cpp runs as a Llama model. */
-export function writeGgufModel(model: LlamaModel, vocab: Vocab, format: GgufExportFormat, opts: { name?: string } = {}): Uint8Array {
+export function writeGgufModel(
+  model: LlamaModel,
+  vocab: Vocab,
+  format: GgufExportFormat,
+  opts: { name?: string } = {},
+): Uint8Array {
   const c = model.config;
-  if (!GGUF_EXPORT_FORMATS.includes(format)) throw new NibbleError('bad-argument', `GGUF export format '${format}' (one of ${GGUF_EXPORT_FORMATS.join(', ')})`);
-  if (model.weights.attnBias) throw new NibbleError('unsupported', 'GGUF export: attention biases (Qwen2-style) are not written; only plain Llama models');
-  if (vocab.pieces.length !== c.vocabSize) throw new NibbleError('tokenizer-mismatch', `tokenizer has ${vocab.pieces.length} tokens, the model ${c.vocabSize}`);
+  if (!GGUF_EXPORT_FORMATS.includes(format))
+    throw new NibbleError('bad-argument', `GGUF export format '${format}' (one of ${GGUF_EXPORT_FORMATS.join(', ')})`);
+  if (model.weights.attnBias)
+    throw new NibbleError(
+      'unsupported',
+      'GGUF export: attention biases (Qwen2-style) are not written; only plain Llama models',
+    );
+  if (vocab.pieces.length !== c.vocabSize)
+    throw new NibbleError(
+      'tokenizer-mismatch',
+      `tokenizer has ${vocab.pieces.length} tokens, the model ${c.vocabSize}`,
+    );
   const w = model.weights;
   const qPerm = c.ropeStyle === 'half' ? interleavedFromHalf(c.nHeads * c.headSize, c.nHeads) : undefined;
   const kPerm = c.ropeStyle === 'half' ? interleavedFromHalf(c.nKvHeads * c.headSize, c.nKvHeads) : undefined;
-  const roles: Record<keyof LayerWeights, Role> = { rmsAtt: 'norm', rmsFfn: 'norm', wq: 'linear', wk: 'linear', wv: 'linear', wo: 'linear', w1: 'linear', w2: 'linear', w3: 'linear' };
+  const roles: Record<keyof LayerWeights, Role> = {
+    rmsAtt: 'norm',
+    rmsFfn: 'norm',
+    wq: 'linear',
+    wk: 'linear',
+    wv: 'linear',
+    wo: 'linear',
+    w1: 'linear',
+    w2: 'linear',
+    w3: 'linear',
+  };
   const tensors: GgufTensorEntry[] = [
     tensorEntry('token_embd.weight', w.tokEmb, 'embedding', format),
     tensorEntry('output_norm.weight', w.rmsFinal, 'norm', format),
@@ -225,7 +297,15 @@ export function writeGgufModel(model: LlamaModel, vocab: Vocab, format: GgufExpo
   if (!c.sharedClassifier) tensors.push(tensorEntry('output.weight', w.wcls, 'output', format));
   w.layers.forEach((lw, l) => {
     for (const [k, n] of Object.entries(LAYER_TENSORS) as [keyof LayerWeights, string][]) {
-      tensors.push(tensorEntry(`blk.${l}.${n}.weight`, lw[k], roles[k], format, k === 'wq' ? qPerm : k === 'wk' ? kPerm : undefined));
+      tensors.push(
+        tensorEntry(
+          `blk.${l}.${n}.weight`,
+          lw[k],
+          roles[k],
+          format,
+          k === 'wq' ? qPerm : k === 'wk' ? kPerm : undefined,
+        ),
+      );
     }
   });
   return serializeGguf(llamaKvs(model, vocab, format, opts.name ?? 'nibble export'), tensors);

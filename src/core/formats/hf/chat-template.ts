@@ -21,7 +21,11 @@ export interface ChatTemplateContext {
 const compiled = new Map<string, Template>(); // template source → parsed template (few distinct ones)
 
 /** Renders `messages` through `template`; a template that fails to parse or raises is 'bad-format'. */
-export function renderChatTemplate(template: string, messages: readonly ChatMessage[], ctx: ChatTemplateContext): string {
+export function renderChatTemplate(
+  template: string,
+  messages: readonly ChatMessage[],
+  ctx: ChatTemplateContext,
+): string {
   let t = compiled.get(template);
   if (!t) {
     try {

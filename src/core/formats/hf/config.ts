@@ -48,7 +48,10 @@ function architectureOf(f: JsonFields): HfArchitecture {
       throw new NibbleError('bad-format', `config.json: architectures must be a list of names, got ${show(archs)}`);
     }
     const known = archs.map((a) => (Object.hasOwn(ARCHITECTURES, a) ? ARCHITECTURES[a] : undefined)).find((a) => a);
-    if (!known) throw unsupported(`architecture ${archs.join(', ')} is not supported (LlamaForCausalLM and Qwen2ForCausalLM are)`);
+    if (!known)
+      throw unsupported(
+        `architecture ${archs.join(', ')} is not supported (LlamaForCausalLM and Qwen2ForCausalLM are)`,
+      );
     return known;
   }
   const type = f.str('model_type');
@@ -60,13 +63,18 @@ function architectureOf(f: JsonFields): HfArchitecture {
 function ropeTheta(f: JsonFields): number {
   const params = f.obj.rope_parameters;
   const scaling = f.obj.rope_scaling;
-  for (const [key, p] of [['rope_parameters', params], ['rope_scaling', scaling]] as const) {
+  for (const [key, p] of [
+    ['rope_parameters', params],
+    ['rope_scaling', scaling],
+  ] as const) {
     if (p === undefined || p === null) continue;
     if (!isObject(p)) throw new NibbleError('bad-format', `config.json: ${key} must be an object, got ${show(p)}`);
     const type = p.rope_type ?? p.type ?? 'default';
-    if (type !== 'default') throw unsupported(`${key}.rope_type ${show(type)} (RoPE scaling) is not supported; only 'default' RoPE is`);
+    if (type !== 'default')
+      throw unsupported(`${key}.rope_type ${show(type)} (RoPE scaling) is not supported; only 'default' RoPE is`);
     const partial = p.partial_rotary_factor;
-    if (partial !== undefined && partial !== 1) throw unsupported(`${key}.partial_rotary_factor ${show(partial)} is not supported`);
+    if (partial !== undefined && partial !== 1)
+      throw unsupported(`${key}.partial_rotary_factor ${show(partial)} is not supported`);
   }
   if (f.obj.partial_rotary_factor !== undefined && f.obj.partial_rotary_factor !== 1) {
     throw unsupported(`partial_rotary_factor ${show(f.obj.partial_rotary_factor)} is not supported`);
@@ -97,13 +105,16 @@ export function hfConfigFromJson(json: JsonObject): HfModelConfig {
   const quant = f.obj.quantization_config;
   if (quant !== undefined && quant !== null) {
     const method = isObject(quant) ? quant.quant_method : undefined;
-    throw unsupported(`quantized checkpoints (quantization_config ${show(method ?? quant)}) are not supported; load the float checkpoint`);
+    throw unsupported(
+      `quantized checkpoints (quantization_config ${show(method ?? quant)}) are not supported; load the float checkpoint`,
+    );
   }
   const act = f.str('hidden_act') ?? f.str('hidden_activation') ?? 'silu';
   if (act !== 'silu') throw unsupported(`hidden_act ${show(act)} is not supported (SwiGLU with silu is)`);
   if (f.bool('mlp_bias', false)) throw unsupported('mlp_bias (biases on the MLP projections) is not supported');
   // Llama's attention_bias adds biases to q, k, v AND o_proj; we implement q/k/v only (Qwen2).
-  if (arch === 'llama' && f.bool('attention_bias', false)) throw unsupported('attention_bias on a Llama model (o_proj bias) is not supported');
+  if (arch === 'llama' && f.bool('attention_bias', false))
+    throw unsupported('attention_bias on a Llama model (o_proj bias) is not supported');
 
   const dim = f.int('hidden_size', 1, MAX_DIM);
   const hiddenDim = f.int('intermediate_size', 1, 8 * MAX_DIM);
@@ -114,12 +125,21 @@ export function hfConfigFromJson(json: JsonObject): HfModelConfig {
   const maxPos = f.int('max_position_embeddings', 1, MAX_POSITIONS, HF_DEFAULT_POSITIONS);
   const normEps = f.num('rms_norm_eps', 0, 1, 1e-6);
   const theta = ropeTheta(f);
-  if (dim % nHeads !== 0) throw new NibbleError('bad-dims', `config.json: hidden_size ${dim} is not a multiple of num_attention_heads ${nHeads}`);
-  if (nHeads % nKvHeads !== 0) throw new NibbleError('bad-dims', `config.json: num_attention_heads ${nHeads} is not a multiple of num_key_value_heads ${nKvHeads}`);
+  if (dim % nHeads !== 0)
+    throw new NibbleError(
+      'bad-dims',
+      `config.json: hidden_size ${dim} is not a multiple of num_attention_heads ${nHeads}`,
+    );
+  if (nHeads % nKvHeads !== 0)
+    throw new NibbleError(
+      'bad-dims',
+      `config.json: num_attention_heads ${nHeads} is not a multiple of num_key_value_heads ${nKvHeads}`,
+    );
   const headSize = dim / nHeads;
   if (headSize % 2 !== 0) throw new NibbleError('bad-dims', `config.json: head size ${headSize} must be even for RoPE`);
   const headDim = f.int('head_dim', 1, MAX_DIM, headSize);
-  if (headDim !== headSize) throw unsupported(`head_dim ${headDim} differs from hidden_size / num_attention_heads = ${headSize}`);
+  if (headDim !== headSize)
+    throw unsupported(`head_dim ${headDim} differs from hidden_size / num_attention_heads = ${headSize}`);
 
   let seqLen = maxPos;
   // Qwen2's sliding window only matters past its length: run no longer than the window.
@@ -131,8 +151,18 @@ export function hfConfigFromJson(json: JsonObject): HfModelConfig {
   return {
     arch,
     config: {
-      dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen, headSize, normEps,
-      ropeTheta: theta, ropeStyle: 'half', sharedClassifier: tied ?? false,
+      dim,
+      hiddenDim,
+      nLayers,
+      nHeads,
+      nKvHeads,
+      vocabSize,
+      seqLen,
+      headSize,
+      normEps,
+      ropeTheta: theta,
+      ropeStyle: 'half',
+      sharedClassifier: tied ?? false,
     },
     attentionBias: arch === 'qwen2',
     tied,

@@ -21,13 +21,20 @@ export function parseJsonObject(bytes: Uint8Array, what: string): JsonObject {
   } catch (e) {
     throw new NibbleError('bad-format', `${what} is not valid JSON (${(e as Error).message})`);
   }
-  if (!isObject(v)) throw new NibbleError('bad-format', `${what} must hold a JSON object, found ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
+  if (!isObject(v))
+    throw new NibbleError(
+      'bad-format',
+      `${what} must hold a JSON object, found ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`,
+    );
   return v;
 }
 
 /** Typed field access on one JSON object; errors read "`file`: `key` …". */
 export class JsonFields {
-  constructor(readonly obj: JsonObject, readonly what: string) {}
+  constructor(
+    readonly obj: JsonObject,
+    readonly what: string,
+  ) {}
 
   has(key: string): boolean {
     return this.obj[key] !== undefined && this.obj[key] !== null;
@@ -75,7 +82,7 @@ export class JsonFields {
 export function show(v: unknown): string {
   let s: string;
   try {
-    s = v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+    s = v === undefined ? 'nothing' : (JSON.stringify(v) ?? String(v));
   } catch {
     s = String(v);
   }

@@ -19,8 +19,14 @@ import { NibbleError } from '../../errors.ts';
 import { HfTokenizer, type HfTokenizerOptions } from '../../tokenizers/hf-tokenizer.ts';
 import type { AttentionBias, LayerWeights, LlamaModel } from '../../model/model.ts';
 import {
-  INDEX_FILE, parseSafetensors, parseSafetensorsHeader, parseSafetensorsIndex, readTensorF32, readTensorF32Ranged,
-  type RangeReader, type SafetensorsFile,
+  INDEX_FILE,
+  parseSafetensors,
+  parseSafetensorsHeader,
+  parseSafetensorsIndex,
+  readTensorF32,
+  readTensorF32Ranged,
+  type RangeReader,
+  type SafetensorsFile,
 } from '../safetensors.ts';
 import type { F32Tensor } from '../../tensor.ts';
 import { hfConfigFromJson, type HfArchitecture, type HfModelConfig } from './config.ts';
@@ -65,7 +71,10 @@ function tensorPlan(h: HfModelConfig): { shapes: Map<string, number[]>; optional
   const { dim, hiddenDim: hd, nLayers, nHeads, nKvHeads, headSize: hs, vocabSize: V } = h.config;
   const qd = nHeads * hs;
   const kvd = nKvHeads * hs;
-  const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [V, dim]], ['model.norm.weight', [dim]]]);
+  const shapes = new Map<string, number[]>([
+    ['model.embed_tokens.weight', [V, dim]],
+    ['model.norm.weight', [dim]],
+  ]);
   // lm_head: required when untied, ignored when tied (transformers ties it to the embedding),
   // and when config.json does not say, its presence decides.
   if (h.tied !== true) shapes.set('lm_head.weight', [V, dim]);
@@ -75,8 +84,15 @@ function tensorPlan(h: HfModelConfig): { shapes: Map<string, number[]>; optional
     shapes.set(`${p}input_layernorm.weight`, [dim]).set(`${p}post_attention_layernorm.weight`, [dim]);
     shapes.set(`${p}self_attn.q_proj.weight`, [qd, dim]).set(`${p}self_attn.k_proj.weight`, [kvd, dim]);
     shapes.set(`${p}self_attn.v_proj.weight`, [kvd, dim]).set(`${p}self_attn.o_proj.weight`, [dim, qd]);
-    shapes.set(`${p}mlp.gate_proj.weight`, [hd, dim]).set(`${p}mlp.up_proj.weight`, [hd, dim]).set(`${p}mlp.down_proj.weight`, [dim, hd]);
-    if (h.attentionBias) shapes.set(`${p}self_attn.q_proj.bias`, [qd]).set(`${p}self_attn.k_proj.bias`, [kvd]).set(`${p}self_attn.v_proj.bias`, [kvd]);
+    shapes
+      .set(`${p}mlp.gate_proj.weight`, [hd, dim])
+      .set(`${p}mlp.up_proj.weight`, [hd, dim])
+      .set(`${p}mlp.down_proj.weight`, [dim, hd]);
+    if (h.attentionBias)
+      shapes
+        .set(`${p}self_attn.q_proj.bias`, [qd])
+        .set(`${p}self_attn.k_proj.bias`, [kvd])
+        .set(`${p}self_attn.v_proj.bias`, [kvd]);
   }
   return { shapes, optional };
 }
@@ -85,7 +101,10 @@ function tensorPlan(h: HfModelConfig): { shapes: Map<string, number[]>; optional
 function checkLeftovers(names: Iterable<string>, shapes: Map<string, number[]>, where: string): void {
   for (const name of names) {
     if (name.endsWith('.bias') && !shapes.has(name)) {
-      throw new NibbleError('unsupported', `${where}: tensor "${name}" is a bias this loader does not apply (only Qwen2's q/k/v biases are supported)`);
+      throw new NibbleError(
+        'unsupported',
+        `${where}: tensor "${name}" is a bias this loader does not apply (only Qwen2's q/k/v biases are supported)`,
+      );
     }
   }
 }
@@ -110,13 +129,21 @@ async function openShard(folder: ModelFolder, name: string): Promise<Shard | und
 }
 
 /** Checks the shape of each planned tensor found in one shard, then hands it to `take`. */
-async function takeTensors(shard: Shard, names: readonly string[], shapes: Map<string, number[]>, take: TakeTensor): Promise<void> {
+async function takeTensors(
+  shard: Shard,
+  names: readonly string[],
+  shapes: Map<string, number[]>,
+  take: TakeTensor,
+): Promise<void> {
   for (const name of names) {
     const e = shard.file.tensors.get(name);
     if (!e) continue;
     const want = shapes.get(name)!;
     if (e.shape.length !== want.length || e.shape.some((d, i) => d !== want[i])) {
-      throw new NibbleError('bad-dims', `${shard.file.fileName}: tensor "${name}" has shape [${e.shape}], config.json implies [${want}]`);
+      throw new NibbleError(
+        'bad-dims',
+        `${shard.file.fileName}: tensor "${name}" has shape [${e.shape}], config.json implies [${want}]`,
+      );
     }
     await take(shard, name);
   }
@@ -134,7 +161,8 @@ async function forEachTensor(folder: ModelFolder, shapes: Map<string, number[]>,
     return;
   }
   const indexBytes = await folder.get(INDEX_FILE);
-  if (!indexBytes) throw missing('no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not supported)');
+  if (!indexBytes)
+    throw missing('no model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not supported)');
   const index = parseSafetensorsIndex(indexBytes);
   checkLeftovers(index.keys(), shapes, INDEX_FILE);
   const byShard = new Map<string, string[]>();
@@ -146,7 +174,8 @@ async function forEachTensor(folder: ModelFolder, shapes: Map<string, number[]>,
     const shard = await openShard(folder, shardName);
     if (!shard) throw missing(`${INDEX_FILE} names shard ${shardName}, which is not in the folder`);
     const absent = list.find((n) => !shard.file.tensors.has(n));
-    if (absent) throw new NibbleError('bad-format', `${INDEX_FILE} puts "${absent}" in ${shardName}, which does not hold it`);
+    if (absent)
+      throw new NibbleError('bad-format', `${INDEX_FILE} puts "${absent}" in ${shardName}, which does not hold it`);
     await takeTensors(shard, list, shapes, take);
   }
 }
@@ -158,14 +187,25 @@ async function readAllTensors(folder: ModelFolder, shapes: Map<string, number[]>
 }
 
 /** Missing required tensors → 'bad-format'; whether the classifier is the embedding. */
-function checkComplete(h: HfModelConfig, present: (name: string) => boolean, optional: Set<string>, shapes: Map<string, number[]>): boolean {
+function checkComplete(
+  h: HfModelConfig,
+  present: (name: string) => boolean,
+  optional: Set<string>,
+  shapes: Map<string, number[]>,
+): boolean {
   for (const name of shapes.keys()) {
-    if (!present(name) && !optional.has(name)) throw new NibbleError('bad-format', `the checkpoint has no tensor "${name}"`);
+    if (!present(name) && !optional.has(name))
+      throw new NibbleError('bad-format', `the checkpoint has no tensor "${name}"`);
   }
   return h.tied ?? !present('lm_head.weight');
 }
 
-function assemble(h: HfModelConfig, t: Map<string, F32Tensor>, optional: Set<string>, shapes: Map<string, number[]>): LlamaModel {
+function assemble(
+  h: HfModelConfig,
+  t: Map<string, F32Tensor>,
+  optional: Set<string>,
+  shapes: Map<string, number[]>,
+): LlamaModel {
   const tied = checkComplete(h, (name) => t.has(name), optional, shapes);
   const get = (name: string) => t.get(name)!;
   const tokEmb = get('model.embed_tokens.weight');
@@ -173,19 +213,31 @@ function assemble(h: HfModelConfig, t: Map<string, F32Tensor>, optional: Set<str
     const p = `model.layers.${l}.`;
     return {
       rmsAtt: get(`${p}input_layernorm.weight`),
-      wq: get(`${p}self_attn.q_proj.weight`), wk: get(`${p}self_attn.k_proj.weight`),
-      wv: get(`${p}self_attn.v_proj.weight`), wo: get(`${p}self_attn.o_proj.weight`),
+      wq: get(`${p}self_attn.q_proj.weight`),
+      wk: get(`${p}self_attn.k_proj.weight`),
+      wv: get(`${p}self_attn.v_proj.weight`),
+      wo: get(`${p}self_attn.o_proj.weight`),
       rmsFfn: get(`${p}post_attention_layernorm.weight`),
-      w1: get(`${p}mlp.gate_proj.weight`), w2: get(`${p}mlp.down_proj.weight`), w3: get(`${p}mlp.up_proj.weight`),
+      w1: get(`${p}mlp.gate_proj.weight`),
+      w2: get(`${p}mlp.down_proj.weight`),
+      w3: get(`${p}mlp.up_proj.weight`),
     };
   });
-  const attnBias: AttentionBias[] | undefined = !h.attentionBias ? undefined : layers.map((_, l) => {
-    const p = `model.layers.${l}.self_attn.`;
-    return { bq: get(`${p}q_proj.bias`), bk: get(`${p}k_proj.bias`), bv: get(`${p}v_proj.bias`) };
-  });
+  const attnBias: AttentionBias[] | undefined = !h.attentionBias
+    ? undefined
+    : layers.map((_, l) => {
+        const p = `model.layers.${l}.self_attn.`;
+        return { bq: get(`${p}q_proj.bias`), bk: get(`${p}k_proj.bias`), bv: get(`${p}v_proj.bias`) };
+      });
   return {
     config: { ...h.config, sharedClassifier: tied },
-    weights: { tokEmb, layers, rmsFinal: get('model.norm.weight'), wcls: tied ? tokEmb : get('lm_head.weight'), ...(attnBias ? { attnBias } : {}) },
+    weights: {
+      tokEmb,
+      layers,
+      rmsFinal: get('model.norm.weight'),
+      wcls: tied ? tokEmb : get('lm_head.weight'),
+      ...(attnBias ? { attnBias } : {}),
+    },
   };
 }
 
@@ -214,7 +266,10 @@ export async function loadHfModel(folder: ModelFolder): Promise<HfLoadResult> {
   };
   const tokenizer = HfTokenizer.fromFiles(tokJson, await folder.get('tokenizer_config.json'), tokenizerOptions);
   if (tokenizer.vocabSize > h.config.vocabSize) {
-    throw new NibbleError('tokenizer-mismatch', `tokenizer.json has ${tokenizer.vocabSize} tokens, the model's vocabulary (config.json vocab_size) has ${h.config.vocabSize}`);
+    throw new NibbleError(
+      'tokenizer-mismatch',
+      `tokenizer.json has ${tokenizer.vocabSize} tokens, the model's vocabulary (config.json vocab_size) has ${h.config.vocabSize}`,
+    );
   }
 
   const { shapes, optional } = tensorPlan(h);

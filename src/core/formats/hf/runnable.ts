@@ -25,6 +25,9 @@ export function modelFeatures(model: LlamaModel): ModelFeatures {
 export function assertRunnable(model: LlamaModel, consumer: string, supports: Partial<ModelFeatures> = {}): void {
   const need = modelFeatures(model);
   if (need.attentionBias && !supports.attentionBias) {
-    throw new NibbleError('unsupported', `${consumer} does not support attention biases (a Qwen2 model); use the CPU backend`);
+    throw new NibbleError(
+      'unsupported',
+      `${consumer} does not support attention biases (a Qwen2 model); use the CPU backend`,
+    );
   }
 }

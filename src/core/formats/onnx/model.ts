@@ -19,7 +19,10 @@ export const ONNX_FLOAT = 1; // TensorProto.DataType.FLOAT
 const MAX_GRAPH_DEPTH = 16; // nested If/Loop/Scan bodies; deeper is treated as corrupt
 
 /** A run of `count` little-endian float32 values at byte `offset` of the model file. */
-export interface FloatSegment { offset: number; count: number }
+export interface FloatSegment {
+  offset: number;
+  count: number;
+}
 
 /** A float32 tensor stored in the file: a graph initializer or the `value` of a Constant node. */
 export interface OnnxFloatTensor {
@@ -51,17 +54,32 @@ export interface OnnxModelInfo {
 
 /** Parses an ONNX model's structure. Throws NibbleError bad-format / truncated / unsupported. */
 export function parseOnnx(bytes: Uint8Array): OnnxModelInfo {
-  const info: OnnxModelInfo = { irVersion: 0, producer: '', opsets: [], inputs: [], outputs: [], floatTensors: [], otherTensors: 0 };
+  const info: OnnxModelInfo = {
+    irVersion: 0,
+    producer: '',
+    opsets: [],
+    inputs: [],
+    outputs: [],
+    floatTensors: [],
+    otherTensors: 0,
+  };
   let graph: WireField | null = null;
   let sawIr = false;
   for (const f of fields(bytes, 0, bytes.length, 'ONNX ModelProto')) {
-    if (f.field === 1 && f.wire === 0) { info.irVersion = f.varint; sawIr = true; }
-    else if (f.field === 2 && f.wire === WIRE_LEN) info.producer = fieldString(bytes, f);
-    else if (f.field === 7) { expectWire(f, WIRE_LEN, 'ModelProto.graph'); graph = f; }
-    else if (f.field === 8 && f.wire === WIRE_LEN) info.opsets.push(parseOpset(bytes, f));
+    if (f.field === 1 && f.wire === 0) {
+      info.irVersion = f.varint;
+      sawIr = true;
+    } else if (f.field === 2 && f.wire === WIRE_LEN) info.producer = fieldString(bytes, f);
+    else if (f.field === 7) {
+      expectWire(f, WIRE_LEN, 'ModelProto.graph');
+      graph = f;
+    } else if (f.field === 8 && f.wire === WIRE_LEN) info.opsets.push(parseOpset(bytes, f));
   }
   if (!sawIr || graph === null) {
-    throw new NibbleError('bad-format', `not an ONNX model: ${sawIr ? 'no graph' : 'no ir_version'} in the ${bytes.length}-byte file`);
+    throw new NibbleError(
+      'bad-format',
+      `not an ONNX model: ${sawIr ? 'no graph' : 'no ir_version'} in the ${bytes.length}-byte file`,
+    );
   }
   const initializerNames = new Set<string>();
   const allInputs: OnnxValueInfo[] = [];
@@ -80,28 +98,53 @@ function parseOpset(bytes: Uint8Array, f: WireField): { domain: string; version:
   return o;
 }
 
-function walkGraph(bytes: Uint8Array, graph: WireField, depth: number, info: OnnxModelInfo, initNames: Set<string>, inputs: OnnxValueInfo[]): void {
-  if (depth > MAX_GRAPH_DEPTH) throw new NibbleError('bad-format', `ONNX graphs nested deeper than ${MAX_GRAPH_DEPTH} levels`);
+function walkGraph(
+  bytes: Uint8Array,
+  graph: WireField,
+  depth: number,
+  info: OnnxModelInfo,
+  initNames: Set<string>,
+  inputs: OnnxValueInfo[],
+): void {
+  if (depth > MAX_GRAPH_DEPTH)
+    throw new NibbleError('bad-format', `ONNX graphs nested deeper than ${MAX_GRAPH_DEPTH} levels`);
   for (const f of fields(bytes, graph.start, graph.end, 'GraphProto')) {
-    if (f.field === 1) { expectWire(f, WIRE_LEN, 'GraphProto.node'); walkNode(bytes, f, depth, info, initNames, inputs); }
-    else if (f.field === 5) {
+    if (f.field === 1) {
+      expectWire(f, WIRE_LEN, 'GraphProto.node');
+      walkNode(bytes, f, depth, info, initNames, inputs);
+    } else if (f.field === 5) {
       expectWire(f, WIRE_LEN, 'GraphProto.initializer');
       const t = parseTensor(bytes, f, 'initializer', depth, info.floatTensors.length);
       if (depth === 0) initNames.add(t.name);
       addTensor(info, t.float);
-    } else if (depth === 0 && f.field === 11) { expectWire(f, WIRE_LEN, 'GraphProto.input'); inputs.push(parseValueInfo(bytes, f)); }
-    else if (depth === 0 && f.field === 12) { expectWire(f, WIRE_LEN, 'GraphProto.output'); info.outputs.push(parseValueInfo(bytes, f)); }
+    } else if (depth === 0 && f.field === 11) {
+      expectWire(f, WIRE_LEN, 'GraphProto.input');
+      inputs.push(parseValueInfo(bytes, f));
+    } else if (depth === 0 && f.field === 12) {
+      expectWire(f, WIRE_LEN, 'GraphProto.output');
+      info.outputs.push(parseValueInfo(bytes, f));
+    }
   }
 }
 
-function walkNode(bytes: Uint8Array, node: WireField, depth: number, info: OnnxModelInfo, initNames: Set<string>, inputs: OnnxValueInfo[]): void {
+function walkNode(
+  bytes: Uint8Array,
+  node: WireField,
+  depth: number,
+  info: OnnxModelInfo,
+  initNames: Set<string>,
+  inputs: OnnxValueInfo[],
+): void {
   let opType = '';
   let output = '';
   const attrs: WireField[] = [];
   for (const f of fields(bytes, node.start, node.end, 'NodeProto')) {
     if (f.field === 4 && f.wire === WIRE_LEN) opType = fieldString(bytes, f);
     else if (f.field === 2 && f.wire === WIRE_LEN && output === '') output = fieldString(bytes, f);
-    else if (f.field === 5) { expectWire(f, WIRE_LEN, 'NodeProto.attribute'); attrs.push(f); }
+    else if (f.field === 5) {
+      expectWire(f, WIRE_LEN, 'NodeProto.attribute');
+      attrs.push(f);
+    }
   }
   for (const a of attrs) {
     let name = '';
@@ -109,11 +152,13 @@ function walkNode(bytes: Uint8Array, node: WireField, depth: number, info: OnnxM
     for (const f of fields(bytes, a.start, a.end, 'AttributeProto')) {
       if (f.field === 1 && f.wire === WIRE_LEN) name = fieldString(bytes, f);
       else if (f.field === 5 && f.wire === WIRE_LEN) tensors.push(f);
-      else if ((f.field === 6 || f.field === 11) && f.wire === WIRE_LEN) walkGraph(bytes, f, depth + 1, info, initNames, inputs);
+      else if ((f.field === 6 || f.field === 11) && f.wire === WIRE_LEN)
+        walkGraph(bytes, f, depth + 1, info, initNames, inputs);
     }
     // A Constant node's `value` tensor is a weight stored in the node (exporters fold some there).
     if (opType === 'Constant' && name === 'value') {
-      for (const t of tensors) addTensor(info, parseTensor(bytes, t, 'constant', depth, info.floatTensors.length, output).float);
+      for (const t of tensors)
+        addTensor(info, parseTensor(bytes, t, 'constant', depth, info.floatTensors.length, output).float);
     }
   }
 }
@@ -124,7 +169,14 @@ function addTensor(info: OnnxModelInfo, t: OnnxFloatTensor | null): void {
 }
 
 /** A TensorProto's name, and where its values lie if it is float32 (payload size checked against dims). */
-function parseTensor(bytes: Uint8Array, f: WireField, source: OnnxFloatTensor['source'], depth: number, index: number, fallbackName = ''): { name: string; float: OnnxFloatTensor | null } {
+function parseTensor(
+  bytes: Uint8Array,
+  f: WireField,
+  source: OnnxFloatTensor['source'],
+  depth: number,
+  index: number,
+  fallbackName = '',
+): { name: string; float: OnnxFloatTensor | null } {
   const dims: number[] = [];
   let dataType = 0;
   let name = '';
@@ -136,36 +188,55 @@ function parseTensor(bytes: Uint8Array, f: WireField, source: OnnxFloatTensor['s
     if (g.field === 1) readRepeatedVarint(bytes, g, dims, `${what}.dims`);
     else if (g.field === 2 && g.wire === 0) dataType = g.varint;
     else if (g.field === 8 && g.wire === WIRE_LEN) name = fieldString(bytes, g);
-    else if (g.field === 9) { expectWire(g, WIRE_LEN, `${what}.raw_data`); raw = g; }
-    else if (g.field === 4) floatData.push(g);
+    else if (g.field === 9) {
+      expectWire(g, WIRE_LEN, `${what}.raw_data`);
+      raw = g;
+    } else if (g.field === 4) floatData.push(g);
     else if (g.field === 14 && g.wire === 0) external = g.varint === 1;
   }
   if (dataType !== ONNX_FLOAT) return { name, float: null };
   const label = `float tensor '${name || fallbackName}'`;
-  if (external) throw new NibbleError('unsupported', `${label} keeps its data in an external file; save the model with the weights inside the .onnx`);
+  if (external)
+    throw new NibbleError(
+      'unsupported',
+      `${label} keeps its data in an external file; save the model with the weights inside the .onnx`,
+    );
   let count = 1;
   for (const d of dims) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new NibbleError('bad-dims', `${label}: dimension ${d} is not a valid size`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new NibbleError('bad-dims', `${label}: dimension ${d} is not a valid size`);
     count *= d;
   }
   const segments: FloatSegment[] = [];
   if (raw) {
     if (floatData.length) throw new NibbleError('bad-format', `${label} has both raw_data and float_data`);
     if (raw.end - raw.start !== count * 4) {
-      throw new NibbleError('bad-format', `${label}: dims [${dims.join(', ')}] need ${count * 4} bytes of raw_data, found ${raw.end - raw.start}`);
+      throw new NibbleError(
+        'bad-format',
+        `${label}: dims [${dims.join(', ')}] need ${count * 4} bytes of raw_data, found ${raw.end - raw.start}`,
+      );
     }
     if (count > 0) segments.push({ offset: raw.start, count });
   } else {
     for (const g of floatData) {
-      if (g.wire === WIRE_I32) segments.push({ offset: g.start, count: 1 }); // unpacked element
+      if (g.wire === WIRE_I32)
+        segments.push({ offset: g.start, count: 1 }); // unpacked element
       else {
         expectWire(g, WIRE_LEN, `${label}.float_data`);
-        if ((g.end - g.start) % 4 !== 0) throw new NibbleError('bad-format', `${label}: packed float_data of ${g.end - g.start} bytes is not a multiple of 4`);
+        if ((g.end - g.start) % 4 !== 0)
+          throw new NibbleError(
+            'bad-format',
+            `${label}: packed float_data of ${g.end - g.start} bytes is not a multiple of 4`,
+          );
         if (g.end > g.start) segments.push({ offset: g.start, count: (g.end - g.start) / 4 });
       }
     }
     const found = segments.reduce((s, x) => s + x.count, 0);
-    if (found !== count) throw new NibbleError('bad-format', `${label}: dims [${dims.join(', ')}] need ${count} values, float_data has ${found}`);
+    if (found !== count)
+      throw new NibbleError(
+        'bad-format',
+        `${label}: dims [${dims.join(', ')}] need ${count} values, float_data has ${found}`,
+      );
   }
   return { name, float: { index, name: name || fallbackName, source, graphDepth: depth, dims, count, segments } };
 }

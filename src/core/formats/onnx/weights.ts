@@ -38,7 +38,10 @@ export function mapFloatTensors(
     const next = replace(readFloatTensor(bytes, t), t);
     if (next === null) continue;
     if (next.length !== t.count) {
-      throw new NibbleError('bad-argument', `new values for '${t.name}': ${next.length} floats, the tensor holds ${t.count}`);
+      throw new NibbleError(
+        'bad-argument',
+        `new values for '${t.name}': ${next.length} floats, the tensor holds ${t.count}`,
+      );
     }
     const bits = new Uint32Array(next.buffer, next.byteOffset, next.length);
     let i = 0;
@@ -51,6 +54,9 @@ export function mapFloatTensors(
 
 function checkSegment(bytes: Uint8Array, t: OnnxFloatTensor, offset: number, count: number): void {
   if (offset < 0 || offset + 4 * count > bytes.length) {
-    throw new NibbleError('bad-argument', `tensor '${t.name}' lies outside these ${bytes.length} bytes (info from another file?)`);
+    throw new NibbleError(
+      'bad-argument',
+      `tensor '${t.name}' lies outside these ${bytes.length} bytes (info from another file?)`,
+    );
   }
 }

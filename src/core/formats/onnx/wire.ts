@@ -34,13 +34,17 @@ export function readVarint(bytes: Uint8Array, pos: number, limit: number, what: 
   let value = 0;
   let scale = 1;
   for (let i = 0; i < 10; i++) {
-    if (pos >= limit) throw new NibbleError('truncated', `${what}: varint runs past the end of its message at byte ${pos}`);
+    if (pos >= limit)
+      throw new NibbleError('truncated', `${what}: varint runs past the end of its message at byte ${pos}`);
     const b = bytes[pos++];
     value += (b & 0x7f) * scale;
     if ((b & 0x80) === 0) return [value, pos];
     scale *= 128;
   }
-  throw new NibbleError('bad-format', `${what}: varint longer than 10 bytes at byte ${pos - 10} (not a protobuf file?)`);
+  throw new NibbleError(
+    'bad-format',
+    `${what}: varint longer than 10 bytes at byte ${pos - 10} (not a protobuf file?)`,
+  );
 }
 
 /**
@@ -49,7 +53,10 @@ export function readVarint(bytes: Uint8Array, pos: number, limit: number, what: 
  */
 export function* fields(bytes: Uint8Array, start: number, end: number, what: string): Generator<WireField> {
   if (start < 0 || end > bytes.length || start > end) {
-    throw new NibbleError('truncated', `${what}: range [${start}, ${end}) lies outside the ${bytes.length}-byte buffer`);
+    throw new NibbleError(
+      'truncated',
+      `${what}: range [${start}, ${end}) lies outside the ${bytes.length}-byte buffer`,
+    );
   }
   let pos = start;
   while (pos < end) {
@@ -57,7 +64,8 @@ export function* fields(bytes: Uint8Array, start: number, end: number, what: str
     const [tag, afterTag] = readVarint(bytes, pos, end, what);
     const field = Math.floor(tag / 8);
     const wire = tag % 8;
-    if (field < 1 || field > 0x1fffffff) throw new NibbleError('bad-format', `${what}: invalid field number ${field} at byte ${tagStart}`);
+    if (field < 1 || field > 0x1fffffff)
+      throw new NibbleError('bad-format', `${what}: invalid field number ${field} at byte ${tagStart}`);
     pos = afterTag;
     let payload = pos;
     let varint = 0;
@@ -78,7 +86,10 @@ export function* fields(bytes: Uint8Array, start: number, end: number, what: str
         break;
       }
       default:
-        throw new NibbleError('bad-format', `${what}: unsupported wire type ${wire} (field ${field}) at byte ${tagStart} (not an ONNX file?)`);
+        throw new NibbleError(
+          'bad-format',
+          `${what}: unsupported wire type ${wire} (field ${field}) at byte ${tagStart} (not an ONNX file?)`,
+        );
     }
     yield { field, wire, tagStart, start: wire === WIRE_VARINT ? afterTag : payload, end: pos, varint };
   }
@@ -86,7 +97,10 @@ export function* fields(bytes: Uint8Array, start: number, end: number, what: str
 
 function need(pos: number, len: number, end: number, what: string, field: number): number {
   if (len > end - pos) {
-    throw new NibbleError('truncated', `${what}: field ${field} needs ${len} bytes at byte ${pos}, only ${end - pos} left in its message`);
+    throw new NibbleError(
+      'truncated',
+      `${what}: field ${field} needs ${len} bytes at byte ${pos}, only ${end - pos} left in its message`,
+    );
   }
   return pos + len;
 }
@@ -99,7 +113,10 @@ export const fieldString = (bytes: Uint8Array, f: WireField): string => utf8.dec
 /** Throws bad-format unless `f` has the wire type the schema says. */
 export function expectWire(f: WireField, wire: number, what: string): void {
   if (f.wire !== wire) {
-    throw new NibbleError('bad-format', `${what}: field ${f.field} has wire type ${f.wire}, expected ${wire} (at byte ${f.tagStart})`);
+    throw new NibbleError(
+      'bad-format',
+      `${what}: field ${f.field} has wire type ${f.wire}, expected ${wire} (at byte ${f.tagStart})`,
+    );
   }
 }
 
@@ -108,7 +125,10 @@ export function expectWire(f: WireField, wire: number, what: string): void {
  * element). Appends to `out` so repeated occurrences concatenate as protobuf requires.
  */
 export function readRepeatedVarint(bytes: Uint8Array, f: WireField, out: number[], what: string): void {
-  if (f.wire === WIRE_VARINT) { out.push(f.varint); return; }
+  if (f.wire === WIRE_VARINT) {
+    out.push(f.varint);
+    return;
+  }
   expectWire(f, WIRE_LEN, what);
   let pos = f.start;
   while (pos < f.end) {

@@ -40,15 +40,29 @@ const label = (p: number | undefined): string => (p === undefined ? '…' : p ==
 export function DigitGrid({ samples, width, height, predictions, reference, pending }: DigitGridProps) {
   const hw = width * height;
   return (
-    <ol className={pending ? 'digit-grid pending' : 'digit-grid'} data-testid="digit-grid" aria-label="Sample digits with predicted labels">
+    <ol
+      className={pending ? 'digit-grid pending' : 'digit-grid'}
+      data-testid="digit-grid"
+      aria-label="Sample digits with predicted labels"
+    >
       {samples.indices.map((idx, i) => {
         const truth = samples.labels[i];
         const pred = predictions?.[idx];
         const wrong = pred !== undefined && pred !== truth;
         const flipped = wrong && reference !== null && reference[idx] === truth;
-        const cls = ['digit', wrong ? 'wrong' : pred !== undefined ? 'right' : '', flipped ? 'flipped' : ''].filter(Boolean).join(' ');
+        const cls = ['digit', wrong ? 'wrong' : pred !== undefined ? 'right' : '', flipped ? 'flipped' : '']
+          .filter(Boolean)
+          .join(' ');
         return (
-          <li key={idx} className={cls} data-testid="digit-cell" data-label={truth} data-pred={pred ?? ''} data-wrong={wrong} title={`#${idx}: label ${truth}, predicted ${label(pred)}${flipped ? ' (fp32 had it right)' : ''}`}>
+          <li
+            key={idx}
+            className={cls}
+            data-testid="digit-cell"
+            data-label={truth}
+            data-pred={pred ?? ''}
+            data-wrong={wrong}
+            title={`#${idx}: label ${truth}, predicted ${label(pred)}${flipped ? ' (fp32 had it right)' : ''}`}
+          >
             <DigitCanvas pixels={samples.pixels.subarray(i * hw, (i + 1) * hw)} width={width} height={height} />
             <span className="digit-pred">{label(pred)}</span>
           </li>

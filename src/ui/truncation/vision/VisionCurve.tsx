@@ -1,7 +1,17 @@
 // Accuracy vs fraction bits for both ways of cutting the mantissa, with the fp32 accuracy as a
 // dashed line and the slider's k marked. Points appear as they are computed (slider or sweep).
 import { useMemo } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import {
+  CartesianGrid,
+  Legend,
+  Line,
+  LineChart,
+  ReferenceLine,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
 import { useApp } from '../../../state/react.tsx';
 import { visionCurve } from '../../../state/vision-slice.ts';
 import { ChartCard, ChartEmpty } from '../../charts/ChartCard.tsx';
@@ -23,7 +33,15 @@ export function VisionCurve() {
   const fp32 = points.fp32?.accuracy ?? null;
   const computed = rows.reduce((n, r) => n + (r.truncate !== null ? 1 : 0) + (r.rne !== null ? 1 : 0), 0);
   const json = computed
-    ? { model: model?.name, data: model?.dataName, images: model?.images, fp32, points: Object.values(points).filter((p) => p.k !== null).sort((a, b) => (a.mode ?? '').localeCompare(b.mode ?? '') || a.k! - b.k!) }
+    ? {
+        model: model?.name,
+        data: model?.dataName,
+        images: model?.images,
+        fp32,
+        points: Object.values(points)
+          .filter((p) => p.k !== null)
+          .sort((a, b) => (a.mode ?? '').localeCompare(b.mode ?? '') || a.k! - b.k!),
+      }
     : null;
 
   const controls = (
@@ -32,18 +50,32 @@ export function VisionCurve() {
         <>
           <span className="muted" data-testid="vision-sweep-progress">
             Sweeping: {sweep.done} of {sweep.total} points
-            {sweep.current && sweep.current.k !== null ? ` · ${sweep.current.mode} k=${sweep.current.k}, ${sweep.current.done} / ${sweep.current.total} images` : ''}
+            {sweep.current && sweep.current.k !== null
+              ? ` · ${sweep.current.mode} k=${sweep.current.k}, ${sweep.current.done} / ${sweep.current.total} images`
+              : ''}
           </span>
           <button type="button" className="mini-button" onClick={stopSweep} data-testid="vision-sweep-stop">
             Stop
           </button>
         </>
       ) : (
-        <button type="button" className="mini-button primary" onClick={() => void startSweep()} disabled={!ready || computed === 48} data-testid="vision-sweep">
-          {computed === 48 ? 'Curve complete' : computed ? `Fill the curve (${48 - computed} points left)` : 'Fill the curve (48 points)'}
+        <button
+          type="button"
+          className="mini-button primary"
+          onClick={() => void startSweep()}
+          disabled={!ready || computed === 48}
+          data-testid="vision-sweep"
+        >
+          {computed === 48
+            ? 'Curve complete'
+            : computed
+              ? `Fill the curve (${48 - computed} points left)`
+              : 'Fill the curve (48 points)'}
         </button>
       )}
-      <span className="muted small">Each point is a rewritten model in a new onnxruntime session (a few seconds each); coarse bits first.</span>
+      <span className="muted small">
+        Each point is a rewritten model in a new onnxruntime session (a few seconds each); coarse bits first.
+      </span>
     </>
   );
 
@@ -56,19 +88,73 @@ export function VisionCurve() {
       controls={controls}
     >
       {computed === 0 && fp32 === null ? (
-        <ChartEmpty height={260}>{ready ? 'Computing the fp32 reference…' : status === 'error' ? 'No model open.' : 'Opening the model…'}</ChartEmpty>
+        <ChartEmpty height={260}>
+          {ready ? 'Computing the fp32 reference…' : status === 'error' ? 'No model open.' : 'Opening the model…'}
+        </ChartEmpty>
       ) : (
         <ResponsiveContainer width="100%" height={260}>
           <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 16, left: 0 }}>
             <CartesianGrid stroke={C.grid} />
-            <XAxis dataKey="k" type="number" domain={[0, 23]} ticks={[0, 1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 23]} stroke={C.axis} fontSize={11} label={{ value: 'fraction bits kept (k)', position: 'insideBottom', offset: -8, fontSize: 11, fill: C.axis }} />
-            <YAxis type="number" domain={[0, 1]} ticks={[0, 0.25, 0.5, 0.75, 1]} allowDataOverflow tickFormatter={(v: number) => `${Math.round(v * 100)}%`} stroke={C.axis} fontSize={11} width={44} />
-            <Tooltip formatter={(v, name) => [pct(Number(v)), name === 'rne' ? 'round to nearest' : 'truncate']} labelFormatter={(l) => `k = ${l}`} />
-            <Legend formatter={(name: string) => (name === 'rne' ? 'round to nearest (RNE)' : 'truncate')} wrapperStyle={{ fontSize: 12 }} verticalAlign="top" height={24} />
-            {fp32 !== null && <ReferenceLine y={fp32} stroke={C.ok} strokeDasharray="5 4" label={{ value: `fp32 ${pct(fp32)}`, position: 'insideTopLeft', fontSize: 11, fill: C.ok }} />}
+            <XAxis
+              dataKey="k"
+              type="number"
+              domain={[0, 23]}
+              ticks={[0, 1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 23]}
+              stroke={C.axis}
+              fontSize={11}
+              label={{
+                value: 'fraction bits kept (k)',
+                position: 'insideBottom',
+                offset: -8,
+                fontSize: 11,
+                fill: C.axis,
+              }}
+            />
+            <YAxis
+              type="number"
+              domain={[0, 1]}
+              ticks={[0, 0.25, 0.5, 0.75, 1]}
+              allowDataOverflow
+              tickFormatter={(v: number) => `${Math.round(v * 100)}%`}
+              stroke={C.axis}
+              fontSize={11}
+              width={44}
+            />
+            <Tooltip
+              formatter={(v, name) => [pct(Number(v)), name === 'rne' ? 'round to nearest' : 'truncate']}
+              labelFormatter={(l) => `k = ${l}`}
+            />
+            <Legend
+              formatter={(name: string) => (name === 'rne' ? 'round to nearest (RNE)' : 'truncate')}
+              wrapperStyle={{ fontSize: 12 }}
+              verticalAlign="top"
+              height={24}
+            />
+            {fp32 !== null && (
+              <ReferenceLine
+                y={fp32}
+                stroke={C.ok}
+                strokeDasharray="5 4"
+                label={{ value: `fp32 ${pct(fp32)}`, position: 'insideTopLeft', fontSize: 11, fill: C.ok }}
+              />
+            )}
             <ReferenceLine x={k} stroke={C.axis} strokeDasharray="2 3" />
-            <Line dataKey="truncate" stroke={C.accent} strokeWidth={2} dot={{ r: 3 }} connectNulls isAnimationActive={false} />
-            <Line dataKey="rne" stroke={RNE_COLOR} strokeWidth={2} dot={{ r: 3 }} connectNulls isAnimationActive={false} />
+            <Line
+              dataKey="truncate"
+              stroke={C.accent}
+              strokeWidth={2}
+              dot={{ r: 3 }}
+              connectNulls
+              isAnimationActive={false}
+            />
+            <Line
+              dataKey="rne"
+              stroke={RNE_COLOR}
+              strokeWidth={2}
+              dot={{ r: 3 }}
+              connectNulls
+              isAnimationActive={false}
+            />
           </LineChart>
         </ResponsiveContainer>
       )}

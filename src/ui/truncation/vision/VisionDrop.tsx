@@ -19,9 +19,16 @@ export function VisionDrop({ embedded }: { embedded: Extract<VisionSource, { kin
     setNote(null);
     try {
       const plan = await planDrop(files);
-      const what = plan.kind === 'idx' ? 'IDX pair' : plan.kind === 'images' ? `${plan.images.length} images` : 'the embedded held-out digits';
+      const what =
+        plan.kind === 'idx'
+          ? 'IDX pair'
+          : plan.kind === 'images'
+            ? `${plan.images.length} images`
+            : 'the embedded held-out digits';
       setNote({ text: `Opening ${plan.model.name} with ${what}…`, bad: false });
-      const { source, release } = await sourceFromPlan(plan, embedded, (done, total) => setNote({ text: `Decoding images: ${done} / ${total}`, bad: false }));
+      const { source, release } = await sourceFromPlan(plan, embedded, (done, total) =>
+        setNote({ text: `Decoding images: ${done} / ${total}`, bad: false }),
+      );
       try {
         await openVision(source);
       } finally {
@@ -29,14 +36,19 @@ export function VisionDrop({ embedded }: { embedded: Extract<VisionSource, { kin
       }
       setNote(null);
     } catch (e) {
-      setNote({ text: e instanceof DropError ? e.message : `Could not read the files: ${(e as Error).message}`, bad: true });
+      setNote({
+        text: e instanceof DropError ? e.message : `Could not read the files: ${(e as Error).message}`,
+        bad: true,
+      });
     }
   };
 
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
     setOver(false);
-    void filesFromDataTransfer(e.dataTransfer).then(take, (err: Error) => setNote({ text: `Could not read the drop: ${err.message}`, bad: true }));
+    void filesFromDataTransfer(e.dataTransfer).then(take, (err: Error) =>
+      setNote({ text: `Could not read the drop: ${err.message}`, bad: true }),
+    );
   };
 
   return (
@@ -44,7 +56,13 @@ export function VisionDrop({ embedded }: { embedded: Extract<VisionSource, { kin
       <div className="card-head">
         <h2 id="vision-drop-title">Your own classifier</h2>
         {embedded && (status === 'error' || (model && model.name !== embedded.name)) && (
-          <button type="button" className="link-button" onClick={() => void openDefault()} disabled={opening} data-testid="vision-back">
+          <button
+            type="button"
+            className="link-button"
+            onClick={() => void openDefault()}
+            disabled={opening}
+            data-testid="vision-back"
+          >
             Back to the embedded ViT
           </button>
         )}
@@ -60,17 +78,29 @@ export function VisionDrop({ embedded }: { embedded: Extract<VisionSource, { kin
         onDrop={onDrop}
       >
         <p>
-          Drop an <strong>.onnx</strong> image classifier (one float input <code>[N, 1, H, W]</code> or <code>[N, H, W]</code> in [0, 1], logits <code>[N, classes]</code>) with
+          Drop an <strong>.onnx</strong> image classifier (one float input <code>[N, 1, H, W]</code> or{' '}
+          <code>[N, H, W]</code> in [0, 1], logits <code>[N, classes]</code>) with
         </p>
         <ul>
-          <li>an IDX pair (images <code>0x803</code> + labels <code>0x801</code>, uncompressed), or</li>
-          <li>a folder of images + a labels file (<code>name,label</code> lines, or one label per line in file-name order), or</li>
+          <li>
+            an IDX pair (images <code>0x803</code> + labels <code>0x801</code>, uncompressed), or
+          </li>
+          <li>
+            a folder of images + a labels file (<code>name,label</code> lines, or one label per line in file-name
+            order), or
+          </li>
           <li>nothing else, to run it on the embedded 28×28 digits.</li>
         </ul>
         <div className="vision-drop-buttons">
           <label className="button secondary">
             Choose files…
-            <input type="file" multiple hidden data-testid="vision-files" onChange={(e) => void take([...(e.target.files ?? [])])} />
+            <input
+              type="file"
+              multiple
+              hidden
+              data-testid="vision-files"
+              onChange={(e) => void take([...(e.target.files ?? [])])}
+            />
           </label>
           <label className="button secondary">
             Choose a folder…
@@ -85,7 +115,10 @@ export function VisionDrop({ embedded }: { embedded: Extract<VisionSource, { kin
             />
           </label>
         </div>
-        <p className="muted small">Images are decoded to grayscale in this page (transparent = black) and scaled to the first image's size; nothing leaves your machine.</p>
+        <p className="muted small">
+          Images are decoded to grayscale in this page (transparent = black) and scaled to the first image's size;
+          nothing leaves your machine.
+        </p>
       </div>
       {note && (
         <p className={note.bad ? 'error-text small' : 'muted small'} data-testid="vision-drop-note">

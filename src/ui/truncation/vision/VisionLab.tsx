@@ -22,7 +22,12 @@ function ModelFacts() {
   const status = useApp((s) => s.vision.status);
   const opening = useApp((s) => s.vision.opening);
   if (!m) {
-    const text = status === 'opening' ? `Opening ${opening} in onnxruntime-web…` : status === 'error' ? 'The model could not be opened (the banner above says why). Drop another one below, or go back to the embedded ViT.' : 'Starting the vision worker…';
+    const text =
+      status === 'opening'
+        ? `Opening ${opening} in onnxruntime-web…`
+        : status === 'error'
+          ? 'The model could not be opened (the banner above says why). Drop another one below, or go back to the embedded ViT.'
+          : 'Starting the vision worker…';
     return <p className={status === 'error' ? 'error-text' : 'muted'}>{text}</p>;
   }
   return (
@@ -33,7 +38,8 @@ function ModelFacts() {
       </dd>
       <dt>Weights</dt>
       <dd>
-        {m.weights.toLocaleString('en-US')} floats in {m.tensors} initializers{m.untouched ? ` (${m.untouched} op constants left as they are)` : ''}
+        {m.weights.toLocaleString('en-US')} floats in {m.tensors} initializers
+        {m.untouched ? ` (${m.untouched} op constants left as they are)` : ''}
       </dd>
       <dt>Input → output</dt>
       <dd>
@@ -58,25 +64,44 @@ function Readout() {
   const done = point !== undefined && shownKey === visionKey(k, mode);
   const delta = point && fp32 ? (point.accuracy - fp32.accuracy) * 100 : null;
   return (
-    <div className="vision-readout" data-testid="vision-readout" data-k={k} data-mode={mode} data-status={done ? 'done' : 'computing'} data-accuracy={done ? point.accuracy : ''} data-fp32={fp32?.accuracy ?? ''}>
+    <div
+      className="vision-readout"
+      data-testid="vision-readout"
+      data-k={k}
+      data-mode={mode}
+      data-status={done ? 'done' : 'computing'}
+      data-accuracy={done ? point.accuracy : ''}
+      data-fp32={fp32?.accuracy ?? ''}
+    >
       <div className="vision-acc">{done ? pct(point.accuracy) : status === 'ready' ? 'computing…' : '—'}</div>
       <div className="vision-acc-detail">
         {done ? (
           <>
-            {point.correct.toLocaleString('en-US')} of {point.count.toLocaleString('en-US')} right at k = {k} ({mode === 'rne' ? 'round to nearest' : 'truncate'})
-            {delta !== null && <span className={delta < -0.5 ? 'error-text' : 'muted'}> · {delta >= 0 ? '+' : '−'}{Math.abs(delta).toFixed(2)} pt vs fp32</span>}
+            {point.correct.toLocaleString('en-US')} of {point.count.toLocaleString('en-US')} right at k = {k} (
+            {mode === 'rne' ? 'round to nearest' : 'truncate'})
+            {delta !== null && (
+              <span className={delta < -0.5 ? 'error-text' : 'muted'}>
+                {' '}
+                · {delta >= 0 ? '+' : '−'}
+                {Math.abs(delta).toFixed(2)} pt vs fp32
+              </span>
+            )}
             <span className="muted"> · {point.seconds.toFixed(1)} s</span>
           </>
         ) : evaluating ? (
           <span data-testid="vision-progress">
-            {evaluating.k === null ? 'fp32 reference' : `Rewriting to k = ${evaluating.k} and running`}: {evaluating.done.toLocaleString('en-US')} / {evaluating.total.toLocaleString('en-US')} images
+            {evaluating.k === null ? 'fp32 reference' : `Rewriting to k = ${evaluating.k} and running`}:{' '}
+            {evaluating.done.toLocaleString('en-US')} / {evaluating.total.toLocaleString('en-US')} images
             <progress max={evaluating.total || 1} value={evaluating.done} />
           </span>
         ) : (
           <span className="muted">{status === 'error' ? 'no model open' : 'waiting for the model…'}</span>
         )}
       </div>
-      <div className="muted small">fp32: {fp32 ? `${pct(fp32.accuracy)} (${fp32.correct} / ${fp32.count})` : status === 'error' ? '—' : 'computing…'}</div>
+      <div className="muted small">
+        fp32:{' '}
+        {fp32 ? `${pct(fp32.accuracy)} (${fp32.correct} / ${fp32.count})` : status === 'error' ? '—' : 'computing…'}
+      </div>
     </div>
   );
 }
@@ -93,12 +118,33 @@ function Controls() {
         <label htmlFor="vision-bits">
           Fraction bits kept: <strong data-testid="vision-bits-value">{k}</strong> of 23
         </label>
-        <input id="vision-bits" type="range" min={0} max={23} step={1} value={k} disabled={!ready} onChange={(e) => setBits(Number(e.target.value))} data-testid="vision-bits" />
+        <input
+          id="vision-bits"
+          type="range"
+          min={0}
+          max={23}
+          step={1}
+          value={k}
+          disabled={!ready}
+          onChange={(e) => setBits(Number(e.target.value))}
+          data-testid="vision-bits"
+        />
       </div>
-      <p className="muted small">Each weight: 1 sign + 8 exponent + {k} fraction bits = {9 + k} of 32 bits.</p>
+      <p className="muted small">
+        Each weight: 1 sign + 8 exponent + {k} fraction bits = {9 + k} of 32 bits.
+      </p>
       <div className="segmented" role="radiogroup" aria-label="How the dropped bits are removed">
         {MODES.map((m) => (
-          <button key={m.id} type="button" role="radio" aria-checked={mode === m.id} className={mode === m.id ? 'seg active' : 'seg'} onClick={() => setMode(m.id)} disabled={!ready} data-testid={`vision-mode-${m.id}`}>
+          <button
+            key={m.id}
+            type="button"
+            role="radio"
+            aria-checked={mode === m.id}
+            className={mode === m.id ? 'seg active' : 'seg'}
+            onClick={() => setMode(m.id)}
+            disabled={!ready}
+            data-testid={`vision-mode-${m.id}`}
+          >
             {m.label}
           </button>
         ))}
@@ -125,8 +171,18 @@ function Grid() {
           {wrong !== null ? ` · ${wrong} of ${model.samples.indices.length} wrong` : ''}
         </span>
       </div>
-      <p className="caption">The first {model.samples.indices.length} images; the label under each is the model's prediction — red when wrong, outlined when fp32 had it right.</p>
-      <DigitGrid samples={model.samples} width={model.width} height={model.height} predictions={preds} reference={reference} pending={pending} />
+      <p className="caption">
+        The first {model.samples.indices.length} images; the label under each is the model's prediction — red when
+        wrong, outlined when fp32 had it right.
+      </p>
+      <DigitGrid
+        samples={model.samples}
+        width={model.width}
+        height={model.height}
+        predictions={preds}
+        reference={reference}
+        pending={pending}
+      />
     </section>
   );
 }
@@ -136,10 +192,11 @@ function Why() {
     <section className="card vision-why" aria-labelledby="vision-why-title">
       <h2 id="vision-why-title">Why round-to-nearest never collapses</h2>
       <p>
-        Both modes keep each weight's sign and its 8-bit exponent, so a weight never changes its order of magnitude: even at k = 0 it stays within a
-        factor of two of its true value. <strong>Truncation</strong> always rounds the magnitude down — at k = 0 every weight shrinks by up to 50 %
-        (about 28 % on average), all in the same direction, and the error compounds through the layers until the ViT guesses. <strong>Round to
-        nearest</strong> turns each weight into the nearest power of two: errors of up to a third, but up as often as down, so they largely cancel
+        Both modes keep each weight's sign and its 8-bit exponent, so a weight never changes its order of magnitude:
+        even at k = 0 it stays within a factor of two of its true value. <strong>Truncation</strong> always rounds the
+        magnitude down — at k = 0 every weight shrinks by up to 50 % (about 28 % on average), all in the same direction,
+        and the error compounds through the layers until the ViT guesses. <strong>Round to nearest</strong> turns each
+        weight into the nearest power of two: errors of up to a third, but up as often as down, so they largely cancel
         and the accuracy barely moves.
       </p>
     </section>

@@ -26,7 +26,10 @@ async function magic(f: File): Promise<number> {
 /** Decides what the files are. Throws DropError with what is missing or ambiguous. */
 export async function planDrop(files: File[]): Promise<DropPlan> {
   const models = files.filter((f) => /\.onnx$/i.test(f.name));
-  if (models.length === 0) throw new DropError('Drop an .onnx image classifier (with an IDX pair or a folder of images + a labels file, or alone to run it on the embedded digits).');
+  if (models.length === 0)
+    throw new DropError(
+      'Drop an .onnx image classifier (with an IDX pair or a folder of images + a labels file, or alone to run it on the embedded digits).',
+    );
   if (models.length > 1) throw new DropError(`Drop one model at a time (got ${models.map((m) => m.name).join(', ')}).`);
   const model = models[0];
   const rest = files.filter((f) => f !== model && !f.name.startsWith('.'));
@@ -39,29 +42,46 @@ export async function planDrop(files: File[]): Promise<DropPlan> {
     const m = await magic(f);
     if (m === 0x803) idxImages = f;
     else if (m === 0x801) idxLabels = f;
-    else if (/\.gz$/i.test(f.name)) throw new DropError(`${f.name} is compressed: unpack it first (gunzip) and drop the IDX file.`);
+    else if (/\.gz$/i.test(f.name))
+      throw new DropError(`${f.name} is compressed: unpack it first (gunzip) and drop the IDX file.`);
   }
   if (idxImages || idxLabels) {
-    if (!idxImages || !idxLabels) throw new DropError(`An IDX pair needs both files: images (magic 0x803) and labels (0x801); got only the ${idxImages ? 'images' : 'labels'}.`);
+    if (!idxImages || !idxLabels)
+      throw new DropError(
+        `An IDX pair needs both files: images (magic 0x803) and labels (0x801); got only the ${idxImages ? 'images' : 'labels'}.`,
+      );
     return { kind: 'idx', model, images: idxImages, labels: idxLabels };
   }
   if (images.length > 0) {
-    if (texts.length !== 1) throw new DropError(texts.length ? `Several possible labels files (${texts.map((t) => t.name).join(', ')}): drop one.` : 'The images need a labels file (.txt or .csv: "name,label" lines, or one label per line in file-name order).');
-    if (images.length > MAX_IMAGES) throw new DropError(`${images.length} images: the lab takes at most ${MAX_IMAGES}.`);
+    if (texts.length !== 1)
+      throw new DropError(
+        texts.length
+          ? `Several possible labels files (${texts.map((t) => t.name).join(', ')}): drop one.`
+          : 'The images need a labels file (.txt or .csv: "name,label" lines, or one label per line in file-name order).',
+      );
+    if (images.length > MAX_IMAGES)
+      throw new DropError(`${images.length} images: the lab takes at most ${MAX_IMAGES}.`);
     const sorted = [...images].sort((a, b) => pathOf(a).localeCompare(pathOf(b), undefined, { numeric: true }));
     return { kind: 'images', model, images: sorted, labels: texts[0] };
   }
-  if (rest.length > 0) throw new DropError(`Not sure what ${rest.map((f) => f.name).join(', ')} ${rest.length === 1 ? 'is' : 'are'}: expected IDX files, images or a labels file.`);
+  if (rest.length > 0)
+    throw new DropError(
+      `Not sure what ${rest.map((f) => f.name).join(', ')} ${rest.length === 1 ? 'is' : 'are'}: expected IDX files, images or a labels file.`,
+    );
   return { kind: 'model-only', model };
 }
 
 /** Decodes images to grayscale [n, h, w] at the first image's size (others are scaled to it). */
-export async function decodeImages(files: File[], onProgress?: (done: number, total: number) => void): Promise<{ pixels: Float32Array; height: number; width: number }> {
+export async function decodeImages(
+  files: File[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ pixels: Float32Array; height: number; width: number }> {
   const first = await createImageBitmap(files[0]);
   const width = first.width;
   const height = first.height;
   first.close();
-  if (width * height > 512 * 512) throw new DropError(`Images of ${width}×${height} are too large for the lab (at most 512×512 pixels).`);
+  if (width * height > 512 * 512)
+    throw new DropError(`Images of ${width}×${height} are too large for the lab (at most 512×512 pixels).`);
   const canvas = document.createElement('canvas');
   canvas.width = width;
   canvas.height = height;
@@ -81,7 +101,8 @@ export async function decodeImages(files: File[], onProgress?: (done: number, to
     g.drawImage(bmp, 0, 0, width, height);
     bmp.close();
     const d = g.getImageData(0, 0, width, height).data;
-    for (let p = 0; p < hw; p++) pixels[i * hw + p] = (0.299 * d[4 * p] + 0.587 * d[4 * p + 1] + 0.114 * d[4 * p + 2]) / 255;
+    for (let p = 0; p < hw; p++)
+      pixels[i * hw + p] = (0.299 * d[4 * p] + 0.587 * d[4 * p + 1] + 0.114 * d[4 * p + 2]) / 255;
     if (i % 50 === 49) onProgress?.(i + 1, files.length);
   }
   onProgress?.(files.length, files.length);
@@ -89,7 +110,11 @@ export async function decodeImages(files: File[], onProgress?: (done: number, to
 }
 
 /** Reads and decodes a plan into the source the vision worker takes. */
-export async function sourceFromPlan(plan: DropPlan, embedded: Extract<VisionSource, { kind: 'url' }>, onProgress?: (done: number, total: number) => void): Promise<{ source: VisionSource; release: () => void }> {
+export async function sourceFromPlan(
+  plan: DropPlan,
+  embedded: Extract<VisionSource, { kind: 'url' }>,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ source: VisionSource; release: () => void }> {
   const name = plan.model.name;
   const none = () => undefined;
   switch (plan.kind) {
@@ -98,15 +123,36 @@ export async function sourceFromPlan(plan: DropPlan, embedded: Extract<VisionSou
       return { source: { ...embedded, name, modelUrl: url }, release: () => URL.revokeObjectURL(url) };
     }
     case 'idx': {
-      const [model, images, labels] = await Promise.all([plan.model.arrayBuffer(), plan.images.arrayBuffer(), plan.labels.arrayBuffer()]);
-      return { source: { kind: 'idx', name, dataName: `${plan.images.name} + ${plan.labels.name}`, model, images, labels }, release: none };
+      const [model, images, labels] = await Promise.all([
+        plan.model.arrayBuffer(),
+        plan.images.arrayBuffer(),
+        plan.labels.arrayBuffer(),
+      ]);
+      return {
+        source: { kind: 'idx', name, dataName: `${plan.images.name} + ${plan.labels.name}`, model, images, labels },
+        release: none,
+      };
     }
     case 'images': {
-      const [model, labelsText, decoded] = await Promise.all([plan.model.arrayBuffer(), plan.labels.text(), decodeImages(plan.images, onProgress)]);
+      const [model, labelsText, decoded] = await Promise.all([
+        plan.model.arrayBuffer(),
+        plan.labels.text(),
+        decodeImages(plan.images, onProgress),
+      ]);
       const first = pathOf(plan.images[0]);
       const where = first.includes('/') ? `${first.split('/')[0]}/` : 'dropped images';
       return {
-        source: { kind: 'images', name, dataName: `${where} (labels: ${plan.labels.name})`, model, pixels: decoded.pixels.buffer as ArrayBuffer, height: decoded.height, width: decoded.width, names: plan.images.map(pathOf), labelsText },
+        source: {
+          kind: 'images',
+          name,
+          dataName: `${where} (labels: ${plan.labels.name})`,
+          model,
+          pixels: decoded.pixels.buffer as ArrayBuffer,
+          height: decoded.height,
+          width: decoded.width,
+          names: plan.images.map(pathOf),
+          labelsText,
+        },
         release: none,
       };
     }
