@@ -8,7 +8,7 @@
 // uniform in [0.5, 1.5)/√K, symmetric: no zero points), not by quantizing f32 weights: the
 // kernels read the same bytes either way, and quantizing 45M weights on the CPU takes far
 // longer than the benchmark. They are uploaded with the runner's uploadLinear.
-import type { UniformQuantTensor } from '../core/quant/format.ts';
+import type { UniformQuantTensor } from '../core/tensor.ts';
 import { wordsPerRow } from '../core/quant/packing.ts';
 import { createStorage, readF32, uploadStorage } from '../gpu/buffers.ts';
 import type { GpuContext } from '../gpu/device.ts';

@@ -1,7 +1,7 @@
-import type { AnyTensor } from './quant/format.ts';
-
-// A weight is a tensor with a format tag: f32, or a quantized format (src/core/quant/format.ts,
-// src/core/quant/llmint8.ts); kernels are chosen by `format`, so the runner never needs to know who produced a weight.
+// A weight is a tensor with a format tag: f32, a uniform or codebook quantized format (layouts and
+// the code ↔ value maps in quant/format.ts, quant/packing.ts, quant/nf4.ts), or LLM.int8 rows
+// (quant/llmint8.ts). Kernels are chosen by `format`, so a runner never needs to know who produced
+// a weight. This file is the ground floor: it imports nothing.
 
 export interface F32Tensor {
   format: 'f32';
@@ -9,7 +9,54 @@ export interface F32Tensor {
   data: Float32Array;
 }
 
-export type Tensor = AnyTensor;
+export type UniformFormat = 'q8' | 'q4' | 'q3' | 'q2';
+export type CodebookFormat = 'nf4' | 'fp4';
+export type QuantFormat = UniformFormat | CodebookFormat;
+/** How the scales of a uniform tensor were fitted ('tensor' is stored replicated per row). */
+export type Granularity = 'tensor' | 'row' | 'group';
+
+export interface UniformQuantTensor {
+  format: UniformFormat;
+  shape: [number, number]; // [out, in]
+  granularity: Granularity;
+  group: number; // inputs per group (= in for 'tensor' / 'row')
+  sym: boolean;
+  scaleType: 'f32' | 'f16';
+  buffers: {
+    data: Uint32Array; // (out, wordsPerRow)
+    scales: Float32Array | Uint32Array; // (out, nGroups) f32, or fp16 pairs
+    zeros?: Uint32Array; // (out, nGroups) bytes, asym only
+    gIdx?: Uint32Array; // (in)
+  };
+}
+
+export interface CodebookQuantTensor {
+  format: CodebookFormat;
+  shape: number[]; // flattened for blocking; linears are [out, in]
+  group: number; // block size over the flattened tensor (bnb: 64)
+  sym: true; // codebooks are symmetric around 0 by construction (absmax scaling)
+  scaleType: 'f32' | 'dq8';
+  scaleOffset?: number; // 'dq8' only
+  buffers: {
+    data: Uint32Array; // ⌈numel / 8⌉ words, high nibble first
+    scales: Float32Array | Uint32Array; // absmax (nBlocks) f32, or u8 codes (dq8)
+    scales2?: Float32Array; // 'dq8' only: (⌈nBlocks / 256⌉)
+  };
+}
+
+/** LLM.int8 weight rows: w ≈ q · scale per row; outlier input columns run in f32 at matmul time. */
+export interface Int8RowsTensor {
+  format: 'llmint8';
+  shape: [number, number]; // [out, in]
+  threshold: number;
+  buffers: {
+    data: Uint32Array; // (out, ⌈in / 4⌉) int8 codes, byte k & 3 of word k >> 2
+    scales: Float32Array; // (out)
+  };
+}
+
+export type QuantTensor = UniformQuantTensor | CodebookQuantTensor;
+export type Tensor = F32Tensor | QuantTensor | Int8RowsTensor;
 export type TensorFormat = Tensor['format'];
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

@@ -22,9 +22,9 @@ import { NibbleError } from '../core/errors.ts';
 import { f32Values } from '../core/model/linear.ts';
 import { rowsPerPart } from '../core/plan/memory-plan.ts';
 import { linearRuns, mergeRun, runLayout, sliceRows } from '../core/plan/model-tensors.ts';
-import { UNIFORM_BITS, unpackScales, type CodebookFormat, type UniformFormat } from '../core/quant/format.ts';
+import { UNIFORM_BITS, unpackScales } from '../core/quant/format.ts';
 import { wordsPerRow, type PackBits } from '../core/quant/packing.ts';
-import { f32Tensor, type Tensor } from '../core/tensor.ts';
+import { f32Tensor, type Tensor, type CodebookFormat, type UniformFormat } from '../core/tensor.ts';
 import { uploadStorage } from './buffers.ts';
 import type { GpuContext } from './device.ts';
 

@@ -1,10 +1,10 @@
 // Shared by the quantized-matmul GPU tests: run one packed weight through `matmul` on the GPU
 // and through its CPU twin `linear()` (src/core/model/linear.ts, which decodes the same packed data),
 // with the prologue / epilogue the runner uses, and compare.
+import type { Tensor } from '../../src/core/tensor.ts';
 import { expect } from 'vitest';
 import { linear } from '../../src/core/model/linear.ts';
 import * as ops from '../../src/core/model/ops.ts';
-import type { AnyTensor } from '../../src/core/quant/format.ts';
 import { packUniform } from '../../src/core/quant/quantize-tensor.ts';
 import { quantizeMatrix } from '../../src/core/quant/uniform.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
@@ -44,7 +44,7 @@ export interface CaseOptions {
 /** GPU matmul of `w` (already uploaded) vs linear() on the tensors `parts` stacked row-wise. */
 export async function checkMatmul(
   ctx: GpuContext,
-  parts: readonly AnyTensor[],
+  parts: readonly Tensor[],
   w: GpuWeight,
   M: number,
   o: CaseOptions = {},
@@ -109,7 +109,7 @@ export async function checkMatmul(
 }
 
 /** Uploads one tensor and checks it (the common case). */
-export const checkTensor = (ctx: GpuContext, t: AnyTensor, M: number, o: CaseOptions = {}): Promise<Float32Array> =>
+export const checkTensor = (ctx: GpuContext, t: Tensor, M: number, o: CaseOptions = {}): Promise<Float32Array> =>
   checkMatmul(ctx, [t], uploadLinear(ctx, [t], 'w'), M, o);
 
 /**
@@ -121,7 +121,7 @@ export function actOrderTensor(
   N: number,
   K: number,
   o: { bits: 2 | 3 | 4 | 8; group: number; sym: boolean; scaleType: 'f32' | 'f16'; seed: number },
-): AnyTensor {
+): Tensor {
   const rand = rng(o.seed);
   const perm = Array.from({ length: K }, (_, i) => i);
   for (let i = K - 1; i > 0; i--) {

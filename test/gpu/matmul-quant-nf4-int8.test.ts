@@ -5,10 +5,10 @@
 // exactly —, i32 sums), so without outliers the GPU equals the twin up to the 2–3 roundings of
 // f32(acc)·sx·sw: rtol 2e-6. With outlier columns the fp32 part adds a short f32 sum: atol 1e-5.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { outlierColumns, packInt8Rows, quantizeRowsInt8, type Int8RowsTensor } from '../../src/core/quant/llmint8.ts';
+import { outlierColumns, packInt8Rows, quantizeRowsInt8 } from '../../src/core/quant/llmint8.ts';
 import { weightBytes } from '../../src/core/quant/format.ts';
 import { quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';
-import { f32Tensor } from '../../src/core/tensor.ts';
+import { f32Tensor, type Int8RowsTensor } from '../../src/core/tensor.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { thresholdParams } from '../../src/gpu/matmul-quant.ts';
 import { uploadLinear, weightBytesByFormat } from '../../src/gpu/weights.ts';

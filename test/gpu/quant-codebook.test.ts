@@ -5,10 +5,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { LINEAR_NAMES } from '../../src/core/model/model.ts';
-import type { CodebookQuantTensor } from '../../src/core/quant/format.ts';
 import { NF4_THRESHOLDS } from '../../src/core/quant/nf4.ts';
 import { quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';
-import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
+import { f32Tensor, type F32Tensor, type CodebookQuantTensor } from '../../src/core/tensor.ts';
 import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
 import { stories260K } from '../unit/helpers.ts';
 import { expectSameBits } from './quant-helpers.ts';

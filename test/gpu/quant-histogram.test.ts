@@ -3,10 +3,9 @@
 // for every container, ragged groups, fp16 scales, a gIdx permutation and real weights.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
-import type { UniformQuantTensor } from '../../src/core/quant/format.ts';
 import { codeHistogram } from '../../src/core/quant/histogram.ts';
 import { quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
-import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
+import { f32Tensor, type F32Tensor, type UniformQuantTensor } from '../../src/core/tensor.ts';
 import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
 import { stories260K } from '../unit/helpers.ts';
 import { gpuContext, randomF32, rng } from './setup-device.ts';

@@ -1,6 +1,7 @@
 // The readers under a page load: HTTP by ranges against a real local server (with and without
 // Range support, 404s, a connection cut mid-body), Blobs, the progress tracker, the 'files'
 // classifier, 'remote' refs, and the GGUF header read by growing prefixes.
+import type { UniformQuantTensor } from '../../src/core/tensor.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isNibbleError, NibbleError } from '../../src/core/errors.ts';
 import { loadGguf, loadGgufRanged } from '../../src/core/formats/gguf/llama.ts';
@@ -12,7 +13,6 @@ import { describeModelTensors } from '../../src/core/plan/model-tensors.ts';
 import type { LlamaModel } from '../../src/core/model/model.ts';
 import { writeNibbleFile } from '../../src/core/formats/nibble-file.ts';
 import { readNibbleFile } from '../../src/core/formats/nibble-file-read.ts';
-import type { UniformQuantTensor } from '../../src/core/quant/format.ts';
 import type { RangeReader } from '../../src/core/formats/safetensors.ts';
 import { DEFAULT_SPEC, type QuantSpec } from '../../src/core/quant/quant-spec.ts';
 import { quantizeModel } from '../../src/engine/quantize.ts';

@@ -16,9 +16,9 @@
 //   and layers.L.{bq,bk,bv} (f32) in every layer or in none (Qwen2 attention biases).
 // Every size is recomputed from shape and format and must match the blob exactly before any
 // typed array is made, so a corrupt header can never size an allocation (nibble-file-read.ts).
+import type { Tensor } from '../tensor.ts';
 import { NibbleError } from '../errors.ts';
 import { kvDim, type LlamaConfig, type LlamaModel } from '../model/model.ts';
-import type { AnyTensor } from '../quant/format.ts';
 import type { TokenizerFiles } from '../tokenizers/tokenizer-files.ts';
 
 export const NIBBLE_MAGIC = 0x4c42494e;
@@ -44,9 +44,9 @@ export interface NibbleFile {
 export const bad = (msg: string) => new NibbleError('bad-format', `nibble file: ${msg}`);
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
-function namedTensors(m: LlamaModel): [string, AnyTensor][] {
+function namedTensors(m: LlamaModel): [string, Tensor][] {
   const w = m.weights;
-  const out: [string, AnyTensor][] = [
+  const out: [string, Tensor][] = [
     ['tok_emb', w.tokEmb],
     ['rms_final', w.rmsFinal],
   ];
@@ -80,7 +80,7 @@ export function expectedShape(name: string, c: LlamaConfig): number[] {
   return shapes[k];
 }
 
-function buffersOf(t: AnyTensor): Partial<Record<BufferName, ArrayBufferView>> {
+function buffersOf(t: Tensor): Partial<Record<BufferName, ArrayBufferView>> {
   return t.format === 'f32' ? { data: t.data } : { ...t.buffers };
 }
 
@@ -100,7 +100,7 @@ export function writeNibbleFile(
   };
   const tensors: Record<string, unknown> = {};
   for (const [name, t] of namedTensors(model)) {
-    const { buffers: _b, data: _d, ...meta } = t as AnyTensor & { buffers?: unknown; data?: unknown };
+    const { buffers: _b, data: _d, ...meta } = t as Tensor & { buffers?: unknown; data?: unknown };
     const bufs = Object.fromEntries(
       Object.entries(buffersOf(t))
         .filter(([, v]) => v)

@@ -4,12 +4,11 @@
 import { NibbleError } from '../errors.ts';
 import { matmulInt8Mixed, unpackInt8Rows } from '../quant/llmint8.ts';
 import { matmul } from './ops.ts';
-import type { AnyTensor } from '../quant/format.ts';
-import type { F32Tensor } from '../tensor.ts';
+import { type F32Tensor, type Tensor } from '../tensor.ts';
 import { dequantizeTensor } from '../quant/quantize-tensor.ts';
 
 /** out (M, N) = x (M, K) · Wᵀ with W [N, K] in any format. */
-export function linear(out: Float32Array, x: Float32Array, w: AnyTensor, M: number, K: number, N: number): void {
+export function linear(out: Float32Array, x: Float32Array, w: Tensor, M: number, K: number, N: number): void {
   if (w.shape.length !== 2 || w.shape[0] !== N || w.shape[1] !== K) {
     throw new NibbleError('bad-argument', `linear: weight shape [${w.shape}] does not match [${N}, ${K}]`);
   }
@@ -25,7 +24,7 @@ export function linear(out: Float32Array, x: Float32Array, w: AnyTensor, M: numb
 }
 
 /** The fp32 values of any tensor (norm weights, embedding rows): decoded when quantized. */
-export function f32Values(t: AnyTensor): Float32Array {
+export function f32Values(t: Tensor): Float32Array {
   if (t.format === 'f32') return t.data;
   if (t.format === 'llmint8') {
     const { q, scale } = unpackInt8Rows(t);
@@ -40,7 +39,7 @@ export function f32Values(t: AnyTensor): Float32Array {
  * loaded model is itself quantized (a GGUF Q8_0/Q4_0 file kept native, a .nibble variant loaded
  * as the base). LLM.int8 rows keep their outlier split only inside matmuls: refused here.
  */
-export function weightValues(w: AnyTensor, what: string): F32Tensor {
+export function weightValues(w: Tensor, what: string): F32Tensor {
   if (w.format === 'f32') return w;
   if (w.format === 'llmint8')
     throw new NibbleError(

@@ -15,20 +15,18 @@
 // row ranges (`sliceRows`); the packed formats need part boundaries at whole words of their
 // scale / zero / code streams, which `rowAlign` states (rows per part are a multiple of it).
 import { NibbleError } from '../errors.ts';
-import type { Int8RowsTensor } from '../quant/llmint8.ts';
 import { gpuBufferBytes, type TensorPlanEntry } from './memory-plan.ts';
 import type { LlamaModel, LlamaWeights } from '../model/model.ts';
-import {
-  UNIFORM_BITS,
-  isCodebookFormat,
-  isUniformFormat,
-  unpackScales,
-  unpackZeros,
-  type CodebookQuantTensor,
-  type UniformQuantTensor,
-} from '../quant/format.ts';
+import { UNIFORM_BITS, isCodebookFormat, isUniformFormat, unpackScales, unpackZeros } from '../quant/format.ts';
 import { packF16Pairs, packU8, wordsPerRow } from '../quant/packing.ts';
-import { numel, type F32Tensor, type Tensor } from '../tensor.ts';
+import {
+  numel,
+  type F32Tensor,
+  type Tensor,
+  type CodebookQuantTensor,
+  type Int8RowsTensor,
+  type UniformQuantTensor,
+} from '../tensor.ts';
 
 const sameIdx = (a?: Uint32Array, b?: Uint32Array): boolean =>
   a === b || (!!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]));

@@ -24,15 +24,17 @@
 //   ŵ[e] = CODE[q[e]] · absmax[⌊e / group⌋]   (CODE = NF4_CODE or FP4_CODE, nf4.ts).
 
 import { NibbleError } from '../errors.ts';
-import { numel, type F32Tensor } from '../tensor.ts';
+import {
+  numel,
+  type CodebookFormat,
+  type CodebookQuantTensor,
+  type QuantTensor,
+  type Tensor,
+  type UniformFormat,
+  type UniformQuantTensor,
+} from '../tensor.ts';
 import { DYNAMIC_MAP } from './nf4.ts';
 import { unpackF16Pairs, unpackU8, type PackBits } from './packing.ts';
-import type { Granularity } from './uniform.ts';
-import type { Int8RowsTensor } from './llmint8.ts';
-
-export type UniformFormat = 'q8' | 'q4' | 'q3' | 'q2';
-export type CodebookFormat = 'nf4' | 'fp4';
-export type QuantFormat = UniformFormat | CodebookFormat;
 
 export const UNIFORM_BITS: Readonly<Record<UniformFormat, PackBits>> = { q8: 8, q4: 4, q3: 3, q2: 2 };
 export const uniformFormatForBits = (bits: number): UniformFormat | undefined =>
@@ -40,41 +42,7 @@ export const uniformFormatForBits = (bits: number): UniformFormat | undefined =>
 export const isUniformFormat = (f: string): f is UniformFormat => f in UNIFORM_BITS;
 export const isCodebookFormat = (f: string): f is CodebookFormat => f === 'nf4' || f === 'fp4';
 
-export interface UniformQuantTensor {
-  format: UniformFormat;
-  shape: [number, number]; // [out, in]
-  granularity: Granularity; // how the scales were fitted ('tensor' is stored replicated per row)
-  group: number; // inputs per group (= in for 'tensor' / 'row')
-  sym: boolean;
-  scaleType: 'f32' | 'f16';
-  buffers: {
-    data: Uint32Array; // (out, wordsPerRow)
-    scales: Float32Array | Uint32Array; // (out, nGroups) f32, or fp16 pairs
-    zeros?: Uint32Array; // (out, nGroups) bytes, asym only
-    gIdx?: Uint32Array; // (in)
-  };
-}
-
-export interface CodebookQuantTensor {
-  format: CodebookFormat;
-  shape: number[]; // flattened for blocking; linears are [out, in]
-  group: number; // block size over the flattened tensor (bnb: 64)
-  sym: true; // codebooks are symmetric around 0 by construction (absmax scaling)
-  scaleType: 'f32' | 'dq8';
-  scaleOffset?: number; // 'dq8' only
-  buffers: {
-    data: Uint32Array; // ⌈numel / 8⌉ words, high nibble first
-    scales: Float32Array | Uint32Array; // absmax (nBlocks) f32, or u8 codes (dq8)
-    scales2?: Float32Array; // 'dq8' only: (⌈nBlocks / 256⌉)
-  };
-}
-
-export type QuantTensor = UniformQuantTensor | CodebookQuantTensor;
-
-/** Any weight: what `Tensor` in tensor.ts becomes once QuantTensor joins its union. */
-export type AnyTensor = F32Tensor | QuantTensor | Int8RowsTensor;
-
-export const isQuantTensor = (t: AnyTensor): t is QuantTensor => t.format !== 'f32' && t.format !== 'llmint8';
+export const isQuantTensor = (t: Tensor): t is QuantTensor => t.format !== 'f32' && t.format !== 'llmint8';
 
 /** Number of (scale, zero) groups per row of a uniform tensor, or of absmax blocks of a codebook one. */
 export function scaleCount(t: QuantTensor): number {
@@ -114,7 +82,7 @@ export function unpackZeros(t: UniformQuantTensor): Uint8Array {
 }
 
 /** Bytes the tensor's buffers occupy (what a GPU upload or a saved variant costs). */
-export function weightBytes(t: AnyTensor): number {
+export function weightBytes(t: Tensor): number {
   if (t.format === 'f32') return t.data.byteLength;
   const b = t.buffers;
   let n = b.data.byteLength + b.scales.byteLength;
@@ -125,4 +93,4 @@ export function weightBytes(t: AnyTensor): number {
 }
 
 /** Storage bits per weight, scales, zeros and padding included. */
-export const bitsPerWeight = (t: AnyTensor): number => (8 * weightBytes(t)) / numel(t.shape);
+export const bitsPerWeight = (t: Tensor): number => (8 * weightBytes(t)) / numel(t.shape);

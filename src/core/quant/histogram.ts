@@ -2,8 +2,9 @@
 // many lay outside the grid and were clamped to 0 or maxq. CPU twin of the histogram_codes
 // kernel (shaders/quant/histogram_codes.wgsl).
 
+import type { UniformQuantTensor } from '../tensor.ts';
 import { NibbleError } from '../errors.ts';
-import { UNIFORM_BITS, unpackScales, unpackZeros, type UniformQuantTensor } from './format.ts';
+import { UNIFORM_BITS, unpackScales, unpackZeros } from './format.ts';
 import { unpackRows } from './packing.ts';
 import { roundHalfEven } from './rounding.ts';
 

@@ -4,6 +4,7 @@
 // dequantized int8 weights of those columns, as bitsandbytes does. threshold = Infinity gives
 // plain W8A8 (SmoothQuant's second half).
 import { roundHalfEven } from './rounding.ts';
+import type { Int8RowsTensor } from '../tensor.ts';
 
 export interface Int8Rows {
   q: Int8Array; // (N, K) codes in [−127, 127]
@@ -75,16 +76,6 @@ export function matmulInt8Mixed(
  * WGSL's dot4I8Packed reads). threshold: outlier feature threshold; Infinity = plain W8A8
  * (SmoothQuant), serialized as null.
  */
-export interface Int8RowsTensor {
-  format: 'llmint8';
-  shape: [number, number]; // [out, in]
-  threshold: number;
-  buffers: {
-    data: Uint32Array; // (out, ⌈in / 4⌉)
-    scales: Float32Array; // (out) w ≈ q · scale
-  };
-}
-
 export function packInt8Rows(w: Int8Rows, N: number, K: number, threshold: number): Int8RowsTensor {
   const wpr = Math.ceil(K / 4);
   const data = new Uint32Array(N * wpr);

@@ -22,10 +22,9 @@
 import { NibbleError } from '../errors.ts';
 import { roundToF16 } from './float-formats.ts';
 import { clamp, roundHalfEven } from './rounding.ts';
+import type { Granularity } from '../tensor.ts';
 
 const f32 = Math.fround;
-
-export type Granularity = 'tensor' | 'row' | 'group';
 
 export interface UniformOptions {
   bits: number; // 2..8

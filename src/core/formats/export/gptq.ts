@@ -22,17 +22,11 @@
 // has its q/k OUTPUT rows permuted (halfFromInterleaved): qweight columns, qzeros/scales columns
 // move together; g_idx (inputs) does not change.
 // Non-quantized tensors (embeddings, norms, lm_head) are written F16 (default) or F32.
+import type { Tensor, UniformQuantTensor } from '../../tensor.ts';
 import { NibbleError } from '../../errors.ts';
 import { f32Values } from '../../model/linear.ts';
 import { LINEAR_NAMES, type LinearName, type LlamaModel } from '../../model/model.ts';
-import {
-  isUniformFormat,
-  UNIFORM_BITS,
-  unpackScales,
-  unpackZeros,
-  type AnyTensor,
-  type UniformQuantTensor,
-} from '../../quant/format.ts';
+import { isUniformFormat, UNIFORM_BITS, unpackScales, unpackZeros } from '../../quant/format.ts';
 import { unpackRows } from '../../quant/packing.ts';
 import { f16Array, f16FromF32Bits } from './f16.ts';
 import { halfFromInterleaved } from './rope-permute.ts';
@@ -117,7 +111,7 @@ export function packGptqLinear(t: UniformQuantTensor, rowPerm?: Int32Array): Gpt
   return { bits, nGroups, qweight, qzeros, scales: scales16, gIdx };
 }
 
-function quantLinear(t: AnyTensor, what: string): UniformQuantTensor {
+function quantLinear(t: Tensor, what: string): UniformQuantTensor {
   if (!isUniformFormat(t.format)) {
     throw new NibbleError(
       'bad-argument',
@@ -147,7 +141,7 @@ function groupSize(linears: UniformQuantTensor[]): number {
   return G;
 }
 
-function floatEntry(name: string, t: AnyTensor, dtype: 'F16' | 'F32'): SafetensorsEntry {
+function floatEntry(name: string, t: Tensor, dtype: 'F16' | 'F32'): SafetensorsEntry {
   const x = f32Values(t);
   return { name, dtype, shape: [...t.shape], data: dtype === 'F32' ? x : f16Array(x) };
 }

@@ -23,12 +23,12 @@
 // Validation: the config is re-read with the loader's own parser (core/hf/config.ts) and must
 // give back the model's config; every tensor's shape is checked against it; the tokenizer must
 // fit the vocabulary, and a converted tokenizer.json must load (core/hf-tokenizer.ts).
+import type { Tensor } from '../../tensor.ts';
 import { NibbleError } from '../../errors.ts';
 import { hfConfigFromJson } from '../hf/config.ts';
 import { HfTokenizer } from '../../tokenizers/hf-tokenizer.ts';
 import { f32Values } from '../../model/linear.ts';
 import type { LlamaConfig, LlamaModel } from '../../model/model.ts';
-import type { AnyTensor } from '../../quant/format.ts';
 import { tokenizerFromFiles, type TokenizerFiles } from '../../tokenizers/tokenizer-files.ts';
 import { BOS, EOS } from '../../tokenizers/llama2c-tokenizer.ts';
 import { f16Array } from './f16.ts';
@@ -71,7 +71,7 @@ function encode(x: Float32Array, dtype: HfExportDtype): ArrayBufferView {
 }
 
 /** One tensor entry: shape checked against `want`, rows permuted by `perm` (new row r = old row perm[r]). */
-function entry(name: string, t: AnyTensor, want: number[], dtype: HfExportDtype, perm?: Int32Array): SafetensorsEntry {
+function entry(name: string, t: Tensor, want: number[], dtype: HfExportDtype, perm?: Int32Array): SafetensorsEntry {
   if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
     throw new NibbleError('bad-dims', `HF export: ${name} has shape [${t.shape}], the config implies [${want}]`);
   }
@@ -129,7 +129,7 @@ function configJson(
   const c = model.config;
   const qwen2 = (model.weights.attnBias?.length ?? 0) > 0; // as hf/runnable.ts modelFeatures
   const quantized = new Set<string>();
-  const note = (t: AnyTensor) => void (t.format !== 'f32' && quantized.add(t.format));
+  const note = (t: Tensor) => void (t.format !== 'f32' && quantized.add(t.format));
   model.weights.layers.forEach((lw) => Object.values(lw).forEach(note));
   [model.weights.tokEmb, model.weights.rmsFinal, model.weights.wcls].forEach(note);
   const json: Record<string, unknown> = {

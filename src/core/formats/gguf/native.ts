@@ -3,7 +3,7 @@
 //   Q4_0 x = (q − 8) · d, q ∈ 0..15   →  q4, symmetric (zero 8):   q = q,       scale = d
 // one fp16 scale per 32 inputs of a row (group 32, scaleType 'f16'); Q4_0's d may be negative,
 // which ŵ = scale · (q − zero) carries as is. Other types return null (the caller dequantizes).
-import type { UniformQuantTensor } from '../../quant/format.ts';
+import type { UniformQuantTensor } from '../../tensor.ts';
 import { packRows } from '../../quant/packing.ts';
 import { GgmlType, type GgufFile, type GgufTensorInfo } from './types.ts';
 
