@@ -8,6 +8,7 @@ import type { Sink } from '../gpu/matmul-quant.ts';
 import { KERNELS, PARAM_BYTES, type KernelName } from '../gpu/pipelines.ts';
 import type { Dispatch } from '../gpu/recorder.ts';
 import { createNodeGpu } from './dawn.ts';
+import { mulberry32 } from '../core/random.ts';
 
 export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -19,17 +20,7 @@ export const round = (x: number, digits = 2): number => Number(x.toFixed(digits)
 /** x to `digits` significant digits (rates and ratios that span 0.001 … 1000s). */
 export const sig = (x: number, digits = 3): number => Number(x.toPrecision(digits));
 
-/** mulberry32: a seeded uniform PRNG in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** n values uniform in [−scale, scale). */
 export function randomF32(rand: () => number, n: number, scale = 1): Float32Array {

@@ -7,6 +7,7 @@ import { createNodeGpu } from '../../src/cli/dawn.ts';
 import { readF32, uploadStorage, createStorage } from '../../src/gpu/buffers.ts';
 import { requestGpuContext, type GpuContext, type GpuOptions } from '../../src/gpu/device.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
+import { mulberry32 } from '../../src/core/random.ts';
 
 const contexts = new Map<string, Promise<GpuContext>>(); // kept for the process lifetime
 
@@ -39,17 +40,7 @@ export const zeros = (ctx: GpuContext, floats: number, label = 'out'): GPUBuffer
 export const read = (ctx: GpuContext, buf: GPUBuffer, n: number, offset = 0): Promise<Float32Array> =>
   readF32(ctx, buf, n, offset);
 
-/** Seeded uniform [0, 1) generator (mulberry32): the same seed gives the same inputs everywhere. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** n values uniform in [-scale, scale). */
 export function randomF32(rand: () => number, n: number, scale = 1): Float32Array {

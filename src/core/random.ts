@@ -1,0 +1,14 @@
+// Seeded randomness for test data, benches and synthetic checkpoints: the same seed gives the same
+// values on every host (no Math.random anywhere a result is compared).
+
+/** mulberry32: a seeded uniform PRNG in [0, 1); 2^32 states, period 2^32. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
