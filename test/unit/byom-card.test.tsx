@@ -9,18 +9,13 @@ import { StoreProvider } from '../../src/state/react.tsx';
 import { createAppStore } from '../../src/state/store.ts';
 import { ByomCard } from '../../src/ui/models/ByomCard.tsx';
 import type { Engine, LoadProgress, ModelPlan, ModelSource } from '../../src/worker/engine-host/protocol.ts';
+import { STORIES260K_CONFIG } from './helpers.ts';
 
 afterEach(cleanup);
 
 const CONFIG = {
-  dim: 64,
-  hiddenDim: 172,
-  nLayers: 5,
-  nHeads: 8,
-  nKvHeads: 4,
-  vocabSize: 512,
+  ...STORIES260K_CONFIG,
   seqLen: 4096,
-  headSize: 8,
   sharedClassifier: true,
 } as ModelPlan['config'];
 

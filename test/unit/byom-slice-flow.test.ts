@@ -14,6 +14,7 @@ import {
   type ModelPlan,
   type ModelSource,
 } from '../../src/worker/engine-host/protocol.ts';
+import { STORIES260K_CONFIG } from './helpers.ts';
 
 interface Call {
   kind: 'inspect' | 'load';
@@ -27,14 +28,7 @@ interface Call {
 }
 
 const CONFIG = {
-  dim: 64,
-  hiddenDim: 172,
-  nLayers: 5,
-  nHeads: 8,
-  nKvHeads: 4,
-  vocabSize: 512,
-  seqLen: 512,
-  headSize: 8,
+  ...STORIES260K_CONFIG,
   sharedClassifier: true,
 };
 

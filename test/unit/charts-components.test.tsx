@@ -10,18 +10,12 @@ import { QuantizeForm } from '../../src/ui/quantize/QuantizeForm.tsx';
 import { VariantList } from '../../src/ui/quantize/VariantList.tsx';
 import { DEFAULT_SPEC, type VariantInfo } from '../../src/worker/engine-host/lab-protocol.ts';
 import type { Engine } from '../../src/worker/engine-host/protocol.ts';
+import { STORIES260K_CONFIG } from './helpers.ts';
 
 afterEach(cleanup);
 
 const CONFIG = {
-  dim: 64,
-  hiddenDim: 172,
-  nLayers: 5,
-  nHeads: 8,
-  nKvHeads: 4,
-  vocabSize: 512,
-  seqLen: 512,
-  headSize: 8,
+  ...STORIES260K_CONFIG,
 };
 const variant = (id: string, label: string, bits: number): VariantInfo => ({
   id,

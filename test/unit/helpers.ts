@@ -8,3 +8,15 @@ export const stories260K = (): Uint8Array => readProjectFile('public/models/stor
 export const tok512 = (): Uint8Array => readProjectFile('public/models/tok512.bin');
 
 export const seededRandom = mulberry32;
+
+/** stories260K's header (dims llama2.c's run.c reads; headSize = dim / nHeads). */
+export const STORIES260K_CONFIG = {
+  dim: 64,
+  hiddenDim: 172,
+  nLayers: 5,
+  nHeads: 8,
+  nKvHeads: 4,
+  vocabSize: 512,
+  seqLen: 512,
+  headSize: 8,
+} as const;

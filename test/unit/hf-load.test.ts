@@ -24,7 +24,7 @@ import {
   withConfig,
   writeTensors,
 } from './hf-fixture.ts';
-import { seededRandom, stories260K } from './helpers.ts';
+import { seededRandom, stories260K, STORIES260K_CONFIG } from './helpers.ts';
 
 const files = hfFixtureFiles();
 const load = (f: Record<string, Uint8Array>) => loadHfModel(folderOf(f));
@@ -49,14 +49,7 @@ describe('HF stories260K (written by transformers)', () => {
     expect(arch).toBe('llama');
     expect(chatTemplate).toBeUndefined();
     expect(model.config).toEqual({
-      dim: 64,
-      hiddenDim: 172,
-      nLayers: 5,
-      nHeads: 8,
-      nKvHeads: 4,
-      vocabSize: 512,
-      seqLen: 512,
-      headSize: 8,
+      ...STORIES260K_CONFIG,
       normEps: 1e-5,
       ropeTheta: 10000,
       ropeStyle: 'half',

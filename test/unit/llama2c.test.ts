@@ -4,7 +4,7 @@ import { CpuForward } from '../../src/core/model/forward.ts';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import type { LlamaModel } from '../../src/core/model/model.ts';
 import { f32Values } from '../../src/core/model/linear.ts';
-import { seededRandom, stories260K } from './helpers.ts';
+import { seededRandom, stories260K, STORIES260K_CONFIG } from './helpers.ts';
 
 const file = stories260K();
 const model = parseLlama2c(file);
@@ -57,14 +57,7 @@ const errorOf = (f: () => unknown): NibbleError => {
 describe('llama2.c checkpoint loader', () => {
   it('reads the stories260K header and shares the classifier', () => {
     expect(model.config).toMatchObject({
-      dim: 64,
-      hiddenDim: 172,
-      nLayers: 5,
-      nHeads: 8,
-      nKvHeads: 4,
-      vocabSize: 512,
-      seqLen: 512,
-      headSize: 8,
+      ...STORIES260K_CONFIG,
       sharedClassifier: true,
     });
     expect(model.weights.wcls).toBe(model.weights.tokEmb);

@@ -17,6 +17,7 @@ import {
   type Request,
   type SamplingSettings,
 } from '../../src/worker/engine-host/protocol.ts';
+import { STORIES260K_CONFIG } from './helpers.ts';
 
 const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
 const MODEL = read('public/models/stories260K.bin');
@@ -86,13 +87,7 @@ describe('engine host (request by request)', () => {
       throw new Error(`expected a load response, got ${JSON.stringify(r)}`);
     const m = r.result.model;
     expect(m.config).toMatchObject({
-      dim: 64,
-      hiddenDim: 172,
-      nLayers: 5,
-      nHeads: 8,
-      nKvHeads: 4,
-      vocabSize: 512,
-      seqLen: 512,
+      ...STORIES260K_CONFIG,
     });
     expect(m.modelBytes).toBe(MODEL.byteLength);
     expect(m.tokenizerBytes).toBe(TOK.byteLength);
