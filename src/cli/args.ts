@@ -14,7 +14,7 @@ export interface ParsedArgs {
 
 /** Parses `argv` against `spec` (keys are option names without dashes; `h` allows `-h`). */
 export function parseArgs(argv: readonly string[], spec: Record<string, OptionSpec>): ParsedArgs {
-  const out: ParsedArgs = { positionals: [], values: {}, flags: new Set() };
+  const out: ParsedArgs = { positionals: [], values: Object.create(null) as Record<string, string>, flags: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') {
@@ -29,7 +29,7 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
       continue;
     }
     const [, name, inline] = m;
-    const opt = spec[name];
+    const opt = Object.hasOwn(spec, name) ? spec[name] : undefined;
     if (!opt) throw new NibbleError('bad-argument', `unknown option ${arg.replace(/=.*$/s, '')}`);
     if (opt.kind === 'flag') {
       if (inline !== undefined) throw new NibbleError('bad-argument', `--${name} takes no value`);
@@ -38,7 +38,7 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new NibbleError('bad-argument', `--${name} needs a value`);
-    if (name in out.values) throw new NibbleError('bad-argument', `--${name} was given twice`);
+    if (Object.hasOwn(out.values, name)) throw new NibbleError('bad-argument', `--${name} was given twice`);
     out.values[name] = value;
   }
   return out;
@@ -51,7 +51,7 @@ export function numberOption(
   fallback: number,
   { min, max, integer = false }: { min: number; max: number; integer?: boolean },
 ): number {
-  const raw = args.values[name];
+  const raw = Object.hasOwn(args.values, name) ? args.values[name] : undefined;
   if (raw === undefined) return fallback;
   const v = Number(raw);
   const what = integer ? 'a whole number' : 'a number';

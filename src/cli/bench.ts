@@ -174,6 +174,7 @@ export async function runBenchCli(
     return 0;
   }
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
+  if (args.values.only === 'tokenizer') return (await import('./bench-tokenizer.ts')).runTokenizerBench(args, io);
   if (args.flags.has('quick') && args.flags.has('full'))
     throw new NibbleError('bad-argument', '--quick and --full exclude each other');
   const report = await runBench(args, (s) => io.stderr.write(`bench: ${s}\n`));

@@ -31,8 +31,9 @@ Usage:
 
 generate: writes only the generated text to stdout (streamed, then a newline);
 statistics (tokens/s, backend, adapter, seed) go to stderr.
-  --model FILE         llama2.c checkpoint (.bin) or a .nibble file from \`nibble quantize\`
-  --tokenizer FILE     llama2.c tokenizer (.bin) for that model (optional for .nibble files)
+  --model PATH         llama2.c checkpoint (.bin), .nibble file (\`nibble quantize\`), GGUF file,
+                       or a Hugging Face folder (config.json, *.safetensors, tokenizer.json)
+  --tokenizer FILE     llama2.c tokenizer.bin or tokenizer.json (optional when the model carries one)
   --prompt TEXT        start of the text (default: empty, generation starts from BOS)
   --chat               send --prompt as one user message through the model's chat template
                        (HF tokenizer_config.json chat_template or chat_template.jinja); the

@@ -35,39 +35,84 @@ export const withOwnContext = (loaded: LoadedModel, model: LlamaModel): LlamaMod
   config: { ...model.config, seqLen: loaded.ownContext },
 });
 
+/** Plain words for a Node file-system error (no raw ERR_* / ENAMETOOLONG codes in messages). */
+function fsWhy(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'ENAMETOOLONG') return 'the name is too long';
+  if (code === 'ERR_INVALID_ARG_VALUE' || code === 'ERR_INVALID_ARG_TYPE') return 'the name is not a valid file name';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a folder';
+  return (e as Error).message;
+}
+
+/**
+ * Only regular files (or links to them) are read: a FIFO, socket or device would block forever
+ * or stream without end. Returns false when `path` does not exist.
+ */
+async function requireRegularFile(path: string, what: string): Promise<boolean> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new NibbleError('bad-argument', `cannot read ${what} ${JSON.stringify(path.slice(0, 200))}: ${fsWhy(e)}`);
+  }
+  if (!st.isFile()) {
+    const kind = st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a named pipe' : 'not a regular file';
+    throw new NibbleError('bad-argument', `cannot read ${what} ${path}: it is ${kind}, not a regular file`);
+  }
+  return true;
+}
+
 export async function readInput(io: CliIo, flag: string, path: string | undefined): Promise<Uint8Array> {
   if (!path) throw new NibbleError('bad-argument', `--${flag} FILE is required`);
+  if (!io.readFile && !(await requireRegularFile(path, `--${flag}`)))
+    throw new NibbleError('bad-argument', `cannot read --${flag} ${path}: no such file`);
   try {
     return io.readFile ? await io.readFile(path) : new Uint8Array(await readFile(path));
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new NibbleError('bad-argument', `cannot read --${flag} ${path}: ${why}`);
+    throw new NibbleError('bad-argument', `cannot read --${flag} ${path}: ${fsWhy(e)}`);
   }
+}
+
+/** A file name a folder (or a shard index inside it) asks for: one plain name, no separators or NUL. */
+function folderEntry(dir: string, name: string): string {
+  if (name.length === 0 || name.length > 255 || /[\0/\\]/.test(name) || name === '.' || name === '..')
+    throw new NibbleError(
+      'bad-format',
+      `the model folder names a file ${JSON.stringify(name.slice(0, 80))}${name.length > 80 ? '…' : ''}: not a plain file name of 1..255 characters`,
+    );
+  return join(dir, name);
 }
 
 /** A Node folder for the HF loader: whole-file reads for JSON, ranged reads for safetensors. */
 function nodeFolder(dir: string): ModelFolder & { close(): Promise<void> } {
-  const full = (name: string) => join(dir, basename(name));
+  const full = (name: string) => folderEntry(dir, basename(name));
   const handles: FileHandle[] = [];
   return {
     close: async () => {
       await Promise.all(handles.splice(0).map((h) => h.close()));
     },
     async get(name) {
+      const path = full(name);
+      if (!(await requireRegularFile(path, 'model file'))) return undefined;
       try {
-        return new Uint8Array(await readFile(full(name)));
+        return new Uint8Array(await readFile(path));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new NibbleError('bad-argument', `cannot read ${full(name)}: ${(e as Error).message}`);
+        throw new NibbleError('bad-argument', `cannot read ${path}: ${fsWhy(e)}`);
       }
     },
     async open(name) {
+      const path = full(name);
+      if (!(await requireRegularFile(path, 'model file'))) return undefined;
       let fh;
       try {
-        fh = await open(full(name), 'r');
+        fh = await open(path, 'r');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw e;
+        throw new NibbleError('bad-argument', `cannot open ${path}: ${fsWhy(e)}`);
       }
       handles.push(fh);
       const { size } = await fh.stat();

@@ -11,6 +11,8 @@ export type NibbleErrorCode =
   | 'device-lost' // GPUDevice.lost resolved while we were using it
   | 'too-large' // a tensor or buffer exceeds the device's limits
   | 'bad-argument' // a CLI flag or API argument is invalid
+  | 'non-finite' // weights or computed values are NaN / Infinity
+  | 'over-limit' // an input exceeded a bound on size, time or steps (template, regex, prompt, nesting)
   | 'cancelled'; // the user pressed Stop / Cancel
 
 export class NibbleError extends Error {
@@ -32,5 +34,26 @@ export function requireBytes(what: string, offset: number, need: number, size: n
       'truncated',
       `${what}: expected ${offset + need} bytes, file has ${size} (missing ${offset + need - size})`,
     );
+  }
+}
+
+/**
+ * A short, non-recursive description of an untrusted value for an error message: never walks
+ * into objects or arrays (a JSON value may be nested 100,000 deep), never calls its toString.
+ */
+export function describeValue(v: unknown, maxChars = 60): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v.length > maxChars ? `${v.slice(0, maxChars)}…` : v);
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(v);
+    case 'object':
+      return 'an object';
+    default:
+      return typeof v;
   }
 }

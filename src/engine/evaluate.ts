@@ -22,6 +22,32 @@ export interface EvalProgress {
   pplSoFar: number;
 }
 
+/** Index of the first NaN/±Inf in x[from, from + n), or -1. */
+function firstNonFinite(x: Float32Array, from = 0, n = x.length - from): number {
+  for (let i = from; i < from + n; i++) if (!Number.isFinite(x[i])) return i;
+  return -1;
+}
+
+/**
+ * Why logits came out non-finite: reruns `ids` with the residual stream and names the first
+ * block whose output holds NaN/±Inf (the runner's embedding when even the input is bad).
+ * Returns the NibbleError('non-finite') to throw.
+ */
+export async function nonFiniteError(runner: ModelRunner, ids: readonly number[], where: string): Promise<NibbleError> {
+  let layer = 'the final norm or classifier';
+  try {
+    const { residuals } = await runner.logitsAll(ids.slice(0, runner.config.seqLen), { residuals: true });
+    const l = residuals?.findIndex((x) => firstNonFinite(x) >= 0) ?? -1;
+    if (l >= 0) layer = `block ${l} (layer ${l} of ${runner.config.nLayers})`;
+  } catch {
+    layer = 'a layer the runner could not report';
+  }
+  return new NibbleError(
+    'non-finite',
+    `the model's values stop being finite numbers in ${layer}: its logits ${where} are NaN or Infinity (corrupt weights or an overflow)`,
+  );
+}
+
 export async function evaluate(
   target: ModelRunner,
   windows: readonly number[][],
@@ -52,6 +78,11 @@ export async function evaluate(
       );
     const q = await target.logitsAll(ids, { residuals: reference !== null });
     const r = reference ? await reference.logitsAll(ids, { residuals: true }) : null;
+    // A NaN/Inf logit would make perplexity NaN while KL (max(0, NaN)) and top-1 looked perfect.
+    if (firstNonFinite(q.logits, 0, (M - 1) * V) >= 0)
+      throw await nonFiniteError(target, ids, `in evaluation window ${w + 1}`);
+    if (r && firstNonFinite(r.logits, 0, (M - 1) * V) >= 0)
+      throw await nonFiniteError(reference!, ids, `of the reference model in evaluation window ${w + 1}`);
     // Position t predicts token t + 1: positions 0..M−2 are scored.
     for (let t = 0; t < M - 1; t++) {
       const lq = logSoftmax(q.logits, t * V, V);

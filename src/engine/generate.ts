@@ -12,6 +12,7 @@ import type { ChatMessage } from '../core/formats/hf/chat-template.ts';
 import { Sampler } from '../core/model/sampler.ts';
 import type { TextTokenizer } from '../core/tokenizers/text-tokenizer.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
+import { nonFiniteError } from './evaluate.ts';
 import type { ModelRunner } from './runner.ts';
 
 export interface GenerateOptions {
@@ -109,6 +110,15 @@ export async function generate(
     throw new NibbleError('bad-argument', `maxTokens must be a whole number ≥ 0, got ${opts.maxTokens}`);
   if (!(opts.temperature >= 0))
     throw new NibbleError('bad-argument', `temperature must be ≥ 0, got ${opts.temperature}`);
+  // Before encoding: a token covers at most maxTokenLength bytes (≥ UTF-16 units), so a longer
+  // text cannot fit the context whatever it encodes to — refused without spending the time.
+  const maxTokenLength = (tokenizer as { maxTokenLength?: number }).maxTokenLength;
+  const chars = typeof prompt === 'string' ? prompt.length : prompt.rendered.length;
+  if (maxTokenLength !== undefined && Math.ceil(chars / maxTokenLength) >= seqLen)
+    throw new NibbleError(
+      'bad-argument',
+      `the prompt is ${chars} characters, at least ${Math.ceil(chars / maxTokenLength)} tokens; the model's context holds ${seqLen}`,
+    );
   const promptIds = promptTokenIds(tokenizer, prompt);
   if (promptIds.length === 0) {
     throw new NibbleError(
@@ -147,7 +157,14 @@ export async function generate(
       break;
     }
     const r = await runner.step(feed, pos, want);
+    if (r.kind === 'logits' && !r.logits.every(Number.isFinite))
+      throw await nonFiniteError(runner, [...promptIds, ...generated], `at position ${pos + feed.length - 1}`);
     const next = r.kind === 'argmax' ? r.token : sampler.sample(r.logits);
+    if (!Number.isInteger(next) || next < 0 || next >= runner.config.vocabSize)
+      throw new NibbleError(
+        'non-finite',
+        `the runner chose token ${next}, outside the vocabulary of ${runner.config.vocabSize}`,
+      );
     if (pos === 0) {
       prefillMs = now() - t0;
       tDecode = now();

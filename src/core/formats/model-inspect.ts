@@ -14,7 +14,7 @@ import { readGgufHeader } from './gguf/read.ts';
 import { planGguf, type GgufPlanTensor } from './gguf/llama.ts';
 import { GgmlType } from './gguf/types.ts';
 import { detectModelFormat } from './hf/detect.ts';
-import { parseJsonObject } from './hf/json.ts';
+import { parseJsonObject, show } from './hf/json.ts';
 import { inspectHfFolder, type ModelFolder } from './hf/load.ts';
 import { llama2cBodyBytes, validateHeader } from './llama2c.ts';
 import type { TensorPlanEntry } from '../plan/memory-plan.ts';
@@ -290,7 +290,7 @@ async function nibbleTensor(
 ): Promise<Tensor> {
   if (!isObj(e)) throw nibbleBad(`tensor ${name} is missing`);
   if (!Array.isArray(e.shape) || e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
-    throw nibbleBad(`${name}: shape ${JSON.stringify(e.shape)} does not match the config's [${shape}]`);
+    throw nibbleBad(`${name}: shape ${show(e.shape)} does not match the config's [${shape}]`);
   }
   const f = e.format;
   if (f === 'f32') return shapeOnly(shape);
@@ -299,7 +299,7 @@ async function nibbleTensor(
   const bufs = isObj(e.buffers) ? e.buffers : {};
   const group = (hi: number) => {
     if (!Number.isInteger(e.group) || (e.group as number) < 1 || (e.group as number) > hi)
-      throw nibbleBad(`${name}: group ${JSON.stringify(e.group)} is not in 1..${hi}`);
+      throw nibbleBad(`${name}: group ${show(e.group)} is not in 1..${hi}`);
     return e.group as number;
   };
   if (f === 'llmint8')
@@ -311,7 +311,7 @@ async function nibbleTensor(
     };
   if (typeof f === 'string' && isCodebookFormat(f)) {
     if (e.scaleType !== 'f32' && e.scaleType !== 'dq8')
-      throw nibbleBad(`${name}: scaleType must be 'f32' or 'dq8', got ${JSON.stringify(e.scaleType)}`);
+      throw nibbleBad(`${name}: scaleType must be 'f32' or 'dq8', got ${show(e.scaleType)}`);
     return {
       format: f,
       shape,
@@ -321,9 +321,9 @@ async function nibbleTensor(
       buffers: { data: NO_U32, scales: NO_F32 },
     };
   }
-  if (typeof f !== 'string' || !isUniformFormat(f)) throw nibbleBad(`${name}: unknown format ${JSON.stringify(f)}`);
+  if (typeof f !== 'string' || !isUniformFormat(f)) throw nibbleBad(`${name}: unknown format ${show(f)}`);
   if (e.scaleType !== 'f32' && e.scaleType !== 'f16')
-    throw nibbleBad(`${name}: scaleType must be 'f32' or 'f16', got ${JSON.stringify(e.scaleType)}`);
+    throw nibbleBad(`${name}: scaleType must be 'f32' or 'f16', got ${show(e.scaleType)}`);
   let gIdx: Uint32Array | undefined;
   if (bufs.gIdx !== undefined) {
     if (blobSize(`${name}.gIdx`, bufs.gIdx) !== 4 * cols)

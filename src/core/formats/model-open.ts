@@ -6,6 +6,7 @@
 // next to its converted tensors); HF folders one tensor at a time (hf/load.ts, with
 // ModelFolder.open); llama2.c and .nibble, our own small formats, are read whole.
 import { NibbleError } from '../errors.ts';
+import { requireFiniteWeights } from './finite.ts';
 import { readGgufHeader } from './gguf/read.ts';
 import { loadGgufRanged } from './gguf/llama.ts';
 import { detectModelFormat } from './hf/detect.ts';
@@ -78,6 +79,7 @@ function finish(
   opts: OpenOptions,
   built?: TextTokenizer,
 ): OpenedModel {
+  requireFiniteWeights(model, `the ${rest.format} model`);
   const files = opts.tokenizer ?? carried;
   if (!files) throw new NibbleError('bad-argument', opts.missingTokenizer ?? MISSING_TOKENIZER);
   const tokenizer = !opts.tokenizer && built ? built : tokenizerFromFiles(files, model.config.vocabSize);

@@ -4,6 +4,7 @@
 // and overlaps. Only then are typed arrays made, each a copy of exactly the bytes checked.
 import { NibbleError } from '../errors.ts';
 import { validateHeader } from './llama2c.ts';
+import { requireJsonDepth, show } from './hf/json.ts';
 import type { LayerWeights, LlamaConfig } from '../model/model.ts';
 import {
   LAYER_KEYS,
@@ -30,7 +31,7 @@ const isInt = (v: unknown): v is number => Number.isInteger(v);
 export function readNibbleConfig(v: unknown): LlamaConfig {
   if (!isObj(v)) throw bad('header has no config object');
   const n = (k: string) => {
-    if (!isInt(v[k])) throw bad(`config.${k} must be a whole number, got ${JSON.stringify(v[k])}`);
+    if (!isInt(v[k])) throw bad(`config.${k} must be a whole number, got ${show(v[k])}`);
     return v[k] as number;
   };
   const c = validateHeader({
@@ -50,7 +51,7 @@ export function readNibbleConfig(v: unknown): LlamaConfig {
   if (typeof theta !== 'number' || !(theta > 0 && Number.isFinite(theta)))
     throw bad(`config.ropeTheta ${String(theta)} is not a positive number`);
   if (style !== 'interleaved' && style !== 'half')
-    throw bad(`config.ropeStyle must be 'interleaved' or 'half', got ${JSON.stringify(style)}`);
+    throw bad(`config.ropeStyle must be 'interleaved' or 'half', got ${show(style)}`);
   return { ...c, normEps: eps, ropeTheta: theta, ropeStyle: style };
 }
 
@@ -64,14 +65,13 @@ function expectedBuffers(name: string, e: Obj, shape: number[]): Partial<Record<
   if (shape.length !== 2) throw bad(`${name}: format ${String(f)} needs a matrix`);
   if (typeof f === 'string' && isUniformFormat(f)) {
     const g = e.group;
-    if (!isInt(g) || g < 1 || g > cols) throw bad(`${name}: group ${JSON.stringify(g)} is not in 1..${cols}`);
+    if (!isInt(g) || g < 1 || g > cols) throw bad(`${name}: group ${show(g)} is not in 1..${cols}`);
     if (typeof e.sym !== 'boolean') throw bad(`${name}: sym must be true or false`);
     if (e.granularity !== 'tensor' && e.granularity !== 'row' && e.granularity !== 'group')
-      throw bad(`${name}: unknown granularity ${JSON.stringify(e.granularity)}`);
+      throw bad(`${name}: unknown granularity ${show(e.granularity)}`);
     const groups = rows * Math.ceil(cols / g);
     const scales = e.scaleType === 'f32' ? words(groups) : e.scaleType === 'f16' ? words(Math.ceil(groups / 2)) : NaN;
-    if (Number.isNaN(scales))
-      throw bad(`${name}: scaleType must be 'f32' or 'f16', got ${JSON.stringify(e.scaleType)}`);
+    if (Number.isNaN(scales)) throw bad(`${name}: scaleType must be 'f32' or 'f16', got ${show(e.scaleType)}`);
     const out: Partial<Record<BufferName, number>> = { data: words(rows * wordsPerRow(UNIFORM_BITS[f], cols)), scales };
     if (!e.sym) out.zeros = words(Math.ceil(groups / 4));
     out.gIdx = words(cols); // optional
@@ -79,11 +79,10 @@ function expectedBuffers(name: string, e: Obj, shape: number[]): Partial<Record<
   }
   if (typeof f === 'string' && isCodebookFormat(f)) {
     const g = e.group;
-    if (!isInt(g) || g < 1 || g > n) throw bad(`${name}: block size ${JSON.stringify(g)} is not in 1..${n}`);
+    if (!isInt(g) || g < 1 || g > n) throw bad(`${name}: block size ${show(g)} is not in 1..${n}`);
     const blocks = Math.ceil(n / g);
     if (e.scaleType === 'f32') return { data: words(Math.ceil(n / 8)), scales: words(blocks) };
-    if (e.scaleType !== 'dq8')
-      throw bad(`${name}: scaleType must be 'f32' or 'dq8', got ${JSON.stringify(e.scaleType)}`);
+    if (e.scaleType !== 'dq8') throw bad(`${name}: scaleType must be 'f32' or 'dq8', got ${show(e.scaleType)}`);
     if (typeof e.scaleOffset !== 'number' || !Number.isFinite(e.scaleOffset))
       throw bad(`${name}: dq8 needs a finite scaleOffset`);
     return {
@@ -97,7 +96,7 @@ function expectedBuffers(name: string, e: Obj, shape: number[]): Partial<Record<
       throw bad(`${name}: threshold must be a positive number or null`);
     return { data: words(rows * Math.ceil(cols / 4)), scales: words(rows) };
   }
-  throw bad(`${name}: unknown format ${JSON.stringify(f)}`);
+  throw bad(`${name}: unknown format ${show(f)}`);
 }
 
 /** Checks the 12-byte prelude (magic, version, header length) of a file of `size` bytes; returns the header length. */
@@ -122,8 +121,15 @@ export function nibbleHeaderLength(first12: Uint8Array, size: number): number {
 /** The header JSON (its bytes after the prelude): an object with a tensors object, or 'bad-format'. */
 export function parseNibbleHeader(json: Uint8Array): Obj & { tensors: Obj } {
   let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+  } catch {
+    throw bad('header is not valid UTF-8');
+  }
+  requireJsonDepth(text, 'nibble file header');
+  try {
+    header = JSON.parse(text);
   } catch (e) {
     throw bad(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
@@ -158,7 +164,7 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
     if (!isObj(e)) throw bad(`tensor ${name} is missing`);
     const shape = expectedShape(name, config);
     if (!Array.isArray(e.shape) || e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
-      throw bad(`${name}: shape ${JSON.stringify(e.shape)} does not match the config's [${shape}]`);
+      throw bad(`${name}: shape ${show(e.shape)} does not match the config's [${shape}]`);
     }
     if (shape.length === 1 && e.format !== 'f32') throw bad(`${name}: norm weights must be f32`);
     const need = expectedBuffers(name, e, shape);
@@ -265,8 +271,7 @@ function hfOptions(o: unknown): HfTokenizerOptions | undefined {
   if (o === null || o === undefined) return undefined;
   if (!isObj(o)) throw bad('hfTokenizer.options must be an object');
   const id = (v: unknown, what: string) => {
-    if (!isInt(v) || v < 0 || v >= 1 << 20)
-      throw bad(`hfTokenizer.options.${what} must be a token id, got ${JSON.stringify(v)}`);
+    if (!isInt(v) || v < 0 || v >= 1 << 20) throw bad(`hfTokenizer.options.${what} must be a token id, got ${show(v)}`);
     return v as number;
   };
   const out: HfTokenizerOptions = {};

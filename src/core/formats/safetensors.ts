@@ -258,10 +258,16 @@ export function parseSafetensorsIndex(bytes: Uint8Array): Map<string, string> {
   if (!isObject(map)) throw bad(INDEX_FILE, `weight_map must be an object, got ${show(map)}`);
   const out = new Map<string, string>();
   for (const [name, shard] of Object.entries(map)) {
-    if (typeof shard !== 'string' || !/^[^/\\]+\.safetensors$/.test(shard) || shard.startsWith('.')) {
+    // A plain name of at most 255 bytes (every file system's limit), no separators or control characters.
+    if (
+      typeof shard !== 'string' ||
+      !/^[^/\\\u0000-\u001f]+\.safetensors$/.test(shard) ||
+      shard.startsWith('.') ||
+      new TextEncoder().encode(shard).byteLength > 255
+    ) {
       throw bad(
         INDEX_FILE,
-        `weight_map["${name}"] must name a .safetensors file in the same folder, got ${show(shard)}`,
+        `weight_map[${show(name)}] must name a .safetensors file in the same folder (a plain name of at most 255 bytes), got ${show(shard)}`,
       );
     }
     out.set(name, shard);

@@ -1,6 +1,7 @@
 // Token sampling as llama2.c run.c does it: greedy at temperature 0, else softmax(logits / T)
 // then top-p (nucleus) or plain multinomial, driven by run.c's xorshift64* PRNG so a seed
 // gives the same stream of coins as llama2.c.
+import { NibbleError } from '../errors.ts';
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -58,6 +59,7 @@ export function sampleTopP(p: Float32Array, topP: number, coin: number): number 
   const cutoff = (1 - topP) / (n - 1); // tokens below this can never be in the nucleus
   const idx: number[] = [];
   for (let i = 0; i < n; i++) if (p[i] >= cutoff) idx.push(i);
+  if (idx.length === 0) for (let i = 0; i < n; i++) idx.push(i); // topP < 1/n: every p may sit below the cutoff
   idx.sort((a, b) => p[b] - p[a] || a - b);
   let cum = 0;
   let last = idx.length - 1;
@@ -85,17 +87,41 @@ export class Sampler {
   get greedy(): boolean {
     return this.settings.temperature === 0;
   }
-  /** Picks the next token from logits (consumed: scaled and softmaxed in place). */
+  /**
+   * Picks the next token from logits (consumed: scaled and softmaxed in place). Always an id in
+   * 0..logits.length-1; NaN/±Inf logits are a NibbleError('non-finite'), never a bad id.
+   */
   sample(logits: Float32Array): number {
-    if (this.greedy) {
-      let best = 0;
-      for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-      return best;
-    }
+    const bad = firstNonFiniteLogit(logits);
+    if (bad >= 0)
+      throw new NibbleError(
+        'non-finite',
+        `the model's logits are not finite numbers (logit ${bad} is ${logits[bad]}): its weights or activations overflowed`,
+      );
+    const best = argmaxOf(logits);
+    if (this.greedy || logits.length === 1) return best;
     const { temperature, topP } = this.settings;
-    for (let i = 0; i < logits.length; i++) logits[i] /= temperature;
+    let scaledMax = -Infinity;
+    for (let i = 0; i < logits.length; i++) {
+      logits[i] /= temperature;
+      if (logits[i] > scaledMax) scaledMax = logits[i];
+    }
+    // A tiny temperature overflows logit / T: softmax((l - max) / T) is the same distribution, finite.
+    if (!Number.isFinite(scaledMax)) return best;
     softmaxInPlace(logits);
     const coin = this.rng.nextF32();
-    return topP <= 0 || topP >= 1 ? sampleMult(logits, coin) : sampleTopP(logits, topP, coin);
+    const id = topP <= 0 || topP >= 1 ? sampleMult(logits, coin) : sampleTopP(logits, topP, coin);
+    return Number.isInteger(id) && id >= 0 && id < logits.length ? id : best;
   }
+}
+
+function firstNonFiniteLogit(x: Float32Array): number {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return i;
+  return -1;
+}
+
+function argmaxOf(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
 }

@@ -6,9 +6,36 @@ import type { TextTokenizer, TokenStream } from './text-tokenizer.ts';
 export const BOS = 1;
 export const EOS = 2;
 const BYTE_FALLBACK_OFFSET = 3; // byte b is token b + 3 (<0x00> .. <0xFF>)
+/** Byte fallback needs ids 3 .. 258 (<0x00> .. <0xFF>) after <unk>, BOS, EOS. */
+export const MIN_VOCAB = BYTE_FALLBACK_OFFSET + 256;
+/** Longest token piece, in bytes, any format may carry (llama2.c's max_token_length bound). */
+export const MAX_TOKEN_BYTES = 1 << 16;
+/** Longest text encode() accepts, in UTF-16 units (a 1 MB evaluation text is one call per line). */
+export const MAX_ENCODE_CHARS = 16 << 20;
 
-/** Bytes → a JS string with one char per byte (a lossless Map key for byte strings). */
-const bin = (b: Uint8Array): string => String.fromCharCode(...b);
+/** Bytes → a JS string with one char per byte (a lossless Map key for byte strings); chunked, never spread. */
+function bin(b: Uint8Array): string {
+  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
+  let s = '';
+  for (let i = 0; i < b.length; i += 4096)
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
+  return s;
+}
+
+/** Throws unless the pieces can back byte fallback and none exceeds MAX_TOKEN_BYTES. */
+function checkPieces(pieces: readonly Uint8Array[]): void {
+  if (pieces.length < MIN_VOCAB)
+    throw new NibbleError(
+      'tokenizer-mismatch',
+      `tokenizer: a vocabulary of ${pieces.length} tokens is too small: byte fallback needs ${MIN_VOCAB} (<unk>, BOS, EOS and 256 byte tokens)`,
+    );
+  const long = pieces.findIndex((p) => p.length > MAX_TOKEN_BYTES);
+  if (long >= 0)
+    throw new NibbleError(
+      'over-limit',
+      `tokenizer: token ${long} is ${pieces[long].length} bytes long; at most ${MAX_TOKEN_BYTES} are supported`,
+    );
+}
 
 export class Tokenizer implements TextTokenizer {
   readonly vocabSize: number;
@@ -27,6 +54,7 @@ export class Tokenizer implements TextTokenizer {
     this.scores = scores;
     this.vocabSize = pieces.length;
     this.maxTokenLength = maxTokenLength;
+    checkPieces(pieces);
     this.lookup = new Map();
     for (let i = pieces.length - 1; i >= 0; i--) this.lookup.set(bin(pieces[i]), i);
   }
@@ -36,7 +64,7 @@ export class Tokenizer implements TextTokenizer {
     requireBytes('tokenizer header', 0, 4, bytes.byteLength);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const maxLen = view.getUint32(0, true);
-    if (maxLen < 1 || maxLen > 1 << 16) {
+    if (maxLen < 1 || maxLen > MAX_TOKEN_BYTES) {
       throw new NibbleError('bad-format', `tokenizer: max_token_length ${maxLen} is not plausible (expected 1..65536)`);
     }
     const pieces: Uint8Array[] = [];
@@ -89,11 +117,22 @@ export class Tokenizer implements TextTokenizer {
   /** run.c encode: optional BOS, dummy-prefix " " for non-empty text, code points or byte fallback, then merges. */
   encode(text: string, opts: { bos: boolean; eos: boolean }): number[] {
     const tokens: number[] = [];
+    if (text.length > MAX_ENCODE_CHARS)
+      throw new NibbleError(
+        'over-limit',
+        `the text is ${text.length} characters; at most ${MAX_ENCODE_CHARS} are encoded at once`,
+      );
     if (opts.bos) tokens.push(BOS);
     if (text.length > 0) {
       const space = this.lookup.get(' ');
       if (space !== undefined) tokens.push(space);
       for (const cp of text) {
+        if (cp.charCodeAt(0) < 0x80) {
+          // ASCII: the byte string is the character itself
+          const id = this.lookup.get(cp);
+          tokens.push(id ?? cp.charCodeAt(0) + BYTE_FALLBACK_OFFSET);
+          continue;
+        }
         const utf8 = this.utf8.encode(cp);
         const id = this.lookup.get(bin(utf8));
         if (id !== undefined) tokens.push(id);
@@ -118,34 +157,49 @@ export class Tokenizer implements TextTokenizer {
 
   /**
    * Repeatedly merges the adjacent pair whose concatenation is a token with the highest score
-   * (first such pair on ties, as run.c), until no pair merges. Pair scores are kept in an array
-   * and only the two neighbours of a merge are recomputed.
+   * (first such pair on ties, as run.c), until no pair merges — in O(n log n): the tokens are a
+   * doubly linked list, candidate pairs sit in a max-heap ordered by (score desc, position asc),
+   * and a popped pair whose tokens changed since it was pushed is stale and skipped. Positions
+   * are the original indices of each pair's left token; list order equals index order, so
+   * "first on ties" is "lowest left index", exactly run.c's left-to-right scan.
    */
   private mergePairs(tokens: number[]): void {
-    const score: number[] = []; // score[i]: merge score of (tokens[i], tokens[i+1]), or -Infinity
-    const merged: number[] = [];
-    const rescore = (i: number) => {
-      const id = this.pairId(tokens[i], tokens[i + 1]);
-      merged[i] = id;
-      score[i] = id >= 0 ? this.scores[id] : -Infinity;
-    };
-    for (let i = 0; i < tokens.length - 1; i++) rescore(i);
-    for (;;) {
-      let best = -1;
-      let bestScore = -1e10;
-      for (let i = 0; i < score.length; i++) {
-        if (score[i] > bestScore) {
-          bestScore = score[i];
-          best = i;
-        }
-      }
-      if (best < 0) return;
-      tokens.splice(best, 2, merged[best]);
-      score.splice(best, 1);
-      merged.splice(best, 1);
-      if (best < tokens.length - 1) rescore(best);
-      if (best > 0) rescore(best - 1);
+    const n = tokens.length;
+    if (n < 2) return;
+    const id = Int32Array.from(tokens);
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    const version = new Uint32Array(n); // bumped when the token at i changes or is removed
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
     }
+    const heap = new PairHeap();
+    const push = (i: number) => {
+      const j = next[i];
+      if (j < 0) return;
+      const m = this.pairId(id[i], id[j]);
+      if (m < 0) return;
+      const score = this.scores[m];
+      if (!(score > -1e10)) return; // run.c only takes pairs scoring above -1e10
+      heap.push(score, i, version[i], version[j], m);
+    };
+    for (let i = 0; i < n - 1; i++) push(i);
+    while (heap.size > 0) {
+      const { left, vLeft, vRight, merged } = heap.pop();
+      const right = next[left];
+      if (version[left] !== vLeft || right < 0 || version[right] !== vRight) continue;
+      id[left] = merged;
+      version[left]++;
+      version[right]++;
+      const after = next[right];
+      next[left] = after;
+      if (after >= 0) prev[after] = left;
+      if (prev[left] >= 0) push(prev[left]);
+      push(left);
+    }
+    tokens.length = 0;
+    for (let i = 0; i >= 0; i = next[i]) tokens.push(id[i]);
   }
 
   /** Bytes token `id` contributes after `prev` (run.c decode): no leading space after BOS, <0xHH> → byte. */
@@ -183,5 +237,61 @@ export class TextStream implements TokenStream {
   }
   flush(): string {
     return this.dec.decode();
+  }
+}
+
+/** Max-heap of merge candidates: higher score first, then lower left position (run.c's tie rule). */
+class PairHeap {
+  // Entries are append-only parallel arrays; the heap orders entry numbers.
+  private readonly score: number[] = [];
+  private readonly left: number[] = [];
+  private readonly vLeft: number[] = [];
+  private readonly vRight: number[] = [];
+  private readonly merged: number[] = [];
+  private readonly heap: number[] = [];
+  get size(): number {
+    return this.heap.length;
+  }
+  private before(a: number, b: number): boolean {
+    const sa = this.score[a];
+    const sb = this.score[b];
+    return sa > sb || (sa === sb && this.left[a] < this.left[b]);
+  }
+  push(score: number, left: number, vLeft: number, vRight: number, merged: number): void {
+    const e = this.score.length;
+    this.score.push(score);
+    this.left.push(left);
+    this.vLeft.push(vLeft);
+    this.vRight.push(vRight);
+    this.merged.push(merged);
+    const h = this.heap;
+    let i = h.length;
+    h.push(e);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(e, h[p])) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = e;
+  }
+  pop(): { left: number; vLeft: number; vRight: number; merged: number } {
+    const h = this.heap;
+    const top = h[0];
+    const e = h.pop()!;
+    const n = h.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const c = l + 1 < n && this.before(h[l + 1], h[l]) ? l + 1 : l;
+        if (!this.before(h[c], e)) break;
+        h[i] = h[c];
+        i = c;
+      }
+      h[i] = e;
+    }
+    return { left: this.left[top], vLeft: this.vLeft[top], vRight: this.vRight[top], merged: this.merged[top] };
   }
 }

@@ -14,6 +14,7 @@
 // rotate-half layout is permuted as convert_hf_to_gguf.py does (interleavedFromHalf).
 import { NibbleError } from '../../errors.ts';
 import { f32Values } from '../../model/linear.ts';
+import { assertRunnable } from '../hf/runnable.ts';
 import type { LayerWeights, LlamaModel } from '../../model/model.ts';
 import { UNIFORM_BITS, type AnyTensor, type UniformQuantTensor } from '../../quant/format.ts';
 import { unpackRows } from '../../quant/packing.ts';
@@ -158,7 +159,8 @@ class ByteSink {
   str(s: string): this {
     const b = utf8.encode(s);
     this.u64(b.length);
-    this.buf.set(b, this.grow(b.length));
+    const at = this.grow(b.length); // grow() may replace this.buf: read it after
+    this.buf.set(b, at);
     return this;
   }
   bytes = () => this.buf.subarray(0, this.length);
@@ -272,6 +274,7 @@ export function writeGgufModel(
       'GGUF export: attention biases (Qwen2-style) are not written; only plain Llama models',
     );
   if (vocab.pieces.length !== c.vocabSize)
+  assertRunnable(model, 'GGUF export');
     throw new NibbleError(
       'tokenizer-mismatch',
       `tokenizer has ${vocab.pieces.length} tokens, the model ${c.vocabSize}`,

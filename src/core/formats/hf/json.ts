@@ -1,11 +1,35 @@
 // Small, strict readers for the JSON files of a Hugging Face folder (config.json, the
 // safetensors header, tokenizer_config.json, the shard index). Every failure is a NibbleError
 // naming the file and the key, never a SyntaxError or a TypeError from deep inside.
-import { NibbleError } from '../../errors.ts';
+import { describeValue, NibbleError } from '../../errors.ts';
 
 export type JsonObject = Record<string, unknown>;
 
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Deepest nesting of objects and arrays any model file needs (tokenizer.json merges: 3). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Throws 'over-limit' when `text` nests objects/arrays deeper than MAX_JSON_DEPTH — checked on
+ * the text, before JSON.parse, so nothing later (messages, walks) recurses into a deep value.
+ */
+export function requireJsonDepth(text: string, what: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH)
+        throw new NibbleError('over-limit', `${what} nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels`);
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+}
 
 /** UTF-8 bytes → a JSON object, or a 'bad-format' error naming `what` (the file). */
 export function parseJsonObject(bytes: Uint8Array, what: string): JsonObject {
@@ -15,6 +39,7 @@ export function parseJsonObject(bytes: Uint8Array, what: string): JsonObject {
   } catch {
     throw new NibbleError('bad-format', `${what} is not valid UTF-8 text`);
   }
+  requireJsonDepth(text, what);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -78,13 +103,20 @@ export class JsonFields {
   }
 }
 
-/** A short printable form of any JSON value for error messages (bounded length). */
+/**
+ * A short printable form of any JSON value for error messages (bounded length): scalars as
+ * JSON, containers one level deep at most — never recursing into an untrusted structure.
+ */
 export function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
   let s: string;
-  try {
-    s = v === undefined ? 'nothing' : (JSON.stringify(v) ?? String(v));
-  } catch {
-    s = String(v);
-  }
+  if (Array.isArray(v)) s = `[${v.slice(0, 8).map(describeValue).join(',')}${v.length > 8 ? ',…' : ''}]`;
+  else if (isObject(v)) {
+    const keys = Object.keys(v);
+    s = `{${keys
+      .slice(0, 8)
+      .map((k) => `${describeValue(k)}:${describeValue(v[k])}`)
+      .join(',')}${keys.length > 8 ? ',…' : ''}}`;
+  } else s = describeValue(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
