@@ -11,8 +11,8 @@
 //   2 read     q:      array<u32>  ⌈N·K / 8⌉ words, element e at bit 8·((e >> 1) & 3) + (e & 1 ? 0 : 4)
 //   3 read     absmax: array<f32>  ⌈N·K / block⌉
 //   4 rw       out:    array<f32>  (M, ldo), columns n_off .. n_off + N written; must not alias x
-// Dispatch: (ceil(N / 32), ceil(M / 32)) workgroups of 16×16 threads; tiles, staging (TK = 32,
-// rows padded to 33) and thread ownership as in matmul_gemm_qn.wgsl.
+// Dispatch: (ceil(N / 32), ceil(M / 32)) workgroups of 16×16 threads. Tiles, staging and thread
+// ownership: lib/gemm_tile.wgsl (prepended by src/gpu/kernel-table.ts), which calls w_hat below.
 
 struct Params {
   M: u32,
@@ -23,9 +23,6 @@ struct Params {
   ldo: u32,
 }
 
-const TILE = 32u;
-const TK = 32u;
-const PAD = 33u;
 override ACCUMULATE: bool = false;
 override CODEBOOK: u32 = 0u;
 
@@ -47,9 +44,6 @@ const FP4 = array<f32, 16>(
 @group(0) @binding(3) var<storage, read> absmax: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> xs: array<f32, TILE * PAD>;
-var<workgroup> ws: array<f32, TILE * PAD>;
-
 fn w_hat(n: u32, k: u32) -> f32 {
   let e = n * p.K + k;
   let c = (q[e >> 3u] >> (8u * ((e >> 1u) & 3u) + select(4u, 0u, (e & 1u) == 1u))) & 15u;
@@ -62,53 +56,5 @@ fn w_hat(n: u32, k: u32) -> f32 {
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3u) {
-  let m0 = wid.y * TILE;
-  let n0 = wid.x * TILE;
-  let lid = l.y * 16u + l.x;
-
-  var acc: array<f32, 4>; // [i * 2 + j] ↔ output (m0 + ty + 16i, n0 + tx + 16j)
-  for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    for (var e = lid; e < TILE * TK; e += 256u) {
-      let r = e / TK;
-      let c = e % TK;
-      let k = k0 + c;
-      var xv = 0.0;
-      if (m0 + r < p.M && k < p.K) {
-        xv = x[(m0 + r) * p.K + k];
-      }
-      xs[r * PAD + c] = xv;
-      var wv = 0.0;
-      if (n0 + r < p.N && k < p.K) {
-        wv = w_hat(n0 + r, k);
-      }
-      ws[r * PAD + c] = wv;
-    }
-    workgroupBarrier();
-    for (var c = 0u; c < TK; c++) {
-      let a0 = xs[l.y * PAD + c];
-      let a1 = xs[(l.y + 16u) * PAD + c];
-      let b0 = ws[l.x * PAD + c];
-      let b1 = ws[(l.x + 16u) * PAD + c];
-      acc[0] += a0 * b0;
-      acc[1] += a0 * b1;
-      acc[2] += a1 * b0;
-      acc[3] += a1 * b1;
-    }
-    workgroupBarrier();
-  }
-
-  for (var i = 0u; i < 2u; i++) {
-    for (var j = 0u; j < 2u; j++) {
-      let m = m0 + l.y + 16u * i;
-      let n = n0 + l.x + 16u * j;
-      if (m < p.M && n < p.N) {
-        let o = m * p.ldo + p.n_off + n;
-        var v = acc[i * 2u + j];
-        if (ACCUMULATE) {
-          v += out[o];
-        }
-        out[o] = v;
-      }
-    }
-  }
+  gemm_tile(wid, l);
 }

@@ -13,11 +13,9 @@
 //   4 read     z:    array<u32>  (N, n_groups) zero bytes (ASYM; any buffer otherwise)
 //   5 read     gidx: array<u32>  (K) (GIDX; any buffer otherwise)
 //   6 rw       out:  array<f32>  (M, ldo), columns n_off .. n_off + N written; must not alias x
-// Dispatch: (ceil(N / 32), ceil(M / 32)) workgroups of 16×16 threads. Workgroup (bx, by) owns
-// the 32×32 output tile at rows by·32.., cols bx·32..; thread (tx, ty) owns outputs
-// (ty + 16i, tx + 16j), i, j in {0, 1}. K is walked in steps of TK = 32 (a whole number of
-// packed words for every BITS): each step stages a (32, 32) slice of x and of ŵ (each thread
-// decodes 4 values), zero past M, N and K; rows are padded to 33 floats against bank conflicts.
+// Dispatch: (ceil(N / 32), ceil(M / 32)) workgroups of 16×16 threads. Tiles (32×32 outputs per
+// workgroup, K in steps of 32: whole packed words for every BITS), staging and thread ownership:
+// lib/gemm_tile.wgsl (prepended by src/gpu/kernel-table.ts), which calls w_hat below.
 
 struct Params {
   M: u32,
@@ -30,9 +28,6 @@ struct Params {
   ldo: u32,
 }
 
-const TILE = 32u;
-const TK = 32u;
-const PAD = 33u; // row stride of the staged tiles
 override ACCUMULATE: bool = false;
 override BITS: u32 = 4u;
 override SCALE_F16: bool = false;
@@ -46,9 +41,6 @@ override GIDX: bool = false;
 @group(0) @binding(4) var<storage, read> z: array<u32>;
 @group(0) @binding(5) var<storage, read> gidx: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
-
-var<workgroup> xs: array<f32, TILE * PAD>; // (TILE rows of x, TK)
-var<workgroup> ws: array<f32, TILE * PAD>; // (TILE rows of ŵ, TK)
 
 fn scale_at(i: u32) -> f32 {
   if (SCALE_F16) {
@@ -87,54 +79,5 @@ fn w_hat(n: u32, k: u32) -> f32 {
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3u) {
-  let m0 = wid.y * TILE;
-  let n0 = wid.x * TILE;
-  let lid = l.y * 16u + l.x;
-
-  var acc: array<f32, 4>; // [i * 2 + j] ↔ output (m0 + ty + 16i, n0 + tx + 16j)
-  for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    // 256 threads stage 1024 values of each slice: entries lid + 256·t.
-    for (var e = lid; e < TILE * TK; e += 256u) {
-      let r = e / TK;
-      let c = e % TK;
-      let k = k0 + c;
-      var xv = 0.0;
-      if (m0 + r < p.M && k < p.K) {
-        xv = x[(m0 + r) * p.K + k];
-      }
-      xs[r * PAD + c] = xv;
-      var wv = 0.0;
-      if (n0 + r < p.N && k < p.K) {
-        wv = w_hat(n0 + r, k);
-      }
-      ws[r * PAD + c] = wv;
-    }
-    workgroupBarrier();
-    for (var c = 0u; c < TK; c++) {
-      let a0 = xs[l.y * PAD + c];
-      let a1 = xs[(l.y + 16u) * PAD + c];
-      let b0 = ws[l.x * PAD + c];
-      let b1 = ws[(l.x + 16u) * PAD + c];
-      acc[0] += a0 * b0;
-      acc[1] += a0 * b1;
-      acc[2] += a1 * b0;
-      acc[3] += a1 * b1;
-    }
-    workgroupBarrier();
-  }
-
-  for (var i = 0u; i < 2u; i++) {
-    for (var j = 0u; j < 2u; j++) {
-      let m = m0 + l.y + 16u * i;
-      let n = n0 + l.x + 16u * j;
-      if (m < p.M && n < p.N) {
-        let o = m * p.ldo + p.n_off + n;
-        var v = acc[i * 2u + j];
-        if (ACCUMULATE) {
-          v += out[o];
-        }
-        out[o] = v;
-      }
-    }
-  }
+  gemm_tile(wid, l);
 }

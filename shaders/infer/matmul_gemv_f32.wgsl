@@ -20,7 +20,8 @@
 // Workgroup j owns rows j*ROWS .. j*ROWS + ROWS - 1. Thread t walks k = t, t + WG, ...: each
 // x̂[k] it computes is used for all ROWS rows (x is read once per workgroup, not per row),
 // and the WG threads of one row read W coalesced. A tree reduction sums the ROWS partials.
-// workgroup_sum and x_hat (the fused prologue) come from matmul_gemv_common.wgsl, prepended.
+// workgroup_sum (lib/workgroup_reduce.wgsl) and x_hat, the fused prologue
+// (lib/matmul_prologue.wgsl), are prepended by the kernel table (src/gpu/kernel-table.ts).
 
 struct Params {
   K: u32,

@@ -8,7 +8,8 @@
 // compute layout on Vulkan, D3D12 and Metal, but not a WGSL guarantee: the GPU tests check it
 // on the test device; disableSubgroups is the way out) and subgroup_size >= 4 (WGSL's
 // minimum), which sizes `part`. A subgroup may be wider than the workgroup (WG = 32 on
-// 64-wide hardware): then the workgroup is one subgroup.
+// 64-wide hardware): then the workgroup is one subgroup. x_hat, the fused prologue, is
+// lib/matmul_prologue.wgsl, prepended by the kernel table (src/gpu/kernel-table.ts).
 //
 // Bindings (group 0):
 //   0 uniform  Params {K, N, x_off, eps, n_off}
@@ -63,21 +64,6 @@ fn workgroup_sum(lid: u32, lane: u32, sg_size: u32, v: f32) -> f32 {
   let result = total;
   workgroupBarrier(); // all have read `total` and `part` before they are written again
   return result;
-}
-
-fn x_hat(k: u32, inv_rms: f32) -> f32 {
-  let v = x[p.x_off + k];
-  switch PROLOGUE {
-    case 1u: {
-      return g[k] * (inv_rms * v);
-    }
-    case 2u: {
-      return v / (1.0 + exp(-v)) * x[p.x_off + p.K + k];
-    }
-    default: {
-      return v;
-    }
-  }
 }
 
 @compute @workgroup_size(WG)

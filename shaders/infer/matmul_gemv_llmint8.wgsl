@@ -7,6 +7,8 @@
 // The int8 part is exact: dot4I8Packed on 4 codes at a time, i32 sums, an i32 reduction; the
 // rounding to int8 is decided exactly (quant_i8), as the twin's f64 division does.
 // Prologue (PROLOGUE) and epilogue (ACCUMULATE) as in matmul_gemv_f32; x̂ = 0 for k ≥ K.
+// Prepended by the kernel table (src/gpu/kernel-table.ts): workgroup_sum / workgroup_max
+// (lib/workgroup_reduce.wgsl), x_hat (lib/matmul_prologue.wgsl), quant_i8 (lib/int8_round.wgsl).
 //
 // Bindings (group 0):
 //   0 uniform  Params {K, N, x_off, eps, wpr, n_off, thr, outliers}
@@ -50,73 +52,8 @@ var<workgroup> red: array<f32, ROWS * TC>; // (ROWS, TC) outlier partial sums; >
 var<workgroup> redi: array<i32, ROWS * TC>; // (ROWS, TC) int8 partial dot products
 
 // Sum (op 0) or max (op 1) of v over the workgroup, returned to every thread. Uniform control flow.
-fn workgroup_reduce(lid: u32, v: f32, op: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st >>= 1u) {
-    if (lid < st) {
-      red[lid] = select(red[lid] + red[lid + st], max(red[lid], red[lid + st]), op == 1u);
-    }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
-fn x_hat(k: u32, inv_rms: f32) -> f32 {
-  if (k >= p.K) {
-    return 0.0;
-  }
-  let v = x[p.x_off + k];
-  switch PROLOGUE {
-    case 1u: {
-      return g[k] * (inv_rms * v);
-    }
-    case 2u: {
-      return v / (1.0 + exp(-v)) * x[p.x_off + p.K + k];
-    }
-    default: {
-      return v;
-    }
-  }
-}
-
 fn is_outlier(v: f32) -> bool {
   return p.outliers != 0u && abs(v) >= p.thr;
-}
-
-// (integer mantissa, biased exponent >= 1) of a finite f32 a >= 0: a = m · 2^(e − 150).
-fn mant_exp(a: f32) -> vec2u {
-  let b = bitcast<u32>(a);
-  let e = (b >> 23u) & 255u;
-  return vec2u((b & 0x7fffffu) | select(0u, 0x800000u, e != 0u), max(e, 1u));
-}
-
-// round_half_even(v · 127 / amax) for |v| <= amax, amax > 0, decided exactly: the f32 quotient
-// gives a candidate c = ⌊|r|⌋ (possibly off by one only next to an integer, where it does not
-// matter); |r| against c + 1/2 is 254·|v| against (2c + 1)·amax, compared as integers.
-fn quant_i8(v: f32, amax: f32) -> i32 {
-  let c = u32(min(floor(abs(v) * 127.0 / amax), 127.0));
-  let a = mant_exp(abs(v));
-  let b = mant_exp(amax);
-  let X = 254u * a.x; // < 2^32
-  let Y = (2u * c + 1u) * b.x; // < 2^32
-  let d = b.y - a.y; // >= 0 since |v| <= amax
-  var cmp = -1; // sign of X · 2^a.y − Y · 2^b.y
-  if (d < 32u) {
-    let hi = X >> d;
-    if (hi != Y) {
-      cmp = select(-1, 1, hi > Y);
-    } else {
-      cmp = select(0, 1, (X & ((1u << d) - 1u)) != 0u);
-    }
-  }
-  var t = c;
-  if (cmp > 0 || (cmp == 0 && (c & 1u) == 1u)) {
-    t = c + 1u;
-  }
-  return select(-i32(t), i32(t), v >= 0.0);
 }
 
 @compute @workgroup_size(WG)
@@ -139,7 +76,7 @@ fn main(
       let v = x[p.x_off + k];
       ss += v * v;
     }
-    inv_rms = 1.0 / sqrt(workgroup_reduce(lid, ss, 0u) / f32(p.K) + p.eps);
+    inv_rms = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(p.K) + p.eps);
   }
   var m = 0.0;
   for (var k = lid; k < p.K; k += WG) {
@@ -148,7 +85,7 @@ fn main(
       m = max(m, abs(v));
     }
   }
-  let amax = workgroup_reduce(lid, m, 1u);
+  let amax = workgroup_max(lid, m);
 
   var row: array<u32, ROWS>; // rows past N read row N - 1 and are never stored
   for (var i = 0u; i < RPT; i++) {

@@ -18,7 +18,8 @@
 // matmul_gemv_qn: thread (lid / TC, lid % TC) owns RPT = ROWS / RG rows and walks chunks of
 // CV = 8 columns c = lane, lane + TC, ..., computing x̂ once per chunk for all its rows. When
 // K and block are multiples of 8 a chunk is one word in one block: acc += absmax · Σ CODE·x̂.
-// workgroup_sum and x_hat (the fused prologue) come from matmul_gemv_common.wgsl, prepended.
+// workgroup_sum (lib/workgroup_reduce.wgsl) and x_hat, the fused prologue
+// (lib/matmul_prologue.wgsl), are prepended by the kernel table (src/gpu/kernel-table.ts).
 
 struct Params {
   K: u32,

@@ -34,7 +34,8 @@
 // and uses them for all its rows (x is read once per thread and chunk, not per row). When no
 // chunk straddles a group (no gidx; CV divides group, or one group per row) scale and zero are read once per chunk
 // and row: acc += scale · Σ_j (q_j − zero) · x̂_j. A tree reduction over the TC lanes sums each row.
-// workgroup_sum and x_hat (the fused prologue) come from matmul_gemv_common.wgsl, prepended.
+// workgroup_sum (lib/workgroup_reduce.wgsl) and x_hat, the fused prologue
+// (lib/matmul_prologue.wgsl), are prepended by the kernel table (src/gpu/kernel-table.ts).
 
 struct Params {
   K: u32,

@@ -5,7 +5,8 @@
 //   xq[m, k]  = round_half_even(x[m, k] · 127 / amax[m]), 0 on mask columns (and when amax = 0)
 //   sx[m]     = amax[m] / 127
 // written into one scratch buffer that matmul_gemm_llmint8 reads. The rounding is decided
-// exactly (quant_i8), as the twin's f64 division does.
+// exactly (quant_i8 of lib/int8_round.wgsl, prepended by src/gpu/kernel-table.ts), as the twin's
+// f64 division does.
 //
 // Bindings (group 0):
 //   0 uniform  Params {M, K, wpr, thr, outliers, mask_off, sx_off, xq_off}
@@ -39,37 +40,6 @@ const MASK_WORDS = 1024u; // K <= 32768
 
 var<workgroup> mask: array<atomic<u32>, MASK_WORDS>; // zero-initialized
 var<workgroup> red: array<f32, WG>;
-
-fn mant_exp(a: f32) -> vec2u {
-  let b = bitcast<u32>(a);
-  let e = (b >> 23u) & 255u;
-  return vec2u((b & 0x7fffffu) | select(0u, 0x800000u, e != 0u), max(e, 1u));
-}
-
-// round_half_even(v · 127 / amax) for |v| <= amax, amax > 0, decided exactly (as in
-// matmul_gemv_llmint8.wgsl: 254·|v| against (2c + 1)·amax as integers).
-fn quant_i8(v: f32, amax: f32) -> i32 {
-  let c = u32(min(floor(abs(v) * 127.0 / amax), 127.0));
-  let a = mant_exp(abs(v));
-  let b = mant_exp(amax);
-  let X = 254u * a.x;
-  let Y = (2u * c + 1u) * b.x;
-  let d = b.y - a.y;
-  var cmp = -1;
-  if (d < 32u) {
-    let hi = X >> d;
-    if (hi != Y) {
-      cmp = select(-1, 1, hi > Y);
-    } else {
-      cmp = select(0, 1, (X & ((1u << d) - 1u)) != 0u);
-    }
-  }
-  var t = c;
-  if (cmp > 0 || (cmp == 0 && (c & 1u) == 1u)) {
-    t = c + 1u;
-  }
-  return select(-i32(t), i32(t), v >= 0.0);
-}
 
 @compute @workgroup_size(WG)
 fn main(

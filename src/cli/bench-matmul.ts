@@ -15,7 +15,6 @@ import type { GpuContext } from '../gpu/device.ts';
 import { dispatchMatmul } from '../gpu/kernels.ts';
 import type { MatmulCall } from '../gpu/matmul-quant.ts';
 import { uploadLinear, weightBuffers, type UniformWeight } from '../gpu/weights.ts';
-import copyStreamWgsl from '../../shaders/bench/copy_stream.wgsl?raw';
 import type { OrtBench, OrtResult } from './bench-ort.ts';
 import {
   CaptureSink,
@@ -117,70 +116,36 @@ function cpuGemv(t: UniformQuantTensor, x: Float32Array): Float32Array {
   return out;
 }
 
-/** The stream/copy kernel: its own pipeline (not a runner kernel), replayed by the same timer. */
+/** The stream/copy kernel (copy_stream in the kernel table), bound once per size and mode. */
 class StreamKernel {
-  private readonly layout: GPUBindGroupLayout;
-  private readonly pipelines: GPUComputePipeline[];
-  private readonly owned: GPUBuffer[] = [];
+  private readonly sink: CaptureSink;
   readonly src: GPUBuffer;
   readonly dst: GPUBuffer;
 
-  constructor(
-    private readonly ctx: GpuContext,
-    maxBytes: number,
-    seed: number,
-  ) {
-    const d = ctx.device;
-    const storage = (type: GPUBufferBindingType): GPUBindGroupLayoutEntry['buffer'] => ({ type });
-    this.layout = d.createBindGroupLayout({
-      label: 'copy_stream',
-      entries: [
-        {
-          binding: 0,
-          visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: 16 },
-        },
-        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: storage('read-only-storage') },
-        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: storage('storage') },
-      ],
-    });
-    const module = d.createShaderModule({ label: 'copy_stream', code: copyStreamWgsl });
-    const layout = d.createPipelineLayout({ bindGroupLayouts: [this.layout] });
-    this.pipelines = [0, 1].map((MODE) =>
-      d.createComputePipeline({
-        label: `copy_stream MODE=${MODE}`,
-        layout,
-        compute: { module, entryPoint: 'main', constants: { MODE } },
-      }),
-    );
+  constructor(ctx: GpuContext, maxBytes: number, seed: number) {
     const words = Math.ceil(maxBytes / 16) * 4;
     this.src = uploadStorage(ctx, randomWords(rng(seed), words), 'stream-src');
     this.dst = createStorage(ctx, words * 4, 'stream-dst');
-    this.owned.push(this.src, this.dst);
+    this.sink = new CaptureSink(ctx);
   }
 
   /** One dispatch reading (MODE 0) or copying (MODE 1) `bytes` (rounded up to 16). */
   replay(bytes: number, mode: 0 | 1): Replay {
     const nVec = Math.ceil(bytes / 16);
-    const uniform = this.ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.ctx.device.queue.writeBuffer(uniform, 0, Uint32Array.of(nVec, 0xffffffff, 0, 0));
-    this.owned.push(uniform);
-    const bindGroup = this.ctx.device.createBindGroup({
-      layout: this.layout,
-      entries: [
-        { binding: 0, resource: { buffer: uniform, size: 16 } },
-        { binding: 1, resource: { buffer: this.src } },
-        { binding: 2, resource: { buffer: this.dst } },
-      ],
+    this.sink.dispatch('copy_stream', {
+      constants: { MODE: mode },
+      buffers: [this.src, this.dst],
+      params: { n_vec: nVec, magic: 0xffffffff },
+      workgroups: this.sink.grid(Math.ceil(nVec / (256 * 4))), // ~4 vec4 per thread
     });
-    const count = Math.max(1, Math.ceil(nVec / (256 * 4))); // ~4 vec4 per thread
-    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    const gy = Math.ceil(count / max);
-    return { pipeline: this.pipelines[mode], bindGroup, workgroups: [Math.ceil(count / gy), gy] };
+    const replays = this.sink.ready();
+    return replays[replays.length - 1];
   }
 
   dispose(): void {
-    this.owned.forEach((b) => b.destroy());
+    this.sink.dispose();
+    this.src.destroy();
+    this.dst.destroy();
   }
 }
 
@@ -224,7 +189,7 @@ export async function benchMatmul(
               const sink = new CaptureSink(ctx);
               const call: MatmulCall = { x: xBuf, out: outBuf, M: m, xOff: 0, accumulate: false, nOff: 0, ldo: n };
               dispatchMatmul(sink, call, w);
-              const tm = await timer.time(sink.replays, o);
+              const tm = await timer.time(sink.ready(), o);
               sink.dispose();
               const s = await bandwidth(timer, stream, weightBytes, 0, o);
               const c = await bandwidth(timer, stream, weightBytes, 1, o);

@@ -2,11 +2,12 @@
 // runner's device plus 'timestamp-query' when the adapter has it), and a timer that replays
 // captured dispatches many times in ONE compute pass and ONE submit, timed by GPU timestamps
 // at the pass's start and end when available, and by the wall clock around submit →
-// onSubmittedWorkDone always.
+// onSubmittedWorkDone always. Captured dispatches are bound by the one Recorder
+// (src/gpu/recorder.ts): the same pipelines, params arena and bind groups as the runner's.
 import { requestGpuContext, type GpuContext, type GpuOptions } from '../gpu/device.ts';
+import type { KernelName } from '../gpu/kernel-table.ts';
 import type { Sink } from '../gpu/matmul-quant.ts';
-import { KERNELS, PARAM_BYTES, type KernelName } from '../gpu/pipelines.ts';
-import type { Dispatch } from '../gpu/recorder.ts';
+import { Recorder, type Bound, type Dispatch } from '../gpu/recorder.ts';
 import { createNodeGpu } from './dawn.ts';
 import { mulberry32 } from '../core/random.ts';
 
@@ -72,60 +73,38 @@ export async function createBenchGpuContext(opts: GpuOptions = {}): Promise<GpuC
   return requestGpuContext(wrapped, opts);
 }
 
-/** One dispatch ready to be replayed: pipeline, bind group (params at dynamic offset 0), grid. */
-export interface Replay {
-  pipeline: GPUComputePipeline;
-  bindGroup: GPUBindGroup;
-  workgroups: readonly [number, number?, number?];
-}
+/** One dispatch ready to be replayed: pipeline, bind group (params at dynamic offset), grid. */
+export type Replay = Bound;
 
 /**
- * A Sink for src/gpu/kernels.ts dispatchMatmul (the runner's one kernel switch) that keeps
- * each dispatch — pipeline, params uniform, bind group — for replay instead of recording it.
+ * A Sink for src/gpu/kernels.ts dispatchMatmul (the runner's one kernel switch) and for the
+ * bench's own kernels that binds each dispatch through a Recorder and keeps it for replay
+ * instead of recording it. Call ready() before timing the replays.
  */
 export class CaptureSink implements Sink {
   readonly replays: Replay[] = [];
-  private readonly owned: GPUBuffer[] = [];
+  private readonly rec: Recorder;
 
-  constructor(readonly ctx: GpuContext) {}
+  constructor(readonly ctx: GpuContext) {
+    this.rec = new Recorder(ctx);
+  }
 
   grid(count: number): [number, number] {
-    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    if (count <= max) return [count, 1];
-    const y = Math.ceil(count / max);
-    return [Math.ceil(count / y), y];
+    return this.rec.grid(count);
   }
 
   dispatch(kernel: KernelName, d: Dispatch): void {
-    const words = new ArrayBuffer(PARAM_BYTES);
-    const u32 = new Uint32Array(words);
-    const f32 = new Float32Array(words);
-    KERNELS[kernel].params.forEach((field, i) => {
-      const [name, type] = field.split(':');
-      if (type === 'f32') f32[i] = d.params[name];
-      else u32[i] = d.params[name];
-    });
-    const device = this.ctx.device;
-    const params = device.createBuffer({
-      label: `bench-${kernel}-params`,
-      size: PARAM_BYTES,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    this.owned.push(params);
-    device.queue.writeBuffer(params, 0, words);
-    const bindGroup = device.createBindGroup({
-      label: `bench-${kernel}`,
-      layout: this.ctx.pipelines.bindGroupLayout(kernel),
-      entries: [
-        { binding: 0, resource: { buffer: params, size: PARAM_BYTES } },
-        ...d.buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
-      ],
-    });
-    this.replays.push({ pipeline: this.ctx.pipelines.get(kernel, d.constants), bindGroup, workgroups: d.workgroups });
+    this.replays.push(this.rec.bind(kernel, d));
+  }
+
+  /** Writes the captured params to the GPU; the replays are usable from here on. */
+  ready(): readonly Replay[] {
+    this.rec.writeParams();
+    return this.replays;
   }
 
   dispose(): void {
-    this.owned.forEach((b) => b.destroy());
+    this.rec.dispose();
   }
 }
 
@@ -167,7 +146,7 @@ export class GpuTimer {
     for (let r = 0; r < reps; r++) {
       for (const p of replays) {
         pass.setPipeline(p.pipeline);
-        pass.setBindGroup(0, p.bindGroup, [0]);
+        pass.setBindGroup(0, p.bindGroup, [p.offset]);
         const [x, y = 1, z = 1] = p.workgroups;
         pass.dispatchWorkgroups(x, y, z);
       }

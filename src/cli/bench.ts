@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { NibbleError, isNibbleError } from '../core/errors.ts';
 import { parseLlama2c } from '../core/formats/llama2c.ts';
-import { describeAdapter, type GpuContext } from '../gpu/device.ts';
+import { describeAdapter, isSoftwareAdapter, type GpuContext } from '../gpu/device.ts';
 import type { Backend } from '../engine/runner.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
 import {
@@ -28,7 +28,7 @@ import { MATMUL_FORMATS, benchMatmul, type MatmulFormat, type MatmulReport } fro
 import { loadOrt } from './bench-ort.ts';
 import { benchStories, type BackendResult } from './bench-stories.ts';
 import { GpuTimer, createBenchGpuContext } from './bench-util.ts';
-import { createNodeGpu, isSwiftShader } from './dawn.ts';
+import { createNodeGpu } from './dawn.ts';
 
 export type { BackendResult } from './bench-stories.ts';
 
@@ -207,7 +207,7 @@ async function runParts(
   const num = (name: string, fallback: number, max = 1 << 20) =>
     numberOption(args, name, fallback, { min: 1, max, integer: true });
   const adapter = ctx ? describeAdapter(ctx.adapterInfo) : null;
-  const swiftshader = adapter !== null && isSwiftShader(adapter);
+  const swiftshader = !!ctx && isSoftwareAdapter(ctx.adapterInfo); // software adapter: CPU timings
   const quick = args.flags.has('quick') || (!args.flags.has('full') && swiftshader);
   const q = <T>(quickValue: T, fullValue: T): T => (quick ? quickValue : fullValue);
   const seed = numberOption(args, 'seed', 1, { min: 0, max: 0xffffffff, integer: true });

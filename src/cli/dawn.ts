@@ -71,6 +71,3 @@ export function createNodeGpu(): Promise<GPU> {
 export async function createNodeGpuContext(opts: GpuOptions = {}): Promise<GpuContext> {
   return requestGpuContext(await createNodeGpu(), opts);
 }
-
-/** Whether an adapter description is SwiftShader (a CPU pretending to be a GPU). */
-export const isSwiftShader = (description: string): boolean => /swiftshader/i.test(description);

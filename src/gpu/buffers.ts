@@ -87,3 +87,31 @@ export async function readBuffer(ctx: GpuContext, src: GPUBuffer, bytes: number,
 
 export const readF32 = async (ctx: GpuContext, src: GPUBuffer, n: number, offset = 0): Promise<Float32Array> =>
   new Float32Array(await readBuffer(ctx, src, n * 4, offset * 4));
+
+/**
+ * Copies several buffers (`words` 32-bit values from word `offset`, default 0) to the CPU
+ * through one staging buffer and one map.
+ */
+export async function readBuffers(
+  ctx: GpuContext,
+  parts: readonly (readonly [buf: GPUBuffer, words: number, offset?: number])[],
+): Promise<Uint32Array[]> {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const [, words] of parts) {
+    offsets.push(total);
+    total += Math.max(1, words);
+  }
+  const staging = createReadback(ctx, total * 4, 'readback');
+  try {
+    const enc = ctx.device.createCommandEncoder();
+    parts.forEach(([buf, words, offset = 0], i) => {
+      if (words > 0) enc.copyBufferToBuffer(buf, offset * 4, staging, offsets[i] * 4, words * 4);
+    });
+    ctx.device.queue.submit([enc.finish()]);
+    const all = new Uint32Array(await mapRead(staging, total * 4));
+    return parts.map(([, words], i) => all.slice(offsets[i], offsets[i] + words));
+  } finally {
+    staging.destroy();
+  }
+}

@@ -1,11 +1,11 @@
-// The one device module: adapter → capabilities → device → kernel variants. Everything that
-// depends on what the GPU can do is decided here, once, and read from GpuContext elsewhere.
+// The one device module: adapter → capabilities → device → kernel variants (and whether the
+// adapter is a software one). Everything that depends on what the GPU can do is decided here,
+// once, and read from GpuContext elsewhere. The context owns the pipeline cache of the kernel
+// table (pipelines.ts); recorders (recorder.ts) read it.
 import { NibbleError } from '../core/errors.ts';
 import { PipelineCache } from './pipelines.ts';
 
 export interface GpuOptions {
-  /** Use only f32 kernels even where shader-f16 exists (debugging; today every kernel is f32). */
-  forceF32?: boolean;
   /** Use the workgroup-memory reductions even where subgroups exist (debugging). */
   disableSubgroups?: boolean;
   powerPreference?: GPUPowerPreference;
@@ -43,7 +43,6 @@ export interface GpuLimits {
 /** Kernel variants in use, chosen by chooseKernels. */
 export interface KernelChoice {
   gemv: 'matmul_gemv_f32' | 'matmul_gemv_f32_sg'; // f32 weights, M = 1
-  precision: 'f32'; // activations and f32 weights; 'f16' joins when f16 kernels exist
   /**
    * LLM.int8 weights can run (dot4I8Packed). The other quantized formats' packed kernels
    * (matmul_*_qn, matmul_*_nf4) need no optional feature and always run.
@@ -78,12 +77,13 @@ export function chooseKernels(caps: GpuCaps, opts: GpuOptions = {}): KernelChoic
   // Not reported (older hosts) → try: the kernels fail to build with a clear error if absent.
   const int8Dot = caps.packedInt8Dot !== false;
   const quant = `packed q2–q8, nf4/fp4${int8Dot ? ', llm.int8' : ' (no llm.int8: no dot4I8Packed)'}`;
-  // shaderF16 is detected but no f16 kernel exists yet, so forceF32 changes nothing today.
+  // Every kernel is f32 today (shaderF16 is detected, not used): an f16 row and a switch to
+  // keep it off join here when f16 kernels exist.
   switch (reduce) {
     case 'subgroups':
-      return { gemv: 'matmul_gemv_f32_sg', precision: 'f32', int8Dot, label: `f32, subgroup reductions; ${quant}` };
+      return { gemv: 'matmul_gemv_f32_sg', int8Dot, label: `f32, subgroup reductions; ${quant}` };
     case 'workgroup':
-      return { gemv: 'matmul_gemv_f32', precision: 'f32', int8Dot, label: `f32, workgroup reductions; ${quant}` };
+      return { gemv: 'matmul_gemv_f32', int8Dot, label: `f32, workgroup reductions; ${quant}` };
   }
 }
 
@@ -169,4 +169,15 @@ export function describeAdapter(a: AdapterSummary): string {
   const name = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter';
   const detail = a.description || a.device;
   return detail ? `${name} (${detail})` : name;
+}
+
+/**
+ * A software WebGPU adapter (SwiftShader, llvmpipe/lavapipe, WARP): compute runs on the CPU
+ * through a shader emulator, so big passes (evaluation) are faster on nibble's CPU twin, and
+ * its "GPU" timings are CPU timings.
+ */
+export function isSoftwareAdapter(a: AdapterSummary): boolean {
+  return /swiftshader|llvmpipe|lavapipe|software|basic render|warp/i.test(
+    `${a.vendor} ${a.architecture} ${a.device} ${a.description}`,
+  );
 }

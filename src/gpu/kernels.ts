@@ -1,30 +1,16 @@
 // One thin wrapper per kernel: validate shapes → bind → dispatch into the recorder's pass.
 // Shapes are in elements; every buffer is checked to be large enough for what the kernel
 // will touch, so a wrong size fails here with a message instead of reading garbage.
-import { NibbleError } from '../core/errors.ts';
 import type { GpuContext } from './device.ts';
 import * as q from './matmul-quant.ts';
 import { PROLOGUE_ID, matmulScratchBytes, type MatmulCall, type Prologue, type Sink } from './matmul-quant.ts';
-import type { Constants, KernelName } from './pipelines.ts';
+import { NibbleError } from '../core/errors.ts';
+import { fail, holds, positive } from './checks.ts';
+import type { Constants, KernelName } from './kernel-table.ts';
 import type { Recorder } from './recorder.ts';
 import { weightBuffers, type GpuWeight, type LeafWeight } from './weights.ts';
 
 export type { Prologue } from './matmul-quant.ts';
-
-const fail = (msg: string): never => {
-  throw new NibbleError('bad-argument', msg);
-};
-
-function positive(what: string, ...dims: [string, number][]): void {
-  for (const [name, v] of dims) {
-    if (!Number.isInteger(v) || v < 1) fail(`${what}: ${name} must be a positive integer, got ${v}`);
-  }
-}
-
-/** Checks that `buf` holds at least `floats` 32-bit values. */
-function holds(what: string, buf: GPUBuffer, floats: number): void {
-  if (buf.size < floats * 4) fail(`${what}: buffer ${buf.label || '?'} has ${buf.size} bytes, needs ${floats * 4}`);
-}
 
 const WG = 64; // threads per workgroup of the elementwise kernels
 
@@ -405,14 +391,6 @@ export function siluMul(rec: Recorder, a: { gu: GPUBuffer; out: GPUBuffer; M: nu
     params: { M: a.M, H: a.H },
     workgroups: rec.grid(Math.ceil((a.M * a.H) / WG)),
   });
-}
-
-/** x (n) += y (n). */
-export function add(rec: Recorder, a: { x: GPUBuffer; y: GPUBuffer; n: number }): void {
-  positive('add', ['n', a.n]);
-  holds('add x', a.x, a.n);
-  holds('add y', a.y, a.n);
-  rec.dispatch('add_f32', { buffers: [a.x, a.y], params: { n: a.n }, workgroups: rec.grid(Math.ceil(a.n / WG)) });
 }
 
 /** out[0] (u32) = argmax of x[off .. off + n), ties to the lowest index. */

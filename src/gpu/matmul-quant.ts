@@ -12,7 +12,7 @@
 // Every kernel writes output columns n_off .. n_off + N of rows of ldo values, so a stack of
 // weights that could not be merged is one dispatch per part into the same output.
 import type { GpuContext } from './device.ts';
-import type { Constants, KernelName } from './pipelines.ts';
+import type { Constants, KernelName } from './kernel-table.ts';
 import type { Dispatch } from './recorder.ts';
 import type { CodebookWeight, GpuWeight, Int8Weight, UniformWeight } from './weights.ts';
 

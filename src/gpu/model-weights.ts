@@ -9,7 +9,7 @@ import { kvDim, type AttentionBias, type LlamaModel } from '../core/model/model.
 import type { Tensor } from '../core/tensor.ts';
 import type { GpuContext } from './device.ts';
 import * as k from './kernels.ts';
-import type { Constants, KernelName } from './pipelines.ts';
+import type { Constants, KernelName } from './kernel-table.ts';
 import { uploadF32, uploadLinear, uploadTable, weightBuffers, type GpuWeight } from './weights.ts';
 
 export interface GpuLayerWeights {

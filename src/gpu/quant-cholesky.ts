@@ -8,15 +8,16 @@
 //   cholesky_update → cholesky_inverse_diag → cholesky_inverse_rows per block row →
 //   cholesky_reverse.   Dispatches: 2·⌈n/32⌉ + ⌈n/32⌉ + 2 (about 3n/32).
 import { NibbleError } from '../core/errors.ts';
-import { createStorage, uploadStorage } from './buffers.ts';
+import { createStorage, readBuffers, uploadStorage } from './buffers.ts';
 import type { GpuContext } from './device.ts';
-import { fail, groupsFor, holds, positive, readBuffers, type QuantRecorder } from './quant-pipelines.ts';
+import { fail, groupsFor, holds, positive } from './checks.ts';
+import type { Recorder } from './recorder.ts';
 
 const NB = 32; // panel / block width of the cholesky_* kernels
 
 /** H (K, K) = decay·H + f·XᵀX for X (T, K). */
 export function hessianAccum(
-  rec: QuantRecorder,
+  rec: Recorder,
   a: { x: GPUBuffer; H: GPUBuffer; K: number; T: number; decay: number; f: number },
 ): void {
   positive('hessianAccum', ['K', a.K], ['T', a.T]);
@@ -45,7 +46,7 @@ export interface CholeskyArgs {
 export const choleskyScratchWords = (n: number): number => Math.ceil(n / NB) * NB * NB;
 
 /** Records Ĥ → U (into A); see the file comment. */
-export function choleskyInverseUpper(rec: QuantRecorder, a: CholeskyArgs): void {
+export function choleskyInverseUpper(rec: Recorder, a: CholeskyArgs): void {
   const { n } = a;
   positive('choleskyInverseUpper', ['n', n]);
   if (!(a.damp >= 0) || !Number.isFinite(a.damp))
@@ -104,7 +105,7 @@ export class GpuHessian {
 
   constructor(
     readonly ctx: GpuContext,
-    private readonly rec: QuantRecorder,
+    private readonly rec: Recorder,
     readonly cols: number,
   ) {
     positive('GpuHessian', ['cols', cols]);
@@ -154,7 +155,7 @@ export class GpuHessian {
  */
 export async function upperCholeskyOfInverseGpu(
   ctx: GpuContext,
-  rec: QuantRecorder,
+  rec: Recorder,
   H: ArrayLike<number>,
   n: number,
   damp = 0,

@@ -1,9 +1,10 @@
 // Wrappers of the NF4 / FP4 kernels (bitsandbytes blockwise 4-bit): quant_absmax then quant_nf4.
 // Bit-identical to quantizeTensor({ format: 'nf4' | 'fp4' }) without double quantization.
-import { groupsFor, holds, positive, type QuantRecorder } from './quant-pipelines.ts';
+import { groupsFor, holds, positive } from './checks.ts';
+import type { Recorder } from './recorder.ts';
 
 export function quant4bit(
-  rec: QuantRecorder,
+  rec: Recorder,
   a: {
     x: GPUBuffer;
     absmax: GPUBuffer;

@@ -2,13 +2,14 @@
 // fraction-bit truncation or rounding. Bit-identical to roundArrayToFloat, truncateFraction and
 // roundFraction of src/core/quant/float-formats.ts.
 import { FLOAT_SPECS, type FloatFormat, type Overflow } from '../core/quant/float-formats.ts';
-import { fail, groupsFor, holds, positive, type QuantRecorder } from './quant-pipelines.ts';
+import { fail, groupsFor, holds, positive } from './checks.ts';
+import type { Recorder } from './recorder.ts';
 
 const f32Bits = (v: number): number => new Uint32Array(Float32Array.of(v).buffer)[0];
 
 /** out (n) = x (n) rounded to `format` and back to f32, overflow as the format's default unless given. */
 export function floatRound(
-  rec: QuantRecorder,
+  rec: Recorder,
   a: { x: GPUBuffer; out: GPUBuffer; n: number; format: FloatFormat; overflow?: Overflow },
 ): void {
   positive('floatRound', ['n', a.n]);
@@ -32,7 +33,7 @@ export function floatRound(
 
 /** out (n) = x (n) with k of the 23 fraction bits: 'truncate' (mask) or 'rne' (round to nearest even). */
 export function floatTrunc(
-  rec: QuantRecorder,
+  rec: Recorder,
   a: { x: GPUBuffer; out: GPUBuffer; n: number; k: number; mode: 'truncate' | 'rne' },
 ): void {
   positive('floatTrunc', ['n', a.n]);

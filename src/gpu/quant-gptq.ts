@@ -10,10 +10,11 @@
 // Dispatches: ≈ 3·cols/32 (U) + 1 + ⌈cols/B⌉ (fits) + 2·⌈cols/min(B, 128)⌉.
 import { NibbleError } from '../core/errors.ts';
 import type { GptqOptions, GptqResult } from '../core/quant/gptq.ts';
-import { createStorage, uploadStorage } from './buffers.ts';
+import { createStorage, readBuffers, uploadStorage } from './buffers.ts';
 import type { GpuContext } from './device.ts';
 import { GpuHessian, checkPivot, choleskyInverseUpper, choleskyScratchWords } from './quant-cholesky.ts';
-import { fail, groupsFor, holds, positive, readBuffers, type QuantRecorder } from './quant-pipelines.ts';
+import { fail, groupsFor, holds, positive } from './checks.ts';
+import type { Recorder } from './recorder.ts';
 
 export { GpuHessian } from './quant-cholesky.ts';
 
@@ -31,7 +32,7 @@ export interface GptqFitArgs {
   sym: boolean;
 }
 
-export function gptqFit(rec: QuantRecorder, a: GptqFitArgs): void {
+export function gptqFit(rec: Recorder, a: GptqFitArgs): void {
   positive('gptqFit', ['rows', a.rows], ['cols', a.cols], ['group', a.group], ['ng', a.ng]);
   const nGroups = Math.ceil(a.cols / a.group);
   if (a.g0 + a.ng > nGroups) fail(`gptqFit: groups ${a.g0}..${a.g0 + a.ng - 1} past ${nGroups}`);
@@ -68,7 +69,7 @@ export interface GptqBlockArgs {
 }
 
 /** Column loop over columns s1 .. s1 + cnt − 1 (cnt ≤ 128), then the lazy update right of them. */
-export function gptqBlock(rec: QuantRecorder, a: GptqBlockArgs, s1: number, cnt: number): void {
+export function gptqBlock(rec: Recorder, a: GptqBlockArgs, s1: number, cnt: number): void {
   positive('gptqBlock', ['rows', a.rows], ['cols', a.cols], ['cnt', cnt]);
   if (cnt > CHUNK || s1 + cnt > a.cols)
     fail(`gptqBlock: columns ${s1}..${s1 + cnt - 1} (at most ${CHUNK}) of ${a.cols}`);
@@ -112,7 +113,7 @@ function plan(diag: ArrayLike<number>, cols: number, opts: GptqOptions) {
 
 export async function gptqOnGpu(
   ctx: GpuContext,
-  rec: QuantRecorder,
+  rec: Recorder,
   Win: Float32Array,
   rows: number,
   cols: number,

@@ -2,7 +2,8 @@
 // CPU twin: src/core/quant/histogram.ts codeHistogram.
 import type { PackBits } from '../core/quant/packing.ts';
 import { wordsPerRow } from '../core/quant/packing.ts';
-import { fail, holds, positive, type QuantRecorder } from './quant-pipelines.ts';
+import { fail, holds, positive } from './checks.ts';
+import type { Recorder } from './recorder.ts';
 
 export const HISTOGRAM_WORDS = 258; // out: 256 code bins, clipped low, clipped high
 
@@ -16,7 +17,7 @@ export interface HistogramArgs {
   clip?: { w: GPUBuffer; scales: GPUBuffer; zeros: GPUBuffer; group: number; bits: number; gIdx?: GPUBuffer };
 }
 
-export function histogram(rec: QuantRecorder, a: HistogramArgs): void {
+export function histogram(rec: Recorder, a: HistogramArgs): void {
   positive('histogram', ['rows', a.rows], ['cols', a.cols]);
   const wpr = wordsPerRow(a.container, a.cols);
   holds('histogram data', a.data, a.rows * wpr);

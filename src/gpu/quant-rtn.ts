@@ -2,7 +2,8 @@
 // Uniform quantization is three dispatches (quant_range → quant_params → quant_pack) whose
 // output is the packed layout of src/core/quant/format.ts; bit-identical to quantizeTensor.
 import { wordsPerRow, type PackBits } from '../core/quant/packing.ts';
-import { fail, groupsFor, holds, positive, type QuantRecorder } from './quant-pipelines.ts';
+import { fail, groupsFor, holds, positive } from './checks.ts';
+import type { Recorder } from './recorder.ts';
 
 export interface UniformDims {
   rows: number; // out
@@ -47,7 +48,7 @@ function check(d: UniformDims): void {
 }
 
 /** Records the three uniform-quantization dispatches. */
-export function quantUniform(rec: QuantRecorder, d: UniformDims, b: UniformBuffers): void {
+export function quantUniform(rec: Recorder, d: UniformDims, b: UniformBuffers): void {
   check(d);
   const nGroups = nGroupsOf(d);
   const n = d.rows * nGroups;
@@ -90,7 +91,7 @@ export function quantUniform(rec: QuantRecorder, d: UniformDims, b: UniformBuffe
 
 /** LLM.int8 weight: per-row absmax int8, 4 two's-complement bytes per word; scale = a / 127. */
 export function quantInt8Rows(
-  rec: QuantRecorder,
+  rec: Recorder,
   a: { w: GPUBuffer; data: GPUBuffer; scales: GPUBuffer; status: GPUBuffer; rows: number; cols: number },
 ): void {
   positive('quantInt8Rows', ['rows', a.rows], ['cols', a.cols]);

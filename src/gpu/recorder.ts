@@ -1,13 +1,18 @@
-// Records one command buffer: a compute pass of dispatches, then optional copies, then ONE
+// The one recorder of kernel dispatches (runner, quantizers, histogram, bench): records one
+// command buffer, a compute pass of dispatches with copies and clears in between, then ONE
 // submit. Each dispatch's params go into a slot of a uniform "arena" (bound at a dynamic
 // offset), so a command buffer can hold any number of dispatches with different params and
 // the arena is written with one queue.writeBuffer per page just before the submit.
-// Bind groups are cached by (kernel, arena page, buffers), so steady-state decode creates
-// none. Counts dispatches and submits.
+// Pipelines come from ctx.pipelines (the kernel table's cache); bind groups are cached by
+// (kernel, arena page, buffers), so steady-state decode creates none. Counts dispatches and
+// submits. Reusable after submit (queue order keeps the arena safe).
+import { NibbleError } from '../core/errors.ts';
 import type { GpuContext } from './device.ts';
-import { KERNELS, PARAM_BYTES, type Constants, type KernelName } from './pipelines.ts';
+import { PARAM_BYTES, kernelSpec, type Constants, type KernelName } from './kernel-table.ts';
 
 const SLOTS_PER_PAGE = 256;
+/** Bind groups kept at most; past it the cache starts over (quantizers bind fresh buffers per tensor). */
+const MAX_BIND_GROUPS = 4096;
 
 let nextBufferId = 1;
 const bufferIds = new WeakMap<GPUBuffer, number>();
@@ -24,6 +29,14 @@ export interface Dispatch {
   constants?: Constants;
   buffers: readonly GPUBuffer[]; // bindings 1..n, in the kernel's order
   params: Readonly<Record<string, number>>; // every field of the kernel's Params struct
+  workgroups: readonly [number, number?, number?];
+}
+
+/** A dispatch bound but not encoded: what a caller that encodes it itself needs (the bench). */
+export interface Bound {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup; // params at dynamic offset `offset`
+  offset: number;
   workgroups: readonly [number, number?, number?];
 }
 
@@ -46,38 +59,58 @@ export class Recorder {
     this.stride = Math.ceil(PARAM_BYTES / align) * align;
   }
 
-  /** (x, y) workgroup grid for `count` workgroups; kernels use id = y * num_workgroups.x + x. */
+  /**
+   * (x, y) grid of `count` workgroups (at least 1); kernels use id = y · num_workgroups.x + x.
+   * Throws NibbleError 'too-large' past the device's max² workgroups.
+   */
   grid(count: number): [number, number] {
     const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    if (count <= max) return [count, 1];
-    const y = Math.ceil(count / max);
-    return [Math.ceil(count / y), y];
+    const n = Math.max(1, count);
+    if (n <= max) return [n, 1];
+    const y = Math.ceil(n / max);
+    if (y > max) throw new NibbleError('too-large', `${n} workgroups exceed the device's ${max}² grid`);
+    return [Math.ceil(n / y), y];
   }
 
+  /** Records one dispatch of `kernel` into the compute pass. */
   dispatch(kernel: KernelName, d: Dispatch): void {
-    const spec = KERNELS[kernel];
+    const b = this.bind(kernel, d);
+    const pass = this.computePass();
+    pass.setPipeline(b.pipeline);
+    pass.setBindGroup(0, b.bindGroup, [b.offset]);
+    const [x, y = 1, z = 1] = b.workgroups;
+    pass.dispatchWorkgroups(x, y, z);
+    this.counters.dispatches++;
+  }
+
+  /**
+   * Writes the params of one dispatch into the arena and returns its pipeline and bind group
+   * without encoding it. The slot stays valid until the next submit() or discard(); call
+   * writeParams() before encoding it yourself.
+   */
+  bind(kernel: KernelName, d: Dispatch): Bound {
+    const spec = kernelSpec(kernel);
     if (d.buffers.length !== spec.buffers.length) {
       throw new Error(`${kernel}: ${d.buffers.length} buffers given, ${spec.buffers.length} expected`);
     }
     const slot = this.used++;
     const page = this.page(Math.floor(slot / SLOTS_PER_PAGE));
     const offset = (slot % SLOTS_PER_PAGE) * this.stride;
-    const u32 = new Uint32Array(page.words, offset, PARAM_BYTES / 4);
-    const f32 = new Float32Array(page.words, offset, PARAM_BYTES / 4);
+    const view = new DataView(page.words, offset, PARAM_BYTES);
     spec.params.forEach((field, i) => {
       const [name, type] = field.split(':');
       const v = d.params[name];
       if (v === undefined || !Number.isFinite(v)) throw new Error(`${kernel}: param ${name} is ${v}`);
-      if (type === 'f32') f32[i] = v;
-      else u32[i] = v;
+      if (type === 'f32') view.setFloat32(4 * i, v, true);
+      else if (type === 'i32') view.setInt32(4 * i, v, true);
+      else view.setUint32(4 * i, v, true);
     });
-
-    const pass = this.computePass();
-    pass.setPipeline(this.ctx.pipelines.get(kernel, d.constants));
-    pass.setBindGroup(0, this.bindGroup(kernel, page.buffer, d.buffers), [offset]);
-    const [x, y = 1, z = 1] = d.workgroups;
-    pass.dispatchWorkgroups(x, y, z);
-    this.counters.dispatches++;
+    return {
+      pipeline: this.ctx.pipelines.get(kernel, d.constants),
+      bindGroup: this.bindGroup(kernel, page.buffer, d.buffers),
+      offset,
+      workgroups: d.workgroups,
+    };
   }
 
   /** Records a buffer copy after the dispatches so far (ends the compute pass). */
@@ -86,16 +119,27 @@ export class Recorder {
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
-  /** Writes the params arena and submits everything recorded as one command buffer. */
-  submit(): void {
+  /** Records a zero fill of `bytes` (a multiple of 4; default all) of `buf`. */
+  clear(buf: GPUBuffer, bytes?: number): void {
     this.endPass();
-    const enc = this.commandEncoder();
+    this.commandEncoder().clearBuffer(buf, 0, bytes);
+  }
+
+  /** Writes the params of every slot used since the last submit to the GPU (queue order). */
+  writeParams(): void {
     const queue = this.ctx.device.queue;
     for (let p = 0; p * SLOTS_PER_PAGE < this.used; p++) {
       const slots = Math.min(SLOTS_PER_PAGE, this.used - p * SLOTS_PER_PAGE);
       queue.writeBuffer(this.pages[p].buffer, 0, this.pages[p].words, 0, slots * this.stride);
     }
-    queue.submit([enc.finish()]);
+  }
+
+  /** Writes the params arena and submits everything recorded as one command buffer. */
+  submit(): void {
+    this.endPass();
+    const enc = this.commandEncoder();
+    this.writeParams();
+    this.ctx.device.queue.submit([enc.finish()]);
     this.encoder = null;
     this.used = 0;
     this.counters.submits++;
@@ -148,6 +192,7 @@ export class Recorder {
     const key = `${kernel}|${bufferId(params)}|${buffers.map(bufferId).join(',')}`;
     let bg = this.bindGroups.get(key);
     if (!bg) {
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
       bg = this.ctx.device.createBindGroup({
         label: kernel,
         layout: this.ctx.pipelines.bindGroupLayout(kernel),

@@ -1,6 +1,6 @@
-// Every WGSL kernel, imported as a string. The only module that imports shaders/*.wgsl:
-// Vite and Vitest handle `?raw`; the CLI runs through tsx with the `?raw` loader hook in bin/.
-import add_f32 from '../../shaders/infer/add_f32.wgsl?raw';
+// Every WGSL file, imported as a string: the only module that imports shaders/**/*.wgsl (Vite and
+// Vitest handle `?raw`; the CLI runs through tsx with the `?raw` loader hook in bin/). Which
+// kernel uses which file and which libraries is the kernel table (src/gpu/kernel-table.ts).
 import argmax_f32 from '../../shaders/infer/argmax_f32.wgsl?raw';
 import attention_f32 from '../../shaders/infer/attention_f32.wgsl?raw';
 import embed_f32 from '../../shaders/infer/embed_f32.wgsl?raw';
@@ -8,18 +8,15 @@ import matmul_gemm_f32 from '../../shaders/infer/matmul_gemm_f32.wgsl?raw';
 import matmul_gemm_llmint8 from '../../shaders/infer/matmul_gemm_llmint8.wgsl?raw';
 import matmul_gemm_nf4 from '../../shaders/infer/matmul_gemm_nf4.wgsl?raw';
 import matmul_gemm_qn from '../../shaders/infer/matmul_gemm_qn.wgsl?raw';
-import matmul_gemv_common from '../../shaders/lib/matmul_gemv_common.wgsl?raw';
-import matmul_gemv_f32_body from '../../shaders/infer/matmul_gemv_f32.wgsl?raw';
+import matmul_gemv_f32 from '../../shaders/infer/matmul_gemv_f32.wgsl?raw';
 import matmul_gemv_f32_sg from '../../shaders/infer/matmul_gemv_f32_sg.wgsl?raw';
 import matmul_gemv_llmint8 from '../../shaders/infer/matmul_gemv_llmint8.wgsl?raw';
-import matmul_gemv_nf4_body from '../../shaders/infer/matmul_gemv_nf4.wgsl?raw';
-import matmul_gemv_qn_body from '../../shaders/infer/matmul_gemv_qn.wgsl?raw';
+import matmul_gemv_nf4 from '../../shaders/infer/matmul_gemv_nf4.wgsl?raw';
+import matmul_gemv_qn from '../../shaders/infer/matmul_gemv_qn.wgsl?raw';
 import matmul_prep_llmint8 from '../../shaders/infer/matmul_prep_llmint8.wgsl?raw';
 import rmsnorm_f32 from '../../shaders/infer/rmsnorm_f32.wgsl?raw';
 import rope_f32 from '../../shaders/infer/rope_f32.wgsl?raw';
 import silu_mul_f32 from '../../shaders/infer/silu_mul_f32.wgsl?raw';
-// Quantization suite (src/gpu/quant-*.ts): a separate table, so that KERNELS in pipelines.ts
-// (typed over SHADERS) is untouched; quant_softfloat is a library prepended to some of them.
 import cholesky_inverse_diag from '../../shaders/quant/cholesky_inverse_diag.wgsl?raw';
 import cholesky_inverse_rows from '../../shaders/quant/cholesky_inverse_rows.wgsl?raw';
 import cholesky_panel from '../../shaders/quant/cholesky_panel.wgsl?raw';
@@ -39,16 +36,15 @@ import quant_nf4 from '../../shaders/quant/quant_nf4.wgsl?raw';
 import quant_pack from '../../shaders/quant/quant_pack.wgsl?raw';
 import quant_params from '../../shaders/quant/quant_params.wgsl?raw';
 import quant_range from '../../shaders/quant/quant_range.wgsl?raw';
-import quant_softfloat from '../../shaders/lib/quant_softfloat.wgsl?raw';
+import copy_stream from '../../shaders/bench/copy_stream.wgsl?raw';
+import lib_gemm_tile from '../../shaders/lib/gemm_tile.wgsl?raw';
+import lib_int8_round from '../../shaders/lib/int8_round.wgsl?raw';
+import lib_matmul_prologue from '../../shaders/lib/matmul_prologue.wgsl?raw';
+import lib_quant_softfloat from '../../shaders/lib/quant_softfloat.wgsl?raw';
+import lib_workgroup_reduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 
-/** A kernel with the GEMV library (workgroup_sum, x_hat) in front of it. */
-const withGemvCommon = (body: string): string => `${matmul_gemv_common}\n${body}`;
-const matmul_gemv_f32 = withGemvCommon(matmul_gemv_f32_body);
-const matmul_gemv_nf4 = withGemvCommon(matmul_gemv_nf4_body);
-const matmul_gemv_qn = withGemvCommon(matmul_gemv_qn_body);
-
+/** Kernel sources (shaders/infer, shaders/quant, shaders/bench), by file name without .wgsl. */
 export const SHADERS = {
-  add_f32,
   argmax_f32,
   attention_f32,
   embed_f32,
@@ -65,11 +61,6 @@ export const SHADERS = {
   rmsnorm_f32,
   rope_f32,
   silu_mul_f32,
-} as const;
-
-export type ShaderName = keyof typeof SHADERS;
-
-export const QUANT_SHADERS = {
   cholesky_inverse_diag,
   cholesky_inverse_rows,
   cholesky_panel,
@@ -89,9 +80,18 @@ export const QUANT_SHADERS = {
   quant_pack,
   quant_params,
   quant_range,
+  copy_stream,
 } as const;
 
-export type QuantShaderName = keyof typeof QUANT_SHADERS;
+export type ShaderFile = keyof typeof SHADERS;
 
-/** WGSL functions prepended to the quant kernels that use them (not a kernel itself). */
-export const QUANT_LIBRARY = quant_softfloat;
+/** WGSL libraries (shaders/lib): functions a kernel calls, prepended to it; never a kernel themselves. */
+export const LIBRARIES = {
+  gemm_tile: lib_gemm_tile,
+  int8_round: lib_int8_round,
+  matmul_prologue: lib_matmul_prologue,
+  quant_softfloat: lib_quant_softfloat,
+  workgroup_reduce: lib_workgroup_reduce,
+} as const;
+
+export type LibraryName = keyof typeof LIBRARIES;

@@ -5,6 +5,8 @@ import { isNibbleError } from '../../src/core/errors.ts';
 import { f32Tensor } from '../../src/core/tensor.ts';
 import { checkFits } from '../../src/gpu/buffers.ts';
 import { chooseKernels, describeAdapter, type GpuCaps, type GpuContext } from '../../src/gpu/device.ts';
+import { KERNELS, type KernelName } from '../../src/gpu/kernel-table.ts';
+import { kernelSource, pipelineKey } from '../../src/gpu/pipelines.ts';
 import { gpuContext } from './setup-device.ts';
 import { uploadLinear, weightBuffers } from '../../src/gpu/weights.ts';
 import { createNodeGpuContext } from '../../src/cli/dawn.ts';
@@ -28,7 +30,6 @@ describe('chooseKernels', () => {
     expect(chooseKernels(caps({ subgroups: true })).gemv).toBe('matmul_gemv_f32_sg');
     expect(chooseKernels(caps({ subgroups: true }), { disableSubgroups: true }).gemv).toBe('matmul_gemv_f32');
     expect(chooseKernels(caps({})).gemv).toBe('matmul_gemv_f32');
-    expect(chooseKernels(caps({ shaderF16: true, subgroups: true }), { forceF32: true }).precision).toBe('f32');
   });
 });
 
@@ -48,6 +49,17 @@ describe('requestGpuContext on Dawn', () => {
     const c = ctx.pipelines.get('matmul_gemv_f32_sg', { WG: 32, PROLOGUE: 2, ACCUMULATE: 0 });
     expect(a).toBe(b);
     expect(a).not.toBe(c);
+    expect(pipelineKey('matmul_gemv_f32_sg', { WG: 32, PROLOGUE: 1, ACCUMULATE: 0 })).toBe(
+      'matmul_gemv_f32_sg|ACCUMULATE=0,PROLOGUE=1,WG=32|matmul_prologue',
+    );
+    expect(() => ctx.pipelines.get('argmax_f32', { WG: 32 })).toThrow(/no override constant WG/);
+  });
+
+  it('compiles every kernel of the table, libraries prepended, without errors', async () => {
+    ctx.device.pushErrorScope('validation');
+    for (const k of Object.keys(KERNELS) as KernelName[]) await ctx.pipelines.prepare(k);
+    expect(await ctx.device.popErrorScope()).toBeNull();
+    expect(kernelSource('matmul_gemv_f32_sg').startsWith('enable subgroups;')).toBe(true);
   });
 
   it('prepare() compiles every kernel and variant the runner uses without errors', async () => {
@@ -59,7 +71,6 @@ describe('requestGpuContext on Dawn', () => {
       'rope_f32',
       'attention_f32',
       'silu_mul_f32',
-      'add_f32',
       'argmax_f32',
     ] as const) {
       await ctx.pipelines.prepare(k);

@@ -73,19 +73,6 @@ describe('silu_mul_f32', () => {
   });
 });
 
-describe('add_f32', () => {
-  it.each(SIZES.map((n) => [n]))('n=%i exact', async (n) => {
-    const rand = rng(n);
-    const x = randomF32(rand, n);
-    const y = randomF32(rand, n);
-    const want = x.slice();
-    ops.addInPlace(want, y, n);
-    const xb = upload(ctx, x);
-    await run(ctx, (rec) => k.add(rec, { x: xb, y: upload(ctx, y), n }));
-    expect(await read(ctx, xb, n)).toEqual(want);
-  });
-});
-
 describe('argmax_f32', () => {
   async function gpuArgmax(x: Float32Array, n: number, off = 0): Promise<number> {
     const out = zeros(ctx, 1);

@@ -22,7 +22,7 @@ import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import type { F32Tensor } from '../../src/core/tensor.ts';
 import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { upperCholeskyOfInverseGpu } from '../../src/gpu/quant-cholesky.ts';
-import { QuantRecorder } from '../../src/gpu/quant-pipelines.ts';
+import { Recorder } from '../../src/gpu/recorder.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
 import { readProjectFile, stories260K, tok512 } from '../unit/helpers.ts';
@@ -170,7 +170,7 @@ describe('U = upper Cholesky factor of Ĥ⁻¹ (blocked f32 Cholesky + triangula
         }
       cases.push([n, A]);
     }
-    const rec = new QuantRecorder(ctx);
+    const rec = new Recorder(ctx);
     for (const [n, A] of cases) {
       const want = upperCholeskyOfInverse(Float64Array.from(A), n);
       const got = await upperCholeskyOfInverseGpu(ctx, rec, A, n);
@@ -188,7 +188,7 @@ describe('U = upper Cholesky factor of Ĥ⁻¹ (blocked f32 Cholesky + triangula
   it('a matrix that is not positive definite throws like the CPU twin', async () => {
     const A = Float64Array.of(1, 2, 2, 1);
     expect(() => upperCholeskyOfInverse(Float64Array.from(A), 2)).toThrow(/positive definite/);
-    await expect(upperCholeskyOfInverseGpu(ctx, new QuantRecorder(ctx), A, 2)).rejects.toMatchObject({
+    await expect(upperCholeskyOfInverseGpu(ctx, new Recorder(ctx), A, 2)).rejects.toMatchObject({
       code: 'bad-argument',
     });
   });

@@ -1,6 +1,9 @@
 // GpuContext → the plain, clonable summary the UI shows (adapter, features, kernels, key limits).
 import type { GpuContext } from '../../gpu/device.ts';
-import type { AdapterSummary, GpuSummary } from './protocol.ts';
+import type { GpuSummary } from './protocol.ts';
+
+// Whether an adapter is a software one is decided by the device module; the host reads it here.
+export { isSoftwareAdapter } from '../../gpu/device.ts';
 
 /** Limits that decide whether a model fits and how kernels are shaped, in display order. */
 export const KEY_LIMITS = [
@@ -28,14 +31,4 @@ export function summarizeGpu(ctx: GpuContext): GpuSummary {
     kernels: ctx.kernels.label,
     limits,
   };
-}
-
-/**
- * A software WebGPU adapter (SwiftShader, llvmpipe/lavapipe, WARP): compute runs on the CPU
- * through a shader emulator, so big passes (evaluation) are faster on nibble's CPU twin.
- */
-export function isSoftwareAdapter(a: AdapterSummary): boolean {
-  return /swiftshader|llvmpipe|lavapipe|software|basic render|warp/i.test(
-    `${a.vendor} ${a.architecture} ${a.device} ${a.description}`,
-  );
 }

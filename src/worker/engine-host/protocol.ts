@@ -12,6 +12,7 @@ import type { ChatMessage } from '../../core/formats/hf/chat-template.ts';
 import type { MemoryPlan } from '../../core/plan/memory-plan.ts';
 import type { LlamaConfig } from '../../core/model/model.ts';
 import type { Backend } from '../../engine/runner.ts';
+import type { AdapterSummary } from '../../gpu/device.ts';
 import type { JobProgress, LabEngine, LabRequest, LabResultMap } from './lab-protocol.ts';
 
 export type { Backend, ChatMessage, MemoryPlan };
@@ -93,13 +94,6 @@ export interface SamplingSettings {
   topP: number; // (0, 1]; 1 = plain sampling
   maxTokens: number; // tokens to generate, >= 1
   seed: number; // uint32
-}
-
-export interface AdapterSummary {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
 }
 
 export interface GpuSummary {

@@ -1,0 +1,25 @@
+// matmul_prologue — LIBRARY, not a kernel: x̂, the GEMV input after its fused prologue, for
+// every GEMV (matmul_gemv_f32 / _sg / qn / nf4 / llmint8); prepended by the kernel table
+// (src/gpu/kernel-table.ts). It uses what each of those kernels declares (module-scope names may
+// be used before their declaration in WGSL): the uniform `p` (K, x_off), the bindings `x`
+// (activations) and `g` (RMSNorm gain) and the override PROLOGUE.
+
+// x̂[k], the matmul input after the fused prologue: PROLOGUE 0 = x, 1 = RMSNorm (g · x / rms),
+// 2 = SwiGLU silu(gate) · up with x = [gate | up] (2K wide). 0 past K (ragged chunks read there).
+fn x_hat(k: u32, inv_rms: f32) -> f32 {
+  if (k >= p.K) {
+    return 0.0;
+  }
+  let v = x[p.x_off + k];
+  switch PROLOGUE {
+    case 1u: {
+      return g[k] * (inv_rms * v);
+    }
+    case 2u: {
+      return v / (1.0 + exp(-v)) * x[p.x_off + p.K + k];
+    }
+    default: {
+      return v;
+    }
+  }
+}
