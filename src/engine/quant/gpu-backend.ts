@@ -27,13 +27,13 @@ import { packU8 } from '../core/quant/packing.ts';
 import type { QuantizeOptions } from '../core/quant/quantize-tensor.ts';
 import { checkBits, groupLayout, requireWholeGroups } from '../core/quant/uniform.ts';
 import { f32Tensor, numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
-import { createStorage, readBuffers, uploadStorage } from '../gpu/buffers.ts';
+import { createStorage, uploadStorage } from '../gpu/buffers.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { quant4bit } from '../gpu/quant-codebook.ts';
 import { floatRound, floatTrunc } from '../gpu/quant-float.ts';
 import { GpuHessian, gptqOnGpu } from '../gpu/quant-gptq.ts';
 import { HISTOGRAM_WORDS, histogram } from '../gpu/quant-histogram.ts';
-import { Recorder } from '../gpu/recorder.ts';
+import { QuantRecorder, readBuffers } from '../gpu/quant-pipelines.ts';
 import { quantInt8Rows, quantUniform, uniformSizes, type UniformDims } from '../gpu/quant-rtn.ts';
 import type { QuantSpec } from '../core/quant/quant-spec.ts';
 
@@ -48,10 +48,10 @@ const FLOAT_METHODS: Record<string, FloatFormat> = {
 const asF32 = (u: Uint32Array): Float32Array => new Float32Array(u.buffer, u.byteOffset, u.length);
 
 export class GpuQuantizer {
-  private readonly rec: Recorder;
+  private readonly rec: QuantRecorder;
 
   constructor(readonly ctx: GpuContext) {
-    this.rec = new Recorder(ctx);
+    this.rec = new QuantRecorder(ctx);
   }
 
   /** Dispatches recorded so far (all calls), for tests and the bench. */
