@@ -19,21 +19,10 @@ import type { GpuContext } from '../../src/gpu/device.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
 import type { ModelRunner } from '../../src/engine/runner.ts';
 import { actOrderTensor } from './matmul-quant-cases.ts';
-import { randomModel, withAttentionBias, type RandomModelSpec } from './random-model.ts';
+import { randomModel, withAttentionBias, type RandomModelSpec, SMALL_SPEC } from './random-model.ts';
 import { gpuContext } from './setup-device.ts';
 
-const BASE: RandomModelSpec = {
-  dim: 48,
-  hiddenDim: 100,
-  nLayers: 2,
-  nHeads: 6,
-  nKvHeads: 2,
-  vocabSize: 97,
-  seqLen: 80,
-  ropeStyle: 'half',
-  sharedClassifier: true,
-  seed: 41,
-};
+const BASE: RandomModelSpec = { ...SMALL_SPEC, seqLen: 80, seed: 41 };
 
 let ctx: GpuContext;
 const runners: ModelRunner[] = [];

@@ -1,5 +1,6 @@
 // A small random Llama model built in code, for comparing the GPU runner with the CPU one.
 import type { LayerWeights, LlamaConfig, LlamaModel } from '../../src/core/model/model.ts';
+import type { StepResult } from '../../src/engine/runner.ts';
 import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
 import { randomF32, rng } from './setup-device.ts';
 
@@ -15,6 +16,28 @@ export interface RandomModelSpec {
   sharedClassifier: boolean;
   seed: number;
 }
+
+/** The runner tests' small model: 2 layers, GQA 6 heads over 2, odd vocabulary and hidden sizes. */
+export const SMALL_SPEC: RandomModelSpec = {
+  dim: 48,
+  hiddenDim: 100,
+  nLayers: 2,
+  nHeads: 6,
+  nKvHeads: 2,
+  vocabSize: 97,
+  seqLen: 64,
+  ropeStyle: 'half',
+  sharedClassifier: true,
+  seed: 31,
+};
+
+/** Logits are O(1); f32 GPU vs f64-accumulating CPU through 2 layers differ by ~1e-6. */
+export const LOGIT_TOL = { atol: 2e-5, rtol: 1e-4 };
+
+export const logitsOf = (r: StepResult): Float32Array => {
+  if (r.kind !== 'logits') throw new Error('expected logits');
+  return r.logits;
+};
 
 export function randomModel(s: RandomModelSpec): LlamaModel {
   const rand = rng(s.seed);

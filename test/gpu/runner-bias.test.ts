@@ -13,12 +13,10 @@ import type { F32Tensor } from '../../src/core/tensor.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
-import type { ModelRunner, StepResult } from '../../src/engine/runner.ts';
+import type { ModelRunner } from '../../src/engine/runner.ts';
 import { folderOf, hfFixtureFiles, tensorsOf, withConfig, writeTensors } from '../unit/hf-fixture.ts';
-import { randomModel, withAttentionBias, type RandomModelSpec } from './random-model.ts';
+import { randomModel, withAttentionBias, type RandomModelSpec, LOGIT_TOL, logitsOf } from './random-model.ts';
 import { expectClose, gpuContext, rng } from './setup-device.ts';
-
-const LOGIT_TOL = { atol: 2e-5, rtol: 1e-4 }; // as test/gpu/runner.test.ts
 
 // Qwen2-0.5B's shape in miniature: 14 heads over 2 kv heads, rotate-half RoPE.
 const QWEN: RandomModelSpec = {
@@ -47,10 +45,6 @@ async function gpuRunner(model: LlamaModel, prefillChunk?: number): Promise<Mode
   runners.push(r);
   return r;
 }
-const logitsOf = (r: StepResult): Float32Array => {
-  if (r.kind !== 'logits') throw new Error('expected logits');
-  return r.logits;
-};
 
 /** Prefill `prompt`, then `steps` greedy decode steps on both; logits compared every step. */
 async function compare(gpu: ModelRunner, cpu: ModelRunner, prompt: number[], steps: number): Promise<number> {

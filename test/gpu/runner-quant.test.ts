@@ -13,9 +13,10 @@ import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
 import { DEFAULT_SPEC, type QuantSpec } from '../../src/core/quant/quant-spec.ts';
 import { quantizeModel } from '../../src/engine/quantize.ts';
-import type { ModelRunner, RunnerMemory, StepResult } from '../../src/engine/runner.ts';
+import type { ModelRunner, RunnerMemory } from '../../src/engine/runner.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { expectClose, gpuContext } from './setup-device.ts';
+import { logitsOf } from './random-model.ts';
 
 // stories260K logits reach |10|. The GPU sums in f32 in another order than the CPU (f64 dots);
 // measured max |Δlogit| over these 11 steps: q4 7.6e-6, q8 7.6e-6, nf4 9.5e-6, llm.int8 4.3e-6
@@ -42,11 +43,6 @@ beforeAll(async () => {
   f32Memory = f32.memory!();
 });
 afterAll(() => runners.forEach((r) => r.dispose()));
-
-const logitsOf = (r: StepResult): Float32Array => {
-  if (r.kind !== 'logits') throw new Error('expected logits');
-  return r.logits;
-};
 
 const SPECS: [string, Partial<QuantSpec>, string, [number, number]][] = [
   // [name, spec, linear format, expected linear bytes / f32 linear bytes (range)]

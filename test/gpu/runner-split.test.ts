@@ -18,23 +18,11 @@ import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
-import type { ModelRunner, StepResult } from '../../src/engine/runner.ts';
-import { randomModel, withAttentionBias, type RandomModelSpec } from './random-model.ts';
+import type { ModelRunner } from '../../src/engine/runner.ts';
+import { randomModel, withAttentionBias, LOGIT_TOL, SMALL_SPEC, logitsOf } from './random-model.ts';
 import { expectClose, gpuContext } from './setup-device.ts';
 
-const LOGIT_TOL = { atol: 2e-5, rtol: 1e-4 }; // as test/gpu/runner.test.ts
-const BASE: RandomModelSpec = {
-  dim: 48,
-  hiddenDim: 100,
-  nLayers: 2,
-  nHeads: 6,
-  nKvHeads: 2,
-  vocabSize: 97,
-  seqLen: 64,
-  ropeStyle: 'half',
-  sharedClassifier: true,
-  seed: 31,
-};
+const BASE = SMALL_SPEC;
 const prompt9 = [1, 5, 17, 33, 2, 96, 40, 40, 7];
 
 let ctx: GpuContext;
@@ -52,10 +40,6 @@ async function gpuRunner(
   runners.push(r);
   return r;
 }
-const logitsOf = (r: StepResult): Float32Array => {
-  if (r.kind !== 'logits') throw new Error('expected logits');
-  return r.logits;
-};
 const planFor = (model: LlamaModel, cap: number): MemoryPlan =>
   planMemory(model.config, describeModelTensors(model), model.config.seqLen, {
     maxBufferSize: cap,

@@ -11,25 +11,11 @@ import type { GpuContext } from '../../src/gpu/device.ts';
 import { createNodeGpuContext } from '../../src/cli/dawn.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
-import type { ModelRunner, StepResult } from '../../src/engine/runner.ts';
-import { randomModel, type RandomModelSpec } from './random-model.ts';
+import type { ModelRunner } from '../../src/engine/runner.ts';
+import { randomModel, type RandomModelSpec, LOGIT_TOL, SMALL_SPEC, logitsOf } from './random-model.ts';
 import { expectClose, gpuContext } from './setup-device.ts';
 
-// Logits are O(1); f32 GPU vs f64-accumulating CPU through 2 layers differ by ~1e-6.
-const LOGIT_TOL = { atol: 2e-5, rtol: 1e-4 };
-
-const BASE: RandomModelSpec = {
-  dim: 48,
-  hiddenDim: 100,
-  nLayers: 2,
-  nHeads: 6,
-  nKvHeads: 2,
-  vocabSize: 97,
-  seqLen: 64,
-  ropeStyle: 'interleaved',
-  sharedClassifier: true,
-  seed: 1,
-};
+const BASE: RandomModelSpec = { ...SMALL_SPEC, ropeStyle: 'interleaved', seed: 1 };
 
 let sg: GpuContext;
 let wg: GpuContext;
@@ -45,11 +31,6 @@ async function gpuRunner(ctx: GpuContext, model: LlamaModel, prefillChunk?: numb
   runners.push(r);
   return r;
 }
-
-const logitsOf = (r: StepResult): Float32Array => {
-  if (r.kind !== 'logits') throw new Error('expected logits');
-  return r.logits;
-};
 
 /** Prefill `prompt`, then greedy-decode `steps` tokens on both runners, comparing every step. */
 async function compare(gpu: ModelRunner, cpu: ModelRunner, prompt: number[], steps: number): Promise<void> {
