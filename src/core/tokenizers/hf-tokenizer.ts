@@ -6,6 +6,7 @@ import { Tokenizer as LibTokenizer } from '@huggingface/tokenizers';
 import { NibbleError } from '../errors.ts';
 import { renderChatTemplate, type ChatMessage } from '../formats/hf/chat-template.ts';
 import { isObject, parseJsonObject, show, type JsonObject } from '../formats/hf/json.ts';
+import { vetTokenizerRegexes } from './regex-vet.ts';
 import type { TextTokenizer, TokenStream } from './text-tokenizer.ts';
 
 const MAX_VOCAB = 1 << 20; // ids beyond this are a corrupt file (the largest real vocabularies are ~256K)
@@ -71,6 +72,8 @@ export class HfTokenizer implements TextTokenizer {
   readonly eosId: number | null;
   readonly stopIds: readonly number[];
   readonly chatTemplate: string | undefined;
+  /** Where the chat template came from, for error messages. */
+  readonly chatTemplateSource: string;
   /** Whether encode({ bos: true }) starts with BOS: the tokenizer's post-processor adds one. */
   readonly addsBos: boolean;
   private readonly lib: LibTokenizer;
@@ -79,6 +82,7 @@ export class HfTokenizer implements TextTokenizer {
 
   private constructor(json: JsonObject, cfg: JsonObject, opts: HfTokenizerOptions) {
     this.vocabSize = vocabularySize(json);
+    vetTokenizerRegexes(json);
     try {
       this.lib = new LibTokenizer(json, cfg);
     } catch (e) {
@@ -101,7 +105,10 @@ export class HfTokenizer implements TextTokenizer {
     this.eosId = eos[0] ?? null;
     this.stopIds = [...new Set(eos)];
     this.addsBos = this.bosId !== null && this.probeAddsBos(this.bosId);
+    this.probeRoundTrip();
     const tpl = opts.chatTemplate ?? cfg.chat_template;
+    this.chatTemplateSource =
+      opts.chatTemplate !== undefined ? 'chat_template.jinja' : 'tokenizer_config.json chat_template';
     this.chatTemplate = typeof tpl === 'string' ? tpl : Array.isArray(tpl) ? namedTemplate(tpl) : undefined;
   }
 
@@ -127,6 +134,23 @@ export class HfTokenizer implements TextTokenizer {
     }
   }
 
+  /**
+   * A full encode → decode of a text with letters, digits, punctuation, whitespace, accents, CJK
+   * and an emoji, at load: a decoder or normalizer the library cannot run (e.g. a Sequence with a
+   * null step) fails here as 'bad-format', not at the first generated token.
+   */
+  private probeRoundTrip(): void {
+    const probe = 'Hello, world! 12 + 3.5 = 15.5\n\tcafé 漢字 😀 — end';
+    try {
+      const ids = this.lib.encode(probe, { add_special_tokens: true }).ids;
+      if (ids.some((id) => !Number.isInteger(id))) return; // no unk/byte fallback: encode() reports it per text
+      const text = this.lib.decode(ids, { skip_special_tokens: true });
+      if (typeof text !== 'string') throw new Error(`decode returned ${typeof text}`);
+    } catch (e) {
+      throw badTok(`fails an encode/decode round trip (${(e as Error).message})`);
+    }
+  }
+
   encode(text: string, opts: { bos: boolean; eos: boolean }): number[] {
     let ids: number[];
     try {
@@ -148,7 +172,11 @@ export class HfTokenizer implements TextTokenizer {
   decode(ids: readonly number[]): string {
     const known = ids.filter((id) => Number.isInteger(id) && id >= 0 && id < this.vocabSize && !this.special.has(id));
     if (known.length === 0) return '';
-    return this.lib.decode(known, { skip_special_tokens: true });
+    try {
+      return this.lib.decode(known, { skip_special_tokens: true });
+    } catch (e) {
+      throw new NibbleError('bad-format', `tokenizer.json cannot decode these tokens (${(e as Error).message})`);
+    }
   }
 
   isSpecial(id: number): boolean {
@@ -166,10 +194,12 @@ export class HfTokenizer implements TextTokenizer {
         'unsupported',
         'this model has no chat template (tokenizer_config.json chat_template or chat_template.jinja)',
       );
-    return renderChatTemplate(this.chatTemplate, messages, {
-      ...this.specialText,
-      add_generation_prompt: opts.add_generation_prompt,
-    });
+    return renderChatTemplate(
+      this.chatTemplate,
+      messages,
+      { ...this.specialText, add_generation_prompt: opts.add_generation_prompt },
+      this.chatTemplateSource,
+    );
   }
 }
 
