@@ -277,14 +277,14 @@ describe('HF loader refuses what it cannot run, with typed errors', () => {
       /MistralForCausalLM/,
     );
     await rejects(
-      withConfig(files, (c) => (c.rope_parameters = { rope_type: 'llama3', rope_theta: 5e5 })),
+      withConfig(files, (c) => (c.rope_parameters = { rope_type: 'yarn', rope_theta: 5e5 })),
       'unsupported',
-      /rope_type "llama3"/,
+      /rope_type "yarn"/,
     );
     await rejects(
-      withConfig(files, (c) => (c.rope_scaling = { type: 'linear', factor: 2 })),
+      withConfig(files, (c) => (c.rope_scaling = { type: 'dynamic', factor: 2 })),
       'unsupported',
-      /rope_scaling.rope_type "linear"/,
+      /rope_scaling.rope_type "dynamic"/,
     );
     await rejects(
       withConfig(files, (c) => (c.hidden_act = 'gelu')),
@@ -302,9 +302,10 @@ describe('HF loader refuses what it cannot run, with typed errors', () => {
       /o_proj bias/,
     );
     await rejects(
+      // head_dim may differ from hidden / heads (Qwen3); then q/k/v/o must have its shapes.
       withConfig(files, (c) => (c.head_dim = 16)),
-      'unsupported',
-      /head_dim 16/,
+      'bad-dims',
+      /q_proj.weight" has shape \[64,64\], config.json implies \[128,64\]/,
     );
   });
 

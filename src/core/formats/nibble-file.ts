@@ -18,6 +18,7 @@
 // typed array is made, so a corrupt header can never size an allocation (nibble-file-read.ts).
 import type { Tensor } from '../tensor.ts';
 import { NibbleError } from '../errors.ts';
+import { assertRunnable } from './hf/runnable.ts';
 import { kvDim, type LlamaConfig, type LlamaModel } from '../model/model.ts';
 import type { TokenizerFiles } from '../tokenizers/tokenizer-files.ts';
 
@@ -88,6 +89,7 @@ export function writeNibbleFile(
   model: LlamaModel,
   opts: { tokenizer?: Uint8Array | TokenizerFiles; label?: string; spec?: unknown } = {},
 ): Uint8Array {
+  assertRunnable(model, 'the .nibble writer', { attentionBias: true }); // qkNorm, ropeScaling, headDim: not stored yet
   const tok: TokenizerFiles | undefined =
     opts.tokenizer instanceof Uint8Array ? { kind: 'llama2c', bytes: opts.tokenizer } : opts.tokenizer;
   const blobs: ArrayBufferView[] = [];

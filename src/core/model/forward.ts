@@ -2,11 +2,14 @@
 // Slow and plain on purpose: it is the twin the GPU runner and quantized paths are checked against.
 import { kvDim, type LlamaModel } from './model.ts';
 import { addInPlace, addRowBias, attention, embed, rmsnorm, rope, siluMul } from './ops.ts';
+import { ropeInvFreq } from './rope.ts';
 import { f32Values, linear } from './linear.ts';
 import { NibbleError } from '../errors.ts';
 
 /** Where a linear's input is observed: q/k/v share 'attn', w1/w3 share 'ffn'. */
 export type LinearInputSite = 'attn' | 'wo' | 'ffn' | 'w2';
+/** Every input site, in block order. */
+export const LINEAR_INPUT_SITES: readonly LinearInputSite[] = ['attn', 'wo', 'ffn', 'w2'];
 /** Receives each linear input (M, K) during a forward pass (calibration capture). */
 export type CaptureHook = (layer: number, site: LinearInputSite, x: Float32Array, M: number, K: number) => void;
 
@@ -16,9 +19,11 @@ export class CpuForward {
 
   private readonly kCache: Float32Array[]; // per layer (seqLen, kvDim)
   private readonly vCache: Float32Array[]; // per layer (seqLen, kvDim)
+  private readonly invFreq: Float64Array; // (headSize / 2) RoPE inverse frequencies, scaling applied
 
   constructor(readonly model: LlamaModel) {
     const c = model.config;
+    this.invFreq = ropeInvFreq(c);
     const n = c.seqLen * kvDim(c); // (seqLen, kvDim) per layer, K and V
     try {
       this.kCache = Array.from({ length: c.nLayers }, () => new Float32Array(n));
@@ -119,8 +124,14 @@ export class CpuForward {
       addRowBias(k, bias.bk.data, M, kvd);
       addRowBias(v, bias.bv.data, M, kvd);
     }
-    rope(q, M, nHeads, hs, pos, c.ropeTheta, c.ropeStyle);
-    rope(k, M, nKvHeads, hs, pos, c.ropeTheta, c.ropeStyle);
+    const qkNorm = this.model.weights.qkNorm?.[l];
+    if (qkNorm) {
+      // Qwen3: RMSNorm of each head's hs values (rows of hs), in place, before RoPE.
+      rmsnorm(q, q, qkNorm.q.data, M * nHeads, hs, c.normEps);
+      rmsnorm(k, k, qkNorm.k.data, M * nKvHeads, hs, c.normEps);
+    }
+    rope(q, M, nHeads, hs, pos, c.ropeTheta, c.ropeStyle, this.invFreq);
+    rope(k, M, nKvHeads, hs, pos, c.ropeTheta, c.ropeStyle, this.invFreq);
     this.kCache[l].set(k, pos * kvd);
     this.vCache[l].set(v, pos * kvd);
     attention(att, q, this.kCache[l], this.vCache[l], M, pos, nHeads, nKvHeads, hs);
@@ -138,5 +149,3 @@ export class CpuForward {
     addInPlace(x, proj, M * dim);
   }
 }
-
-/** x (M, n) += bias (n) on every row: the optional attention biases (Qwen2). */

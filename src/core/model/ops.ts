@@ -36,7 +36,8 @@ export function rmsnorm(
 /**
  * Rotary position embedding in place on x (M, nH * hs); row m is at position pos0 + m.
  * interleaved (llama2.c): pairs (2i, 2i+1); half (HF): pairs (i, i + hs/2). Pair i within a
- * head turns by angle pos · theta^(-2i/hs).
+ * head turns by angle pos · theta^(-2i/hs), or pos · invFreq[i] when a table (hs/2) is given
+ * (scaled RoPE: model/rope.ts ropeInvFreq; its unscaled table equals theta^(-2i/hs) exactly).
  */
 export function rope(
   x: Float32Array,
@@ -46,6 +47,7 @@ export function rope(
   pos0: number,
   theta: number,
   style: 'interleaved' | 'half',
+  invFreq?: ArrayLike<number>,
 ): void {
   const half = hs / 2;
   for (let m = 0; m < M; m++) {
@@ -53,7 +55,7 @@ export function rope(
     for (let h = 0; h < nH; h++) {
       const base = (m * nH + h) * hs;
       for (let i = 0; i < half; i++) {
-        const freq = 1 / Math.pow(theta, (2 * i) / hs);
+        const freq = invFreq ? invFreq[i] : 1 / Math.pow(theta, (2 * i) / hs);
         const a = pos * freq;
         const c = Math.cos(a);
         const s = Math.sin(a);

@@ -24,6 +24,7 @@
 // Non-quantized tensors (embeddings, norms, lm_head) are written F16 (default) or F32.
 import type { Tensor, UniformQuantTensor } from '../../tensor.ts';
 import { NibbleError } from '../../errors.ts';
+import { assertRunnable } from '../hf/runnable.ts';
 import { f32Values } from '../../model/linear.ts';
 import { LINEAR_NAMES, type LinearName, type LlamaModel } from '../../model/model.ts';
 import { isUniformFormat, UNIFORM_BITS, unpackScales, unpackZeros } from '../../quant/format.ts';
@@ -155,6 +156,7 @@ export function exportGptqCheckpoint(model: LlamaModel, opts: GptqExportOptions 
       'unsupported',
       'GPTQ export: attention biases (Qwen2-style) are not written; only plain Llama models',
     );
+  assertRunnable(model, 'GPTQ export');
   const linears = w.layers.flatMap((lw, l) => LINEAR_NAMES.map((n) => quantLinear(lw[n], `layer ${l} ${n}`)));
   const bits = [...new Set(linears.map((t) => UNIFORM_BITS[t.format]))];
   if (bits.length !== 1) throw new NibbleError('unsupported', `GPTQ export: linears mix ${bits.join(' and ')} bits`);

@@ -26,6 +26,7 @@
 import type { Tensor } from '../../tensor.ts';
 import { NibbleError } from '../../errors.ts';
 import { hfConfigFromJson } from '../hf/config.ts';
+import { assertRunnable } from '../hf/runnable.ts';
 import { HfTokenizer } from '../../tokenizers/hf-tokenizer.ts';
 import { f32Values } from '../../model/linear.ts';
 import type { LlamaConfig, LlamaModel } from '../../model/model.ts';
@@ -188,6 +189,7 @@ export function exportHfFolder(
   const c = model.config;
   const w = model.weights;
   const dtype = opts.dtype ?? 'F32';
+  assertRunnable(model, 'HF export', { attentionBias: true }); // Qwen3 norms, RoPE scaling, head_dim: not written yet
   if (w.layers.length !== c.nLayers)
     throw new NibbleError('bad-dims', `HF export: ${w.layers.length} layers, the config says ${c.nLayers}`);
   if (w.attnBias?.length && w.attnBias.length !== c.nLayers)

@@ -12,12 +12,13 @@
 //   model.layers.N.input_layernorm.weight (dim)          model.layers.N.post_attention_layernorm.weight (dim)
 //   model.layers.N.self_attn.{q,k,v,o}_proj.weight        q (nH·hs, dim), k/v (nKv·hs, dim), o (dim, nH·hs)
 //   model.layers.N.self_attn.{q,k,v}_proj.bias (Qwen2)   (nH·hs), (nKv·hs), (nKv·hs)
+//   model.layers.N.self_attn.{q,k}_norm.weight (Qwen3)   (hs) each: per-head RMSNorm before RoPE
 //   model.layers.N.mlp.{gate,up,down}_proj.weight        gate/up (hidden, dim) = our w1/w3, down (dim, hidden) = w2
 // Each tensor's shape is checked against config.json before its data is converted. Shards are
 // read one at a time; with ModelFolder.open, only headers and one tensor's bytes at a time.
 import { NibbleError } from '../../errors.ts';
 import { HfTokenizer, type HfTokenizerOptions } from '../../tokenizers/hf-tokenizer.ts';
-import type { AttentionBias, LayerWeights, LlamaModel } from '../../model/model.ts';
+import type { AttentionBias, LayerWeights, LlamaModel, QkNorm } from '../../model/model.ts';
 import {
   INDEX_FILE,
   parseSafetensors,
@@ -93,13 +94,20 @@ function tensorPlan(h: HfModelConfig): { shapes: Map<string, number[]>; optional
         .set(`${p}self_attn.q_proj.bias`, [qd])
         .set(`${p}self_attn.k_proj.bias`, [kvd])
         .set(`${p}self_attn.v_proj.bias`, [kvd]);
+    if (h.qkNorm) shapes.set(`${p}self_attn.q_norm.weight`, [hs]).set(`${p}self_attn.k_norm.weight`, [hs]);
   }
   return { shapes, optional };
 }
 
-/** Refuses tensors that would change the maths if ignored (biases we do not apply). */
+/** Refuses tensors that would change the maths if ignored (biases and q/k norms we do not apply). */
 function checkLeftovers(names: Iterable<string>, shapes: Map<string, number[]>, where: string): void {
   for (const name of names) {
+    if (/\.(q|k)_norm\.weight$/.test(name) && !shapes.has(name)) {
+      throw new NibbleError(
+        'unsupported',
+        `${where}: tensor "${name}" is a q/k norm, which only Qwen3ForCausalLM checkpoints apply here`,
+      );
+    }
     if (name.endsWith('.bias') && !shapes.has(name)) {
       throw new NibbleError(
         'unsupported',
@@ -229,6 +237,12 @@ function assemble(
         const p = `model.layers.${l}.self_attn.`;
         return { bq: get(`${p}q_proj.bias`), bk: get(`${p}k_proj.bias`), bv: get(`${p}v_proj.bias`) };
       });
+  const qkNorm: QkNorm[] | undefined = !h.qkNorm
+    ? undefined
+    : layers.map((_, l) => {
+        const p = `model.layers.${l}.self_attn.`;
+        return { q: get(`${p}q_norm.weight`), k: get(`${p}k_norm.weight`) };
+      });
   return {
     config: { ...h.config, sharedClassifier: tied },
     weights: {
@@ -237,6 +251,7 @@ function assemble(
       rmsFinal: get('model.norm.weight'),
       wcls: tied ? tokEmb : get('lm_head.weight'),
       ...(attnBias ? { attnBias } : {}),
+      ...(qkNorm ? { qkNorm } : {}),
     },
   };
 }
