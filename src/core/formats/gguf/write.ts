@@ -15,6 +15,7 @@
 import { NibbleError } from '../../errors.ts';
 import { f32Values } from '../../model/linear.ts';
 import { assertRunnable } from '../hf/runnable.ts';
+import { assertRunnable } from '../hf/runnable.ts';
 import type { LayerWeights, LlamaModel } from '../../model/model.ts';
 import { UNIFORM_BITS, type AnyTensor, type UniformQuantTensor } from '../../quant/format.ts';
 import { unpackRows } from '../../quant/packing.ts';
@@ -273,6 +274,7 @@ export function writeGgufModel(
       'unsupported',
       'GGUF export: attention biases (Qwen2-style) are not written; only plain Llama models',
     );
+  assertRunnable(model, 'GGUF export');
   if (vocab.pieces.length !== c.vocabSize)
   assertRunnable(model, 'GGUF export');
     throw new NibbleError(
