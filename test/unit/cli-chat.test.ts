@@ -9,7 +9,7 @@ import { loadHfModel } from '../../src/core/formats/hf/load.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate, renderChat } from '../../src/engine/generate.ts';
 import { folderOf, hfFixtureFiles } from './hf-fixture.ts';
-import { runCli } from './cli-run.ts';
+import { args, runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);
 const MODEL_PATH = new URL('public/models/stories260K.bin', root).pathname;
@@ -73,9 +73,7 @@ describe('nibble generate --chat', () => {
       MODEL_PATH,
       '--tokenizer',
       TOK_PATH,
-      '--chat',
-      '--prompt',
-      'hi',
+      ...args('--chat --prompt hi'),
       ...greedy,
     ]);
     expect(a.code).toBe(2);

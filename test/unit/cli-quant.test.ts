@@ -10,7 +10,7 @@ import { textWindows } from '../../src/core/model/metrics.ts';
 import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { evaluate } from '../../src/engine/evaluate.ts';
-import { runCli } from './cli-run.ts';
+import { args, runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);
 const p = (rel: string) => new URL(rel, root).pathname;
@@ -52,15 +52,7 @@ describe('nibble eval', () => {
       ...base,
       '--text',
       EVAL,
-      '--seq',
-      '128',
-      '--method',
-      'rtn',
-      '--bits',
-      '4',
-      '--group',
-      '32',
-      '--json',
+      ...args('--seq 128 --method rtn --bits 4 --group 32 --json'),
     ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -107,13 +99,7 @@ describe('nibble quantize', () => {
       MODEL,
       '--tokenizer',
       TOK,
-      '--method',
-      'rtn',
-      '--bits',
-      '4',
-      '--group',
-      '32',
-      '--out',
+      ...args('--method rtn --bits 4 --group 32 --out'),
       out,
     ]);
     expect(q.code).toBe(0);
@@ -124,30 +110,16 @@ describe('nibble quantize', () => {
       'eval',
       '--model',
       out,
-      '--backend',
-      'cpu',
-      '--text',
+      ...args('--backend cpu --text'),
       EVAL,
-      '--seq',
-      '128',
-      '--method',
-      'fp32',
-      '--json',
+      ...args('--seq 128 --method fp32 --json'),
     ]);
     const viaFlags = await run([
       'eval',
       ...base,
       '--text',
       EVAL,
-      '--seq',
-      '128',
-      '--method',
-      'rtn',
-      '--bits',
-      '4',
-      '--group',
-      '32',
-      '--json',
+      ...args('--seq 128 --method rtn --bits 4 --group 32 --json'),
     ]);
     expect(JSON.parse(e.stdout).ppl).toBe(JSON.parse(viaFlags.stdout).ppl); // bit-exact reload
     expect(g.stdout.length).toBeGreaterThan(20);
@@ -161,15 +133,7 @@ describe('nibble quantize', () => {
       EVAL,
       '--calib',
       CALIB,
-      '--seq',
-      '256',
-      '--method',
-      'gptq',
-      '--bits',
-      '4',
-      '--group',
-      '0',
-      '--json',
+      ...args('--seq 256 --method gptq --bits 4 --group 0 --json'),
     ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -185,12 +149,7 @@ describe('nibble with a Hugging Face folder', () => {
       'generate',
       '--model',
       p('test/fixtures/stories260K-hf'),
-      '--backend',
-      'cpu',
-      '--temperature',
-      '0',
-      '--steps',
-      '200',
+      ...args('--backend cpu --temperature 0 --steps 200'),
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${golden}\n`);
@@ -202,13 +161,7 @@ describe('nibble with a Hugging Face folder', () => {
       'quantize',
       '--model',
       p('test/fixtures/stories260K-hf'),
-      '--method',
-      'rtn',
-      '--bits',
-      '8',
-      '--group',
-      '0',
-      '--out',
+      ...args('--method rtn --bits 8 --group 0 --out'),
       out,
       '--backend',
       'cpu',

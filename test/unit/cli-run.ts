@@ -15,3 +15,6 @@ export async function runCli(
   const code = await main(argv, io);
   return { code, stdout, stderr };
 }
+
+/** Space-separated CLI words as argv entries (none of them may contain a space). */
+export const args = (words: string): string[] => words.split(' ');

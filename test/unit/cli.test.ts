@@ -11,7 +11,7 @@ import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
-import { runCli } from './cli-run.ts';
+import { args, runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);
 const MODEL_PATH = new URL('public/models/stories260K.bin', root).pathname;
@@ -215,19 +215,7 @@ describe('--ctx for every format', () => {
       message: expect.stringMatching(/1\.\.512/),
     });
     // The greedy text of a short context is the golden prefix while it fits.
-    const r = await run([
-      'generate',
-      '--model',
-      HF_DIR,
-      '--backend',
-      'cpu',
-      '--temperature',
-      '0',
-      '--steps',
-      '40',
-      '--ctx',
-      '64',
-    ]);
+    const r = await run(['generate', '--model', HF_DIR, ...args('--backend cpu --temperature 0 --steps 40 --ctx 64')]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().length).toBeGreaterThan(60);
     expect(GOLDEN.startsWith(r.stdout.trimEnd())).toBe(true);

@@ -10,7 +10,7 @@ import { loadGguf } from '../../src/core/formats/gguf/llama.ts';
 import { parseGguf } from '../../src/core/formats/gguf/read.ts';
 import { GgmlType } from '../../src/core/formats/gguf/types.ts';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
-import { runCli } from './cli-run.ts';
+import { args, runCli } from './cli-run.ts';
 
 const root = new URL('../../', import.meta.url);
 const p = (rel: string) => new URL(rel, root).pathname;
@@ -53,17 +53,7 @@ describe('nibble export', () => {
         await run([
           'export',
           ...bin,
-          '--method',
-          'rtn',
-          '--bits',
-          '8',
-          '--group',
-          '32',
-          '--sym',
-          '--f16-scales',
-          '--format',
-          'gguf-q8_0',
-          '--out',
+          ...args('--method rtn --bits 8 --group 32 --sym --f16-scales --format gguf-q8_0 --out'),
           q8,
         ])
       ).code,
@@ -76,15 +66,7 @@ describe('nibble export', () => {
     const a = await run([
       'export',
       ...bin,
-      '--method',
-      'rtn',
-      '--bits',
-      '4',
-      '--group',
-      '32',
-      '--format',
-      'gptq-safetensors',
-      '--out',
+      ...args('--method rtn --bits 4 --group 32 --format gptq-safetensors --out'),
       folder,
     ]);
     expect(a.code).toBe(0);
@@ -105,18 +87,7 @@ describe('nibble export', () => {
       ...bin,
       '--calib',
       CALIB,
-      '--seq',
-      '64',
-      '--method',
-      'gptq',
-      '--bits',
-      '3',
-      '--group',
-      '32',
-      '--act-order',
-      '--format',
-      'gptq-safetensors',
-      '--out',
+      ...args('--seq 64 --method gptq --bits 3 --group 32 --act-order --format gptq-safetensors --out'),
       single,
     ]);
     expect(b.code).toBe(0);
@@ -161,22 +132,8 @@ describe('nibble export', () => {
 
     const q = join(dir, 'hf-rtn4');
     expect(
-      (
-        await run([
-          'export',
-          ...bin,
-          '--method',
-          'rtn',
-          '--bits',
-          '4',
-          '--group',
-          '32',
-          '--format',
-          'hf-safetensors',
-          '--out',
-          q,
-        ])
-      ).code,
+      (await run(['export', ...bin, ...args('--method rtn --bits 4 --group 32 --format hf-safetensors --out'), q]))
+        .code,
     ).toBe(0);
     expect(JSON.parse(readFileSync(join(q, 'config.json'), 'utf8')).nibble_source).toMatchObject({
       name: 'stories260K (rtn int4 g32)',
