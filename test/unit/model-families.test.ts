@@ -130,9 +130,9 @@ describe('RoPE inverse frequencies', () => {
   });
 });
 
-// Logits are O(1) (weights N(0, 0.02), norms ≈ 1); the runner rounds to f32 at each op, the
-// reference stays in f64: they agree to ~1e-6 of the logit range (measured ≤ 3e-6 abs).
-const TOL = 2e-5;
+// Logits are O(1) (max |logit| ≈ 2.4: weights N(0, 0.02), norms ≈ 1); the runner rounds to f32
+// after each op, the reference stays in f64: measured ≤ 3e-7 apart (1 layer, 8 positions).
+const TOL = 2e-6;
 
 describe('CPU runner = reference forward on real-shape synthetic models', () => {
   it('SmolLM2-135M (2 layers, tied head): prefill + decode', async () => {
