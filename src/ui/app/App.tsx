@@ -15,6 +15,7 @@ import { ModelStatusPill } from '../models/ModelStatusPill.tsx';
 import { QuantizeTab } from '../quantize/QuantizeTab.tsx';
 import { ErrorBanner } from '../common/ErrorBanner.tsx';
 import { ErrorBoundary } from '../common/ErrorBoundary.tsx';
+import { Segmented } from '../common/Segmented.tsx';
 import { LmTruncationLab } from '../truncation/lm-lab.tsx';
 import { Slot } from './slots.tsx';
 import './lab.css';
@@ -31,6 +32,18 @@ function Header() {
   const setTab = useApp((s) => s.setTab);
   const variants = useApp((s) => Math.max(0, s.variants.list.length - 1));
   const running = useApp((s) => s.jobs.list.some((j) => j.status === 'running'));
+  const count = running ? '…' : variants;
+  const tabs = TABS.map((t) => ({
+    id: t.id,
+    label: (
+      <>
+        {t.label}
+        {t.id === 'quantize' && (variants > 0 || running) && (
+          <span className={running ? 'tab-count busy' : 'tab-count'}>{count}</span>
+        )}
+      </>
+    ),
+  }));
   return (
     <header className="header">
       <div className="brand">
@@ -42,24 +55,7 @@ function Header() {
           <div className="brand-tag">small Llamas on your GPU</div>
         </div>
       </div>
-      <nav className="tabs" role="tablist" aria-label="Sections">
-        {TABS.map((t) => (
-          <button
-            key={t.id}
-            type="button"
-            role="tab"
-            aria-selected={tab === t.id}
-            className={tab === t.id ? 'tab active' : 'tab'}
-            onClick={() => setTab(t.id)}
-            data-testid={`tab-${t.id}`}
-          >
-            {t.label}
-            {t.id === 'quantize' && (variants > 0 || running) && (
-              <span className={running ? 'tab-count busy' : 'tab-count'}>{running ? '…' : variants}</span>
-            )}
-          </button>
-        ))}
-      </nav>
+      <Segmented tabs label="Sections" options={tabs} value={tab} onChange={setTab} testIdPrefix="tab-" />
       <div className="header-end">
         <Slot name="HeaderActions" />
         <ModelStatusPill />

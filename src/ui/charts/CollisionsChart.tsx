@@ -6,7 +6,7 @@ import { Bar, BarChart, CartesianGrid, Cell, ResponsiveContainer, Tooltip, XAxis
 import { useApp, useShallow } from '../../state/react.tsx';
 import { ChartCard, ChartEmpty } from './ChartCard.tsx';
 import { codeRows, collisionsExport, comparisonRows, pickStats } from './collisions-data.ts';
-import { C } from './palette.ts';
+import { AXIS, C } from './palette.ts';
 
 const BITS = [8, 4, 3, 2];
 const GROUPS: { value: number; label: string }[] = [
@@ -125,13 +125,8 @@ export function CollisionsChart() {
                 barCategoryGap={bars.length > 64 ? 0 : 1}
               >
                 <CartesianGrid stroke={C.grid} vertical={false} />
-                <XAxis
-                  dataKey="code"
-                  stroke={C.axis}
-                  fontSize={11}
-                  interval={bars.length > 32 ? Math.ceil(bars.length / 16) - 1 : 0}
-                />
-                <YAxis stroke={C.axis} fontSize={11} width={48} />
+                <XAxis dataKey="code" {...AXIS} interval={bars.length > 32 ? Math.ceil(bars.length / 16) - 1 : 0} />
+                <YAxis {...AXIS} width={48} />
                 <Tooltip formatter={(v) => [Number(v), 'weights']} labelFormatter={(code) => `code ${code}`} />
                 <Bar dataKey="count" isAnimationActive={false}>
                   {bars.map((b) => (

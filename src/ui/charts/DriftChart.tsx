@@ -16,11 +16,18 @@ import {
   YAxis,
 } from 'recharts';
 import { useApp, useShallow } from '../../state/react.tsx';
+import { Select, type Choice } from '../common/Select.tsx';
 import { ChartCard, ChartEmpty } from './ChartCard.tsx';
 import { driftExport, driftSummary, paretoPoints, sqnrRows } from './drift-data.ts';
-import { C, seriesColor } from './palette.ts';
+import { AXIS, C, seriesColor } from './palette.ts';
 
 const num = (v: number | null, digits: number, unit = '') => (v === null ? '—' : `${v.toFixed(digits)}${unit}`);
+
+/** How much of the evaluation text: 0 = every window. */
+const WINDOW_CHOICES: Choice[] = [
+  { value: 0, label: 'all windows' },
+  ...[16, 8, 4, 2].map((n) => ({ value: n, label: `first ${n} windows` })),
+];
 
 export function DriftChart() {
   const variants = useApp((s) => s.variants.list);
@@ -53,22 +60,14 @@ export function DriftChart() {
       >
         {busy ? 'Evaluating…' : missing ? `Evaluate ${missing} variant${missing > 1 ? 's' : ''}` : 'All evaluated'}
       </button>
-      <label>
-        Evaluation text
-        <select
-          value={evalWindows}
-          onChange={(e) => setEvalWindows(Number(e.target.value))}
-          disabled={busy}
-          data-testid="drift-windows"
-        >
-          <option value={0}>all windows</option>
-          {[16, 8, 4, 2].map((n) => (
-            <option key={n} value={n}>
-              first {n} windows
-            </option>
-          ))}
-        </select>
-      </label>
+      <Select
+        label="Evaluation text"
+        value={evalWindows}
+        choices={WINDOW_CHOICES}
+        onChange={(v) => setEvalWindows(Number(v))}
+        disabled={busy}
+        testId="drift-windows"
+      />
       {variants.length < 2 && (
         <span className="muted">Quantize a variant in the Quantize tab to compare it with fp32.</span>
       )}
@@ -101,8 +100,8 @@ export function DriftChart() {
             <ResponsiveContainer width="100%" height={240}>
               <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
                 <CartesianGrid stroke={C.grid} />
-                <XAxis dataKey="layer" stroke={C.axis} fontSize={11} />
-                <YAxis stroke={C.axis} fontSize={11} width={40} unit=" dB" />
+                <XAxis dataKey="layer" {...AXIS} />
+                <YAxis {...AXIS} width={40} unit=" dB" />
                 <Tooltip
                   formatter={(v, name) => [
                     `${Number(v).toFixed(1)} dB`,
@@ -138,8 +137,7 @@ export function DriftChart() {
                   dataKey="bits"
                   type="number"
                   name="bits / weight"
-                  stroke={C.axis}
-                  fontSize={11}
+                  {...AXIS}
                   domain={[0, 'dataMax']}
                   tickFormatter={(v: number) => v.toFixed(0)}
                   unit=" b"
@@ -148,8 +146,7 @@ export function DriftChart() {
                   dataKey="ppl"
                   type="number"
                   name="perplexity"
-                  stroke={C.axis}
-                  fontSize={11}
+                  {...AXIS}
                   width={48}
                   domain={['auto', 'auto']}
                   tickFormatter={(v: number) => v.toFixed(2)}

@@ -13,10 +13,18 @@ import {
 } from 'recharts';
 import { specLabel } from '../../state/lab-constants.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
+import { Check } from '../common/Check.tsx';
 import { NumberField } from '../common/NumberField.tsx';
 import { ChartCard, ChartEmpty } from './ChartCard.tsx';
 import { evenTicks, fromLogCount, histogramExport, histogramRows, visibleGrid } from './histogram-data.ts';
-import { C } from './palette.ts';
+import { AXIS, C } from './palette.ts';
+
+/** Both step areas: every weight of the tensor (left axis), the selected group's (right axis). */
+const AREAS = [
+  { dataKey: 'count', stroke: C.accent, fill: C.accentSoft, fillOpacity: 0.9 },
+  { dataKey: 'group', stroke: C.group, fill: C.group, fillOpacity: 0.55 },
+];
+const BINS = { min: 8, max: 512, step: 8 };
 
 const fmt = (v: number) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(3) : v.toExponential(1));
 
@@ -43,52 +51,27 @@ export function HistogramChart() {
   const controls = (
     <>
       {!codebook && (
-        <label>
-          Row
-          <NumberField
-            id="hist-row"
-            testId="hist-row"
-            value={h.row}
-            min={0}
-            max={(d?.shape[0] ?? 1) - 1}
-            step={1}
-            onCommit={(v) => setOpts({ row: v })}
-          />
-        </label>
-      )}
-      <label>
-        {codebook ? 'Block' : 'Group'}
         <NumberField
-          id="hist-group"
-          testId="hist-group"
-          value={h.group}
+          label="Row"
+          id="hist-row"
+          value={h.row}
           min={0}
-          max={(d?.nGroups ?? 1) - 1}
+          max={(d?.shape[0] ?? 1) - 1}
           step={1}
-          onCommit={(v) => setOpts({ group: v })}
+          onCommit={(v) => setOpts({ row: v })}
         />
-      </label>
-      <label>
-        Bins
-        <NumberField
-          id="hist-bins"
-          testId="hist-bins"
-          value={h.bins}
-          min={8}
-          max={512}
-          step={8}
-          onCommit={(v) => setOpts({ bins: v })}
-        />
-      </label>
-      <label className="check">
-        <input
-          type="checkbox"
-          data-testid="hist-log"
-          checked={h.logCount}
-          onChange={(e) => setOpts({ logCount: e.target.checked })}
-        />
-        log count
-      </label>
+      )}
+      <NumberField
+        label={codebook ? 'Block' : 'Group'}
+        id="hist-group"
+        value={h.group}
+        min={0}
+        max={(d?.nGroups ?? 1) - 1}
+        step={1}
+        onCommit={(v) => setOpts({ group: v })}
+      />
+      <NumberField label="Bins" id="hist-bins" value={h.bins} {...BINS} onCommit={(v) => setOpts({ bins: v })} />
+      <Check label="log count" testId="hist-log" checked={h.logCount} onChange={(logCount) => setOpts({ logCount })} />
     </>
   );
 
@@ -129,13 +112,11 @@ export function HistogramChart() {
                 domain={[d.min, d.max]}
                 ticks={evenTicks(d.min, d.max)}
                 tickFormatter={fmt}
-                stroke={C.axis}
-                fontSize={11}
+                {...AXIS}
               />
               <YAxis
                 yAxisId="all"
-                stroke={C.axis}
-                fontSize={11}
+                {...AXIS}
                 width={48}
                 tickFormatter={(v: number) => String(h.logCount ? fromLogCount(v) : v)}
               />
@@ -155,26 +136,16 @@ export function HistogramChart() {
                 ]}
                 labelFormatter={(x) => `from ${fmt(Number(x))}`}
               />
-              <Area
-                yAxisId="all"
-                type="stepAfter"
-                dataKey="count"
-                stroke={C.accent}
-                fill={C.accentSoft}
-                fillOpacity={0.9}
-                isAnimationActive={false}
-                name="count"
-              />
-              <Area
-                yAxisId="group"
-                type="stepAfter"
-                dataKey="group"
-                stroke={C.group}
-                fill={C.group}
-                fillOpacity={0.55}
-                isAnimationActive={false}
-                name="group"
-              />
+              {AREAS.map((a) => (
+                <Area
+                  key={a.dataKey}
+                  {...a}
+                  yAxisId={a.dataKey === 'count' ? 'all' : 'group'}
+                  name={a.dataKey}
+                  type="stepAfter"
+                  isAnimationActive={false}
+                />
+              ))}
               {grid.map((v, i) => (
                 <ReferenceLine
                   key={i}

@@ -17,15 +17,16 @@ import {
 import type { LinearInputSite } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
 import { NumberField } from '../common/NumberField.tsx';
+import { Select, indexChoices } from '../common/Select.tsx';
 import { ChartCard, ChartEmpty } from './ChartCard.tsx';
 import { outliersExport, overCounts, recurringOutliers, stripPoints } from './outliers-data.ts';
-import { C, seriesColor } from './palette.ts';
+import { AXIS, C, seriesColor } from './palette.ts';
 
-const SITES: { id: LinearInputSite; label: string }[] = [
-  { id: 'attn', label: 'attention input (wq, wk, wv)' },
-  { id: 'wo', label: 'attention output (wo)' },
-  { id: 'ffn', label: 'FFN input (w1, w3)' },
-  { id: 'w2', label: 'FFN hidden (w2)' },
+const SITE_OPTIONS: { value: LinearInputSite; label: string }[] = [
+  { value: 'attn', label: 'attention input (wq, wk, wv)' },
+  { value: 'wo', label: 'attention output (wo)' },
+  { value: 'ffn', label: 'FFN input (w1, w3)' },
+  { value: 'w2', label: 'FFN hidden (w2)' },
 ];
 
 export function OutliersChart() {
@@ -52,46 +53,29 @@ export function OutliersChart() {
 
   const controls = (
     <>
-      <label>
-        Input of
-        <select
-          value={o.site}
-          onChange={(e) => setOpts({ site: e.target.value as LinearInputSite })}
-          data-testid="outliers-site"
-        >
-          {SITES.map((s) => (
-            <option key={s.id} value={s.id}>
-              {s.label}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Layers
-        <select
-          value={String(layers)}
-          onChange={(e) => setLayers(e.target.value === 'all' ? 'all' : Number(e.target.value))}
-        >
-          <option value="all">all</option>
-          {Array.from({ length: nLayers }, (_, l) => (
-            <option key={l} value={l}>
-              {l}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Threshold α
-        <NumberField
-          id="outlier-threshold"
-          testId="outliers-threshold"
-          value={o.threshold}
-          min={0.01}
-          max={1000}
-          step={0.5}
-          onCommit={(v) => setOpts({ threshold: v })}
-        />
-      </label>
+      <Select
+        label="Input of"
+        value={o.site}
+        choices={SITE_OPTIONS}
+        onChange={(site) => setOpts({ site: site as LinearInputSite })}
+        testId="outliers-site"
+      />
+      <Select
+        label="Layers"
+        value={String(layers)}
+        choices={[{ value: 'all', label: 'all' }, ...indexChoices(nLayers)]}
+        onChange={(v) => setLayers(v === 'all' ? 'all' : Number(v))}
+      />
+      <NumberField
+        label="Threshold α"
+        id="outlier-threshold"
+        testId="outliers-threshold"
+        value={o.threshold}
+        min={0.01}
+        max={1000}
+        step={0.5}
+        onCommit={(v) => setOpts({ threshold: v })}
+      />
       <button
         type="button"
         className="mini-button"
@@ -134,16 +118,14 @@ export function OutliersChart() {
                   type="number"
                   name="feature"
                   domain={[0, r.sites[o.site].width - 1]}
-                  stroke={C.axis}
-                  fontSize={11}
+                  {...AXIS}
                 />
                 <YAxis
                   dataKey="absMax"
                   type="number"
                   name="max |x|"
                   domain={[0, yMax]}
-                  stroke={C.axis}
-                  fontSize={11}
+                  {...AXIS}
                   width={44}
                   tickFormatter={(v: number) => v.toFixed(1)}
                 />
@@ -172,8 +154,8 @@ export function OutliersChart() {
             <div className="side-title">Features ≥ α per layer</div>
             <ResponsiveContainer width="100%" height={150}>
               <BarChart data={counts} margin={{ top: 4, right: 8, bottom: 0, left: -20 }}>
-                <XAxis dataKey="layer" stroke={C.axis} fontSize={11} />
-                <YAxis allowDecimals={false} stroke={C.axis} fontSize={11} />
+                <XAxis dataKey="layer" {...AXIS} />
+                <YAxis allowDecimals={false} {...AXIS} />
                 <Tooltip formatter={(v) => [Number(v), 'features ≥ α']} />
                 <Bar dataKey="over" fill={C.bad} isAnimationActive={false} />
               </BarChart>

@@ -3,6 +3,8 @@
 import { LINEAR_NAMES, specLabel } from '../../state/lab-constants.ts';
 import type { LinearName } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
+import { Check } from '../common/Check.tsx';
+import { Select, indexChoices, type Choice } from '../common/Select.tsx';
 
 export const LINEAR_LABEL: Record<LinearName, string> = {
   wq: 'wq (query)',
@@ -13,6 +15,14 @@ export const LINEAR_LABEL: Record<LinearName, string> = {
   w2: 'w2 (down)',
   w3: 'w3 (up)',
 };
+
+const LINEAR_CHOICES: Choice[] = LINEAR_NAMES.map((n) => ({ value: n, label: LINEAR_LABEL[n] }));
+const BITS_CHOICES: Choice[] = [2, 3, 4, 5, 6, 7, 8].map((b) => ({ value: b, label: b }));
+/** The usual group sizes plus the form's own, ascending; 0 is per row. */
+const groupChoices = (current: number): Choice[] =>
+  [...new Set([0, 16, 32, 64, 128, current])]
+    .sort((a, b) => a - b)
+    .map((g) => ({ value: g, label: g === 0 ? 'per row' : g }));
 
 export function TensorPicker() {
   const tensor = useApp(useShallow((s) => s.charts.tensor));
@@ -25,74 +35,41 @@ export function TensorPicker() {
   return (
     <div className="card tensor-picker" data-testid="tensor-picker">
       <div className="picker-row">
-        <label>
-          Layer
-          <select
-            data-testid="pick-layer"
-            value={tensor.layer}
-            onChange={(e) => select({ layer: Number(e.target.value) })}
-          >
-            {Array.from({ length: nLayers }, (_, l) => (
-              <option key={l} value={l}>
-                {l}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Linear
-          <select
-            data-testid="pick-linear"
-            value={tensor.linear}
-            onChange={(e) => select({ linear: e.target.value as LinearName })}
-          >
-            {LINEAR_NAMES.map((n) => (
-              <option key={n} value={n}>
-                {LINEAR_LABEL[n]}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select
+          label="Layer"
+          testId="pick-layer"
+          value={tensor.layer}
+          choices={indexChoices(nLayers)}
+          onChange={(v) => select({ layer: Number(v) })}
+        />
+        <Select
+          label="Linear"
+          testId="pick-linear"
+          value={tensor.linear}
+          choices={LINEAR_CHOICES}
+          onChange={(v) => select({ linear: v as LinearName })}
+        />
         <span className="picker-sep" aria-hidden />
         <span className="picker-quantizer">
           Quantizer <b data-testid="chart-quantizer">{specLabel(form)}</b>
         </span>
         {uniform && (
           <>
-            <label>
-              Bits
-              <select
-                value={form.bits}
-                onChange={(e) => setForm({ bits: Number(e.target.value) })}
-                data-testid="pick-bits"
-              >
-                {[2, 3, 4, 5, 6, 7, 8].map((b) => (
-                  <option key={b} value={b}>
-                    {b}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Group
-              <select
-                value={form.group}
-                onChange={(e) => setForm({ group: Number(e.target.value) })}
-                data-testid="pick-group"
-              >
-                {[...new Set([0, 16, 32, 64, 128, form.group])]
-                  .sort((a, b) => a - b)
-                  .map((g) => (
-                    <option key={g} value={g}>
-                      {g === 0 ? 'per row' : g}
-                    </option>
-                  ))}
-              </select>
-            </label>
-            <label className="check">
-              <input type="checkbox" checked={form.sym} onChange={(e) => setForm({ sym: e.target.checked })} />
-              sym
-            </label>
+            <Select
+              label="Bits"
+              testId="pick-bits"
+              value={form.bits}
+              choices={BITS_CHOICES}
+              onChange={(v) => setForm({ bits: Number(v) })}
+            />
+            <Select
+              label="Group"
+              testId="pick-group"
+              value={form.group}
+              choices={groupChoices(form.group)}
+              onChange={(v) => setForm({ group: Number(v) })}
+            />
+            <Check label="sym" checked={form.sym} onChange={(sym) => setForm({ sym })} />
           </>
         )}
         <button type="button" className="link-button" onClick={() => setTab('quantize')}>

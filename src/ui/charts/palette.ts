@@ -8,7 +8,11 @@ export const C = {
   bad: '#c4322b',
   ok: '#1a7f4b',
   group: '#f59e0b',
+  rne: '#e8590c', // round-to-nearest-even curves beside truncation's accent
 };
+
+/** Props every chart axis shares: spread into <XAxis> / <YAxis>. */
+export const AXIS = { stroke: C.axis, fontSize: 11 };
 
 /** Series colours, one per variant / layer. */
 export const SERIES = ['#5b5bd6', '#e8590c', '#1a7f4b', '#c2255c', '#0b7285', '#7048e8', '#b08800', '#495057'];

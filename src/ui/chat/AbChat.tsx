@@ -1,9 +1,10 @@
 // A/B chat: one prompt, two variants streaming side by side; the first diverging token is
 // marked in both, with tokens/s and GPU memory of each side.
-import { memo, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { memo, useState } from 'react';
 import type { AbSide, AbTurn } from '../../state/lab-types.ts';
 import { useApp } from '../../state/react.tsx';
 import { formatBytes, formatRate } from '../common/format.ts';
+import { Composer } from './Composer.tsx';
 import './ab.css';
 
 function SideText({
@@ -105,14 +106,6 @@ export function AbChat() {
   const stop = useApp((s) => s.stopAb);
   const clear = useApp((s) => s.clearAb);
   const [prompt, setPrompt] = useState('Once upon a time');
-  const submit = (e?: FormEvent) => {
-    e?.preventDefault();
-    if (!ready || streaming || !distinct) return;
-    void send(prompt);
-  };
-  const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey) submit(e);
-  };
   return (
     <section className="card chat" aria-label="A/B chat" data-testid="ab-chat">
       <div className="card-head">
@@ -135,40 +128,22 @@ export function AbChat() {
           turns.map((t, i) => <AbTurnView key={t.id} turn={t} latest={i === turns.length - 1} />)
         )}
       </div>
-      <form className="composer" onSubmit={submit}>
-        <textarea
-          data-testid="ab-input"
-          value={prompt}
-          onChange={(e) => setPrompt(e.target.value)}
-          onKeyDown={onKey}
-          rows={2}
-          aria-label="A/B prompt"
-        />
-        <div className="composer-bar">
+      <Composer
+        prompt={prompt}
+        setPrompt={setPrompt}
+        onSend={() => void send(prompt)}
+        onStop={stop}
+        canSend={ready && !streaming && distinct}
+        streaming={streaming}
+        sendLabel="Generate A and B"
+        status={
           <div className="live-rate">
             {streaming ? 'Generating both…' : distinct ? 'Ready' : 'Pick two different variants'}
           </div>
-          <div className="composer-buttons">
-            <button
-              type="button"
-              className="button secondary"
-              data-testid="ab-stop"
-              onClick={stop}
-              disabled={!streaming}
-            >
-              Stop
-            </button>
-            <button
-              type="submit"
-              className="button primary"
-              data-testid="ab-send"
-              disabled={!ready || streaming || !distinct}
-            >
-              Generate A and B
-            </button>
-          </div>
-        </div>
-      </form>
+        }
+        label="A/B prompt"
+        testIds={{ input: 'ab-input', stop: 'ab-stop', send: 'ab-send' }}
+      />
     </section>
   );
 }

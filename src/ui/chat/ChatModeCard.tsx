@@ -2,42 +2,15 @@
 import { BASE_VARIANT } from '../../state/lab-constants.ts';
 import type { VariantInfo } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
+import { Check } from '../common/Check.tsx';
+import { Field } from '../common/Field.tsx';
+import { Select } from '../common/Select.tsx';
 
-function VariantSelect({
-  value,
-  onChange,
-  testId,
-  list,
-  disabled,
-  label,
-}: {
-  value: string;
-  onChange: (id: string) => void;
-  testId: string;
-  list: VariantInfo[];
-  disabled?: boolean;
-  label: string;
-}) {
-  return (
-    <div className="field inline">
-      <label htmlFor={testId}>{label}</label>
-      <select
-        id={testId}
-        data-testid={testId}
-        value={value}
-        disabled={disabled}
-        onChange={(e) => onChange(e.target.value)}
-      >
-        {list.map((v) => (
-          <option key={v.id} value={v.id}>
-            {v.label}
-            {v.id === BASE_VARIANT ? ' (loaded)' : ` · ${v.bitsPerWeight.toFixed(2)} b/w`}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
+const variantChoices = (list: VariantInfo[]) =>
+  list.map((v) => ({
+    value: v.id,
+    label: v.label + (v.id === BASE_VARIANT ? ' (loaded)' : ` · ${v.bitsPerWeight.toFixed(2)} b/w`),
+  }));
 
 export function ChatModeCard() {
   const list = useApp((s) => s.variants.list);
@@ -48,53 +21,36 @@ export function ChatModeCard() {
   const busy = useApp((s) => s.chat.streaming !== null || s.ab.streaming);
   const setTab = useApp((s) => s.setTab);
   if (list.length === 0) return null;
+  const choices = variantChoices(list);
+  const select = (id: string) => ({ id, testId: id, choices, disabled: busy });
   return (
     <section className="card" aria-labelledby="mode-title" data-testid="chat-mode">
       <div className="card-head">
         <h2 id="mode-title">Variant</h2>
-        <label className="check">
-          <input
-            type="checkbox"
-            data-testid="ab-toggle"
-            checked={ab.enabled}
-            disabled={busy}
-            onChange={(e) => setAb({ enabled: e.target.checked })}
-          />
-          A/B
-        </label>
+        <Check
+          label="A/B"
+          testId="ab-toggle"
+          checked={ab.enabled}
+          disabled={busy}
+          onChange={(enabled) => setAb({ enabled })}
+        />
       </div>
       {ab.enabled ? (
         <>
-          <VariantSelect
-            label="A"
-            testId="ab-a"
-            value={ab.a}
-            list={list}
-            disabled={busy}
-            onChange={(a) => setAb({ a })}
-          />
-          <VariantSelect
-            label="B"
-            testId="ab-b"
-            value={ab.b}
-            list={list}
-            disabled={busy}
-            onChange={(b) => setAb({ b })}
-          />
+          {(['a', 'b'] as const).map((side) => (
+            <Field key={side} inline id={`ab-${side}`} label={side.toUpperCase()}>
+              <Select {...select(`ab-${side}`)} value={ab[side]} onChange={(id) => setAb({ [side]: id })} />
+            </Field>
+          ))}
           <p className="hint">
             Both run the same prompt with the same sampling settings and seed; the first token where they differ is
             marked.
           </p>
         </>
       ) : (
-        <VariantSelect
-          label="Chat with"
-          testId="chat-variant"
-          value={variant}
-          list={list}
-          disabled={busy}
-          onChange={setVariant}
-        />
+        <Field inline id="chat-variant" label="Chat with">
+          <Select {...select('chat-variant')} value={variant} onChange={setVariant} />
+        </Field>
       )}
       {list.length === 1 && (
         <p className="hint">

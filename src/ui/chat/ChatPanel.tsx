@@ -2,11 +2,12 @@
 // The latest continuation carries data-testid="chat-output" and data-status (streaming/done/…).
 // A model with a chat template (badge "chat template") gets a conversation instead: a system
 // prompt field, the user's messages and the model's replies (chat-slice.ts sends them as messages).
-import { memo, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { useApp } from '../../state/react.tsx';
 import type { ChatTurn, GenerationSummary } from '../../state/types.ts';
 import { variantLabel } from '../../state/lab-constants.ts';
 import { formatBytes, formatMs, formatRate } from '../common/format.ts';
+import { Composer } from './Composer.tsx';
 import './chat.css';
 
 const STOP_REASON: Record<GenerationSummary['stoppedBy'], string> = {
@@ -126,16 +127,6 @@ export function ChatPanel() {
     if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
   }, [last?.text, turns.length]);
 
-  const submit = (e?: FormEvent) => {
-    e?.preventDefault();
-    if (!canSend) return;
-    void send(prompt);
-    setPrompt('');
-  };
-  const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey) submit(e);
-  };
-
   return (
     <section className="card chat" aria-label="Chat">
       <div className="card-head">
@@ -186,32 +177,26 @@ export function ChatPanel() {
           turns.map((t, i) => <Turn key={t.id} turn={t} latest={i === turns.length - 1} />)
         )}
       </div>
-      <form className="composer" onSubmit={submit}>
-        <textarea
-          data-testid="chat-input"
-          value={prompt}
-          onChange={(e) => setPrompt(e.target.value)}
-          onKeyDown={onKey}
-          rows={2}
-          placeholder={
-            chat
-              ? 'Message…  (Enter to send, Shift+Enter for a new line)'
-              : 'Once upon a time…  (Enter to generate, Shift+Enter for a new line)'
-          }
-          aria-label={chat ? 'Message' : 'Prompt'}
-        />
-        <div className="composer-bar">
-          <LiveRate />
-          <div className="composer-buttons">
-            <button type="button" className="button secondary" data-testid="stop" onClick={stop} disabled={!streaming}>
-              Stop
-            </button>
-            <button type="submit" className="button primary" data-testid="chat-send" disabled={!canSend}>
-              {chat ? 'Send' : 'Generate'}
-            </button>
-          </div>
-        </div>
-      </form>
+      <Composer
+        prompt={prompt}
+        setPrompt={setPrompt}
+        onSend={() => {
+          void send(prompt);
+          setPrompt('');
+        }}
+        onStop={stop}
+        canSend={canSend}
+        streaming={streaming}
+        sendLabel={chat ? 'Send' : 'Generate'}
+        status={<LiveRate />}
+        label={chat ? 'Message' : 'Prompt'}
+        placeholder={
+          chat
+            ? 'Message…  (Enter to send, Shift+Enter for a new line)'
+            : 'Once upon a time…  (Enter to generate, Shift+Enter for a new line)'
+        }
+        testIds={{ input: 'chat-input', stop: 'stop', send: 'chat-send' }}
+      />
     </section>
   );
 }

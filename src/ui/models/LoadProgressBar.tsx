@@ -2,6 +2,7 @@
 // Cancel. The line is a polite live region, so screen readers hear the phase changes.
 import { useApp } from '../../state/react.tsx';
 import type { ProgressView } from '../../state/types.ts';
+import { ProgressBar } from '../common/ProgressBar.tsx';
 import { formatBytesOf, formatEta, formatRate, percentOf } from './format-progress.ts';
 
 const PHASES: Record<ProgressView['phase'], string> = {
@@ -37,16 +38,7 @@ export function LoadProgressBar() {
           Cancel
         </button>
       </div>
-      <div
-        className="progress"
-        role="progressbar"
-        aria-label={`${title} the model`}
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={pct}
-      >
-        <div className="progress-fill" style={{ width: `${pct}%` }} />
-      </div>
+      <ProgressBar value={pct} label={`${title} the model`} />
       <div className="job-stage muted" aria-live="polite" data-testid="byom-progress-line">
         {formatBytesOf(bytesDone, bytesTotal)}
         {bytesTotal > 0 && ` · ${pct} %`} · {formatRate(bytesPerSecond)} · ETA {formatEta(etaMs)}

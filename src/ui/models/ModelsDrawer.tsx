@@ -6,6 +6,7 @@ import { useApp } from '../../state/react.tsx';
 import type { StoredEntry } from '../../state/storage-slice.ts';
 import { OfflineBadge } from '../offline/OfflineBadge.tsx';
 import { formatBytes } from '../common/format.ts';
+import { ProgressBar } from '../common/ProgressBar.tsx';
 import './models-drawer.css';
 
 /** Sizes for the quota line: one decimal from MiB up, so "used" and "free" read alike. */
@@ -29,16 +30,15 @@ function Quota() {
           {quota > 0 ? `${size(Math.max(0, quota - usage))} free of ${size(quota)}` : 'quota unknown'}
         </span>
       </div>
-      <div
-        className="quota-bar"
+      <ProgressBar
         role="meter"
-        aria-valuemin={0}
-        aria-valuemax={1}
-        aria-valuenow={share}
-        aria-label="Storage used"
-      >
-        <div style={{ width: `${Math.max(share * 100, usage > 0 ? 1 : 0)}%` }} />
-      </div>
+        className="quota-bar"
+        fillClassName=""
+        label="Storage used"
+        value={share}
+        max={1}
+        fill={Math.max(share * 100, usage > 0 ? 1 : 0)}
+      />
       <p className="muted small">
         {backend === 'memory'
           ? `Kept in memory only — lost on reload (${fallback ?? 'no Origin Private File System here'}).`

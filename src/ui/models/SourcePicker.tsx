@@ -2,10 +2,11 @@
 // "Choose folder" (File System Access API when the browser has it, else <input webkitdirectory>),
 // and a URL / HF repo id field that fetches only when the user presses Fetch. Every way ends in
 // the store's chooseModelFiles / chooseRemoteModel, which inspect the model and show its plan.
-import { useRef, useState, type DragEvent, type FormEvent } from 'react';
+import { useRef, useState, type ChangeEvent, type DragEvent, type FormEvent } from 'react';
 import { useApp } from '../../state/react.tsx';
 import { collectDrop, filesFromList, prepareFiles, walkHandle, type HandleLike } from './source-files.ts';
 import type { SourceFile } from '../../state/types.ts';
+import { FolderInput } from '../common/FolderInput.tsx';
 
 type DirectoryPicker = (opts?: { mode?: 'read' }) => Promise<HandleLike>;
 
@@ -34,6 +35,12 @@ export function SourcePicker({ disabled }: { disabled: boolean }) {
     setOver(false);
     if (disabled) return;
     collectDrop(e.dataTransfer).then(take, (err) => fail('Reading the dropped files', err)); // called synchronously: items expire after the event
+  };
+
+  const onPicked = (e: ChangeEvent<HTMLInputElement>) => {
+    const list = e.target.files;
+    if (list?.length) take(filesFromList(list));
+    e.target.value = ''; // the same files again later still fire change
   };
 
   const pickFolder = async () => {
@@ -83,11 +90,7 @@ export function SourcePicker({ disabled }: { disabled: boolean }) {
               data-testid="model-files"
               aria-describedby="byom-kinds"
               disabled={disabled}
-              onChange={(e) => {
-                const list = e.target.files;
-                if (list?.length) take(filesFromList(list));
-                e.target.value = ''; // the same files again later still fire change
-              }}
+              onChange={onPicked}
             />
           </label>
           <button
@@ -99,22 +102,13 @@ export function SourcePicker({ disabled }: { disabled: boolean }) {
           >
             Choose folder
           </button>
-          <input
-            type="file"
+          <FolderInput
             multiple
-            hidden
-            ref={(el) => {
-              folderInput.current = el;
-              el?.setAttribute('webkitdirectory', '');
-            }}
+            inputRef={folderInput}
             data-testid="model-folder"
             aria-label="Model folder"
             disabled={disabled}
-            onChange={(e) => {
-              const list = e.target.files;
-              if (list?.length) take(filesFromList(list));
-              e.target.value = '';
-            }}
+            onChange={onPicked}
           />
         </div>
       </div>

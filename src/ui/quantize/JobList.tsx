@@ -5,6 +5,7 @@ import { Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'rec
 import type { JobState } from '../../state/lab-types.ts';
 import { useApp } from '../../state/react.tsx';
 import { formatMs } from '../common/format.ts';
+import { ProgressBar } from '../common/ProgressBar.tsx';
 import { C } from '../charts/palette.ts';
 
 function useNow(active: boolean): number {
@@ -32,15 +33,7 @@ function Job({ job }: { job: JobState }) {
           </button>
         )}
       </div>
-      <div
-        className="progress"
-        role="progressbar"
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={Math.round(job.fraction * 100)}
-      >
-        <div className="progress-fill" style={{ width: `${Math.round(job.fraction * 100)}%` }} />
-      </div>
+      <ProgressBar value={Math.round(job.fraction * 100)} />
       <div className={job.status === 'error' ? 'job-stage error-text' : 'job-stage muted'} data-testid="job-stage">
         {job.stage}
       </div>

@@ -1,10 +1,52 @@
 // The Quantize panel's form: method and its options (the CLI's set), Quantize and Cancel.
 import { useMemo } from 'react';
 import { QUANT_METHODS, needsCalibration, specLabel, validateSpec } from '../../state/lab-constants.ts';
-import type { QuantMethod } from '../../state/lab-types.ts';
+import type { QuantMethod, QuantSpec, TruncMode } from '../../state/lab-types.ts';
 import { useApp } from '../../state/react.tsx';
-import { NumberField } from '../common/NumberField.tsx';
+import { Check } from '../common/Check.tsx';
+import { Field } from '../common/Field.tsx';
+import { NumberRow } from '../common/NumberField.tsx';
+import { Select } from '../common/Select.tsx';
 import { METHOD_INFO, optionsFor } from './method-info.ts';
+
+const METHOD_CHOICES = QUANT_METHODS.map((m) => ({ value: m, label: METHOD_INFO[m].name }));
+
+const ROUNDINGS = [
+  { value: 'truncate', label: 'truncate (zero the bits)' },
+  { value: 'rne', label: 'round to nearest even' },
+];
+
+type NumberKey = 'bits' | 'group' | 'damp' | 'threshold' | 'alpha' | 'mantissaBits';
+type NumberOption = { opt: string; key: NumberKey; id: string; label: string; range: [number, number, number] };
+
+/**
+ * The number options in form order: `opt` as optionsFor names it, `key` the spec field it sets,
+ * `range` [min, max, step]. Bits, group and fraction bits are whole numbers.
+ */
+const NUMBERS: NumberOption[] = [
+  { opt: 'bits', key: 'bits', id: 'q-bits', label: 'Bits', range: [2, 8, 1] },
+  { opt: 'group', key: 'group', id: 'q-group', label: 'Group (0 = per row)', range: [0, 1 << 16, 16] },
+  { opt: 'block', key: 'group', id: 'q-block', label: 'Block size', range: [1, 1 << 16, 16] },
+  { opt: 'damp', key: 'damp', id: 'q-damp', label: 'Damp', range: [0.0001, 0.5, 0.005] },
+  { opt: 'threshold', key: 'threshold', id: 'q-threshold', label: 'Outlier threshold α', range: [0.1, 1000, 0.5] },
+  { opt: 'alpha', key: 'alpha', id: 'q-alpha', label: 'Migration strength α', range: [0, 1, 0.05] },
+  { opt: 'mantissaBits', key: 'mantissaBits', id: 'q-mant', label: 'Fraction bits kept', range: [0, 23, 1] },
+];
+const WHOLE = new Set<NumberKey>(['bits', 'group', 'mantissaBits']);
+
+type CheckOption = 'sym' | 'scaleType' | 'actOrder' | 'staticGroups' | 'doubleQuant';
+
+/** The checkbox options in form order; scaleType is checked for fp16 scales. */
+const CHECKS: { opt: CheckOption; label: string; testId: string }[] = [
+  { opt: 'sym', label: 'symmetric (no zero point)', testId: 'q-sym' },
+  { opt: 'scaleType', label: 'fp16 scales', testId: 'q-f16' },
+  { opt: 'actOrder', label: 'act-order (columns by Hessian diagonal)', testId: 'q-act-order' },
+  { opt: 'staticGroups', label: 'static groups', testId: 'q-static' },
+  { opt: 'doubleQuant', label: 'double quantization of the absmax', testId: 'q-dq' },
+];
+const checked = (f: QuantSpec, opt: CheckOption): boolean => (opt === 'scaleType' ? f.scaleType === 'f16' : f[opt]);
+const checkPatch = (opt: CheckOption, v: boolean): Partial<QuantSpec> =>
+  opt === 'scaleType' ? { scaleType: v ? 'f16' : 'f32' } : { [opt]: v };
 
 export function QuantizeForm() {
   const form = useApp((s) => s.variants.form);
@@ -15,6 +57,12 @@ export function QuantizeForm() {
   const ready = useApp((s) => s.model.status === 'ready');
   const running = useApp((s) => s.jobs.list.find((j) => j.kind === 'quantize' && j.status === 'running'));
   const opts = optionsFor(form.method);
+  const hint = (
+    <>
+      {METHOD_INFO[form.method].what}
+      {needsCalibration(form.method) && ' Uses the embedded calibration text (tinystories-calib).'}
+    </>
+  );
   const problem = useMemo(() => {
     if (!config) return null;
     try {
@@ -33,179 +81,49 @@ export function QuantizeForm() {
           {specLabel(form)}
         </span>
       </div>
-      <div className="field">
-        <label htmlFor="q-method">Method</label>
-        <select
+      <Field id="q-method" label="Method" hint={hint}>
+        <Select
           id="q-method"
-          data-testid="q-method"
+          testId="q-method"
           value={form.method}
-          onChange={(e) => set({ method: e.target.value as QuantMethod })}
-        >
-          {QUANT_METHODS.map((m) => (
-            <option key={m} value={m}>
-              {METHOD_INFO[m].name}
-            </option>
-          ))}
-        </select>
-        <p className="hint">
-          {METHOD_INFO[form.method].what}
-          {needsCalibration(form.method) && ' Uses the embedded calibration text (tinystories-calib).'}
-        </p>
-      </div>
+          choices={METHOD_CHOICES}
+          onChange={(m) => set({ method: m as QuantMethod })}
+        />
+      </Field>
       <div className="field-grid">
-        {opts.includes('bits') && (
-          <div className="field">
-            <label htmlFor="q-bits">Bits</label>
-            <NumberField
-              id="q-bits"
-              testId="q-bits"
-              value={form.bits}
-              min={2}
-              max={8}
-              step={1}
-              onCommit={(v) => set({ bits: Math.round(v) })}
-            />
-          </div>
-        )}
-        {opts.includes('group') && (
-          <div className="field">
-            <label htmlFor="q-group">Group (0 = per row)</label>
-            <NumberField
-              id="q-group"
-              testId="q-group"
-              value={form.group}
-              min={0}
-              max={1 << 16}
-              step={16}
-              onCommit={(v) => set({ group: Math.round(v) })}
-            />
-          </div>
-        )}
-        {opts.includes('block') && (
-          <div className="field">
-            <label htmlFor="q-block">Block size</label>
-            <NumberField
-              id="q-block"
-              testId="q-block"
-              value={form.group}
-              min={1}
-              max={1 << 16}
-              step={16}
-              onCommit={(v) => set({ group: Math.round(v) })}
-            />
-          </div>
-        )}
-        {opts.includes('damp') && (
-          <div className="field">
-            <label htmlFor="q-damp">Damp</label>
-            <NumberField
-              id="q-damp"
-              testId="q-damp"
-              value={form.damp}
-              min={0.0001}
-              max={0.5}
-              step={0.005}
-              onCommit={(v) => set({ damp: v })}
-            />
-          </div>
-        )}
-        {opts.includes('threshold') && (
-          <div className="field">
-            <label htmlFor="q-threshold">Outlier threshold α</label>
-            <NumberField
-              id="q-threshold"
-              testId="q-threshold"
-              value={form.threshold}
-              min={0.1}
-              max={1000}
-              step={0.5}
-              onCommit={(v) => set({ threshold: v })}
-            />
-          </div>
-        )}
-        {opts.includes('alpha') && (
-          <div className="field">
-            <label htmlFor="q-alpha">Migration strength α</label>
-            <NumberField
-              id="q-alpha"
-              testId="q-alpha"
-              value={form.alpha}
-              min={0}
-              max={1}
-              step={0.05}
-              onCommit={(v) => set({ alpha: v })}
-            />
-          </div>
-        )}
-        {opts.includes('mantissaBits') && (
-          <div className="field">
-            <label htmlFor="q-mant">Fraction bits kept</label>
-            <NumberField
-              id="q-mant"
-              testId="q-mant"
-              value={form.mantissaBits}
-              min={0}
-              max={23}
-              step={1}
-              onCommit={(v) => set({ mantissaBits: Math.round(v) })}
-            />
-          </div>
-        )}
+        {NUMBERS.filter((n) => opts.includes(n.opt)).map(({ opt, key, id, label, range: [min, max, step] }) => (
+          <NumberRow
+            key={opt}
+            id={id}
+            label={label}
+            value={form[key]}
+            min={min}
+            max={max}
+            step={step}
+            onCommit={(v) => set({ [key]: WHOLE.has(key) ? Math.round(v) : v })}
+          />
+        ))}
         {opts.includes('truncMode') && (
-          <div className="field">
-            <label htmlFor="q-round">Rounding</label>
-            <select
+          <Field id="q-round" label="Rounding">
+            <Select
               id="q-round"
               value={form.truncMode}
-              onChange={(e) => set({ truncMode: e.target.value as 'truncate' | 'rne' })}
-            >
-              <option value="truncate">truncate (zero the bits)</option>
-              <option value="rne">round to nearest even</option>
-            </select>
-          </div>
+              choices={ROUNDINGS}
+              onChange={(m) => set({ truncMode: m as TruncMode })}
+            />
+          </Field>
         )}
       </div>
       <div className="checks">
-        {opts.includes('sym') && (
+        {CHECKS.filter((c) => opts.includes(c.opt)).map((c) => (
           <Check
-            label="symmetric (no zero point)"
-            checked={form.sym}
-            onChange={(v) => set({ sym: v })}
-            testId="q-sym"
+            key={c.opt}
+            label={c.label}
+            testId={c.testId}
+            checked={checked(form, c.opt)}
+            onChange={(v) => set(checkPatch(c.opt, v))}
           />
-        )}
-        {opts.includes('scaleType') && (
-          <Check
-            label="fp16 scales"
-            checked={form.scaleType === 'f16'}
-            onChange={(v) => set({ scaleType: v ? 'f16' : 'f32' })}
-            testId="q-f16"
-          />
-        )}
-        {opts.includes('actOrder') && (
-          <Check
-            label="act-order (columns by Hessian diagonal)"
-            checked={form.actOrder}
-            onChange={(v) => set({ actOrder: v })}
-            testId="q-act-order"
-          />
-        )}
-        {opts.includes('staticGroups') && (
-          <Check
-            label="static groups"
-            checked={form.staticGroups}
-            onChange={(v) => set({ staticGroups: v })}
-            testId="q-static"
-          />
-        )}
-        {opts.includes('doubleQuant') && (
-          <Check
-            label="double quantization of the absmax"
-            checked={form.doubleQuant}
-            onChange={(v) => set({ doubleQuant: v })}
-            testId="q-dq"
-          />
-        )}
+        ))}
       </div>
       {problem && (
         <p className="note" data-testid="quant-problem">
@@ -233,24 +151,5 @@ export function QuantizeForm() {
         </button>
       </div>
     </section>
-  );
-}
-
-function Check({
-  label,
-  checked,
-  onChange,
-  testId,
-}: {
-  label: string;
-  checked: boolean;
-  onChange: (v: boolean) => void;
-  testId: string;
-}) {
-  return (
-    <label className="check">
-      <input type="checkbox" data-testid={testId} checked={checked} onChange={(e) => onChange(e.target.checked)} />
-      {label}
-    </label>
   );
 }

@@ -2,25 +2,21 @@
 // (truncate or round to nearest even), and watch perplexity and top-1 agreement vs the fp32
 // model, point by point as the slider moves, with the greedy sample text of the current k.
 import { useEffect, useMemo } from 'react';
-import {
-  CartesianGrid,
-  Legend,
-  Line,
-  LineChart,
-  ReferenceLine,
-  ResponsiveContainer,
-  Tooltip,
-  XAxis,
-  YAxis,
-} from 'recharts';
+import { CartesianGrid, Legend, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, YAxis } from 'recharts';
 import { truncKey } from '../../state/lab-constants.ts';
 import type { TruncMode } from '../../state/lab-types.ts';
 import { useApp, useShallow } from '../../state/react.tsx';
+import { Segmented } from '../common/Segmented.tsx';
+import { Slider } from '../common/Slider.tsx';
 import { ChartCard } from '../charts/ChartCard.tsx';
-import { C } from '../charts/palette.ts';
+import { AXIS, C } from '../charts/palette.ts';
+import { kAxis, modeLine } from './curve.tsx';
 import { kneeOf, storageBits, truncationExport, truncationRows } from './lm-data.ts';
 
-const RNE_COLOR = '#e8590c';
+const MODES: { id: TruncMode; label: string }[] = [
+  { id: 'truncate', label: 'Truncate' },
+  { id: 'rne', label: 'Round to nearest even' },
+];
 
 export function LmTruncationLab() {
   const t = useApp(useShallow((s) => s.truncation));
@@ -54,36 +50,27 @@ export function LmTruncationLab() {
           </span>
         </div>
         <div className="slider-row">
-          <input
-            type="range"
+          <Slider
+            label="Fraction bits"
+            testId="trunc-slider"
+            value={t.k}
             min={0}
             max={23}
             step={1}
-            value={t.k}
-            aria-label="Fraction bits"
-            data-testid="trunc-slider"
-            onChange={(e) => set({ k: e.target.valueAsNumber })}
+            onChange={(k) => set({ k })}
           />
           <span className="trunc-k" data-testid="trunc-k">
             k = {t.k}
           </span>
         </div>
         <div className="picker-row">
-          <div className="segmented" role="radiogroup" aria-label="Rounding">
-            {(['truncate', 'rne'] as TruncMode[]).map((m) => (
-              <button
-                key={m}
-                type="button"
-                role="radio"
-                aria-checked={t.mode === m}
-                className={t.mode === m ? 'seg active' : 'seg'}
-                onClick={() => set({ mode: m })}
-                data-testid={`trunc-mode-${m}`}
-              >
-                {m === 'truncate' ? 'Truncate' : 'Round to nearest even'}
-              </button>
-            ))}
-          </div>
+          <Segmented
+            label="Rounding"
+            options={MODES}
+            value={t.mode}
+            onChange={(mode) => set({ mode })}
+            testIdPrefix="trunc-mode-"
+          />
           <button type="button" className="mini-button" onClick={sweep} disabled={!ready}>
             Fill the whole curve
           </button>
@@ -116,78 +103,26 @@ export function LmTruncationLab() {
           <ResponsiveContainer width="100%" height={280}>
             <LineChart data={rows} margin={{ top: 8, right: 8, bottom: 4, left: 0 }}>
               <CartesianGrid stroke={C.grid} />
-              <XAxis
-                dataKey="k"
-                type="number"
-                domain={[0, 23]}
-                ticks={[0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 23]}
-                stroke={C.axis}
-                fontSize={11}
-              />
+              {kAxis([0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 23])}
               <YAxis
                 yAxisId="ppl"
                 scale={logScale ? 'log' : 'auto'}
                 domain={['auto', 'auto']}
-                stroke={C.axis}
-                fontSize={11}
+                {...AXIS}
                 width={52}
                 tickFormatter={(v: number) => (v >= 1000 ? v.toExponential(1) : v.toPrecision(3))}
               />
-              <YAxis
-                yAxisId="top1"
-                orientation="right"
-                domain={[0, 100]}
-                stroke={C.axis}
-                fontSize={11}
-                width={40}
-                unit="%"
-              />
+              <YAxis yAxisId="top1" orientation="right" domain={[0, 100]} {...AXIS} width={40} unit="%" />
               <Tooltip
                 formatter={(v, name) => [Number(v).toFixed(String(name).startsWith('top-1') ? 1 : 3), name]}
                 labelFormatter={(k) => `k = ${k}`}
               />
               <Legend wrapperStyle={{ fontSize: 12 }} />
               <ReferenceLine x={t.k} yAxisId="ppl" stroke={C.axis} strokeDasharray="3 3" />
-              <Line
-                yAxisId="ppl"
-                dataKey="pplTrunc"
-                name="ppl truncate"
-                stroke={C.accent}
-                strokeWidth={2}
-                connectNulls
-                dot={{ r: 3 }}
-                isAnimationActive={false}
-              />
-              <Line
-                yAxisId="ppl"
-                dataKey="pplRne"
-                name="ppl RNE"
-                stroke={RNE_COLOR}
-                strokeWidth={2}
-                connectNulls
-                dot={{ r: 3 }}
-                isAnimationActive={false}
-              />
-              <Line
-                yAxisId="top1"
-                dataKey="top1Trunc"
-                name="top-1 truncate"
-                stroke={C.accent}
-                strokeDasharray="5 3"
-                connectNulls
-                dot={{ r: 2 }}
-                isAnimationActive={false}
-              />
-              <Line
-                yAxisId="top1"
-                dataKey="top1Rne"
-                name="top-1 RNE"
-                stroke={RNE_COLOR}
-                strokeDasharray="5 3"
-                connectNulls
-                dot={{ r: 2 }}
-                isAnimationActive={false}
-              />
+              {modeLine('truncate', { yAxisId: 'ppl', dataKey: 'pplTrunc', name: 'ppl truncate' })}
+              {modeLine('rne', { yAxisId: 'ppl', dataKey: 'pplRne', name: 'ppl RNE' })}
+              {modeLine('truncate', { yAxisId: 'top1', dataKey: 'top1Trunc', name: 'top-1 truncate', dashed: true })}
+              {modeLine('rne', { yAxisId: 'top1', dataKey: 'top1Rne', name: 'top-1 RNE', dashed: true })}
             </LineChart>
           </ResponsiveContainer>
         </div>

@@ -1,23 +1,13 @@
 // Accuracy vs fraction bits for both ways of cutting the mantissa, with the fp32 accuracy as a
 // dashed line and the slider's k marked. Points appear as they are computed (slider or sweep).
 import { useMemo } from 'react';
-import {
-  CartesianGrid,
-  Legend,
-  Line,
-  LineChart,
-  ReferenceLine,
-  ResponsiveContainer,
-  Tooltip,
-  XAxis,
-  YAxis,
-} from 'recharts';
+import { CartesianGrid, Legend, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, YAxis } from 'recharts';
 import { useApp } from '../../../state/react.tsx';
 import { visionCurve } from '../../../state/vision-slice.ts';
+import { kAxis, modeLine } from '../curve.tsx';
 import { ChartCard, ChartEmpty } from '../../charts/ChartCard.tsx';
-import { C } from '../../charts/palette.ts';
+import { AXIS, C } from '../../charts/palette.ts';
 
-const RNE_COLOR = '#e8590c';
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 export function VisionCurve() {
@@ -95,29 +85,18 @@ export function VisionCurve() {
         <ResponsiveContainer width="100%" height={260}>
           <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 16, left: 0 }}>
             <CartesianGrid stroke={C.grid} />
-            <XAxis
-              dataKey="k"
-              type="number"
-              domain={[0, 23]}
-              ticks={[0, 1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 23]}
-              stroke={C.axis}
-              fontSize={11}
-              label={{
-                value: 'fraction bits kept (k)',
-                position: 'insideBottom',
-                offset: -8,
-                fontSize: 11,
-                fill: C.axis,
-              }}
-            />
+            {kAxis([0, 1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 23], {
+              value: 'fraction bits kept (k)',
+              position: 'insideBottom',
+              offset: -8,
+            })}
             <YAxis
               type="number"
               domain={[0, 1]}
               ticks={[0, 0.25, 0.5, 0.75, 1]}
               allowDataOverflow
               tickFormatter={(v: number) => `${Math.round(v * 100)}%`}
-              stroke={C.axis}
-              fontSize={11}
+              {...AXIS}
               width={44}
             />
             <Tooltip
@@ -139,22 +118,8 @@ export function VisionCurve() {
               />
             )}
             <ReferenceLine x={k} stroke={C.axis} strokeDasharray="2 3" />
-            <Line
-              dataKey="truncate"
-              stroke={C.accent}
-              strokeWidth={2}
-              dot={{ r: 3 }}
-              connectNulls
-              isAnimationActive={false}
-            />
-            <Line
-              dataKey="rne"
-              stroke={RNE_COLOR}
-              strokeWidth={2}
-              dot={{ r: 3 }}
-              connectNulls
-              isAnimationActive={false}
-            />
+            {modeLine('truncate', { dataKey: 'truncate' })}
+            {modeLine('rne', { dataKey: 'rne' })}
           </LineChart>
         </ResponsiveContainer>
       )}

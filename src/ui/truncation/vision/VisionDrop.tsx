@@ -1,7 +1,8 @@
 // Drop zone (and file / folder pickers) for another ONNX image classifier and its data.
-import { useRef, useState, type DragEvent } from 'react';
+import { useState, type DragEvent } from 'react';
 import { useApp } from '../../../state/react.tsx';
 import type { VisionSource } from '../../../state/vision-slice.ts';
+import { FolderInput } from '../../common/FolderInput.tsx';
 import { DropError, filesFromDataTransfer, planDrop, sourceFromPlan } from './drop-files.ts';
 
 export function VisionDrop({ embedded }: { embedded: Extract<VisionSource, { kind: 'url' }> | null }) {
@@ -12,7 +13,6 @@ export function VisionDrop({ embedded }: { embedded: Extract<VisionSource, { kin
   const opening = status === 'opening';
   const [over, setOver] = useState(false);
   const [note, setNote] = useState<{ text: string; bad: boolean } | null>(null);
-  const folder = useRef<HTMLInputElement>(null);
 
   const take = async (files: File[]) => {
     if (!embedded || files.length === 0) return;
@@ -104,15 +104,7 @@ export function VisionDrop({ embedded }: { embedded: Extract<VisionSource, { kin
           </label>
           <label className="button secondary">
             Choose a folder…
-            <input
-              type="file"
-              hidden
-              ref={(el) => {
-                folder.current = el;
-                el?.setAttribute('webkitdirectory', '');
-              }}
-              onChange={(e) => void take([...(e.target.files ?? [])])}
-            />
+            <FolderInput onChange={(e) => void take([...(e.target.files ?? [])])} />
           </label>
         </div>
         <p className="muted small">

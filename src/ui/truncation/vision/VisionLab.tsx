@@ -6,6 +6,8 @@ import { useEffect } from 'react';
 import { useApp } from '../../../state/react.tsx';
 import { visionKey, type VisionMode } from '../../../state/vision-slice.ts';
 import { formatBytes } from '../../common/format.ts';
+import { Segmented } from '../../common/Segmented.tsx';
+import { Slider } from '../../common/Slider.tsx';
 import { DigitGrid } from './DigitGrid.tsx';
 import { VisionCurve } from './VisionCurve.tsx';
 import { VisionDrop } from './VisionDrop.tsx';
@@ -118,37 +120,28 @@ function Controls() {
         <label htmlFor="vision-bits">
           Fraction bits kept: <strong data-testid="vision-bits-value">{k}</strong> of 23
         </label>
-        <input
+        <Slider
           id="vision-bits"
-          type="range"
+          testId="vision-bits"
+          value={k}
           min={0}
           max={23}
           step={1}
-          value={k}
           disabled={!ready}
-          onChange={(e) => setBits(Number(e.target.value))}
-          data-testid="vision-bits"
+          onChange={setBits}
         />
       </div>
       <p className="muted small">
         Each weight: 1 sign + 8 exponent + {k} fraction bits = {9 + k} of 32 bits.
       </p>
-      <div className="segmented" role="radiogroup" aria-label="How the dropped bits are removed">
-        {MODES.map((m) => (
-          <button
-            key={m.id}
-            type="button"
-            role="radio"
-            aria-checked={mode === m.id}
-            className={mode === m.id ? 'seg active' : 'seg'}
-            onClick={() => setMode(m.id)}
-            disabled={!ready}
-            data-testid={`vision-mode-${m.id}`}
-          >
-            {m.label}
-          </button>
-        ))}
-      </div>
+      <Segmented
+        label="How the dropped bits are removed"
+        options={MODES}
+        value={mode}
+        onChange={setMode}
+        disabled={!ready}
+        testIdPrefix="vision-mode-"
+      />
     </div>
   );
 }
