@@ -19,7 +19,7 @@ import { EXPORT_FORMATS, exportModelFiles, type ExportFormat } from '../engine/e
 import { needsCalibration } from '../core/quant/quant-spec.ts';
 import { quantizeModel } from '../engine/quantize.ts';
 import { numberOption, parseArgs } from './args.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './cli-io.ts';
 import { loadModel, readInput, withOwnContext } from './model-files.ts';
 import { QUANT_FLAGS, specFromArgs } from './quant-commands.ts';
 

@@ -6,18 +6,12 @@ import { generate, renderChat, type Prompt } from '../engine/generate.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import { describeAdapter, type GpuContext } from '../gpu/device.ts';
 import { numberOption, parseArgs } from './args.ts';
+import type { CliIo } from './cli-io.ts';
 import { backendOption, createRunner, loadModel, openBackend } from './model-files.ts';
 import { EXPORT_USAGE, runExport } from './export-command.ts';
 import { QUANT_USAGE, runEval, runQuantize } from './quant-commands.ts';
 
-export interface CliIo {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-  /** Reads a file; tests may inject one. Defaults to fs.readFile. */
-  readFile?: (path: string) => Promise<Uint8Array>;
-  /** Opens the WebGPU device; defaults to Dawn (src/cli/dawn.ts). */
-  openGpu?: () => Promise<GpuContext>;
-}
+export type { CliIo };
 
 export const USAGE = `nibble — run small Llama models with WebGPU (Dawn) or on the CPU
 

@@ -19,7 +19,7 @@ import type { TokenizerFiles } from '../core/tokenizers/tokenizer-files.ts';
 import { createCpuRunner } from '../engine/cpu-runner.ts';
 import type { ModelRunner } from '../engine/runner.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './cli-io.ts';
 
 export interface LoadedModel {
   model: LlamaModel;

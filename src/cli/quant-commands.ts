@@ -15,7 +15,7 @@ import {
 } from '../core/quant/quant-spec.ts';
 import { quantizeModel, type QuantizeReport } from '../engine/quantize.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './cli-io.ts';
 import {
   backendOption,
   createRunner,

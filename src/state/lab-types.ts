@@ -1,5 +1,5 @@
 // State shapes of the playground's slices: variants (+ the Quantize form), jobs, charts, the
-// language-model truncation lab, A/B chat. Plain, serializable data; results are what the
+// language-model truncation lab, A/B chat, the vision lab. Plain, serializable data; results are what the
 // worker sent (small arrays), never weight tensors.
 import type {
   CollisionReport,
@@ -18,6 +18,13 @@ import type {
   WeightHistogram,
 } from '../worker/engine-host/lab-protocol.ts';
 import type { GenerationSummary, SamplingSettings, WireError } from '../worker/engine-host/protocol.ts';
+import type {
+  TruncMode as VisionTruncMode,
+  VisionEngine,
+  VisionModelInfo,
+  VisionPoint,
+  VisionSource,
+} from '../worker/vision/vision-protocol.ts';
 
 export type {
   CollisionReport,
@@ -204,4 +211,55 @@ export interface AbSlice {
 /** What the lab slices need from the deps: where the worker reads the embedded texts. */
 export interface LabDeps {
   text?: TextSources;
+}
+
+// ---- vision lab (vision-slice.ts) ----
+
+/** How the store reaches the vision worker (spawned on first use) and where the embedded lab lives. */
+export interface VisionDeps {
+  spawn: () => VisionEngine;
+  source: Extract<VisionSource, { kind: 'url' }>;
+  samples?: number; // digits in the grid (default 48)
+}
+
+export interface VisionJob {
+  k: number | null; // null = fp32
+  mode: VisionTruncMode | null;
+  done: number; // images classified
+  total: number;
+}
+
+export interface VisionState {
+  status: 'idle' | 'opening' | 'ready' | 'error';
+  /** The embedded lab's source (a dropped model alone runs on its data set). */
+  embedded: Extract<VisionSource, { kind: 'url' }> | null;
+  opening: string | null; // name of the model being opened
+  model: VisionModelInfo | null;
+  k: number; // slider: fraction bits kept, 0..23
+  mode: VisionTruncMode;
+  points: Record<string, VisionPoint>; // by visionKey(k, mode); 'fp32' for the original model
+  /** Predictions of the point the grid shows (the slider's, once it has arrived). */
+  shown: { key: string; predictions: Uint8Array } | null;
+  /** The fp32 model's predictions (to mark digits a truncation flipped). */
+  reference: Uint8Array | null;
+  /** The slider's evaluation in flight. */
+  evaluating: VisionJob | null;
+  /** The curve sweep in flight: points done of total, and the point being computed. */
+  sweep: { done: number; total: number; current: VisionJob | null } | null;
+  error: WireError | null;
+}
+
+export interface VisionSlice {
+  vision: VisionState;
+  /** Opens the embedded ViT + held-out digits (no-op when it is already open or opening). */
+  openVisionDefault(): Promise<void>;
+  /** Opens a dropped model + data set (bytes already read by the UI; images already decoded). */
+  openVision(source: VisionSource): Promise<void>;
+  setVisionBits(k: number): void;
+  setVisionMode(mode: VisionTruncMode): void;
+  /** Fills the curve for both modes, k = 0..23 (coarse bits first). */
+  sweepVision(): Promise<void>;
+  stopVisionSweep(): void;
+  /** Cancels everything and shuts the vision worker down (a later open starts a new one). */
+  closeVision(): void;
 }

@@ -2,46 +2,13 @@
 // manifest, src/worker/storage/storage.ts) so they survive reloads and work offline. Fills the variants
 // slice's `persistVariant` hook; the Models drawer lists, loads and deletes entries and shows
 // the quota. Other contexts (the engine worker, other tabs) writing the store trigger a refresh.
+import { toWireError } from '../worker/engine-host/protocol.ts';
 import type { VariantMeta } from '../worker/engine-host/lab-protocol.ts';
-import { toWireError, type WireError } from '../worker/engine-host/protocol.ts';
-import { onStoreChange, type OpenedStore, type StoredEntry, type StoreRecovery } from '../worker/storage/storage.ts';
-import type { Slice, SliceContext } from './types.ts';
+import { onStoreChange, type OpenedStore } from '../worker/storage/storage.ts';
+import type { Slice, SliceContext, StorageState, StorageSlice } from './types.ts';
 
 export type { StoredEntry, StoreRecovery } from '../worker/storage/storage.ts';
-
-/** Opens the store (the app passes openBestStore: OPFS, or memory with the reason). */
-export type StorageOpener = () => Promise<{ store: OpenedStore; fallback: string | null }>;
-
-export interface StorageState {
-  status: 'idle' | 'opening' | 'ready' | 'error';
-  backend: 'opfs' | 'memory' | null;
-  fallback: string | null; // why entries are kept in memory only (no OPFS here)
-  entries: StoredEntry[];
-  usage: number; // bytes used by this origin (navigator.storage.estimate)
-  quota: number; // bytes available to it; 0 = unknown
-  persisted: boolean | null; // the browser promised not to evict it (navigator.storage.persisted); null = unknown
-  busy: Record<string, 'loading' | 'deleting'>; // by entry id
-  drawerOpen: boolean;
-  recovery: StoreRecovery | null; // the manifest was repaired when the store opened
-  error: WireError | null;
-}
-
-export interface StorageSlice {
-  storage: StorageState;
-  /** Opens the store once and lists it (later calls refresh). */
-  openStorage(): Promise<void>;
-  refreshStorage(): Promise<void>;
-  /** Keeps a user-loaded llama2.c model (checkpoint + tokenizer) in the store. */
-  storeModelFiles(name: string, model: Blob, tokenizer: Blob): Promise<StoredEntry | null>;
-  /** Loads the user's files (model slice) and, once they load, keeps them in the store. */
-  loadAndKeepModelFiles(model: Blob, tokenizer: Blob, name: string): Promise<void>;
-  /** Loads a stored model into the engine, or a stored variant into the variants list. */
-  loadStored(id: string): Promise<void>;
-  removeStored(id: string): Promise<void>;
-  setDrawerOpen(open: boolean): void;
-  /** The variants slice's hook: every new variant is stored as { 'model.nibble' } with its meta. */
-  persistVariant?: (bytes: Uint8Array, meta: VariantMeta) => Promise<void>;
-}
+export type { StorageOpener, StorageSlice, StorageState } from './types.ts';
 
 export const MODEL_FILE = 'model.bin';
 export const TOKENIZER_FILE = 'tokenizer.bin';

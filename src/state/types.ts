@@ -14,7 +14,7 @@ import type {
   SourceFile,
   WireError,
 } from '../worker/engine-host/protocol.ts';
-import type { TextSources } from '../worker/engine-host/lab-protocol.ts';
+import type { TextSources, VariantMeta } from '../worker/engine-host/lab-protocol.ts';
 import type {
   AbSlice,
   ChartsSlice,
@@ -22,9 +22,10 @@ import type {
   TruncationSlice,
   VariantPersistence,
   VariantsSlice,
+  VisionDeps,
+  VisionSlice,
 } from './lab-types.ts';
-import type { StorageOpener, StorageSlice } from './storage-slice.ts';
-import type { VisionDeps, VisionSlice } from './vision-slice.ts';
+import type { OpenedStore, StoredEntry, StoreRecovery } from '../worker/storage/storage.ts';
 
 export type ModelStatus = 'idle' | 'loading' | 'ready' | 'error';
 
@@ -167,6 +168,42 @@ export interface ErrorSlice {
  * The whole store. Slices own one top-level key each; a new slice adds its type here and its
  * creator to SLICES in store.ts. VariantPersistence is the optional hook a storage slice fills.
  */
+// ---- storage (storage-slice.ts) ----
+
+/** Opens the store (the app passes openBestStore: OPFS, or memory with the reason). */
+export type StorageOpener = () => Promise<{ store: OpenedStore; fallback: string | null }>;
+
+export interface StorageState {
+  status: 'idle' | 'opening' | 'ready' | 'error';
+  backend: 'opfs' | 'memory' | null;
+  fallback: string | null; // why entries are kept in memory only (no OPFS here)
+  entries: StoredEntry[];
+  usage: number; // bytes used by this origin (navigator.storage.estimate)
+  quota: number; // bytes available to it; 0 = unknown
+  persisted: boolean | null; // the browser promised not to evict it (navigator.storage.persisted); null = unknown
+  busy: Record<string, 'loading' | 'deleting'>; // by entry id
+  drawerOpen: boolean;
+  recovery: StoreRecovery | null; // the manifest was repaired when the store opened
+  error: WireError | null;
+}
+
+export interface StorageSlice {
+  storage: StorageState;
+  /** Opens the store once and lists it (later calls refresh). */
+  openStorage(): Promise<void>;
+  refreshStorage(): Promise<void>;
+  /** Keeps a user-loaded llama2.c model (checkpoint + tokenizer) in the store. */
+  storeModelFiles(name: string, model: Blob, tokenizer: Blob): Promise<StoredEntry | null>;
+  /** Loads the user's files (model slice) and, once they load, keeps them in the store. */
+  loadAndKeepModelFiles(model: Blob, tokenizer: Blob, name: string): Promise<void>;
+  /** Loads a stored model into the engine, or a stored variant into the variants list. */
+  loadStored(id: string): Promise<void>;
+  removeStored(id: string): Promise<void>;
+  setDrawerOpen(open: boolean): void;
+  /** The variants slice's hook: every new variant is stored as { 'model.nibble' } with its meta. */
+  persistVariant?: (bytes: Uint8Array, meta: VariantMeta) => Promise<void>;
+}
+
 export type AppState = ModelSlice &
   ChatSlice &
   SettingsSlice &

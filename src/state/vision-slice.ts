@@ -2,7 +2,7 @@
 // held-out MNIST digits, or a model + data set the user drops). The slider asks the vision worker
 // for one point — a model rewritten to k fraction bits, run in a new onnxruntime session — and
 // the sweep fills the accuracy-vs-bits curve, coarse bits first so its shape shows early.
-import { toWireError, type WireError } from '../worker/engine-host/protocol.ts';
+import { toWireError } from '../worker/engine-host/protocol.ts';
 import type {
   TruncMode,
   VisionEngine,
@@ -11,63 +11,16 @@ import type {
   VisionProgress,
   VisionSource,
 } from '../worker/vision/vision-protocol.ts';
+import type { VisionJob, VisionSlice, VisionState } from './lab-types.ts';
 import type { Slice, SliceContext } from './types.ts';
 
+export type { VisionDeps, VisionJob, VisionSlice, VisionState } from './lab-types.ts';
 export type {
   TruncMode as VisionMode,
   VisionModelInfo,
   VisionPoint,
   VisionSource,
 } from '../worker/vision/vision-protocol.ts';
-
-/** How the store reaches the vision worker (spawned on first use) and where the embedded lab lives. */
-export interface VisionDeps {
-  spawn: () => VisionEngine;
-  source: Extract<VisionSource, { kind: 'url' }>;
-  samples?: number; // digits in the grid (default 48)
-}
-
-export interface VisionJob {
-  k: number | null; // null = fp32
-  mode: TruncMode | null;
-  done: number; // images classified
-  total: number;
-}
-
-export interface VisionState {
-  status: 'idle' | 'opening' | 'ready' | 'error';
-  /** The embedded lab's source (a dropped model alone runs on its data set). */
-  embedded: Extract<VisionSource, { kind: 'url' }> | null;
-  opening: string | null; // name of the model being opened
-  model: VisionModelInfo | null;
-  k: number; // slider: fraction bits kept, 0..23
-  mode: TruncMode;
-  points: Record<string, VisionPoint>; // by visionKey(k, mode); 'fp32' for the original model
-  /** Predictions of the point the grid shows (the slider's, once it has arrived). */
-  shown: { key: string; predictions: Uint8Array } | null;
-  /** The fp32 model's predictions (to mark digits a truncation flipped). */
-  reference: Uint8Array | null;
-  /** The slider's evaluation in flight. */
-  evaluating: VisionJob | null;
-  /** The curve sweep in flight: points done of total, and the point being computed. */
-  sweep: { done: number; total: number; current: VisionJob | null } | null;
-  error: WireError | null;
-}
-
-export interface VisionSlice {
-  vision: VisionState;
-  /** Opens the embedded ViT + held-out digits (no-op when it is already open or opening). */
-  openVisionDefault(): Promise<void>;
-  /** Opens a dropped model + data set (bytes already read by the UI; images already decoded). */
-  openVision(source: VisionSource): Promise<void>;
-  setVisionBits(k: number): void;
-  setVisionMode(mode: TruncMode): void;
-  /** Fills the curve for both modes, k = 0..23 (coarse bits first). */
-  sweepVision(): Promise<void>;
-  stopVisionSweep(): void;
-  /** Cancels everything and shuts the vision worker down (a later open starts a new one). */
-  closeVision(): void;
-}
 
 export const ALL_BITS = Array.from({ length: 24 }, (_, k) => k);
 /** Sweep order: the bits that show the shape of the curve first, then the rest. */

@@ -6,16 +6,16 @@
 import { NibbleError } from '../../core/errors.ts';
 import type { TextTokenizer } from '../../core/tokenizers/text-tokenizer.ts';
 import { yieldToEventLoop } from '../../core/yield.ts';
-import { evaluate, type EvalProgress, type EvalReport } from '../../engine/evaluate.ts';
-import { generate } from '../../engine/generate.ts';
-import type { Backend, ModelRunner } from '../../engine/runner.ts';
+import { evaluate, type EvalProgress, type EvalReport } from '../evaluate.ts';
+import { generate } from '../generate.ts';
+import type { Backend, ModelRunner } from '../runner.ts';
 import {
   BASE_VARIANT,
   type DriftReport,
   type EvalJobProgress,
   type TruncationPoint,
   type TruncationQuery,
-} from './lab-protocol.ts';
+} from './lab-types.ts';
 import type { SlotLocks } from './slot-lock.ts';
 
 /** Reference outputs kept at most this large (logits + residuals of every cached window). */

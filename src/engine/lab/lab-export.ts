@@ -4,9 +4,8 @@
 // them; the worker never touches the DOM.
 import type { LlamaModel } from '../../core/model/model.ts';
 import type { TokenizerFiles } from '../../core/tokenizers/tokenizer-files.ts';
-import { EXPORT_FORMATS, exportIssue, exportModelFiles, type ExportFormat } from '../../engine/export-model.ts';
-import type { ExportedFiles, ExportFileFormat, VariantInfo } from './lab-protocol.ts';
-import type { LabBase } from './lab.ts';
+import { EXPORT_FORMATS, exportIssue, exportModelFiles, type ExportFormat } from '../export-model.ts';
+import type { ExportedFiles, ExportFileFormat, LabBase, VariantInfo } from './lab-types.ts';
 
 // The protocol's format list and the engine's are the same set (a compile-time check).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -34,12 +33,12 @@ export function exportIssuesOf(
 /** A model name as the file stem: the loaded file's extension dropped ("stories15M.bin" → "stories15M"). */
 const modelStem = (name: string): string => name.replace(/\.(bin|gguf|nibble|safetensors)$/i, '');
 
-/** The export-model answer: every file's bytes in its own ArrayBuffer, listed for transfer. */
+/** The export-model answer: every file's bytes in its own ArrayBuffer (so each can be transferred). */
 export function exportHeld(
   b: LabBase,
   held: { info: VariantInfo; model: LlamaModel },
   format: ExportFileFormat,
-): { result: ExportedFiles; transfer: ArrayBuffer[] } {
+): ExportedFiles {
   // Files say the model's own context, not the shorter one it was loaded to run with.
   const model = b.ownContext ? { ...held.model, config: { ...held.model.config, seqLen: b.ownContext } } : held.model;
   const { files, folder } = exportModelFiles(
@@ -59,6 +58,5 @@ export function exportHeld(
       f.bytes.buffer instanceof ArrayBuffer;
     return { name: f.name, mime: f.mime, bytes: (whole ? f.bytes.buffer : f.bytes.slice().buffer) as ArrayBuffer };
   });
-  const result: ExportedFiles = { format, label: held.info.label, files: out, ...(folder ? { folder } : {}) };
-  return { result, transfer: out.map((f) => f.bytes) };
+  return { format, label: held.info.label, files: out, ...(folder ? { folder } : {}) };
 }

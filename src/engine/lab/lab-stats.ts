@@ -2,36 +2,28 @@
 // the UI: histogram bins of one tensor, the grid of the selected group's quantizer, code counts
 // per quantizer (bucket collisions) and per-feature activation maxima (outlier features).
 import { NibbleError } from '../../core/errors.ts';
-import { CpuForward, type LinearInputSite } from '../../core/model/forward.ts';
+import { CpuForward, LINEAR_INPUT_SITES, type LinearInputSite } from '../../core/model/forward.ts';
 import { weightValues } from '../../core/model/linear.ts';
 import { LINEAR_NAMES, type LlamaModel } from '../../core/model/model.ts';
-import { FLOAT_SPECS, decodeFloat, type FloatFormat } from '../../core/quant/float-formats.ts';
-import { weightBytes, type UniformQuantTensor } from '../../core/quant/format.ts';
+import { FLOAT_SPECS, decodeFloat } from '../../core/quant/float-formats.ts';
+import { weightBytes } from '../../core/quant/format.ts';
 import type { CodeHistogram } from '../../core/quant/histogram.ts';
 import { codeTable } from '../../core/quant/nf4.ts';
+import { FLOAT_METHODS, type QuantSpec } from '../../core/quant/quant-spec.ts';
 import { fitParams, maxq } from '../../core/quant/uniform.ts';
 import { accumulateAbsMax } from '../../core/quant/smoothquant.ts';
-import { numel, type F32Tensor } from '../../core/tensor.ts';
+import { numel, type F32Tensor, type UniformQuantTensor } from '../../core/tensor.ts';
 import { yieldToEventLoop } from '../../core/yield.ts';
 import type {
   CollisionStats,
   Granularity,
   HistogramQuery,
   OutlierReport,
-  QuantSpec,
   TensorRef,
   VariantInfo,
   WeightHistogram,
-} from './lab-protocol.ts';
+} from './lab-types.ts';
 
-const SITES: LinearInputSite[] = ['attn', 'wo', 'ffn', 'w2'];
-const FLOAT_METHODS: Partial<Record<QuantSpec['method'], FloatFormat>> = {
-  fp16: 'fp16',
-  bf16: 'bf16',
-  tf32: 'tf32',
-  'fp8-e4m3': 'fp8e4m3',
-  'fp8-e5m2': 'fp8e5m2',
-};
 const MAX_GRID_LINES = 512;
 
 /** The fp32 weight matrix (out, in) of block `layer`'s `linear` in the loaded model. */
@@ -279,7 +271,10 @@ export async function activationMaxima(
   const acc = Array.from(
     { length: c.nLayers },
     () =>
-      Object.fromEntries(SITES.map((s) => [s, new Float32Array(width[s])])) as Record<LinearInputSite, Float32Array>,
+      Object.fromEntries(LINEAR_INPUT_SITES.map((s) => [s, new Float32Array(width[s])])) as Record<
+        LinearInputSite,
+        Float32Array
+      >,
   );
   const fwd = new CpuForward(model);
   fwd.capture = (l, site, x, M) => accumulateAbsMax(acc[l][site], x, M);
@@ -291,7 +286,7 @@ export async function activationMaxima(
     await yieldToEventLoop();
   }
   const sites = Object.fromEntries(
-    SITES.map((s) => [
+    LINEAR_INPUT_SITES.map((s) => [
       s,
       {
         width: width[s],

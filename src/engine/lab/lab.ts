@@ -3,32 +3,44 @@
 // the host's device is in use, else the CPU twin) and used under the variant's slot lock. The
 // quantizers, the truncation kernels and the collision histogram run on the GPU (GpuQuantizer)
 // when there is a device, on their CPU twins otherwise or when the GPU path fails.
+import type { UniformQuantTensor } from '../../core/tensor.ts';
 import { isNibbleError, NibbleError } from '../../core/errors.ts';
 import { textWindows } from '../../core/model/metrics.ts';
 import type { LlamaConfig, LlamaModel } from '../../core/model/model.ts';
 import { writeNibbleFile } from '../../core/formats/nibble-file.ts';
 import { readNibbleFile } from '../../core/formats/nibble-file-read.ts';
-import type { UniformQuantTensor } from '../../core/quant/format.ts';
 import { codeHistogram } from '../../core/quant/histogram.ts';
 import { quantizeTensor } from '../../core/quant/quantize-tensor.ts';
-import type { TextTokenizer } from '../../core/tokenizers/text-tokenizer.ts';
-import { createCpuRunner } from '../../engine/cpu-runner.ts';
-import type { GpuQuantizer } from '../../engine/gpu-quantize.ts';
+import { createCpuRunner } from '../cpu-runner.ts';
+import type { GpuQuantizer } from '../quant/gpu-backend.ts';
 import { DEFAULT_SPEC, needsCalibration, type QuantSpec } from '../../core/quant/quant-spec.ts';
-import { quantizeModel, type QuantizeProgress } from '../../engine/quantize.ts';
-import type { ModelRunner } from '../../engine/runner.ts';
+import { quantizeModel, type QuantizeProgress } from '../quantize.ts';
+import type { ModelRunner } from '../runner.ts';
 import type { GpuContext } from '../../gpu/device.ts';
+export type { LabBase } from './lab-types.ts';
 import { driftOf, ReferenceCache, truncationPoint } from './lab-eval.ts';
 import { exportHeld, exportIssuesOf, tokenizerFilesOf } from './lab-export.ts';
 import {
   BASE_VARIANT,
-  type JobProgress,
-  type LabRequest,
-  type LabResultMap,
+  type CollisionQuery,
+  type LabBase,
+  type CollisionReport,
+  type DriftQuery,
+  type DriftReport,
+  type EvalJobProgress,
+  type ExportedFiles,
+  type ExportFileFormat,
+  type HistogramQuery,
+  type OutlierQuery,
+  type OutlierReport,
+  type QuantizeJobProgress,
   type TextSources,
+  type TruncationPoint,
+  type TruncationQuery,
   type VariantInfo,
   type VariantMeta,
-} from './lab-protocol.ts';
+  type WeightHistogram,
+} from './lab-types.ts';
 import {
   activationMaxima,
   collisionConfigs,
@@ -40,18 +52,6 @@ import {
   type CodeCounter,
 } from './lab-stats.ts';
 import type { SlotLocks } from './slot-lock.ts';
-
-/** The loaded model as the lab sees it. */
-export interface LabBase {
-  name: string;
-  model: LlamaModel; // fp32, as loaded
-  tokenizer: TextTokenizer;
-  tokBytes: Uint8Array; // embedded into exported variants
-  /** The files the tokenizer was made from (HF models: tokenizer.json + config; tokBytes is then empty). */
-  tokenizerFiles?: import('../../core/tokenizers/tokenizer-files.ts').TokenizerFiles;
-  /** The model's own context; it runs with a shorter one (config.seqLen), downloads carry this one. */
-  ownContext?: number;
-}
 
 export interface LabDeps {
   base(): LabBase | null;
@@ -67,16 +67,33 @@ export interface LabDeps {
   locks: SlotLocks;
 }
 
-type LabKind = Exclude<LabRequest['kind'], 'generate-pair'>;
-export type LabAnswer = { result: LabResultMap[LabKind]; transfer?: Transferable[] };
+/** A long lab job: cancelled through `signal`, reporting through `onProgress`. */
+export interface LabJob<P> {
+  signal: AbortSignal;
+  onProgress?: (p: P) => void;
+}
 
+/**
+ * The playground's work on the loaded model and its variants, one method per question. Every
+ * answer is plain data (lab-types.ts); byte answers own their ArrayBuffers (transferable).
+ */
 export interface Lab {
-  /** Answers one lab request (not generate-pair, which the host runs with its generations). */
-  handle(
-    req: Exclude<LabRequest, { kind: 'generate-pair' }>,
-    progress: (p: JobProgress) => void,
-    signal: AbortSignal,
-  ): Promise<LabAnswer>;
+  quantize(spec: QuantSpec, text: TextSources, job: LabJob<QuantizeJobProgress>): Promise<VariantInfo>;
+  /** The loaded model ('base') first, then the variants in creation order; [] with no model. */
+  listVariants(): VariantInfo[];
+  /** Disposes the variant's runner after its current user; 'base' cannot be deleted. */
+  deleteVariant(variant: string): Promise<{ deleted: boolean }>;
+  /** A held model as .nibble bytes (tokenizer embedded) and the meta stored beside them. */
+  exportVariant(variant: string): { bytes: ArrayBuffer; meta: VariantMeta };
+  /** A held model ('base' or a variant) in a download format. */
+  exportModel(variant: string, format: ExportFileFormat): ExportedFiles;
+  /** A stored .nibble variant of the loaded model, back without re-quantizing. */
+  importVariant(bytes: ArrayBuffer, meta?: Partial<VariantMeta>): VariantInfo;
+  weightHistogram(query: HistogramQuery): WeightHistogram;
+  collisions(query: CollisionQuery, signal: AbortSignal): Promise<CollisionReport>;
+  outliers(query: OutlierQuery, signal: AbortSignal): Promise<OutlierReport>;
+  drift(query: DriftQuery, job: LabJob<EvalJobProgress>): Promise<DriftReport>;
+  truncationPoint(query: TruncationQuery, job: LabJob<EvalJobProgress>): Promise<TruncationPoint>;
   /** The runner of a variant; the caller holds the variant's slot lock. */
   runner(variant: string): Promise<ModelRunner>;
   /** The loaded model changed: every variant and cache is dropped (the host has stopped the jobs). */
@@ -157,7 +174,7 @@ export function createLab(deps: LabDeps): Lab {
     if (!ctx) return null;
     if (quantizer?.ctx !== ctx) {
       quantizer?.q.dispose();
-      const { GpuQuantizer } = await import('../../engine/gpu-quantize.ts');
+      const { GpuQuantizer } = await import('../quant/gpu-backend.ts');
       quantizer = { ctx, q: new GpuQuantizer(ctx) };
     }
     return quantizer.q;
@@ -168,7 +185,7 @@ export function createLab(deps: LabDeps): Lab {
     const ctx = gpu ? deps.gpu() : null;
     if (ctx) {
       try {
-        const { createGpuRunner } = await import('../../engine/gpu-runner.ts');
+        const { createGpuRunner } = await import('../gpu-runner.ts');
         return await createGpuRunner(ctx, model);
       } catch (e) {
         if (!isNibbleError(e) || (e.code !== 'unsupported' && e.code !== 'too-large')) throw e;
@@ -247,12 +264,11 @@ export function createLab(deps: LabDeps): Lab {
   async function quantize(
     spec: QuantSpec,
     text: TextSources,
-    progress: (p: JobProgress) => void,
-    signal: AbortSignal,
+    { signal, onProgress: progress }: LabJob<QuantizeJobProgress>,
   ): Promise<VariantInfo> {
     const b = requireBase();
     const calibration = needsCalibration(spec.method) || spec.method === 'llmint8' ? await windowsOf(text.calib) : [];
-    const onProgress = (p: QuantizeProgress) => progress({ kind: 'quantize', ...p });
+    const onProgress = (p: QuantizeProgress) => progress?.({ kind: 'quantize', ...p });
     const out = await quantizeOnce(b.model, spec, { calibration, onProgress, signal });
     if (deps.base() !== b) throw new NibbleError('cancelled', 'the model was replaced while quantizing');
     const { report } = out;
@@ -317,128 +333,103 @@ export function createLab(deps: LabDeps): Lab {
     };
   }
 
-  async function handle(
-    req: Parameters<Lab['handle']>[0],
-    progress: (p: JobProgress) => void,
-    signal: AbortSignal,
-  ): Promise<LabAnswer> {
-    const check = () => {
-      if (signal.aborted) throw new NibbleError('cancelled', `${req.kind} cancelled`);
+  const cancelled = (signal: AbortSignal, what: string) => () => {
+    if (signal.aborted) throw new NibbleError('cancelled', `${what} cancelled`);
+  };
+
+  async function deleteVariant(variant: string): Promise<{ deleted: boolean }> {
+    if (variant === BASE_VARIANT)
+      throw new NibbleError('bad-argument', 'the loaded model cannot be deleted; load another model instead');
+    const v = variants.get(variant);
+    if (!v) return { deleted: false };
+    variants.delete(variant);
+    await deps.locks.use(variant, async () => v.runner?.dispose()); // after its current user
+    return { deleted: true };
+  }
+
+  function exportVariant(variant: string): { bytes: ArrayBuffer; meta: VariantMeta } {
+    const b = requireBase();
+    const v = held(variant);
+    const bytes = writeNibbleFile(v.model, {
+      tokenizer: tokenizerFilesOf(b),
+      label: v.info.label,
+      spec: v.info.spec,
+    });
+    return {
+      bytes: bytes.buffer as ArrayBuffer,
+      meta: { label: v.info.label, spec: v.info.spec, report: v.info.report, baseModel: b.name },
     };
-    switch (req.kind) {
-      case 'quantize':
-        return { result: await quantize(req.spec, req.text, progress, signal) };
-      case 'list-variants': {
-        const b = deps.base();
-        return { result: b ? [baseInfo(b), ...[...variants.values()].map((v) => v.info)] : [] };
+  }
+
+  async function collisions(q: CollisionQuery, signal: AbortSignal): Promise<CollisionReport> {
+    const check = cancelled(signal, 'collisions');
+    const w = linearWeight(requireBase().model, q);
+    const t0 = globalThis.performance.now();
+    const configs = collisionConfigs(q.bits, q.granularities, w.shape[1]);
+    const run = async (counter: CodeCounter) => {
+      const rows = [];
+      for (const cfg of configs) {
+        check();
+        rows.push(
+          summarizeCodes(
+            cfg,
+            await counter.histogram(await counter.quantize(w, cfg.bits, cfg.granularity, cfg.group, q.sym), w.data),
+          ),
+        );
       }
-      case 'delete-variant': {
-        if (req.variant === BASE_VARIANT)
-          throw new NibbleError('bad-argument', 'the loaded model cannot be deleted; load another model instead');
-        const v = variants.get(req.variant);
-        if (!v) return { result: { deleted: false } };
-        variants.delete(req.variant);
-        await deps.locks.use(req.variant, async () => v.runner?.dispose()); // after its current user
-        return { result: { deleted: true } };
+      return rows;
+    };
+    const { rows, counter } = await deps.locks.use(QUANTIZER, async () => {
+      const gpuCounter = await codeCounter();
+      try {
+        return { rows: await run(gpuCounter), counter: gpuCounter };
+      } catch (e) {
+        if (gpuCounter.backend === 'cpu' || !retryOnCpu(e)) throw e;
+        return { rows: await run(CPU_COUNTER), counter: CPU_COUNTER };
       }
-      case 'export-variant': {
-        const b = requireBase();
-        const v = held(req.variant);
-        const bytes = writeNibbleFile(v.model, {
-          tokenizer: tokenizerFilesOf(b),
-          label: v.info.label,
-          spec: v.info.spec,
-        });
-        const buf = bytes.buffer as ArrayBuffer;
-        return {
-          result: {
-            bytes: buf,
-            meta: { label: v.info.label, spec: v.info.spec, report: v.info.report, baseModel: b.name },
-          },
-          transfer: [buf],
-        };
-      }
-      case 'export-model':
-        return exportHeld(requireBase(), held(req.variant), req.format);
-      case 'import-variant':
-        return { result: importVariant(req.bytes, req.meta) };
-      case 'weight-histogram':
-        return { result: weightHistogram(requireBase().model, req.query) };
-      case 'collisions': {
-        const q = req.query;
-        const w = linearWeight(requireBase().model, q);
-        const t0 = globalThis.performance.now();
-        const configs = collisionConfigs(q.bits, q.granularities, w.shape[1]);
-        const run = async (counter: CodeCounter) => {
-          const rows = [];
-          for (const cfg of configs) {
-            check();
-            rows.push(
-              summarizeCodes(
-                cfg,
-                await counter.histogram(await counter.quantize(w, cfg.bits, cfg.granularity, cfg.group, q.sym), w.data),
-              ),
-            );
-          }
-          return rows;
-        };
-        const { rows, counter } = await deps.locks.use(QUANTIZER, async () => {
-          const gpuCounter = await codeCounter();
-          try {
-            return { rows: await run(gpuCounter), counter: gpuCounter };
-          } catch (e) {
-            if (gpuCounter.backend === 'cpu' || !retryOnCpu(e)) throw e;
-            return { rows: await run(CPU_COUNTER), counter: CPU_COUNTER };
-          }
-        });
-        const [N, K] = w.shape;
-        return {
-          result: {
-            layer: q.layer,
-            linear: q.linear,
-            shape: [N, K],
-            sym: q.sym,
-            rows,
-            backend: counter.backend,
-            ms: globalThis.performance.now() - t0,
-          },
-        };
-      }
-      case 'outliers': {
-        const q = req.query;
-        if (!(q.threshold > 0))
-          throw new NibbleError('bad-argument', `outlier threshold must be > 0, got ${q.threshold}`);
-        const all = await windowsOf(q.text.calib);
-        const ws = q.windows ? all.slice(0, q.windows) : all;
-        if (ws.length === 0) throw new NibbleError('bad-argument', 'the calibration text is shorter than one window');
-        const r = await activationMaxima(requireBase().model, ws, q.threshold, check);
-        return { result: { threshold: q.threshold, windows: ws.length, ...r } };
-      }
-      case 'drift': {
-        const q = req.query;
-        const all = await windowsOf(q.text.eval);
-        const ws = q.windows ? all.slice(0, q.windows) : all;
-        return { result: await driftOf(evalDeps, refs, q.variant, ws, signal, progress) };
-      }
-      case 'truncation-point': {
-        const q = req.query;
-        const b = requireBase();
-        const t0 = globalThis.performance.now();
-        const spec: QuantSpec = { ...TRUNC_BASE, mantissaBits: q.k, truncMode: q.mode };
-        const ws = (await windowsOf(q.text.eval)).slice(0, Math.max(1, q.windows));
-        const { model } = await quantizeOnce(b.model, spec, { signal });
-        const target = await build(model, deps.evalOnGpu());
-        try {
-          const p = await truncationPoint(evalDeps, refs, target, b.tokenizer, q, ws, signal, progress);
-          return { result: { ...p, seconds: (globalThis.performance.now() - t0) / 1000 } };
-        } finally {
-          target.dispose();
-        }
-      }
-      default: {
-        const unknown: { kind?: unknown } = req;
-        throw new NibbleError('bad-argument', `unknown lab request ${String(unknown.kind)}`);
-      }
+    });
+    const [N, K] = w.shape;
+    return {
+      layer: q.layer,
+      linear: q.linear,
+      shape: [N, K],
+      sym: q.sym,
+      rows,
+      backend: counter.backend,
+      ms: globalThis.performance.now() - t0,
+    };
+  }
+
+  async function outliers(q: OutlierQuery, signal: AbortSignal): Promise<OutlierReport> {
+    if (!(q.threshold > 0)) throw new NibbleError('bad-argument', `outlier threshold must be > 0, got ${q.threshold}`);
+    const all = await windowsOf(q.text.calib);
+    const ws = q.windows ? all.slice(0, q.windows) : all;
+    if (ws.length === 0) throw new NibbleError('bad-argument', 'the calibration text is shorter than one window');
+    const r = await activationMaxima(requireBase().model, ws, q.threshold, cancelled(signal, 'outliers'));
+    return { threshold: q.threshold, windows: ws.length, ...r };
+  }
+
+  async function drift(q: DriftQuery, { signal, onProgress }: LabJob<EvalJobProgress>): Promise<DriftReport> {
+    const all = await windowsOf(q.text.eval);
+    const ws = q.windows ? all.slice(0, q.windows) : all;
+    return driftOf(evalDeps, refs, q.variant, ws, signal, onProgress);
+  }
+
+  async function truncation(
+    q: TruncationQuery,
+    { signal, onProgress }: LabJob<EvalJobProgress>,
+  ): Promise<TruncationPoint> {
+    const b = requireBase();
+    const t0 = globalThis.performance.now();
+    const spec: QuantSpec = { ...TRUNC_BASE, mantissaBits: q.k, truncMode: q.mode };
+    const ws = (await windowsOf(q.text.eval)).slice(0, Math.max(1, q.windows));
+    const { model } = await quantizeOnce(b.model, spec, { signal });
+    const target = await build(model, deps.evalOnGpu());
+    try {
+      const p = await truncationPoint(evalDeps, refs, target, b.tokenizer, q, ws, signal, onProgress);
+      return { ...p, seconds: (globalThis.performance.now() - t0) / 1000 };
+    } finally {
+      target.dispose();
     }
   }
 
@@ -452,7 +443,20 @@ export function createLab(deps: LabDeps): Lab {
   };
 
   return {
-    handle,
+    quantize,
+    listVariants() {
+      const b = deps.base();
+      return b ? [baseInfo(b), ...[...variants.values()].map((v) => v.info)] : [];
+    },
+    deleteVariant,
+    exportVariant,
+    exportModel: (variant, format) => exportHeld(requireBase(), held(variant), format),
+    importVariant,
+    weightHistogram: (query) => weightHistogram(requireBase().model, query),
+    collisions,
+    outliers,
+    drift,
+    truncationPoint: truncation,
     runner,
     reset() {
       dropRunners(true);

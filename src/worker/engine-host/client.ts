@@ -1,6 +1,7 @@
-// Client proxy: turns the request/reply protocol into promises. One promise per request id,
-// progress callbacks for generation, cancel through an AbortSignal. The same class runs over a
-// Web Worker (the app) or over an in-thread host (in-thread.ts: tests, the same protocol in Node).
+// Client proxy: the engine protocol as the `Engine` interface, over the generic RPC client
+// (rpc/rpc-client.ts: one promise per request id, cancel through an AbortSignal). Token and job
+// progress go to the callbacks of their call; unsolicited replies become engine events. The same
+// class runs over a Web Worker (the app) or an in-thread host (in-thread.ts: tests, Node).
 import type {
   CollisionQuery,
   DriftQuery,
@@ -16,39 +17,24 @@ import type {
   TruncationQuery,
   VariantMeta,
 } from './lab-protocol.ts';
-import {
-  EngineError,
-  type BackendPreference,
-  type ChatMessage,
-  type Engine,
-  type EngineEvent,
-  type LoadProgress,
-  type ModelSource,
-  type Reply,
-  type Request,
-  type RequestKind,
-  type ResultMap,
-  type SamplingSettings,
-  type TokenProgress,
+import { RpcClient, type RequestBody, type RpcTransport } from '../rpc/rpc-client.ts';
+import type {
+  BackendPreference,
+  ChatMessage,
+  Engine,
+  EngineEvent,
+  LoadProgress,
+  ModelSource,
+  Reply,
+  Request,
+  RequestKind,
+  ResultMap,
+  SamplingSettings,
+  TokenProgress,
 } from './protocol.ts';
 
 /** A message pipe to an engine host. Replies arrive asynchronously, in the order posted. */
-export interface Transport {
-  send(req: Request, transfer: Transferable[]): void;
-  /**
-   * Registers the single reply handler, and the handler for a failure of the host itself
-   * (e.g. the worker script did not load): no pending request will be answered after it.
-   */
-  listen(onReply: (r: Reply) => void, onFatal: (message: string) => void): void;
-  close(): void;
-}
-
-interface Pending {
-  resolve: (result: never) => void;
-  reject: (e: EngineError) => void;
-  onToken?: (t: TokenProgress) => void;
-  onJob?: (p: JobProgress) => void;
-}
+export type Transport = RpcTransport<Request, Reply>;
 
 interface CallOptions {
   transfer?: Transferable[];
@@ -58,23 +44,23 @@ interface CallOptions {
   signal?: AbortSignal;
 }
 
-type Body<K extends RequestKind> = Omit<Extract<Request, { kind: K }>, 'id' | 'kind'>;
+type Body<K extends RequestKind> = RequestBody<Request, K>;
 
 export class EngineClient implements Engine {
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<(e: EngineEvent) => void>();
-  private closed = false;
+  private readonly rpc: RpcClient<Request, Reply, ResultMap>;
 
-  constructor(private readonly transport: Transport) {
-    transport.listen(
-      (r) => this.onReply(r),
-      (message) => {
-        const error = { code: 'internal' as const, message };
-        this.failAll(error);
+  constructor(transport: Transport) {
+    this.rpc = new RpcClient<Request, Reply, ResultMap>(transport, {
+      closedMessage: 'the engine was shut down',
+      onUnsolicited: (r) => {
+        if (r.kind === 'event') for (const l of this.listeners) l(r.event);
+        else if (r.kind === 'error') for (const l of this.listeners) l({ kind: 'error', error: r.error });
+      },
+      onFatal: (error) => {
         for (const l of this.listeners) l({ kind: 'error', error });
       },
-    );
+    });
   }
 
   getInfo() {
@@ -184,70 +170,16 @@ export class EngineClient implements Engine {
 
   /** Rejects every pending request (code 'internal') and closes the transport. */
   dispose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.failAll({ code: 'internal', message: 'the engine was shut down' });
-    this.transport.close();
-  }
-
-  private failAll(error: { code: 'internal'; message: string }): void {
-    for (const p of this.pending.values()) p.reject(new EngineError(error));
-    this.pending.clear();
+    this.rpc.dispose();
   }
 
   private request<K extends RequestKind>(kind: K, body: Body<K>, opts: CallOptions = {}): Promise<ResultMap[K]> {
-    if (this.closed) return Promise.reject(new EngineError({ code: 'internal', message: 'the engine was shut down' }));
-    const id = this.nextId++;
-    const done = new Promise<ResultMap[K]>((resolve, reject) => {
-      this.pending.set(id, {
-        resolve: resolve as (r: never) => void,
-        reject,
-        onToken: opts.onToken,
-        onJob: opts.onJob,
-      });
-      try {
-        this.transport.send({ kind, id, ...body } as Request, opts.transfer ?? []);
-      } catch (e) {
-        this.pending.delete(id);
-        reject(new EngineError({ code: 'internal', message: `could not send ${kind}: ${(e as Error).message}` }));
-      }
-    });
-    const { signal } = opts;
-    if (!signal) return done;
-    const onAbort = () => void this.request('cancel', { target: id }).catch(() => undefined);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    const off = () => signal.removeEventListener('abort', onAbort);
-    done.then(off, off);
-    return done;
-  }
-
-  private onReply(r: Reply): void {
-    const p = r.id === null ? undefined : this.pending.get(r.id);
-    switch (r.kind) {
-      case 'event':
-        for (const l of this.listeners) l(r.event);
-        return;
-      case 'progress':
-        p?.onToken?.(r.token);
-        return;
-      case 'job-progress':
-        p?.onJob?.(r.progress);
-        return;
-      case 'response':
-        if (!p) return;
-        this.pending.delete(r.id);
-        p.resolve(r.result as never);
-        return;
-      case 'error':
-        if (!p) {
-          for (const l of this.listeners) l({ kind: 'error', error: r.error });
-          return;
-        }
-        this.pending.delete(r.id!);
-        p.reject(new EngineError(r.error));
-        return;
-    }
+    const { onToken, onJob } = opts;
+    const onUpdate = (r: Reply) => {
+      if (r.kind === 'progress') onToken?.(r.token);
+      else if (r.kind === 'job-progress') onJob?.(r.progress);
+    };
+    return this.rpc.request(kind, body, { transfer: opts.transfer, signal: opts.signal, onUpdate });
   }
 }
 

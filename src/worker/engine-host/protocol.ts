@@ -14,8 +14,10 @@ import type { LlamaConfig } from '../../core/model/model.ts';
 import type { Backend } from '../../engine/runner.ts';
 import type { AdapterSummary } from '../../gpu/device.ts';
 import type { JobProgress, LabEngine, LabRequest, LabResultMap } from './lab-protocol.ts';
+import type { GenerationSummary, LoadProgress, SamplingSettings, TokenProgress } from './protocol-data.ts';
 
 export type { Backend, ChatMessage, MemoryPlan };
+export type { GenerationSummary, GpuMemory, LoadProgress, SamplingSettings, TokenProgress } from './protocol-data.ts';
 
 /** Error codes on the wire: every NibbleError code plus two the host adds itself. */
 export type ErrorCode =
@@ -61,16 +63,6 @@ export interface LoadOptions {
 
 export { DEFAULT_CONTEXT } from '../../core/formats/model-open.ts';
 
-/** Bytes read so far while loading or inspecting a model (job-progress replies of a load/inspect). */
-export interface LoadProgress {
-  kind: 'load';
-  phase: 'headers' | 'weights' | 'tokenizer' | 'gpu';
-  file: string; // the file being read ('' for the gpu phase)
-  bytesDone: number; // over all files of the source
-  bytesTotal: number; // null-free: 0 when unknown
-  etaMs: number | null; // null until a rate is known
-}
-
 /** What `inspect` tells before loading: the model, its files, and the memory it will need here. */
 export interface ModelPlan {
   name: string;
@@ -88,13 +80,6 @@ export interface ModelPlan {
 
 /** 'auto' = WebGPU when an adapter is available, else CPU; 'cpu' forces the CPU twin. */
 export type BackendPreference = 'auto' | 'cpu';
-
-export interface SamplingSettings {
-  temperature: number; // 0 = greedy
-  topP: number; // (0, 1]; 1 = plain sampling
-  maxTokens: number; // tokens to generate, >= 1
-  seed: number; // uint32
-}
 
 export interface GpuSummary {
   adapter: AdapterSummary;
@@ -137,38 +122,6 @@ export interface ModelInfo {
   loadMs: number; // bytes in hand → first usable runner (excludes fetch)
   fetchMs: number; // 0 for byte sources
   gpuMs: number | null; // bytes in hand → WebGPU runner ready; null until then (or never)
-}
-
-/** One streamed token (mirrors engine TokenEvent). */
-export interface TokenProgress {
-  token: number;
-  text: string; // decoded piece, UTF-8 safe
-  index: number; // 0-based among generated tokens
-  tokensPerSecond: number;
-}
-
-export interface GenerationSummary {
-  text: string;
-  tokens: number[];
-  promptTokens: number;
-  prefillMs: number;
-  decodeMs: number;
-  prefillTokensPerSecond: number;
-  decodeTokensPerSecond: number;
-  stoppedBy: 'length' | 'eos' | 'cancelled' | 'context';
-  backend: Backend;
-  /** Which variant generated it ('base' = the loaded model); absent from older hosts. */
-  variant?: string;
-  /** GPU memory its runner holds (weights + KV cache + activations); null on the CPU. */
-  gpuMemory?: GpuMemory | null;
-}
-
-/** runner.memory() as plain numbers, bytes. */
-export interface GpuMemory {
-  weightBytes: number;
-  kvCacheBytes: number;
-  activationBytes: number;
-  totalBytes: number;
 }
 
 export type Request =
