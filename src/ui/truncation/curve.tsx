@@ -5,13 +5,16 @@ import { Line, XAxis } from 'recharts';
 import type { TruncMode } from '../../state/lab-types.ts';
 import { AXIS, C } from '../charts/palette.ts';
 
+/** What k ranges over: 0 … 23 fraction bits, one at a time (the sliders). */
+export const K_RANGE = { min: 0, max: 23, step: 1 };
+
 /** The k axis, 0 … 23 with the given ticks (and an optional axis label). */
 export function kAxis(ticks: number[], label?: { value: string; position: 'insideBottom'; offset: number }) {
   return (
     <XAxis
       dataKey="k"
       type="number"
-      domain={[0, 23]}
+      domain={[K_RANGE.min, K_RANGE.max]}
       ticks={ticks}
       {...AXIS}
       {...(label && { label: { ...label, fontSize: 11, fill: C.axis } })}

@@ -10,7 +10,7 @@ import { Segmented } from '../common/Segmented.tsx';
 import { Slider } from '../common/Slider.tsx';
 import { ChartCard } from '../charts/ChartCard.tsx';
 import { AXIS, C } from '../charts/palette.ts';
-import { kAxis, modeLine } from './curve.tsx';
+import { K_RANGE, kAxis, modeLine } from './curve.tsx';
 import { kneeOf, storageBits, truncationExport, truncationRows } from './lm-data.ts';
 
 const MODES: { id: TruncMode; label: string }[] = [
@@ -50,15 +50,7 @@ export function LmTruncationLab() {
           </span>
         </div>
         <div className="slider-row">
-          <Slider
-            label="Fraction bits"
-            testId="trunc-slider"
-            value={t.k}
-            min={0}
-            max={23}
-            step={1}
-            onChange={(k) => set({ k })}
-          />
+          <Slider label="Fraction bits" testId="trunc-slider" value={t.k} {...K_RANGE} onChange={(k) => set({ k })} />
           <span className="trunc-k" data-testid="trunc-k">
             k = {t.k}
           </span>

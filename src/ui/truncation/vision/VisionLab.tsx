@@ -8,6 +8,7 @@ import { visionKey, type VisionMode } from '../../../state/vision-slice.ts';
 import { formatBytes } from '../../common/format.ts';
 import { Segmented } from '../../common/Segmented.tsx';
 import { Slider } from '../../common/Slider.tsx';
+import { K_RANGE } from '../curve.tsx';
 import { DigitGrid } from './DigitGrid.tsx';
 import { VisionCurve } from './VisionCurve.tsx';
 import { VisionDrop } from './VisionDrop.tsx';
@@ -120,16 +121,7 @@ function Controls() {
         <label htmlFor="vision-bits">
           Fraction bits kept: <strong data-testid="vision-bits-value">{k}</strong> of 23
         </label>
-        <Slider
-          id="vision-bits"
-          testId="vision-bits"
-          value={k}
-          min={0}
-          max={23}
-          step={1}
-          disabled={!ready}
-          onChange={setBits}
-        />
+        <Slider id="vision-bits" testId="vision-bits" value={k} {...K_RANGE} disabled={!ready} onChange={setBits} />
       </div>
       <p className="muted small">
         Each weight: 1 sign + 8 exponent + {k} fraction bits = {9 + k} of 32 bits.
