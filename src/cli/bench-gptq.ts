@@ -8,14 +8,14 @@
 // the full run (all layers, 128 windows) is EXTRAPOLATED: Hessian time grows with tokens,
 // GPTQ time does not depend on them.
 //
-// Implementation: GpuQuantizer (src/engine/gpu-quantize.ts: hessian_accum, cholesky_*, gptq_*
+// Implementation: GpuQuantizer (src/engine/quant/gpu-backend.ts: hessian_accum, cholesky_*, gptq_*
 // WGSL kernels); --gptq-backend cpu (the default on SwiftShader, where the WGSL path is ~10×
 // slower than the CPU twin), or a GPU failure, times the CPU twin (src/core/quant/gptq.ts, float64)
 // instead and says why.
 import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions } from '../core/quant/gptq.ts';
 import type { LlamaConfig } from '../core/model/model.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { GpuQuantizer } from '../engine/gpu-quantize.ts';
+import { GpuQuantizer } from '../engine/quant/gpu-backend.ts';
 import type { GpuHessian } from '../gpu/quant-gptq.ts';
 import { randomF32, rng, round } from './bench-util.ts';
 
@@ -88,7 +88,7 @@ interface Engine {
 function gpuEngine(ctx: GpuContext): Engine & { dispose(): void } {
   const q = new GpuQuantizer(ctx);
   return {
-    name: 'GpuQuantizer (src/engine/gpu-quantize.ts): GpuHessian.add per window, gptq per linear, WGSL in f32',
+    name: 'GpuQuantizer (src/engine/quant/gpu-backend.ts): GpuHessian.add per window, gptq per linear, WGSL in f32',
     async hessian(cols, windows, tokens, rand) {
       const H = q.hessian(cols);
       for (let w = 0; w < windows; w++) H.add(randomF32(rand, tokens * cols), tokens);

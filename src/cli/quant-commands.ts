@@ -25,7 +25,7 @@ import {
   withOwnContext,
   type LoadedModel,
 } from './model-files.ts';
-import { GpuQuantizer } from '../engine/gpu-quantize.ts';
+import { GpuQuantizer } from '../engine/quant/gpu-backend.ts';
 import type { GpuContext } from '../gpu/device.ts';
 
 export const QUANT_FLAGS = {

@@ -1,29 +1,26 @@
 // The quantize pipeline: turns a model's 7 linears per block into tagged quantized tensors,
 // layer by layer. Calibration activations are captured by running the (already partially
 // quantized) model over the calibration windows, as GPTQ's sequential reference does; inside a
-// block GPTQ runs true-sequential groups [q,k,v] → [o] → [gate, up] → [down].
+// block GPTQ runs true-sequential groups [q,k,v] → [o] → [gate, up] → [down]. A quantized base
+// (native GGUF, a .nibble loaded as the model) is quantized from its ŵ (weightValues).
+// The quantizers run on a backend (quant/backend.ts): the CPU twins, or the WGSL kernels.
 import { NibbleError } from '../core/errors.ts';
-import { CpuForward, type LinearInputSite } from '../core/model/forward.ts';
-import { HessianAccumulator, gptqQuantize } from '../core/quant/gptq.ts';
+import { CpuForward, LINEAR_INPUT_SITES, type LinearInputSite } from '../core/model/forward.ts';
 import { f32Values, weightValues } from '../core/model/linear.ts';
-import { outlierColumns, packInt8Rows, quantizeRowsInt8 } from '../core/quant/llmint8.ts';
+import { outlierColumns } from '../core/quant/llmint8.ts';
 import { sqnrDb } from '../core/model/metrics.ts';
 import { LINEAR_NAMES, type LayerWeights, type LinearName, type LlamaModel } from '../core/model/model.ts';
-import {
-  FLOAT_SPECS,
-  roundArrayToFloat,
-  roundFraction,
-  truncateFraction,
-  type FloatFormat,
-} from '../core/quant/float-formats.ts';
+import { FLOAT_SPECS } from '../core/quant/float-formats.ts';
 import { weightBytes } from '../core/quant/format.ts';
-import { packUniform, quantizeTensor } from '../core/quant/quantize-tensor.ts';
-import { fitParams, groupLayout, quantizeValue } from '../core/quant/uniform.ts';
 import { accumulateAbsMax, foldSmoothing, smoothingScales } from '../core/quant/smoothquant.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
-import { f32Tensor, numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
-import type { GpuQuantizer } from './gpu-quantize.ts';
-import { needsCalibration, specLabel, validateSpec, type QuantSpec } from '../core/quant/quant-spec.ts';
+import { f32Tensor, numel } from '../core/tensor.ts';
+import type { GptqBackend, HessianState, Mode, QuantBackend } from './quant/backend.ts';
+import type { GpuQuantizer } from './quant/gpu-backend.ts';
+import type { GpuHessian } from '../gpu/quant-gptq.ts';
+import { CPU_QUANT } from './quant/cpu-backend.ts';
+import { gptqLinear, quantizeLinearOn } from './quant/quantize-linear.ts';
+import { FLOAT_METHODS, needsCalibration, specLabel, validateSpec, type QuantSpec } from '../core/quant/quant-spec.ts';
 
 export interface LinearReport {
   sqnrDb: number; // weight SQNR of ŵ vs w
@@ -58,7 +55,7 @@ export interface QuantizeProgress {
 
 export interface QuantizeOptions {
   calibration?: readonly number[][]; // token windows; required by gptq and smoothquant
-  /** Run the quantizers as WGSL kernels (bit-identical to the CPU twins; GPTQ in f32). */
+  /** Where the quantizers run: the WGSL kernels (GpuQuantizer: bit-identical to the CPU twins, GPTQ in f32); default the CPU twins. */
   gpu?: GpuQuantizer;
   onProgress?: (p: QuantizeProgress) => void;
   signal?: AbortSignal;
@@ -75,94 +72,8 @@ export const INPUT_SITE: Record<LinearName, LinearInputSite> = {
   w2: 'w2',
 };
 const TRUE_SEQUENTIAL: LinearName[][] = [['wq', 'wk', 'wv'], ['wo'], ['w1', 'w3'], ['w2']];
-const SITES: LinearInputSite[] = ['attn', 'wo', 'ffn', 'w2'];
-const FLOAT_METHODS: Record<string, FloatFormat> = {
-  fp16: 'fp16',
-  bf16: 'bf16',
-  tf32: 'tf32',
-  'fp8-e4m3': 'fp8e4m3',
-  'fp8-e5m2': 'fp8e5m2',
-};
 
 const tick = yieldToEventLoop;
-
-/** The weight as f32: a quantized base (native GGUF, a .nibble loaded as the model) is dequantized, ŵ. */
-const asF32 = (t: Tensor, what: string): F32Tensor => weightValues(t, what);
-
-/** Quantizes one f32 linear by a calibration-free method. */
-export function quantizeLinear(w: F32Tensor, spec: QuantSpec): Tensor {
-  const [N, K] = w.shape;
-  switch (spec.method) {
-    case 'fp32':
-      return w;
-    case 'rtn': {
-      const group = spec.group > 0 && spec.group < K ? spec.group : undefined;
-      if (spec.bits === 2 || spec.bits === 3 || spec.bits === 4 || spec.bits === 8) {
-        return quantizeTensor(w, {
-          format: `q${spec.bits}` as 'q4',
-          granularity: group ? 'group' : 'row',
-          group,
-          sym: spec.sym,
-          scaleType: spec.scaleType,
-        });
-      }
-      // 5–7-bit codes live in 8-bit containers with explicit zero points.
-      return requantizeNarrow(w, spec, groupLayout({ granularity: group ? 'group' : 'row', group }, K).group);
-    }
-    case 'nf4':
-    case 'fp4':
-      return quantizeTensor(w, { format: spec.method, group: spec.group || 64, doubleQuant: spec.doubleQuant });
-    case 'llmint8':
-      return packInt8Rows(quantizeRowsInt8(w.data, N, K), N, K, spec.threshold);
-    case 'trunc':
-      return f32Tensor(
-        [N, K],
-        spec.truncMode === 'rne'
-          ? roundFraction(w.data, spec.mantissaBits)
-          : truncateFraction(w.data, spec.mantissaBits),
-      );
-    default: {
-      const fmt = FLOAT_METHODS[spec.method];
-      if (fmt) return f32Tensor([N, K], roundArrayToFloat(w.data, fmt));
-      throw new NibbleError('bad-argument', `method ${spec.method} needs calibration data`);
-    }
-  }
-}
-
-/** 5–7-bit uniform codes (rows fitted as the spec says) stored in a q8 container. */
-function requantizeNarrow(w: F32Tensor, spec: QuantSpec, group: number): Tensor {
-  const [N, K] = w.shape;
-  const nGroups = Math.ceil(K / group);
-  const codes = new Uint8Array(N * K);
-  const scales = new Float32Array(N * nGroups);
-  const zeros = new Uint8Array(N * nGroups);
-  const mq = 2 ** spec.bits - 1;
-  for (let r = 0; r < N; r++) {
-    for (let g = 0; g < nGroups; g++) {
-      const s = r * K + g * group;
-      const e = r * K + Math.min(K, (g + 1) * group);
-      const p = fitParams(w.data, s, e, spec.bits, spec.sym);
-      scales[r * nGroups + g] = p.scale;
-      zeros[r * nGroups + g] = p.zero;
-      for (let i = s; i < e; i++) codes[i] = quantizeValue(w.data[i], p.scale, p.zero, mq);
-    }
-  }
-  return packUniform(
-    {
-      rows: N,
-      cols: K,
-      bits: 8,
-      sym: false,
-      granularity: group < K ? 'group' : 'row',
-      group,
-      nGroups,
-      codes,
-      scales,
-      zeros,
-    },
-    'f32',
-  );
-}
 
 function nominalBits(spec: QuantSpec): number {
   switch (spec.method) {
@@ -180,7 +91,7 @@ function nominalBits(spec: QuantSpec): number {
     case 'fp32':
       return 32;
     default: {
-      const f = FLOAT_SPECS[FLOAT_METHODS[spec.method]];
+      const f = FLOAT_SPECS[FLOAT_METHODS[spec.method]!];
       return 1 + f.expBits + f.manBits;
     }
   }
@@ -206,6 +117,7 @@ export async function quantizeModel(
     );
   }
   const out = cloneModel(model);
+  const backend: QuantBackend = opts.gpu ?? CPU_QUANT;
   const L = c.nLayers;
   const layers: LayerQuantReport[] = [];
   const progress = (p: Omit<QuantizeProgress, 'nLayers'>) => opts.onProgress?.({ ...p, nLayers: L });
@@ -216,7 +128,8 @@ export async function quantizeModel(
   if (spec.method === 'fp32') {
     // Nothing to do: evaluate or save the model as it is (which may be a loaded variant).
   } else if (spec.method === 'gptq') {
-    await quantizeGptq(out, spec, calib, layers, progress, check, opts.gpu);
+    if (opts.gpu) await quantizeGptq<GpuHessian>(out, spec, calib, layers, progress, check, opts.gpu);
+    else await quantizeGptq(out, spec, calib, layers, progress, check, CPU_QUANT);
   } else {
     let stats: SiteStats | null = null;
     if (spec.method === 'smoothquant' || (spec.method === 'llmint8' && calib.length > 0)) {
@@ -231,15 +144,15 @@ export async function quantizeModel(
       const lw = out.weights.layers[l];
       const rep = {} as Record<LinearName, LinearReport>;
       for (const name of LINEAR_NAMES) {
-        const w = asF32(lw[name], `layer ${l} ${name}`);
-        const q = opts.gpu ? await opts.gpu.quantizeLinear(w, linearSpec) : quantizeLinear(w, linearSpec);
-        rep[name] = { sqnrDb: sqnrDb(asF32(model.weights.layers[l][name], name).data, f32Values(q)) };
+        const w = weightValues(lw[name], `layer ${l} ${name}`);
+        const q = await quantizeLinearOn(backend, w, linearSpec);
+        rep[name] = { sqnrDb: sqnrDb(weightValues(model.weights.layers[l][name], name).data, f32Values(q)) };
         lw[name] = q;
       }
       const layer: LayerQuantReport = { linears: rep };
       if (spec.method === 'llmint8' && stats) {
         layer.outlierDims = Object.fromEntries(
-          SITES.map((s) => [
+          LINEAR_INPUT_SITES.map((s) => [
             s,
             [...outlierColumns(stats!.absMax[l][s], 1, stats!.absMax[l][s].length, spec.threshold)].flatMap((v, i) =>
               v ? [i] : [],
@@ -297,7 +210,10 @@ async function captureAbsMax(model: LlamaModel, calib: readonly number[][], chec
   const absMax = Array.from(
     { length: c.nLayers },
     () =>
-      Object.fromEntries(SITES.map((s) => [s, new Float32Array(width[s])])) as Record<LinearInputSite, Float32Array>,
+      Object.fromEntries(LINEAR_INPUT_SITES.map((s) => [s, new Float32Array(width[s])])) as Record<
+        LinearInputSite,
+        Float32Array
+      >,
   );
   const f = new CpuForward(model);
   f.capture = (l, site, x, M) => accumulateAbsMax(absMax[l][site], x, M);
@@ -316,9 +232,9 @@ function applySmoothing(m: LlamaModel, stats: SiteStats, alpha: number): void {
       ['attn', 'rmsAtt', ['wq', 'wk', 'wv']],
       ['ffn', 'rmsFfn', ['w1', 'w3']],
     ] as const) {
-      const ws = names.map((n) => ({ data: asF32(lw[n], n).data, rows: lw[n].shape[0] }));
+      const ws = names.map((n) => ({ data: weightValues(lw[n], n).data, rows: lw[n].shape[0] }));
       const s = smoothingScales(stats.absMax[l][site], ws, alpha);
-      const f = foldSmoothing(asF32(lw[norm], norm).data, ws, s);
+      const f = foldSmoothing(weightValues(lw[norm], norm).data, ws, s);
       lw[norm] = f32Tensor([...lw[norm].shape], f.norm);
       names.forEach((n, i) => (lw[n] = f32Tensor([...lw[n].shape], f.weights[i])));
     }
@@ -326,14 +242,14 @@ function applySmoothing(m: LlamaModel, stats: SiteStats, alpha: number): void {
 }
 
 /** Sequential GPTQ: layer inputs come from the already-quantized earlier layers. */
-async function quantizeGptq(
+async function quantizeGptq<H extends HessianState>(
   m: LlamaModel,
   spec: QuantSpec,
   calib: readonly number[][],
   layers: LayerQuantReport[],
   progress: (p: Omit<QuantizeProgress, 'nLayers'>) => void,
   check: () => void,
-  gpu?: GpuQuantizer,
+  backend: GptqBackend<Mode, H>,
 ): Promise<void> {
   const c = m.config;
   const L = c.nLayers;
@@ -349,72 +265,40 @@ async function quantizeGptq(
       const group = TRUE_SEQUENTIAL[gi];
       const site = INPUT_SITE[group[0]];
       const K = lw[group[0]].shape[1];
-      const acc = gpu ? gpu.hessian(K) : new HessianAccumulator(K);
-      fwd.capture = (layer, s, x, M) => {
-        if (layer === l && s === site) acc.add(x, M);
-      };
-      for (let w = 0; w < calib.length; w++) {
-        check();
-        fwd.block(l, xs[w].slice(), calib[w].length, 0);
-        await tick();
-      }
-      fwd.capture = undefined;
-      for (const name of group) {
-        check();
-        const w = asF32(lw[name], `layer ${l} ${name}`);
-        const [N] = w.shape;
-        const gopts = {
-          bits: spec.bits,
-          group: spec.group,
-          sym: spec.sym,
-          actOrder: spec.actOrder,
-          staticGroups: spec.staticGroups,
-          damp: spec.damp,
-          blockSize: spec.blockSize,
+      const h = backend.hessian(K);
+      try {
+        fwd.capture = (layer, s, x, M) => {
+          if (layer === l && s === site) backend.accumulateHessian(h, { x, rows: M });
         };
-        const r = gpu
-          ? await gpu.gptq(w.data, N, K, acc as ReturnType<GpuQuantizer['hessian']>, gopts)
-          : gptqQuantize(w.data, N, K, (acc as HessianAccumulator).H, gopts);
-        lw[name] = packGptq(r, N, K, spec);
-        rep[name] = { sqnrDb: sqnrDb(w.data, f32Values(lw[name])), gptqLoss: r.loss };
-        layerLoss += r.loss;
-        progress({
-          stage: 'quantize',
-          layer: l,
-          linear: name,
-          gptqLoss: r.loss,
-          fraction: (l * TRUE_SEQUENTIAL.length + gi + 1) / steps,
-        });
+        for (let w = 0; w < calib.length; w++) {
+          check();
+          fwd.block(l, xs[w].slice(), calib[w].length, 0);
+          await tick();
+        }
+        fwd.capture = undefined;
+        await backend.finishHessian(h);
+        for (const name of group) {
+          check();
+          const w = weightValues(lw[name], `layer ${l} ${name}`);
+          const r = await gptqLinear(backend, w, h, spec);
+          lw[name] = r.tensor;
+          rep[name] = { sqnrDb: sqnrDb(w.data, f32Values(r.tensor)), gptqLoss: r.loss };
+          layerLoss += r.loss;
+          progress({
+            stage: 'quantize',
+            layer: l,
+            linear: name,
+            gptqLoss: r.loss,
+            fraction: (l * TRUE_SEQUENTIAL.length + gi + 1) / steps,
+          });
+        }
+      } finally {
+        fwd.capture = undefined;
+        backend.releaseHessian(h); // the GPU Hessian's buffer
       }
-      if ('destroy' in acc) acc.destroy(); // the GPU Hessian's buffer
     }
     // Advance every window through the now-quantized layer.
     for (let w = 0; w < calib.length; w++) fwd.block(l, xs[w], calib[w].length, 0);
     layers.push({ linears: rep, gptqLoss: layerLoss });
   }
-}
-
-/** GPTQ codes → packed uniform tensor (5–7 bits in 8-bit containers; act-order keeps g_idx). */
-function packGptq(r: ReturnType<typeof gptqQuantize>, N: number, K: number, spec: QuantSpec): Tensor {
-  const G = spec.group > 0 ? Math.min(spec.group, K) : K;
-  const nGroups = Math.ceil(K / G);
-  const container = spec.bits === 2 || spec.bits === 3 || spec.bits === 4 || spec.bits === 8 ? spec.bits : 8;
-  const sym = spec.sym && container === spec.bits;
-  const natural = r.gIdx.every((g, c) => g === Math.floor(c / G));
-  return packUniform(
-    {
-      rows: N,
-      cols: K,
-      bits: container,
-      sym,
-      granularity: spec.group > 0 && G < K ? 'group' : 'row',
-      group: G,
-      nGroups,
-      codes: r.codes,
-      scales: r.scales,
-      zeros: Uint8Array.from(r.zeros),
-    },
-    'f32',
-    natural ? undefined : Uint32Array.from(r.gIdx),
-  );
 }

@@ -3,6 +3,7 @@
 // Only values that differ from the defaults are written. Variant ids are not (they name models
 // held in one session). The hash follows the store with history.replaceState (no history spam);
 // editing the hash (or following a link) applies it to the store.
+import { LINEAR_INPUT_SITES } from '../core/model/forward.ts';
 import { DEFAULT_SPEC, LINEAR_NAMES, QUANT_METHODS } from '../worker/engine-host/lab-protocol.ts';
 import { initialCharts } from './charts-slice.ts';
 import type { LinearInputSite, LinearName, QuantMethod, QuantSpec, TruncMode } from './lab-types.ts';
@@ -27,7 +28,6 @@ const SPEC_KEYS: Codec[] = [
   { key: 'dq', field: 'doubleQuant', kind: 'bool' },
   { key: 'sc', field: 'scaleType', kind: 'scale' },
 ];
-const SITES: LinearInputSite[] = ['attn', 'wo', 'ffn', 'w2'];
 
 const enc = (v: unknown): string => (typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
 
@@ -124,7 +124,10 @@ export function applyHash(store: { getState(): AppState; setState(p: Partial<App
       evalWindows: int('ew', 0, ch.evalWindows),
       outliers: {
         ...s.charts.outliers,
-        site: site && (SITES as string[]).includes(site) ? (site as LinearInputSite) : ch.outliers.site,
+        site:
+          site && (LINEAR_INPUT_SITES as readonly string[]).includes(site)
+            ? (site as LinearInputSite)
+            : ch.outliers.site,
         threshold: alpha8 > 0 ? alpha8 : ch.outliers.threshold,
       },
     },

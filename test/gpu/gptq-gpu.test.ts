@@ -24,7 +24,7 @@ import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { upperCholeskyOfInverseGpu } from '../../src/gpu/quant-cholesky.ts';
 import { Recorder } from '../../src/gpu/recorder.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
+import { GpuQuantizer } from '../../src/engine/quant/gpu-backend.ts';
 import { readProjectFile, stories260K, tok512 } from '../unit/helpers.ts';
 import { gpuContext, rng } from './setup-device.ts';
 

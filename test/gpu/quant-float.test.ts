@@ -12,8 +12,8 @@ import {
 } from '../../src/core/quant/float-formats.ts';
 import { f32Tensor } from '../../src/core/tensor.ts';
 import { DEFAULT_SPEC } from '../../src/core/quant/quant-spec.ts';
-import { quantizeLinear } from '../../src/engine/quantize.ts';
-import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
+import { quantizeLinear } from '../../src/engine/quant/quantize-linear.ts';
+import { GpuQuantizer } from '../../src/engine/quant/gpu-backend.ts';
 import { expectSameBits, randomBits } from './quant-helpers.ts';
 import { gpuContext, rng } from './setup-device.ts';
 

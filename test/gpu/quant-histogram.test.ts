@@ -6,7 +6,7 @@ import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { codeHistogram } from '../../src/core/quant/histogram.ts';
 import { quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
 import { f32Tensor, type F32Tensor, type UniformQuantTensor } from '../../src/core/tensor.ts';
-import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
+import { GpuQuantizer } from '../../src/engine/quant/gpu-backend.ts';
 import { stories260K } from '../unit/helpers.ts';
 import { gpuContext, randomF32, rng } from './setup-device.ts';
 

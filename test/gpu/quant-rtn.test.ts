@@ -9,7 +9,7 @@ import { LINEAR_NAMES } from '../../src/core/model/model.ts';
 import { quantizeTensor, type QuantizeOptions } from '../../src/core/quant/quantize-tensor.ts';
 import { f32Tensor, type F32Tensor, type UniformQuantTensor } from '../../src/core/tensor.ts';
 import type { GpuContext } from '../../src/gpu/device.ts';
-import { GpuQuantizer } from '../../src/engine/gpu-quantize.ts';
+import { GpuQuantizer } from '../../src/engine/quant/gpu-backend.ts';
 import { stories260K } from '../unit/helpers.ts';
 import { expectSameBits } from './quant-helpers.ts';
 import { gpuContext, randomF32, rng } from './setup-device.ts';

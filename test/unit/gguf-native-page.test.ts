@@ -13,7 +13,7 @@ import { weightBytes } from '../../src/core/quant/format.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { generate } from '../../src/engine/generate.ts';
 import { DEFAULT_SPEC } from '../../src/core/quant/quant-spec.ts';
-import { quantizeLinear } from '../../src/engine/quantize.ts';
+import { quantizeLinear } from '../../src/engine/quant/quantize-linear.ts';
 import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
 import type { SamplingSettings } from '../../src/worker/engine-host/protocol.ts';

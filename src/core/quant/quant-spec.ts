@@ -1,6 +1,7 @@
 // What the user asks a quantization to be: one spec shared by the CLI flags, the UI form and
 // saved variants. Validation here gives the same clear messages everywhere (CLI exit code 2).
 import { NibbleError } from '../errors.ts';
+import type { FloatFormat } from './float-formats.ts';
 
 export const QUANT_METHODS = [
   'fp32',
@@ -18,6 +19,15 @@ export const QUANT_METHODS = [
   'trunc',
 ] as const;
 export type QuantMethod = (typeof QUANT_METHODS)[number];
+
+/** The float-rounding methods and the format each rounds every weight to. */
+export const FLOAT_METHODS: Readonly<Partial<Record<QuantMethod, FloatFormat>>> = {
+  fp16: 'fp16',
+  bf16: 'bf16',
+  tf32: 'tf32',
+  'fp8-e4m3': 'fp8e4m3',
+  'fp8-e5m2': 'fp8e5m2',
+};
 
 export interface QuantSpec {
   method: QuantMethod;

@@ -1,7 +1,18 @@
 // F32Tensor ⇄ QuantTensor: run a quantizer and pack its output into the layouts of format.ts.
 
 import { NibbleError } from '../errors.ts';
-import { f32Tensor, numel, type F32Tensor } from '../tensor.ts';
+import {
+  f32Tensor,
+  numel,
+  type F32Tensor,
+  type CodebookFormat,
+  type CodebookQuantTensor,
+  type Granularity,
+  type QuantFormat,
+  type QuantTensor,
+  type UniformFormat,
+  type UniformQuantTensor,
+} from '../tensor.ts';
 import {
   UNIFORM_BITS,
   isCodebookFormat,
@@ -9,18 +20,23 @@ import {
   uniformFormatForBits,
   unpackScales,
   unpackZeros,
-  type CodebookQuantTensor,
-  type QuantFormat,
-  type QuantTensor,
-  type UniformQuantTensor,
 } from './format.ts';
 import { dequantize4bit, doubleQuantize, quantize4bit } from './nf4.ts';
-import { packF16Pairs, packNibblesHighFirst, packRows, packU8, unpackNibblesHighFirst, unpackRows } from './packing.ts';
 import {
+  packF16Pairs,
+  packNibblesHighFirst,
+  packRows,
+  packU8,
+  unpackNibblesHighFirst,
+  unpackRows,
+  type PackBits,
+} from './packing.ts';
+import {
+  checkBits,
   dequantizeMatrix,
+  groupLayout,
   quantizeMatrix,
   requireWholeGroups,
-  type Granularity,
   type UniformQuantized,
 } from './uniform.ts';
 
@@ -41,28 +57,65 @@ export interface QuantizeOptions {
 }
 
 export function quantizeTensor(t: F32Tensor, opts: QuantizeOptions): QuantTensor {
-  if (isUniformFormat(opts.format)) return quantizeUniform(t, opts);
+  if (isUniformFormat(opts.format)) return quantizeUniformPlan(t.data, uniformPlan(t.shape, opts));
   if (isCodebookFormat(opts.format)) return quantizeCodebook(t, opts);
   throw new NibbleError('unsupported', `quantizeTensor: unknown format '${String(opts.format)}'`);
 }
 
-function quantizeUniform(t: F32Tensor, opts: QuantizeOptions): UniformQuantTensor {
-  const format = opts.format as UniformQuantTensor['format'];
-  if (t.shape.length !== 2)
-    throw new NibbleError('bad-argument', `${format}: expects a matrix [out, in], got shape [${t.shape}]`);
-  const [rows, cols] = t.shape;
+/**
+ * A uniform quantizer with every option resolved: what the CPU twin (quantizeUniformPlan) and the
+ * WGSL kernels (src/gpu/quant-rtn.ts) both run. Codes of `bits` ≤ container bits; 5–7-bit codes
+ * live in 8-bit containers and then always store their zero points (stored sym = false).
+ */
+export interface UniformPlan {
+  rows: number; // out
+  cols: number; // in
+  bits: number; // fitted bits, 2..8
+  container: PackBits; // packed code width: bits, or 8 for 5–7-bit codes
+  granularity: Granularity; // as stored in the tensor
+  group: number; // G (= cols for 'row' and 'tensor')
+  sym: boolean; // fitted symmetric: zero = 2^(bits−1)
+  scaleType: 'f32' | 'f16';
+}
+
+/** Stored symmetric (no zeros buffer): only when the codes fill their container. */
+export const storedSym = (p: UniformPlan): boolean => p.sym && p.container === p.bits;
+
+/** The plan of quantizeTensor's uniform formats (q8/q4/q3/q2) for a matrix of `shape`. */
+export function uniformPlan(shape: readonly number[], opts: QuantizeOptions): UniformPlan {
+  const format = opts.format as UniformFormat;
+  if (shape.length !== 2)
+    throw new NibbleError('bad-argument', `${format}: expects a matrix [out, in], got shape [${shape}]`);
+  const [rows, cols] = shape;
   const granularity = opts.granularity ?? (opts.group !== undefined ? 'group' : 'row');
   if (granularity === 'group' && opts.strictGroups) requireWholeGroups(opts.group ?? NaN, cols);
-  const scaleType = opts.scaleType ?? 'f32';
   const bits = UNIFORM_BITS[format];
-  const q = quantizeMatrix(t.data, rows, cols, {
+  const { group } = groupLayout({ granularity, group: opts.group }, cols);
+  return {
+    rows,
+    cols,
     bits,
-    sym: opts.sym ?? false,
+    container: bits,
     granularity,
-    group: opts.group,
-    f16Scales: scaleType === 'f16',
+    group,
+    sym: opts.sym ?? false,
+    scaleType: opts.scaleType ?? 'f32',
+  };
+}
+
+/** CPU twin of the uniform kernels: w (rows, cols) → the packed tensor the plan describes. */
+export function quantizeUniformPlan(w: Float32Array, p: UniformPlan): UniformQuantTensor {
+  checkBits(p.bits);
+  if (p.bits > p.container)
+    throw new NibbleError('bad-argument', `${p.bits}-bit codes do not fit a ${p.container}-bit container`);
+  const q = quantizeMatrix(w, p.rows, p.cols, {
+    bits: p.bits,
+    sym: p.sym,
+    granularity: p.granularity,
+    group: p.group,
+    f16Scales: p.scaleType === 'f16',
   });
-  return packUniform(q, scaleType);
+  return packUniform({ ...q, bits: p.container, sym: storedSym(p) }, p.scaleType);
 }
 
 /**
@@ -97,13 +150,35 @@ export function packUniform(
 }
 
 function quantizeCodebook(t: F32Tensor, opts: QuantizeOptions): CodebookQuantTensor {
-  const format = opts.format as CodebookQuantTensor['format'];
+  const format = opts.format as CodebookFormat;
   const q = quantize4bit(t.data, format, opts.group ?? 64);
   const zeroCode = format === 'nf4' ? 7 : 0;
-  const data = packNibblesHighFirst(q.codes, zeroCode);
-  const base = { format, shape: [...t.shape], group: q.blockSize, sym: true as const };
-  if (!opts.doubleQuant) return { ...base, scaleType: 'f32', buffers: { data, scales: q.absmax } };
-  const dq = doubleQuantize(q.absmax, 256);
+  return codebookTensor(
+    format,
+    t.shape,
+    q.blockSize,
+    packNibblesHighFirst(q.codes, zeroCode),
+    q.absmax,
+    opts.doubleQuant,
+  );
+}
+
+/**
+ * The codebook tensor from packed codes (⌈numel / 8⌉ words) and block absmax (nBlocks); with
+ * doubleQuant the absmax values are themselves quantized (bitsandbytes, block 256) here on the
+ * CPU, for both backends (one value per block: small).
+ */
+export function codebookTensor(
+  format: CodebookFormat,
+  shape: readonly number[],
+  blockSize: number,
+  data: Uint32Array,
+  absmax: Float32Array,
+  doubleQuant = false,
+): CodebookQuantTensor {
+  const base = { format, shape: [...shape], group: blockSize, sym: true as const };
+  if (!doubleQuant) return { ...base, scaleType: 'f32', buffers: { data, scales: absmax } };
+  const dq = doubleQuantize(absmax, 256);
   return {
     ...base,
     scaleType: 'dq8',

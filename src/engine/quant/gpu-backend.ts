@@ -1,57 +1,50 @@
-// GpuQuantizer: the quantization suite on the GPU, with the same inputs and results as the CPU
-// twins the model pipeline (src/engine/quantize.ts) calls today:
-//   quantizeLinear(w, spec)  ≡ quantizeLinear            (rtn, nf4/fp4, llmint8, float formats, trunc)
-//   quantizeTensor(t, opts)  ≡ core quantizeTensor       (bit-identical packed layouts)
-//   hessian(cols)            ≈ HessianAccumulator        (f32 on the GPU; add(X, tokens), read())
-//   gptq(W, rows, cols, H)   ≈ gptqQuantize              (f32; same GptqResult shape)
-//   histogram(t, w?)         ≡ core codeHistogram
+// GpuQuantizer: the quantizer backend of the WGSL kernels (src/gpu/quant-*.ts), with the same
+// inputs and results as the CPU twins (cpu-backend.ts):
+//   uniform, codebook, int8Rows, roundToFloat, truncate ≡ bit for bit
+//   hessian / accumulateHessian / finishHessian ≈ HessianAccumulator (f32 on the GPU)
+//   gptq(W, rows, cols, H) ≈ gptqQuantize (f32; same GptqResult shape)
+//   histogram(t, w?) ≡ core codeHistogram (the lab's collision counts; not part of the backend)
 // Every call uploads its inputs, records one command buffer, reads the results back in one
 // staging copy and frees its buffers; the device is the caller's (a GpuContext).
-import { NibbleError } from '../core/errors.ts';
-import { type GptqOptions, type GptqResult } from '../core/quant/gptq.ts';
-import { type Int8RowsTensor } from '../core/quant/llmint8.ts';
-import { FLOAT_SPECS, type FloatFormat, type Overflow } from '../core/quant/float-formats.ts';
+import { NibbleError } from '../../core/errors.ts';
+import { FLOAT_SPECS, type FloatFormat, type Overflow } from '../../core/quant/float-formats.ts';
+import { UNIFORM_BITS, unpackScales, unpackZeros, uniformFormatForBits } from '../../core/quant/format.ts';
+import type { GptqOptions, GptqResult } from '../../core/quant/gptq.ts';
+import type { CodeHistogram } from '../../core/quant/histogram.ts';
+import { codebookTensor, storedSym, type QuantizeOptions, type UniformPlan } from '../../core/quant/quantize-tensor.ts';
+import { checkBits } from '../../core/quant/uniform.ts';
 import {
-  UNIFORM_BITS,
-  isCodebookFormat,
-  isUniformFormat,
-  unpackScales,
-  unpackZeros,
+  numel,
+  type CodebookFormat,
   type CodebookQuantTensor,
+  type F32Tensor,
+  type Int8RowsTensor,
   type QuantTensor,
+  type Tensor,
   type UniformQuantTensor,
-} from '../core/quant/format.ts';
-import type { CodeHistogram } from '../core/quant/histogram.ts';
-import { doubleQuantize } from '../core/quant/nf4.ts';
-import { packU8 } from '../core/quant/packing.ts';
-import type { QuantizeOptions } from '../core/quant/quantize-tensor.ts';
-import { checkBits, groupLayout, requireWholeGroups } from '../core/quant/uniform.ts';
-import { f32Tensor, numel, type F32Tensor, type Tensor } from '../core/tensor.ts';
-import { createStorage, uploadStorage } from '../gpu/buffers.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { quant4bit } from '../gpu/quant-codebook.ts';
-import { floatRound, floatTrunc } from '../gpu/quant-float.ts';
-import { GpuHessian, gptqOnGpu } from '../gpu/quant-gptq.ts';
-import { HISTOGRAM_WORDS, histogram } from '../gpu/quant-histogram.ts';
-import { QuantRecorder, readBuffers } from '../gpu/quant-pipelines.ts';
-import { quantInt8Rows, quantUniform, uniformSizes, type UniformDims } from '../gpu/quant-rtn.ts';
-import type { QuantSpec } from '../core/quant/quant-spec.ts';
+} from '../../core/tensor.ts';
+import { createStorage, readBuffers, uploadStorage } from '../../gpu/buffers.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { quant4bit } from '../../gpu/quant-codebook.ts';
+import { floatRound, floatTrunc } from '../../gpu/quant-float.ts';
+import { GpuHessian, gptqOnGpu } from '../../gpu/quant-gptq.ts';
+import { HISTOGRAM_WORDS, histogram } from '../../gpu/quant-histogram.ts';
+import { Recorder } from '../../gpu/recorder.ts';
+import { quantInt8Rows, quantUniform, uniformSizes } from '../../gpu/quant-rtn.ts';
+import type { QuantSpec } from '../../core/quant/quant-spec.ts';
+import type { ActivationRows, GptqBackend, Out } from './backend.ts';
+import { quantizeLinearOn, quantizeTensorOn } from './quantize-linear.ts';
 
-const FLOAT_METHODS: Record<string, FloatFormat> = {
-  fp16: 'fp16',
-  bf16: 'bf16',
-  tf32: 'tf32',
-  'fp8-e4m3': 'fp8e4m3',
-  'fp8-e5m2': 'fp8e5m2',
-};
+/** f32 values read back as u32 words, viewed as f32 (no copy). */
+const wordsAsF32 = (u: Uint32Array): Float32Array => new Float32Array(u.buffer, u.byteOffset, u.length);
 
-const asF32 = (u: Uint32Array): Float32Array => new Float32Array(u.buffer, u.byteOffset, u.length);
-
-export class GpuQuantizer {
-  private readonly rec: QuantRecorder;
+export class GpuQuantizer implements GptqBackend<'async', GpuHessian> {
+  readonly name = 'webgpu';
+  readonly mode = 'async';
+  private readonly rec: Recorder;
 
   constructor(readonly ctx: GpuContext) {
-    this.rec = new QuantRecorder(ctx);
+    this.rec = new Recorder(ctx);
   }
 
   /** Dispatches recorded so far (all calls), for tests and the bench. */
@@ -59,102 +52,112 @@ export class GpuQuantizer {
     return this.rec.counters.dispatches;
   }
 
-  /** GPU twin of quantizeLinear (src/engine/quantize.ts) for the calibration-free methods. */
+  resolve<T>(v: T): Promise<T> {
+    return Promise.resolve(v);
+  }
+
+  map<A, B>(r: Out<A, 'async'>, f: (a: A) => B): Out<B, 'async'> {
+    return r.then(f);
+  }
+
+  /** The method switch (quantize-linear.ts) on the GPU: every calibration-free method. */
   async quantizeLinear(w: F32Tensor, spec: QuantSpec): Promise<Tensor> {
-    const [N, K] = w.shape;
-    switch (spec.method) {
-      case 'fp32':
-        return w;
-      case 'rtn': {
-        const group = spec.group > 0 && spec.group < K ? spec.group : undefined;
-        const granularity = group ? 'group' : 'row';
-        if (spec.bits === 2 || spec.bits === 3 || spec.bits === 4 || spec.bits === 8) {
-          return this.quantizeTensor(w, {
-            format: `q${spec.bits}` as 'q4',
-            granularity,
-            group,
-            sym: spec.sym,
-            scaleType: spec.scaleType,
-          });
-        }
-        // 5–7-bit codes in 8-bit containers with explicit zero points and f32 scales (as the CPU).
-        checkBits(spec.bits);
-        const G = groupLayout({ granularity, group }, K).group;
-        const out = await this.uniform(w.data, {
-          rows: N,
-          cols: K,
-          group: G,
-          bits: spec.bits,
-          container: 8,
-          sym: spec.sym,
-          f16: false,
-          writeZeros: true,
-          tensor: false,
-        });
-        return {
-          format: 'q8',
-          shape: [N, K],
-          granularity: G < K ? 'group' : 'row',
-          group: G,
-          sym: false,
-          scaleType: 'f32',
-          buffers: { data: out.data, scales: asF32(out.scales), zeros: out.zeros },
-        };
-      }
-      case 'nf4':
-      case 'fp4':
-        return this.quantizeTensor(w, { format: spec.method, group: spec.group || 64, doubleQuant: spec.doubleQuant });
-      case 'llmint8':
-        return this.int8Rows(w, spec.threshold);
-      case 'trunc':
-        return f32Tensor([N, K], await this.truncate(w.data, spec.mantissaBits, spec.truncMode));
-      default: {
-        const fmt = FLOAT_METHODS[spec.method];
-        if (fmt) return f32Tensor([N, K], await this.roundToFloat(w.data, fmt));
-        throw new NibbleError('bad-argument', `method ${spec.method} needs calibration data`);
-      }
-    }
+    return quantizeLinearOn(this, w, spec);
   }
 
   /** GPU twin of core quantizeTensor: uniform q8/q4/q3/q2 and codebook nf4/fp4, bit-identical. */
   async quantizeTensor(t: F32Tensor, opts: QuantizeOptions): Promise<QuantTensor> {
-    if (isCodebookFormat(opts.format)) return this.codebook(t, opts);
-    if (!isUniformFormat(opts.format))
-      throw new NibbleError('unsupported', `quantizeTensor: unknown format '${String(opts.format)}'`);
-    const format = opts.format;
-    if (t.shape.length !== 2)
-      throw new NibbleError('bad-argument', `${format}: expects a matrix [out, in], got shape [${t.shape}]`);
-    const [rows, cols] = t.shape;
-    const granularity = opts.granularity ?? (opts.group !== undefined ? 'group' : 'row');
-    if (granularity === 'group' && opts.strictGroups) requireWholeGroups(opts.group ?? NaN, cols);
-    const scaleType = opts.scaleType ?? 'f32';
-    const bits = UNIFORM_BITS[format];
-    const sym = opts.sym ?? false;
-    const { group } = groupLayout({ granularity, group: opts.group }, cols);
-    const out = await this.uniform(t.data, {
-      rows,
-      cols,
-      group,
-      bits,
-      container: bits,
-      sym,
-      f16: scaleType === 'f16',
+    return quantizeTensorOn(this, t, opts);
+  }
+
+  /** Uniform RTN: quant_range → quant_params → quant_pack, ≡ quantizeUniformPlan. */
+  async uniform(w: F32Tensor, p: UniformPlan): Promise<UniformQuantTensor> {
+    checkBits(p.bits);
+    const format = uniformFormatForBits(p.container);
+    if (!format) throw new NibbleError('unsupported', `no packed format for ${p.container}-bit codes`);
+    if (w.data.length !== p.rows * p.cols)
+      throw new NibbleError('bad-argument', `quantizeMatrix: ${w.data.length} values for a ${p.rows}×${p.cols} matrix`);
+    const sym = storedSym(p);
+    const d = {
+      rows: p.rows,
+      cols: p.cols,
+      group: p.group,
+      bits: p.bits,
+      container: p.container,
+      sym: p.sym,
+      f16: p.scaleType === 'f16',
       writeZeros: !sym,
-      tensor: granularity === 'tensor',
-    });
-    return {
-      format,
-      shape: [rows, cols],
-      granularity,
-      group,
-      sym,
-      scaleType,
-      buffers: {
-        data: out.data,
-        scales: scaleType === 'f16' ? out.scales : asF32(out.scales),
-        ...(sym ? {} : { zeros: out.zeros }),
-      },
+      tensor: p.granularity === 'tensor',
     };
+    const sz = uniformSizes(d);
+    const bufs = {
+      w: uploadStorage(this.ctx, w.data, 'rtn-w'),
+      ranges: createStorage(this.ctx, sz.ranges * 4, 'rtn-ranges'),
+      scales: createStorage(this.ctx, sz.scales * 4, 'rtn-scales'),
+      zeros: createStorage(this.ctx, Math.max(1, sz.zeros) * 4, 'rtn-zeros'),
+      data: createStorage(this.ctx, sz.data * 4, 'rtn-data'),
+      status: createStorage(this.ctx, 4, 'quant-status'),
+    };
+    try {
+      quantUniform(this.rec, d, bufs);
+      this.rec.submit();
+      const [data, scales, zeros, st] = await readBuffers(this.ctx, [
+        [bufs.data, sz.data],
+        [bufs.scales, sz.scales],
+        [bufs.zeros, sz.zeros],
+        [bufs.status, 1],
+      ]);
+      if (st[0] & 1) throw new NibbleError('bad-argument', 'uniform quantizer: non-finite weight');
+      if (st[0] & 2) throw new NibbleError('unsupported', 'a scale overflows fp16 (max 65504): use f32 scales');
+      return {
+        format,
+        shape: [p.rows, p.cols],
+        granularity: p.granularity,
+        group: p.group,
+        sym,
+        scaleType: p.scaleType,
+        buffers: {
+          data,
+          scales: p.scaleType === 'f16' ? scales : wordsAsF32(scales),
+          ...(sym ? {} : { zeros }),
+        },
+      };
+    } finally {
+      Object.values(bufs).forEach((b) => b.destroy());
+    }
+  }
+
+  /** NF4 / FP4: quant_absmax then quant_nf4; double quantization of the absmax on the CPU. */
+  async codebook(
+    t: F32Tensor,
+    format: CodebookFormat,
+    blockSize: number,
+    doubleQuant: boolean,
+  ): Promise<CodebookQuantTensor> {
+    const B = blockSize;
+    if (!Number.isInteger(B) || B < 1)
+      throw new NibbleError('bad-argument', `4-bit block size ${B}: must be an integer ≥ 1`);
+    const n = numel(t.shape);
+    if (n === 0) throw new NibbleError('bad-argument', `${format}: empty tensor`);
+    const nBlocks = Math.ceil(n / B);
+    const nWords = Math.ceil(n / 8);
+    const x = uploadStorage(this.ctx, t.data, 'nf4-x');
+    const absmax = createStorage(this.ctx, nBlocks * 4, 'nf4-absmax');
+    const data = createStorage(this.ctx, nWords * 4, 'nf4-data');
+    const status = createStorage(this.ctx, 4, 'quant-status');
+    try {
+      quant4bit(this.rec, { x, absmax, data, status, n, blockSize: B, fp4: format === 'fp4' });
+      this.rec.submit();
+      const [d, a, st] = await readBuffers(this.ctx, [
+        [data, nWords],
+        [absmax, nBlocks],
+        [status, 1],
+      ]);
+      if (st[0] & 1) throw new NibbleError('bad-argument', `${format}: non-finite value`);
+      return codebookTensor(format, t.shape, B, d, wordsAsF32(a), doubleQuant);
+    } finally {
+      [x, absmax, data, status].forEach((b) => b.destroy());
+    }
   }
 
   /** LLM.int8 weight: ≡ packInt8Rows(quantizeRowsInt8(w, N, K), N, K, threshold). */
@@ -176,7 +179,7 @@ export class GpuQuantizer {
         [status, 1],
       ]);
       if (st[0] & 1) throw new NibbleError('bad-argument', 'absmax int8: non-finite weight');
-      return { format: 'llmint8', shape: [N, K], threshold, buffers: { data: d, scales: asF32(s) } };
+      return { format: 'llmint8', shape: [N, K], threshold, buffers: { data: d, scales: wordsAsF32(s) } };
     } finally {
       [wb, data, scales, status].forEach((b) => b.destroy());
     }
@@ -195,9 +198,21 @@ export class GpuQuantizer {
     return this.elementwise(x, (xb, out) => floatTrunc(this.rec, { x: xb, out, n: x.length, k, mode }));
   }
 
-  /** A Hessian accumulator on the GPU for a layer with `cols` inputs. */
+  /** A Hessian accumulator on the GPU for a layer with `cols` inputs (its own buffer). */
   hessian(cols: number): GpuHessian {
     return new GpuHessian(this.ctx, this.rec, cols);
+  }
+
+  /** Uploads the rows and records + submits one hessian_accum GEMM. */
+  accumulateHessian(h: GpuHessian, a: ActivationRows): void {
+    h.add(a.x, a.rows);
+  }
+
+  /** Every accumulation is submitted as it is made; queue order puts it before gptq's reads. */
+  async finishHessian(): Promise<void> {}
+
+  releaseHessian(h: GpuHessian): void {
+    h.destroy();
   }
 
   /** GPTQ of W (rows, cols) with H (a GpuHessian, or a (cols, cols) matrix as the CPU twin takes). */
@@ -254,77 +269,7 @@ export class GpuQuantizer {
     this.rec.dispose();
   }
 
-  // ---- internals ---------------------------------------------------------------------------
-
-  private async uniform(
-    w: Float32Array,
-    d: UniformDims,
-  ): Promise<{ data: Uint32Array; scales: Uint32Array; zeros?: Uint32Array }> {
-    checkBits(d.bits);
-    if (w.length !== d.rows * d.cols)
-      throw new NibbleError('bad-argument', `quantizeMatrix: ${w.length} values for a ${d.rows}×${d.cols} matrix`);
-    const sz = uniformSizes(d);
-    const bufs = {
-      w: uploadStorage(this.ctx, w, 'rtn-w'),
-      ranges: createStorage(this.ctx, sz.ranges * 4, 'rtn-ranges'),
-      scales: createStorage(this.ctx, sz.scales * 4, 'rtn-scales'),
-      zeros: createStorage(this.ctx, Math.max(1, sz.zeros) * 4, 'rtn-zeros'),
-      data: createStorage(this.ctx, sz.data * 4, 'rtn-data'),
-      status: createStorage(this.ctx, 4, 'quant-status'),
-    };
-    try {
-      quantUniform(this.rec, d, bufs);
-      this.rec.submit();
-      const [data, scales, zeros, st] = await readBuffers(this.ctx, [
-        [bufs.data, sz.data],
-        [bufs.scales, sz.scales],
-        [bufs.zeros, sz.zeros],
-        [bufs.status, 1],
-      ]);
-      if (st[0] & 1) throw new NibbleError('bad-argument', 'uniform quantizer: non-finite weight');
-      if (st[0] & 2) throw new NibbleError('unsupported', 'a scale overflows fp16 (max 65504): use f32 scales');
-      return { data, scales, ...(d.writeZeros ? { zeros } : {}) };
-    } finally {
-      Object.values(bufs).forEach((b) => b.destroy());
-    }
-  }
-
-  private async codebook(t: F32Tensor, opts: QuantizeOptions): Promise<CodebookQuantTensor> {
-    const format = opts.format as CodebookQuantTensor['format'];
-    const B = opts.group ?? 64;
-    if (!Number.isInteger(B) || B < 1)
-      throw new NibbleError('bad-argument', `4-bit block size ${B}: must be an integer ≥ 1`);
-    const n = numel(t.shape);
-    if (n === 0) throw new NibbleError('bad-argument', `${format}: empty tensor`);
-    const nBlocks = Math.ceil(n / B);
-    const nWords = Math.ceil(n / 8);
-    const x = uploadStorage(this.ctx, t.data, 'nf4-x');
-    const absmax = createStorage(this.ctx, nBlocks * 4, 'nf4-absmax');
-    const data = createStorage(this.ctx, nWords * 4, 'nf4-data');
-    const status = createStorage(this.ctx, 4, 'quant-status');
-    try {
-      quant4bit(this.rec, { x, absmax, data, status, n, blockSize: B, fp4: format === 'fp4' });
-      this.rec.submit();
-      const [d, a, st] = await readBuffers(this.ctx, [
-        [data, nWords],
-        [absmax, nBlocks],
-        [status, 1],
-      ]);
-      if (st[0] & 1) throw new NibbleError('bad-argument', `${format}: non-finite value`);
-      const base = { format, shape: [...t.shape], group: B, sym: true as const };
-      if (!opts.doubleQuant) return { ...base, scaleType: 'f32', buffers: { data: d, scales: asF32(a) } };
-      const dq = doubleQuantize(asF32(a), 256); // small (one value per 64 weights): stays on the CPU
-      return {
-        ...base,
-        scaleType: 'dq8',
-        scaleOffset: dq.offset,
-        buffers: { data: d, scales: packU8(dq.codes), scales2: dq.absmax2 },
-      };
-    } finally {
-      [x, absmax, data, status].forEach((b) => b.destroy());
-    }
-  }
-
+  /** x → out through one elementwise kernel, read back as f32. */
   private async elementwise(x: Float32Array, record: (x: GPUBuffer, out: GPUBuffer) => void): Promise<Float32Array> {
     if (x.length === 0) return new Float32Array(0);
     const xb = uploadStorage(this.ctx, x, 'float-x');
@@ -333,7 +278,7 @@ export class GpuQuantizer {
       record(xb, out);
       this.rec.submit();
       const [o] = await readBuffers(this.ctx, [[out, x.length]]);
-      return asF32(o);
+      return wordsAsF32(o);
     } finally {
       xb.destroy();
       out.destroy();
