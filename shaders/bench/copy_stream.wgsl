@@ -12,17 +12,8 @@
 //   2 rw       dst: array<vec4<u32>>  (n_vec for MODE 1; at least T for MODE 0)
 // Dispatch: (gx, gy) workgroups of WG threads, gx · gy · WG ≤ n_vec (src/cli/bench-matmul.ts).
 
-struct Params {
-  n_vec: u32,
-  magic: u32,
-}
-
 override WG: u32 = 256u;
 override MODE: u32 = 0u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -30,7 +21,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let t = gid.y * threads + gid.x;
   let total = threads * nwg.y;
   var acc = vec4<u32>(0u);
-  for (var i = t; i < params.n_vec; i += total) {
+  for (var i = t; i < p.n_vec; i += total) {
     let v = src[i];
     if (MODE == 1u) {
       dst[i] = v;
@@ -38,7 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       acc ^= v;
     }
   }
-  if (MODE == 0u && acc.x == params.magic && acc.y == params.magic) {
+  if (MODE == 0u && acc.x == p.magic && acc.y == p.magic) {
     dst[t] = acc;
   }
 }

@@ -8,17 +8,8 @@
 // Dispatch: exactly one workgroup of 256 threads. Thread t scans t, t + 256, ... keeping its
 // first maximum; a tree reduction then keeps the larger value, or the lower index on a tie.
 
-struct Params {
-  n: u32,
-  off: u32,
-}
-
 const WG = 256u;
 const NONE = 0xffffffffu;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
 
 var<workgroup> best_v: array<f32, WG>;
 var<workgroup> best_i: array<u32, WG>;

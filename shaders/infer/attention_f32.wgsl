@@ -20,26 +20,10 @@
 // key lanes per dim (threads past G·hs idle); when hs > WG, G = 1 and thread t covers dims
 // t, t + WG, ... (hs <= MAX_HS, even). The G partial sums are added once at the end.
 
-struct Params {
-  M: u32,
-  pos0: u32,
-  n_heads: u32,
-  n_kv: u32,
-  hs: u32,
-  q_stride: u32,
-  scale: f32,
-}
-
 const WG = 64u;
 const MAX_HS = 256u;
 const NACC = MAX_HS / WG; // output dims per thread
 const LOWEST = -3.0e38; // initial running max; never exponentiated
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> kcache: array<f32>;
-@group(0) @binding(3) var<storage, read> vcache: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> qs: array<f32, MAX_HS>; // this head's query
 var<workgroup> scores: array<f32, WG>; // q·k_t · scale of the chunk's keys

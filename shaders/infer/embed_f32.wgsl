@@ -15,20 +15,6 @@
 // per-dimension limit. An id >= vocab writes zeros (every part alike); the wrapper rejects
 // such ids first.
 
-struct Params {
-  M: u32,
-  dim: u32,
-  vocab: u32,
-  tok_off: u32,
-  row0: u32,
-  rows: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> tokens: array<u32>;
-@group(0) @binding(2) var<storage, read> table: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
 @compute @workgroup_size(64)
 fn main(
   @builtin(workgroup_id) wid: vec3u,

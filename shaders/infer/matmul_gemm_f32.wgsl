@@ -12,20 +12,7 @@
 // workgroup, K in steps of 32), staging and thread ownership: lib/gemm_tile.wgsl (prepended by
 // src/gpu/kernel-table.ts), which calls w_hat below.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  n_off: u32,
-  ldo: u32,
-}
-
 override ACCUMULATE: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 fn w_hat(n: u32, k: u32) -> f32 {
   return w[n * p.K + k];

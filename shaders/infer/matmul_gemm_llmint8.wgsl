@@ -20,29 +20,10 @@
 // and K. Then the outlier columns (set bits of the mask, the same for every thread) add
 // their fp32 products.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  wpr: u32,
-  n_off: u32,
-  ldo: u32,
-  mask_off: u32,
-  sx_off: u32,
-  xq_off: u32,
-}
-
 const TILE = 32u;
 const KW = 16u;
 const PAD = 17u;
 override ACCUMULATE: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> scratch: array<u32>;
-@group(0) @binding(3) var<storage, read> q: array<u32>;
-@group(0) @binding(4) var<storage, read> sw: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 var<workgroup> xs: array<u32, TILE * PAD>; // (TILE rows of xq, KW words)
 var<workgroup> ws: array<u32, TILE * PAD>; // (TILE rows of q, KW words)

@@ -14,15 +14,6 @@
 // Dispatch: (ceil(N / 32), ceil(M / 32)) workgroups of 16×16 threads. Tiles, staging and thread
 // ownership: lib/gemm_tile.wgsl (prepended by src/gpu/kernel-table.ts), which calls w_hat below.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  block: u32,
-  n_off: u32,
-  ldo: u32,
-}
-
 override ACCUMULATE: bool = false;
 override CODEBOOK: u32 = 0u;
 
@@ -37,12 +28,6 @@ const FP4 = array<f32, 16>(
   0.0, 5.208333333e-3, 0.66666667, 1.0, 0.33333333, 0.5, 0.16666667, 0.25,
   -0.0, -5.208333333e-3, -0.66666667, -1.0, -0.33333333, -0.5, -0.16666667, -0.25,
 );
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> q: array<u32>;
-@group(0) @binding(3) var<storage, read> absmax: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 fn w_hat(n: u32, k: u32) -> f32 {
   let e = n * p.K + k;

@@ -17,30 +17,11 @@
 // workgroup, K in steps of 32: whole packed words for every BITS), staging and thread ownership:
 // lib/gemm_tile.wgsl (prepended by src/gpu/kernel-table.ts), which calls w_hat below.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  group: u32,
-  n_groups: u32,
-  wpr: u32,
-  n_off: u32,
-  ldo: u32,
-}
-
 override ACCUMULATE: bool = false;
 override BITS: u32 = 4u;
 override SCALE_F16: bool = false;
 override ASYM: bool = false;
 override GIDX: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> q: array<u32>;
-@group(0) @binding(3) var<storage, read> s: array<u32>;
-@group(0) @binding(4) var<storage, read> z: array<u32>;
-@group(0) @binding(5) var<storage, read> gidx: array<u32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
 fn scale_at(i: u32) -> f32 {
   if (SCALE_F16) {

@@ -23,24 +23,10 @@
 // workgroup_sum (lib/workgroup_reduce.wgsl) and x_hat, the fused prologue
 // (lib/matmul_prologue.wgsl), are prepended by the kernel table (src/gpu/kernel-table.ts).
 
-struct Params {
-  K: u32,
-  N: u32,
-  x_off: u32,
-  eps: f32,
-  n_off: u32,
-}
-
 const ROWS = 8u;
 override WG: u32 = 128u;
 override PROLOGUE: u32 = 0u;
 override ACCUMULATE: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, ROWS * WG>; // (ROWS, WG) partial sums
 

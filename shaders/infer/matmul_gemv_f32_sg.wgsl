@@ -23,25 +23,11 @@
 
 enable subgroups;
 
-struct Params {
-  K: u32,
-  N: u32,
-  x_off: u32,
-  eps: f32,
-  n_off: u32,
-}
-
 const ROWS = 8u;
 override WG: u32 = 128u;
 override PROLOGUE: u32 = 0u;
 override ACCUMULATE: bool = false;
 override MAX_SUBGROUPS: u32 = WG / 4u; // subgroup_size >= 4
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> part: array<f32, ROWS * MAX_SUBGROUPS>; // (ROWS, subgroups) partial sums
 var<workgroup> total: f32;

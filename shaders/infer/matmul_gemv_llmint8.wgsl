@@ -23,30 +23,12 @@
 // c = lane, lane + TC, ... (4 columns each). Every workgroup first finds amax over the
 // non-outlier x̂ itself (one pass over x), so decode needs no separate quantize dispatch.
 
-struct Params {
-  K: u32,
-  N: u32,
-  x_off: u32,
-  eps: f32,
-  wpr: u32,
-  n_off: u32,
-  thr: f32,
-  outliers: u32,
-}
-
 const ROWS = 8u;
 override WG: u32 = 64u;
 override TC: u32 = 64u;
 override PROLOGUE: u32 = 0u;
 override ACCUMULATE: bool = false;
 override RPT: u32 = ROWS / (WG / TC); // rows per thread
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<u32>;
-@group(0) @binding(2) var<storage, read> sw: array<f32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read> g: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, ROWS * TC>; // (ROWS, TC) outlier partial sums; >= WG entries
 var<workgroup> redi: array<i32, ROWS * TC>; // (ROWS, TC) int8 partial dot products

@@ -21,15 +21,6 @@
 // workgroup_sum (lib/workgroup_reduce.wgsl) and x_hat, the fused prologue
 // (lib/matmul_prologue.wgsl), are prepended by the kernel table (src/gpu/kernel-table.ts).
 
-struct Params {
-  K: u32,
-  N: u32,
-  x_off: u32,
-  eps: f32,
-  block: u32,
-  n_off: u32,
-}
-
 const ROWS = 8u;
 const CV = 8u; // columns per chunk
 override WG: u32 = 64u;
@@ -50,13 +41,6 @@ const FP4 = array<f32, 16>(
   0.0, 5.208333333e-3, 0.66666667, 1.0, 0.33333333, 0.5, 0.16666667, 0.25,
   -0.0, -5.208333333e-3, -0.66666667, -1.0, -0.33333333, -0.5, -0.16666667, -0.25,
 );
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<u32>;
-@group(0) @binding(2) var<storage, read> absmax: array<f32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read> g: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, ROWS * TC>; // (ROWS, TC) partial sums; >= WG entries
 

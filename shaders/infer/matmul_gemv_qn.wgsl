@@ -37,17 +37,6 @@
 // workgroup_sum (lib/workgroup_reduce.wgsl) and x_hat, the fused prologue
 // (lib/matmul_prologue.wgsl), are prepended by the kernel table (src/gpu/kernel-table.ts).
 
-struct Params {
-  K: u32,
-  N: u32,
-  x_off: u32,
-  eps: f32,
-  group: u32,
-  n_groups: u32,
-  wpr: u32,
-  n_off: u32,
-}
-
 const ROWS = 8u;
 override WG: u32 = 64u;
 override TC: u32 = 64u;
@@ -60,15 +49,6 @@ override GIDX: bool = false;
 override RPT: u32 = ROWS / (WG / TC); // rows per thread
 override CV: u32 = select(32u / BITS, 32u, BITS == 3u); // values per chunk
 override CW: u32 = select(1u, 3u, BITS == 3u); // words per chunk
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<u32>;
-@group(0) @binding(2) var<storage, read> s: array<u32>;
-@group(0) @binding(3) var<storage, read> z: array<u32>;
-@group(0) @binding(4) var<storage, read> gidx: array<u32>;
-@group(0) @binding(5) var<storage, read> x: array<f32>;
-@group(0) @binding(6) var<storage, read> g: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, ROWS * TC>; // (ROWS, TC) partial sums; >= WG entries
 

@@ -20,23 +20,8 @@
 // rows, coalesced, and sets their bits with atomicOr); workgroup 0 also stores it. Then the
 // row's amax (a max reduction) and its packed codes. K <= 32 · MASK_WORDS.
 
-struct Params {
-  M: u32,
-  K: u32,
-  wpr: u32,
-  thr: f32,
-  outliers: u32,
-  mask_off: u32,
-  sx_off: u32,
-  xq_off: u32,
-}
-
 const WG = 64u;
 const MASK_WORDS = 1024u; // K <= 32768
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> scratch: array<u32>;
 
 var<workgroup> mask: array<atomic<u32>, MASK_WORDS>; // zero-initialized
 var<workgroup> red: array<f32, WG>;

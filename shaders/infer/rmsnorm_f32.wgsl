@@ -9,18 +9,7 @@
 // The sum of squares is a tree reduction in workgroup memory (order differs from the CPU
 // twin's sequential sum; the error stays within a few ulp · sqrt(dim)).
 
-struct Params {
-  M: u32,
-  dim: u32,
-  eps: f32,
-}
-
 const WG = 64u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, WG>;
 

@@ -21,25 +21,6 @@
 // Dispatch: ceil(M · (n_heads + n_kv) · hs/2 / 64) workgroups of 64 threads on an (x, y)
 // grid; one thread per (row, head, pair), q heads first, then k heads.
 
-struct Params {
-  M: u32,
-  pos0: u32,
-  n_heads: u32,
-  n_kv: u32,
-  hs: u32,
-  stride: u32,
-  k_off: u32,
-  v_off: u32,
-  style: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read_write> kcache: array<f32>;
-@group(0) @binding(3) var<storage, read_write> vcache: array<f32>;
-@group(0) @binding(4) var<storage, read> cs: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read> bias: array<f32>;
-
 override BIAS: bool = false;
 
 // qkv[m, col] (+ bias[col] with BIAS): row_base = m · stride.

@@ -7,15 +7,6 @@
 //   2 rw       out: array<f32>   (M, H)
 // Dispatch: ceil(M * H / 64) workgroups of 64 threads on an (x, y) grid, one value each.
 
-struct Params {
-  M: u32,
-  H: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> gu: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-
 @compute @workgroup_size(64)
 fn main(
   @builtin(workgroup_id) wid: vec3u,

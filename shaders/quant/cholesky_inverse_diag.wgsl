@@ -12,15 +12,7 @@
 // Dispatch: ceil(n / 32) workgroups of 32 threads (1-D); workgroup b owns diagonal block b
 // (the last one may be smaller than 32).
 
-struct Params {
-  n: u32,
-}
-
 const T = 32u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> ld: array<f32>;
-@group(0) @binding(2) var<storage, read_write> X: array<f32>;
 
 var<workgroup> ls: array<f32, T * T>;
 var<workgroup> xs: array<f32, T * T>;

@@ -11,16 +11,7 @@
 // Dispatch: bi workgroups of 16×16 threads (1-D); workgroup cj owns block X[bi, cj]; thread
 // (tx, ty) owns rows ty + 16s and columns tx + 16t of it, s, t ∈ {0, 1}.
 
-struct Params {
-  n: u32,
-  bi: u32,
-}
-
 const T = 32u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> L: array<f32>;
-@group(0) @binding(2) var<storage, read_write> X: array<f32>;
 
 var<workgroup> ls: array<f32, T * T>;
 var<workgroup> xs: array<f32, T * T>;

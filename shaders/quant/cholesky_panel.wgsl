@@ -18,18 +18,8 @@
 //   3 rw       status: array<u32>   (≥ 1)
 // Dispatch: max(1, ceil((n − k0 − 32) / 64)) workgroups of 64 threads (1-D).
 
-struct Params {
-  n: u32,
-  k0: u32,
-}
-
 const NB = 32u;
 const WG = 64u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> ld: array<f32>;
-@group(0) @binding(3) var<storage, read_write> status: array<u32>;
 
 var<workgroup> blk: array<f32, NB * NB>; // diagonal block, row-major
 var<workgroup> bad: u32;

@@ -12,16 +12,6 @@
 //   3 rw       A: array<f32>   (n, n); must not alias H
 // Dispatch: ceil(n² / 64) workgroups of 64 on an (x, y) grid; one thread per element.
 
-struct Params {
-  n: u32,
-  damp: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> H: array<f32>;
-@group(0) @binding(2) var<storage, read> q: array<u32>;
-@group(0) @binding(3) var<storage, read_write> A: array<f32>;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let e = (wid.y * nwg.x + wid.x) * 64u + lid;

@@ -10,15 +10,7 @@
 // (bx, by) owns the 32×32 tile at rows k0 + 32 + by·32.., cols k0 + 32 + bx·32..; thread
 // (tx, ty) owns (ty + 16i, tx + 16j), i, j ∈ {0, 1}.
 
-struct Params {
-  n: u32,
-  k0: u32,
-}
-
 const T = 32u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> a: array<f32>;
 
 var<workgroup> li: array<f32, T * T>; // panel rows i0.. (32, 32)
 var<workgroup> lj: array<f32, T * T>; // panel rows j0.. (32, 32)

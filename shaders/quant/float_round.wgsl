@@ -15,18 +15,6 @@
 //   2 rw       out: array<u32>   (n) f32 bit patterns; may not alias x
 // Dispatch: ceil(n / 64) workgroups of 64 on an (x, y) grid; one thread per element.
 
-struct Params {
-  n: u32,
-  mb: u32,
-  emin: i32,
-  max_bits: u32,
-  overflow: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-
 const NAN = 0x7fc00000u;
 const INF = 0x7f800000u;
 

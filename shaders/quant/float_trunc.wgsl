@@ -12,16 +12,6 @@
 //   2 rw       out: array<u32>   (n); may not alias x
 // Dispatch: ceil(n / 64) workgroups of 64 on an (x, y) grid; one thread per element.
 
-struct Params {
-  n: u32,
-  k: u32,
-  mode: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;

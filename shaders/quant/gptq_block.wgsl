@@ -18,25 +18,7 @@
 // Dispatch: ceil(rows / 64) workgroups of 64 on an (x, y) grid; one thread per row. All
 // threads of a workgroup read the same U entries (broadcast).
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  s1: u32,
-  cnt: u32,
-  n_groups: u32,
-  maxq: u32,
-}
-
 const BI = 128u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> W: array<f32>;
-@group(0) @binding(2) var<storage, read> U: array<f32>;
-@group(0) @binding(3) var<storage, read> grid: array<f32>;
-@group(0) @binding(4) var<storage, read> gidx: array<u32>;
-@group(0) @binding(5) var<storage, read_write> codes: array<u32>;
-@group(0) @binding(6) var<storage, read_write> err: array<f32>;
-@group(0) @binding(7) var<storage, read_write> loss: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -12,21 +12,6 @@
 // Dispatch: ceil(rows · ng / 64) workgroups of 64 on an (x, y) grid; one thread per
 // (row, group), consecutive threads on consecutive groups of a row.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  G: u32,
-  n_groups: u32,
-  g0: u32,
-  ng: u32,
-  maxq: u32,
-  sym: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> W: array<f32>;
-@group(0) @binding(2) var<storage, read_write> grid: array<f32>;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let t = (wid.y * nwg.x + wid.x) * 64u + lid;

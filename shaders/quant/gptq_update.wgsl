@@ -11,21 +11,9 @@
 // (bx, by) owns rows by·32.., columns s2 + bx·32..; thread (tx, ty) owns (ty + 16i, tx + 16j).
 // cnt is walked 16 at a time through workgroup memory, zero-filled past rows, cnt and cols.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  s1: u32,
-  cnt: u32,
-}
-
 const TILE = 32u;
 const TK = 16u;
 const BI = 128u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> err: array<f32>;
-@group(0) @binding(2) var<storage, read> U: array<f32>;
-@group(0) @binding(3) var<storage, read_write> W: array<f32>;
 
 var<workgroup> es: array<f32, TILE * TK>; // (32 rows, 16 k)
 var<workgroup> us: array<f32, TK * TILE>; // (16 k, 32 cols)

@@ -12,19 +12,8 @@
 // i, j ∈ {0, 1}. Tokens are walked 16 at a time, staging the two (16, 32) column slices of X in
 // workgroup memory, zero-filled past T and K.
 
-struct Params {
-  K: u32,
-  T: u32,
-  decay: f32,
-  f: f32,
-}
-
 const TILE = 32u;
 const TT = 16u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> H: array<f32>;
 
 var<workgroup> xi: array<f32, TT * TILE>; // (TT tokens, 32 columns i0..)
 var<workgroup> xj: array<f32, TT * TILE>; // (TT tokens, 32 columns j0..)

@@ -20,28 +20,9 @@
 //   6 rw       out:    array<atomic<u32>>  (258), zeroed by the caller
 // Dispatch: ceil(rows · cols / 256) workgroups of 256 on an (x, y) grid; one thread per weight.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  wpr: u32,
-  G: u32,
-  n_groups: u32,
-  bits: u32,
-  has_w: u32,
-  has_gidx: u32,
-}
-
 override BITS: u32 = 4u;
 const WG = 256u;
 const NB = 258u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> data: array<u32>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
-@group(0) @binding(3) var<storage, read> scales: array<u32>;
-@group(0) @binding(4) var<storage, read> zeros: array<u32>;
-@group(0) @binding(5) var<storage, read> gidx: array<u32>;
-@group(0) @binding(6) var<storage, read_write> out: array<atomic<u32>>;
 
 var<workgroup> bins: array<atomic<u32>, NB>;
 

@@ -10,17 +10,6 @@
 //   3 rw       status: array<atomic<u32>>  (≥ 1)
 // Dispatch: ceil(n_blocks / 64) workgroups of 64 on an (x, y) grid; one thread per block.
 
-struct Params {
-  n: u32,
-  B: u32,
-  n_blocks: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<u32>;
-@group(0) @binding(2) var<storage, read_write> absmax: array<u32>;
-@group(0) @binding(3) var<storage, read_write> status: array<atomic<u32>>;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let b = (wid.y * nwg.x + wid.x) * 64u + lid;

@@ -19,20 +19,8 @@
 // Dispatch: rows workgroups of 64 threads on an (x, y) grid. Row max by a tree reduction in
 // workgroup memory, then thread t packs words t, t + 64, ...
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  wpr: u32,
-}
-
 const WG = 64u;
 const F32_127 = 0x42fe0000u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read_write> data: array<u32>;
-@group(0) @binding(3) var<storage, read_write> scales: array<u32>;
-@group(0) @binding(4) var<storage, read_write> status: array<atomic<u32>>;
 
 var<workgroup> red: array<u32, WG>;
 

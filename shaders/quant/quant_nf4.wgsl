@@ -18,18 +18,7 @@
 //   3 rw       out:    array<u32>   (n_words = ⌈n / 8⌉)
 // Dispatch: ceil(n_words / 64) workgroups of 64 on an (x, y) grid; one thread per word.
 
-struct Params {
-  n: u32,
-  B: u32,
-  n_words: u32,
-}
-
 override FP4: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<u32>;
-@group(0) @binding(2) var<storage, read> absmax: array<u32>;
-@group(0) @binding(3) var<storage, read_write> out: array<u32>;
 
 // f32 bit patterns of nf4.ts NF4_THRESHOLDS and the FP4 thresholds (Float32Array values).
 const NF4_T = array<u32, 15>(

@@ -20,25 +20,7 @@
 // Dispatch: ceil(rows · units / 64) workgroups of 64 on an (x, y) grid, units = words per row
 // (⌈cols / 32⌉ blocks of 3 words for BITS 3); one thread per (row, unit) writes whole words.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  G: u32,
-  n_groups: u32,
-  wpr: u32,
-  units: u32,
-  bits: u32,
-  f16: u32,
-  has_zeros: u32,
-}
-
 override BITS: u32 = 4u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read> scales: array<u32>;
-@group(0) @binding(3) var<storage, read> zeros: array<u32>;
-@group(0) @binding(4) var<storage, read_write> out: array<u32>;
 
 fn scale_of(f: u32) -> u32 {
   if (p.f16 != 0u) {

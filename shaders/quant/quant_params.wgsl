@@ -20,21 +20,6 @@
 // Dispatch: ceil(⌈n / 4⌉ / 64) workgroups of 64 on an (x, y) grid; thread t owns entries
 // 4t .. 4t + 3, i.e. exactly one zeros word, two fp16 words or four f32 scales.
 
-struct Params {
-  n: u32,
-  bits: u32,
-  sym: u32,
-  f16: u32,
-  write_zeros: u32,
-  tensor: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> ranges: array<u32>;
-@group(0) @binding(2) var<storage, read_write> scales: array<u32>;
-@group(0) @binding(3) var<storage, read_write> zeros: array<u32>;
-@group(0) @binding(4) var<storage, read_write> status: array<atomic<u32>>;
-
 const ONE = 0x3f800000u;
 const F16_MAX = 0x477fe000u; // 65504
 const F16_MIN_SUB = 0x33800000u; // 2^-24

@@ -14,18 +14,6 @@
 // Dispatch: ceil(rows · n_groups / 64) workgroups of 64 on an (x, y) grid; one thread per
 // (row, group), scanning its G columns in order.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  G: u32,
-  n_groups: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read_write> ranges: array<u32>;
-@group(0) @binding(3) var<storage, read_write> status: array<atomic<u32>>;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let f = (wid.y * nwg.x + wid.x) * 64u + lid;

@@ -1,22 +1,52 @@
 // The pipeline cache, one per GpuContext (ctx.pipelines): the only place that builds shader
-// modules, bind-group layouts and compute pipelines. A kernel's module is its libraries (kernel
-// table order) followed by its file, with the file's `enable` directives hoisted to the top
-// (WGSL wants them before any declaration). Pipelines are cached by
+// modules, bind-group layouts and compute pipelines. A kernel's module is the file's `enable`
+// directives (WGSL wants them before any declaration), then its declarations written from the
+// kernel table (`struct Params`, the uniform `p`, the storage bindings), then its libraries
+// (kernel table order), then its file. Pipelines are cached by
 // kernel | sorted override constants | library set; the bind-group layout is per kernel, so
 // bind groups are shared by all variants of one kernel.
 import { NibbleError } from '../core/errors.ts';
-import { KERNELS, PARAM_BYTES, kernelSpec, type Constants, type KernelName } from './kernel-table.ts';
+import { KERNELS, PARAM_BYTES, kernelSpec, type Binding, type Constants, type KernelName } from './kernel-table.ts';
 import { LIBRARIES, SHADERS } from './shaders.ts';
 
 const ENABLE = /^[ \t]*enable\s+[^;]+;[^\n]*\n/gm;
+const BINDING = /^(read|rw) (\w+): (.+)$/;
+const DECLARED_IN_FILE = /^\s*(struct\s+Params\b|@group\s*\()/m;
 
-/** The WGSL of one kernel: enable directives, then its libraries, then its own file. */
+function parseBinding(kernel: KernelName, b: Binding): { access: 'read' | 'rw'; name: string; type: string } {
+  const m = BINDING.exec(b);
+  if (!m) throw new Error(`${kernel}: binding '${b}' is not '<read|rw> <name>: <type>'`);
+  return { access: m[1] as 'read' | 'rw', name: m[2], type: m[3] };
+}
+
+/** WGSL declarations of a kernel's table row: struct Params, the uniform p, bindings 1..n. */
+export function kernelDeclarations(kernel: KernelName): string {
+  const spec = kernelSpec(kernel);
+  const fields = spec.params.map((f) => {
+    const [name, type = 'u32'] = f.split(':');
+    return `  ${name}: ${type},\n`;
+  });
+  const buffers = spec.buffers.map((b, i) => {
+    const { access, name, type } = parseBinding(kernel, b);
+    const space = access === 'read' ? 'storage, read' : 'storage, read_write';
+    return `@group(0) @binding(${i + 1}) var<${space}> ${name}: ${type};\n`;
+  });
+  return [`struct Params {\n${fields.join('')}}\n`, '@group(0) @binding(0) var<uniform> p: Params;\n', ...buffers].join(
+    '',
+  );
+}
+
+/** The WGSL of one kernel: enable directives, declarations, its libraries, then its own file. */
 export function kernelSource(kernel: KernelName): string {
   const spec = kernelSpec(kernel);
   const body = SHADERS[spec.file];
+  if (DECLARED_IN_FILE.test(body)) {
+    throw new Error(`${spec.file}.wgsl declares Params or a binding: they belong in the kernel table row ${kernel}`);
+  }
   const enables = body.match(ENABLE) ?? [];
+  const decls = `// ---- declarations of ${kernel} (src/gpu/kernel-table.ts) ----\n${kernelDeclarations(kernel)}`;
   const libs = (spec.libs ?? []).map((l) => `// ---- shaders/lib/${l}.wgsl ----\n${LIBRARIES[l]}`);
-  return [...enables, ...libs, `// ---- ${spec.file}.wgsl ----\n${body.replace(ENABLE, '')}`].join('\n');
+  return [...enables, decls, ...libs, `// ---- ${spec.file}.wgsl ----\n${body.replace(ENABLE, '')}`].join('\n');
 }
 
 /** kernel | sorted override constants | library set. */
@@ -117,10 +147,10 @@ export class PipelineCache {
           visibility: GPUShaderStage.COMPUTE,
           buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_BYTES },
         },
-        ...spec.buffers.map((a, i): GPUBindGroupLayoutEntry => ({
+        ...spec.buffers.map((b, i): GPUBindGroupLayoutEntry => ({
           binding: i + 1,
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: a === 'read' ? 'read-only-storage' : 'storage' },
+          buffer: { type: parseBinding(kernel, b).access === 'read' ? 'read-only-storage' : 'storage' },
         })),
       ];
       const group = this.device.createBindGroupLayout({ label: kernel, entries });
