@@ -1,5 +1,5 @@
 // `nibble bench` without --json: the report as aligned text tables (same figures as the JSON).
-import type { BenchReport } from './bench.ts';
+import type { BenchReport } from './bench-report.ts';
 
 const MB = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 /** ≥ 1000: grouped integer; else `digits` significant digits. */

@@ -23,17 +23,15 @@ import {
   type DecodeRow,
 } from './bench-decode.ts';
 import { formatReport } from './bench-format.ts';
+import { SECTIONS, type BenchReport } from './bench-report.ts';
 import { benchGptq, type GptqReport } from './bench-gptq.ts';
-import { MATMUL_FORMATS, benchMatmul, type MatmulFormat, type MatmulReport } from './bench-matmul.ts';
+import { MATMUL_FORMATS, benchMatmul, type MatmulFormat } from './bench-matmul.ts';
 import { loadOrt } from './bench-ort.ts';
 import { benchStories, type BackendResult } from './bench-stories.ts';
 import { GpuTimer, createBenchGpuContext } from './bench-util.ts';
 import { createNodeGpu } from './dawn.ts';
 
 export type { BackendResult } from './bench-stories.ts';
-
-const SECTIONS = ['stories', 'matmul', 'decode', 'gptq'] as const;
-type Section = (typeof SECTIONS)[number];
 
 export const BENCH_USAGE = `nibble bench [--json] [--quick | --full] [options]
 
@@ -84,43 +82,6 @@ const SPEC = {
   'gptq-tokens': { kind: 'string' },
   'gptq-backend': { kind: 'string' },
 } as const;
-
-export interface BenchReport {
-  device: {
-    adapter: string | null;
-    swiftshader: boolean;
-    note: string;
-    timestampQuery: boolean;
-    kernels: string | null;
-    cpuCores: number;
-    loadAverage: { start: number[]; end: number[] };
-    node: string;
-  };
-  mode: 'quick' | 'full';
-  params: Record<string, unknown>;
-  // stories260K (issue 2's report, same fields)
-  model: {
-    path: string;
-    dim: number;
-    layers: number;
-    heads: number;
-    kvHeads: number;
-    vocab: number;
-    seqLen: number;
-    params: number;
-  };
-  adapter: string | null;
-  kernels: string | null;
-  swiftshader: boolean;
-  results: BackendResult[];
-  note: string;
-  matmul?: MatmulReport & { ort: { version?: string; build: string; error?: string } };
-  decode?: DecodeRow[];
-  gptq?: GptqReport;
-  skipped: Partial<Record<Section, string>>;
-  seconds: number;
-  date: string;
-}
 
 const r2 = (x: number): number => Number(x.toFixed(2));
 const DEFAULT_MODEL = new URL('../../public/models/stories260K.bin', import.meta.url);
