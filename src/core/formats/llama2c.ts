@@ -2,18 +2,16 @@
 // Every header field is validated and the byte count it implies is checked against the file
 // before anything is allocated, so a corrupt header can never size an allocation.
 import { NibbleError, requireBytes } from '../errors.ts';
+import { MODEL_BOUNDS } from './bounds.ts';
+import { requireFiniteWeights } from './finite.ts';
 import type { LayerWeights, LlamaConfig, LlamaModel } from '../model/model.ts';
 import { f32Tensor, type F32Tensor } from '../tensor.ts';
 
 const MAGIC_AK42 = 0x616b3432;
 const LEGACY_HEADER_BYTES = 7 * 4;
 const V1_HEADER_BYTES = 256;
-// Generous upper bounds: anything beyond is a corrupt header, not a model this app can run.
-const MAX_DIM = 1 << 16;
-const MAX_LAYERS = 1024;
-const MAX_HEADS = 1024;
-const MAX_VOCAB = 1 << 20;
-const MAX_SEQ = 1 << 16;
+// Generous upper bounds, shared by every format (bounds.ts): beyond is a corrupt header.
+const { dim: MAX_DIM, layers: MAX_LAYERS, heads: MAX_HEADS, vocab: MAX_VOCAB, context: MAX_SEQ } = MODEL_BOUNDS;
 
 export interface Llama2cHeader {
   dim: number;
@@ -175,7 +173,9 @@ export function parseLlama2c(bytes: Uint8Array): LlamaModel {
       `llama2.c checkpoint: header (dim ${config.dim}, ${config.nLayers} layers, vocab ${config.vocabSize}) needs ${need} bytes, file has ${bytes.byteLength} (${bytes.byteLength - need} extra)`,
     );
   }
-  return { config, weights: readWeights(new TensorCursor(bytes, bodyStart), config, legacy) };
+  const model = { config, weights: readWeights(new TensorCursor(bytes, bodyStart), config, legacy) };
+  requireFiniteWeights(model, 'llama2.c checkpoint');
+  return model;
 }
 
 function readWeights(cur: TensorCursor, c: LlamaConfig, legacy: boolean): LlamaModel['weights'] {

@@ -4,6 +4,7 @@
 // and overlaps. Only then are typed arrays made, each a copy of exactly the bytes checked.
 import { NibbleError } from '../errors.ts';
 import { validateHeader } from './llama2c.ts';
+import { requireFiniteWeights } from './finite.ts';
 import { requireJsonDepth, show } from './hf/json.ts';
 import type { LayerWeights, LlamaConfig } from '../model/model.ts';
 import {
@@ -137,6 +138,15 @@ export function parseNibbleHeader(json: Uint8Array): Obj & { tensors: Obj } {
   return header as Obj & { tensors: Obj };
 }
 
+/** Zero points are codes: each of the `n` bytes (4 per word) must be on the 0..2^bits − 1 grid. */
+function requireZerosOnGrid(name: string, zeros: Uint32Array, n: number, bits: number): void {
+  const top = (1 << bits) - 1;
+  for (let i = 0; i < n; i++) {
+    const z = (zeros[i >> 2] >>> (8 * (i & 3))) & 0xff;
+    if (z > top) throw bad(`${name}: zero point ${i} is ${z}, outside the ${bits}-bit grid 0..${top}`);
+  }
+}
+
 export function readNibbleFile(bytes: Uint8Array): NibbleFile {
   const size = bytes.byteLength;
   const hlen = nibbleHeaderLength(bytes.subarray(0, 12), size);
@@ -159,7 +169,9 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
   const copyU32 = (b: Uint8Array) => new Uint32Array(b.slice().buffer);
   const copyF32 = (b: Uint8Array) => new Float32Array(b.slice().buffer);
 
+  const used = new Set<string>(); // every tensor entry must be read: extra ones mean the counts disagree
   const tensor = (name: string): AnyTensor => {
+    used.add(name);
     const e = entries[name];
     if (!isObj(e)) throw bad(`tensor ${name} is missing`);
     const shape = expectedShape(name, config);
@@ -190,6 +202,7 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
       const gIdx = gRaw ? copyU32(gRaw) : undefined;
       const nGroups = Math.ceil(shape[1] / (e.group as number));
       if (gIdx && gIdx.some((g) => g >= nGroups)) throw bad(`${name}: gIdx has a group index ≥ ${nGroups}`);
+      if (zeros) requireZerosOnGrid(name, zeros, shape[0] * nGroups, UNIFORM_BITS[e.format as 'q4']);
       return {
         format: e.format as 'q4',
         shape: [shape[0], shape[1]],
@@ -253,12 +266,22 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
       ...(options ? { options } : {}),
     };
   }
+  for (const name of Object.keys(entries))
+    if (!used.has(name)) {
+      const why =
+        name === 'wcls'
+          ? 'config.sharedClassifier is true, so a separate classifier is never read'
+          : `the config has nLayers ${config.nLayers}${attnBias ? '' : ' and no attention biases'}`;
+      throw bad(`tensor ${name} is in the file but unused (${why}): the header's counts disagree with its tensors`);
+    }
   ranges.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) throw bad(`${ranges[i][2]} overlaps ${ranges[i - 1][2]}`);
   }
+  const model = { config, weights: { tokEmb, rmsFinal, wcls, layers, ...(attnBias ? { attnBias } : {}) } };
+  requireFiniteWeights(model, 'nibble file');
   return {
-    model: { config, weights: { tokEmb, rmsFinal, wcls, layers, ...(attnBias ? { attnBias } : {}) } },
+    model,
     tokenizer,
     tokenizerFiles,
     label: typeof header.label === 'string' ? header.label : null,

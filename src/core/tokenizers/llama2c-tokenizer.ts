@@ -1,6 +1,7 @@
 // llama2.c tokenizer (tokenizer.bin / tok512.bin): score-ordered BPE merges over UTF-8 code
 // points with byte fallback, exactly as run.c encodes and decodes.
 import { NibbleError, requireBytes } from '../errors.ts';
+import { MODEL_BOUNDS } from '../formats/bounds.ts';
 import type { TextTokenizer, TokenStream } from './text-tokenizer.ts';
 
 export const BOS = 1;
@@ -9,7 +10,7 @@ const BYTE_FALLBACK_OFFSET = 3; // byte b is token b + 3 (<0x00> .. <0xFF>)
 /** Byte fallback needs ids 3 .. 258 (<0x00> .. <0xFF>) after <unk>, BOS, EOS. */
 export const MIN_VOCAB = BYTE_FALLBACK_OFFSET + 256;
 /** Longest token piece, in bytes, any format may carry (llama2.c's max_token_length bound). */
-export const MAX_TOKEN_BYTES = 1 << 16;
+export const MAX_TOKEN_BYTES = MODEL_BOUNDS.tokenBytes;
 /** Longest text encode() accepts, in UTF-16 units (a 1 MB evaluation text is one call per line). */
 export const MAX_ENCODE_CHARS = 16 << 20;
 

@@ -15,6 +15,8 @@
 //   output.weight → wcls (absent: shared with tokEmb)
 //   blk.N.attn_norm / attn_q / attn_k / attn_v / attn_output / ffn_norm / ffn_gate / ffn_down / ffn_up
 //     → rmsAtt / wq / wk / wv / wo / rmsFfn / w1 / w2 / w3
+import { isNormEps, MODEL_BOUNDS } from '../bounds.ts';
+import { requireFiniteWeights } from '../finite.ts';
 import { NibbleError } from '../../errors.ts';
 import type { RangeReader } from '../safetensors.ts';
 import type { LayerWeights, LlamaConfig, LlamaModel } from '../../model/model.ts';
@@ -60,7 +62,7 @@ export const LAYER_TENSORS: Readonly<Record<keyof LayerWeights, string>> = {
 const MAX_DIM = 1 << 16;
 const MAX_LAYERS = 1024;
 const MAX_HEADS = 1024;
-const MAX_CONTEXT = 1 << 20;
+const MAX_CONTEXT = MODEL_BOUNDS.context; // one bound for every format (bounds.ts)
 const INT_TYPES = new Set<number>([
   GgufValueType.U8,
   GgufValueType.I8,
@@ -114,7 +116,16 @@ class Meta {
   }
 }
 
+/** layer_norm_rms_epsilon in (0, 1), as every other format requires (bounds.ts). */
+function normEpsOf(meta: Meta): number {
+  const eps = meta.float('llama.attention.layer_norm_rms_epsilon', 1e-5, 0, 1);
+  if (!isNormEps(eps)) throw dims(`metadata 'llama.attention.layer_norm_rms_epsilon' = ${eps} is outside (0, 1)`);
+  return eps;
+}
+
 function configOf(meta: Meta, vocabSize: number, opts: GgufLoadOptions): { config: LlamaConfig; own: number | null } {
+  if (vocabSize > MODEL_BOUNDS.vocab)
+    throw dims(`token_embd.weight has ${vocabSize} rows, more than ${MODEL_BOUNDS.vocab} tokens`);
   const arch = meta.string('general.architecture');
   if (arch !== 'llama')
     throw new NibbleError('unsupported', `GGUF: architecture '${arch}' is not supported (only 'llama')`);
@@ -148,7 +159,7 @@ function configOf(meta: Meta, vocabSize: number, opts: GgufLoadOptions): { confi
       vocabSize,
       seqLen,
       headSize,
-      normEps: meta.float('llama.attention.layer_norm_rms_epsilon', 1e-5, 0, 1),
+      normEps: normEpsOf(meta),
       ropeTheta: meta.float('llama.rope.freq_base', 10000, 1, 1e12),
       ropeStyle: 'interleaved',
       sharedClassifier: false,
@@ -263,6 +274,17 @@ export function planGguf(file: Pick<GgufFile, 'kv' | 'tensors'>, opts: GgufLoadO
   }
   tensors.push(want('rms_final', 'output_norm.weight', [c.dim]));
   const output = byName.has('output.weight') ? want('wcls', 'output.weight', [c.vocabSize, c.dim]) : null;
+  // Counts that disagree with the tensors present are errors, not a silently shorter model.
+  for (const name of byName.keys()) {
+    const l = /^blk\.(\d+)\./.exec(name);
+    if (l && Number(l[1]) >= c.nLayers)
+      throw dims(`tensor '${name}' is present but llama.block_count is ${c.nLayers}: the header's counts disagree`);
+  }
+  if (meta.has('llama.vocab_size')) {
+    const declared = meta.int('llama.vocab_size', 1, MODEL_BOUNDS.vocab);
+    if (declared !== c.vocabSize)
+      throw dims(`llama.vocab_size is ${declared} but token_embd.weight has ${c.vocabSize} rows`);
+  }
   return { config, ownContext, vocab, tensors, output };
 }
 
@@ -298,7 +320,7 @@ function assemble(plan: GgufPlan, t: Map<string, Tensor>, wcls: Tensor | null): 
 }
 
 const result = (plan: GgufPlan, model: LlamaModel) => ({
-  model,
+  model: (requireFiniteWeights(model, 'GGUF'), model),
   tokenizer: Tokenizer.fromVocab(plan.vocab.pieces, plan.vocab.scores),
   tokenizerBytes: llama2cTokenizerBytes(plan.vocab),
   vocab: plan.vocab,

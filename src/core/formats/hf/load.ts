@@ -101,7 +101,15 @@ function tensorPlan(h: HfModelConfig): { shapes: Map<string, number[]>; optional
 
 /** Refuses tensors that would change the maths if ignored (biases and q/k norms we do not apply). */
 function checkLeftovers(names: Iterable<string>, shapes: Map<string, number[]>, where: string): void {
+  const layerOf = (n: string) => /^model\.layers\.(\d+)\./.exec(n)?.[1];
+  const layers = new Set([...shapes.keys()].map(layerOf));
   for (const name of names) {
+    const layer = layerOf(name);
+    if (layer !== undefined && !layers.has(layer))
+      throw new NibbleError(
+        'bad-dims',
+        `${where}: tensor "${name}" belongs to layer ${layer}, past config.json's num_hidden_layers: the counts disagree`,
+      );
     if (/\.(q|k)_norm\.weight$/.test(name) && !shapes.has(name)) {
       throw new NibbleError(
         'unsupported',
