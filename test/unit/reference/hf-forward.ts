@@ -123,7 +123,7 @@ export function referenceForward(config: Json, w: Map<string, RefTensor>, tokens
   const emb = get('model.embed_tokens.weight');
   const head = config.tie_word_embeddings === false ? get('lm_head.weight') : emb;
   const T = tokens.length;
-  let h = tokens.map((t) => emb.data.slice(t * dim, (t + 1) * dim));
+  let h: Float64Array[] = tokens.map((t) => emb.data.slice(t * dim, (t + 1) * dim));
   for (let l = 0; l < num('num_hidden_layers'); l++) {
     const p = `model.layers.${l}.`;
     const bias = (n: string) => w.get(`${p}self_attn.${n}_proj.bias`);
