@@ -41,4 +41,25 @@ export default tseslint.config(
     ['gpu', 'engine', 'cli'],
     'the UI talks to the engine only through the store and the worker client.',
   ),
+  {
+    // Model-provided strings (names, chat templates, generated text) are never rendered as HTML.
+    files: ['src/ui/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']",
+          message: 'no HTML from strings: render text as React children (Content-Security-Policy, issue 10).',
+        },
+        {
+          selector: 'MemberExpression[property.name=/^(innerHTML|outerHTML)$/]',
+          message: 'no HTML from strings: set textContent or render React children (issue 10).',
+        },
+        {
+          selector: 'CallExpression[callee.property.name=/^(insertAdjacentHTML|createContextualFragment)$/]',
+          message: 'no HTML from strings (issue 10).',
+        },
+      ],
+    },
+  },
 );

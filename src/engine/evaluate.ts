@@ -86,6 +86,11 @@ export async function evaluate(
     // Position t predicts token t + 1: positions 0..M−2 are scored.
     for (let t = 0; t < M - 1; t++) {
       const lq = logSoftmax(q.logits, t * V, V);
+      if (!Number.isFinite(lq[ids[t + 1]]))
+        throw new NibbleError(
+          'non-finite',
+          `perplexity is infinite: the model gives token ${ids[t + 1]} probability 0 at position ${t + 1} of evaluation window ${w + 1} (its logits span more than floating point can exponentiate)`,
+        );
       nll -= lq[ids[t + 1]];
       scored++;
       if (r) {
@@ -106,6 +111,11 @@ export async function evaluate(
     }
     onProgress?.({ window: w + 1, windows: windows.length, pplSoFar: Math.exp(nll / scored) });
   }
+  if (!Number.isFinite(Math.exp(nll / scored)))
+    throw new NibbleError(
+      'non-finite',
+      `perplexity overflows (mean negative log-likelihood ${(nll / scored).toPrecision(3)}): the model's logits are far outside any trained range`,
+    );
   const klMean = reference ? kls.reduce((a, b) => a + b, 0) / kls.length : null;
   return {
     ppl: Math.exp(nll / scored),

@@ -25,6 +25,7 @@ export default async function foundation(e) {
     openPage,
     launch,
     ROOT,
+    URL_,
     T,
     COMMON_ARGS,
     WEBGPU_ARGS,
@@ -149,6 +150,36 @@ export default async function foundation(e) {
   });
 
   await test('webgpu: no console errors or page errors', async () => assertNoErrors(errors));
+
+  await test('CSP: the build carries the strict policy; an inline script is refused and recorded as a violation', async () => {
+    const probe = await openPage(gpuBrowser);
+    const res = await probe.page.goto(URL_, { timeout: T.ready, waitUntil: 'domcontentloaded' });
+    const header = res?.headers()['content-security-policy'] ?? '';
+    const meta = await probe.page.evaluate(
+      () => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content') ?? '',
+    );
+    for (const policy of [header, meta])
+      for (const d of [
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "object-src 'none'",
+        "base-uri 'none'",
+      ])
+        assert(policy.includes(d), `policy lacks ${d}: ${JSON.stringify(policy)}`);
+    const ran = await probe.page.evaluate(async () => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__inlineRan = true';
+      document.head.append(s);
+      await new Promise((r) => setTimeout(r, 200));
+      return window.__inlineRan === true;
+    });
+    assert(!ran, 'an inline script ran');
+    assert(
+      probe.errors.some((e) => /CSP violation: script-src/.test(e)),
+      `the violation was not recorded: ${probe.errors.join(' | ')}`,
+    );
+    await probe.context.close();
+  });
 
   // ---- 2. WebGPU present but no adapter ----
   const plainBrowser = await launch(COMMON_ARGS);

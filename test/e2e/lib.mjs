@@ -64,6 +64,15 @@ export async function openPage(browser, { initScript, route, viewport } = {}) {
     acceptDownloads: true,
   });
   context.setDefaultTimeout(T.action);
+  // Every Content-Security-Policy violation (page and its documents) becomes a console error the
+  // errors list records; workers report theirs on their own console, recorded below too.
+  await context.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(
+        `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`,
+      ),
+    ),
+  );
   if (initScript) await context.addInitScript(initScript);
   if (route) await context.route(route.pattern, route.handler);
   const requests = [];
@@ -71,6 +80,12 @@ export async function openPage(browser, { initScript, route, viewport } = {}) {
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+  // Chromium also logs "Refused to … because it violates the following Content Security Policy"
+  // as an error; a warning-level CSP report (e.g. an ignored directive) is recorded as well.
+  page.on(
+    'console',
+    (m) => m.type() === 'warning' && /Content Security Policy/i.test(m.text()) && errors.push(`csp: ${m.text()}`),
+  );
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && errors.push(`worker console: ${m.text()}`)));
   return { context, page, errors, requests };
