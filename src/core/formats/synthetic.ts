@@ -12,6 +12,8 @@
 // 0..16 either way) and `config` (shallow overrides of config.json, e.g. tie_word_embeddings or
 // a short rope_scaling.original_max_position_embeddings). Each tensor's values depend only on
 // (seed, tensor name), so overrides that keep a shape keep its values.
+import { mulberry32 } from '../random.ts';
+import { addedToken } from './export/hf-tokenizer-json.ts';
 import { LLAMA32_TEMPLATE, QWEN25_TEMPLATE, QWEN3_TEMPLATE, SMOLLM2_TEMPLATE } from './synthetic-templates.ts';
 
 export const SYNTHETIC_FAMILIES = ['smollm2-135m', 'qwen2.5-0.5b', 'qwen3-0.6b', 'llama-3.2-1b'] as const;
@@ -296,18 +298,6 @@ function hash(s: string, seed: number): number {
   return h;
 }
 
-/** mulberry32: uniform in [0, 1). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 /** f32 → bf16 bits, round to nearest even (finite inputs only: these are drawn values). */
@@ -322,7 +312,7 @@ function bf16(x: number): number {
 let normals: Float64Array | undefined;
 function normalTable(): Float64Array {
   if (normals) return normals;
-  const rand = uniform(0x6e6962);
+  const rand = mulberry32(0x6e6962);
   normals = new Float64Array(65536);
   for (let i = 0; i < normals.length; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - rand()));
@@ -338,7 +328,7 @@ export function syntheticTensorBytes(t: SyntheticTensor, seed = 0): Uint8Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const [mean, std] = t.kind === 'linear' ? [0, 0.02] : t.kind === 'norm' ? [1, 0.1] : [0, 0.1];
   const table = normalTable();
-  const rand = uniform(hash(t.name, seed));
+  const rand = mulberry32(hash(t.name, seed));
   const out = new Uint16Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = rand() * 4294967296;
@@ -391,7 +381,7 @@ function syntheticTokenizerJson(f: Family, V: number, published: number, seed = 
   };
   alphabet.forEach(add);
   const merges: string[] = [];
-  const rand = uniform(hash('merges', seed));
+  const rand = mulberry32(hash('merges', seed));
   const common = 'etaoinshrdlucmfwypvbgkjqxz'.split('').concat(['Ġ']);
   while (tokens.length < bpeCount) {
     // Early merges join common letters (so real text uses them), later ones join earlier merges.
@@ -405,15 +395,7 @@ function syntheticTokenizerJson(f: Family, V: number, published: number, seed = 
     merges.push(`${a} ${b}`);
     add(a + b);
   }
-  const added = f.specials.map((content, i) => ({
-    id: f.specialBase === 0 ? i : base + i,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }));
+  const added = f.specials.map((content, i) => addedToken(f.specialBase === 0 ? i : base + i, content));
   return {
     version: '1.0',
     truncation: null,

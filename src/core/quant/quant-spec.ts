@@ -2,6 +2,7 @@
 // saved variants. Validation here gives the same clear messages everywhere (CLI exit code 2).
 import { NibbleError } from '../errors.ts';
 import type { FloatFormat } from './float-formats.ts';
+import { GPTQ_DEFAULTS } from './gptq.ts';
 
 export const QUANT_METHODS = [
   'fp32',
@@ -48,13 +49,7 @@ export interface QuantSpec {
 
 export const DEFAULT_SPEC: QuantSpec = {
   method: 'fp32',
-  bits: 4,
-  group: 128,
-  sym: false,
-  actOrder: false,
-  staticGroups: false,
-  damp: 0.01,
-  blockSize: 128,
+  ...GPTQ_DEFAULTS, // bits 4, group 128, asym, no act-order, damp 0.01, block 128
   alpha: 0.5,
   threshold: 6.0,
   mantissaBits: 10,

@@ -91,7 +91,8 @@ export function mergesFromScores(texts: readonly string[], scores: Float32Array)
   return merges.map((m) => [m.l, m.r]);
 }
 
-const added = (id: number, content: string) => ({
+/** A tokenizer.json `added_tokens` entry for a special token (matched whole, never normalized). */
+export const addedToken = (id: number, content: string) => ({
   id,
   content,
   single_word: false,
@@ -123,7 +124,7 @@ export function llama2cTokenizerJson(
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [...(unk ? [added(0, unk)] : []), added(BOS, bos), added(EOS, eos)],
+    added_tokens: [...(unk ? [addedToken(0, unk)] : []), addedToken(BOS, bos), addedToken(EOS, eos)],
     normalizer: {
       type: 'Sequence',
       normalizers: [
