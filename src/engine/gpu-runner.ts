@@ -3,9 +3,9 @@
 //
 // Dispatches per decode token (M = 1): 6 per layer + 3 = 6·nLayers + 3 (33 for stories260K),
 // for f32 and for every packed format alike (q8/q4/q3/q2, nf4/fp4, llm.int8), with or without
-// Qwen2's attention biases (added inside the rope kernel):
+// Qwen2's attention biases and Qwen3's per-head q/k RMSNorm (both inside the rope kernel):
 //   embed
-//   per layer: [RMSNorm → wq;wk;wv]  [+bias] rope+KV write  attention  [wo + residual]
+//   per layer: [RMSNorm → wq;wk;wv]  [+bias, q/k norm] rope+KV write  attention  [wo + residual]
 //              [RMSNorm → w1;w3]  [SwiGLU → w2 + residual]          (brackets: one GEMV each)
 //   [final RMSNorm → classifier]  argmax (want 'argmax'; 'logits' copies the logits instead)
 // Quantized linears stay packed on the GPU; their GEMVs decode in registers with the same
@@ -22,6 +22,8 @@
 // Before allocating anything the runner plans its memory (src/core/plan/memory-plan.ts over
 // describeModelTensors) and refuses a model the plan calls 'too-large' with the plan's reasons.
 import { assertRunnable } from '../core/formats/hf/runnable.ts';
+import { GPU_FEATURES } from '../core/model/gpu-support.ts';
+import { ropeInvFreq } from '../core/model/rope.ts';
 import { NibbleError } from '../core/errors.ts';
 import { planMemory } from '../core/plan/memory-plan.ts';
 import { describeModelTensors } from '../core/plan/model-tensors.ts';
@@ -50,10 +52,10 @@ export async function createGpuRunner(
   model: LlamaModel,
   opts: GpuRunnerOptions = {},
 ): Promise<ModelRunner> {
-  assertRunnable(model, 'the WebGPU runner', { attentionBias: true });
+  assertRunnable(model, 'the WebGPU runner', GPU_FEATURES);
   const c = model.config;
-  const hs = c.headSize;
-  const qDim = c.nHeads * hs;
+  const hs = c.headSize; // may differ from dim / nHeads (Qwen3-0.6B: 128 with dim 1024, 16 heads)
+  const qDim = c.nHeads * hs; // width of q and of attention's output (wo's input)
   const kvd = kvDim(c);
   const qkvCols = qDim + 2 * kvd;
   if (hs % 2 || hs > k.MAX_HEAD_SIZE || c.nHeads % c.nKvHeads) {
@@ -97,7 +99,8 @@ export async function createGpuRunner(
       k: own(createStorage(ctx, c.seqLen * kvd * 4, `l${i}.kcache`)), // (seqLen, kvDim)
       v: own(createStorage(ctx, c.seqLen * kvd * 4, `l${i}.vcache`)),
     }));
-    const ropeTable = own(uploadStorage(ctx, k.ropeTable(c.seqLen, hs, c.ropeTheta), 'rope_cs'));
+    // (seqLen, hs/2) (cos, sin) from the model's inverse frequencies (RoPE scaling included).
+    const ropeTable = own(uploadStorage(ctx, k.ropeTableOf(c.seqLen, ropeInvFreq(c)), 'rope_cs'));
 
     // Activations for up to `chunk` rows (src/core/plan/memory-plan.ts activationBytes lists them).
     const act = (cols: number, label: string): GPUBuffer => own(createStorage(ctx, chunk * cols * 4, label));
@@ -119,7 +122,7 @@ export async function createGpuRunner(
     const readToken = own(createReadback(ctx, 4, 'argmax-read'));
     const readLogits = own(createReadback(ctx, c.vocabSize * 4, 'logits-read'));
 
-    await warmModelPipelines(ctx, weights);
+    await warmModelPipelines(ctx, weights, hs);
 
     const rec = new Recorder(ctx);
     const counters: RunnerCounters = { submits: 0, dispatches: 0, forwards: 0 };
@@ -152,6 +155,7 @@ export async function createGpuRunner(
           M,
           pos0: p0,
           bias: L.bias,
+          qkNorm: L.qkNorm && { weight: L.qkNorm, eps },
           nHeads: c.nHeads,
           nKv: c.nKvHeads,
           hs,

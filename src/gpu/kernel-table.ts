@@ -144,15 +144,17 @@ export const KERNELS = {
   },
   rope_f32: {
     file: 'rope_f32',
-    constants: ['BIAS'],
+    libs: ['workgroup_reduce'],
+    constants: ['BIAS', 'QK_NORM', 'WG'],
     buffers: [
       'rw qkv: array<f32>',
       'rw kcache: array<f32>',
       'rw vcache: array<f32>',
       'read cs: array<vec2<f32>>',
       'read bias: array<f32>', // read with override BIAS
+      'read qk_norm: array<f32>', // read with override QK_NORM
     ],
-    params: ['M', 'pos0', 'n_heads', 'n_kv', 'hs', 'stride', 'k_off', 'v_off', 'style'],
+    params: ['M', 'pos0', 'n_heads', 'n_kv', 'hs', 'stride', 'k_off', 'v_off', 'style', 'eps:f32'],
   },
   attention_f32: {
     file: 'attention_f32',

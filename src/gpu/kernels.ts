@@ -5,6 +5,8 @@ import type { GpuContext } from './device.ts';
 import * as q from './matmul-quant.ts';
 import { PROLOGUE_ID, matmulScratchBytes, type MatmulCall, type Prologue, type Sink } from './matmul-quant.ts';
 import { NibbleError } from '../core/errors.ts';
+import type { RopeScaling } from '../core/model/model.ts';
+import { ropeInvFreqFor } from '../core/model/rope.ts';
 import { fail, holds, positive } from './checks.ts';
 import type { Constants, KernelName } from './kernel-table.ts';
 import type { Recorder } from './recorder.ts';
@@ -273,7 +275,7 @@ export interface RopeArgs {
   qkv: GPUBuffer; // (M, stride): q at column 0, k at kOff, v at vOff
   kcache: GPUBuffer; // (seqLen, nKv·hs)
   vcache: GPUBuffer; // (seqLen, nKv·hs)
-  table: GPUBuffer; // (seqLen, hs/2) of (cos, sin), from ropeTable
+  table: GPUBuffer; // (seqLen, hs/2) of (cos, sin), from ropeTable / ropeTableOf
   M: number;
   pos0: number;
   nHeads: number;
@@ -284,11 +286,13 @@ export interface RopeArgs {
   vOff: number;
   style: 'interleaved' | 'half';
   bias?: GPUBuffer; // (stride): bq;bk;bv as one qkv row, added before rotating (Qwen2)
+  qkNorm?: { weight: GPUBuffer; eps: number }; // weight (2·hs): q;k per-head RMSNorm weights (Qwen3)
 }
 
 /**
  * Rotates q in place and k into the cache for positions pos0..pos0+M-1; copies v into the
- * cache. With `bias`, q, k and v get their bias added first (fused: no extra dispatch).
+ * cache. With `bias`, q, k and v get their bias added first; with `qkNorm`, each q and k head is
+ * then RMS-normed over its hs values (fused: no extra dispatch either way).
  */
 export function rope(rec: Recorder, a: RopeArgs): void {
   positive('rope', ['M', a.M], ['nHeads', a.nHeads], ['nKv', a.nKv], ['hs', a.hs], ['stride', a.stride]);
@@ -304,9 +308,10 @@ export function rope(rec: Recorder, a: RopeArgs): void {
   holds('rope vcache', a.vcache, (a.pos0 + a.M) * kvDim);
   holds('rope table', a.table, (a.pos0 + a.M) * a.hs);
   if (a.bias) holds('rope bias', a.bias, a.stride);
+  if (a.qkNorm) holds('rope qk norm', a.qkNorm.weight, 2 * a.hs);
   rec.dispatch('rope_f32', {
-    constants: ropeConstants(!!a.bias),
-    buffers: [a.qkv, a.kcache, a.vcache, a.table, a.bias ?? a.table],
+    constants: ropeConstants(a.hs, !!a.bias, !!a.qkNorm),
+    buffers: [a.qkv, a.kcache, a.vcache, a.table, a.bias ?? a.table, a.qkNorm?.weight ?? a.table],
     params: {
       M: a.M,
       pos0: a.pos0,
@@ -317,27 +322,42 @@ export function rope(rec: Recorder, a: RopeArgs): void {
       k_off: a.kOff,
       v_off: a.vOff,
       style: a.style === 'interleaved' ? 0 : 1,
+      eps: a.qkNorm?.eps ?? 0,
     },
-    workgroups: rec.grid(Math.ceil((a.M * (a.nHeads + a.nKv) * (a.hs / 2)) / WG)),
+    workgroups: rec.grid(a.M * (a.nHeads + a.nKv)),
   });
 }
 
-/** Override constants of rope_f32: BIAS adds the attention biases. */
-export const ropeConstants = (bias: boolean): Constants => ({ BIAS: bias ? 1 : 0 });
+/** Threads per rope_f32 workgroup (one head): the power of two ≥ hs/2 pairs, at most 64. */
+export const ropeWorkgroupSize = (hs: number): number => Math.min(WG, 2 ** Math.ceil(Math.log2(Math.max(1, hs / 2))));
 
-/** (seqLen, hs/2) pairs (cos, sin) of pos · theta^(-2i/hs), computed in f64 as ops.rope does. */
-export function ropeTable(seqLen: number, hs: number, theta: number): Float32Array {
-  const half = hs / 2;
-  const t = new Float32Array(seqLen * hs);
+/** Override constants of rope_f32 for head size hs: BIAS adds the attention biases, QK_NORM norms q/k heads. */
+export const ropeConstants = (hs: number, bias: boolean, qkNorm: boolean): Constants => ({
+  WG: ropeWorkgroupSize(hs),
+  BIAS: bias ? 1 : 0,
+  QK_NORM: qkNorm ? 1 : 0,
+});
+
+/**
+ * (seqLen, hs/2) pairs (cos, sin) of pos · invFreq[i], computed in f64 as ops.rope does with the
+ * same table (invFreq: hs/2 values, src/core/model/rope.ts ropeInvFreq).
+ */
+export function ropeTableOf(seqLen: number, invFreq: ArrayLike<number>): Float32Array {
+  const half = invFreq.length;
+  const t = new Float32Array(seqLen * 2 * half);
   for (let pos = 0; pos < seqLen; pos++) {
     for (let i = 0; i < half; i++) {
-      const a = pos * (1 / Math.pow(theta, (2 * i) / hs));
+      const a = pos * invFreq[i];
       t[(pos * half + i) * 2] = Math.cos(a);
       t[(pos * half + i) * 2 + 1] = Math.sin(a);
     }
   }
   return t;
 }
+
+/** ropeTableOf for theta^(-2i/hs), rescaled by `scaling` when given (ropeInvFreqFor). */
+export const ropeTable = (seqLen: number, hs: number, theta: number, scaling?: RopeScaling): Float32Array =>
+  ropeTableOf(seqLen, ropeInvFreqFor(hs, theta, scaling));
 
 export interface AttentionArgs {
   q: GPUBuffer; // (M, qStride), head h at columns h·hs..

@@ -5,7 +5,7 @@
 // runner.memory(). Also compiles every pipeline the runner's steps will dispatch.
 import { NibbleError } from '../core/errors.ts';
 import { sharesEmbeddingBuffer } from '../core/plan/model-tensors.ts';
-import { kvDim, type AttentionBias, type LlamaModel } from '../core/model/model.ts';
+import { kvDim, type AttentionBias, type LlamaModel, type QkNorm } from '../core/model/model.ts';
 import type { Tensor } from '../core/tensor.ts';
 import type { GpuContext } from './device.ts';
 import * as k from './kernels.ts';
@@ -16,6 +16,7 @@ export interface GpuLayerWeights {
   rmsAtt: GPUBuffer; // (dim)
   wqkv: GpuWeight; // (qDim + 2·kvDim, dim): wq; wk; wv stacked
   bias?: GPUBuffer; // (qDim + 2·kvDim): bq; bk; bv as one qkv row (Qwen2), added by the rope kernel
+  qkNorm?: GPUBuffer; // (2·hs): q; k per-head RMSNorm weights (Qwen3), applied by the rope kernel
   wo: GpuWeight; // (dim, qDim)
   rmsFfn: GPUBuffer; // (dim)
   w13: GpuWeight; // (2·hidden, dim): w1 (gate); w3 (up) stacked
@@ -57,6 +58,21 @@ function biasRow(model: LlamaModel, b: AttentionBias, l: number): Float32Array {
   return row;
 }
 
+/** q; k norm weights of one layer as one (2·hs) vector, lengths checked. */
+function qkNormRow(model: LlamaModel, n: QkNorm, l: number): Float32Array {
+  const hs = model.config.headSize;
+  if (n.q.data.length !== hs || n.k.data.length !== hs) {
+    throw new NibbleError(
+      'bad-dims',
+      `layer ${l}: q/k norm weights have ${n.q.data.length}, ${n.k.data.length} values, the model's head size is ${hs}`,
+    );
+  }
+  const row = new Float32Array(2 * hs);
+  row.set(n.q.data, 0);
+  row.set(n.k.data, hs);
+  return row;
+}
+
 /** Uploads every weight of `model`; a weight larger than `cap` bytes is split by rows. */
 export function uploadModelWeights(ctx: GpuContext, model: LlamaModel, cap: number): GpuModelWeights {
   const w = model.weights;
@@ -81,10 +97,12 @@ export function uploadModelWeights(ctx: GpuContext, model: LlamaModel, cap: numb
     const tokEmb = track(uploadTable(ctx, w.tokEmb, 'tok_emb', cap), false);
     const layers = w.layers.map((l, i): GpuLayerWeights => {
       const bias = w.attnBias?.[i];
+      const qkNorm = w.qkNorm?.[i];
       return {
         rmsAtt: vec(l.rmsAtt, `l${i}.rms_att`),
         wqkv: lin([l.wq, l.wk, l.wv], `l${i}.wqkv`),
         ...(bias ? { bias: vec(biasRow(model, bias, i), `l${i}.attn_bias`) } : {}),
+        ...(qkNorm ? { qkNorm: vec(qkNormRow(model, qkNorm, i), `l${i}.qk_norm`) } : {}),
         wo: lin([l.wo], `l${i}.wo`),
         rmsFfn: vec(l.rmsFfn, `l${i}.rms_ffn`),
         w13: lin([l.w1, l.w3], `l${i}.w13`),
@@ -123,9 +141,9 @@ type MatmulUse = [w: GpuWeight, prologue: 'rmsnorm' | 'none' | 'swiglu', accumul
 /**
  * Compiles every pipeline a step uses, so errors surface at load and steps never stall on a
  * compile: each linear as decode (M = 1, with its fused prologue) and as prefill (M > 1), and
- * the rope variant (with or without the attention biases).
+ * the rope variant (head size hs; with or without the attention biases and the q/k norms).
  */
-export async function warmModelPipelines(ctx: GpuContext, weights: GpuModelWeights): Promise<void> {
+export async function warmModelPipelines(ctx: GpuContext, weights: GpuModelWeights, hs: number): Promise<void> {
   const uses: MatmulUse[] = [
     ...weights.layers.flatMap((L): MatmulUse[] => [
       [L.wqkv, 'rmsnorm', false],
@@ -140,7 +158,7 @@ export async function warmModelPipelines(ctx: GpuContext, weights: GpuModelWeigh
   for (const [w, prologue, acc] of uses) {
     [...k.matmulPipelines(ctx, w, 1, prologue, acc), ...k.matmulPipelines(ctx, w, 2, 'none', acc)].forEach(add);
   }
-  weights.layers.forEach((L) => add(['rope_f32', k.ropeConstants(!!L.bias)]));
+  weights.layers.forEach((L) => add(['rope_f32', k.ropeConstants(hs, !!L.bias, !!L.qkNorm)]));
   (['embed_f32', 'attention_f32', 'argmax_f32', 'rmsnorm_f32', 'silu_mul_f32'] as const).forEach((n) => add([n, {}]));
   await Promise.all([...variants.values()].map(([kernel, constants]) => ctx.pipelines.prepare(kernel, constants)));
 }

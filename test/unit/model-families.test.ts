@@ -251,25 +251,12 @@ describe('tokenizers, EOS lists and chat templates through the real loader', () 
   );
 });
 
-describe('what the WebGPU runner cannot run yet is named (core/model/gpu-support.ts)', () => {
-  it('refuses Qwen3 norms, llama3 RoPE and a head_dim ≠ hidden / heads; runs SmolLM2 and Qwen2.5', async () => {
-    const m = async (family: SyntheticOptions['family']) =>
-      (
-        await load({
-          family,
-          layers: 1,
-          vocabSize: V,
-          config: family === 'qwen3-0.6b' ? { ...NARROW, head_dim: 32 } : NARROW,
-        })
-      ).model;
-    expect(unsupportedOnGpu(await m('smollm2-135m'))).toBeUndefined();
-    expect(unsupportedOnGpu(await m('qwen2.5-0.5b'))).toBeUndefined();
-    const qwen3 = await m('qwen3-0.6b');
-    expect(unsupportedOnGpu(qwen3)).toMatch(/per-head q\/k RMSNorm/);
-    expect(unsupportedOnGpu({ ...qwen3, weights: { ...qwen3.weights, qkNorm: undefined } })).toMatch(
-      /head_dim of 32 other than hidden \/ heads = 16/,
-    );
-    expect(unsupportedOnGpu(await m('llama-3.2-1b'))).toMatch(/'llama3' RoPE scaling/);
+describe('the WebGPU runner declares every family (core/model/gpu-support.ts; test/gpu/runner-families.test.ts)', () => {
+  it('runs SmolLM2, Qwen2.5, Qwen3 (norms, head_dim ≠ hidden / heads) and llama3 RoPE', async () => {
+    for (const family of ['smollm2-135m', 'qwen2.5-0.5b', 'qwen3-0.6b', 'llama-3.2-1b'] as const) {
+      const config = family === 'qwen3-0.6b' ? { ...NARROW, head_dim: 32 } : NARROW;
+      expect(unsupportedOnGpu((await load({ family, layers: 1, vocabSize: V, config })).model)).toBeUndefined();
+    }
   }, 60_000);
 });
 

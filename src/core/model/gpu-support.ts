@@ -1,17 +1,19 @@
-// What the WebGPU runner (engine/gpu-runner.ts) can run today, as one pure check: the features of
-// core/formats/hf/runnable.ts it declares. Call at the top of createGpuRunner, before planning:
-//   const why = unsupportedOnGpu(model);
-//   if (why) throw new NibbleError('unsupported', `the WebGPU runner does not support ${why}; use the CPU backend`);
-// Flip a flag here when the GPU side gains the feature (RoPE from a frequency table for
-// ropeScaling, a per-head RMSNorm before RoPE for qkNorm, headSize · nHeads ≠ dim tested for headDim).
+// What the WebGPU runner (engine/gpu-runner.ts) can run, as one pure check: the features of
+// core/formats/hf/runnable.ts it declares. createGpuRunner calls assertRunnable with these;
+// unsupportedOnGpu says the same without throwing (e.g. to pick a backend). Each flag is true
+// only where test/gpu checks the runner against the CPU runner with the feature present:
+//   attentionBias  fused into rope_f32 (BIAS override)                  runner-bias.test.ts
+//   qkNorm         per-head RMSNorm inside rope_f32 (QK_NORM override)  rope-qknorm, runner-families
+//   ropeScaling    rope_f32's (cos, sin) table from ropeInvFreq(config)  rope-qknorm, runner-families
+//   headDim        q / attention / wo widths nHeads · headSize ≠ dim    runner-families.test.ts
 import { missingFeature, type ModelFeatures } from '../formats/hf/runnable.ts';
 import type { LlamaModel } from './model.ts';
 
 export const GPU_FEATURES: Readonly<ModelFeatures> = {
-  attentionBias: true, // fused into rope_f32 (BIAS override)
-  qkNorm: false,
-  ropeScaling: false,
-  headDim: false,
+  attentionBias: true,
+  qkNorm: true,
+  ropeScaling: true,
+  headDim: true,
 };
 
 /** The feature `model` needs that the WebGPU runner lacks, described for an error; undefined if it runs. */

@@ -270,8 +270,9 @@ export const sharesEmbeddingBuffer = (w: LlamaWeights): boolean => w.wcls === w.
  * Every weight of `model` as the WebGPU runner uploads it (names are the upload labels):
  * tok_emb (f32, even when stored quantized: the embedding kernel reads f32); per layer
  * l<i>.rms_att, l<i>.wqkv (one entry per run: l<i>.wqkv.<r> when wq, wk, wv cannot merge),
- * l<i>.attn_bias (bq;bk;bv, Qwen2 only), l<i>.wo, l<i>.rms_ffn, l<i>.w13, l<i>.w2; rms_final;
- * wcls unless it shares the embedding's buffer. Bytes are padded buffer sizes.
+ * l<i>.attn_bias (bq;bk;bv, Qwen2 only), l<i>.qk_norm (q;k norm weights, 2·headSize, Qwen3
+ * only), l<i>.wo, l<i>.rms_ffn, l<i>.w13, l<i>.w2; rms_final; wcls unless it shares the
+ * embedding's buffer. Bytes are padded buffer sizes.
  */
 export function describeModelTensors(model: LlamaModel): TensorPlanEntry[] {
   const w = model.weights;
@@ -306,6 +307,8 @@ export function describeModelTensors(model: LlamaModel): TensorPlanEntry[] {
     linear(`l${i}.wqkv`, [l.wq, l.wk, l.wv]);
     const bias = w.attnBias?.[i];
     if (bias) vector(`l${i}.attn_bias`, bias.bq.data.length + bias.bk.data.length + bias.bv.data.length);
+    const qkNorm = w.qkNorm?.[i];
+    if (qkNorm) vector(`l${i}.qk_norm`, qkNorm.q.data.length + qkNorm.k.data.length);
     linear(`l${i}.wo`, [l.wo]);
     vector(`l${i}.rms_ffn`, numel(l.rmsFfn.shape));
     linear(`l${i}.w13`, [l.w1, l.w3]);

@@ -4,9 +4,10 @@
 // instead of silently computing something else. Features and who handles them today:
 //   attentionBias  Qwen2 q/k/v biases (weights.attnBias): CPU forward, WebGPU runner (fused into
 //                  rope_f32), .nibble file; GGUF and GPTQ export refuse
-//   qkNorm         Qwen3 per-head q/k RMSNorm (weights.qkNorm): CPU forward only
-//   ropeScaling    'linear' / 'llama3' frequencies (config.ropeScaling): CPU forward only
-//   headDim        headSize · nHeads ≠ dim (Qwen3-0.6B): CPU forward; see model/gpu-support.ts
+//   qkNorm         Qwen3 per-head q/k RMSNorm (weights.qkNorm): CPU forward, WebGPU runner
+//   ropeScaling    'linear' / 'llama3' frequencies (config.ropeScaling): CPU forward, WebGPU runner
+//   headDim        headSize · nHeads ≠ dim (Qwen3-0.6B): CPU forward, WebGPU runner
+//   (the WebGPU runner's list: model/gpu-support.ts GPU_FEATURES)
 // The CPU forward (core/model/forward.ts) runs every feature and does not call this.
 import { NibbleError } from '../../errors.ts';
 import type { LlamaModel } from '../../model/model.ts';
