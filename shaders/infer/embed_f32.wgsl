@@ -11,20 +11,15 @@
 //                                   (vocab, dim) table
 //   3 rw       out:    array<f32>   (M, dim)
 // Dispatch: ceil(M * dim / 64) workgroups of 64 threads, one output value per thread, laid
-// out on an (x, y) grid (linear id = y * num_workgroups.x + x) so any count fits the
+// out on an (x, y) grid (lib/per_item.wgsl) (linear id = y * num_workgroups.x + x) so any count fits the
 // per-dimension limit. An id >= vocab writes zeros (every part alike); the wrapper rejects
 // such ids first.
 
-@compute @workgroup_size(64)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= p.M * p.dim) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.M * p.dim;
+}
+
+fn item(i: u32) {
   let m = i / p.dim;
   let d = i % p.dim;
   let tok = tokens[p.tok_off + m];

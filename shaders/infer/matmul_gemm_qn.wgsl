@@ -15,27 +15,14 @@
 //   6 rw       out:  array<f32>  (M, ldo), columns n_off .. n_off + N written; must not alias x
 // Dispatch: (ceil(N / 32), ceil(M / 32)) workgroups of 16×16 threads. Tiles (32×32 outputs per
 // workgroup, K in steps of 32: whole packed words for every BITS), staging and thread ownership:
-// lib/gemm_tile.wgsl (prepended by src/gpu/kernel-table.ts), which calls w_hat below.
+// lib/gemm_tile.wgsl (prepended by src/gpu/kernel-table.ts), which calls w_hat below; scale_at
+// and zero_at: lib/qn_scales.wgsl.
 
 override ACCUMULATE: bool = false;
 override BITS: u32 = 4u;
 override SCALE_F16: bool = false;
 override ASYM: bool = false;
 override GIDX: bool = false;
-
-fn scale_at(i: u32) -> f32 {
-  if (SCALE_F16) {
-    return unpack2x16float(s[i >> 1u])[i & 1u];
-  }
-  return bitcast<f32>(s[i]);
-}
-
-fn zero_at(i: u32) -> f32 {
-  if (ASYM) {
-    return f32((z[i >> 2u] >> (8u * (i & 3u))) & 255u);
-  }
-  return f32(1u << (BITS - 1u));
-}
 
 // Code of value k of row n (packing.ts readCode).
 fn code(n: u32, k: u32) -> u32 {

@@ -31,11 +31,7 @@ override ACCUMULATE: bool = false;
 var<workgroup> red: array<f32, ROWS * WG>; // (ROWS, WG) partial sums
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let n0 = (wid.y * nwg.x + wid.x) * ROWS;
   if (n0 >= p.N) {
     return; // whole workgroup leaves together: n0 is uniform
@@ -43,12 +39,7 @@ fn main(
 
   var inv_rms = 1.0;
   if (PROLOGUE == 1u) {
-    var ss = 0.0;
-    for (var k = lid; k < p.K; k += WG) {
-      let v = x[p.x_off + k];
-      ss += v * v;
-    }
-    inv_rms = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(p.K) + p.eps);
+    inv_rms = rms_scale(workgroup_sum(lid, x_sum_sq(lid)));
   }
 
   // Rows past N (last workgroup) read row N - 1 and are never stored.

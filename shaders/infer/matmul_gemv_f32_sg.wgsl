@@ -67,12 +67,7 @@ fn main(
 
   var inv_rms = 1.0;
   if (PROLOGUE == 1u) {
-    var ss = 0.0;
-    for (var k = lid; k < p.K; k += WG) {
-      let v = x[p.x_off + k];
-      ss += v * v;
-    }
-    inv_rms = 1.0 / sqrt(workgroup_sum(lid, lane, sg_size, ss) / f32(p.K) + p.eps);
+    inv_rms = rms_scale(workgroup_sum(lid, lane, sg_size, x_sum_sq(lid)));
   }
 
   // Rows past N (last workgroup) read row N - 1 and are never stored.

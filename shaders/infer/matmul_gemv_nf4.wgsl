@@ -18,8 +18,10 @@
 // matmul_gemv_qn: thread (lid / TC, lid % TC) owns RPT = ROWS / RG rows and walks chunks of
 // CV = 8 columns c = lane, lane + TC, ..., computing x̂ once per chunk for all its rows. When
 // K and block are multiples of 8 a chunk is one word in one block: acc += absmax · Σ CODE·x̂.
-// workgroup_sum (lib/workgroup_reduce.wgsl) and x_hat, the fused prologue
-// (lib/matmul_prologue.wgsl), are prepended by the kernel table (src/gpu/kernel-table.ts).
+// workgroup_sum (lib/workgroup_reduce.wgsl), x_hat / x_sum_sq / rms_scale, the fused prologue
+// (lib/matmul_prologue.wgsl), and store_rows, the lane reduction and store (lib/gemv_lanes.wgsl),
+// and code_value (lib/nf4_codebook.wgsl) are prepended by the kernel table
+// (src/gpu/kernel-table.ts).
 
 const ROWS = 8u;
 const CV = 8u; // columns per chunk
@@ -30,26 +32,7 @@ override ACCUMULATE: bool = false;
 override CODEBOOK: u32 = 0u;
 override RPT: u32 = ROWS / (WG / TC); // rows per thread
 
-// src/core/quant/nf4.ts NF4_CODE and FP4_CODE (the same decimals, so the same f32 values).
-const NF4 = array<f32, 16>(
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-  -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
-);
-const FP4 = array<f32, 16>(
-  0.0, 5.208333333e-3, 0.66666667, 1.0, 0.33333333, 0.5, 0.16666667, 0.25,
-  -0.0, -5.208333333e-3, -0.66666667, -1.0, -0.33333333, -0.5, -0.16666667, -0.25,
-);
-
 var<workgroup> red: array<f32, ROWS * TC>; // (ROWS, TC) partial sums; >= WG entries
-
-fn code_value(c: u32) -> f32 {
-  if (CODEBOOK == 1u) {
-    return FP4[c];
-  }
-  return NF4[c];
-}
 
 // Code of flattened element e.
 fn code(e: u32) -> u32 {
@@ -57,11 +40,7 @@ fn code(e: u32) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let n0 = (wid.y * nwg.x + wid.x) * ROWS;
   if (n0 >= p.N) {
     return; // whole workgroup leaves together: n0 is uniform
@@ -71,12 +50,7 @@ fn main(
 
   var inv_rms = 1.0;
   if (PROLOGUE == 1u) {
-    var ss = 0.0;
-    for (var k = lid; k < p.K; k += WG) {
-      let v = x[p.x_off + k];
-      ss += v * v;
-    }
-    inv_rms = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(p.K) + p.eps);
+    inv_rms = rms_scale(workgroup_sum(lid, x_sum_sq(lid)));
   }
 
   var row: array<u32, ROWS>; // rows past N read row N - 1 and are never stored
@@ -110,29 +84,5 @@ fn main(
     }
   }
 
-  for (var i = 0u; i < RPT; i++) {
-    red[(r0 + i) * TC + lane] = acc[i];
-  }
-  workgroupBarrier();
-  for (var st = TC / 2u; st > 0u; st >>= 1u) {
-    if (lane < st) {
-      for (var i = 0u; i < RPT; i++) {
-        red[(r0 + i) * TC + lane] += red[(r0 + i) * TC + lane + st];
-      }
-    }
-    workgroupBarrier();
-  }
-
-  if (lane == 0u) {
-    for (var i = 0u; i < RPT; i++) {
-      let n = n0 + r0 + i;
-      if (n < p.N) {
-        var v = red[(r0 + i) * TC];
-        if (ACCUMULATE) {
-          v += out[p.n_off + n];
-        }
-        out[p.n_off + n] = v;
-      }
-    }
-  }
+  store_rows(lane, r0, n0, acc);
 }

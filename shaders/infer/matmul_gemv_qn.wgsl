@@ -34,8 +34,10 @@
 // and uses them for all its rows (x is read once per thread and chunk, not per row). When no
 // chunk straddles a group (no gidx; CV divides group, or one group per row) scale and zero are read once per chunk
 // and row: acc += scale · Σ_j (q_j − zero) · x̂_j. A tree reduction over the TC lanes sums each row.
-// workgroup_sum (lib/workgroup_reduce.wgsl) and x_hat, the fused prologue
-// (lib/matmul_prologue.wgsl), are prepended by the kernel table (src/gpu/kernel-table.ts).
+// workgroup_sum (lib/workgroup_reduce.wgsl), x_hat / x_sum_sq / rms_scale, the fused prologue
+// (lib/matmul_prologue.wgsl), and store_rows, the lane reduction and store (lib/gemv_lanes.wgsl),
+// and scale_at / zero_at (lib/qn_scales.wgsl) are prepended by the kernel table
+// (src/gpu/kernel-table.ts).
 
 const ROWS = 8u;
 override WG: u32 = 64u;
@@ -52,20 +54,6 @@ override CW: u32 = select(1u, 3u, BITS == 3u); // words per chunk
 
 var<workgroup> red: array<f32, ROWS * TC>; // (ROWS, TC) partial sums; >= WG entries
 
-fn scale_at(i: u32) -> f32 {
-  if (SCALE_F16) {
-    return unpack2x16float(s[i >> 1u])[i & 1u];
-  }
-  return bitcast<f32>(s[i]);
-}
-
-fn zero_at(i: u32) -> f32 {
-  if (ASYM) {
-    return f32((z[i >> 2u] >> (8u * (i & 3u))) & 255u);
-  }
-  return f32(1u << (BITS - 1u));
-}
-
 // Code j (< CV) of a chunk held in w (w[0] only unless BITS = 3).
 fn code(w: array<u32, 3>, j: u32) -> u32 {
   if (BITS == 3u) {
@@ -75,11 +63,7 @@ fn code(w: array<u32, 3>, j: u32) -> u32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let n0 = (wid.y * nwg.x + wid.x) * ROWS;
   if (n0 >= p.N) {
     return; // whole workgroup leaves together: n0 is uniform
@@ -89,12 +73,7 @@ fn main(
 
   var inv_rms = 1.0;
   if (PROLOGUE == 1u) {
-    var ss = 0.0;
-    for (var k = lid; k < p.K; k += WG) {
-      let v = x[p.x_off + k];
-      ss += v * v;
-    }
-    inv_rms = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(p.K) + p.eps);
+    inv_rms = rms_scale(workgroup_sum(lid, x_sum_sq(lid)));
   }
 
   // Rows past N (last workgroup) read row N - 1 and are never stored.
@@ -140,29 +119,5 @@ fn main(
     }
   }
 
-  for (var i = 0u; i < RPT; i++) {
-    red[(r0 + i) * TC + lane] = acc[i];
-  }
-  workgroupBarrier();
-  for (var st = TC / 2u; st > 0u; st >>= 1u) {
-    if (lane < st) {
-      for (var i = 0u; i < RPT; i++) {
-        red[(r0 + i) * TC + lane] += red[(r0 + i) * TC + lane + st];
-      }
-    }
-    workgroupBarrier();
-  }
-
-  if (lane == 0u) {
-    for (var i = 0u; i < RPT; i++) {
-      let n = n0 + r0 + i;
-      if (n < p.N) {
-        var v = red[(r0 + i) * TC];
-        if (ACCUMULATE) {
-          v += out[p.n_off + n];
-        }
-        out[p.n_off + n] = v;
-      }
-    }
-  }
+  store_rows(lane, r0, n0, acc);
 }

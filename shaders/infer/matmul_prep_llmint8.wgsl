@@ -27,11 +27,7 @@ var<workgroup> mask: array<atomic<u32>, MASK_WORDS>; // zero-initialized
 var<workgroup> red: array<f32, WG>;
 
 @compute @workgroup_size(WG)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let m = wid.y * nwg.x + wid.x;
   if (m >= p.M) {
     return; // whole workgroup leaves together
@@ -59,15 +55,7 @@ fn main(
       mx = max(mx, abs(x[m * p.K + k]));
     }
   }
-  red[lid] = mx;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st >>= 1u) {
-    if (lid < st) {
-      red[lid] = max(red[lid], red[lid + st]);
-    }
-    workgroupBarrier();
-  }
-  let amax = red[0];
+  let amax = workgroup_max(lid, mx);
 
   for (var c = lid; c < p.wpr; c += WG) {
     var qv: vec4i;

@@ -5,18 +5,13 @@
 //   1 read     gu:  array<f32>   (M, 2H): each row is [gate (H) | up (H)], the output of the
 //                                fused w1/w3 matmul
 //   2 rw       out: array<f32>   (M, H)
-// Dispatch: ceil(M * H / 64) workgroups of 64 threads on an (x, y) grid, one value each.
+// Dispatch: ceil(M * H / 64) workgroups of 64 threads on an (x, y) grid (lib/per_item.wgsl), one value each.
 
-@compute @workgroup_size(64)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= p.M * p.H) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.M * p.H;
+}
+
+fn item(i: u32) {
   let m = i / p.H;
   let j = i % p.H;
   let g = gu[m * 2u * p.H + j];

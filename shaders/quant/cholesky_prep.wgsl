@@ -10,14 +10,13 @@
 //   1 read     H: array<f32>   (n, n)
 //   2 read     q: array<u32>   (n) source row / column of each destination index
 //   3 rw       A: array<f32>   (n, n); must not alias H
-// Dispatch: ceil(n² / 64) workgroups of 64 on an (x, y) grid; one thread per element.
+// Dispatch: ceil(n² / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); one thread per element.
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (e >= p.n * p.n) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.n * p.n;
+}
+
+fn item(e: u32) {
   let i = e / p.n;
   let j = e % p.n;
   var v = H[q[i] * p.n + q[j]];

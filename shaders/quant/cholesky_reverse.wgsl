@@ -6,14 +6,13 @@
 //   0 uniform  Params {n}
 //   1 read     X: array<f32>   (n, n) lower triangular
 //   2 rw       U: array<f32>   (n, n); must not alias X
-// Dispatch: ceil(n² / 64) workgroups of 64 on an (x, y) grid; one thread per element.
+// Dispatch: ceil(n² / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); one thread per element.
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (e >= p.n * p.n) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.n * p.n;
+}
+
+fn item(e: u32) {
   let i = e / p.n;
   let j = e % p.n;
   var v = 0.0;

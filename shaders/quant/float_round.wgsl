@@ -13,17 +13,16 @@
 //   0 uniform  Params {n, mb, emin (i32), max_bits, overflow}
 //   1 read     x:   array<u32>   (n) f32 bit patterns
 //   2 rw       out: array<u32>   (n) f32 bit patterns; may not alias x
-// Dispatch: ceil(n / 64) workgroups of 64 on an (x, y) grid; one thread per element.
+// Dispatch: ceil(n / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); one thread per element.
 
 const NAN = 0x7fc00000u;
 const INF = 0x7f800000u;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= p.n) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.n;
+}
+
+fn item(i: u32) {
   let b = x[i];
   let sign = b & 0x80000000u;
   let mag = b & 0x7fffffffu;

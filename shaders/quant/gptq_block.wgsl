@@ -15,17 +15,16 @@
 //   5 rw       codes: array<u32>   (rows, cols) one code per u32
 //   6 rw       err:   array<f32>   (rows, 128) this block's errors, for gptq_update
 //   7 rw       loss:  array<f32>   (rows) accumulated over blocks
-// Dispatch: ceil(rows / 64) workgroups of 64 on an (x, y) grid; one thread per row. All
+// Dispatch: ceil(rows / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); one thread per row. All
 // threads of a workgroup read the same U entries (broadcast).
 
 const BI = 128u;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let r = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (r >= p.rows) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.rows;
+}
+
+fn item(r: u32) {
   let cnt = min(p.cnt, BI);
   var w1: array<f32, BI>;
   for (var k = 0u; k < cnt; k++) {

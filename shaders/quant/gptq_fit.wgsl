@@ -9,15 +9,14 @@
 //   0 uniform  Params {rows, cols, G, n_groups, g0, ng, maxq, sym}
 //   1 read     W:    array<f32>   (rows, cols)
 //   2 rw       grid: array<f32>   (rows, n_groups, 2): (scale, zero)
-// Dispatch: ceil(rows · ng / 64) workgroups of 64 on an (x, y) grid; one thread per
+// Dispatch: ceil(rows · ng / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); one thread per
 // (row, group), consecutive threads on consecutive groups of a row.
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (t >= p.rows * p.ng) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.rows * p.ng;
+}
+
+fn item(t: u32) {
   let r = t / p.ng;
   let g = p.g0 + t % p.ng;
   let c0 = g * p.G;

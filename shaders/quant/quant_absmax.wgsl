@@ -8,14 +8,13 @@
 //   1 read     x:      array<u32>          (n) f32 bit patterns
 //   2 rw       absmax: array<u32>          (n_blocks) f32 bits
 //   3 rw       status: array<atomic<u32>>  (≥ 1)
-// Dispatch: ceil(n_blocks / 64) workgroups of 64 on an (x, y) grid; one thread per block.
+// Dispatch: ceil(n_blocks / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); one thread per block.
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let b = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (b >= p.n_blocks) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.n_blocks;
+}
+
+fn item(b: u32) {
   let start = b * p.B;
   let end = min(start + p.B, p.n);
   var m = 0u;

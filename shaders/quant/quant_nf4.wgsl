@@ -16,7 +16,7 @@
 //   1 read     x:      array<u32>   (n) f32 bit patterns
 //   2 read     absmax: array<u32>   (⌈n / B⌉) f32 bits, from quant_absmax
 //   3 rw       out:    array<u32>   (n_words = ⌈n / 8⌉)
-// Dispatch: ceil(n_words / 64) workgroups of 64 on an (x, y) grid; one thread per word.
+// Dispatch: ceil(n_words / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); one thread per word.
 
 override FP4: bool = false;
 
@@ -56,12 +56,11 @@ fn code_of(xn: u32) -> u32 {
   return c;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let wd = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (wd >= p.n_words) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.n_words;
+}
+
+fn item(wd: u32) {
   let pad = select(7u, 0u, FP4);
   var word = 0u;
   var b_cur = 0xffffffffu;

@@ -17,7 +17,7 @@
 //   2 read     scales: array<u32>   (rows · n_groups) f32 bits, or fp16 pairs
 //   3 read     zeros:  array<u32>   (⌈rows · n_groups / 4⌉) bytes; any buffer when has_zeros = 0
 //   4 rw       out:    array<u32>   (rows, wpr) packed words
-// Dispatch: ceil(rows · units / 64) workgroups of 64 on an (x, y) grid, units = words per row
+// Dispatch: ceil(rows · units / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl), units = words per row
 // (⌈cols / 32⌉ blocks of 3 words for BITS 3); one thread per (row, unit) writes whole words.
 
 override BITS: u32 = 4u;
@@ -36,12 +36,11 @@ fn zero_of(f: u32) -> i32 {
   return i32(1u << (BITS - 1u));
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (t >= p.rows * p.units) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.rows * p.units;
+}
+
+fn item(t: u32) {
   let r = t / p.units;
   let u = t % p.units;
   let per = select(32u / BITS, 32u, BITS == 3u); // values per unit

@@ -17,7 +17,7 @@
 //   2 rw       scales: array<u32>          (n) f32 bits, or (⌈n / 2⌉) fp16 pairs when f16
 //   3 rw       zeros:  array<u32>          (⌈n / 4⌉) bytes; untouched unless write_zeros
 //   4 rw       status: array<atomic<u32>>  (≥ 1)
-// Dispatch: ceil(⌈n / 4⌉ / 64) workgroups of 64 on an (x, y) grid; thread t owns entries
+// Dispatch: ceil(⌈n / 4⌉ / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); thread t owns entries
 // 4t .. 4t + 3, i.e. exactly one zeros word, two fp16 words or four f32 scales.
 
 const ONE = 0x3f800000u;
@@ -54,13 +54,12 @@ fn fit(neg_in: u32, pos_in: u32) -> vec2u {
   return vec2u(scale, zero);
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.y * nwg.x + wid.x) * 64u + lid;
+fn item_count() -> u32 {
+  return (p.n + 3u) / 4u; // 4t < n
+}
+
+fn item(t: u32) {
   let f0 = 4u * t;
-  if (f0 >= p.n) {
-    return;
-  }
   var whole = vec2u(0u, 0u);
   if (p.tensor != 0u) {
     var neg = 0u;

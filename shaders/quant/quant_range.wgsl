@@ -11,15 +11,14 @@
 //   1 read     w:      array<u32>          (rows, cols) f32 bit patterns, row-major
 //   2 rw       ranges: array<u32>          (rows · n_groups, 2)
 //   3 rw       status: array<atomic<u32>>  (≥ 1)
-// Dispatch: ceil(rows · n_groups / 64) workgroups of 64 on an (x, y) grid; one thread per
+// Dispatch: ceil(rows · n_groups / 64) workgroups of 64 on an (x, y) grid (lib/per_item.wgsl); one thread per
 // (row, group), scanning its G columns in order.
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let f = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (f >= p.rows * p.n_groups) {
-    return;
-  }
+fn item_count() -> u32 {
+  return p.rows * p.n_groups;
+}
+
+fn item(f: u32) {
   let r = f / p.n_groups;
   let g = f % p.n_groups;
   let c0 = g * p.G;

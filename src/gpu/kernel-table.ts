@@ -32,11 +32,13 @@ export const KERNELS = {
   // ---- inference (src/gpu/kernels.ts, src/gpu/matmul-quant.ts) ----
   embed_f32: {
     file: 'embed_f32',
+    libs: ['per_item'],
     buffers: ['read tokens: array<u32>', 'read table: array<f32>', 'rw out: array<f32>'],
     params: ['M', 'dim', 'vocab', 'tok_off', 'row0', 'rows'],
   },
   rmsnorm_f32: {
     file: 'rmsnorm_f32',
+    libs: ['workgroup_reduce'],
     buffers: ['read x: array<f32>', 'read weight: array<f32>', 'rw out: array<f32>'],
     params: ['M', 'dim', 'eps:f32'],
   },
@@ -64,7 +66,7 @@ export const KERNELS = {
   // Packed quantized weights (layouts in each shader's header).
   matmul_gemv_qn: {
     file: 'matmul_gemv_qn',
-    libs: GEMV,
+    libs: [...GEMV, 'gemv_lanes', 'qn_scales'],
     constants: [...GEMV_QUANT, 'BITS', 'SCALE_F16', 'ASYM', 'GIDX', 'CV', 'CW'],
     buffers: [
       'read q: array<u32>',
@@ -79,7 +81,7 @@ export const KERNELS = {
   },
   matmul_gemm_qn: {
     file: 'matmul_gemm_qn',
-    libs: ['gemm_tile'],
+    libs: ['gemm_tile', 'qn_scales'],
     constants: ['ACCUMULATE', 'BITS', 'SCALE_F16', 'ASYM', 'GIDX'],
     buffers: [
       'read x: array<f32>',
@@ -93,7 +95,7 @@ export const KERNELS = {
   },
   matmul_gemv_nf4: {
     file: 'matmul_gemv_nf4',
-    libs: GEMV,
+    libs: [...GEMV, 'gemv_lanes', 'nf4_codebook'],
     constants: [...GEMV_QUANT, 'CODEBOOK'],
     buffers: [
       'read q: array<u32>',
@@ -106,7 +108,7 @@ export const KERNELS = {
   },
   matmul_gemm_nf4: {
     file: 'matmul_gemm_nf4',
-    libs: ['gemm_tile'],
+    libs: ['gemm_tile', 'nf4_codebook'],
     constants: ['ACCUMULATE', 'CODEBOOK'],
     buffers: ['read x: array<f32>', 'read q: array<u32>', 'read absmax: array<f32>', 'rw out: array<f32>'],
     params: ['M', 'N', 'K', 'block', 'n_off', 'ldo'],
@@ -126,7 +128,7 @@ export const KERNELS = {
   },
   matmul_prep_llmint8: {
     file: 'matmul_prep_llmint8',
-    libs: ['int8_round'],
+    libs: ['int8_round', 'workgroup_reduce'],
     buffers: ['read x: array<f32>', 'rw scratch: array<u32>'],
     params: ['M', 'K', 'wpr', 'thr:f32', 'outliers', 'mask_off', 'sx_off', 'xq_off'],
   },
@@ -161,18 +163,24 @@ export const KERNELS = {
     buffers: ['read q: array<f32>', 'read kcache: array<f32>', 'read vcache: array<f32>', 'rw out: array<f32>'],
     params: ['M', 'pos0', 'n_heads', 'n_kv', 'hs', 'q_stride', 'scale:f32'],
   },
-  silu_mul_f32: { file: 'silu_mul_f32', buffers: ['read gu: array<f32>', 'rw out: array<f32>'], params: ['M', 'H'] },
+  silu_mul_f32: {
+    file: 'silu_mul_f32',
+    libs: ['per_item'],
+    buffers: ['read gu: array<f32>', 'rw out: array<f32>'],
+    params: ['M', 'H'],
+  },
   argmax_f32: { file: 'argmax_f32', buffers: ['read x: array<f32>', 'rw out: array<u32>'], params: ['n', 'off'] },
 
   // ---- quantization (src/gpu/quant-*.ts); quant_softfloat: bit-exact integer float arithmetic ----
   quant_range: {
     file: 'quant_range',
+    libs: ['per_item'],
     buffers: ['read w: array<u32>', 'rw ranges: array<u32>', 'rw status: array<atomic<u32>>'],
     params: ['rows', 'cols', 'G', 'n_groups'],
   },
   quant_params: {
     file: 'quant_params',
-    libs: ['quant_softfloat'],
+    libs: ['per_item', 'quant_softfloat'],
     buffers: [
       'read ranges: array<u32>',
       'rw scales: array<u32>',
@@ -183,7 +191,7 @@ export const KERNELS = {
   },
   quant_pack: {
     file: 'quant_pack',
-    libs: ['quant_softfloat'],
+    libs: ['per_item', 'quant_softfloat'],
     constants: ['BITS'],
     buffers: ['read w: array<u32>', 'read scales: array<u32>', 'read zeros: array<u32>', 'rw out: array<u32>'],
     params: ['rows', 'cols', 'G', 'n_groups', 'wpr', 'units', 'bits', 'f16', 'has_zeros'],
@@ -196,24 +204,26 @@ export const KERNELS = {
   },
   quant_absmax: {
     file: 'quant_absmax',
+    libs: ['per_item'],
     buffers: ['read x: array<u32>', 'rw absmax: array<u32>', 'rw status: array<atomic<u32>>'],
     params: ['n', 'B', 'n_blocks'],
   },
   quant_nf4: {
     file: 'quant_nf4',
-    libs: ['quant_softfloat'],
+    libs: ['per_item', 'quant_softfloat'],
     constants: ['FP4'],
     buffers: ['read x: array<u32>', 'read absmax: array<u32>', 'rw out: array<u32>'],
     params: ['n', 'B', 'n_words'],
   },
   float_round: {
     file: 'float_round',
-    libs: ['quant_softfloat'],
+    libs: ['per_item', 'quant_softfloat'],
     buffers: ['read x: array<u32>', 'rw out: array<u32>'],
     params: ['n', 'mb', 'emin:i32', 'max_bits', 'overflow'],
   },
   float_trunc: {
     file: 'float_trunc',
+    libs: ['per_item'],
     buffers: ['read x: array<u32>', 'rw out: array<u32>'],
     params: ['n', 'k', 'mode'],
   },
@@ -238,6 +248,7 @@ export const KERNELS = {
   },
   cholesky_prep: {
     file: 'cholesky_prep',
+    libs: ['per_item'],
     buffers: ['read H: array<f32>', 'read q: array<u32>', 'rw A: array<f32>'],
     params: ['n', 'damp:f32'],
   },
@@ -257,14 +268,21 @@ export const KERNELS = {
     buffers: ['read L: array<f32>', 'rw X: array<f32>'],
     params: ['n', 'bi'],
   },
-  cholesky_reverse: { file: 'cholesky_reverse', buffers: ['read X: array<f32>', 'rw U: array<f32>'], params: ['n'] },
+  cholesky_reverse: {
+    file: 'cholesky_reverse',
+    libs: ['per_item'],
+    buffers: ['read X: array<f32>', 'rw U: array<f32>'],
+    params: ['n'],
+  },
   gptq_fit: {
     file: 'gptq_fit',
+    libs: ['per_item'],
     buffers: ['read W: array<f32>', 'rw grid: array<f32>'],
     params: ['rows', 'cols', 'G', 'n_groups', 'g0', 'ng', 'maxq', 'sym'],
   },
   gptq_block: {
     file: 'gptq_block',
+    libs: ['per_item'],
     buffers: [
       'read W: array<f32>',
       'read U: array<f32>',

@@ -38,8 +38,12 @@ import quant_params from '../../shaders/quant/quant_params.wgsl?raw';
 import quant_range from '../../shaders/quant/quant_range.wgsl?raw';
 import copy_stream from '../../shaders/bench/copy_stream.wgsl?raw';
 import lib_gemm_tile from '../../shaders/lib/gemm_tile.wgsl?raw';
+import lib_gemv_lanes from '../../shaders/lib/gemv_lanes.wgsl?raw';
 import lib_int8_round from '../../shaders/lib/int8_round.wgsl?raw';
 import lib_matmul_prologue from '../../shaders/lib/matmul_prologue.wgsl?raw';
+import lib_nf4_codebook from '../../shaders/lib/nf4_codebook.wgsl?raw';
+import lib_per_item from '../../shaders/lib/per_item.wgsl?raw';
+import lib_qn_scales from '../../shaders/lib/qn_scales.wgsl?raw';
 import lib_quant_softfloat from '../../shaders/lib/quant_softfloat.wgsl?raw';
 import lib_workgroup_reduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 
@@ -88,8 +92,12 @@ export type ShaderFile = keyof typeof SHADERS;
 /** WGSL libraries (shaders/lib): functions a kernel calls, prepended to it; never a kernel themselves. */
 export const LIBRARIES = {
   gemm_tile: lib_gemm_tile,
+  gemv_lanes: lib_gemv_lanes,
   int8_round: lib_int8_round,
   matmul_prologue: lib_matmul_prologue,
+  nf4_codebook: lib_nf4_codebook,
+  per_item: lib_per_item,
+  qn_scales: lib_qn_scales,
   quant_softfloat: lib_quant_softfloat,
   workgroup_reduce: lib_workgroup_reduce,
 } as const;
