@@ -29,7 +29,9 @@ export function standaloneSvg(svg: SVGSVGElement): { text: string; width: number
   clone.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   clone.setAttribute('width', String(width));
   clone.setAttribute('height', String(height));
-  clone.setAttribute('style', 'font-family: Inter, system-ui, sans-serif; font-size: 12px;');
+  // SVG presentation attributes, not a style attribute: the page's CSP forbids inline styles.
+  clone.setAttribute('font-family', 'Inter, system-ui, sans-serif');
+  clone.setAttribute('font-size', '12px');
   return { text: new XMLSerializer().serializeToString(clone), width, height };
 }
 
