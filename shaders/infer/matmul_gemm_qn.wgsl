@@ -16,7 +16,7 @@
 // Dispatch: (ceil(N / 32), ceil(M / 32)) workgroups of 16×16 threads. Tiles (32×32 outputs per
 // workgroup, K in steps of 32: whole packed words for every BITS), staging and thread ownership:
 // lib/gemm_tile.wgsl (prepended by src/gpu/kernel-table.ts), which calls w_hat below; scale_at
-// and zero_at: lib/qn_scales.wgsl.
+// and zero_at: lib/qn_scales.wgsl; read_code: lib/qn_code.wgsl.
 
 override ACCUMULATE: bool = false;
 override BITS: u32 = 4u;
@@ -24,25 +24,13 @@ override SCALE_F16: bool = false;
 override ASYM: bool = false;
 override GIDX: bool = false;
 
-// Code of value k of row n (packing.ts readCode).
-fn code(n: u32, k: u32) -> u32 {
-  let base = n * p.wpr;
-  if (BITS == 3u) {
-    let b = base + 3u * (k >> 5u);
-    let j = k & 31u;
-    return ((q[b + (j >> 4u)] >> (2u * (j & 15u))) & 3u) | (((q[b + 2u] >> j) & 1u) << 2u);
-  }
-  let per = 32u / BITS;
-  return (q[base + k / per] >> (BITS * (k % per))) & ((1u << BITS) - 1u);
-}
-
 fn w_hat(n: u32, k: u32) -> f32 {
   var gk = k / p.group;
   if (GIDX) {
     gk = gidx[k];
   }
   let gi = n * p.n_groups + gk;
-  return scale_at(gi) * (f32(code(n, k)) - zero_at(gi));
+  return scale_at(gi) * (f32(read_code(n * p.wpr, k)) - zero_at(gi));
 }
 
 @compute @workgroup_size(16, 16)

@@ -12,7 +12,7 @@
 //
 // Bindings (group 0):
 //   0 uniform  Params {rows, cols, wpr, G, n_groups, bits, has_w, has_gidx}
-//   1 read     data:   array<u32>          (rows, wpr) packed codes
+//   1 read     q:      array<u32>          (rows, wpr) packed codes (read_code, lib/qn_code.wgsl)
 //   2 read     w:      array<u32>          (rows, cols) f32 bits; any buffer unless has_w
 //   3 read     scales: array<u32>          (rows · n_groups) f32 bits; any buffer unless has_w
 //   4 read     zeros:  array<u32>          (rows · n_groups) one zero point per u32; ditto
@@ -26,16 +26,6 @@ const NB = 258u;
 
 var<workgroup> bins: array<atomic<u32>, NB>;
 
-fn read_code(row: u32, j: u32) -> u32 {
-  if (BITS == 3u) {
-    let b = row + 3u * (j >> 5u);
-    let k = j & 31u;
-    return ((data[b + (k >> 4u)] >> (2u * (k & 15u))) & 3u) | (((data[b + 2u] >> k) & 1u) << 2u);
-  }
-  let per = 32u / BITS;
-  return (data[row + j / per] >> (BITS * (j % per))) & ((1u << BITS) - 1u);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
@@ -47,10 +37,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let g = select(j / p.G, gidx[j], p.has_gidx != 0u);
       let f = r * p.n_groups + g;
       let x = w[i];
-      let q = sf_div_rint(x, scales[f]) + i32(zeros[f]);
-      if (q < 0) {
+      let c = sf_div_rint(x, scales[f]) + i32(zeros[f]);
+      if (c < 0) {
         atomicAdd(&bins[256], 1u);
-      } else if (q > i32((1u << p.bits) - 1u)) {
+      } else if (c > i32((1u << p.bits) - 1u)) {
         atomicAdd(&bins[257], 1u);
       }
     }

@@ -81,7 +81,7 @@ export const KERNELS = {
   },
   matmul_gemm_qn: {
     file: 'matmul_gemm_qn',
-    libs: ['gemm_tile', 'qn_scales'],
+    libs: ['gemm_tile', 'qn_code', 'qn_scales'],
     constants: ['ACCUMULATE', 'BITS', 'SCALE_F16', 'ASYM', 'GIDX'],
     buffers: [
       'read x: array<f32>',
@@ -229,10 +229,10 @@ export const KERNELS = {
   },
   histogram_codes: {
     file: 'histogram_codes',
-    libs: ['quant_softfloat'],
+    libs: ['qn_code', 'quant_softfloat'],
     constants: ['BITS'],
     buffers: [
-      'read data: array<u32>',
+      'read q: array<u32>',
       'read w: array<u32>',
       'read scales: array<u32>',
       'read zeros: array<u32>',
@@ -244,7 +244,7 @@ export const KERNELS = {
   hessian_accum: {
     file: 'hessian_accum',
     buffers: ['read x: array<f32>', 'rw H: array<f32>'],
-    params: ['K', 'T', 'decay:f32', 'f:f32'],
+    params: ['K', 'T', 'x_off', 'decay:f32', 'f:f32'],
   },
   cholesky_prep: {
     file: 'cholesky_prep',
@@ -306,6 +306,14 @@ export const KERNELS = {
     constants: ['WG', 'MODE'],
     buffers: ['read src: array<vec4<u32>>', 'rw dst: array<vec4<u32>>'],
     params: ['n_vec', 'magic'],
+  },
+
+  // ---- GPU calibration (src/gpu/quant-calib.ts) ----
+  absmax_cols: {
+    file: 'absmax_cols',
+    libs: ['per_item'],
+    buffers: ['read x: array<u32>', 'rw acc: array<u32>'],
+    params: ['K', 'rows', 'x_off'],
   },
 } as const satisfies Record<string, KernelSpec>;
 

@@ -17,6 +17,7 @@ import matmul_prep_llmint8 from '../../shaders/infer/matmul_prep_llmint8.wgsl?ra
 import rmsnorm_f32 from '../../shaders/infer/rmsnorm_f32.wgsl?raw';
 import rope_f32 from '../../shaders/infer/rope_f32.wgsl?raw';
 import silu_mul_f32 from '../../shaders/infer/silu_mul_f32.wgsl?raw';
+import absmax_cols from '../../shaders/quant/absmax_cols.wgsl?raw';
 import cholesky_inverse_diag from '../../shaders/quant/cholesky_inverse_diag.wgsl?raw';
 import cholesky_inverse_rows from '../../shaders/quant/cholesky_inverse_rows.wgsl?raw';
 import cholesky_panel from '../../shaders/quant/cholesky_panel.wgsl?raw';
@@ -43,6 +44,7 @@ import lib_int8_round from '../../shaders/lib/int8_round.wgsl?raw';
 import lib_matmul_prologue from '../../shaders/lib/matmul_prologue.wgsl?raw';
 import lib_nf4_codebook from '../../shaders/lib/nf4_codebook.wgsl?raw';
 import lib_per_item from '../../shaders/lib/per_item.wgsl?raw';
+import lib_qn_code from '../../shaders/lib/qn_code.wgsl?raw';
 import lib_qn_scales from '../../shaders/lib/qn_scales.wgsl?raw';
 import lib_quant_softfloat from '../../shaders/lib/quant_softfloat.wgsl?raw';
 import lib_workgroup_reduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
@@ -77,6 +79,7 @@ export const SHADERS = {
   gptq_fit,
   gptq_update,
   hessian_accum,
+  absmax_cols,
   histogram_codes,
   quant_absmax,
   quant_int8_rows,
@@ -97,6 +100,7 @@ export const LIBRARIES = {
   matmul_prologue: lib_matmul_prologue,
   nf4_codebook: lib_nf4_codebook,
   per_item: lib_per_item,
+  qn_code: lib_qn_code,
   qn_scales: lib_qn_scales,
   quant_softfloat: lib_quant_softfloat,
   workgroup_reduce: lib_workgroup_reduce,
