@@ -1,8 +1,20 @@
 // `nibble eval` and `nibble quantize`: the evaluation protocol (evaluation.md) and saving
 // quantized variants as .nibble files. Flags map one-to-one onto QuantSpec.
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { NibbleError } from '../core/errors.ts';
-import { textWindows } from '../core/model/metrics.ts';
+import {
+  decodeTextFile,
+  defaultWindows,
+  estimateText,
+  MAX_TEXT_BYTES,
+  MAX_WINDOW_LENGTH,
+  MAX_WINDOWS,
+  PURPOSE_NAME,
+  textChoiceWindows,
+  type TextPurpose,
+  type WindowOptions,
+} from '../core/text-source.ts';
+import { countParams } from '../worker/sources/model-source.ts';
 import { LINEAR_NAMES } from '../core/model/model.ts';
 import { writeNibbleFile } from '../core/formats/nibble-file.ts';
 import { evaluate, type EvalReport } from '../engine/evaluate.ts';
@@ -53,12 +65,26 @@ export const QUANT_FLAGS = {
   h: { kind: 'flag' },
 } as const;
 
+/** The text options of eval and quantize alone (export reads --calib / --seq itself). */
+const TEXT_FLAGS = {
+  'eval-text': { kind: 'string' },
+  'calib-text': { kind: 'string' },
+  windows: { kind: 'string' },
+  'window-len': { kind: 'string' },
+} as const;
+
 export const QUANT_USAGE = `
 eval: perplexity and drift (vs fp32) of a quantization on a text file.
-  nibble eval --model FILE [--tokenizer FILE] --text FILE [--calib FILE] [--seq 256]
-              [--backend webgpu|cpu] --method M [method options] [--json]
+  nibble eval --model FILE [--tokenizer FILE] --eval-text FILE [--calib-text FILE]
+              [--windows N] [--window-len N] [--backend webgpu|cpu] --method M [method options] [--json]
 quantize: quantize and save a .nibble file (loads back bit-exactly in generate, eval, the app).
-  nibble quantize --model FILE [--tokenizer FILE] [--calib FILE] --method M [options] --out FILE
+  nibble quantize --model FILE [--tokenizer FILE] [--calib-text FILE] [--windows N] [--window-len N]
+              --method M [options] --out FILE
+  --eval-text FILE  evaluation text, UTF-8, at most 16 MB (also --text FILE)
+  --calib-text FILE calibration text (required by gptq and smoothquant; also --calib FILE)
+  --windows N       windows taken from the start of each text (default by model size: 64 for
+                    stories260K … 2 for 1B parameters; printed before running)
+  --window-len N    tokens per window (default 256 up to 100M parameters, else 128; also --seq N)
   --method M        ${QUANT_METHODS.join(' | ')}
   --bits N          rtn / gptq: 2..8 (default 4)
   --group N         rtn / gptq: inputs per group, 0 = per row (default 128); must divide every
@@ -73,7 +99,6 @@ quantize: quantize and save a .nibble file (loads back bit-exactly in generate, 
   --round MODE      trunc: truncate (default) | rne
   --double-quant    nf4 / fp4: quantize the absmax values too
   --f16-scales      rtn: store scales as fp16
-  --calib FILE      calibration text (required by gptq and smoothquant)
 `;
 
 export function specFromArgs(args: ParsedArgs): QuantSpec {
@@ -106,33 +131,92 @@ export function specFromArgs(args: ParsedArgs): QuantSpec {
   };
 }
 
-async function textFile(io: CliIo, flag: string, path: string | undefined): Promise<string> {
-  const bytes = await readInput(io, flag, path);
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new NibbleError('bad-format', `--${flag} ${path} is not UTF-8 text`);
+/** One of two spellings of a string option (`--calib-text` / `--calib`); both at once is an error. */
+function eitherOption(args: ParsedArgs, name: string, alias: string): { flag: string; value: string } | null {
+  const a = Object.hasOwn(args.values, name) ? args.values[name] : undefined;
+  const b = Object.hasOwn(args.values, alias) ? args.values[alias] : undefined;
+  if (a !== undefined && b !== undefined)
+    throw new NibbleError('bad-argument', `--${name} and --${alias} mean the same: give one of them`);
+  return a !== undefined ? { flag: name, value: a } : b !== undefined ? { flag: alias, value: b } : null;
+}
+
+/** A text file: at most MAX_TEXT_BYTES (checked before reading), UTF-8, not binary, not blank. */
+async function textFile(io: CliIo, flag: string, path: string): Promise<string> {
+  if (!io.readFile) {
+    const size = await stat(path).then(
+      (st) => st.size,
+      () => -1,
+    );
+    if (size > MAX_TEXT_BYTES)
+      throw new NibbleError(
+        'over-limit',
+        `--${flag} ${path} is ${(size / (1 << 20)).toFixed(1)} MB; texts up to ${MAX_TEXT_BYTES >> 20} MB are accepted`,
+      );
   }
+  return decodeTextFile(await readInput(io, flag, path), `--${flag} ${path}`);
+}
+
+/** --windows / --window-len (alias --seq) over the model-size default; checked against the context. */
+export function windowOptionsFromArgs(args: ParsedArgs, params: number, context: number): WindowOptions {
+  const d = defaultWindows(params, context);
+  const len = eitherOption(args, 'window-len', 'seq');
+  const opts = {
+    windows: numberOption(args, 'windows', d.windows, { min: 1, max: MAX_WINDOWS, integer: true }),
+    length: len
+      ? numberOption({ ...args, values: { [len.flag]: len.value } }, len.flag, d.length, {
+          min: 2,
+          max: MAX_WINDOW_LENGTH,
+          integer: true,
+        })
+      : d.length,
+  };
+  if (opts.length > context)
+    throw new NibbleError(
+      'bad-argument',
+      `--${len?.flag ?? 'window-len'} ${opts.length} exceeds the model's context of ${context}`,
+    );
+  return opts;
+}
+
+/** "calibration: 8 windows × 256 tokens = 2048 tokens of --calib-text c.txt (≈ 40 s on the CPU)". */
+function windowsLine(
+  purpose: TextPurpose,
+  opts: WindowOptions,
+  path: string,
+  flag: string,
+  params: number,
+  backend: 'cpu' | 'webgpu',
+): string {
+  const e = estimateText(opts, null, params, backend, purpose);
+  const secs = e.seconds < 1 ? '< 1 s' : `≈ ${e.seconds.toFixed(0)} s`;
+  return `nibble: ${PURPOSE_NAME[purpose]}: ${opts.windows} windows × ${opts.length} tokens = ${e.tokens} tokens of --${flag} ${path} (rough time ${secs} on ${backend === 'webgpu' ? 'the GPU' : 'the CPU'})\n`;
 }
 
 /** Shared by eval and quantize: load, check flags, read calibration windows, quantize. */
 async function prepare(
   args: ParsedArgs,
   io: CliIo,
-  seq: number,
   ctx: GpuContext | null,
-): Promise<{ loaded: LoadedModel; spec: QuantSpec; q: Awaited<ReturnType<typeof quantizeModel>> }> {
+): Promise<{
+  loaded: LoadedModel;
+  spec: QuantSpec;
+  q: Awaited<ReturnType<typeof quantizeModel>>;
+  windows: WindowOptions;
+}> {
   const spec = specFromArgs(args);
+  const calib = eitherOption(args, 'calib-text', 'calib');
+  if (needsCalibration(spec.method) && !calib)
+    throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
+  const calibText = calib ? await textFile(io, calib.flag, calib.value) : null;
   const loaded = await loadModel(io, args.values.model, args.values.tokenizer);
   const c = loaded.model.config;
-  if (seq > c.seqLen) throw new NibbleError('bad-argument', `--seq ${seq} exceeds the model's context of ${c.seqLen}`);
-  if (needsCalibration(spec.method) && !args.values.calib)
-    throw new NibbleError('bad-argument', `--method ${spec.method} needs calibration text: add --calib FILE`);
-  const calibration = args.values.calib
-    ? textWindows(loaded.tokenizer, await textFile(io, 'calib', args.values.calib), seq)
-    : [];
-  if (args.values.calib && calibration.length === 0)
-    throw new NibbleError('bad-argument', `--calib text is shorter than one window of ${seq} tokens`);
+  const params = countParams(loaded.model);
+  const windows = windowOptionsFromArgs(args, params, c.seqLen);
+  let calibration: number[][] = [];
+  if (calib && calibText !== null) {
+    io.stderr.write(windowsLine('calib', windows, calib.value, calib.flag, params, ctx ? 'webgpu' : 'cpu'));
+    calibration = textChoiceWindows(loaded.tokenizer, calibText, windows, `--${calib.flag} ${calib.value}`, c.seqLen);
+  }
   let lastLayer = -1;
   const gpu = ctx ? new GpuQuantizer(ctx) : undefined;
   const q = await quantizeModel(loaded.model, spec, {
@@ -148,7 +232,7 @@ async function prepare(
     },
   });
   gpu?.dispose();
-  return { loaded, spec, q };
+  return { loaded, spec, q, windows };
 }
 
 function evalJson(r: EvalReport, q: QuantizeReport, backend: string): Record<string, unknown> {
@@ -186,25 +270,27 @@ function evalJson(r: EvalReport, q: QuantizeReport, backend: string): Record<str
 }
 
 export async function runEval(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, QUANT_FLAGS);
+  const args = parseArgs(argv, { ...QUANT_FLAGS, ...TEXT_FLAGS });
   if (args.flags.has('help') || args.flags.has('h')) return (io.stdout.write(QUANT_USAGE), 0);
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
-  const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
   const backend = backendOption(args.values.backend);
-  const text = await textFile(
-    io,
-    'text',
-    args.values.text ??
-      (() => {
-        throw new NibbleError('bad-argument', '--text FILE is required');
-      })(),
-  );
+  const evalFile = eitherOption(args, 'eval-text', 'text');
+  if (!evalFile) throw new NibbleError('bad-argument', '--eval-text FILE (or --text FILE) is required');
+  const text = await textFile(io, evalFile.flag, evalFile.value);
   const ctx = await openBackend(io, backend);
   try {
-    const { loaded, q } = await prepare(args, io, seq, ctx);
-    const windows = textWindows(loaded.tokenizer, text, seq);
-    if (windows.length === 0)
-      throw new NibbleError('bad-argument', `--text is shorter than one window of ${seq} tokens`);
+    const { loaded, q, windows: opts } = await prepare(args, io, ctx);
+    const seq = opts.length;
+    io.stderr.write(
+      windowsLine('eval', opts, evalFile.value, evalFile.flag, countParams(loaded.model), ctx ? 'webgpu' : 'cpu'),
+    );
+    const windows = textChoiceWindows(
+      loaded.tokenizer,
+      text,
+      opts,
+      `--${evalFile.flag} ${evalFile.value}`,
+      loaded.model.config.seqLen,
+    );
     const target = await createRunner(ctx, q.model);
     const reference = q.report.spec.method === 'fp32' ? null : await createRunner(ctx, loaded.model);
     try {
@@ -241,15 +327,14 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
 }
 
 export async function runQuantize(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { ...QUANT_FLAGS, out: { kind: 'string' } });
+  const args = parseArgs(argv, { ...QUANT_FLAGS, ...TEXT_FLAGS, out: { kind: 'string' } });
   if (args.flags.has('help') || args.flags.has('h')) return (io.stdout.write(QUANT_USAGE), 0);
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
   if (!args.values.out) throw new NibbleError('bad-argument', '--out FILE is required');
-  const seq = numberOption(args, 'seq', 256, { min: 2, max: 1 << 16, integer: true });
   const ctx = await openBackend(io, backendOption(args.values.backend));
   let prepared;
   try {
-    prepared = await prepare(args, io, seq, ctx);
+    prepared = await prepare(args, io, ctx);
   } finally {
     ctx?.destroy();
   }

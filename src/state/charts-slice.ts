@@ -5,6 +5,7 @@ import { BASE_VARIANT } from '../worker/engine-host/lab-protocol.ts';
 import { toWireError } from '../worker/engine-host/protocol.ts';
 import { runJob } from './jobs-slice.ts';
 import type { Async, ChartsSlice, ChartsState } from './lab-types.ts';
+import { textRequest } from './texts-slice.ts';
 import { textOf, variantLabel } from './variants-slice.ts';
 import type { Slice } from './types.ts';
 
@@ -16,7 +17,6 @@ export const initialCharts = (): ChartsState => ({
   collisions: { ...idle(), bits: [8, 4, 3, 2], groups: [-1, 0, 32], sym: false },
   outliers: { ...idle(), threshold: 6, site: 'attn' },
   drift: {},
-  evalWindows: 0,
 });
 
 /** Granularities of the collision comparison: 0 = per row, −1 = per tensor, G > 0 = groups of G. */
@@ -62,8 +62,7 @@ export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
       ctx.engine.drift(
         {
           variant: id,
-          text: textOf(ctx),
-          ...(get().charts.evalWindows > 0 ? { windows: get().charts.evalWindows } : {}),
+          text: { ...textOf(ctx), eval: textRequest(textOf(ctx), get(), 'eval') },
         },
         { signal, onProgress },
       ),
@@ -112,15 +111,7 @@ export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
     },
 
     setEvalWindows(n) {
-      const evalWindows = Number.isInteger(n) && n > 0 ? n : 0;
-      if (evalWindows === get().charts.evalWindows) return;
-      set((s) => ({
-        charts: {
-          ...s.charts,
-          evalWindows,
-          drift: Object.fromEntries(Object.entries(s.charts.drift).filter(([, d]) => d.status === 'loading')),
-        },
-      }));
+      get().setTextChoice('eval', { windows: Number.isInteger(n) && n > 0 ? n : null });
     },
 
     loadHistogram() {
@@ -143,7 +134,10 @@ export const createChartsSlice: Slice<ChartsSlice> = (ctx) => (set, get) => {
       const o = get().charts.outliers;
       return load('outliers', async () => {
         const r = await runJob(ctx, set, get, 'outliers', 'Capturing activation maxima', (signal, onProgress) =>
-          ctx.engine.outliers({ threshold: o.threshold, text: textOf(ctx) }, { signal, onProgress }),
+          ctx.engine.outliers(
+            { threshold: o.threshold, text: { ...textOf(ctx), calib: textRequest(textOf(ctx), get(), 'calib') } },
+            { signal, onProgress },
+          ),
         );
         if (!r) throw { code: 'cancelled', message: 'the capture did not finish' };
         return r;

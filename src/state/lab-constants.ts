@@ -12,3 +12,5 @@ export {
 export { INITIAL_FORM, variantLabel } from './variants-slice.ts';
 export { truncKey } from './truncation-slice.ts';
 export { firstDivergence } from './ab-slice.ts';
+export { defaultWindowsOf, textChars, windowsOf } from './texts-slice.ts';
+export { estimateText, MAX_TEXT_BYTES, MAX_WINDOW_LENGTH, MAX_WINDOWS } from '../core/text-source.ts';

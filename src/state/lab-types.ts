@@ -17,6 +17,8 @@ import type {
   VariantMeta,
   WeightHistogram,
 } from '../worker/engine-host/lab-protocol.ts';
+import type { TextPurpose } from '../core/text-source.ts';
+export type { TextPurpose };
 import type { GenerationSummary, SamplingSettings, WireError } from '../worker/engine-host/protocol.ts';
 import type {
   TruncMode as VisionTruncMode,
@@ -125,7 +127,6 @@ export interface ChartsState {
   collisions: Async<CollisionReport> & { bits: number[]; groups: number[]; sym: boolean };
   outliers: Async<OutlierReport> & { threshold: number; site: LinearInputSite };
   drift: Record<string, Async<DriftReport>>; // by variant id ('base' = fp32 perplexity)
-  evalWindows: number; // evaluation windows drift uses; 0 = the whole text
 }
 
 export interface ChartsSlice {
@@ -134,7 +135,7 @@ export interface ChartsSlice {
   setHistogramOptions(patch: Partial<Pick<ChartsState['histogram'], 'bins' | 'row' | 'group' | 'logCount'>>): void;
   setCollisionOptions(patch: Partial<Pick<ChartsState['collisions'], 'bits' | 'groups' | 'sym'>>): void;
   setOutlierOptions(patch: Partial<Pick<ChartsState['outliers'], 'threshold' | 'site'>>): void;
-  /** Windows of the evaluation text drift uses (0 = all); results for another count are dropped. */
+  /** Windows of the evaluation text (0 = the model-size default); results for another count are dropped. */
   setEvalWindows(n: number): void;
   loadHistogram(): Promise<void>;
   loadCollisions(): Promise<void>;
@@ -262,4 +263,32 @@ export interface VisionSlice {
   stopVisionSweep(): void;
   /** Cancels everything and shuts the vision worker down (a later open starts a new one). */
   closeVision(): void;
+}
+
+// ---- calibration / evaluation texts ----
+
+/** Where a text comes from, as the Text control offers it. */
+export type TextKind = 'tinystories' | 'pasted' | 'file';
+
+/** The user's choice for one purpose; `windows` / `length` null = the model-size default. */
+export interface TextChoiceState {
+  kind: TextKind;
+  pasted: string; // kept while another kind is chosen
+  file: { name: string; text: string } | null; // decoded (decodeTextFile) when picked
+  windows: number | null;
+  length: number | null;
+}
+
+export interface TextsSlice {
+  texts: Record<TextPurpose, TextChoiceState>;
+  /** Changes one text's choice; the evaluation text's drift results are dropped (another text). */
+  setTextChoice(purpose: TextPurpose, patch: Partial<Omit<TextChoiceState, 'file'>>): void;
+  /**
+   * A dropped or picked file: size checked before reading (MAX_TEXT_BYTES), then decoded and
+   * checked (binary, UTF-8, blank); false with the error in the banner.
+   */
+  chooseTextFile(
+    purpose: TextPurpose,
+    file: { name: string; size: number; arrayBuffer(): Promise<ArrayBuffer> },
+  ): Promise<boolean>;
 }

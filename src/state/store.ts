@@ -9,6 +9,7 @@ import { createModelSlice } from './model-slice.ts';
 import { createErrorSlice, createSettingsSlice } from './settings-slice.ts';
 import { createTruncationSlice } from './truncation-slice.ts';
 import { createStorageSlice } from './storage-slice.ts';
+import { createTextsSlice } from './texts-slice.ts';
 import type { AppState, Slice, SliceContext, StoreDeps } from './types.ts';
 import { createVariantsSlice } from './variants-slice.ts';
 import { createVisionSlice } from './vision-slice.ts';
@@ -25,6 +26,7 @@ const SLICES: Slice<Partial<AppState>>[] = [
   createVariantsSlice,
   createJobsSlice,
   createChartsSlice,
+  createTextsSlice,
   createTruncationSlice,
   createAbSlice,
   createVisionSlice,

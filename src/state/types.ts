@@ -18,6 +18,7 @@ import type { TextSources, VariantMeta } from '../worker/engine-host/lab-protoco
 import type {
   AbSlice,
   ChartsSlice,
+  TextsSlice,
   JobsSlice,
   TruncationSlice,
   VariantPersistence,
@@ -211,6 +212,7 @@ export type AppState = ModelSlice &
   VariantsSlice &
   JobsSlice &
   ChartsSlice &
+  TextsSlice &
   TruncationSlice &
   AbSlice &
   VariantPersistence &

@@ -50,7 +50,7 @@ export function encodeHash(s: AppState): string {
   const tr = initialTruncation();
   if (s.truncation.k !== tr.k) p.set('k', String(s.truncation.k));
   if (s.truncation.mode !== tr.mode) p.set('tm', s.truncation.mode);
-  if (s.charts.evalWindows !== ch.evalWindows) p.set('ew', String(s.charts.evalWindows));
+  if (s.texts.eval.windows !== null) p.set('ew', String(s.texts.eval.windows));
   if (s.ab.enabled) p.set('ab', '1');
   return p.toString();
 }
@@ -121,7 +121,6 @@ export function applyHash(store: { getState(): AppState; setState(p: Partial<App
         bins: Math.min(512, Math.max(8, int('bins', 8, ch.histogram.bins))),
         logCount: p.get('log') === '1',
       },
-      evalWindows: int('ew', 0, ch.evalWindows),
       outliers: {
         ...s.charts.outliers,
         site:
@@ -132,6 +131,7 @@ export function applyHash(store: { getState(): AppState; setState(p: Partial<App
       },
     },
     ab: { ...s.ab, enabled: p.get('ab') === '1' },
+    texts: { ...s.texts, eval: { ...s.texts.eval, windows: int('ew', 1, 0) || null } },
   });
   if (k !== s.truncation.k || mode !== s.truncation.mode) s.setTruncation({ k, mode });
 }

@@ -11,6 +11,7 @@ import {
   type TextSources,
 } from '../worker/engine-host/lab-protocol.ts';
 import { runJob } from './jobs-slice.ts';
+import { textRequest } from './texts-slice.ts';
 import type { VariantInfo, VariantsSlice, VariantsState } from './lab-types.ts';
 import type { GetState, SetState, Slice, SliceContext } from './types.ts';
 
@@ -101,7 +102,11 @@ export const createVariantsSlice: Slice<VariantsSlice> = (ctx) => (set, get) => 
       if (s.model.status !== 'ready') return null;
       const spec = s.variants.form;
       const info = await runJob(ctx, set, get, 'quantize', `Quantizing ${specLabel(spec)}`, (signal, onProgress) =>
-        ctx.engine.quantize(spec, textOf(ctx), { signal, onProgress: (p) => onProgress(p) }),
+        ctx.engine.quantize(
+          spec,
+          { ...textOf(ctx), calib: textRequest(textOf(ctx), get(), 'calib') },
+          { signal, onProgress: (p) => onProgress(p) },
+        ),
       );
       if (!info) return null;
       add(info);

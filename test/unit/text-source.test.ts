@@ -17,7 +17,7 @@ import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
 import { readProjectFile, stories260K, tok512 } from './helpers.ts';
 
 const model = parseLlama2c(stories260K());
-const tok = new Tokenizer(tok512(), model.config.vocabSize);
+const tok = Tokenizer.fromLlama2c(tok512(), model.config.vocabSize);
 const calib = new TextDecoder().decode(readProjectFile('public/data/tinystories-calib.txt'));
 const evalText = new TextDecoder().decode(readProjectFile('public/data/tinystories-eval.txt'));
 const code = (f: () => unknown) => {

@@ -8,6 +8,7 @@ import type { LlamaModel } from '../../core/model/model.ts';
 import type { TextTokenizer } from '../../core/tokenizers/text-tokenizer.ts';
 import type { TokenizerFiles } from '../../core/tokenizers/tokenizer-files.ts';
 import type { QuantizeReport } from '../quantize.ts';
+import type { TextChoice } from '../../core/text-source.ts';
 
 /** Id of the loaded (fp32) model among the variants; quantized ones are 'v1', 'v2', … */
 export const BASE_VARIANT = 'base';
@@ -37,10 +38,17 @@ export interface VariantMeta {
   baseModel: string;
 }
 
-/** Where the worker reads the embedded texts (absolute URLs; the worker cannot resolve the page's). */
+/**
+ * One text of a lab job: a bare string is the URL of an embedded text (absolute: the worker cannot
+ * resolve the page's), cut into every window of min(256, context) tokens; a TextChoice is the
+ * user's text (embedded, pasted or a file) with its window count and length.
+ */
+export type LabText = string | TextChoice;
+
+/** The calibration and the evaluation text (each job reads the one it needs). */
 export interface TextSources {
-  calib: string;
-  eval: string;
+  calib: LabText;
+  eval: LabText;
 }
 
 export interface QuantizeJobProgress {
@@ -127,7 +135,7 @@ export interface CollisionReport extends TensorRef {
 export interface OutlierQuery {
   threshold: number; // LLM.int8 α (6.0)
   text: TextSources;
-  windows?: number; // calibration windows to use (default all)
+  windows?: number; // at most this many of the calibration text's windows
 }
 
 /** Per linear input site and layer: max |x| of each input feature over the calibration windows. */
@@ -141,7 +149,7 @@ export interface OutlierReport {
 export interface DriftQuery {
   variant: string;
   text: TextSources;
-  windows?: number; // evaluation windows to use (default all)
+  windows?: number; // at most this many of the evaluation text's windows
 }
 
 /** Evaluation of one variant against the loaded fp32 model on the same windows. */
@@ -162,7 +170,7 @@ export interface TruncationQuery {
   k: number; // fraction bits kept, 0..23
   mode: 'truncate' | 'rne';
   text: TextSources;
-  windows: number; // evaluation windows (a subset, for responsiveness)
+  windows: number; // at most this many of the evaluation text's windows (a subset, for responsiveness)
   prompt: string; // fixed prompt of the sample text
   sampleTokens: number;
 }

@@ -5,7 +5,14 @@
 // when there is a device, on their CPU twins otherwise or when the GPU path fails.
 import type { UniformQuantTensor } from '../../core/tensor.ts';
 import { isNibbleError, NibbleError } from '../../core/errors.ts';
-import { textWindows } from '../../core/model/metrics.ts';
+import {
+  checkWindowOptions,
+  describeText,
+  MAX_WINDOWS,
+  textChoiceWindows,
+  type TextChoice,
+  type TextPurpose,
+} from '../../core/text-source.ts';
 import type { LlamaConfig, LlamaModel } from '../../core/model/model.ts';
 import { writeNibbleFile } from '../../core/formats/nibble-file.ts';
 import { readNibbleFile } from '../../core/formats/nibble-file-read.ts';
@@ -34,6 +41,7 @@ import {
   type OutlierQuery,
   type OutlierReport,
   type QuantizeJobProgress,
+  type LabText,
   type TextSources,
   type TruncationPoint,
   type TruncationQuery,
@@ -113,6 +121,8 @@ interface Variant {
 }
 
 const TRUNC_BASE: QuantSpec = { ...DEFAULT_SPEC, method: 'trunc' };
+/** Tokenized texts kept per loaded model (each at most MAX_TEXT_BYTES of text). */
+const CACHED_TEXTS = 4;
 /** Slot of the GpuQuantizer: its recorder is shared, so one job quantizes at a time. */
 const QUANTIZER = '#quantizer';
 
@@ -139,7 +149,8 @@ const retryOnCpu = (e: unknown) => !(isNibbleError(e) && (e.code === 'cancelled'
 export function createLab(deps: LabDeps): Lab {
   const variants = new Map<string, Variant>();
   let nextVariant = 1;
-  const texts = new Map<string, Promise<number[][]>>(); // url → windows of the loaded model
+  const texts = new Map<string, number[][]>(); // window length + text (or URL) → windows of the loaded model
+  const embeddedTexts = new Map<string, Promise<string>>(); // URL → text
   let quantizer: { ctx: GpuContext; q: GpuQuantizer } | null = null;
   let cpuBase: { model: LlamaModel; runner: ModelRunner } | null = null; // the fp32 model for CPU evaluations
 
@@ -223,17 +234,39 @@ export function createLab(deps: LabDeps): Lab {
     return v.cpuRunner;
   }
 
-  /** Token windows of a text (evaluation.md protocol), cached per URL for the loaded model. */
-  function windowsOf(url: string): Promise<number[][]> {
-    let w = texts.get(url);
-    if (!w) {
-      const b = requireBase();
-      const seq = Math.min(256, b.model.config.seqLen);
-      w = deps.fetchBytes(url).then((bytes) => textWindows(b.tokenizer, new TextDecoder().decode(bytes), seq));
-      w.catch(() => texts.delete(url));
-      texts.set(url, w);
+  /** The bytes of an embedded text, cached per URL (a failed fetch is forgotten). */
+  function embedded(url: string): Promise<string> {
+    let t = embeddedTexts.get(url);
+    if (!t) {
+      t = deps.fetchBytes(url).then((bytes) => new TextDecoder().decode(bytes));
+      t.catch(() => embeddedTexts.delete(url));
+      embeddedTexts.set(url, t);
     }
-    return w;
+    return t;
+  }
+
+  /**
+   * Token windows of a job's text (evaluation.md protocol) for the loaded model, cached per text
+   * and window options (the same arrays each time, so the fp32 reference cache hits). A bare URL
+   * is every window of min(256, context) tokens; a choice its first `windows` of `length`.
+   */
+  async function windowsOf(text: LabText, purpose: TextPurpose): Promise<number[][]> {
+    const b = requireBase();
+    const context = b.model.config.seqLen;
+    const choice: TextChoice =
+      typeof text === 'string'
+        ? { source: { kind: 'embedded', url: text }, windows: MAX_WINDOWS, length: Math.min(256, context) }
+        : text;
+    checkWindowOptions(choice, context);
+    const body = choice.source.kind === 'embedded' ? await embedded(choice.source.url) : choice.source.text;
+    const key = `${choice.windows}:${choice.length}:${choice.source.kind === 'embedded' ? choice.source.url : body}`;
+    let ws = texts.get(key);
+    if (!ws) {
+      ws = textChoiceWindows(b.tokenizer, body, choice, describeText(choice.source, purpose), context);
+      if (texts.size >= CACHED_TEXTS) texts.delete(texts.keys().next().value!);
+      texts.set(key, ws);
+    }
+    return ws;
   }
 
   const evalOnChatRunners = () => !deps.gpu() || deps.evalOnGpu();
@@ -267,7 +300,8 @@ export function createLab(deps: LabDeps): Lab {
     { signal, onProgress: progress }: LabJob<QuantizeJobProgress>,
   ): Promise<VariantInfo> {
     const b = requireBase();
-    const calibration = needsCalibration(spec.method) || spec.method === 'llmint8' ? await windowsOf(text.calib) : [];
+    const calibration =
+      needsCalibration(spec.method) || spec.method === 'llmint8' ? await windowsOf(text.calib, 'calib') : [];
     const onProgress = (p: QuantizeProgress) => progress?.({ kind: 'quantize', ...p });
     const out = await quantizeOnce(b.model, spec, { calibration, onProgress, signal });
     if (deps.base() !== b) throw new NibbleError('cancelled', 'the model was replaced while quantizing');
@@ -402,15 +436,14 @@ export function createLab(deps: LabDeps): Lab {
 
   async function outliers(q: OutlierQuery, signal: AbortSignal): Promise<OutlierReport> {
     if (!(q.threshold > 0)) throw new NibbleError('bad-argument', `outlier threshold must be > 0, got ${q.threshold}`);
-    const all = await windowsOf(q.text.calib);
+    const all = await windowsOf(q.text.calib, 'calib');
     const ws = q.windows ? all.slice(0, q.windows) : all;
-    if (ws.length === 0) throw new NibbleError('bad-argument', 'the calibration text is shorter than one window');
     const r = await activationMaxima(requireBase().model, ws, q.threshold, cancelled(signal, 'outliers'));
     return { threshold: q.threshold, windows: ws.length, ...r };
   }
 
   async function drift(q: DriftQuery, { signal, onProgress }: LabJob<EvalJobProgress>): Promise<DriftReport> {
-    const all = await windowsOf(q.text.eval);
+    const all = await windowsOf(q.text.eval, 'eval');
     const ws = q.windows ? all.slice(0, q.windows) : all;
     return driftOf(evalDeps, refs, q.variant, ws, signal, onProgress);
   }
@@ -422,7 +455,7 @@ export function createLab(deps: LabDeps): Lab {
     const b = requireBase();
     const t0 = globalThis.performance.now();
     const spec: QuantSpec = { ...TRUNC_BASE, mantissaBits: q.k, truncMode: q.mode };
-    const ws = (await windowsOf(q.text.eval)).slice(0, Math.max(1, q.windows));
+    const ws = (await windowsOf(q.text.eval, 'eval')).slice(0, Math.max(1, q.windows));
     const { model } = await quantizeOnce(b.model, spec, { signal });
     const target = await build(model, deps.evalOnGpu());
     try {
@@ -462,6 +495,7 @@ export function createLab(deps: LabDeps): Lab {
       dropRunners(true);
       variants.clear();
       texts.clear();
+      embeddedTexts.clear();
       refs.clear();
     },
     baseRunnerChanged() {

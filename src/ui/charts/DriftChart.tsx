@@ -16,18 +16,12 @@ import {
   YAxis,
 } from 'recharts';
 import { useApp, useShallow } from '../../state/react.tsx';
-import { Select, type Choice } from '../common/Select.tsx';
+import { TextControl } from '../quantize/TextControl.tsx';
 import { ChartCard, ChartEmpty } from './ChartCard.tsx';
 import { driftExport, driftSummary, paretoPoints, sqnrRows } from './drift-data.ts';
 import { AXIS, C, seriesColor } from './palette.ts';
 
 const num = (v: number | null, digits: number, unit = '') => (v === null ? '—' : `${v.toFixed(digits)}${unit}`);
-
-/** How much of the evaluation text: 0 = every window. */
-const WINDOW_CHOICES: Choice[] = [
-  { value: 0, label: 'all windows' },
-  ...[16, 8, 4, 2].map((n) => ({ value: n, label: `first ${n} windows` })),
-];
 
 export function DriftChart() {
   const variants = useApp((s) => s.variants.list);
@@ -37,8 +31,6 @@ export function DriftChart() {
   const computeAll = useApp((s) => s.computeAllDrift);
   const compute = useApp((s) => s.computeDrift);
   const ids = useApp(useShallow((s) => s.variants.list.map((v) => v.id)));
-  const evalWindows = useApp((s) => s.charts.evalWindows);
-  const setEvalWindows = useApp((s) => s.setEvalWindows);
   const windowsUsed = Object.values(drift).find((d) => d.data)?.data;
 
   const rows = useMemo(() => sqnrRows(variants, drift), [variants, drift]);
@@ -60,14 +52,7 @@ export function DriftChart() {
       >
         {busy ? 'Evaluating…' : missing ? `Evaluate ${missing} variant${missing > 1 ? 's' : ''}` : 'All evaluated'}
       </button>
-      <Select
-        label="Evaluation text"
-        value={evalWindows}
-        choices={WINDOW_CHOICES}
-        onChange={(v) => setEvalWindows(Number(v))}
-        disabled={busy}
-        testId="drift-windows"
-      />
+      <TextControl purpose="eval" disabled={busy} windowsTestId="drift-windows" />
       {variants.length < 2 && (
         <span className="muted">Quantize a variant in the Quantize tab to compare it with fp32.</span>
       )}
@@ -84,11 +69,10 @@ export function DriftChart() {
       controls={controls}
       status={
         <span>
-          Evaluation text: {evalWindows ? `the first ${evalWindows}` : 'every'} 256-token window
-          {evalWindows === 1 ? '' : 's'} of tinystories-eval
+          Evaluation text: the chosen text above
           {windowsUsed &&
             ` (${windowsUsed.windows} windows, ${windowsUsed.tokens} scored tokens, on the ${windowsUsed.backend === 'webgpu' ? 'GPU' : 'CPU'})`}
-          , the same for every variant.
+          , the same for every variant; changing it clears the results.
         </span>
       }
     >

@@ -8,6 +8,7 @@ import { Field } from '../common/Field.tsx';
 import { NumberRow } from '../common/NumberField.tsx';
 import { Select } from '../common/Select.tsx';
 import { METHOD_INFO, optionsFor } from './method-info.ts';
+import { TextControl } from './TextControl.tsx';
 
 const METHOD_CHOICES = QUANT_METHODS.map((m) => ({ value: m, label: METHOD_INFO[m].name }));
 
@@ -60,7 +61,8 @@ export function QuantizeForm() {
   const hint = (
     <>
       {METHOD_INFO[form.method].what}
-      {needsCalibration(form.method) && ' Uses the embedded calibration text (tinystories-calib).'}
+      {needsCalibration(form.method) && ' Calibrated on the text below.'}
+      {form.method === 'llmint8' && ' Outlier statistics come from the calibration text below.'}
     </>
   );
   const problem = useMemo(() => {
@@ -125,6 +127,12 @@ export function QuantizeForm() {
           />
         ))}
       </div>
+      {(needsCalibration(form.method) || form.method === 'llmint8') && (
+        <div className="field">
+          <span className="label">Calibration text</span>
+          <TextControl purpose="calib" disabled={!!running} />
+        </div>
+      )}
       {problem && (
         <p className="note" data-testid="quant-problem">
           {problem}
