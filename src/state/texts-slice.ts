@@ -43,7 +43,7 @@ export function windowsOf(s: AppState, purpose: TextPurpose): WindowOptions | nu
 
 /** The chosen text's characters, when the page holds it (pasted, file); null for the embedded text. */
 export function textChars(c: TextChoiceState): number | null {
-  return c.kind === 'pasted' ? c.pasted.length : c.kind === 'file' ? (c.file?.text.length ?? 0) : null;
+  return c.kind === 'pasted' ? c.pasted.length : c.kind === 'file' ? (c.file?.text.length ?? null) : null;
 }
 
 /** The source of a choice; a NibbleError when the pasted text or file is missing. */

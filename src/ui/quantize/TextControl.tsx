@@ -80,7 +80,7 @@ export function TextControl({ purpose, disabled, windowsTestId = `${purpose}-win
           <input
             type="file"
             accept=".txt,text/plain"
-            data-testid={`${id}-file`}
+            data-testid={`${id}-input`}
             disabled={disabled}
             onChange={(e) => {
               const f = e.target.files?.[0];
