@@ -9,6 +9,20 @@
 //   e. a crafted GGUF (1024 wide, context 2^20) with the context field set to 2^20 → 'too-large'
 //      (one layer's KV cache is larger than one binding) with the reason, Load disabled.
 import { readFileSync, readdirSync } from 'node:fs';
+import {
+  COMMON_ARGS,
+  ROOT,
+  T,
+  WEBGPU_ARGS,
+  assert,
+  assertNoErrors,
+  byTestId,
+  generateGreedy,
+  loadApp,
+  log,
+  openPage,
+  shot,
+} from './lib.mjs';
 
 export const name = 'byom';
 export const budgetMs = 6 * 60_000;
@@ -142,23 +156,7 @@ async function wideGguf(e) {
   ]);
 }
 
-export default async function byom(e) {
-  const {
-    test,
-    assert,
-    log,
-    byTestId,
-    loadApp,
-    generateGreedy,
-    shot,
-    assertNoErrors,
-    openPage,
-    launch,
-    ROOT,
-    T,
-    COMMON_ARGS,
-    WEBGPU_ARGS,
-  } = e;
+export default async function byom({ test, launch }) {
   const expected = await e.expectedGreedy(20);
   const hfFiles = Object.fromEntries(
     readdirSync(`${ROOT}${HF_DIR}`).map((f) => [f, readFileSync(`${ROOT}${HF_DIR}/${f}`)]),

@@ -6,30 +6,28 @@
 // The expected text is computed by the CPU engine (not hardcoded) and checked against
 // test/fixtures/golden-stories260K.txt.
 import { readFileSync } from 'node:fs';
+import {
+  COMMON_ARGS,
+  ROOT,
+  T,
+  URL_,
+  WEBGPU_ARGS,
+  assert,
+  assertNoErrors,
+  byTestId,
+  generateGreedy,
+  loadApp,
+  log,
+  markTime,
+  openPage,
+  shot,
+} from './lib.mjs';
 
 const READY_BUDGET_MS = 2_000; // the embedded model must be ready this soon after navigation
 
 export const name = 'foundation';
 
-export default async function foundation(e) {
-  const {
-    test,
-    assert,
-    log,
-    byTestId,
-    loadApp,
-    generateGreedy,
-    shot,
-    assertNoErrors,
-    markTime,
-    openPage,
-    launch,
-    ROOT,
-    URL_,
-    T,
-    COMMON_ARGS,
-    WEBGPU_ARGS,
-  } = e;
+export default async function foundation({ test, launch }) {
   const expected = await e.expectedGreedy(20);
   log(`expected greedy text (20 tokens): ${JSON.stringify(expected)}`);
 

@@ -1,3 +1,17 @@
+import {
+  COMMON_ARGS,
+  T,
+  assert,
+  assertLocalOnly,
+  assertNoErrors,
+  byTestId,
+  generateGreedy,
+  loadApp,
+  log,
+  openPage,
+  readRepo,
+  shot,
+} from './lib.mjs';
 // Offline: the service worker and stored models in the browser (real OPFS, real Workbox).
 //   1. First visit: the service worker installs and controls the page; its precache holds the
 //      app, both workers, the ORT wasm runtime and the embedded models and data.
@@ -37,23 +51,7 @@ const readOpfs = (page) =>
     return { names: names.sort(), manifest, inside };
   });
 
-export default async function offline(e) {
-  const {
-    test,
-    assert,
-    log,
-    byTestId,
-    loadApp,
-    generateGreedy,
-    shot,
-    assertNoErrors,
-    assertLocalOnly,
-    openPage,
-    launch,
-    readRepo,
-    T,
-    COMMON_ARGS,
-  } = e;
+export default async function offline({ test, launch }) {
   const expected = await e.expectedGreedy(20);
   const browser = await launch(COMMON_ARGS); // the CPU engine: offline behaviour, not kernels, is under test
   const { context, page, errors, requests } = await openPage(browser);

@@ -12,6 +12,21 @@
 //   5. The URL hash reproduces the view; no request left localhost; no console errors.
 //   6. Export: the loaded model downloads as GGUF Q8_0, byte for byte the CLI's export of it.
 import { writeFileSync } from 'node:fs';
+import {
+  COMMON_ARGS,
+  T,
+  URL_,
+  WEBGPU_ARGS,
+  assert,
+  assertLocalOnly,
+  assertNoErrors,
+  byTestId,
+  downloadOf,
+  loadApp,
+  log,
+  openPage,
+  shot,
+} from './lib.mjs';
 
 export const name = 'playground';
 export const budgetMs = 6 * 60_000;
@@ -84,24 +99,7 @@ function binsOf(values, bins) {
   return { min, max, counts };
 }
 
-export default async function playground(e) {
-  const {
-    test,
-    assert,
-    log,
-    byTestId,
-    loadApp,
-    shot,
-    assertNoErrors,
-    assertLocalOnly,
-    openPage,
-    launch,
-    downloadOf,
-    URL_,
-    T,
-    COMMON_ARGS,
-    WEBGPU_ARGS,
-  } = e;
+export default async function playground({ test, launch }) {
   const node = await nodeSide(e);
   const browser = await launch([...COMMON_ARGS, ...WEBGPU_ARGS]);
   const { page, errors, requests } = await openPage(browser, { viewport: { width: 1360, height: 900 } });

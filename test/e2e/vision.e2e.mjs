@@ -11,6 +11,18 @@
 //   6. No console errors; no request left localhost.
 import { crc32, deflateSync } from 'node:zlib';
 import * as ort from 'onnxruntime-web';
+import {
+  COMMON_ARGS,
+  T,
+  assert,
+  assertLocalOnly,
+  assertNoErrors,
+  byTestId,
+  loadApp,
+  log,
+  openPage,
+  shot,
+} from './lib.mjs';
 
 export const name = 'vision';
 export const budgetMs = 5 * 60_000;
@@ -82,21 +94,7 @@ async function nodeSide(e) {
   return { ...r, onnx, pngs, labelsCsv, droppedCorrect, labels: Array.from(data.labels.subarray(0, 48)) };
 }
 
-export default async function vision(e) {
-  const {
-    test,
-    assert,
-    log,
-    byTestId,
-    loadApp,
-    shot,
-    assertNoErrors,
-    assertLocalOnly,
-    openPage,
-    launch,
-    T,
-    COMMON_ARGS,
-  } = e;
+export default async function vision({ test, launch }) {
   const node = await nodeSide(e);
   // ORT runs on wasm: the vision lab needs no WebGPU (the chat falls back to the CPU).
   const browser = await launch(COMMON_ARGS);
