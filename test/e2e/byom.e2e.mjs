@@ -9,20 +9,8 @@
 //   e. a crafted GGUF (1024 wide, context 2^20) with the context field set to 2^20 → 'too-large'
 //      (one layer's KV cache is larger than one binding) with the reason, Load disabled.
 import { readFileSync, readdirSync } from 'node:fs';
-import {
-  COMMON_ARGS,
-  ROOT,
-  T,
-  WEBGPU_ARGS,
-  assert,
-  assertNoErrors,
-  byTestId,
-  generateGreedy,
-  loadApp,
-  log,
-  openPage,
-  shot,
-} from './lib.mjs';
+import { COMMON_ARGS, ROOT, T, WEBGPU_ARGS, assert, assertNoErrors, byTestId } from './lib.mjs';
+import { generateGreedy, loadApp, log, openPage, shot } from './lib.mjs';
 
 export const name = 'byom';
 export const budgetMs = 6 * 60_000;

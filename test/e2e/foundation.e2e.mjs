@@ -6,22 +6,8 @@
 // The expected text is computed by the CPU engine (not hardcoded) and checked against
 // test/fixtures/golden-stories260K.txt.
 import { readFileSync } from 'node:fs';
-import {
-  COMMON_ARGS,
-  ROOT,
-  T,
-  URL_,
-  WEBGPU_ARGS,
-  assert,
-  assertNoErrors,
-  byTestId,
-  generateGreedy,
-  loadApp,
-  log,
-  markTime,
-  openPage,
-  shot,
-} from './lib.mjs';
+import { COMMON_ARGS, ROOT, T, URL_, WEBGPU_ARGS, assert, assertNoErrors, byTestId } from './lib.mjs';
+import { generateGreedy, loadApp, log, markTime, openPage, shot } from './lib.mjs';
 
 const READY_BUDGET_MS = 2_000; // the embedded model must be ready this soon after navigation
 

@@ -1,17 +1,3 @@
-import {
-  COMMON_ARGS,
-  T,
-  assert,
-  assertLocalOnly,
-  assertNoErrors,
-  byTestId,
-  generateGreedy,
-  loadApp,
-  log,
-  openPage,
-  readRepo,
-  shot,
-} from './lib.mjs';
 // Offline: the service worker and stored models in the browser (real OPFS, real Workbox).
 //   1. First visit: the service worker installs and controls the page; its precache holds the
 //      app, both workers, the ORT wasm runtime and the embedded models and data.
@@ -24,6 +10,8 @@ import {
 //      stored model loads from OPFS and chats, the stored variant loads without re-quantizing,
 //      and the vision lab opens (ORT wasm from the precache).
 //   4. Delete from the drawer; every request stayed on localhost; no console errors.
+import { COMMON_ARGS, T, assert, assertLocalOnly, assertNoErrors, byTestId, generateGreedy } from './lib.mjs';
+import { loadApp, log, openPage, readRepo, shot } from './lib.mjs';
 export const name = 'offline';
 export const budgetMs = 5 * 60_000;
 

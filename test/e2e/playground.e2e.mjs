@@ -12,21 +12,8 @@
 //   5. The URL hash reproduces the view; no request left localhost; no console errors.
 //   6. Export: the loaded model downloads as GGUF Q8_0, byte for byte the CLI's export of it.
 import { writeFileSync } from 'node:fs';
-import {
-  COMMON_ARGS,
-  T,
-  URL_,
-  WEBGPU_ARGS,
-  assert,
-  assertLocalOnly,
-  assertNoErrors,
-  byTestId,
-  downloadOf,
-  loadApp,
-  log,
-  openPage,
-  shot,
-} from './lib.mjs';
+import { COMMON_ARGS, T, URL_, WEBGPU_ARGS, assert, assertLocalOnly, assertNoErrors } from './lib.mjs';
+import { byTestId, downloadOf, loadApp, log, openPage, shot } from './lib.mjs';
 
 export const name = 'playground';
 export const budgetMs = 6 * 60_000;

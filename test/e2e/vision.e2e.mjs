@@ -11,18 +11,8 @@
 //   6. No console errors; no request left localhost.
 import { crc32, deflateSync } from 'node:zlib';
 import * as ort from 'onnxruntime-web';
-import {
-  COMMON_ARGS,
-  T,
-  assert,
-  assertLocalOnly,
-  assertNoErrors,
-  byTestId,
-  loadApp,
-  log,
-  openPage,
-  shot,
-} from './lib.mjs';
+import { COMMON_ARGS, T, assert, assertLocalOnly, assertNoErrors, byTestId, loadApp, log } from './lib.mjs';
+import { openPage, shot } from './lib.mjs';
 
 export const name = 'vision';
 export const budgetMs = 5 * 60_000;
