@@ -144,7 +144,8 @@ async function wideGguf(e) {
   ]);
 }
 
-export default async function byom({ test, launch }) {
+export default async function byom(e) {
+  const { test, launch } = e;
   const expected = await e.expectedGreedy(20);
   const hfFiles = Object.fromEntries(
     readdirSync(`${ROOT}${HF_DIR}`).map((f) => [f, readFileSync(`${ROOT}${HF_DIR}/${f}`)]),

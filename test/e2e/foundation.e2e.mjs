@@ -13,7 +13,8 @@ const READY_BUDGET_MS = 2_000; // the embedded model must be ready this soon aft
 
 export const name = 'foundation';
 
-export default async function foundation({ test, launch }) {
+export default async function foundation(e) {
+  const { test, launch } = e;
   const expected = await e.expectedGreedy(20);
   log(`expected greedy text (20 tokens): ${JSON.stringify(expected)}`);
 

@@ -39,7 +39,8 @@ const readOpfs = (page) =>
     return { names: names.sort(), manifest, inside };
   });
 
-export default async function offline({ test, launch }) {
+export default async function offline(e) {
+  const { test, launch } = e;
   const expected = await e.expectedGreedy(20);
   const browser = await launch(COMMON_ARGS); // the CPU engine: offline behaviour, not kernels, is under test
   const { context, page, errors, requests } = await openPage(browser);

@@ -86,7 +86,8 @@ function binsOf(values, bins) {
   return { min, max, counts };
 }
 
-export default async function playground({ test, launch }) {
+export default async function playground(e) {
+  const { test, launch } = e;
   const node = await nodeSide(e);
   const browser = await launch([...COMMON_ARGS, ...WEBGPU_ARGS]);
   const { page, errors, requests } = await openPage(browser, { viewport: { width: 1360, height: 900 } });

@@ -84,7 +84,8 @@ async function nodeSide(e) {
   return { ...r, onnx, pngs, labelsCsv, droppedCorrect, labels: Array.from(data.labels.subarray(0, 48)) };
 }
 
-export default async function vision({ test, launch }) {
+export default async function vision(e) {
+  const { test, launch } = e;
   const node = await nodeSide(e);
   // ORT runs on wasm: the vision lab needs no WebGPU (the chat falls back to the CPU).
   const browser = await launch(COMMON_ARGS);

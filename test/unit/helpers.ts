@@ -1,5 +1,6 @@
 // Shared test helpers: the real shipped model files, and a seeded PRNG for random inputs.
 import { readFileSync } from 'node:fs';
+import { isNibbleError } from '../../src/core/errors.ts';
 import { mulberry32 } from '../../src/core/random.ts';
 
 export const readProjectFile = (p: string): Uint8Array =>
@@ -20,3 +21,14 @@ export const STORIES260K_CONFIG = {
   seqLen: 512,
   headSize: 8,
 } as const;
+
+/** The NibbleError code `f` throws, or 'ok' when it returns; any other throw fails the test. */
+export const codeOf = (f: () => unknown): string => {
+  try {
+    f();
+    return 'ok';
+  } catch (e) {
+    if (!isNibbleError(e)) throw e;
+    return e.code;
+  }
+};

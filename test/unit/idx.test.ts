@@ -1,18 +1,10 @@
 // IDX reader: the shipped MNIST held-out pair, and every way a header can lie.
 import { describe, expect, it } from 'vitest';
 import { readIdx, readIdxImages, readIdxLabels } from '../../src/core/formats/idx.ts';
-import { readProjectFile } from './helpers.ts';
+import { readProjectFile, codeOf } from './helpers.ts';
 
 const images = readProjectFile('public/data/mnist-heldout-images.idx3');
 const labels = readProjectFile('public/data/mnist-heldout-labels.idx1');
-const codeOf = (f: () => unknown): string => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
 
 /** A u8 IDX file with the given dims and data. */
 function idx(dims: number[], data: Uint8Array, type = 0x08): Uint8Array {

@@ -1,22 +1,13 @@
 // Corrupt and truncated protobuf: every failure is a NibbleError (truncated / bad-format /
 // bad-dims), never another exception, a hang or a huge allocation.
 import { describe, expect, it } from 'vitest';
-import { isNibbleError } from '../../src/core/errors.ts';
+
 import { parseOnnx } from '../../src/core/formats/onnx/model.ts';
 import { fields, readVarint } from '../../src/core/formats/onnx/wire.ts';
-import { readProjectFile, seededRandom } from './helpers.ts';
+import { readProjectFile, seededRandom, codeOf } from './helpers.ts';
 import { cat, fLen, fVarint, graph, model, tensor, varint } from './onnx-build.ts';
 
 const vit = readProjectFile('public/models/vit-mnist.onnx');
-const codeOf = (f: () => unknown): string => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    if (!isNibbleError(e)) throw e; // anything else fails the test
-    return e.code;
-  }
-};
 
 describe('wire format', () => {
   it('reads varints up to 10 bytes and rejects longer ones', () => {

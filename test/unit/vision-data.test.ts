@@ -9,16 +9,7 @@ import {
   parseLabelsText,
   type VisionDataset,
 } from '../../src/engine/vision/dataset.ts';
-import { readProjectFile } from './helpers.ts';
-
-const codeOf = (f: () => unknown): string => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
+import { readProjectFile, codeOf } from './helpers.ts';
 
 describe('data sets', () => {
   it('the MNIST pair: 2,000 images scaled to [0, 1]', () => {
