@@ -1,7 +1,6 @@
 // The playground's store slices: variants (with the persistence hook), jobs, charts, the
 // truncation lab's point scheduling, A/B chat, and the URL hash. The real engine (in-thread
 // host, CPU) where numbers matter; a scripted engine where the test must control timing.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createAppStore } from '../../src/state/store.ts';
 import { firstDivergence, finalDivergence } from '../../src/state/ab-slice.ts';
@@ -14,20 +13,8 @@ import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
 import type { TruncationPoint, TruncationQuery } from '../../src/worker/engine-host/lab-protocol.ts';
 import type { Engine, GenerationSummary, TokenProgress } from '../../src/worker/engine-host/protocol.ts';
+import { STORIES_FILES as FILES, STORIES_SOURCE as SOURCE } from './helpers.ts';
 
-const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
-const FILES: Record<string, Uint8Array> = {
-  '/models/stories260K.bin': read('public/models/stories260K.bin'),
-  '/models/tok512.bin': read('public/models/tok512.bin'),
-  '/calib.txt': read('public/data/tinystories-calib.txt'),
-  '/eval.txt': read('public/data/tinystories-eval.txt'),
-};
-const SOURCE = {
-  kind: 'url',
-  name: 'stories260K',
-  modelUrl: '/models/stories260K.bin',
-  tokenizerUrl: '/models/tok512.bin',
-} as const;
 const TEXT = { calib: '/calib.txt', eval: '/eval.txt' };
 
 function realStore() {

@@ -1,7 +1,6 @@
 // The texts slice with the real engine (in-thread host, CPU): the chosen calibration and
 // evaluation texts and window options reach the engine (GPTQ losses and perplexity equal the
 // engine run directly on those windows), and bad input ends as a typed error in the banner.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { DEFAULT_SPEC } from '../../src/core/quant/quant-spec.ts';
@@ -15,20 +14,8 @@ import { windowsOf } from '../../src/state/texts-slice.ts';
 import { applyHash, encodeHash } from '../../src/state/url-hash.ts';
 import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
+import { STORIES_FILES as FILES, STORIES_SOURCE as SOURCE, readProjectFile as read } from './helpers.ts';
 
-const read = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
-const FILES: Record<string, Uint8Array> = {
-  '/models/stories260K.bin': read('public/models/stories260K.bin'),
-  '/models/tok512.bin': read('public/models/tok512.bin'),
-  '/calib.txt': read('public/data/tinystories-calib.txt'),
-  '/eval.txt': read('public/data/tinystories-eval.txt'),
-};
-const SOURCE = {
-  kind: 'url',
-  name: 'stories260K',
-  modelUrl: '/models/stories260K.bin',
-  tokenizerUrl: '/models/tok512.bin',
-} as const;
 // Own copies: the engine owns the bytes it is given.
 const model = parseLlama2c(read('public/models/stories260K.bin'));
 const tok = Tokenizer.fromLlama2c(read('public/models/tok512.bin'), model.config.vocabSize);
