@@ -14,9 +14,9 @@ import type { GpuContext } from '../../src/gpu/device.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
 import type { ModelRunner } from '../../src/engine/runner.ts';
-import { folderOf, hfFixtureFiles, tensorsOf, withConfig, writeTensors } from '../unit/hf-fixture.ts';
+import { asQwen2WithBiases, folderOf, hfFixtureFiles } from '../unit/hf-fixture.ts';
 import { randomModel, withAttentionBias, type RandomModelSpec, LOGIT_TOL, logitsOf } from './random-model.ts';
-import { expectClose, gpuContext, rng } from './setup-device.ts';
+import { expectClose, gpuContext } from './setup-device.ts';
 
 // Qwen2-0.5B's shape in miniature: 14 heads over 2 kv heads, rotate-half RoPE.
 const QWEN: RandomModelSpec = {
@@ -123,26 +123,7 @@ it('q8 linears with biases match the CPU backend', async () => {
 
 it('HF stories260K as a Qwen2 checkpoint with biases: GPU = CPU, prefill + 8 greedy steps', async () => {
   const files = hfFixtureFiles();
-  const rand = rng(7);
-  const list = tensorsOf(files['model.safetensors']);
-  for (let l = 0; l < 5; l++) {
-    for (const [p, n] of [
-      ['q', 64],
-      ['k', 32],
-      ['v', 32],
-    ] as const) {
-      list.push({
-        name: `model.layers.${l}.self_attn.${p}_proj.bias`,
-        shape: [n],
-        data: Float32Array.from({ length: n }, () => rand() * 2 - 1),
-      });
-    }
-  }
-  const qwen = withConfig({ ...files, 'model.safetensors': writeTensors(list) }, (c) => {
-    c.architectures = ['Qwen2ForCausalLM'];
-    c.model_type = 'qwen2';
-    c.use_sliding_window = false;
-  });
+  const qwen = asQwen2WithBiases(files);
   const { model, arch } = await loadHfModel(folderOf(qwen));
   expect(arch).toBe('qwen2');
   expect(model.weights.attnBias).toHaveLength(5);

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { f32ToBf16Bits } from '../../src/core/formats/hf/half.ts';
 import { memoryFolder, type ModelFolder } from '../../src/core/formats/hf/load.ts';
+import { mulberry32 } from '../../src/core/random.ts';
 import { f32ToF16Bits } from '../../src/core/quant/float-formats.ts';
 import {
   encodeSafetensors,
@@ -76,4 +77,28 @@ export function sharded(files: Record<string, Uint8Array>, n: number): Record<st
   }
   out['model.safetensors.index.json'] = jsonBytes({ metadata: { total_size: 0 }, weight_map: weightMap });
   return out;
+}
+
+/** The stories260K folder as a Qwen2 checkpoint: seeded q/k/v biases (uniform in [-1, 1)) on every layer. */
+export function asQwen2WithBiases(files: Record<string, Uint8Array>): Record<string, Uint8Array> {
+  const rand = mulberry32(7);
+  const list = tensorsOf(files['model.safetensors']);
+  for (let l = 0; l < 5; l++) {
+    for (const [p, n] of [
+      ['q', 64],
+      ['k', 32],
+      ['v', 32],
+    ] as const) {
+      list.push({
+        name: `model.layers.${l}.self_attn.${p}_proj.bias`,
+        shape: [n],
+        data: Float32Array.from({ length: n }, () => rand() * 2 - 1),
+      });
+    }
+  }
+  return withConfig({ ...files, 'model.safetensors': writeTensors(list) }, (c) => {
+    c.architectures = ['Qwen2ForCausalLM'];
+    c.model_type = 'qwen2';
+    c.use_sliding_window = false;
+  });
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CpuForward } from '../../src/core/model/forward.ts';
+import { f32Values } from '../../src/core/model/linear.ts';
 import { detectModelFormat } from '../../src/core/formats/hf/detect.ts';
 import { loadHfModel, looksLikeHfFolder, memoryFolder } from '../../src/core/formats/hf/load.ts';
 import { assertRunnable } from '../../src/core/formats/hf/runnable.ts';
@@ -23,8 +24,9 @@ import {
   tensorsOf,
   withConfig,
   writeTensors,
+  asQwen2WithBiases,
 } from './hf-fixture.ts';
-import { seededRandom, stories260K, STORIES260K_CONFIG } from './helpers.ts';
+import { stories260K, STORIES260K_CONFIG } from './helpers.ts';
 
 const files = hfFixtureFiles();
 const load = (f: Record<string, Uint8Array>) => loadHfModel(folderOf(f));
@@ -100,22 +102,39 @@ describe('HF stories260K (written by transformers)', () => {
 });
 
 describe('HF variants built from the fixture', () => {
-  it('f16 and bf16 checkpoints load as their exact f32 values', async () => {
+  it('f16 checkpoints load as 16-bit matrices holding their exact values', async () => {
     const list = tensorsOf(files['model.safetensors']);
-    for (const dtype of ['F16', 'BF16'] as const) {
-      const half = await load({ ...files, 'model.safetensors': writeTensors(list, dtype) });
-      // Reference: the same rounded values stored as F32 (decoded independently by tensorsOf).
-      const rounded = tensorsOf(writeTensors(list, dtype));
-      const asF32 = await load({ ...files, 'model.safetensors': writeTensors(rounded, 'F32') });
-      expect((half.model.weights.layers[2].w2 as F32Tensor).data).toEqual(
-        (asF32.model.weights.layers[2].w2 as F32Tensor).data,
-      );
-      expect(logits(half.model)).toEqual(logits(asF32.model));
-      // …and they are close to, not equal to, the f32 model.
-      const d = maxAbsDiff(logits(half.model), logits((await load(files)).model));
-      expect(d).toBeGreaterThan(0);
-      expect(d).toBeLessThan(dtype === 'F16' ? 0.05 : 0.5);
-    }
+    const half = await load({ ...files, 'model.safetensors': writeTensors(list, 'F16') });
+    expect(half.model.weights.layers[2].w2.format).toBe('f16'); // no f32 copy: 2 bytes per weight
+    expect(half.model.weights.tokEmb.format).toBe('f16');
+    // Reference: the same rounded values stored as F32 (decoded independently by tensorsOf).
+    const rounded = tensorsOf(writeTensors(list, 'F16'));
+    const asF32 = await load({ ...files, 'model.safetensors': writeTensors(rounded, 'F32') });
+    expect(f32Values(half.model.weights.layers[2].w2)).toEqual((asF32.model.weights.layers[2].w2 as F32Tensor).data);
+    expect(logits(half.model)).toEqual(logits(asF32.model));
+    // …and they are close to, not equal to, the f32 model.
+    const d = maxAbsDiff(logits(half.model), logits((await load(files)).model));
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(0.05);
+  });
+
+  it('bf16 checkpoints load as f16: the f16 rounding of each bf16 value, inexact ones counted', async () => {
+    const list = tensorsOf(files['model.safetensors']);
+    const half = await load({ ...files, 'model.safetensors': writeTensors(list, 'BF16') });
+    expect(half.model.weights.layers[2].w2.format).toBe('f16');
+    // Reference: bf16 values decoded independently, rounded to f16 (export writer's encoder), stored as F32.
+    const bf16 = tensorsOf(writeTensors(list, 'BF16'));
+    const viaF16 = bf16.map((t) =>
+      t.shape.length === 2 ? { ...t, data: tensorsOf(writeTensors([t], 'F16'))[0].data } : t,
+    );
+    let subnormal = 0;
+    viaF16.forEach((t, i) => t.data.forEach((v, j) => void (v !== bf16[i].data[j] && subnormal++)));
+    expect(subnormal).toBeGreaterThan(0); // the fixture has a few weights below 2^-14
+    expect(half.bf16Narrowing).toMatchObject({ overflow: 0, underflow: 0, subnormal });
+    expect(half.bf16Narrowing.note).toContain(`${subnormal} below 2^-14`);
+    const ref = await load({ ...files, 'model.safetensors': writeTensors(viaF16, 'F32') });
+    expect(logits(half.model)).toEqual(logits(ref.model));
+    expect(maxAbsDiff(logits(half.model), logits((await load(files)).model))).toBeLessThan(0.5);
   });
 
   it('sharded checkpoints with model.safetensors.index.json give identical logits', async () => {
@@ -178,26 +197,7 @@ describe('HF variants built from the fixture', () => {
   });
 
   it('Qwen2 applies q/k/v biases, matching an independent forward built from ops', async () => {
-    const rand = seededRandom(7);
-    const list = tensorsOf(files['model.safetensors']);
-    for (let l = 0; l < 5; l++) {
-      for (const [p, n] of [
-        ['q', 64],
-        ['k', 32],
-        ['v', 32],
-      ] as const) {
-        list.push({
-          name: `model.layers.${l}.self_attn.${p}_proj.bias`,
-          shape: [n],
-          data: Float32Array.from({ length: n }, () => rand() * 2 - 1),
-        });
-      }
-    }
-    const qwen = withConfig({ ...files, 'model.safetensors': writeTensors(list) }, (c) => {
-      c.architectures = ['Qwen2ForCausalLM'];
-      c.model_type = 'qwen2';
-      c.use_sliding_window = false;
-    });
+    const qwen = asQwen2WithBiases(files);
     const { model, arch } = await load(qwen);
     expect(arch).toBe('qwen2');
     expect(model.weights.attnBias).toHaveLength(5);
