@@ -9,6 +9,18 @@ export interface F32Tensor {
   data: Float32Array;
 }
 
+/**
+ * Unquantized weights kept at 16 bits (an f16/bf16 checkpoint, a GGUF F16 tensor): IEEE binary16
+ * codes packed two per word, element i in word i >> 1, low half when i & 1 = 0 — the pairing of
+ * f16 scales in quant/format.ts and of WGSL `unpack2x16float`. An odd count pads the last word's
+ * high half with 0. 2 bytes per value on the CPU, on the GPU and in a .nibble file.
+ */
+export interface F16Tensor {
+  format: 'f16';
+  shape: number[]; // row-major; linears are [out, in]
+  data: Uint32Array; // (⌈numel / 2⌉)
+}
+
 export type UniformFormat = 'q8' | 'q4' | 'q3' | 'q2';
 export type CodebookFormat = 'nf4' | 'fp4';
 export type QuantFormat = UniformFormat | CodebookFormat;
@@ -56,7 +68,9 @@ export interface Int8RowsTensor {
 }
 
 export type QuantTensor = UniformQuantTensor | CodebookQuantTensor;
-export type Tensor = F32Tensor | QuantTensor | Int8RowsTensor;
+export type Tensor = F32Tensor | F16Tensor | QuantTensor | Int8RowsTensor;
+/** Weights stored as plain values (no codes, no scales). */
+export type DenseTensor = F32Tensor | F16Tensor;
 export type TensorFormat = Tensor['format'];
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

@@ -307,6 +307,41 @@ export const KERNELS = {
     buffers: ['read src: array<vec4<u32>>', 'rw dst: array<vec4<u32>>'],
     params: ['n_vec', 'magic'],
   },
+
+  // ---- 16-bit weights and quantized embeddings (src/gpu/kernels.ts) ----
+  matmul_gemv_f16: {
+    file: 'matmul_gemv_f16',
+    libs: GEMV,
+    constants: ['WG', 'PROLOGUE', 'ACCUMULATE'],
+    buffers: ['read w: array<u32>', 'read x: array<f32>', 'read g: array<f32>', 'rw out: array<f32>'],
+    params: ['K', 'N', 'x_off', 'eps:f32', 'n_off'],
+  },
+  matmul_gemm_f16: {
+    file: 'matmul_gemm_f16',
+    libs: ['gemm_tile'],
+    constants: ['ACCUMULATE'],
+    buffers: ['read x: array<f32>', 'read w: array<u32>', 'rw out: array<f32>'],
+    params: ['M', 'N', 'K', 'n_off', 'ldo'],
+  },
+  embed_f16: {
+    file: 'embed_f16',
+    libs: ['per_item'],
+    buffers: ['read tokens: array<u32>', 'read table: array<u32>', 'rw out: array<f32>'],
+    params: ['M', 'dim', 'vocab', 'tok_off', 'row0', 'rows'],
+  },
+  embed_qn: {
+    file: 'embed_qn',
+    libs: ['per_item', 'qn_scales'],
+    constants: ['BITS', 'SCALE_F16', 'ASYM'],
+    buffers: [
+      'read tokens: array<u32>',
+      'read q: array<u32>',
+      'read s: array<u32>',
+      'read z: array<u32>',
+      'rw out: array<f32>',
+    ],
+    params: ['M', 'dim', 'vocab', 'tok_off', 'row0', 'rows', 'group', 'n_groups', 'wpr'],
+  },
 } as const satisfies Record<string, KernelSpec>;
 
 export type KernelName = keyof typeof KERNELS;

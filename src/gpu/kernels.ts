@@ -35,23 +35,74 @@ export function embed(
     rows?: number;
   },
 ): void {
-  const row0 = a.row0 ?? 0;
-  const rows = a.rows ?? a.vocab;
-  positive('embed', ['M', a.M], ['dim', a.dim], ['vocab', a.vocab], ['rows', rows]);
-  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > a.vocab)
-    fail(`embed: rows ${row0}..${row0 + rows - 1} are outside the vocabulary of ${a.vocab}`);
-  holds('embed tokens', a.tokens, a.tokOff + a.M);
-  holds('embed table', a.table, rows * a.dim);
-  holds('embed out', a.out, a.M * a.dim);
-  rec.dispatch('embed_f32', {
-    buffers: [a.tokens, a.table, a.out],
-    params: { M: a.M, dim: a.dim, vocab: a.vocab, tok_off: a.tokOff, row0, rows },
-    workgroups: rec.grid(Math.ceil((a.M * a.dim) / WG)),
+  embedRows(rec, {
+    tokens: a.tokens,
+    tokOff: a.tokOff,
+    table: { format: 'f32', n: a.rows ?? a.vocab, k: a.dim, data: a.table },
+    out: a.out,
+    M: a.M,
+    vocab: a.vocab,
+    row0: a.row0,
   });
 }
 
 /**
- * Embedding lookup from a table uploaded as one f32 weight or a stack of f32 row parts (split
+ * As `embed` from a table leaf in any format the embedding kernels read, decoded to f32 as
+ * core's f32Values does (exactly): embed_f32, embed_f16 (fp16 pairs), embed_qn (uniform
+ * q8 / q4 / q2 rows, per-row or grouped scales, sym or asym, no gIdx). The leaf holds rows
+ * row0 .. row0 + table.n − 1 of the (vocab, table.k) table.
+ */
+export function embedRows(
+  rec: Recorder,
+  a: { tokens: GPUBuffer; tokOff: number; table: LeafWeight; out: GPUBuffer; M: number; vocab: number; row0?: number },
+): void {
+  const t = a.table;
+  const { n: rows, k: dim } = t;
+  const row0 = a.row0 ?? 0;
+  positive('embed', ['M', a.M], ['dim', dim], ['vocab', a.vocab], ['rows', rows]);
+  if (!Number.isInteger(row0) || row0 < 0 || row0 + rows > a.vocab)
+    fail(`embed: rows ${row0}..${row0 + rows - 1} are outside the vocabulary of ${a.vocab}`);
+  holds('embed tokens', a.tokens, a.tokOff + a.M);
+  const params = { M: a.M, dim, vocab: a.vocab, tok_off: a.tokOff, row0, rows };
+  const workgroups = rec.grid(Math.ceil((a.M * dim) / WG));
+  switch (t.format) {
+    case 'f32':
+      holds('embed table', t.data, rows * dim);
+      holds('embed out', a.out, a.M * dim);
+      return rec.dispatch('embed_f32', { buffers: [a.tokens, t.data, a.out], params, workgroups });
+    case 'f16':
+      holds('embed table', t.data, Math.ceil((rows * dim) / 2));
+      holds('embed out', a.out, a.M * dim);
+      return rec.dispatch('embed_f16', { buffers: [a.tokens, t.data, a.out], params, workgroups });
+    case 'q8':
+    case 'q4':
+    case 'q2':
+      if (t.gIdx) fail('embed: a quantized table with act-order gIdx is not readable by rows');
+      holds('embed q', t.data, rows * t.wpr);
+      holds('embed scales', t.scales, t.scaleF16 ? Math.ceil((rows * t.nGroups) / 2) : rows * t.nGroups);
+      holds('embed out', a.out, a.M * dim);
+      return rec.dispatch('embed_qn', {
+        constants: embedPipeline(t)[1],
+        buffers: [a.tokens, t.data, t.scales, t.zeros ?? t.scales, a.out],
+        params: { ...params, group: t.group, n_groups: t.nGroups, wpr: t.wpr },
+        workgroups,
+      });
+    default:
+      fail(`embed: no embedding kernel reads a ${t.format} table (upload it with uploadTable)`);
+  }
+}
+
+/** The (kernel, constants) pair `embed` dispatches for a table leaf (pipeline warm-up). */
+export function embedPipeline(t: LeafWeight): [KernelName, Constants] {
+  if (t.format === 'f32') return ['embed_f32', {}];
+  if (t.format === 'f16') return ['embed_f16', {}];
+  if (t.format === 'q8' || t.format === 'q4' || t.format === 'q2')
+    return ['embed_qn', { BITS: t.bits, SCALE_F16: t.scaleF16 ? 1 : 0, ASYM: t.zeros ? 1 : 0 }];
+  return fail(`embed: no embedding kernel reads a ${t.format} table`);
+}
+
+/**
+ * Embedding lookup from a table uploaded by uploadTable (one leaf, or a stack of row parts split
  * across bindings, src/gpu/weights.ts): one dispatch per part that holds one of `ids` (the
  * step's token ids, known on the CPU), so a decode step costs one dispatch however the table
  * is split. Without `ids`, every part is dispatched.
@@ -63,22 +114,10 @@ export function embedTable(
   const parts = a.table.format === 'stack' ? a.table.parts : [a.table];
   let row0 = 0;
   for (const part of parts) {
-    if (part.format !== 'f32') fail(`embed: the table must be f32, got a ${part.format} part`);
-    const p = part as { data: GPUBuffer; n: number };
-    if (!a.ids || a.ids.some((t) => t >= row0 && t < row0 + p.n)) {
-      embed(rec, {
-        tokens: a.tokens,
-        tokOff: a.tokOff,
-        table: p.data,
-        out: a.out,
-        M: a.M,
-        dim: a.table.k,
-        vocab: a.table.n,
-        row0,
-        rows: p.n,
-      });
+    if (!a.ids || a.ids.some((t) => t >= row0 && t < row0 + part.n)) {
+      embedRows(rec, { tokens: a.tokens, tokOff: a.tokOff, table: part, out: a.out, M: a.M, vocab: a.table.n, row0 });
     }
-    row0 += p.n;
+    row0 += part.n;
   }
 }
 
@@ -172,7 +211,8 @@ export function matmul(rec: Recorder, a: MatmulArgs): void {
 /**
  * THE kernel switch for matmuls: (weight format, M = 1 or M > 1, the device's choice) → the
  * kernel(s) dispatched. f32 uses the GEMV variant chooseKernels picked (subgroup or workgroup
- * reductions) or the tiled GEMM; the quantized formats use their dequant-fused kernels
+ * reductions) or the tiled GEMM; f16 its own GEMV / GEMM (fp16 pairs unpacked in registers, f32
+ * arithmetic, no optional feature); the quantized formats use their dequant-fused kernels
  * (src/gpu/matmul-quant.ts), which need no optional feature; LLM.int8 needs WGSL's
  * packed_4x8_integer_dot_product (dot4I8Packed).
  */
@@ -205,6 +245,30 @@ export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
       }
       return;
     }
+    case 'f16': // fp16 pairs widened in registers (unpack2x16float): core WGSL, any device
+      holds('matmul w', w.data, Math.ceil((w.n * w.k) / 2));
+      if (gemv) {
+        sink.dispatch('matmul_gemv_f16', {
+          constants: gemvConstants(w.k, c.prologue?.kind ?? 'none', c.accumulate),
+          buffers: [w.data, c.x, c.prologue?.kind === 'rmsnorm' ? c.prologue.weight : c.x, c.out],
+          params: {
+            K: w.k,
+            N: w.n,
+            x_off: c.xOff,
+            eps: c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0,
+            n_off: c.nOff,
+          },
+          workgroups: sink.grid(Math.ceil(w.n / GEMV_ROWS)),
+        });
+      } else {
+        sink.dispatch('matmul_gemm_f16', {
+          constants: gemmConstants(c.accumulate),
+          buffers: [c.x, w.data, c.out],
+          params: { M: c.M, N: w.n, K: w.k, n_off: c.nOff, ldo: c.ldo },
+          workgroups: [Math.ceil(w.n / 32), Math.ceil(c.M / 32)],
+        });
+      }
+      return;
     case 'q8':
     case 'q4':
     case 'q3':

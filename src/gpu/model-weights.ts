@@ -73,6 +73,28 @@ function qkNormRow(model: LlamaModel, n: QkNorm, l: number): Float32Array {
   return row;
 }
 
+/** Block i's weights in the runner's layout; `vec` / `lin` upload a vector / a stack of linears. */
+export function uploadLayerWeights(
+  model: LlamaModel,
+  i: number,
+  vec: (t: Tensor | Float32Array, label: string) => GPUBuffer,
+  lin: (parts: Tensor[], label: string) => GpuWeight,
+): GpuLayerWeights {
+  const l = model.weights.layers[i];
+  const bias = model.weights.attnBias?.[i];
+  const qkNorm = model.weights.qkNorm?.[i];
+  return {
+    rmsAtt: vec(l.rmsAtt, `l${i}.rms_att`),
+    wqkv: lin([l.wq, l.wk, l.wv], `l${i}.wqkv`),
+    ...(bias ? { bias: vec(biasRow(model, bias, i), `l${i}.attn_bias`) } : {}),
+    ...(qkNorm ? { qkNorm: vec(qkNormRow(model, qkNorm, i), `l${i}.qk_norm`) } : {}),
+    wo: lin([l.wo], `l${i}.wo`),
+    rmsFfn: vec(l.rmsFfn, `l${i}.rms_ffn`),
+    w13: lin([l.w1, l.w3], `l${i}.w13`),
+    w2: lin([l.w2], `l${i}.w2`),
+  };
+}
+
 /** Uploads every weight of `model`; a weight larger than `cap` bytes is split by rows. */
 export function uploadModelWeights(ctx: GpuContext, model: LlamaModel, cap: number): GpuModelWeights {
   const w = model.weights;
@@ -95,20 +117,7 @@ export function uploadModelWeights(ctx: GpuContext, model: LlamaModel, cap: numb
   const lin = (parts: Tensor[], label: string): GpuWeight => track(uploadLinear(ctx, parts, label, cap), true);
   try {
     const tokEmb = track(uploadTable(ctx, w.tokEmb, 'tok_emb', cap), false);
-    const layers = w.layers.map((l, i): GpuLayerWeights => {
-      const bias = w.attnBias?.[i];
-      const qkNorm = w.qkNorm?.[i];
-      return {
-        rmsAtt: vec(l.rmsAtt, `l${i}.rms_att`),
-        wqkv: lin([l.wq, l.wk, l.wv], `l${i}.wqkv`),
-        ...(bias ? { bias: vec(biasRow(model, bias, i), `l${i}.attn_bias`) } : {}),
-        ...(qkNorm ? { qkNorm: vec(qkNormRow(model, qkNorm, i), `l${i}.qk_norm`) } : {}),
-        wo: lin([l.wo], `l${i}.wo`),
-        rmsFfn: vec(l.rmsFfn, `l${i}.rms_ffn`),
-        w13: lin([l.w1, l.w3], `l${i}.w13`),
-        w2: lin([l.w2], `l${i}.w2`),
-      };
-    });
+    const layers = w.layers.map((_, i) => uploadLayerWeights(model, i, vec, lin));
     const rmsFinal = vec(w.rmsFinal, 'rms_final');
     const wcls = sharesEmbeddingBuffer(w) ? tokEmb : lin([w.wcls], 'wcls');
     return {
@@ -159,6 +168,7 @@ export async function warmModelPipelines(ctx: GpuContext, weights: GpuModelWeigh
     [...k.matmulPipelines(ctx, w, 1, prologue, acc), ...k.matmulPipelines(ctx, w, 2, 'none', acc)].forEach(add);
   }
   weights.layers.forEach((L) => add(['rope_f32', k.ropeConstants(hs, !!L.bias, !!L.qkNorm)]));
-  (['embed_f32', 'attention_f32', 'argmax_f32', 'rmsnorm_f32', 'silu_mul_f32'] as const).forEach((n) => add([n, {}]));
+  (weights.tokEmb.format === 'stack' ? weights.tokEmb.parts : [weights.tokEmb]).forEach((t) => add(k.embedPipeline(t)));
+  (['attention_f32', 'argmax_f32', 'rmsnorm_f32', 'silu_mul_f32'] as const).forEach((n) => add([n, {}]));
   await Promise.all([...variants.values()].map(([kernel, constants]) => ctx.pipelines.prepare(kernel, constants)));
 }

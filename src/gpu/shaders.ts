@@ -3,11 +3,15 @@
 // kernel uses which file and which libraries is the kernel table (src/gpu/kernel-table.ts).
 import argmax_f32 from '../../shaders/infer/argmax_f32.wgsl?raw';
 import attention_f32 from '../../shaders/infer/attention_f32.wgsl?raw';
+import embed_f16 from '../../shaders/infer/embed_f16.wgsl?raw';
 import embed_f32 from '../../shaders/infer/embed_f32.wgsl?raw';
+import embed_qn from '../../shaders/infer/embed_qn.wgsl?raw';
+import matmul_gemm_f16 from '../../shaders/infer/matmul_gemm_f16.wgsl?raw';
 import matmul_gemm_f32 from '../../shaders/infer/matmul_gemm_f32.wgsl?raw';
 import matmul_gemm_llmint8 from '../../shaders/infer/matmul_gemm_llmint8.wgsl?raw';
 import matmul_gemm_nf4 from '../../shaders/infer/matmul_gemm_nf4.wgsl?raw';
 import matmul_gemm_qn from '../../shaders/infer/matmul_gemm_qn.wgsl?raw';
+import matmul_gemv_f16 from '../../shaders/infer/matmul_gemv_f16.wgsl?raw';
 import matmul_gemv_f32 from '../../shaders/infer/matmul_gemv_f32.wgsl?raw';
 import matmul_gemv_f32_sg from '../../shaders/infer/matmul_gemv_f32_sg.wgsl?raw';
 import matmul_gemv_llmint8 from '../../shaders/infer/matmul_gemv_llmint8.wgsl?raw';
@@ -52,11 +56,15 @@ import lib_workgroup_reduce from '../../shaders/lib/workgroup_reduce.wgsl?raw';
 export const SHADERS = {
   argmax_f32,
   attention_f32,
+  embed_f16,
   embed_f32,
+  embed_qn,
+  matmul_gemm_f16,
   matmul_gemm_f32,
   matmul_gemm_llmint8,
   matmul_gemm_nf4,
   matmul_gemm_qn,
+  matmul_gemv_f16,
   matmul_gemv_f32,
   matmul_gemv_f32_sg,
   matmul_gemv_llmint8,

@@ -1,7 +1,8 @@
 // Weights on the GPU, tagged by format like core's Tensor. Linears are uploaded PACKED, exactly
 // as src/core/quant/format.ts and src/core/quant/llmint8.ts lay them out, and the matmul kernels
 // decode them in registers (src/gpu/kernels.ts picks the kernel by the GpuWeight's format);
-// no f32 copy of a quantized linear exists on the GPU. One exception, on the host: NF4/FP4
+// no f32 copy of a quantized linear exists on the GPU. 16-bit weights (core F16Tensor) are
+// uploaded as their fp16 pairs, 2 bytes per weight. One exception, on the host: NF4/FP4
 // double-quantized ('dq8') absmax values are decoded to f32 at upload
 // (DYNAMIC_MAP[code]·scales2[b >> 8] + scaleOffset, the twin's own unpackScales), 4 bytes per
 // 64 weights; the 4-bit codes stay packed.
@@ -21,7 +22,7 @@
 import { NibbleError } from '../core/errors.ts';
 import { f32Values } from '../core/model/linear.ts';
 import { rowsPerPart } from '../core/plan/memory-plan.ts';
-import { linearRuns, mergeRun, runLayout, sliceRows } from '../core/plan/model-tensors.ts';
+import { embeddableAsStored, linearRuns, mergeRun, runLayout, sliceRows } from '../core/plan/model-tensors.ts';
 import { UNIFORM_BITS, unpackScales } from '../core/quant/format.ts';
 import { wordsPerRow, type PackBits } from '../core/quant/packing.ts';
 import { f32Tensor, type Tensor, type CodebookFormat, type UniformFormat } from '../core/tensor.ts';
@@ -35,6 +36,10 @@ interface Dims {
 export interface F32Weight extends Dims {
   format: 'f32';
   data: GPUBuffer; // (n, k) f32
+}
+export interface F16Weight extends Dims {
+  format: 'f16';
+  data: GPUBuffer; // ⌈n·k / 2⌉ words of fp16 pairs (core F16Tensor), uploaded as stored
 }
 export interface UniformWeight extends Dims {
   format: UniformFormat;
@@ -61,7 +66,7 @@ export interface Int8Weight extends Dims {
   data: GPUBuffer; // (n, wpr) int8 codes, 4 per word
   scales: GPUBuffer; // (n) f32
 }
-export type LeafWeight = F32Weight | UniformWeight | CodebookWeight | Int8Weight;
+export type LeafWeight = F32Weight | F16Weight | UniformWeight | CodebookWeight | Int8Weight;
 /** Row-wise concatenation of weights that could not be merged; part i's rows follow part i − 1's. */
 export interface StackedWeight extends Dims {
   format: 'stack';
@@ -88,6 +93,8 @@ function checkLeaf(t: Tensor, label: string): void {
   switch (t.format) {
     case 'f32':
       return need('data', t.data.length, n * k);
+    case 'f16':
+      return need('data words', t.data.length, Math.ceil((n * k) / 2));
     case 'llmint8':
       need('data', t.buffers.data.length, n * Math.ceil(k / 4));
       return need('scales', t.buffers.scales.length, n);
@@ -132,6 +139,8 @@ function uploadLeaf(ctx: GpuContext, t: Tensor, label: string, gIdxBufs: Map<Uin
   switch (t.format) {
     case 'f32':
       return { format: 'f32', n, k, data: up(t.data, 'w') };
+    case 'f16':
+      return { format: 'f16', n, k, data: up(t.data, 'w16') };
     case 'llmint8':
       return {
         format: 'llmint8',
@@ -243,11 +252,12 @@ export function uploadLinear(
 }
 
 /**
- * Uploads a (rows, cols) table the kernels read as f32 (the embedding; also the classifier
- * when shared): an f32 weight, or a stack of f32 row parts when larger than `cap`.
+ * Uploads a (rows, cols) table the embedding kernels read (the embedding; also the classifier
+ * when shared): f32, f16 and q8 / q4 / q2 without gIdx as stored (embed_f32 / embed_f16 /
+ * embed_qn), any other format widened to f32; a stack of row parts when larger than `cap`.
  */
 export function uploadTable(ctx: GpuContext, t: Tensor, label: string, cap = deviceBindingCap(ctx)): GpuWeight {
-  return uploadLinear(ctx, [t.format === 'f32' ? t : f32Tensor([...t.shape], f32Values(t))], label, cap);
+  return uploadLinear(ctx, [embeddableAsStored(t) ? t : f32Tensor([...t.shape], f32Values(t))], label, cap);
 }
 
 /** Uploads a vector (norm weights, biases) that the kernels read as f32. */
@@ -261,6 +271,7 @@ export function weightBuffers(w: GpuWeight): GPUBuffer[] {
     case 'stack':
       return w.parts.flatMap(weightBuffers);
     case 'f32':
+    case 'f16':
       return [w.data];
     case 'llmint8':
       return [w.data, w.scales];

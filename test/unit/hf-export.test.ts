@@ -22,8 +22,9 @@ import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { bytesReader, openCheckpoint, openHfFolder } from '../../src/core/formats/model-open.ts';
 import { LINEAR_NAMES, type LlamaModel } from '../../src/core/model/model.ts';
 import { dequantizeTensor, quantizeTensor } from '../../src/core/quant/quantize-tensor.ts';
+import { f32Values } from '../../src/core/model/linear.ts';
 import { parseSafetensors } from '../../src/core/formats/safetensors.ts';
-import { f32Tensor, type F32Tensor, type UniformQuantTensor } from '../../src/core/tensor.ts';
+import { f32Tensor, type F32Tensor, type Tensor, type UniformQuantTensor } from '../../src/core/tensor.ts';
 import type { TextTokenizer } from '../../src/core/tokenizers/text-tokenizer.ts';
 import type { TokenizerFiles } from '../../src/core/tokenizers/tokenizer-files.ts';
 import { Tokenizer } from '../../src/core/tokenizers/llama2c-tokenizer.ts';
@@ -49,7 +50,7 @@ const maxDiff = (a: Float32Array, b: Float32Array) => {
   expect(a.length).toBe(b.length);
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 };
-const f32 = (t: unknown) => (t as F32Tensor).data;
+const f32 = (t: Tensor) => f32Values(t); // f16 / bf16 exports load as f16 matrices
 const greedy = (m: LlamaModel, tok: TextTokenizer) =>
   generate(createCpuRunner(m), tok, '', { maxTokens: 200, temperature: 0, topP: 1, seed: 1 });
 const FILES = exported(model);

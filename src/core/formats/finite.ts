@@ -30,6 +30,10 @@ export function nonFiniteIn(t: Tensor): string | null {
     const i = firstNonFinite(t.data);
     return i < 0 ? null : `value ${i} is ${t.data[i]}`;
   }
+  if (t.format === 'f16') {
+    const i = firstNonFiniteHalf(t.data);
+    return i < 0 ? null : `value ${i} is not finite`;
+  }
   const b = t.buffers as { scales: Float32Array | Uint32Array; scales2?: Float32Array };
   let i = -1;
   if ('scaleType' in t && t.scaleType === 'f16') i = firstNonFiniteHalf(b.scales as Uint32Array);

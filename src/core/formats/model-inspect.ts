@@ -43,6 +43,7 @@ const NO_F32 = new Float32Array(0);
 const NO_U32 = new Uint32Array(0);
 /** An f32 tensor of this shape without its values (describeModelTensors reads shapes only). */
 const shapeOnly = (shape: number[]): F32Tensor => ({ format: 'f32', shape, data: NO_F32 });
+const shapeOnly16 = (shape: number[]): Tensor => ({ format: 'f16', shape, data: NO_U32 });
 
 /**
  * The model `c` describes, tensor by tensor from `tensor(name, shape)` (our names: tok_emb,
@@ -178,6 +179,7 @@ function describeLlama2c(head: Uint8Array, size: number): ModelDescription {
 /** A planned GGUF tensor as a load makes it: f32, or with 'native' a Q8_0/Q4_0 linear kept as q8/q4 (native.ts). */
 function ggufTensor(p: GgufPlanTensor, weights: 'f32' | 'native'): Tensor {
   const q8 = p.info.type === GgmlType.Q8_0;
+  if (weights === 'native' && p.info.type === GgmlType.F16 && p.shape.length === 2) return shapeOnly16(p.shape);
   if (weights !== 'native' || !p.linear || (!q8 && p.info.type !== GgmlType.Q4_0)) return shapeOnly(p.shape);
   const [rows, cols] = p.shape;
   return {
@@ -295,6 +297,7 @@ async function nibbleTensor(
   const f = e.format;
   if (f === 'f32') return shapeOnly(shape);
   if (shape.length !== 2) throw nibbleBad(`${name}: norm weights must be f32`);
+  if (f === 'f16') return shapeOnly16(shape);
   const [rows, cols] = shape as [number, number];
   const bufs = isObj(e.buffers) ? e.buffers : {};
   const group = (hi: number) => {
@@ -351,7 +354,13 @@ async function nibbleTensor(
 export async function describeHfFolder(folder: ModelFolder): Promise<ModelDescription> {
   const info = await inspectHfFolder(folder);
   const c = { ...info.hf.config, sharedClassifier: info.tied };
-  const model = shapeModel(c, (_, shape) => shapeOnly(shape), info.hf.attentionBias);
+  // F16 / BF16 matrices load as f16 (safetensors readTensor): 2 bytes per weight in the plan.
+  const sixteen = info.tensors.some((t) => t.shape.length === 2 && t.dtype !== 'F32');
+  const model = shapeModel(
+    c,
+    (_, shape) => (sixteen && shape.length === 2 ? shapeOnly16(shape) : shapeOnly(shape)),
+    info.hf.attentionBias,
+  );
   // Presence without reading: through `open` (a size) when the folder has it.
   const has = async (name: string) =>
     folder.open ? (await folder.open(name)) !== undefined : (await folder.get(name)) !== undefined;

@@ -28,6 +28,8 @@ export interface OpenedModel {
   format: ModelFormat;
   architecture: string;
   chatTemplate: string | undefined;
+  /** Things the user should know about the load (bf16 values f16 could not hold). */
+  notes?: string[];
 }
 
 export interface OpenOptions {
@@ -145,7 +147,12 @@ export async function openHfFolder(folder: ModelFolder, opts: OpenOptions = {}):
   return finish(
     withContext(hf.model, opts.chooseContext),
     carried,
-    { label: null, format: 'hf', architecture: hf.arch },
+    {
+      label: null,
+      format: 'hf',
+      architecture: hf.arch,
+      ...(hf.bf16Narrowing.note ? { notes: [hf.bf16Narrowing.note] } : {}),
+    },
     opts,
     hf.tokenizer,
   );

@@ -64,6 +64,7 @@ function expectedBuffers(name: string, e: Obj, shape: number[]): Partial<Record<
   const words = (k: number) => 4 * k;
   if (f === 'f32') return { data: 4 * n };
   if (shape.length !== 2) throw bad(`${name}: format ${String(f)} needs a matrix`);
+  if (f === 'f16') return { data: words(Math.ceil(n / 2)) }; // fp16 pairs, stored bit-exactly
   if (typeof f === 'string' && isUniformFormat(f)) {
     const g = e.group;
     if (!isInt(g) || g < 1 || g > cols) throw bad(`${name}: group ${show(g)} is not in 1..${cols}`);
@@ -186,6 +187,7 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
     const get = (k: BufferName, optional = false) =>
       optional && bufs[k] === undefined ? undefined : blobBytes(`${name}.${k}`, bufs[k], need[k]!);
     if (e.format === 'f32') return { format: 'f32', shape, data: copyF32(get('data')!) };
+    if (e.format === 'f16') return { format: 'f16', shape, data: copyU32(get('data')!) };
     if (e.format === 'llmint8') {
       return {
         format: 'llmint8',

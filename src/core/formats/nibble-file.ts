@@ -82,7 +82,7 @@ export function expectedShape(name: string, c: LlamaConfig): number[] {
 }
 
 function buffersOf(t: Tensor): Partial<Record<BufferName, ArrayBufferView>> {
-  return t.format === 'f32' ? { data: t.data } : { ...t.buffers };
+  return t.format === 'f32' || t.format === 'f16' ? { data: t.data } : { ...t.buffers };
 }
 
 export function writeNibbleFile(

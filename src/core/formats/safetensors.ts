@@ -13,7 +13,8 @@
 import { NibbleError } from '../errors.ts';
 import { bf16ToF32, f16ToF32 } from './hf/half.ts';
 import { isObject, parseJsonObject, show } from './hf/json.ts';
-import { f32Tensor, type F32Tensor } from '../tensor.ts';
+import { f32Tensor, type F16Tensor, type F32Tensor } from '../tensor.ts';
+import { f16TensorFromBf16Bytes, f16TensorFromF16Bytes, type Bf16Narrowing } from './f16-tensor.ts';
 
 /** Header size cap of the reference implementation (100 MB): larger means corrupt. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -235,6 +236,51 @@ function checkFloat(fileName: string, t: SafetensorsEntry): void {
       `${fileName}: tensor "${t.name}" is ${t.dtype}; only F32, F16 and BF16 weights can be loaded`,
     );
   }
+}
+
+/**
+ * A tensor as loaded: F16 and BF16 matrices (2-D) stay 16-bit (F16Tensor: F16 copied code for
+ * code, BF16 rounded to f16 with what f16 cannot hold counted in `note`); vectors and F32 are f32.
+ */
+export function readTensor(file: SafetensorsFile, name: string, note: Bf16Narrowing): F32Tensor | F16Tensor {
+  const t = file.tensors.get(name);
+  if (!t) throw new NibbleError('bad-format', `${file.fileName}: no tensor "${name}"`);
+  if (!file.bytes)
+    throw new NibbleError('bad-argument', `${file.fileName}: parsed from a header only; use readTensorRanged`);
+  return decodeTensor16(file.fileName, t, file.bytes, t.begin, note);
+}
+
+/** As readTensor, reading just the tensor's bytes through `reader`. */
+export async function readTensorRanged(
+  file: SafetensorsFile,
+  name: string,
+  reader: RangeReader,
+  note: Bf16Narrowing,
+): Promise<F32Tensor | F16Tensor> {
+  const t = file.tensors.get(name);
+  if (!t) throw new NibbleError('bad-format', `${file.fileName}: no tensor "${name}"`);
+  checkFloat(file.fileName, t);
+  if (t.shape.length !== 2 || t.dtype === 'F32') return readTensorF32Ranged(file, name, reader);
+  const bytes = await reader.read(t.begin, t.end - t.begin);
+  if (bytes.byteLength !== t.end - t.begin)
+    throw new NibbleError(
+      'truncated',
+      `${file.fileName}: read ${bytes.byteLength} bytes of "${name}", expected ${t.end - t.begin}`,
+    );
+  return decodeTensor16(file.fileName, t, bytes, 0, note);
+}
+
+function decodeTensor16(
+  fileName: string,
+  t: SafetensorsEntry,
+  bytes: Uint8Array,
+  at: number,
+  note: Bf16Narrowing,
+): F32Tensor | F16Tensor {
+  checkFloat(fileName, t);
+  if (t.shape.length === 2 && t.dtype === 'F16') return f16TensorFromF16Bytes(t.shape, bytes, at);
+  if (t.shape.length === 2 && t.dtype === 'BF16') return f16TensorFromBf16Bytes(t.shape, bytes, at, note);
+  return decodeTensor(fileName, t, bytes, at);
 }
 
 /** Decodes tensor `t` whose data starts at bytes[at] (numel · dtype size bytes, validated). */

@@ -1,9 +1,9 @@
 // CPU reference forward pass of a Llama-family model with a KV cache, built from ops.ts.
 // Slow and plain on purpose: it is the twin the GPU runner and quantized paths are checked against.
 import { kvDim, type LlamaModel } from './model.ts';
-import { addInPlace, addRowBias, attention, embed, rmsnorm, rope, siluMul } from './ops.ts';
+import { addInPlace, addRowBias, attention, rmsnorm, rope, siluMul } from './ops.ts';
 import { ropeInvFreq } from './rope.ts';
-import { f32Values, linear } from './linear.ts';
+import { embeddingRows, f32Values, linear } from './linear.ts';
 import { NibbleError } from '../errors.ts';
 
 /** Where a linear's input is observed: q/k/v share 'attn', w1/w3 share 'ffn'. */
@@ -89,9 +89,7 @@ export class CpuForward {
       if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize)
         throw new NibbleError('bad-argument', `forward: token ${t} is outside the vocabulary of ${c.vocabSize}`);
     }
-    const x = new Float32Array(M * c.dim);
-    embed(x, f32Values(this.model.weights.tokEmb), tokens, c.dim);
-    return x;
+    return embeddingRows(this.model.weights.tokEmb, tokens, c.dim); // decodes only these rows
   }
 
   /**

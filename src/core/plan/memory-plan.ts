@@ -156,7 +156,7 @@ export function planMemory(
   for (const t of tensors) {
     weightBytes += t.bytes;
     byFormat[t.format] = (byFormat[t.format] ?? 0) + t.bytes;
-    cpuBytes += t.format === 'f32' ? t.bytes : 0;
+    cpuBytes += t.format === 'f32' || t.format === 'f16' ? t.bytes : 0;
     if (!largest || t.bytes > largest.bytes) largest = { name: t.name, bytes: t.bytes };
   }
   const kv = kvCacheBytes(config, ctx);

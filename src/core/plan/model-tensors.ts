@@ -19,8 +19,10 @@ import { gpuBufferBytes, type TensorPlanEntry } from './memory-plan.ts';
 import type { LlamaModel, LlamaWeights } from '../model/model.ts';
 import { UNIFORM_BITS, isCodebookFormat, isUniformFormat, unpackScales, unpackZeros } from '../quant/format.ts';
 import { packF16Pairs, packU8, wordsPerRow } from '../quant/packing.ts';
+import { f16Codes, packCodes } from '../formats/f16-tensor.ts';
 import {
   numel,
+  type F16Tensor,
   type F32Tensor,
   type Tensor,
   type CodebookQuantTensor,
@@ -45,7 +47,7 @@ export function mergeable(a: Tensor, b: Tensor): boolean {
     const n = numel(ca.shape);
     return ca.group === (b as CodebookQuantTensor).group && n % 8 === 0 && n % ca.group === 0;
   }
-  return true; // f32
+  return true; // f32, f16
 }
 
 /** Stacked parts grouped into runs of mergeable neighbours (each run becomes one GPU weight). */
@@ -59,7 +61,7 @@ export function linearRuns(parts: readonly Tensor[]): Tensor[][] {
   return runs;
 }
 
-function concat<T extends Float32Array | Uint32Array>(arrays: readonly T[], make: (n: number) => T): T {
+function concat<T extends Float32Array | Uint32Array | Uint16Array>(arrays: readonly T[], make: (n: number) => T): T {
   const out = make(arrays.reduce((s, a) => s + a.length, 0));
   let off = 0;
   for (const a of arrays) {
@@ -85,6 +87,17 @@ export function mergeRun(parts: readonly Tensor[]): Tensor {
         data: concat(
           parts.map((t) => (t as F32Tensor).data),
           f32,
+        ),
+      };
+    case 'f16': // codes concatenated, then re-paired (an odd part shifts the halves of the next)
+      return {
+        format: 'f16',
+        shape: [n, k],
+        data: packCodes(
+          concat(
+            parts.map((t) => f16Codes(t as F16Tensor)),
+            (len) => new Uint16Array(len),
+          ),
         ),
       };
     case 'llmint8': {
@@ -169,7 +182,7 @@ export interface LeafLayout {
   cols: number; // k (inputs)
   /** Padded bytes of each buffer uploadLeaf creates, data first (gIdx last, shared by split parts). */
   buffers: number[];
-  /** Rows per split part must be a multiple of this (1 for f32 and LLM.int8). */
+  /** Rows per split part must be a multiple of this (1 for f32 and LLM.int8; 2 for f16 with odd k). */
   rowAlign: number;
 }
 
@@ -184,6 +197,7 @@ export function runLayout(run: readonly Tensor[]): LeafLayout {
   const b = gpuBufferBytes;
   const base = { format: first.format, rows: n, cols: k };
   if (first.format === 'f32') return { ...base, buffers: [b(n * k * 4)], rowAlign: 1 };
+  if (first.format === 'f16') return { ...base, buffers: [b(Math.ceil((n * k) / 2) * 4)], rowAlign: alignFor(k, 2) };
   if (first.format === 'llmint8') return { ...base, buffers: [b(n * Math.ceil(k / 4) * 4), b(n * 4)], rowAlign: 1 };
   if (isCodebookFormat(first.format)) {
     const block = (first as CodebookQuantTensor).group;
@@ -222,6 +236,8 @@ export function sliceRows(t: Tensor, r0: number, rows: number): Tensor {
   switch (t.format) {
     case 'f32':
       return { format: 'f32', shape: [rows, k], data: t.data.slice(r0 * k, (r0 + rows) * k) };
+    case 'f16':
+      return { format: 'f16', shape: [rows, k], data: packCodes(f16Codes(t).slice(r0 * k, (r0 + rows) * k)) };
     case 'llmint8': {
       const wpr = Math.ceil(k / 4);
       return {
@@ -263,12 +279,22 @@ export function sliceRows(t: Tensor, r0: number, rows: number): Tensor {
   }
 }
 
-/** The classifier is the embedding's own f32 buffer(s) on the GPU (otherwise it is uploaded as a linear). */
-export const sharesEmbeddingBuffer = (w: LlamaWeights): boolean => w.wcls === w.tokEmb && w.tokEmb.format === 'f32';
+/**
+ * Whether the embedding kernels read a table of this format as stored: f32, f16, and uniform
+ * q8 / q4 / q2 without gIdx (embed_f32 / embed_f16 / embed_qn); any other table is uploaded
+ * widened to f32.
+ */
+export function embeddableAsStored(t: Tensor): boolean {
+  if (t.format === 'f32' || t.format === 'f16') return true;
+  return (t.format === 'q8' || t.format === 'q4' || t.format === 'q2') && !t.buffers.gIdx;
+}
+
+/** The tied classifier is the embedding's own buffer(s) on the GPU when the table is stored as is. */
+export const sharesEmbeddingBuffer = (w: LlamaWeights): boolean => w.wcls === w.tokEmb && embeddableAsStored(w.tokEmb);
 
 /**
  * Every weight of `model` as the WebGPU runner uploads it (names are the upload labels):
- * tok_emb (f32, even when stored quantized: the embedding kernel reads f32); per layer
+ * tok_emb (as stored when embeddableAsStored, else widened to f32); per layer
  * l<i>.rms_att, l<i>.wqkv (one entry per run: l<i>.wqkv.<r> when wq, wk, wv cannot merge),
  * l<i>.attn_bias (bq;bk;bv, Qwen2 only), l<i>.qk_norm (q;k norm weights, 2·headSize, Qwen3
  * only), l<i>.wo, l<i>.rms_ffn, l<i>.w13, l<i>.w2; rms_final; wcls unless it shares the
@@ -294,14 +320,16 @@ export function describeModelTensors(model: LlamaModel): TensorPlanEntry[] {
     });
   };
   const [vocab, dim] = w.tokEmb.shape;
-  out.push({
-    name: 'tok_emb',
-    rows: vocab,
-    cols: dim,
-    bytes: gpuBufferBytes(vocab * dim * 4),
-    format: 'f32',
-    rowAlign: 1,
-  });
+  if (embeddableAsStored(w.tokEmb)) linear('tok_emb', [w.tokEmb]);
+  else
+    out.push({
+      name: 'tok_emb',
+      rows: vocab,
+      cols: dim,
+      bytes: gpuBufferBytes(vocab * dim * 4),
+      format: 'f32',
+      rowAlign: 1,
+    });
   w.layers.forEach((l, i) => {
     vector(`l${i}.rms_att`, numel(l.rmsAtt.shape));
     linear(`l${i}.wqkv`, [l.wq, l.wk, l.wv]);

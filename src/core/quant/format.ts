@@ -42,7 +42,8 @@ export const uniformFormatForBits = (bits: number): UniformFormat | undefined =>
 export const isUniformFormat = (f: string): f is UniformFormat => f in UNIFORM_BITS;
 export const isCodebookFormat = (f: string): f is CodebookFormat => f === 'nf4' || f === 'fp4';
 
-export const isQuantTensor = (t: Tensor): t is QuantTensor => t.format !== 'f32' && t.format !== 'llmint8';
+export const isQuantTensor = (t: Tensor): t is QuantTensor =>
+  t.format !== 'f32' && t.format !== 'f16' && t.format !== 'llmint8';
 
 /** Number of (scale, zero) groups per row of a uniform tensor, or of absmax blocks of a codebook one. */
 export function scaleCount(t: QuantTensor): number {
@@ -84,6 +85,7 @@ export function unpackZeros(t: UniformQuantTensor): Uint8Array {
 /** Bytes the tensor's buffers occupy (what a GPU upload or a saved variant costs). */
 export function weightBytes(t: Tensor): number {
   if (t.format === 'f32') return t.data.byteLength;
+  if (t.format === 'f16') return 2 * numel(t.shape); // the pad half of an odd count is not counted
   const b = t.buffers;
   let n = b.data.byteLength + b.scales.byteLength;
   if ('zeros' in b && b.zeros) n += b.zeros.byteLength;

@@ -130,7 +130,7 @@ function configJson(
   const c = model.config;
   const qwen2 = (model.weights.attnBias?.length ?? 0) > 0; // as hf/runnable.ts modelFeatures
   const quantized = new Set<string>();
-  const note = (t: Tensor) => void (t.format !== 'f32' && quantized.add(t.format));
+  const note = (t: Tensor) => void (t.format !== 'f32' && t.format !== 'f16' && quantized.add(t.format));
   model.weights.layers.forEach((lw) => Object.values(lw).forEach(note));
   [model.weights.tokEmb, model.weights.rmsFinal, model.weights.wcls].forEach(note);
   const json: Record<string, unknown> = {

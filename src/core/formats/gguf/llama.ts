@@ -21,11 +21,12 @@ import { NibbleError } from '../../errors.ts';
 import type { RangeReader } from '../safetensors.ts';
 import type { LayerWeights, LlamaConfig, LlamaModel } from '../../model/model.ts';
 import { f32Tensor, type Tensor } from '../../tensor.ts';
+import { f16TensorFromF16Bytes } from '../f16-tensor.ts';
 import { Tokenizer, BOS, EOS } from '../../tokenizers/llama2c-tokenizer.ts';
 import { dequantize } from './blocks.ts';
 import { nativeTensor } from './native.ts';
 import { parseGguf, type GgufHeader } from './read.ts';
-import { GgufValueType, type GgufArray, type GgufFile, type GgufTensorInfo } from './types.ts';
+import { GgmlType, GgufValueType, type GgufArray, type GgufFile, type GgufTensorInfo } from './types.ts';
 import { llama2cTokenizerBytes, vocabFromGguf, type Vocab } from './vocab.ts';
 
 export interface GgufLoadOptions {
@@ -299,6 +300,8 @@ function decode(
     p.linear && opts.weights === 'native'
       ? nativeTensor({ ...file, bytes: raw, dataStart: 0 }, { ...p.info, offset: 0 }, p.shape as [number, number])
       : null;
+  if (opts.weights === 'native' && p.info.type === GgmlType.F16 && p.shape.length === 2)
+    return f16TensorFromF16Bytes(p.shape, raw, 0); // F16 matrices stay 16-bit, code for code
   return native ?? f32Tensor(p.shape, dequantize(p.info.type, raw, p.info.numel));
 }
 

@@ -24,12 +24,13 @@ import {
   parseSafetensors,
   parseSafetensorsHeader,
   parseSafetensorsIndex,
-  readTensorF32,
-  readTensorF32Ranged,
+  readTensor,
+  readTensorRanged,
   type RangeReader,
   type SafetensorsFile,
 } from '../safetensors.ts';
-import type { F32Tensor } from '../../tensor.ts';
+import type { F16Tensor, F32Tensor } from '../../tensor.ts';
+import type { Bf16Narrowing } from '../f16-tensor.ts';
 import { hfConfigFromJson, type HfArchitecture, type HfModelConfig } from './config.ts';
 import { parseJsonObject } from './json.ts';
 
@@ -50,6 +51,11 @@ export interface HfLoadResult {
   /** BOS/EOS fallbacks and chat_template.jinja as given to the tokenizer (kept in .nibble files). */
   tokenizerOptions: HfTokenizerOptions;
   arch: HfArchitecture;
+  /**
+   * BF16 matrices load as f16 (2 bytes per weight, see f16-tensor.ts): values f16 cannot hold
+   * exactly (f16-tensor.ts Bf16Narrowing) are counted here, with a sentence for the user when any.
+   */
+  bf16Narrowing: Bf16Narrowing & { note?: string };
 }
 
 /** A ModelFolder over files already in memory (drag-and-drop, tests); `ranged` adds `open`. */
@@ -128,20 +134,20 @@ function checkLeftovers(names: Iterable<string>, shapes: Map<string, number[]>, 
 /** One parsed .safetensors file and a way to read its tensors (from memory or by ranges). */
 interface Shard {
   file: SafetensorsFile;
-  read(name: string): Promise<F32Tensor>;
+  read(name: string): Promise<F32Tensor | F16Tensor>;
 }
 
-async function openShard(folder: ModelFolder, name: string): Promise<Shard | undefined> {
+async function openShard(folder: ModelFolder, name: string, note: Bf16Narrowing): Promise<Shard | undefined> {
   if (folder.open) {
     const reader = await folder.open(name);
     if (!reader) return undefined;
     const file = await parseSafetensorsHeader(reader, name);
-    return { file, read: (t) => readTensorF32Ranged(file, t, reader) };
+    return { file, read: (t) => readTensorRanged(file, t, reader, note) };
   }
   const bytes = await folder.get(name);
   if (!bytes) return undefined;
   const file = parseSafetensors(bytes, name);
-  return { file, read: async (t) => readTensorF32(file, t) };
+  return { file, read: async (t) => readTensor(file, t, note) };
 }
 
 /** Checks the shape of each planned tensor found in one shard, then hands it to `take`. */
@@ -168,9 +174,14 @@ async function takeTensors(
 type TakeTensor = (shard: Shard, name: string) => Promise<void>;
 
 /** Visits every planned tensor present in the checkpoint (one shard at a time, in name order). */
-async function forEachTensor(folder: ModelFolder, shapes: Map<string, number[]>, take: TakeTensor): Promise<void> {
+async function forEachTensor(
+  folder: ModelFolder,
+  shapes: Map<string, number[]>,
+  take: TakeTensor,
+  note: Bf16Narrowing = { overflow: 0, underflow: 0, subnormal: 0 },
+): Promise<void> {
   const names = [...shapes.keys()];
-  const single = await openShard(folder, 'model.safetensors');
+  const single = await openShard(folder, 'model.safetensors', note);
   if (single) {
     checkLeftovers(single.file.tensors.keys(), shapes, single.file.fileName);
     await takeTensors(single, names, shapes, take);
@@ -187,7 +198,7 @@ async function forEachTensor(folder: ModelFolder, shapes: Map<string, number[]>,
     if (shard !== undefined) byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
   }
   for (const [shardName, list] of [...byShard].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const shard = await openShard(folder, shardName);
+    const shard = await openShard(folder, shardName, note);
     if (!shard) throw missing(`${INDEX_FILE} names shard ${shardName}, which is not in the folder`);
     const absent = list.find((n) => !shard.file.tensors.has(n));
     if (absent)
@@ -196,10 +207,21 @@ async function forEachTensor(folder: ModelFolder, shapes: Map<string, number[]>,
   }
 }
 
-async function readAllTensors(folder: ModelFolder, shapes: Map<string, number[]>): Promise<Map<string, F32Tensor>> {
-  const out = new Map<string, F32Tensor>();
-  await forEachTensor(folder, shapes, async (shard, name) => void out.set(name, await shard.read(name)));
+/** Every planned tensor: F16/BF16 matrices as f16, everything else f32 (safetensors readTensor). */
+async function readAllTensors(
+  folder: ModelFolder,
+  shapes: Map<string, number[]>,
+  note: Bf16Narrowing,
+): Promise<Map<string, F32Tensor | F16Tensor>> {
+  const out = new Map<string, F32Tensor | F16Tensor>();
+  await forEachTensor(folder, shapes, async (shard, name) => void out.set(name, await shard.read(name)), note);
   return out;
+}
+
+/** The user's sentence for bf16 values f16 could not hold (none: undefined). */
+export function bf16Note(n: Bf16Narrowing): string | undefined {
+  if (!n.overflow && !n.underflow && !n.subnormal) return undefined;
+  return `bf16 weights were stored as f16: ${n.overflow} value(s) beyond ±65504 became ±∞, ${n.underflow} below 2^-25 became 0, ${n.subnormal} below 2^-14 were rounded to f16's subnormal steps`;
 }
 
 /** Missing required tensors → 'bad-format'; whether the classifier is the embedding. */
@@ -218,12 +240,13 @@ function checkComplete(
 
 function assemble(
   h: HfModelConfig,
-  t: Map<string, F32Tensor>,
+  t: Map<string, F32Tensor | F16Tensor>,
   optional: Set<string>,
   shapes: Map<string, number[]>,
 ): LlamaModel {
   const tied = checkComplete(h, (name) => t.has(name), optional, shapes);
   const get = (name: string) => t.get(name)!;
+  const vec = (name: string) => t.get(name) as F32Tensor; // 1-D: always read as f32
   const tokEmb = get('model.embed_tokens.weight');
   const layers: LayerWeights[] = Array.from({ length: h.config.nLayers }, (_, l) => {
     const p = `model.layers.${l}.`;
@@ -243,13 +266,13 @@ function assemble(
     ? undefined
     : layers.map((_, l) => {
         const p = `model.layers.${l}.self_attn.`;
-        return { bq: get(`${p}q_proj.bias`), bk: get(`${p}k_proj.bias`), bv: get(`${p}v_proj.bias`) };
+        return { bq: vec(`${p}q_proj.bias`), bk: vec(`${p}k_proj.bias`), bv: vec(`${p}v_proj.bias`) };
       });
   const qkNorm: QkNorm[] | undefined = !h.qkNorm
     ? undefined
     : layers.map((_, l) => {
         const p = `model.layers.${l}.self_attn.`;
-        return { q: get(`${p}q_norm.weight`), k: get(`${p}k_norm.weight`) };
+        return { q: vec(`${p}q_norm.weight`), k: vec(`${p}k_norm.weight`) };
       });
   return {
     config: { ...h.config, sharedClassifier: tied },
@@ -296,9 +319,18 @@ export async function loadHfModel(folder: ModelFolder): Promise<HfLoadResult> {
   }
 
   const { shapes, optional } = tensorPlan(h);
-  const tensors = await readAllTensors(folder, shapes);
+  const narrowing: Bf16Narrowing = { overflow: 0, underflow: 0, subnormal: 0 };
+  const tensors = await readAllTensors(folder, shapes, narrowing);
   const model = assemble(h, tensors, optional, shapes);
-  return { model, tokenizer, tokenizerOptions, chatTemplate: tokenizer.chatTemplate, arch: h.arch };
+  const note = bf16Note(narrowing);
+  return {
+    model,
+    tokenizer,
+    tokenizerOptions,
+    chatTemplate: tokenizer.chatTemplate,
+    arch: h.arch,
+    bf16Narrowing: { ...narrowing, ...(note ? { note } : {}) },
+  };
 }
 
 /** A folder's model as its headers describe it: config.json and the safetensors headers only (no tensor data). */
