@@ -17,7 +17,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, LlamaLogLevel, type Llama, type Token } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type ControlledEvaluateInputItem, type Llama, type Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryFolder } from '../../src/core/formats/hf/load.ts';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
@@ -143,7 +143,10 @@ describe.skipIf(!HAS_PREBUILT)('llama.cpp (node-llama-cpp, CPU prebuilt) runs ni
     const seq = context.getSequence();
     const greedy = { temperature: 0 };
     const first = await seq.controlledEvaluate(
-      prompt.map((t) => [t, { generateNext: { token: true, probabilities: probs, options: greedy } }]),
+      prompt.map((t): ControlledEvaluateInputItem => [
+        t as Token,
+        { generateNext: { token: true, probabilities: probs, options: greedy } },
+      ]),
     );
     const probabilities = first.map((o) => o?.next?.probabilities);
     const tokens: number[] = [first.at(-1)!.next!.token!];

@@ -4,13 +4,8 @@
 // them; the worker never touches the DOM.
 import type { LlamaModel } from '../../core/model/model.ts';
 import type { TokenizerFiles } from '../../core/tokenizers/tokenizer-files.ts';
-import { EXPORT_FORMATS, exportIssue, exportModelFiles, type ExportFormat } from '../export-model.ts';
+import { EXPORT_FORMATS, exportIssue, exportModelFiles } from '../export-model.ts';
 import type { ExportedFiles, ExportFileFormat, LabBase, VariantInfo } from './lab-types.ts';
-
-// The protocol's format list and the engine's are the same set (a compile-time check).
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-type Assert<T extends true> = T;
-export type FormatsAgree = Assert<Same<ExportFileFormat, ExportFormat>>;
 
 /** The tokenizer files of the loaded model (a llama2.c tokenizer.bin unless the load carried others). */
 export function tokenizerFilesOf(b: LabBase): TokenizerFiles {

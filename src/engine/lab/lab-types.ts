@@ -7,6 +7,7 @@ import type { QuantSpec } from '../../core/quant/quant-spec.ts';
 import type { LlamaModel } from '../../core/model/model.ts';
 import type { TextTokenizer } from '../../core/tokenizers/text-tokenizer.ts';
 import type { TokenizerFiles } from '../../core/tokenizers/tokenizer-files.ts';
+import { EXPORT_FORMATS, type ExportFormat } from '../export-model.ts';
 import type { QuantizeReport } from '../quantize.ts';
 import type { TextChoice } from '../../core/text-source.ts';
 
@@ -195,15 +196,9 @@ export interface TruncationPoint {
  * folder (config.json, generation_config.json, model.safetensors, tokenizer.json,
  * tokenizer_config.json) of any model, variants dequantized; nibble = our bit-exact file.
  */
-export const EXPORT_FILE_FORMATS = [
-  'gguf-f32',
-  'gguf-q8_0',
-  'gguf-q4_0',
-  'gptq-safetensors',
-  'hf-safetensors',
-  'nibble',
-] as const;
-export type ExportFileFormat = (typeof EXPORT_FILE_FORMATS)[number];
+/** The download formats: the same list `nibble export` takes. */
+export const EXPORT_FILE_FORMATS = EXPORT_FORMATS;
+export type ExportFileFormat = ExportFormat;
 
 /** The files of one export: one for most formats, a folder's worth for gptq-safetensors (3) and hf-safetensors (4–6). */
 export interface ExportedFiles {

@@ -1,6 +1,7 @@
 // Values that both halves of the engine protocol carry (protocol.ts: chat and loads;
 // lab-protocol.ts: A/B generation, job progress): sampling settings, streamed tokens, a
 // generation's summary and a load's progress. protocol.ts re-exports them.
+import type { GenerateResult } from '../../engine/generate.ts';
 import type { Backend } from '../../engine/runner.ts';
 
 /** Bytes read so far while loading or inspecting a model (job-progress replies of a load/inspect). */
@@ -28,15 +29,8 @@ export interface TokenProgress {
   tokensPerSecond: number;
 }
 
-export interface GenerationSummary {
-  text: string;
-  tokens: number[];
-  promptTokens: number;
-  prefillMs: number;
-  decodeMs: number;
-  prefillTokensPerSecond: number;
-  decodeTokensPerSecond: number;
-  stoppedBy: 'length' | 'eos' | 'cancelled' | 'context';
+/** generate()'s result, plus which backend and variant produced it. */
+export interface GenerationSummary extends GenerateResult {
   backend: Backend;
   /** Which variant generated it ('base' = the loaded model); the host always sets it. */
   variant?: string;
