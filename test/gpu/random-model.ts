@@ -4,18 +4,8 @@ import type { StepResult } from '../../src/engine/runner.ts';
 import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
 import { randomF32, rng } from './setup-device.ts';
 
-export interface RandomModelSpec {
-  dim: number;
-  hiddenDim: number;
-  nLayers: number;
-  nHeads: number;
-  nKvHeads: number;
-  vocabSize: number;
-  seqLen: number;
-  ropeStyle: LlamaConfig['ropeStyle'];
-  sharedClassifier: boolean;
-  seed: number;
-}
+type Dims = 'dim' | 'hiddenDim' | 'nLayers' | 'nHeads' | 'nKvHeads' | 'vocabSize' | 'seqLen' | 'ropeStyle';
+export type RandomModelSpec = Pick<LlamaConfig, Dims> & { sharedClassifier: boolean; seed: number };
 
 /** The runner tests' small model: 2 layers, GQA 6 heads over 2, odd vocabulary and hidden sizes. */
 export const SMALL_SPEC: RandomModelSpec = {
