@@ -3,9 +3,12 @@ import type { GptqReport } from './bench-gptq.ts';
 import type { MatmulReport } from './bench-matmul.ts';
 import type { BackendResult } from './bench-stories.ts';
 import type { DecodeRow } from './bench-decode.ts';
+import type { ScaleReport } from './bench-scale.ts';
 
-export const SECTIONS = ['stories', 'matmul', 'decode', 'gptq'] as const;
+export const SECTIONS = ['stories', 'matmul', 'decode', 'gptq', 'scale'] as const;
 export type Section = (typeof SECTIONS)[number];
+/** What runs without --only: scale writes GBs of synthetic checkpoints, so it runs only when named. */
+export const DEFAULT_SECTIONS: readonly Section[] = ['stories', 'matmul', 'decode', 'gptq'];
 
 export interface BenchReport {
   device: {
@@ -39,6 +42,7 @@ export interface BenchReport {
   matmul?: MatmulReport & { ort: { version?: string; build: string; error?: string } };
   decode?: DecodeRow[];
   gptq?: GptqReport;
+  scale?: ScaleReport;
   skipped: Partial<Record<Section, string>>;
   seconds: number;
   date: string;

@@ -3,6 +3,7 @@
 //   matmul   int4/int8 GEMV and GEMM µs and GB/s vs a stream/copy kernel and onnxruntime-web
 //   decode   decode tok/s of stories260K and a SmolLM2-135M-shaped model at fp32, q8, q4-g32
 //   gptq     GPTQ wall time for the 135M shape's linears (measured subset + extrapolation)
+//   scale    real-size synthetic checkpoints: load, RSS, GPU bytes, RTN/GPTQ, eval, decode (--only scale)
 // Each part lives in src/cli/bench-<part>.ts; docs/bench.md explains every figure. On
 // SwiftShader (no GPU) the "GPU" is this machine's CPU: the defaults switch to --quick sizes
 // and the report says the numbers are CPU numbers.
@@ -23,10 +24,11 @@ import {
   type DecodeRow,
 } from './bench-decode.ts';
 import { formatReport } from './bench-format.ts';
-import { SECTIONS, type BenchReport } from './bench-report.ts';
+import { DEFAULT_SECTIONS, SECTIONS, type BenchReport } from './bench-report.ts';
 import { benchGptq, type GptqReport } from './bench-gptq.ts';
 import { MATMUL_FORMATS, benchMatmul, type MatmulFormat } from './bench-matmul.ts';
 import { loadOrt } from './bench-ort.ts';
+import { benchScale, scaleOptions, type ScaleReport } from './bench-scale.ts';
 import { benchStories, type BackendResult } from './bench-stories.ts';
 import { GpuTimer, createBenchGpuContext } from './bench-util.ts';
 import { createNodeGpu } from './dawn.ts';
@@ -38,7 +40,7 @@ export const BENCH_USAGE = `nibble bench [--json] [--quick | --full] [options]
 Prints the performance report (docs/bench.md explains every figure); --json prints one JSON
 object on stdout, progress goes to stderr. Defaults: --quick on SwiftShader (CPU emulation),
 --full on a real GPU.
-  --only LIST           sections: stories,matmul,decode,gptq (default all)
+  --only LIST           sections: stories,matmul,decode,gptq,scale (default all but scale)
   --seed N              PRNG seed of every random weight and activation (default 1)
   --model FILE          the stories260K checkpoint (default public/models/stories260K.bin)
 stories260K (issue 2): --prefill-tokens N (64) --prefill-reps N (full 5, quick 3)
@@ -52,6 +54,15 @@ decode:   --decode-models stories,smol135m  --decode-formats fp32,q8,q4-g32
           --seq N (smol135m context, 512)
 gptq:     --gptq-layers N (full 30, quick 1)  --gptq-windows N (full 128, quick 2)
           --gptq-tokens N (256)  --gptq-backend gpu|cpu (default: cpu on SwiftShader, else gpu)
+scale:    synthetic checkpoints written to a temp dir, each step a child process (peak RSS):
+          --scale-models smollm2-135m,qwen2.5-0.5b,llama-3.2-1b (also qwen3-0.6b)
+          --scale-layers N (quick 2, full: published depth)  --scale-steps load,rtn,gptq,eval
+          --scale-gptq-models LIST (quick smollm2-135m, full all)
+          --scale-tokens N (decode; full 32, quick 2)  --scale-windows N (eval; full 4, quick 1)
+          --scale-window-len N (full 128, quick 32)  --scale-gptq-windows N (full 8, quick 1)
+          --scale-backend webgpu|cpu (load + decode)  --scale-gptq-backend, --scale-eval-backend
+          webgpu|cpu (cpu on SwiftShader)
+          --scale-rtn-backend auto|webgpu|cpu (auto)  --scale-dir DIR (keep / reuse the folders)
 `;
 
 const SPEC = {
@@ -81,6 +92,20 @@ const SPEC = {
   'gptq-windows': { kind: 'string' },
   'gptq-tokens': { kind: 'string' },
   'gptq-backend': { kind: 'string' },
+  'scale-models': { kind: 'string' },
+  'scale-layers': { kind: 'string' },
+  'scale-steps': { kind: 'string' },
+  'scale-tokens': { kind: 'string' },
+  'scale-windows': { kind: 'string' },
+  'scale-window-len': { kind: 'string' },
+  'scale-gptq-windows': { kind: 'string' },
+  'scale-gptq-models': { kind: 'string' },
+  'scale-backend': { kind: 'string' },
+  'scale-gptq-backend': { kind: 'string' },
+  'scale-rtn-backend': { kind: 'string' },
+  'scale-eval-backend': { kind: 'string' },
+  'scale-dir': { kind: 'string' },
+  'scale-step': { kind: 'string' }, // internal: the child process of one scale step
 } as const;
 
 const r2 = (x: number): number => Number(x.toFixed(2));
@@ -136,6 +161,7 @@ export async function runBenchCli(
   }
   if (args.positionals.length) throw new NibbleError('bad-argument', `unexpected argument "${args.positionals[0]}"`);
   if (args.values.only === 'tokenizer') return (await import('./bench-tokenizer.ts')).runTokenizerBench(args, io);
+  if (args.values['scale-step'] !== undefined) return (await import('./bench-scale.ts')).runScaleStep(args, io);
   if (args.flags.has('quick') && args.flags.has('full'))
     throw new NibbleError('bad-argument', '--quick and --full exclude each other');
   const report = await runBench(args, (s) => io.stderr.write(`bench: ${s}\n`));
@@ -147,7 +173,7 @@ export async function runBenchCli(
 async function runBench(args: ParsedArgs, log: (s: string) => void): Promise<BenchReport> {
   const t0 = performance.now();
   const load0 = loadavg();
-  list(args, 'only', SECTIONS, SECTIONS); // bad --only: fail before opening the GPU
+  list(args, 'only', SECTIONS, DEFAULT_SECTIONS); // bad --only: fail before opening the GPU
   const { ctx, why } = await openGpu();
   try {
     return await runParts(args, ctx, why, log, t0, load0);
@@ -164,7 +190,7 @@ async function runParts(
   t0: number,
   load0: number[],
 ): Promise<BenchReport> {
-  const sections = list(args, 'only', SECTIONS, SECTIONS);
+  const sections = list(args, 'only', SECTIONS, DEFAULT_SECTIONS);
   const num = (name: string, fallback: number, max = 1 << 20) =>
     numberOption(args, name, fallback, { min: 1, max, integer: true });
   const adapter = ctx ? describeAdapter(ctx.adapterInfo) : null;
@@ -274,6 +300,9 @@ async function runParts(
     }
   }
   if (sections.includes('gptq')) gptq = await benchGptq(ctx, SMOL135M_CONFIG, gptqOpts, log);
+  let scale: ScaleReport | undefined;
+  if (sections.includes('scale'))
+    scale = await benchScale(scaleOptions(args, quick, !!ctx, swiftshader), q('quick', 'full'), log);
 
   const c = stories.config;
   const dispatches = results.find((r) => r.dispatchesPerToken)?.dispatchesPerToken;
@@ -320,6 +349,7 @@ async function runParts(
     ...(matmul ? { matmul } : {}),
     ...(decode.length ? { decode } : {}),
     ...(gptq ? { gptq } : {}),
+    ...(scale ? { scale } : {}),
     skipped,
     seconds: Math.round((performance.now() - t0) / 100) / 10,
     date: new Date().toISOString(),
