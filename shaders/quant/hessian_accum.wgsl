@@ -4,8 +4,9 @@
 // H = (2 / n) Σ x xᵀ over all n tokens, as src/core/gptq.ts HessianAccumulator (f64 there, f32 here).
 //
 // Bindings (group 0):
-//   0 uniform  Params {K, T, decay, f}
-//   1 read     x: array<f32>   (T, K) row-major
+//   0 uniform  Params {K, T, x_off, decay, f}
+//   1 read     x: array<f32>   (T, K) row-major from element x_off (an activation buffer as the
+//                              forward left it, or an upload at 0)
 //   2 rw       H: array<f32>   (K, K) row-major
 // Dispatch: (ceil(K / 32), ceil(K / 32)) workgroups of 16×16 threads. Workgroup (bx, by) owns
 // the 32×32 tile of H at rows by·32.., cols bx·32..; thread (tx, ty) owns (ty + 16i, tx + 16j),
@@ -32,10 +33,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3
       var vj = 0.0;
       if (t < p.T) {
         if (i0 + c < p.K) {
-          vi = x[t * p.K + i0 + c];
+          vi = x[p.x_off + t * p.K + i0 + c];
         }
         if (j0 + c < p.K) {
-          vj = x[t * p.K + j0 + c];
+          vj = x[p.x_off + t * p.K + j0 + c];
         }
       }
       xi[e] = vi;

@@ -131,6 +131,11 @@ export function formatReport(r: BenchReport): string[] {
     out.push(
       `${e.label}: ${e.layers} layers × ${e.windows} windows: ${e.totalSeconds} s (Hessians ${e.hessianSeconds} s + GPTQ ${e.gptqSeconds} s)`,
     );
+    const k = g.calibration;
+    if (k)
+      out.push(
+        `calibration (${k.layers} layer(s) × ${k.windows} windows × ${k.windowTokens} tokens, 4 Hessians + advance per layer): GPU ${k.gpuSeconds} s, CPU ${k.cpuSeconds} s, ${k.speedup}× faster on the GPU`,
+      );
   }
   return out;
 }

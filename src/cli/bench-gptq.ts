@@ -12,12 +12,24 @@
 // WGSL kernels); --gptq-backend cpu (the default on SwiftShader, where the WGSL path is ~10×
 // slower than the CPU twin), or a GPU failure, times the CPU twin (src/core/quant/gptq.ts, float64)
 // instead and says why.
+//
+// Calibration (with a GPU): the capture passes themselves on a synthetic model of the shape
+// (`layers` layers, seeded random weights, random token windows), per layer the four sites'
+// Hessians with each H read back (the final statistic) plus the advance through the block:
+// GPU calibration (src/engine/calibrate/: block forward on the GEMM kernels, hessian_accum on
+// the activation buffers) vs the CPU capture (CpuForward + HessianAccumulator), on this machine.
 import { GPTQ_DEFAULTS, HessianAccumulator, gptqQuantize, type GptqOptions } from '../core/quant/gptq.ts';
 import type { LlamaConfig } from '../core/model/model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GpuQuantizer } from '../engine/quant/gpu-backend.ts';
 import type { GpuHessian } from '../gpu/quant-gptq.ts';
 import { randomF32, rng, round } from './bench-util.ts';
+import { LINEAR_INPUT_SITES } from '../core/model/forward.ts';
+import type { LlamaModel } from '../core/model/model.ts';
+import { f32Tensor } from '../core/tensor.ts';
+import { cpuHessianCapture, gpuHessianCapture, type HessianCapture } from '../engine/calibrate/capture.ts';
+import { CPU_QUANT } from '../engine/quant/cpu-backend.ts';
+import type { HessianState } from '../engine/quant/backend.ts';
 
 export interface GptqBenchOptions {
   layers: number; // layers measured
@@ -66,6 +78,7 @@ export interface GptqReport {
     totalSeconds: number;
   };
   activations: string;
+  calibration?: CalibrationTiming;
   extrapolated: {
     label: string;
     layers: number;
@@ -76,6 +89,115 @@ export interface GptqReport {
     gptqSeconds: number;
     totalSeconds: number;
   };
+}
+
+export interface CalibrationTiming {
+  layers: number;
+  windows: number;
+  windowTokens: number;
+  gpuSeconds: number; // GPU calibration: forward + Hessians on the GPU, H read back
+  cpuSeconds: number; // CPU capture: CpuForward + HessianAccumulator (float64)
+  speedup: number; // cpuSeconds / gpuSeconds
+}
+
+/** A model of shape c with `layers` layers: weights uniform ±√(3/K) (unit-variance outputs), norms 1. */
+function syntheticModel(c: LlamaConfig, layers: number, seed: number): LlamaModel {
+  const rand = rng(seed);
+  const qd = c.nHeads * c.headSize;
+  const kvd = c.nKvHeads * c.headSize;
+  const lin = (n: number, k: number) => f32Tensor([n, k], randomF32(rand, n * k, Math.sqrt(3 / k)));
+  const ones = (n: number) => f32Tensor([n], new Float32Array(n).fill(1));
+  const tokEmb = f32Tensor([c.vocabSize, c.dim], randomF32(rand, c.vocabSize * c.dim));
+  return {
+    config: { ...c, nLayers: layers },
+    weights: {
+      tokEmb,
+      rmsFinal: ones(c.dim),
+      wcls: tokEmb,
+      layers: Array.from({ length: layers }, () => ({
+        rmsAtt: ones(c.dim),
+        wq: lin(qd, c.dim),
+        wk: lin(kvd, c.dim),
+        wv: lin(kvd, c.dim),
+        wo: lin(c.dim, qd),
+        rmsFfn: ones(c.dim),
+        w1: lin(c.hiddenDim, c.dim),
+        w3: lin(c.hiddenDim, c.dim),
+        w2: lin(c.dim, c.hiddenDim),
+      })),
+    },
+  };
+}
+
+/** Seconds for every layer's four Hessians (read back) and advance, through one capture. */
+async function timeCapture<H extends HessianState>(
+  model: LlamaModel,
+  cap: HessianCapture<H>,
+  start: (cols: number) => H,
+  finish: (h: H) => Promise<unknown>,
+  log: (s: string) => void,
+  what: string,
+): Promise<number> {
+  const c = model.config;
+  const cols = { attn: c.dim, wo: c.nHeads * c.headSize, ffn: c.dim, w2: c.hiddenDim };
+  const t0 = performance.now();
+  try {
+    for (let l = 0; l < c.nLayers; l++) {
+      for (const site of LINEAR_INPUT_SITES) {
+        log(`gptq: ${what} calibration, layer ${l} ${site}`);
+        const h = start(cols[site]);
+        await cap.hessian(l, site, h);
+        await finish(h);
+      }
+      await cap.advance(l);
+    }
+  } finally {
+    cap.dispose();
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+async function benchCalibration(
+  ctx: GpuContext,
+  c: LlamaConfig,
+  o: GptqBenchOptions,
+  log: (s: string) => void,
+): Promise<CalibrationTiming> {
+  const model = syntheticModel(c, o.layers, o.seed);
+  const rand = rng(o.seed + 1);
+  const windows = Array.from({ length: o.windows }, () =>
+    Array.from({ length: Math.min(o.windowTokens, c.seqLen) }, () => Math.floor(rand() * c.vocabSize)),
+  );
+  const gq = new GpuQuantizer(ctx);
+  try {
+    const none = () => {};
+    const gpuSeconds = await timeCapture(
+      model,
+      gpuHessianCapture(gq, model, windows, none),
+      (k) => gq.hessian(k),
+      async (h) => (await h.read(), gq.releaseHessian(h)),
+      log,
+      'GPU',
+    );
+    const cpuSeconds = await timeCapture(
+      model,
+      cpuHessianCapture(model, windows, CPU_QUANT, none),
+      (k) => CPU_QUANT.hessian(k),
+      async () => {},
+      log,
+      'CPU',
+    );
+    return {
+      layers: o.layers,
+      windows: o.windows,
+      windowTokens: windows[0].length,
+      gpuSeconds: round(gpuSeconds, 2),
+      cpuSeconds: round(cpuSeconds, 2),
+      speedup: round(cpuSeconds / gpuSeconds, 2),
+    };
+  } finally {
+    gq.dispose();
+  }
 }
 
 interface Engine {
@@ -176,6 +298,7 @@ export async function benchGptq(
   } finally {
     gpu?.dispose();
   }
+  const calibration = ctx ? await benchCalibration(ctx, c, o, log) : undefined;
   const hessianPerWindowMs = (['attn', 'wo', 'ffn', 'w2'] as const).reduce(
     (s, site) => s + mean(perLayer.map((p) => p.hessianMs[site])) / o.windows,
     0,
@@ -195,6 +318,7 @@ export async function benchGptq(
       perLayer,
       totalSeconds: round(perLayer.reduce((s, p) => s + p.totalMs, 0) / 1000, 2),
     },
+    ...(calibration ? { calibration } : {}),
     activations:
       'random uniform [−1, 1) calibration activations; the forward passes that capture real ones are not included',
     extrapolated: {

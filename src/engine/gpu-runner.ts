@@ -34,6 +34,7 @@ import * as k from '../gpu/kernels.ts';
 import { matmulScratchBytes } from '../gpu/matmul-quant.ts';
 import { uploadModelWeights, warmModelPipelines, type GpuModelWeights } from '../gpu/model-weights.ts';
 import { Recorder } from '../gpu/recorder.ts';
+import { recordBlock, type BlockDims } from '../gpu/block-forward.ts';
 import type { ModelRunner, RunnerCounters, RunnerMemory, StepResult } from './runner.ts';
 
 export interface GpuRunnerOptions {
@@ -127,6 +128,15 @@ export async function createGpuRunner(
     const rec = new Recorder(ctx);
     const counters: RunnerCounters = { submits: 0, dispatches: 0, forwards: 0 };
     const eps = c.normEps;
+    const dims: BlockDims = {
+      dim: c.dim,
+      hidden: c.hiddenDim,
+      nHeads: c.nHeads,
+      nKv: c.nKvHeads,
+      hs,
+      eps,
+      ropeStyle: c.ropeStyle,
+    };
     let busy = false;
     let disposed = false;
 
@@ -140,53 +150,7 @@ export async function createGpuRunner(
       k.embedTable(rec, { tokens: b.tokens, tokOff, ids, table: tokEmb, out: b.x, M });
       for (const [l, L] of layers.entries()) {
         const { k: kcache, v: vcache } = kv[l];
-        // attention block: x += wo · attention(rope(wqkv · rmsnorm(x)))
-        if (M === 1) {
-          matmul({ x: b.x, w: L.wqkv, out: b.qkv, M, prologue: { kind: 'rmsnorm', weight: L.rmsAtt, eps } });
-        } else {
-          k.rmsnorm(rec, { x: b.x, weight: L.rmsAtt, out: b.xn, M, dim: c.dim, eps });
-          matmul({ x: b.xn, w: L.wqkv, out: b.qkv, M });
-        }
-        k.rope(rec, {
-          qkv: b.qkv,
-          kcache,
-          vcache,
-          table: ropeTable,
-          M,
-          pos0: p0,
-          bias: L.bias,
-          qkNorm: L.qkNorm && { weight: L.qkNorm, eps },
-          nHeads: c.nHeads,
-          nKv: c.nKvHeads,
-          hs,
-          stride: qkvCols,
-          kOff: qDim,
-          vOff: qDim + kvd,
-          style: c.ropeStyle,
-        });
-        k.attention(rec, {
-          q: b.qkv,
-          qStride: qkvCols,
-          kcache,
-          vcache,
-          out: b.att,
-          M,
-          pos0: p0,
-          nHeads: c.nHeads,
-          nKv: c.nKvHeads,
-          hs,
-        });
-        matmul({ x: b.att, w: L.wo, out: b.x, M, accumulate: true });
-        // feed-forward block: x += w2 · (silu(w1 · xn) ⊙ w3 · xn), xn = rmsnorm(x)
-        if (M === 1) {
-          matmul({ x: b.x, w: L.w13, out: b.gu, M, prologue: { kind: 'rmsnorm', weight: L.rmsFfn, eps } });
-          matmul({ x: b.gu, w: L.w2, out: b.x, M, prologue: { kind: 'swiglu' }, accumulate: true });
-        } else {
-          k.rmsnorm(rec, { x: b.x, weight: L.rmsFfn, out: b.xn, M, dim: c.dim, eps });
-          matmul({ x: b.xn, w: L.w13, out: b.gu, M });
-          k.siluMul(rec, { gu: b.gu, out: b.h, M, H: c.hiddenDim });
-          matmul({ x: b.h, w: L.w2, out: b.x, M, accumulate: true });
-        }
+        recordBlock(rec, dims, L, b, { M, pos0: p0, kcache, vcache, ropeTable, fused: M === 1, matmul });
         afterBlock?.(l);
       }
     }

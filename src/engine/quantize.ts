@@ -3,16 +3,21 @@
 // quantized) model over the calibration windows, as GPTQ's sequential reference does; inside a
 // block GPTQ runs true-sequential groups [q,k,v] → [o] → [gate, up] → [down]. A quantized base
 // (native GGUF, a .nibble loaded as the model) is quantized from its ŵ (weightValues).
-// The quantizers run on a backend (quant/backend.ts): the CPU twins, or the WGSL kernels.
+// The quantizers run on a backend (quant/backend.ts): the CPU twins, or the WGSL kernels; with
+// the WGSL kernels, calibration runs on the GPU too (calibrate/: the block forward on the GEMM
+// kernels, Hessians and abs-max statistics reduced where the activations are).
+// Streaming: one layer at a time. The result shares every tensor it does not change with the
+// base (embeddings, norms, biases: the same objects); a layer's f32 working copies (ŵ of a
+// quantized base, SmoothQuant's folded weights) exist only while that layer is quantized.
 import { NibbleError } from '../core/errors.ts';
-import { CpuForward, LINEAR_INPUT_SITES, type LinearInputSite } from '../core/model/forward.ts';
+import { LINEAR_INPUT_SITES, type LinearInputSite } from '../core/model/forward.ts';
 import { f32Values, weightValues } from '../core/model/linear.ts';
 import { outlierColumns } from '../core/quant/llmint8.ts';
 import { sqnrDb } from '../core/model/metrics.ts';
 import { LINEAR_NAMES, type LayerWeights, type LinearName, type LlamaModel } from '../core/model/model.ts';
 import { FLOAT_SPECS } from '../core/quant/float-formats.ts';
 import { weightBytes } from '../core/quant/format.ts';
-import { accumulateAbsMax, foldSmoothing, smoothingScales } from '../core/quant/smoothquant.ts';
+import { foldSmoothing, smoothingScales } from '../core/quant/smoothquant.ts';
 import { yieldToEventLoop } from '../core/yield.ts';
 import { f32Tensor, numel } from '../core/tensor.ts';
 import type { GptqBackend, HessianState, Mode, QuantBackend } from './quant/backend.ts';
@@ -20,6 +25,14 @@ import type { GpuQuantizer } from './quant/gpu-backend.ts';
 import type { GpuHessian } from '../gpu/quant-gptq.ts';
 import { CPU_QUANT } from './quant/cpu-backend.ts';
 import { gptqLinear, quantizeLinearOn } from './quant/quantize-linear.ts';
+import {
+  captureAbsMaxCpu,
+  captureAbsMaxGpu,
+  cpuHessianCapture,
+  gpuHessianCapture,
+  type HessianCapture,
+  type SiteStats,
+} from './calibrate/capture.ts';
 import { FLOAT_METHODS, needsCalibration, specLabel, validateSpec, type QuantSpec } from '../core/quant/quant-spec.ts';
 
 export interface LinearReport {
@@ -57,6 +70,8 @@ export interface QuantizeOptions {
   calibration?: readonly number[][]; // token windows; required by gptq and smoothquant
   /** Where the quantizers run: the WGSL kernels (GpuQuantizer: bit-identical to the CPU twins, GPTQ in f32); default the CPU twins. */
   gpu?: GpuQuantizer;
+  /** With `gpu`: capture calibration statistics with the CPU forward anyway (the bench's baseline). */
+  cpuCalibration?: boolean;
   onProgress?: (p: QuantizeProgress) => void;
   signal?: AbortSignal;
 }
@@ -97,6 +112,7 @@ function nominalBits(spec: QuantSpec): number {
   }
 }
 
+/** The base's tensors, shared: layers are new objects whose linears the pipeline replaces. */
 function cloneModel(m: LlamaModel): LlamaModel {
   return { config: m.config, weights: { ...m.weights, layers: m.weights.layers.map((l) => ({ ...l })) } };
 }
@@ -128,20 +144,39 @@ export async function quantizeModel(
   if (spec.method === 'fp32') {
     // Nothing to do: evaluate or save the model as it is (which may be a loaded variant).
   } else if (spec.method === 'gptq') {
-    if (opts.gpu) await quantizeGptq<GpuHessian>(out, spec, calib, layers, progress, check, opts.gpu);
-    else await quantizeGptq(out, spec, calib, layers, progress, check, CPU_QUANT);
+    progress({ stage: 'calibration', layer: 0, fraction: 0 });
+    if (opts.gpu) {
+      const gq = opts.gpu;
+      const cap: HessianCapture<GpuHessian> = opts.cpuCalibration
+        ? cpuHessianCapture<GpuHessian>(out, calib, gq, check)
+        : gpuHessianCapture(gq, out, calib, check);
+      await quantizeGptq<GpuHessian>(out, spec, layers, progress, check, gq, cap);
+    } else {
+      await quantizeGptq(
+        out,
+        spec,
+        layers,
+        progress,
+        check,
+        CPU_QUANT,
+        cpuHessianCapture(out, calib, CPU_QUANT, check),
+      );
+    }
   } else {
     let stats: SiteStats | null = null;
     if (spec.method === 'smoothquant' || (spec.method === 'llmint8' && calib.length > 0)) {
       progress({ stage: 'calibration', layer: 0, fraction: 0 });
-      stats = await captureAbsMax(model, calib, check);
+      stats =
+        opts.gpu && !opts.cpuCalibration
+          ? await captureAbsMaxGpu(opts.gpu, model, calib, check)
+          : await captureAbsMaxCpu(model, calib, check);
     }
-    if (spec.method === 'smoothquant') applySmoothing(out, stats!, spec.alpha);
     const linearSpec: QuantSpec =
       spec.method === 'smoothquant' ? { ...spec, method: 'llmint8', threshold: Infinity } : spec;
     for (let l = 0; l < L; l++) {
       check();
       const lw = out.weights.layers[l];
+      if (spec.method === 'smoothquant') smoothLayer(lw, stats!.absMax[l], spec.alpha);
       const rep = {} as Record<LinearName, LinearReport>;
       for (const name of LINEAR_NAMES) {
         const w = weightValues(lw[name], `layer ${l} ${name}`);
@@ -194,111 +229,67 @@ export async function quantizeModel(
   };
 }
 
-interface SiteStats {
-  absMax: Record<LinearInputSite, Float32Array>[]; // per layer: per-feature max |x| over calibration
-}
-
-/** One fp32 pass over the calibration windows recording max |x| per input feature of every site. */
-async function captureAbsMax(model: LlamaModel, calib: readonly number[][], check: () => void): Promise<SiteStats> {
-  const c = model.config;
-  const width: Record<LinearInputSite, number> = {
-    attn: c.dim,
-    wo: c.nHeads * c.headSize,
-    ffn: c.dim,
-    w2: c.hiddenDim,
-  };
-  const absMax = Array.from(
-    { length: c.nLayers },
-    () =>
-      Object.fromEntries(LINEAR_INPUT_SITES.map((s) => [s, new Float32Array(width[s])])) as Record<
-        LinearInputSite,
-        Float32Array
-      >,
-  );
-  const f = new CpuForward(model);
-  f.capture = (l, site, x, M) => accumulateAbsMax(absMax[l][site], x, M);
-  for (const w of calib) {
-    check();
-    f.forwardAll(w, 0);
-    await tick();
+/** SmoothQuant for one layer: fold s into the attention/FFN norms and the q,k,v / gate,up columns. */
+function smoothLayer(lw: LayerWeights, absMax: Record<LinearInputSite, Float32Array>, alpha: number): void {
+  for (const [site, norm, names] of [
+    ['attn', 'rmsAtt', ['wq', 'wk', 'wv']],
+    ['ffn', 'rmsFfn', ['w1', 'w3']],
+  ] as const) {
+    const ws = names.map((n) => ({ data: weightValues(lw[n], n).data, rows: lw[n].shape[0] }));
+    const s = smoothingScales(absMax[site], ws, alpha);
+    const f = foldSmoothing(weightValues(lw[norm], norm).data, ws, s);
+    lw[norm] = f32Tensor([...lw[norm].shape], f.norm);
+    names.forEach((n, i) => (lw[n] = f32Tensor([...lw[n].shape], f.weights[i])));
   }
-  return { absMax };
 }
 
-/** SmoothQuant: fold s into the attention/FFN norms and the q,k,v / gate,up columns. */
-function applySmoothing(m: LlamaModel, stats: SiteStats, alpha: number): void {
-  m.weights.layers.forEach((lw: LayerWeights, l) => {
-    for (const [site, norm, names] of [
-      ['attn', 'rmsAtt', ['wq', 'wk', 'wv']],
-      ['ffn', 'rmsFfn', ['w1', 'w3']],
-    ] as const) {
-      const ws = names.map((n) => ({ data: weightValues(lw[n], n).data, rows: lw[n].shape[0] }));
-      const s = smoothingScales(stats.absMax[l][site], ws, alpha);
-      const f = foldSmoothing(weightValues(lw[norm], norm).data, ws, s);
-      lw[norm] = f32Tensor([...lw[norm].shape], f.norm);
-      names.forEach((n, i) => (lw[n] = f32Tensor([...lw[n].shape], f.weights[i])));
-    }
-  });
-}
-
-/** Sequential GPTQ: layer inputs come from the already-quantized earlier layers. */
+/** Sequential GPTQ: layer inputs come from the already-quantized earlier layers (`cap` reads m). */
 async function quantizeGptq<H extends HessianState>(
   m: LlamaModel,
   spec: QuantSpec,
-  calib: readonly number[][],
   layers: LayerQuantReport[],
   progress: (p: Omit<QuantizeProgress, 'nLayers'>) => void,
   check: () => void,
   backend: GptqBackend<Mode, H>,
+  cap: HessianCapture<H>,
 ): Promise<void> {
-  const c = m.config;
-  const L = c.nLayers;
-  const fwd = new CpuForward(m); // reads m's layers, which we replace as we go
-  progress({ stage: 'calibration', layer: 0, fraction: 0 });
-  const xs = calib.map((w) => fwd.embed(w, 0)); // residual stream entering the current layer, per window
+  const L = m.config.nLayers;
   const steps = L * TRUE_SEQUENTIAL.length;
-  for (let l = 0; l < L; l++) {
-    const lw = m.weights.layers[l];
-    const rep = {} as Record<LinearName, LinearReport>;
-    let layerLoss = 0;
-    for (let gi = 0; gi < TRUE_SEQUENTIAL.length; gi++) {
-      const group = TRUE_SEQUENTIAL[gi];
-      const site = INPUT_SITE[group[0]];
-      const K = lw[group[0]].shape[1];
-      const h = backend.hessian(K);
-      try {
-        fwd.capture = (layer, s, x, M) => {
-          if (layer === l && s === site) backend.accumulateHessian(h, { x, rows: M });
-        };
-        for (let w = 0; w < calib.length; w++) {
-          check();
-          fwd.block(l, xs[w].slice(), calib[w].length, 0);
-          await tick();
+  try {
+    for (let l = 0; l < L; l++) {
+      const lw = m.weights.layers[l];
+      const rep = {} as Record<LinearName, LinearReport>;
+      let layerLoss = 0;
+      for (let gi = 0; gi < TRUE_SEQUENTIAL.length; gi++) {
+        const group = TRUE_SEQUENTIAL[gi];
+        const h = backend.hessian(lw[group[0]].shape[1]);
+        try {
+          await cap.hessian(l, INPUT_SITE[group[0]], h);
+          await backend.finishHessian(h);
+          for (const name of group) {
+            check();
+            const w = weightValues(lw[name], `layer ${l} ${name}`);
+            const r = await gptqLinear(backend, w, h, spec);
+            lw[name] = r.tensor;
+            rep[name] = { sqnrDb: sqnrDb(w.data, f32Values(r.tensor)), gptqLoss: r.loss };
+            layerLoss += r.loss;
+            progress({
+              stage: 'quantize',
+              layer: l,
+              linear: name,
+              gptqLoss: r.loss,
+              fraction: (l * TRUE_SEQUENTIAL.length + gi + 1) / steps,
+            });
+          }
+        } finally {
+          backend.releaseHessian(h); // the GPU Hessian's buffer
         }
-        fwd.capture = undefined;
-        await backend.finishHessian(h);
-        for (const name of group) {
-          check();
-          const w = weightValues(lw[name], `layer ${l} ${name}`);
-          const r = await gptqLinear(backend, w, h, spec);
-          lw[name] = r.tensor;
-          rep[name] = { sqnrDb: sqnrDb(w.data, f32Values(r.tensor)), gptqLoss: r.loss };
-          layerLoss += r.loss;
-          progress({
-            stage: 'quantize',
-            layer: l,
-            linear: name,
-            gptqLoss: r.loss,
-            fraction: (l * TRUE_SEQUENTIAL.length + gi + 1) / steps,
-          });
-        }
-      } finally {
-        fwd.capture = undefined;
-        backend.releaseHessian(h); // the GPU Hessian's buffer
       }
+      // Advance every window through the now-quantized layer.
+      await cap.advance(l);
+      layers.push({ linears: rep, gptqLoss: layerLoss });
     }
-    // Advance every window through the now-quantized layer.
-    for (let w = 0; w < calib.length; w++) fwd.block(l, xs[w], calib[w].length, 0);
-    layers.push({ linears: rep, gptqLoss: layerLoss });
+  } finally {
+    cap.dispose();
   }
 }

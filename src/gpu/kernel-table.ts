@@ -244,7 +244,7 @@ export const KERNELS = {
   hessian_accum: {
     file: 'hessian_accum',
     buffers: ['read x: array<f32>', 'rw H: array<f32>'],
-    params: ['K', 'T', 'decay:f32', 'f:f32'],
+    params: ['K', 'T', 'x_off', 'decay:f32', 'f:f32'],
   },
   cholesky_prep: {
     file: 'cholesky_prep',
@@ -306,6 +306,14 @@ export const KERNELS = {
     constants: ['WG', 'MODE'],
     buffers: ['read src: array<vec4<u32>>', 'rw dst: array<vec4<u32>>'],
     params: ['n_vec', 'magic'],
+  },
+
+  // ---- GPU calibration (src/gpu/quant-calib.ts) ----
+  absmax_cols: {
+    file: 'absmax_cols',
+    libs: ['per_item'],
+    buffers: ['read x: array<u32>', 'rw acc: array<u32>'],
+    params: ['K', 'rows', 'x_off'],
   },
 
   // ---- 16-bit weights and quantized embeddings (src/gpu/kernels.ts) ----

@@ -15,18 +15,19 @@ import type { Recorder } from './recorder.ts';
 
 const NB = 32; // panel / block width of the cholesky_* kernels
 
-/** H (K, K) = decay·H + f·XᵀX for X (T, K). */
+/** H (K, K) = decay·H + f·XᵀX for X (T, K) read from element xOff (default 0) of x. */
 export function hessianAccum(
   rec: Recorder,
-  a: { x: GPUBuffer; H: GPUBuffer; K: number; T: number; decay: number; f: number },
+  a: { x: GPUBuffer; xOff?: number; H: GPUBuffer; K: number; T: number; decay: number; f: number },
 ): void {
+  const xOff = a.xOff ?? 0;
   positive('hessianAccum', ['K', a.K], ['T', a.T]);
-  holds('hessianAccum x', a.x, a.T * a.K);
+  holds('hessianAccum x', a.x, xOff + a.T * a.K);
   holds('hessianAccum H', a.H, a.K * a.K);
   const t = Math.ceil(a.K / 32);
   rec.dispatch('hessian_accum', {
     buffers: [a.x, a.H],
-    params: { K: a.K, T: a.T, decay: a.decay, f: a.f },
+    params: { K: a.K, T: a.T, x_off: xOff, decay: a.decay, f: a.f },
     workgroups: [t, t],
   });
 }
@@ -128,6 +129,19 @@ export class GpuHessian {
     hessianAccum(this.rec, { x, H: this.buffer, K: this.cols, T: tokens, decay, f: 2 / this.n });
     this.rec.submit();
     x.destroy(); // freed once the submitted work is done
+  }
+
+  /**
+   * Records (no submit) the accumulation of rows (rows, cols) that a GPU pass leaves in buffer x
+   * from element xOff: no upload, no readback. The caller submits rec (before gptq reads H).
+   */
+  record(rec: Recorder, x: GPUBuffer, xOff: number, rows: number): void {
+    if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(xOff) || xOff < 0)
+      fail(`GpuHessian.record: ${rows} rows at offset ${xOff}`);
+    if (rows === 0) return;
+    const decay = this.n / (this.n + rows);
+    this.n += rows;
+    hessianAccum(rec, { x, xOff, H: this.buffer, K: this.cols, T: rows, decay, f: 2 / this.n });
   }
 
   /** H (cols, cols) as float64 (values are f32). */

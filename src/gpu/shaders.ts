@@ -21,6 +21,7 @@ import matmul_prep_llmint8 from '../../shaders/infer/matmul_prep_llmint8.wgsl?ra
 import rmsnorm_f32 from '../../shaders/infer/rmsnorm_f32.wgsl?raw';
 import rope_f32 from '../../shaders/infer/rope_f32.wgsl?raw';
 import silu_mul_f32 from '../../shaders/infer/silu_mul_f32.wgsl?raw';
+import absmax_cols from '../../shaders/quant/absmax_cols.wgsl?raw';
 import cholesky_inverse_diag from '../../shaders/quant/cholesky_inverse_diag.wgsl?raw';
 import cholesky_inverse_rows from '../../shaders/quant/cholesky_inverse_rows.wgsl?raw';
 import cholesky_panel from '../../shaders/quant/cholesky_panel.wgsl?raw';
@@ -86,6 +87,7 @@ export const SHADERS = {
   gptq_fit,
   gptq_update,
   hessian_accum,
+  absmax_cols,
   histogram_codes,
   quant_absmax,
   quant_int8_rows,

@@ -25,13 +25,21 @@ export interface HessianState {
   readonly samples: number; // rows accumulated so far
 }
 
-/**
- * Rows of activations entering a linear: x (rows, cols) row-major, from a CPU forward pass. GPU
- * calibration adds a GPU-resident variant (a storage buffer + rows) that only the GPU backend's
- * accumulateHessian takes; the hessian → accumulate → finish → gptq sequence stays as it is.
- */
+/** Rows of activations entering a linear: x (rows, cols) row-major, from a CPU forward pass. */
 export interface ActivationRows {
   x: Float32Array; // ≥ rows · cols values; the first rows · cols are read
+  rows: number;
+}
+
+/**
+ * The same rows left on the GPU by a calibration forward (src/engine/calibrate/): (rows, cols) f32
+ * in `buffer` from element `offset`. Only the GPU backend's accumulateHessian takes them; it
+ * records the accumulation into the recorder the forward was recorded in (no readback), and
+ * finishHessian submits it.
+ */
+export interface GpuActivationRows {
+  buffer: GPUBuffer;
+  offset: number;
   rows: number;
 }
 

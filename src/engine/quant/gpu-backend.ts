@@ -32,7 +32,7 @@ import { HISTOGRAM_WORDS, histogram } from '../../gpu/quant-histogram.ts';
 import { Recorder } from '../../gpu/recorder.ts';
 import { quantInt8Rows, quantUniform, uniformSizes } from '../../gpu/quant-rtn.ts';
 import type { QuantSpec } from '../../core/quant/quant-spec.ts';
-import type { ActivationRows, GptqBackend, Out } from './backend.ts';
+import type { ActivationRows, GptqBackend, GpuActivationRows, Out } from './backend.ts';
 import { quantizeLinearOn, quantizeTensorOn } from './quantize-linear.ts';
 
 /** f32 values read back as u32 words, viewed as f32 (no copy). */
@@ -41,7 +41,9 @@ const wordsAsF32 = (u: Uint32Array): Float32Array => new Float32Array(u.buffer, 
 export class GpuQuantizer implements GptqBackend<'async', GpuHessian> {
   readonly name = 'webgpu';
   readonly mode = 'async';
-  private readonly rec: Recorder;
+  /** Every dispatch of this quantizer; GPU calibration records its forward passes here too, so
+   * that Hessian accumulations follow the activations they read in one command stream. */
+  readonly rec: Recorder;
 
   constructor(readonly ctx: GpuContext) {
     this.rec = new Recorder(ctx);
@@ -203,13 +205,20 @@ export class GpuQuantizer implements GptqBackend<'async', GpuHessian> {
     return new GpuHessian(this.ctx, this.rec, cols);
   }
 
-  /** Uploads the rows and records + submits one hessian_accum GEMM. */
-  accumulateHessian(h: GpuHessian, a: ActivationRows): void {
-    h.add(a.x, a.rows);
+  /**
+   * CPU rows: uploads them and records + submits one hessian_accum GEMM. GPU rows (a calibration
+   * forward's activation buffer): records the GEMM reading them in place, submitted by
+   * finishHessian (or the caller's next submit).
+   */
+  accumulateHessian(h: GpuHessian, a: ActivationRows | GpuActivationRows): void {
+    if ('buffer' in a) h.record(this.rec, a.buffer, a.offset, a.rows);
+    else h.add(a.x, a.rows);
   }
 
-  /** Every accumulation is submitted as it is made; queue order puts it before gptq's reads. */
-  async finishHessian(): Promise<void> {}
+  /** Submits what is recorded; queue order puts every accumulation before gptq's reads. */
+  async finishHessian(): Promise<void> {
+    this.rec.submit();
+  }
 
   releaseHessian(h: GpuHessian): void {
     h.destroy();
