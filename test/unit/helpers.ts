@@ -34,12 +34,12 @@ export const codeOf = (f: () => unknown): string => {
 };
 
 /** The embedded model and texts as the page fetches them (an in-thread engine's fetchBytes). */
-export const STORIES_FILES: Record<string, Uint8Array> = {
+export const storiesFiles = (): Record<string, Uint8Array> => ({
   '/models/stories260K.bin': stories260K(),
   '/models/tok512.bin': tok512(),
   '/calib.txt': readProjectFile('public/data/tinystories-calib.txt'),
   '/eval.txt': readProjectFile('public/data/tinystories-eval.txt'),
-};
+});
 export const STORIES_SOURCE = {
   kind: 'url',
   name: 'stories260K',

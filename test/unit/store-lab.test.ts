@@ -13,7 +13,9 @@ import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
 import type { TruncationPoint, TruncationQuery } from '../../src/worker/engine-host/lab-protocol.ts';
 import type { Engine, GenerationSummary, TokenProgress } from '../../src/worker/engine-host/protocol.ts';
-import { STORIES_FILES as FILES, STORIES_SOURCE as SOURCE } from './helpers.ts';
+import { storiesFiles, STORIES_SOURCE as SOURCE } from './helpers.ts';
+
+const FILES = storiesFiles();
 
 const TEXT = { calib: '/calib.txt', eval: '/eval.txt' };
 

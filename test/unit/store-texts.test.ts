@@ -14,7 +14,9 @@ import { windowsOf } from '../../src/state/texts-slice.ts';
 import { applyHash, encodeHash } from '../../src/state/url-hash.ts';
 import { EngineClient } from '../../src/worker/engine-host/client.ts';
 import { inThreadTransport } from '../../src/worker/engine-host/in-thread.ts';
-import { STORIES_FILES as FILES, STORIES_SOURCE as SOURCE, readProjectFile as read } from './helpers.ts';
+import { storiesFiles, STORIES_SOURCE as SOURCE, readProjectFile as read } from './helpers.ts';
+
+const FILES = storiesFiles();
 
 // Own copies: the engine owns the bytes it is given.
 const model = parseLlama2c(read('public/models/stories260K.bin'));
