@@ -21,9 +21,11 @@ import { evaluate, type EvalReport } from '../engine/evaluate.ts';
 import {
   DEFAULT_SPEC,
   QUANT_METHODS,
+  TABLE_QUANTS,
   needsCalibration,
   type QuantMethod,
   type QuantSpec,
+  type TableQuant,
 } from '../core/quant/quant-spec.ts';
 import { quantizeModel, type QuantizeReport } from '../engine/quantize.ts';
 import { numberOption, parseArgs, type ParsedArgs } from './args.ts';
@@ -60,6 +62,8 @@ export const QUANT_FLAGS = {
   round: { kind: 'string' },
   'double-quant': { kind: 'flag' },
   'f16-scales': { kind: 'flag' },
+  embed: { kind: 'string' },
+  classifier: { kind: 'string' },
   json: { kind: 'flag' },
   help: { kind: 'flag' },
   h: { kind: 'flag' },
@@ -99,6 +103,11 @@ quantize: quantize and save a .nibble file (loads back bit-exactly in generate, 
   --round MODE      trunc: truncate (default) | rne
   --double-quant    nf4 / fp4: quantize the absmax values too
   --f16-scales      rtn: store scales as fp16
+  --embed T         every method: the token embedding table, keep | q8 (per row, sym) | q4 (g32)
+                    (default: q8 from 100M parameters for rtn, gptq, nf4, fp4, llmint8,
+                    smoothquant; keep otherwise)
+  --classifier T    every method: the output classifier, keep | q8 | q4 (same default); a tied
+                    classifier is the embedding table (give one of --embed / --classifier)
 `;
 
 export function specFromArgs(args: ParsedArgs): QuantSpec {
@@ -128,7 +137,18 @@ export function specFromArgs(args: ParsedArgs): QuantSpec {
     truncMode: round,
     doubleQuant: args.flags.has('double-quant'),
     scaleType: args.flags.has('f16-scales') ? 'f16' : 'f32',
+    ...tableOption(args, 'embed'),
+    ...tableOption(args, 'classifier'),
   };
+}
+
+/** --embed / --classifier: one of TABLE_QUANTS, or absent (the spec then leaves the default rule to decide). */
+function tableOption(args: ParsedArgs, flag: 'embed' | 'classifier'): Partial<Pick<QuantSpec, typeof flag>> {
+  const v = Object.hasOwn(args.values, flag) ? args.values[flag] : undefined;
+  if (v === undefined) return {};
+  if (!(TABLE_QUANTS as readonly string[]).includes(v))
+    throw new NibbleError('bad-argument', `--${flag} must be one of ${TABLE_QUANTS.join(', ')}, got "${v}"`);
+  return { [flag]: v as TableQuant };
 }
 
 /** One of two spellings of a string option (`--calib-text` / `--calib`); both at once is an error. */
@@ -292,7 +312,12 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
       loaded.model.config.seqLen,
     );
     const target = await createRunner(ctx, q.model);
-    const reference = q.report.spec.method === 'fp32' ? null : await createRunner(ctx, loaded.model);
+    const w = q.model.weights;
+    const unchanged =
+      q.report.spec.method === 'fp32' &&
+      w.tokEmb === loaded.model.weights.tokEmb &&
+      w.wcls === loaded.model.weights.wcls;
+    const reference = unchanged ? null : await createRunner(ctx, loaded.model);
     try {
       const r = await evaluate(target, windows, reference, (p) =>
         io.stderr.write(`nibble: eval window ${p.window}/${p.windows} ppl ${p.pplSoFar.toFixed(3)}\r`),

@@ -24,6 +24,7 @@ import type { GptqBackend, HessianState, Mode, QuantBackend } from './quant/back
 import type { GpuQuantizer } from './quant/gpu-backend.ts';
 import type { GpuHessian } from '../gpu/quant-gptq.ts';
 import { CPU_QUANT } from './quant/cpu-backend.ts';
+import { quantizeEmbeddings } from './quant/embeddings.ts';
 import { gptqLinear, quantizeLinearOn } from './quant/quantize-linear.ts';
 import {
   captureAbsMaxCpu,
@@ -200,6 +201,8 @@ export async function quantizeModel(
       await tick();
     }
   }
+
+  spec = await quantizeEmbeddings(out, spec, backend); // tok_emb / wcls: keep, q8 or q4 (quant/embeddings.ts)
 
   let linearBytes = 0;
   let linearCount = 0;

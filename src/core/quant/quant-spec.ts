@@ -45,6 +45,57 @@ export interface QuantSpec {
   truncMode: 'truncate' | 'rne'; // trunc: zero the dropped bits, or round to nearest even
   doubleQuant: boolean; // nf4 / fp4
   scaleType: 'f32' | 'f16'; // rtn / gptq scale storage
+  /** Every method: the token embedding table; absent = defaultTableQuant by model size. */
+  embed?: TableQuant;
+  /** Every method: an untied classifier (a tied one is the embedding table); absent = the default rule. */
+  classifier?: TableQuant;
+}
+
+const bad = (msg: string) => new NibbleError('bad-argument', msg);
+
+/**
+ * How the (vocab, dim) embedding / classifier tables are stored: 'keep' as loaded, 'q8' RTN per
+ * row symmetric, 'q4' RTN groups of 32 asymmetric (both read by the embed_qn kernel and the
+ * q8 / q4 matmuls; the CPU twin decodes only looked-up rows).
+ */
+export const TABLE_QUANTS = ['keep', 'q8', 'q4'] as const;
+export type TableQuant = (typeof TABLE_QUANTS)[number];
+
+/** Parameters from which a model's tables default to q8 (SmolLM2-135M: a 49,152 × 576 table is 113 MB in f32). */
+export const TABLE_Q8_FROM_PARAMS = 100e6;
+
+/** Methods whose linears are stored packed (the others simulate a float format in f32 storage). */
+const PACKED_METHODS: readonly QuantMethod[] = ['rtn', 'gptq', 'nf4', 'fp4', 'llmint8', 'smoothquant'];
+
+/**
+ * The table format used when the user does not choose: models of ≥ 100M parameters with packed
+ * linears store their tables in q8 (a large share of the bytes, no measurable perplexity cost);
+ * smaller models keep theirs (their variants then measure the linears alone, as every result
+ * before this option did), and so do fp32 and the float-simulating methods (a q8 table would mix
+ * a second format into what they measure). Measurements: docs/results.md.
+ */
+export function defaultTableQuant(params: number, method: QuantMethod): TableQuant {
+  return PACKED_METHODS.includes(method) && params >= TABLE_Q8_FROM_PARAMS ? 'q8' : 'keep';
+}
+
+/**
+ * The formats of the embedding and classifier tables: the user's choice, else the default rule.
+ * A tied table is stored once, so both roles get one format: the one chosen (embed first); two
+ * different explicit choices for one tied table are refused.
+ */
+export function resolveTableQuants(
+  spec: QuantSpec,
+  params: number,
+  tied: boolean,
+): { embed: TableQuant; classifier: TableQuant } {
+  const d = defaultTableQuant(params, spec.method);
+  if (!tied) return { embed: spec.embed ?? d, classifier: spec.classifier ?? d };
+  if (spec.embed && spec.classifier && spec.embed !== spec.classifier)
+    throw bad(
+      `the model's classifier is its embedding table (tied): --embed ${spec.embed} and --classifier ${spec.classifier} cannot both hold; give one of them`,
+    );
+  const t = spec.embed ?? spec.classifier ?? d;
+  return { embed: t, classifier: t };
 }
 
 export const DEFAULT_SPEC: QuantSpec = {
@@ -60,8 +111,6 @@ export const DEFAULT_SPEC: QuantSpec = {
 
 /** Methods that need calibration text (activations) to quantize. */
 export const needsCalibration = (m: QuantMethod): boolean => m === 'gptq' || m === 'smoothquant';
-
-const bad = (msg: string) => new NibbleError('bad-argument', msg);
 
 /** Checks a spec against the model's linear input widths; throws bad-argument with the reason. */
 export function validateSpec(spec: QuantSpec, inputWidths: readonly number[]): void {
@@ -99,10 +148,28 @@ export function validateSpec(spec: QuantSpec, inputWidths: readonly number[]): v
   }
   if ((spec.method === 'nf4' || spec.method === 'fp4') && !(Number.isInteger(spec.group) && spec.group >= 1))
     throw bad(`block size must be ≥ 1, got ${spec.group}`);
+  for (const k of ['embed', 'classifier'] as const) {
+    const v = spec[k];
+    if (v !== undefined && !(TABLE_QUANTS as readonly string[]).includes(v))
+      throw bad(`--${k} must be one of ${TABLE_QUANTS.join(', ')}, got '${String(v)}'`);
+  }
 }
 
-/** Short human label: "gptq int4 g128 act-order", "trunc 3 bits (rne)". */
+/** The table choices a label names: "embed q8", "classifier q4" ('keep' and the default are not named). */
+function tableLabel(s: QuantSpec): string {
+  const e = s.embed && s.embed !== 'keep' ? s.embed : '';
+  const c = s.classifier && s.classifier !== 'keep' ? s.classifier : '';
+  if (e && e === c) return `emb+cls ${e}`;
+  return [e && `embed ${e}`, c && `classifier ${c}`].filter(Boolean).join(' · ');
+}
+
+/** Short human label: "gptq int4 g128 act-order", "rtn int4 g32 · embed q8", "trunc 3 bits (rne)". */
 export function specLabel(s: QuantSpec): string {
+  const tables = tableLabel(s);
+  return tables ? `${methodLabel(s)} · ${tables}` : methodLabel(s);
+}
+
+function methodLabel(s: QuantSpec): string {
   switch (s.method) {
     case 'rtn':
     case 'gptq':

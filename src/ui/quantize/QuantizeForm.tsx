@@ -12,6 +12,19 @@ import { TextControl } from './TextControl.tsx';
 
 const METHOD_CHOICES = QUANT_METHODS.map((m) => ({ value: m, label: METHOD_INFO[m].name }));
 
+type TableQuant = NonNullable<QuantSpec['embed']>;
+
+/** Embedding / classifier table formats; '' = the default by model size (the spec leaves it unset). */
+const TABLE_CHOICES: { value: TableQuant | ''; label: string }[] = [
+  { value: '', label: 'default (by model size)' },
+  { value: 'keep', label: 'keep (as loaded)' },
+  { value: 'q8', label: 'q8 per row' },
+  { value: 'q4', label: 'q4 group 32' },
+];
+const tablePatch = (key: 'embed' | 'classifier', v: string): Partial<QuantSpec> => ({
+  [key]: v === '' ? undefined : (v as TableQuant),
+});
+
 const ROUNDINGS = [
   { value: 'truncate', label: 'truncate (zero the bits)' },
   { value: 'rne', label: 'round to nearest even' },
@@ -58,6 +71,7 @@ export function QuantizeForm() {
   const ready = useApp((s) => s.model.status === 'ready');
   const running = useApp((s) => s.jobs.list.find((j) => j.kind === 'quantize' && j.status === 'running'));
   const opts = optionsFor(form.method);
+  const tied = config?.sharedClassifier ?? false;
   const hint = (
     <>
       {METHOD_INFO[form.method].what}
@@ -105,6 +119,29 @@ export function QuantizeForm() {
             onCommit={(v) => set({ [key]: WHOLE.has(key) ? Math.round(v) : v })}
           />
         ))}
+        <Field id="q-embed" label="Embedding">
+          <Select
+            id="q-embed"
+            testId="q-embed"
+            value={form.embed ?? ''}
+            choices={TABLE_CHOICES}
+            onChange={(v) => set({ ...tablePatch('embed', v), ...(tied ? tablePatch('classifier', v) : {}) })}
+          />
+        </Field>
+        <Field
+          id="q-classifier"
+          label="Classifier"
+          hint={tied ? 'Tied: the classifier is the embedding table.' : undefined}
+        >
+          <Select
+            id="q-classifier"
+            testId="q-classifier"
+            value={(tied ? form.embed : form.classifier) ?? ''}
+            choices={TABLE_CHOICES}
+            disabled={tied}
+            onChange={(v) => set(tablePatch('classifier', v))}
+          />
+        </Field>
         {opts.includes('truncMode') && (
           <Field id="q-round" label="Rounding">
             <Select
