@@ -40,7 +40,7 @@ describe('quantized GGUF in the page', () => {
           files: [{ path: `stories-${tag}.gguf`, blob: new Blob([bytes.slice()]) }],
         };
         const plan = await c.inspect(source);
-        // w2 has 172 columns, not whole Q blocks: the writer stores it F16, so it loads as f32.
+        // w2 has 172 columns, not whole Q blocks: the writer stores it F16, and it loads as f16.
         const linears = native.model.weights.layers.flatMap((l) => LINEAR_NAMES.map((n) => l[n]));
         const linearBytes = linears.reduce((n, t) => n + weightBytes(t), 0);
         expect(plan.memory.weightBytesByFormat[tag]).toBe(
@@ -56,7 +56,8 @@ describe('quantized GGUF in the page', () => {
         });
         expect((await c.generate('', GREEDY)).tokens).toEqual(want.tokens);
         const [base] = await c.listVariants();
-        expect(base).toMatchObject({ id: 'base', label: `as loaded (${tag}, f32)` }); // w2 is f32 (see above)
+        expect(base).toMatchObject({ id: 'base', label: `as loaded (${tag}, f16)` }); // w2 is f16 (see above)
+        expect(native.model.weights.layers.map((l) => l.w2.format)).toEqual(Array(5).fill('f16'));
         expect(base.linearBytes).toBe(linearBytes);
         // Quantizing a quantized base reads its dequantized values; charts do too.
         const spec = { ...DEFAULT_SPEC, method: 'rtn' as const, bits: 4, group: 32 };

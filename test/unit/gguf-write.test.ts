@@ -170,9 +170,9 @@ describe("loading with weights: 'native'", () => {
       const a = loadGguf(bytes).model;
       const b = loadGguf(bytes, { weights: 'native' }).model;
       const lw = b.weights.layers[0];
-      expect([lw.wq.format, lw.w1.format, lw.w2.format, lw.rmsAtt.format]).toEqual([fmt, fmt, 'f32', 'f32']); // ffn_down is F16 in the file
+      expect([lw.wq.format, lw.w1.format, lw.w2.format, lw.rmsAtt.format]).toEqual([fmt, fmt, 'f16', 'f32']); // ffn_down is F16 in the file and stays f16
       b.weights.layers.forEach((l, i) => {
-        for (const k of ['wq', 'wk', 'wv', 'wo', 'w1', 'w3'] as const)
+        for (const k of ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'] as const)
           expect(f32Values(l[k])).toEqual(f32Of(a.weights.layers[i][k]));
       });
       expect(logits(b)).toEqual(logits(a));
