@@ -1,16 +1,10 @@
 // quantizeTensor / dequantizeTensor: packed tensors decode to exactly what the unpacked
 // quantizers produce, byte counts are exact, gIdx and f16/dq8 scales are honoured.
 import { describe, expect, it } from 'vitest';
-import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
+import { f32Tensor, type F32Tensor, type UniformQuantTensor } from '../../src/core/tensor.ts';
 import { parseLlama2c } from '../../src/core/formats/llama2c.ts';
 import { LINEAR_NAMES } from '../../src/core/model/model.ts';
-import {
-  bitsPerWeight,
-  unpackScales,
-  unpackZeros,
-  weightBytes,
-  type UniformQuantTensor,
-} from '../../src/core/quant/format.ts';
+import { bitsPerWeight, unpackScales, unpackZeros, weightBytes } from '../../src/core/quant/format.ts';
 import { dequantize4bit, doubleDequantize, doubleQuantize, quantize4bit } from '../../src/core/quant/nf4.ts';
 import { packF16Pairs, packRows, packU8 } from '../../src/core/quant/packing.ts';
 import {

@@ -17,9 +17,9 @@ import {
   type BufferName,
   type NibbleFile,
 } from './nibble-file.ts';
-import { UNIFORM_BITS, isCodebookFormat, isUniformFormat, type AnyTensor } from '../quant/format.ts';
+import { UNIFORM_BITS, isCodebookFormat, isUniformFormat } from '../quant/format.ts';
 import { wordsPerRow } from '../quant/packing.ts';
-import { numel, type F32Tensor } from '../tensor.ts';
+import { numel, type F32Tensor, type Tensor } from '../tensor.ts';
 import type { HfTokenizerOptions } from '../tokenizers/hf-tokenizer.ts';
 import type { TokenizerFiles } from '../tokenizers/tokenizer-files.ts';
 
@@ -171,7 +171,7 @@ export function readNibbleFile(bytes: Uint8Array): NibbleFile {
   const copyF32 = (b: Uint8Array) => new Float32Array(b.slice().buffer);
 
   const used = new Set<string>(); // every tensor entry must be read: extra ones mean the counts disagree
-  const tensor = (name: string): AnyTensor => {
+  const tensor = (name: string): Tensor => {
     used.add(name);
     const e = entries[name];
     if (!isObj(e)) throw bad(`tensor ${name} is missing`);

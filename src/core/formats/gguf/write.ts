@@ -12,12 +12,12 @@
 //   code for code into Q8_0/Q4_0 (the same values); other quantized tensors are dequantized first.
 // q/k rows: GGUF wants the interleaved (llama2.c/Meta) row order (see llama.ts); a model in the HF
 // rotate-half layout is permuted as convert_hf_to_gguf.py does (interleavedFromHalf).
+import type { Tensor, UniformQuantTensor } from '../../tensor.ts';
 import { NibbleError } from '../../errors.ts';
+import { assertRunnable } from '../hf/runnable.ts';
 import { f32Values } from '../../model/linear.ts';
-import { assertRunnable } from '../hf/runnable.ts';
-import { assertRunnable } from '../hf/runnable.ts';
 import type { LayerWeights, LlamaModel } from '../../model/model.ts';
-import { UNIFORM_BITS, type AnyTensor, type UniformQuantTensor } from '../../quant/format.ts';
+import { UNIFORM_BITS } from '../../quant/format.ts';
 import { unpackRows } from '../../quant/packing.ts';
 import { f16Array } from '../export/f16.ts';
 import { interleavedFromHalf, permuteRows } from '../export/rope-permute.ts';
@@ -181,7 +181,7 @@ function ggmlTypeFor(format: GgufExportFormat, role: Role, rowLen: number): Ggml
 }
 
 /** Our q8/q4 sym group-32 f16-scale tensor as Q8_0/Q4_0 blocks, code for code; null if not that shape. */
-function nativeBlocks(t: AnyTensor, type: GgmlType): Uint8Array | null {
+function nativeBlocks(t: Tensor, type: GgmlType): Uint8Array | null {
   if (t.format !== 'q8' && t.format !== 'q4') return null;
   const u = t as UniformQuantTensor;
   const want = type === GgmlType.Q8_0 ? 'q8' : type === GgmlType.Q4_0 ? 'q4' : null;
@@ -206,7 +206,7 @@ function nativeBlocks(t: AnyTensor, type: GgmlType): Uint8Array | null {
 /** One model tensor as a GGUF tensor entry; `perm` reorders rows (q/k RoPE layout). */
 function tensorEntry(
   name: string,
-  t: AnyTensor,
+  t: Tensor,
   role: Role,
   format: GgufExportFormat,
   perm?: Int32Array,
@@ -276,7 +276,6 @@ export function writeGgufModel(
     );
   assertRunnable(model, 'GGUF export');
   if (vocab.pieces.length !== c.vocabSize)
-  assertRunnable(model, 'GGUF export');
     throw new NibbleError(
       'tokenizer-mismatch',
       `tokenizer has ${vocab.pieces.length} tokens, the model ${c.vocabSize}`,
