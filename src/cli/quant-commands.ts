@@ -40,7 +40,7 @@ import {
   type LoadedModel,
 } from './model-files.ts';
 import { GpuQuantizer } from '../engine/quant/gpu-backend.ts';
-import type { GpuContext } from '../gpu/device.ts';
+import { isSoftwareAdapter, type GpuContext } from '../gpu/device.ts';
 
 export const QUANT_FLAGS = {
   model: { kind: 'string' },
@@ -242,6 +242,8 @@ async function prepare(
   const q = await quantizeModel(loaded.model, spec, {
     calibration,
     gpu,
+    // A software adapter (SwiftShader) runs calibration passes slower than the CPU twin.
+    cpuCalibration: ctx ? isSoftwareAdapter(ctx.adapterInfo) : undefined,
     onProgress: (p) => {
       if (p.layer !== lastLayer || p.linear) {
         lastLayer = p.layer;

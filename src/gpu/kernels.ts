@@ -219,24 +219,22 @@ export function matmul(rec: Recorder, a: MatmulArgs): void {
 export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
   const gemv = c.M === 1;
   switch (w.format) {
-    case 'f32': {
+    case 'f32':
+    case 'f16': {
       // One part of a stack (a row part of a split weight) writes output columns nOff.. of ldo.
-      holds('matmul w', w.data, w.n * w.k);
+      // f16: fp16 pairs widened in registers (unpack2x16float): core WGSL, any device.
+      const f16 = w.format === 'f16';
+      holds('matmul w', w.data, f16 ? Math.ceil((w.n * w.k) / 2) : w.n * w.k);
+      const rms = c.prologue?.kind === 'rmsnorm' ? c.prologue : undefined;
       if (gemv) {
-        sink.dispatch(sink.ctx.kernels.gemv, {
+        sink.dispatch(f16 ? 'matmul_gemv_f16' : sink.ctx.kernels.gemv, {
           constants: gemvConstants(w.k, c.prologue?.kind ?? 'none', c.accumulate),
-          buffers: [w.data, c.x, c.prologue?.kind === 'rmsnorm' ? c.prologue.weight : w.data, c.out],
-          params: {
-            K: w.k,
-            N: w.n,
-            x_off: c.xOff,
-            eps: c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0,
-            n_off: c.nOff,
-          },
+          buffers: [w.data, c.x, rms ? rms.weight : f16 ? c.x : w.data, c.out],
+          params: { K: w.k, N: w.n, x_off: c.xOff, eps: rms ? rms.eps : 0, n_off: c.nOff },
           workgroups: sink.grid(Math.ceil(w.n / GEMV_ROWS)),
         });
       } else {
-        sink.dispatch('matmul_gemm_f32', {
+        sink.dispatch(f16 ? 'matmul_gemm_f16' : 'matmul_gemm_f32', {
           constants: gemmConstants(c.accumulate),
           buffers: [c.x, w.data, c.out],
           params: { M: c.M, N: w.n, K: w.k, n_off: c.nOff, ldo: c.ldo },
@@ -245,30 +243,6 @@ export function dispatchMatmul(sink: Sink, c: MatmulCall, w: LeafWeight): void {
       }
       return;
     }
-    case 'f16': // fp16 pairs widened in registers (unpack2x16float): core WGSL, any device
-      holds('matmul w', w.data, Math.ceil((w.n * w.k) / 2));
-      if (gemv) {
-        sink.dispatch('matmul_gemv_f16', {
-          constants: gemvConstants(w.k, c.prologue?.kind ?? 'none', c.accumulate),
-          buffers: [w.data, c.x, c.prologue?.kind === 'rmsnorm' ? c.prologue.weight : c.x, c.out],
-          params: {
-            K: w.k,
-            N: w.n,
-            x_off: c.xOff,
-            eps: c.prologue?.kind === 'rmsnorm' ? c.prologue.eps : 0,
-            n_off: c.nOff,
-          },
-          workgroups: sink.grid(Math.ceil(w.n / GEMV_ROWS)),
-        });
-      } else {
-        sink.dispatch('matmul_gemm_f16', {
-          constants: gemmConstants(c.accumulate),
-          buffers: [c.x, w.data, c.out],
-          params: { M: c.M, N: w.n, K: w.k, n_off: c.nOff, ldo: c.ldo },
-          workgroups: [Math.ceil(w.n / 32), Math.ceil(c.M / 32)],
-        });
-      }
-      return;
     case 'q8':
     case 'q4':
     case 'q3':

@@ -1,8 +1,9 @@
 // A small random Llama model built in code, for comparing the GPU runner with the CPU one.
 import type { LayerWeights, LlamaConfig, LlamaModel } from '../../src/core/model/model.ts';
-import type { StepResult } from '../../src/engine/runner.ts';
+import type { ModelRunner, StepResult } from '../../src/engine/runner.ts';
+import { argmax } from '../../src/core/model/ops.ts';
 import { f32Tensor, type F32Tensor } from '../../src/core/tensor.ts';
-import { randomF32, rng } from './setup-device.ts';
+import { expectClose, randomF32, rng } from './setup-device.ts';
 
 type Dims = 'dim' | 'hiddenDim' | 'nLayers' | 'nHeads' | 'nKvHeads' | 'vocabSize' | 'seqLen' | 'ropeStyle';
 export type RandomModelSpec = Pick<LlamaConfig, Dims> & { sharedClassifier: boolean; seed: number };
@@ -85,4 +86,26 @@ export function withAttentionBias(m: LlamaModel, seed: number, scale = 1): Llama
   const kvd = c.nKvHeads * c.headSize;
   const attnBias = m.weights.layers.map(() => ({ bq: vec(c.nHeads * c.headSize), bk: vec(kvd), bv: vec(kvd) }));
   return { config: c, weights: { ...m.weights, attnBias } };
+}
+
+/** Prefill `prompt`, then `steps` greedy decode steps on both runners (the CPU's argmax feeds both);
+ *  logits compared every step within LOGIT_TOL. Returns the worst |Δlogit| seen. */
+export async function compareSteps(
+  gpu: ModelRunner,
+  cpu: ModelRunner,
+  prompt: number[],
+  steps: number,
+): Promise<number> {
+  let feed = prompt;
+  let pos = 0;
+  let worst = 0;
+  for (let s = 0; s <= steps; s++) {
+    const want = logitsOf(await cpu.step(feed, pos, 'logits'));
+    const got = logitsOf(await gpu.step(feed, pos, 'logits'));
+    expectClose(got, want, LOGIT_TOL, `step ${s} (pos ${pos}, ${feed.length} tokens)`);
+    worst = Math.max(worst, ...got.map((v, i) => Math.abs(v - want[i])));
+    pos += feed.length;
+    feed = [argmax(want)];
+  }
+  return worst;
 }

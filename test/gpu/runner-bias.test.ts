@@ -15,7 +15,14 @@ import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
 import type { ModelRunner } from '../../src/engine/runner.ts';
 import { asQwen2WithBiases, folderOf, hfFixtureFiles } from '../unit/hf-fixture.ts';
-import { randomModel, withAttentionBias, type RandomModelSpec, LOGIT_TOL, logitsOf } from './random-model.ts';
+import {
+  randomModel,
+  withAttentionBias,
+  type RandomModelSpec,
+  LOGIT_TOL,
+  logitsOf,
+  compareSteps,
+} from './random-model.ts';
 import { expectClose, gpuContext } from './setup-device.ts';
 
 // Qwen2-0.5B's shape in miniature: 14 heads over 2 kv heads, rotate-half RoPE.
@@ -46,22 +53,6 @@ async function gpuRunner(model: LlamaModel, prefillChunk?: number): Promise<Mode
   return r;
 }
 
-/** Prefill `prompt`, then `steps` greedy decode steps on both; logits compared every step. */
-async function compare(gpu: ModelRunner, cpu: ModelRunner, prompt: number[], steps: number): Promise<number> {
-  let feed = prompt;
-  let pos = 0;
-  let worst = 0;
-  for (let s = 0; s <= steps; s++) {
-    const want = logitsOf(await cpu.step(feed, pos, 'logits'));
-    const got = logitsOf(await gpu.step(feed, pos, 'logits'));
-    expectClose(got, want, LOGIT_TOL, `step ${s} (pos ${pos}, ${feed.length} tokens)`);
-    worst = Math.max(worst, ...got.map((v, i) => Math.abs(v - want[i])));
-    pos += feed.length;
-    feed = [argmax(want)];
-  }
-  return worst;
-}
-
 describe.each([
   ['tied', true, 'half'],
   ['untied, interleaved RoPE', false, 'interleaved'],
@@ -71,7 +62,7 @@ describe.each([
   it('prefill 9 + 6 decode steps: logits match the CPU runner; 6·nLayers + 3 dispatches per token', async () => {
     const m = model();
     const gpu = await gpuRunner(m);
-    const worst = await compare(gpu, createCpuRunner(m), prompt9, 6);
+    const worst = await compareSteps(gpu, createCpuRunner(m), prompt9, 6);
     console.log(`biases (${_name}): max |Δlogit| ${worst.toExponential(2)}`);
     const d = gpu.counters.dispatches;
     await gpu.step([3], 16, 'argmax');
@@ -95,7 +86,7 @@ describe.each([
   it('chunked prefill (chunk 4) and logitsAll with residuals match', async () => {
     const m = model();
     const gpu = await gpuRunner(m, 4);
-    await compare(gpu, createCpuRunner(m), prompt9, 2);
+    await compareSteps(gpu, createCpuRunner(m), prompt9, 2);
     const tokens = Array.from({ length: 19 }, (_, i) => (i * 13 + 1) % QWEN.vocabSize);
     const want = await createCpuRunner(m).logitsAll(tokens, { residuals: true });
     const got = await gpu.logitsAll(tokens, { residuals: true });
@@ -118,7 +109,7 @@ it('q8 linears with biases match the CPU backend', async () => {
   const m = withAttentionBias(randomModel({ ...QWEN, seed: 22 }), 6, 1);
   for (const l of m.weights.layers)
     for (const n of LINEAR_NAMES) l[n] = quantizeTensor(l[n] as F32Tensor, { format: 'q8' });
-  await compare(await gpuRunner(m), createCpuRunner(m), prompt9, 3);
+  await compareSteps(await gpuRunner(m), createCpuRunner(m), prompt9, 3);
 });
 
 it('HF stories260K as a Qwen2 checkpoint with biases: GPU = CPU, prefill + 8 greedy steps', async () => {

@@ -20,7 +20,7 @@ import type { GpuContext } from '../../src/gpu/device.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
 import type { ModelRunner } from '../../src/engine/runner.ts';
-import { LOGIT_TOL, logitsOf } from './random-model.ts';
+import { LOGIT_TOL, logitsOf, compareSteps } from './random-model.ts';
 import { expectClose, gpuContext } from './setup-device.ts';
 
 const V = 512;
@@ -75,22 +75,6 @@ async function gpuRunner(model: LlamaModel, prefillChunk?: number): Promise<Mode
   return r;
 }
 
-/** Prefill `prompt` then `steps` greedy steps: logits compared every step; returns the worst |Δ|. */
-async function compare(gpu: ModelRunner, cpu: ModelRunner, prompt: number[], steps: number): Promise<number> {
-  let feed = prompt;
-  let pos = 0;
-  let worst = 0;
-  for (let s = 0; s <= steps; s++) {
-    const want = logitsOf(await cpu.step(feed, pos, 'logits'));
-    const got = logitsOf(await gpu.step(feed, pos, 'logits'));
-    expectClose(got, want, LOGIT_TOL, `step ${s} (pos ${pos}, ${feed.length} tokens)`);
-    worst = Math.max(worst, ...got.map((v, i) => Math.abs(v - want[i])));
-    pos += feed.length;
-    feed = [argmax(want)];
-  }
-  return worst;
-}
-
 describe.each(Object.entries(MODELS))('%s', (name, opts) => {
   it('runs on the GPU: prefill 18 + 8 decode steps = the CPU runner; 6·nLayers + 3 dispatches per token', async () => {
     const model = await open(opts);
@@ -105,7 +89,7 @@ describe.each(Object.entries(MODELS))('%s', (name, opts) => {
       expect(c.ropeScaling).toMatchObject({ type: 'llama3', originalMaxPositions: 16 });
     }
     const gpu = await gpuRunner(model);
-    const worst = await compare(gpu, createCpuRunner(model), tokens(18, 3), 8);
+    const worst = await compareSteps(gpu, createCpuRunner(model), tokens(18, 3), 8);
     console.log(`${name}: max |Δlogit| ${worst.toExponential(2)}`);
     const d = gpu.counters.dispatches;
     await gpu.step([7], 27, 'argmax');
@@ -129,7 +113,7 @@ describe.each(Object.entries(MODELS))('%s', (name, opts) => {
   it('chunked prefill (chunk 8) and logitsAll over 30 positions match', async () => {
     const model = await open(opts);
     const gpu = await gpuRunner(model, 8);
-    await compare(gpu, createCpuRunner(model), tokens(21, 7), 2);
+    await compareSteps(gpu, createCpuRunner(model), tokens(21, 7), 2);
     const ids = tokens(30, 11);
     const want = await createCpuRunner(model).logitsAll(ids, { residuals: true });
     const got = await gpu.logitsAll(ids, { residuals: true });

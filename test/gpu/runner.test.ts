@@ -12,7 +12,7 @@ import { createNodeGpuContext } from '../../src/cli/dawn.ts';
 import { createCpuRunner } from '../../src/engine/cpu-runner.ts';
 import { createGpuRunner } from '../../src/engine/gpu-runner.ts';
 import type { ModelRunner } from '../../src/engine/runner.ts';
-import { randomModel, type RandomModelSpec, LOGIT_TOL, SMALL_SPEC, logitsOf } from './random-model.ts';
+import { randomModel, type RandomModelSpec, LOGIT_TOL, SMALL_SPEC, logitsOf, compareSteps } from './random-model.ts';
 import { expectClose, gpuContext } from './setup-device.ts';
 
 const BASE: RandomModelSpec = { ...SMALL_SPEC, ropeStyle: 'interleaved', seed: 1 };
@@ -32,19 +32,6 @@ async function gpuRunner(ctx: GpuContext, model: LlamaModel, prefillChunk?: numb
   return r;
 }
 
-/** Prefill `prompt`, then greedy-decode `steps` tokens on both runners, comparing every step. */
-async function compare(gpu: ModelRunner, cpu: ModelRunner, prompt: number[], steps: number): Promise<void> {
-  let feed = prompt;
-  let pos = 0;
-  for (let s = 0; s <= steps; s++) {
-    const want = logitsOf(await cpu.step(feed, pos, 'logits'));
-    const got = logitsOf(await gpu.step(feed, pos, 'logits'));
-    expectClose(got, want, LOGIT_TOL, `step ${s} (pos ${pos}, ${feed.length} tokens)`);
-    pos += feed.length;
-    feed = [argmax(want)];
-  }
-}
-
 const prompt9 = [1, 5, 17, 33, 2, 96, 40, 40, 7];
 
 describe.each([
@@ -57,7 +44,7 @@ describe.each([
 
   it('prefill 9 tokens then 6 decode steps: logits match the CPU runner', async () => {
     const model = randomModel(spec);
-    await compare(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 6);
+    await compareSteps(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 6);
   });
 
   it('argmax on the GPU equals argmax of the CPU logits, step by step', async () => {
@@ -79,14 +66,14 @@ describe.each([
 describe('runner paths', () => {
   it('workgroup-reduction kernels (subgroups disabled) give the same logits', async () => {
     const model = randomModel({ ...BASE, seed: 5 });
-    await compare(await gpuRunner(wg, model), createCpuRunner(model), prompt9, 4);
+    await compareSteps(await gpuRunner(wg, model), createCpuRunner(model), prompt9, 4);
   });
 
   it('chunked prefill (chunk 4 → 9 tokens in 3 passes, one submit) matches', async () => {
     const model = randomModel({ ...BASE, seed: 6, ropeStyle: 'half' });
     const gpu = await gpuRunner(sg, model, 4);
     const submits = gpu.counters.submits;
-    await compare(gpu, createCpuRunner(model), prompt9, 2);
+    await compareSteps(gpu, createCpuRunner(model), prompt9, 2);
     expect(gpu.counters.submits - submits).toBe(3); // prefill + 2 decode steps
   });
 
@@ -172,7 +159,7 @@ describe('runner paths', () => {
       for (const n of LINEAR_NAMES) l[n] = quantizeTensor(l[n] as F32Tensor, q);
     }
     model.weights.wcls = quantizeTensor(model.weights.wcls as F32Tensor, q);
-    await compare(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 3);
+    await compareSteps(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 3);
   });
 
   it('runs LLM.int8 weights (packed int8, dot4I8Packed) and matches the CPU backend', async () => {
@@ -184,6 +171,6 @@ describe('runner paths', () => {
         l[n] = packInt8Rows(quantizeRowsInt8(w.data, N, K), N, K, 6);
       }
     }
-    await compare(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 3);
+    await compareSteps(await gpuRunner(sg, model), createCpuRunner(model), prompt9, 3);
   });
 });

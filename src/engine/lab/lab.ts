@@ -286,7 +286,9 @@ export function createLab(deps: LabDeps): Lab {
     return deps.locks.use(QUANTIZER, async () => {
       const gpu = await gpuQuantizer();
       try {
-        return await quantizeModel(model, spec, { ...opts, gpu: gpu ?? undefined });
+        // Calibration forward passes follow the evaluations: on the GPU unless the adapter is a
+        // software one, where the CPU twin captures statistics faster (the quantizers stay WGSL).
+        return await quantizeModel(model, spec, { ...opts, gpu: gpu ?? undefined, cpuCalibration: !deps.evalOnGpu() });
       } catch (e) {
         if (!gpu || !retryOnCpu(e)) throw e;
         return quantizeModel(model, spec, opts);
