@@ -53,7 +53,9 @@ describe.each([
     [17, 33, 64],
   ] as const)('M=%i N=%i K=%i', async (M, N, K) => {
     const t = actOrderTensor(randomTensor(N, K, K).data, N, K, { bits, group, sym, scaleType, seed: N + K });
-    expect(t.format !== 'f32' && t.format !== 'f16' && t.format !== 'llmint8' && 'gIdx' in t.buffers && t.buffers.gIdx).toBeTruthy();
+    expect(
+      t.format !== 'f32' && t.format !== 'f16' && t.format !== 'llmint8' && 'gIdx' in t.buffers && t.buffers.gIdx,
+    ).toBeTruthy();
     await checkTensor(ctx, t, M);
   });
 });
