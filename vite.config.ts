@@ -12,6 +12,7 @@ import type { Plugin } from 'vite';
 //   to cdn-lfs*.hf.co / cas-bridge.xethub.hf.co) AND any https URL the user types for one
 //   .gguf/.bin/.nibble file (plus http on loopback: src/worker/sources/resolve.ts). A host list
 //   cannot name a user's URL, so connect-src allows `https:` and loopback http; nothing else.
+// - connect-src blob:: the vision worker fetches the user's dropped files by their blob: URLs.
 // - img-src: data: for the inline icon, blob: for downloads and screenshots.
 // Model-provided strings are never rendered as HTML (eslint forbids innerHTML and
 // dangerouslySetInnerHTML in src/ui), so no inline script or style is ever needed.
@@ -21,7 +22,7 @@ const CSP_DIRECTIVES = [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
   "worker-src 'self' blob:",
-  "connect-src 'self' https: http://localhost:* http://127.0.0.1:*",
+  "connect-src 'self' blob: https: http://localhost:* http://127.0.0.1:*",
   "img-src 'self' data: blob:",
   "object-src 'none'",
   "base-uri 'none'",
