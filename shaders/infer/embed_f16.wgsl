@@ -10,21 +10,8 @@
 //   3 rw       out:    array<f32>   (M, dim)
 // Dispatch: ceil(M·dim / 64) workgroups of 64 threads on an (x, y) grid (lib/per_item.wgsl).
 
-fn item_count() -> u32 {
-  return p.M * p.dim;
-}
-
-fn item(i: u32) {
-  let m = i / p.dim;
-  let d = i % p.dim;
-  let tok = tokens[p.tok_off + m];
-  if (tok >= p.vocab) {
-    out[i] = 0.0;
-    return;
-  }
-  if (tok < p.row0 || tok - p.row0 >= p.rows) {
-    return; // another part holds this row
-  }
-  let e = (tok - p.row0) * p.dim + d;
-  out[i] = unpack2x16float(table[e >> 1u])[e & 1u];
+// The gather (item_count / item) is lib/embed_rows.wgsl; this kernel decodes one value.
+fn table_value(r: u32, d: u32) -> f32 {
+  let e = r * p.dim + d;
+  return unpack2x16float(table[e >> 1u])[e & 1u];
 }

@@ -15,20 +15,7 @@
 // per-dimension limit. An id >= vocab writes zeros (every part alike); the wrapper rejects
 // such ids first.
 
-fn item_count() -> u32 {
-  return p.M * p.dim;
-}
-
-fn item(i: u32) {
-  let m = i / p.dim;
-  let d = i % p.dim;
-  let tok = tokens[p.tok_off + m];
-  if (tok >= p.vocab) {
-    out[i] = 0.0;
-    return;
-  }
-  if (tok < p.row0 || tok - p.row0 >= p.rows) {
-    return; // another part holds this row
-  }
-  out[i] = table[(tok - p.row0) * p.dim + d];
+// The gather (item_count / item) is lib/embed_rows.wgsl; this kernel decodes one value.
+fn table_value(r: u32, d: u32) -> f32 {
+  return table[r * p.dim + d];
 }

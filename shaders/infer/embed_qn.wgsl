@@ -18,24 +18,10 @@ override BITS: u32 = 8u;
 override SCALE_F16: bool = false;
 override ASYM: bool = false;
 
-fn item_count() -> u32 {
-  return p.M * p.dim;
-}
-
-fn item(i: u32) {
-  let m = i / p.dim;
-  let d = i % p.dim;
-  let tok = tokens[p.tok_off + m];
-  if (tok >= p.vocab) {
-    out[i] = 0.0;
-    return;
-  }
-  if (tok < p.row0 || tok - p.row0 >= p.rows) {
-    return; // another part holds this row
-  }
-  let r = tok - p.row0;
+// The gather (item_count / item) is lib/embed_rows.wgsl; this kernel decodes one value.
+fn table_value(r: u32, d: u32) -> f32 {
   let per = 32u / BITS;
   let code = (q[r * p.wpr + d / per] >> (BITS * (d % per))) & ((1u << BITS) - 1u);
   let gi = r * p.n_groups + d / p.group;
-  out[i] = scale_at(gi) * (f32(code) - zero_at(gi));
+  return scale_at(gi) * (f32(code) - zero_at(gi));
 }

@@ -32,7 +32,7 @@ export const KERNELS = {
   // ---- inference (src/gpu/kernels.ts, src/gpu/matmul-quant.ts) ----
   embed_f32: {
     file: 'embed_f32',
-    libs: ['per_item'],
+    libs: ['per_item', 'embed_rows'],
     buffers: ['read tokens: array<u32>', 'read table: array<f32>', 'rw out: array<f32>'],
     params: ['M', 'dim', 'vocab', 'tok_off', 'row0', 'rows'],
   },
@@ -333,13 +333,13 @@ export const KERNELS = {
   },
   embed_f16: {
     file: 'embed_f16',
-    libs: ['per_item'],
+    libs: ['per_item', 'embed_rows'],
     buffers: ['read tokens: array<u32>', 'read table: array<u32>', 'rw out: array<f32>'],
     params: ['M', 'dim', 'vocab', 'tok_off', 'row0', 'rows'],
   },
   embed_qn: {
     file: 'embed_qn',
-    libs: ['per_item', 'qn_scales'],
+    libs: ['per_item', 'embed_rows', 'qn_scales'],
     constants: ['BITS', 'SCALE_F16', 'ASYM'],
     buffers: [
       'read tokens: array<u32>',

@@ -47,6 +47,7 @@ import lib_gemv_lanes from '../../shaders/lib/gemv_lanes.wgsl?raw';
 import lib_int8_round from '../../shaders/lib/int8_round.wgsl?raw';
 import lib_matmul_prologue from '../../shaders/lib/matmul_prologue.wgsl?raw';
 import lib_nf4_codebook from '../../shaders/lib/nf4_codebook.wgsl?raw';
+import lib_embed_rows from '../../shaders/lib/embed_rows.wgsl?raw';
 import lib_per_item from '../../shaders/lib/per_item.wgsl?raw';
 import lib_qn_code from '../../shaders/lib/qn_code.wgsl?raw';
 import lib_qn_scales from '../../shaders/lib/qn_scales.wgsl?raw';
@@ -107,6 +108,7 @@ export const LIBRARIES = {
   int8_round: lib_int8_round,
   matmul_prologue: lib_matmul_prologue,
   nf4_codebook: lib_nf4_codebook,
+  embed_rows: lib_embed_rows,
   per_item: lib_per_item,
   qn_code: lib_qn_code,
   qn_scales: lib_qn_scales,
